@@ -12,7 +12,8 @@ import numpy as np
 
 from .errors import LMMError
 
-UNITS_TO_METRES = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001, "in": 0.0254}
+# "cmu" is the CMU mocap database's ASF length unit, 1/0.45 inch (its BVH conversions keep it).
+UNITS_TO_METRES = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
 UP_AXES = ("y", "z")
 
 # Side markers in joint names, tried in order; each is (left pattern, right pattern) around the stem.
@@ -59,7 +60,7 @@ def guess_units(height: float) -> str:
     """Best guess of length units from a standing skeleton's height in file units."""
     if height <= 0 or not np.isfinite(height):
         return "m"
-    best = min(("m", "cm", "mm", "in"), key=lambda u: abs(np.log(height * UNITS_TO_METRES[u] / 1.7)))
+    best = min(("m", "cm", "mm", "in", "cmu"), key=lambda u: abs(np.log(height * UNITS_TO_METRES[u] / 1.7)))
     return best
 
 
@@ -72,7 +73,7 @@ class Skeleton:
         parents: ``(J,)`` int, parent index of each joint, ``-1`` for the root (only joint 0).
         offsets: ``(J, 3)`` rest translation of each joint from its parent, in ``units``, in the
             parent's frame. The root's offset is its rest position.
-        units: length unit of offsets and positions: ``m``, ``dm``, ``cm``, ``mm`` or ``in``.
+        units: length unit of offsets and positions: ``m``, ``dm``, ``cm``, ``mm``, ``in`` or ``cmu``.
         up_axis: ``y`` or ``z``, the world axis that points up.
         pairs: left/right joint index pairs ``(left, right)``, found from names when not given.
         end_sites: joint index -> ``(3,)`` offset of a leaf end point (BVH ``End Site``).

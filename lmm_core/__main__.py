@@ -1,0 +1,6 @@
+"""``python -m lmm_core`` is the ``lmm`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

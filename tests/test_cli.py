@@ -1,0 +1,54 @@
+"""The ``lmm`` command line: info, convert, and one-line errors with a non-zero exit."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lmm_core import read_bvh
+from lmm_core.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_lmm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lmm_core", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_info_reports_the_clip(test_data, capsys):
+    assert main(["info", "--json", str(test_data / "reactidle_001_acted_excerpt.bvh.xz")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["joints"] == 19 and d["frames"] == 240 and d["fps"] == 24.0
+    assert abs(d["duration_s"] - 10.0) < 1e-9
+    assert 1.2 < d["height_m"] < 2.0
+
+
+def test_convert_resamples_reorders_and_scales(test_data, tmp_path):
+    src = test_data / "cmu_131_03_hop_excerpt.bvh.xz"
+    out = tmp_path / "hop30.bvh"
+    assert main(["convert", str(src), str(out), "--fps", "30", "--order", "xyz", "--scale", "2"]) == 0
+    m, back = read_bvh(src), read_bvh(out)
+    assert back.fps == 30 and back.num_frames == 90
+    assert set(back.skeleton.rotation_orders) == {"xyz"}
+    np.testing.assert_allclose(back.global_positions(), 2 * m.global_positions()[::4], atol=1e-4)
+
+
+def test_bad_file_prints_one_line_and_fails(tmp_path):
+    bad = tmp_path / "bad.bvh"
+    bad.write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 3 Xrotation Yrotation Qrotation\n}\nMOTION\nFrames: 1\nFrame Time: 0.1\n0 0 0\n")
+    r = run_lmm("info", str(bad))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.bvh, line 5" in lines[0] and "Qrotation" in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_file_and_bad_arguments(tmp_path, test_data):
+    r = run_lmm("convert", str(tmp_path / "missing.bvh"), str(tmp_path / "o.bvh"))
+    assert r.returncode == 2 and "file not found" in r.stderr and not (tmp_path / "o.bvh").exists()
+    r = run_lmm("convert", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), str(tmp_path / "o.bvh"), "--order", "abc")
+    assert r.returncode == 2 and "unknown Euler order 'abc'" in r.stderr and not (tmp_path / "o.bvh").exists()
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,57 @@
+"""Motion operations: resampling by slerp, scaling, slicing, height; validation of shapes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmm_core import LMMError, Motion, read_bvh
+from lmm_core import rotations as R
+
+
+@pytest.fixture
+def cmu(test_data):
+    return read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+
+
+def test_halving_the_rate_keeps_every_other_frame(cmu):
+    half = cmu.resampled(60)
+    assert half.fps == 60 and half.num_frames == 180
+    np.testing.assert_allclose(half.global_positions(), cmu.global_positions()[::2], atol=1e-9)
+    assert abs(half.duration - cmu.duration) < 1e-9
+
+
+def test_resampling_interpolates_with_slerp_not_frame_dropping(cmu):
+    # 120 -> 80 fps: new frame 1 sits at old frame 1.5, halfway between frames 1 and 2.
+    r = cmu.resampled(80)
+    assert r.num_frames == int(359 * 80 / 120) + 1
+    a, b = R.unroll(cmu.rotations)[1], R.unroll(cmu.rotations)[2]
+    expected = R.slerp(a, b, np.full(a.shape[:-1], 0.5))
+    np.testing.assert_allclose(np.abs(np.sum(r.rotations[1] * expected, axis=-1)), 1.0, atol=1e-12)
+    np.testing.assert_allclose(r.root_positions[1], cmu.root_positions[1:3].mean(axis=0), atol=1e-12)
+    # Not equal to either neighbour, so no frame was simply picked.
+    assert np.abs(r.root_positions[1] - cmu.root_positions[1]).max() > 0
+    assert np.abs(r.root_positions[1] - cmu.root_positions[2]).max() > 0
+
+
+def test_upsampling_keeps_the_original_frames(test_data):
+    m = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz").slice(0, 25)
+    up = m.resampled(48)
+    assert up.num_frames == 49
+    np.testing.assert_allclose(up.global_positions()[::2], m.global_positions(), atol=1e-9)
+
+
+def test_scaled_scales_positions_and_height(cmu):
+    s = cmu.scaled(0.5)
+    np.testing.assert_allclose(s.global_positions(), cmu.global_positions() * 0.5, atol=1e-9)
+    assert abs(s.height() - 0.5 * cmu.height()) < 1e-9
+
+
+def test_shape_validation(cmu):
+    with pytest.raises(LMMError, match="rotations must be"):
+        Motion(cmu.skeleton, np.zeros((3, 5, 4)), np.zeros((3, 3)), 30)
+    with pytest.raises(LMMError, match="at least one frame"):
+        Motion(cmu.skeleton, np.zeros((0, 31, 4)), np.zeros((0, 3)), 30)
+    with pytest.raises(LMMError, match="fps"):
+        Motion(cmu.skeleton, cmu.rotations, cmu.root_positions, 0)
+    with pytest.raises(LMMError, match="fps"):
+        cmu.resampled(-1)
