@@ -259,3 +259,19 @@ def between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def angle(q: np.ndarray) -> np.ndarray:
     """Rotation angle in radians ``(...)`` of quaternions ``(..., 4)``, in ``[0, pi]``."""
     return 2.0 * np.arctan2(np.linalg.norm(q[..., 1:], axis=-1), np.abs(q[..., 0]))
+
+
+def align(u: np.ndarray, v: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Rotations ``(..., 4)`` that best carry vector sets ``u`` onto ``v`` (both ``(..., N, 3)``).
+
+    Least squares over the ``N`` pairs (Kabsch / Wahba's problem, by SVD); with ``N == 1`` use
+    ``between``, since one pair leaves the twist about it free. Lengths matter only as weights.
+    """
+    w = np.ones(u.shape[:-1]) if weights is None else np.broadcast_to(weights, u.shape[:-1])
+    h = np.einsum("...n,...ni,...nj->...ij", w, u, v)
+    uu, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(uu, -1, -2)))
+    fix = np.ones(d.shape + (3,))
+    fix[..., 2] = d
+    m = np.swapaxes(vt, -1, -2) @ (fix[..., :, None] * np.swapaxes(uu, -1, -2))
+    return from_matrix(m)

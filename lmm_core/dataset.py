@@ -1,0 +1,237 @@
+"""The canonical training corpus: every dataset in ``../shared/data`` on the canonical body, labelled, in shards.
+
+``build(data_root, out_dir)`` reads each source's BVH files, retargets them onto the canonical body
+(feet pinned), resamples to ``FPS``, and writes shards of uncompressed ``.npz`` (fast to load) plus a
+``index.json`` describing every clip: source, license, take, action, style, split, frame range.
+
+Arrays in a shard (``N`` frames of all its clips back to back):
+    rotations   (N, 22, 4) float32  local joint rotations, canonical joint order
+    root        (N, 3)     float32  pelvis position in metres, Y up
+    contacts    (N, 4)     bool     left ankle, right ankle, left toe, right toe on the ground
+    clip_start  (C + 1,)   int64    frame offsets of the shard's C clips
+"""
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import contacts as C
+from .errors import LMMError
+from .io import read_bvh
+from .io.atomic import atomic_text_writer
+
+FPS = 30.0
+VALIDATION_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset: where its files are, which rig preset it uses, its license and its labels."""
+
+    name: str
+    pattern: str  # glob under the data root
+    rig: str  # preset in presets/rigs
+    license: str
+    labels: Callable[[Path], dict[str, str]]
+
+
+@dataclass
+class ClipInfo:
+    source: str
+    file: str
+    take: str
+    action: str
+    style: str
+    license: str
+    split: str
+    shard: int
+    start: int
+    frames: int
+    source_fps: float
+
+
+def _bandai_labels(path: Path) -> dict[str, str]:
+    """Action and style from the take's JSON, which indexes the dataset's cfg/ lists."""
+    meta = path.with_name(path.name.split(".")[0] + ".json")
+    cfg = path.parent / "cfg"
+    if meta.exists() and (cfg / "content_label.txt").exists():
+        idx = json.loads(meta.read_text())
+        contents = [s.strip() for s in (cfg / "content_label.txt").read_text().splitlines() if s.strip()]
+        styles = [s.strip() for s in (cfg / "style_label.txt").read_text().splitlines() if s.strip()]
+        strip = lambda s: re.sub(r"^dataset-\d+_", "", s)  # noqa: E731
+        return {"action": strip(contents[idx["content"]]), "style": strip(styles[idx["style"]])}
+    # Fall back on the file name: dataset-2_{content}_{style}_{id}
+    parts = path.name.split(".")[0].split("_")
+    return {"action": parts[1], "style": parts[2]}
+
+
+def _lafan_labels(path: Path) -> dict[str, str]:
+    # dance1_subject1 -> dance; fallAndGetUp2_subject3 -> fallAndGetUp
+    return {"action": re.sub(r"\d+$", "", path.name.split("_")[0]), "style": "normal"}
+
+
+def _reactidle_labels(path: Path) -> dict[str, str]:
+    return {"action": "idle", "style": path.parent.name}  # acted / genuine
+
+
+_CMU_KEYWORDS = ("walk", "run", "hop", "jump", "dance", "kick", "punch")
+
+
+def _cmu_labels(path: Path) -> dict[str, str]:
+    take = path.name.split(".")[0]
+    readme = path.parent / "README.md"
+    desc = ""
+    if readme.exists():
+        for line in readme.read_text().splitlines():
+            if line.startswith(take):
+                desc = line[len(take):].strip().lower()
+    action = next((k for k in _CMU_KEYWORDS if k in desc), desc.replace(" ", "-") or "unknown")
+    return {"action": action, "style": "normal"}
+
+
+SOURCES = (
+    Source("bandai1", "bandai/dataset-1/*.bvh*", "bandai", "CC BY-NC 4.0", _bandai_labels),
+    Source("bandai2", "bandai/dataset-2/*.bvh*", "bandai", "CC BY-NC 4.0", _bandai_labels),
+    Source("reactidle", "reactidle/*/*.bvh*", "reactidle", "MIT", _reactidle_labels),
+    Source("cmu", "cmu/*.bvh*", "cmu", "CMU (free to use, no resale)", _cmu_labels),
+    Source("lafan1", "lafan1/*.bvh*", "lafan1", "CC BY-NC-ND 4.0", _lafan_labels),
+)
+
+
+def split_of(take: str) -> str:
+    """``"val"`` for a stable 10% of takes (by CRC32 of the take id), else ``"train"``."""
+    return "val" if zlib.crc32(take.encode()) % 1000 < VALIDATION_SHARE * 1000 else "train"
+
+
+def _convert(job: tuple[str, str, str]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Worker: one file onto the canonical body. Returns (labels, rotations, root, contacts, source fps)."""
+    from .bonemap import bone_map_for
+    from .canonical import CONTACT_JOINTS, canonical_skeleton
+    from .retarget import bind, retarget
+
+    path, rig, source = job
+    motion = read_bvh(path)
+    target = canonical_skeleton()
+    src_map = bone_map_for(motion.skeleton, rig)
+    canon_map = {n: n for n in target.names}
+    out = retarget(motion, src_map, target, canon_map, fix_feet=True)
+    if out.fps != FPS:
+        out = out.resampled(FPS)
+    binding = bind(target, canon_map)
+    feet = [int(binding.joint_of[target.names.index(n)]) for n in CONTACT_JOINTS]
+    pos = out.global_positions()[:, feet]
+    contact = C.detect(pos, out.fps, out.height(), 1)
+    return {}, out.rotations.astype(np.float32), out.root_positions.astype(np.float32), contact, motion.fps
+
+
+def _jobs(data_root: Path, sources: list[str] | None) -> Iterator[tuple[Source, Path]]:
+    for src in SOURCES:
+        if sources and src.name not in sources:
+            continue
+        for path in sorted(data_root.glob(src.pattern)):
+            yield src, path
+
+
+def build(data_root: Path, out_dir: Path, *, sources: list[str] | None = None, shard_frames: int = 200_000,
+          jobs: int = 1, show_progress: bool = True) -> list[ClipInfo]:
+    """Convert the datasets under ``data_root`` into shards in ``out_dir``; returns the clip index.
+
+    Args:
+        sources: names from ``SOURCES`` to include (all by default).
+        shard_frames: frames per shard (about 19 MB each at 200k).
+        jobs: worker processes.
+    """
+    from .progress import progress
+
+    data_root, out_dir = Path(data_root), Path(out_dir)
+    todo = list(_jobs(data_root, sources))
+    if not todo:
+        raise LMMError(f"no motion files found under {data_root}; point --data at the shared data folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index: list[ClipInfo] = []
+    buf: dict[str, list[np.ndarray]] = {"rotations": [], "root": [], "contacts": []}
+    shard, start = 0, 0
+
+    def flush() -> None:
+        nonlocal shard, start
+        if not buf["rotations"]:
+            return
+        lengths = [len(r) for r in buf["rotations"]]
+        arrays = {k: np.concatenate(v) for k, v in buf.items()}
+        arrays["clip_start"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        tmp = out_dir / f".shard_{shard:03d}.npz.tmp"
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        tmp.replace(out_dir / f"shard_{shard:03d}.npz")
+        for v in buf.values():
+            v.clear()
+        shard, start = shard + 1, 0
+
+    work = [(str(p), s.rig, s.name) for s, p in todo]
+    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else _Serial() as pool:
+        results = pool.map(_convert, work, chunksize=8) if jobs > 1 else map(_convert, work)
+        bar = progress(zip(todo, results), total=len(todo), desc="dataset", unit="clips", enabled=show_progress)
+        for (src, path), (_, rot, root, contact, src_fps) in bar:
+            labels = src.labels(path)
+            take = f"{src.name}/{path.name.split('.')[0]}"
+            index.append(ClipInfo(src.name, str(path.relative_to(data_root)), take, labels["action"], labels["style"],
+                                  src.license, split_of(take), shard, start, len(rot), src_fps))
+            buf["rotations"].append(rot)
+            buf["root"].append(root)
+            buf["contacts"].append(contact)
+            start += len(rot)
+            if start >= shard_frames:
+                flush()
+    flush()
+    with atomic_text_writer(out_dir / "index.json") as f:
+        json.dump({"fps": FPS, "clips": [asdict(c) for c in index]}, f, indent=0)
+    return index
+
+
+class _Serial:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def summary(index: list[ClipInfo]) -> str:
+    """Hours and frames per source, as printed by ``lmm dataset build``."""
+    rows = ["source      clips    frames    hours  license"]
+    by: dict[str, list[ClipInfo]] = {}
+    for c in index:
+        by.setdefault(c.source, []).append(c)
+    total = 0
+    for name, clips in by.items():
+        frames = sum(c.frames for c in clips)
+        total += frames
+        rows.append(f"{name:<10} {len(clips):>6} {frames:>9} {frames / FPS / 3600:>8.2f}  {clips[0].license}")
+    rows.append(f"{'all':<10} {len(index):>6} {total:>9} {total / FPS / 3600:>8.2f}")
+    return "\n".join(rows)
+
+
+def load(out_dir: Path, split: str | None = None, sources: list[str] | None = None) -> tuple[list[ClipInfo], dict[str, np.ndarray]]:
+    """The index and all frames of a built corpus (optionally one split / some sources)."""
+    out_dir = Path(out_dir)
+    meta = json.loads((out_dir / "index.json").read_text())
+    clips = [ClipInfo(**c) for c in meta["clips"]]
+    shards = {}
+    for c in clips:
+        if c.shard not in shards:
+            with np.load(out_dir / f"shard_{c.shard:03d}.npz") as z:
+                shards[c.shard] = {k: z[k] for k in z.files}
+    keep = [c for c in clips if (split is None or c.split == split) and (sources is None or c.source in sources)]
+    arrays: dict[str, list[np.ndarray]] = {"rotations": [], "root": [], "contacts": []}
+    for c in keep:
+        sh = shards[c.shard]
+        for k in arrays:
+            arrays[k].append(sh[k][c.start:c.start + c.frames])
+    return keep, {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in arrays.items()}

@@ -1,0 +1,486 @@
+"""Retargeting between any two humanoid skeletons through the canonical body.
+
+How it works (numpy, vectorised over frames):
+
+1. **Binding.** Each rig is bound to the canonical body by a bone map (canonical joint -> rig bone).
+   Its *reference pose* is found by rotating every mapped bone so that the vectors to its nearest
+   mapped descendants point where the canonical T-pose has them (one descendant: the shortest swing;
+   several, as at the pelvis and chest: a least-squares fit). This is what makes T-pose, A-pose,
+   bones-along-X rest poses (LAFAN1, Bandai) and any bone roll line up.
+2. **Rotations.** A mapped bone copies the source's change from *its* reference, in world space:
+   ``G_t = W G_s Gref_s^-1 W^-1 Gref_t`` (``W`` turns the source's up axis into the target's).
+   Bones the source does not drive keep their reference pose relative to their parent.
+3. **Directions.** Each mapped bone is then swung so that the vectors to its mapped descendants
+   point exactly as the source's do, so joint positions follow the source up to proportions,
+   whatever twist the references disagree on.
+4. **Root.** The pelvis path is scaled by the ratio of the rigs' pelvis-over-ankle heights (which
+   also converts units), kept or made in place; heights are put on the target's own standing ankle
+   height, so feet of other sizes neither sink nor float.
+5. **Feet.** Contacts are detected on the source (speed and height); during a contact the target
+   foot is pinned where it lands (ankle, or toe when only the toe is down), eased in and out, kept above
+   the floor, and reached with two-bone leg IK, so retargeting adds no foot sliding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from . import contacts as C
+from . import ik, kinematics
+from . import rotations as R
+from .errors import LMMError
+from .motion import Motion
+from .skeleton import UNITS_TO_METRES, Skeleton
+
+# World turn from Y up to each up axis (canonical space is Y up, +Z forward).
+_UP_FROM_Y = {"y": np.array([1.0, 0.0, 0.0, 0.0]), "z": R.from_axis_angle(np.array([1.0, 0.0, 0.0]), np.pi / 2)}
+
+
+class _Canon:
+    """The canonical facts the retargeter needs, gathered once (``canonical`` is numpy-only and small)."""
+
+    def __init__(self) -> None:
+        from . import canonical
+
+        self.skeleton = canonical.canonical_skeleton()
+        self.PELVIS = "pelvis"
+        # (hip, knee, ankle, toe) per leg, left first.
+        self.LEGS = tuple(canonical.LEG_CHAINS[s] + (canonical.TOE_JOINTS[i],) for i, s in enumerate(("left", "right")))
+
+    def canonical_skeleton(self) -> Skeleton:
+        return self.skeleton
+
+
+_CANON: _Canon | None = None
+
+
+def _canonical() -> _Canon:
+    global _CANON
+    if _CANON is None:
+        _CANON = _Canon()
+    return _CANON
+
+
+def _joint_dict(bone_map) -> Mapping[str, str]:
+    """Canonical joint -> bone from a ``BoneMap`` (its ``bones``) or a plain mapping."""
+    return getattr(bone_map, "bones", bone_map)
+
+
+@dataclass(frozen=True, eq=False)
+class Binding:
+    """A rig bound to the canonical body.
+
+    Attributes:
+        skeleton: the rig.
+        joint_of: ``(C,)`` rig joint index of each canonical joint, ``-1`` where unmapped.
+        ref_global: ``(J, 4)`` global rotations of every rig joint in the reference (canonical T-) pose.
+        ref_positions: ``(J, 3)`` global positions in that pose, root at the rest position.
+        leg_length: mean hip-knee-ankle length of the two legs, in the rig's units.
+        ankle_height: how high the ankles sit above the floor when the rig stands (its reference pose
+            with the floor at zero), or ``None`` when the rest pose does not say (root not at floor level).
+        pelvis_drop: how far the ankles hang below the pelvis in the reference pose, in the rig's
+            units: the length that root motion is scaled by (it includes the pelvis-to-hip offset,
+            which differs between rigs as much as the legs do).
+    """
+
+    skeleton: Skeleton
+    joint_of: np.ndarray
+    ref_global: np.ndarray
+    ref_positions: np.ndarray
+    leg_length: float
+    ankle_height: float | None = None
+    pelvis_drop: float = 0.0
+
+    @property
+    def world(self) -> np.ndarray:
+        return _UP_FROM_Y[self.skeleton.up_axis]
+
+
+def _nearest_mapped(canon_parents: np.ndarray, mapped: np.ndarray) -> list[list[int]]:
+    """For each canonical joint, its nearest descendants that are mapped (searching through unmapped ones)."""
+    n = len(canon_parents)
+    children = [[c for c in range(n) if canon_parents[c] == j] for j in range(n)]
+    out: list[list[int]] = []
+    for j in range(n):
+        found, stack = [], list(children[j])
+        while stack:
+            c = stack.pop()
+            if mapped[c]:
+                found.append(c)
+            else:
+                stack.extend(children[c])
+        out.append(sorted(found))
+    return out
+
+
+def _leaf_vector(sk: Skeleton, j: int) -> np.ndarray | None:
+    """Rest direction of a leaf-ish bone from its own geometry: mean of children offsets or end site."""
+    vecs = [sk.offsets[c] for c in sk.children(j)]
+    if j in sk.end_sites:
+        vecs.append(sk.end_sites[j])
+    if not vecs:
+        return None
+    v = np.mean(vecs, axis=0)
+    return v if np.linalg.norm(v) > 1e-9 * max(1.0, np.abs(sk.offsets).max()) else None
+
+
+def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None) -> Binding:
+    """Bind a rig to the canonical body.
+
+    Args:
+        skeleton: the rig.
+        joint_map: a ``BoneMap`` or a mapping canonical joint name -> rig bone name (unmapped canonical
+            joints left out).
+        foot_slope: how steeply the ankle-to-toe bone points down when the rig stands with its feet
+            flat, in radians. Feet differ (a high ankle makes a steep bone), so the reference pose gives
+            each rig its own slope: this value, else the rest pose's when the rig rests standing, else
+            the canonical body's.
+
+    Raises:
+        LMMError: a mapped bone is missing from the rig, a canonical name is unknown, the legs are not
+            mapped, or a leg has zero length.
+    """
+    canon = _canonical()
+    csk = canon.canonical_skeleton()
+    joint_of = np.full(csk.num_joints, -1)
+    missing = []
+    for cname, bone in _joint_dict(joint_map).items():
+        ci = csk.names.index(cname) if cname in csk.names else None
+        if ci is None:
+            raise LMMError(f"the bone map names {cname!r}, which is not a canonical joint; use one of {', '.join(csk.names)}")
+        if bone not in skeleton.names:
+            missing.append(bone)
+            continue
+        joint_of[ci] = skeleton.names.index(bone)
+    if missing:
+        raise LMMError(f"the bone map names bones this rig does not have: {', '.join(missing)}; fix the map or pick another preset")
+    needed = [n for leg in canon.LEGS for n in leg[:3]] + [canon.PELVIS]
+    unmapped = [n for n in needed if joint_of[csk.names.index(n)] < 0]
+    if unmapped:
+        raise LMMError(f"cannot retarget a rig without legs and pelvis: no bone mapped for {', '.join(unmapped)}")
+
+    world = _UP_FROM_Y[skeleton.up_axis]
+    canon_pos = R.mul_vec(world, csk.rest_positions())
+    rest = skeleton.rest_positions()
+    mapped = joint_of >= 0
+    near = _nearest_mapped(csk.parents, mapped)
+    canon_of = {int(j): c for c, j in enumerate(joint_of) if j >= 0}
+
+    ankle_toe = {}
+    for leg in canon.LEGS:
+        a, t = csk.names.index(leg[2]), csk.names.index(leg[3])
+        if joint_of[a] >= 0 and joint_of[t] >= 0:
+            ankle_toe[a] = t
+    if foot_slope is None:
+        stands = [rest[joint_of[a], skeleton.up_index] > rest[joint_of[t], skeleton.up_index] for a, t in ankle_toe.items()]
+        if ankle_toe and all(stands) and _standing(skeleton, joint_of, rest):
+            foot_slope = float(np.mean([_slope(rest[joint_of[a]] - rest[joint_of[t]], skeleton.up_index) for a, t in ankle_toe.items()]))
+
+    ref = np.empty((skeleton.num_joints, 4))
+    for j, p in enumerate(skeleton.parents):
+        inherited = R.identity() if p < 0 else ref[p]
+        c = canon_of.get(j)
+        if c is None:
+            ref[j] = inherited
+            continue
+        if near[c]:
+            u = np.stack([rest[joint_of[d]] - rest[j] for d in near[c]])
+            v = np.stack([canon_pos[d] - canon_pos[c] for d in near[c]])
+            if c in ankle_toe and foot_slope is not None:
+                # The canonical foot's heading, tilted down by this rig's own slope.
+                up = R.mul_vec(world, np.array([0.0, 1.0, 0.0]))
+                flat = v[0] - np.dot(v[0], up) * up
+                flat /= np.linalg.norm(flat)
+                v = (flat * np.cos(foot_slope) - up * np.sin(foot_slope))[None]
+        else:
+            leaf = _leaf_vector(skeleton, j)
+            tip = csk.end_sites.get(c)
+            if leaf is None or tip is None:
+                ref[j] = inherited
+                continue
+            u, v = leaf[None], R.mul_vec(world, tip)[None]
+        ref[j] = _fit(u, v)
+
+    local_ref = kinematics.global_to_local(ref, skeleton.parents)
+    _, ref_pos = kinematics.fk(local_ref, skeleton.offsets, skeleton.parents)
+    lengths = []
+    for hip, knee, ankle in (leg[:3] for leg in canon.LEGS):
+        h, k, a = (joint_of[csk.names.index(n)] for n in (hip, knee, ankle))
+        lengths.append(np.linalg.norm(rest[k] - rest[h]) + np.linalg.norm(rest[a] - rest[k]))
+    leg = float(np.mean(lengths))
+    if not leg > 0:
+        raise LMMError("the rig's legs have zero length; check the bone map and the rest pose")
+    ankles = [joint_of[csk.names.index(leg_[2])] for leg_ in canon.LEGS]
+    ankle_h = float(np.mean(ref_pos[ankles, skeleton.up_index]))
+    # Trust it only when it looks like feet standing on a floor at zero (up to a third of the leg).
+    ankle_height = ankle_h if 0.0 < ankle_h < leg / 3 else None
+    drop = float(ref_pos[joint_of[csk.names.index(canon.PELVIS)], skeleton.up_index] - ankle_h)
+    if not drop > 0:
+        raise LMMError("the rig's ankles are not below its pelvis in the reference pose; check the bone map")
+    return Binding(skeleton, joint_of, ref, ref_pos, leg, ankle_height, drop)
+
+
+def _slope(ankle_minus_toe: np.ndarray, up_index: int) -> np.ndarray:
+    """Downward slope (radians) of ankle->toe vectors given as ``ankle - toe`` (``(..., 3)``)."""
+    n = np.linalg.norm(ankle_minus_toe, axis=-1)
+    return np.arcsin(np.clip(ankle_minus_toe[..., up_index] / np.maximum(n, 1e-12), -1, 1))
+
+
+def _standing(skeleton: Skeleton, joint_of: np.ndarray, rest: np.ndarray) -> bool:
+    """Whether the rest pose stands upright: head well above the pelvis, ankles well below it."""
+    canon = _canonical()
+    names = canon.skeleton.names
+    up = skeleton.up_index
+    pelvis = rest[joint_of[names.index(canon.PELVIS)], up]
+    head_j = joint_of[names.index("head")]
+    ankles = [rest[joint_of[names.index(leg[2])], up] for leg in canon.LEGS]
+    head_ok = head_j < 0 or rest[head_j, up] > pelvis
+    return bool(head_ok and max(ankles) < pelvis)
+
+
+def source_foot_slope(motion: Motion, joint_map) -> float | None:
+    """The median ankle->toe slope (radians) of a motion's flat-footed frames, or ``None``.
+
+    Flat-footed: ankle and toe of the same foot both near their ground level (height-based contact).
+    """
+    canon = _canonical()
+    names = canon.skeleton.names
+    bones = _joint_dict(joint_map)
+    sk = motion.skeleton
+    pairs = [(bones.get(leg[2]), bones.get(leg[3])) for leg in canon.LEGS]
+    pairs = [(sk.names.index(a), sk.names.index(t)) for a, t in pairs if a in sk.names and t in sk.names]
+    if not pairs:
+        return None
+    pos = motion.global_positions()
+    slopes = []
+    for a, t in pairs:
+        feet = pos[:, [a, t]]
+        contact = C.detect(feet, motion.fps, motion.height(), sk.up_index, max_speed=np.inf)
+        flat = contact.all(axis=1)
+        if flat.sum() >= 3:
+            slopes.append(_slope(feet[flat, 0] - feet[flat, 1], sk.up_index))
+    return float(np.median(np.concatenate(slopes))) if slopes else None
+
+
+def _fit(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotation(s) carrying vector set ``u`` onto ``v`` (``(..., N, 3)``): shortest swing for one vector."""
+    if u.shape[-2] == 1:
+        return R.between(u[..., 0, :], v[..., 0, :])
+    un = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-12)
+    vn = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+    return R.align(un, vn)
+
+
+def retarget(
+    motion: Motion,
+    source_map,
+    target: Skeleton,
+    target_map,
+    *,
+    root_motion: str = "keep",
+    fix_feet: bool = True,
+) -> Motion:
+    """The motion on another rig.
+
+    Args:
+        motion: the source, ``T`` frames on its own skeleton.
+        source_map, target_map: ``BoneMap``\\ s, canonical joint -> bone mappings, or ready ``Binding``\\ s.
+        target: the target rig; its rest pose is the target's reference.
+        root_motion: ``"keep"`` (the pelvis travels as in the source, scaled by leg length) or
+            ``"in_place"`` (horizontal travel removed; turning and vertical motion kept).
+        fix_feet: pin feet during contacts with leg IK.
+
+    Returns:
+        ``T`` frames at the source's fps on ``target``, in the target's units and up axis.
+    """
+    if root_motion not in ("keep", "in_place"):
+        raise LMMError(f"root_motion must be 'keep' or 'in_place', got {root_motion!r}")
+    canon = _canonical()
+    csk = canon.canonical_skeleton()
+    if not isinstance(target, Skeleton):
+        raise LMMError("the retarget target must be a Skeleton (load one from a rig file or preset)")
+    src = (source_map if isinstance(source_map, Binding)
+           else bind(motion.skeleton, source_map, source_foot_slope(motion, source_map)))
+    tgt = target_map if isinstance(target_map, Binding) else bind(target, target_map)
+    if src.skeleton is not motion.skeleton and src.skeleton.names != motion.skeleton.names:
+        raise LMMError("the source binding was made for another skeleton than the motion's")
+    tsk = tgt.skeleton
+    w = R.mul(tgt.world, R.conj(src.world))
+    s_rot, s_pos = motion.fk()
+    T = motion.num_frames
+
+    both = (src.joint_of >= 0) & (tgt.joint_of >= 0)
+    near = _nearest_mapped(csk.parents, both)
+    canon_of = {int(j): c for c, j in enumerate(tgt.joint_of) if j >= 0 and both[c]}
+    # Vectors from each target joint to its driven descendants, in the joint's own frame (constant,
+    # because the joints between them keep their reference pose relative to each other).
+    g = np.empty((T, tsk.num_joints, 4))
+    for j, p in enumerate(tsk.parents):
+        c = canon_of.get(j)
+        if c is None:
+            rel = R.inv_mul(tgt.ref_global[p], tgt.ref_global[j]) if p >= 0 else tgt.ref_global[j]
+            g[:, j] = R.mul(g[:, p], rel) if p >= 0 else np.broadcast_to(rel, (T, 4))
+            continue
+        s = src.joint_of[c]
+        delta = R.mul(s_rot[:, s], R.conj(src.ref_global[s]))
+        g[:, j] = R.mul(R.mul(R.mul(w, delta), R.conj(w)), tgt.ref_global[j])
+        if near[c] and any(csk.parents[d] != c for d in near[c]):
+            # This bone stands for several canonical bones here (a merged spine or neck): make its
+            # segment point where the source's does, which the rotation copy alone cannot.
+            local_vecs = np.stack(
+                [R.inv_mul_vec(tgt.ref_global[j], tgt.ref_positions[tgt.joint_of[d]] - tgt.ref_positions[j]) for d in near[c]]
+            )
+            u = R.mul_vec(g[:, j, None], local_vecs[None])
+            v = R.mul_vec(w, np.stack([s_pos[:, src.joint_of[d]] - s_pos[:, s] for d in near[c]], axis=1))
+            g[:, j] = R.mul(_fit(u, v), g[:, j])
+
+    local = kinematics.global_to_local(g, tsk.parents)
+    scale = tgt.pelvis_drop / src.pelvis_drop
+    pelvis_c = csk.names.index(canon.PELVIS)
+    s_pelvis, t_pelvis = src.joint_of[pelvis_c], tgt.joint_of[pelvis_c]
+    s_up = motion.skeleton.up_index
+    pelvis_src = s_pos[:, s_pelvis].copy()
+    if tgt.ankle_height is not None:
+        # Stand the target on its own feet: heights are measured from the source's ankles' ground level
+        # and put back above the target's own standing ankle height, so neither rig's foot size sinks
+        # or floats the other.
+        s_ankles = [src.joint_of[csk.names.index(leg[2])] for leg in canon.LEGS]
+        pelvis_src[:, s_up] -= np.percentile(s_pos[:, s_ankles, s_up], 2)
+    pelvis_world = R.mul_vec(w, pelvis_src * scale)
+    if tgt.ankle_height is not None:
+        pelvis_world[:, tsk.up_index] += tgt.ankle_height
+    if root_motion == "in_place":
+        horiz = [i for i in range(3) if i != tsk.up_index]
+        pelvis_world[:, horiz] = pelvis_world[:1, horiz]
+    translations = np.broadcast_to(tsk.offsets, (T, tsk.num_joints, 3)).copy()
+    if t_pelvis == 0:
+        root_positions = pelvis_world
+    else:
+        # The pelvis hangs under a root bone (a ground-level root): the root stays at rest and the
+        # pelvis gets an animated translation in its parent's frame.
+        root_positions = np.broadcast_to(tsk.offsets[0], (T, 3)).copy()
+        par = tsk.parents[t_pelvis]
+        _, pos0 = kinematics.fk(local, translations, tsk.parents)
+        translations[:, t_pelvis] = R.inv_mul_vec(g[:, par], pelvis_world - pos0[:, par])
+    out = Motion(
+        skeleton=tsk,
+        rotations=local,
+        root_positions=root_positions,
+        fps=motion.fps,
+        labels=dict(motion.labels),
+        translations=translations if t_pelvis != 0 else None,
+    )
+    if fix_feet:
+        out = _pin_feet(motion, src, out, tgt, scale, w)
+    return out
+
+
+def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: float, w: np.ndarray,
+              ease: int = 4) -> Motion:
+    """Pin the target's feet where the source's feet are in contact (see the module docstring)."""
+    canon = _canonical()
+    csk = canon.canonical_skeleton()
+    tsk = tgt.skeleton
+    s_pos = source.global_positions()
+    s_height = source.height()
+    up_s, up_t = source.skeleton.up_index, tsk.up_index
+    g_rot, g_pos = out.fk()
+    rotations = out.rotations.copy()
+    T = out.num_frames
+    for hip_n, knee_n, ankle_n, toe_n in canon.LEGS:
+        ids = [csk.names.index(n) for n in (hip_n, knee_n, ankle_n, toe_n)]
+        sh, sk_, sa, st = (int(src.joint_of[i]) for i in ids)
+        th, tk, ta, tt = (int(tgt.joint_of[i]) for i in ids)
+        has_toe = st >= 0 and tt >= 0
+        feet_s = s_pos[:, [sa, st] if has_toe else [sa]]
+        contact = C.detect(feet_s, source.fps, s_height, up_s)
+        ankle = g_pos[:, ta].copy()
+        target = ankle.copy()
+        weight = np.zeros(T)
+        toe_vec = R.inv_mul_vec(g_rot[:, ta], g_pos[:, tt] - g_pos[:, ta]) if has_toe else None
+        # The lowest the ankle may go: the target's own standing ankle height (a little slack for
+        # rolling over the heel), else the source's ground level, scaled.
+        floor_a = (0.95 * tgt.ankle_height if tgt.ankle_height is not None
+                   else np.percentile(feet_s[:, 0, up_s], 2) * scale)
+        for k, joint in enumerate([ta, tt] if has_toe else [ta]):
+            runs = np.flatnonzero(np.diff(np.concatenate([[0], contact[:, k].astype(np.int8), [0]])))
+            for start, stop in zip(runs[::2], runs[1::2]):
+                if k == 1:
+                    # Toe-only contact: where the ankle is already pinned, the ankle pin wins.
+                    free = weight[start:stop] < 1.0
+                    if not free.any():
+                        continue
+                anchor = g_pos[start:stop, joint].mean(axis=0)
+                for f in range(max(0, start - ease), min(T, stop + ease)):
+                    inside = start <= f < stop
+                    wgt = 1.0 if inside else 1.0 - (start - f if f < start else f - stop + 1) / (ease + 1)
+                    if k == 1 and weight[f] >= 1.0:
+                        continue
+                    pin = anchor if k == 0 else anchor - R.mul_vec(g_rot[f, ta], toe_vec[f])
+                    if wgt > weight[f]:
+                        target[f] = pin
+                        weight[f] = wgt
+        blended = ankle + (target - ankle) * weight[:, None]
+        # Never below the ground the ankle stands on.
+        blended[:, up_t] = np.maximum(blended[:, up_t], floor_a)
+        if not np.any(np.abs(blended - ankle) > 0):
+            continue
+        qa, qb = ik.two_bone(g_pos[:, th], g_pos[:, tk], g_pos[:, ta], blended)
+        new_hip = R.mul(qa, g_rot[:, th])
+        new_knee = R.mul(qa, R.mul(qb, g_rot[:, tk]))
+        parent_h = tsk.parents[th]
+        rotations[:, th] = R.inv_mul(g_rot[:, parent_h], new_hip) if parent_h >= 0 else new_hip
+        # Joints between hip and knee (none on most rigs) keep their local rotations.
+        chain = []
+        j = tk
+        while j != th:
+            chain.append(j)
+            j = tsk.parents[j]
+        g_new = {th: new_hip}
+        for j in reversed(chain):
+            g_new[j] = R.mul(g_new[tsk.parents[j]], rotations[:, j]) if j != tk else new_knee
+        rotations[:, tk] = R.inv_mul(g_new[tsk.parents[tk]], new_knee)
+        # The foot keeps its world orientation.
+        a_chain = []
+        j = ta
+        while j != tk:
+            a_chain.append(j)
+            j = tsk.parents[j]
+        g_par = new_knee
+        for j in reversed(a_chain):
+            if j == ta:
+                rotations[:, ta] = R.inv_mul(g_par, g_rot[:, ta])
+            else:
+                g_par = R.mul(g_par, rotations[:, j])
+        g_rot, g_pos = kinematics.fk(rotations, out.local_positions(), tsk.parents)
+    return Motion(out.skeleton, rotations, out.root_positions, out.fps, dict(out.labels), out.translations)
+
+
+def foot_joints(binding: Binding, names: list[str] | None = None) -> list[int]:
+    """Rig joint indices of the feet (ankles and toes by default), for canonical ``names`` that are mapped."""
+    canon = _canonical()
+    csk = canon.canonical_skeleton()
+    names = names if names is not None else [n for leg in canon.LEGS for n in leg[2:]]
+    return [int(binding.joint_of[csk.names.index(n)]) for n in names if binding.joint_of[csk.names.index(n)] >= 0]
+
+
+def foot_contacts(motion: Motion, binding: Binding, names: list[str] | None = None) -> np.ndarray:
+    """``(T, K)`` ground contact of the feet (see ``foot_joints``) for judging skate: height only.
+
+    Speed is left out on purpose: contacts found from speed cannot, by construction, skate.
+    """
+    pos = motion.global_positions()[:, foot_joints(binding, names)]
+    return C.detect(pos, motion.fps, motion.height(), motion.skeleton.up_index, max_speed=np.inf)
+
+
+def foot_skate(motion: Motion, binding: Binding, contacts: np.ndarray | None = None, names: list[str] | None = None) -> float:
+    """Foot-skate ratio: share of contact frames whose foot moves more than 2 cm horizontally in a frame.
+
+    ``contacts`` (``(T, K)``, e.g. the source's, for judging a retarget) defaults to the motion's own.
+    """
+    pos = motion.global_positions()[:, foot_joints(binding, names)]
+    if contacts is None:
+        contacts = foot_contacts(motion, binding, names)
+    return C.skate(pos, contacts, UNITS_TO_METRES[motion.skeleton.units], motion.skeleton.up_index)
