@@ -85,6 +85,81 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target_rig(spec: str):
+    """A target rig from ``--to``: ``canonical`` or a motion file whose skeleton and rest pose are the target."""
+    from .canonical import canonical_skeleton
+    from .io import read_bvh
+
+    if spec == "canonical":
+        return canonical_skeleton()
+    path = Path(spec)
+    if not path.exists():
+        raise LMMError(
+            f"--to {spec!r} is neither 'canonical' nor an existing file; give a BVH whose skeleton and rest pose are the target rig"
+        )
+    return read_bvh(path).skeleton
+
+
+def _retarget_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="source motion (BVH)")
+    p.add_argument("--to", required=True, metavar="RIG", help="'canonical' or a BVH file whose skeleton and rest pose are the target")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output BVH")
+    p.add_argument("--source-map", help="bone map preset or .toml for the source (default: automatic mapping)")
+    p.add_argument("--target-map", help="bone map preset or .toml for the target (default: automatic mapping)")
+    p.add_argument("--in-place", action="store_true", help="remove horizontal root travel (turns and heights stay)")
+    p.add_argument("--no-feet", action="store_true", help="do not pin feet during contacts")
+
+
+def _retarget(args: argparse.Namespace) -> int:
+    from .bonemap import bone_map_for
+    from .io import read_bvh, write_bvh
+    from .retarget import retarget
+
+    motion = read_bvh(args.input)
+    target = _target_rig(args.to)
+    src_map = bone_map_for(motion.skeleton, args.source_map)
+    tgt_map = bone_map_for(target, "canonical" if args.to == "canonical" else args.target_map)
+    out = retarget(motion, src_map, target, tgt_map, root_motion="in_place" if args.in_place else "keep",
+                   fix_feet=not args.no_feet)
+    write_bvh(out, args.output)
+    print(f"wrote {args.output}: {out.num_frames} frames on {target.num_joints} joints "
+          f"(source map {src_map.source or src_map.rig}, target map {tgt_map.source or tgt_map.rig})")
+    return 0
+
+
+def _mirror_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="motion (BVH)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output BVH")
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    from .io import read_bvh, write_bvh
+    from .mirror import mirror
+
+    motion = read_bvh(args.input)
+    write_bvh(mirror(motion), args.output)
+    print(f"wrote {args.output}: {motion.num_frames} frames mirrored across the character's sagittal plane")
+    return 0
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["build"], help="build: convert every dataset onto the canonical body")
+    p.add_argument("--out", type=Path, required=True, help="output folder for shards and index.json")
+    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
+                   help="the motion capture folder (default ../shared/data)")
+    p.add_argument("--sources", nargs="*", help="only these sources (bandai1 bandai2 reactidle cmu lafan1)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from .dataset import build, summary
+
+    index = build(args.data, args.out, sources=args.sources, jobs=args.jobs)
+    print(summary(index))
+    print(f"wrote {args.out}/index.json and {len({c.shard for c in index})} shard(s)")
+    return 0
+
+
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
 
@@ -98,6 +173,9 @@ def _demo(args: argparse.Namespace) -> int:
 COMMANDS: list[Command] = [
     ("info", "print what a motion file holds: joints, frames, fps, duration, height", _info_args, _info),
     ("convert", "BVH to BVH with another rotation order, scale or frame rate", _convert_args, _convert),
+    ("retarget", "put a motion onto another rig (bone maps from presets or automatic)", _retarget_args, _retarget),
+    ("mirror", "mirror a motion left-right across the character's own sagittal plane", _mirror_args, _mirror),
+    ("dataset", "build the canonical training corpus from ../shared/data", _dataset_args, _dataset),
     ("demo", "run the newcomer's demo on the shipped clips and print where the results are", _demo_args, _demo),
 ]
 

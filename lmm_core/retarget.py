@@ -345,7 +345,9 @@ def retarget(
     if tgt.ankle_height is not None:
         # Stand the target on its own feet: heights are measured from the source's ankles' ground level
         # and put back above the target's own standing ankle height, so neither rig's foot size sinks
-        # or floats the other.
+        # or floats the other. A target whose rest pose does not stand on a floor at zero (CMU rests
+        # with the hips at the origin) cannot say how high its ankles are; it keeps the source's
+        # heights, scaled.
         s_ankles = [src.joint_of[csk.names.index(leg[2])] for leg in canon.LEGS]
         pelvis_src[:, s_up] -= np.percentile(s_pos[:, s_ankles, s_up], 2)
     pelvis_world = R.mul_vec(w, pelvis_src * scale)

@@ -90,9 +90,12 @@ def test_real_reactidle_excerpt(test_data):
     assert (m.num_frames, m.fps, m.skeleton.num_joints) == (240, 24.0, 19)
     assert m.skeleton.names[:3] == ("pelvis", "spine", "spine.001")
     assert m.skeleton.units == "m"
-    # First data line of the original file starts with the pelvis position channels.
+    # Blender's exporter writes the root position relative to the OFFSET (0, 0.719631, 0): the first
+    # data line starts with the pelvis channels, and the reader must add the offset back.
     first = lzma.decompress((test_data / "reactidle_001_acted_excerpt.bvh.xz").read_bytes()).decode().split("Frame Time:")[1].split("\n")[1]
-    np.testing.assert_allclose(m.root_positions[0], [float(v) for v in first.split()[:3]])
+    np.testing.assert_allclose(m.root_positions[0], np.array([float(v) for v in first.split()[:3]]) + [0, 0.719631, 0])
+    # So the performer stands on the floor: the lowest point of the body is within 5 cm of y = 0.
+    assert abs(np.percentile(m.global_positions(end_sites=True)[..., 1].min(axis=1), 2)) < 0.05
     assert 1.2 < m.height() < 2.0
 
 

@@ -1,7 +1,8 @@
 """BVH motion files in and out (no Blender, numpy only).
 
 Reads what real files contain: any Euler order per joint, 3 or 6 channels on any joint (position
-channels give the joint's local translation, replacing its OFFSET), End Sites, CRLF or mixed line
+channels give the joint's local translation, replacing its OFFSET; for the root, files that store it
+relative to the OFFSET are recognised, see ``_root_position_convention``), End Sites, CRLF or mixed line
 ends, tabs, scientific notation, ``.bvh.gz`` / ``.bvh.xz``. Every problem is a ``MotionFileError``
 naming the file, the line and what is wrong.
 """
@@ -328,8 +329,25 @@ def parse_bvh(text: str, *, path: str | Path | None = None, units: str | None = 
         fps=fps_from_frame_time(frame_time),
         translations=translations,
     )
+    if animated_translation[0] and offsets[0, skeleton.up_index] != 0.0:
+        motion = _root_position_convention(motion)
     if units is None:
         motion = replace(motion, skeleton=replace(skeleton, units=guess_units(motion.height())))
+    return motion
+
+
+def _root_position_convention(motion: Motion) -> Motion:
+    """Decide whether the root's position channels replace its OFFSET or add to it.
+
+    Most files (LAFAN1, Bandai, CMU, ours) store the root's position itself; Blender's exporter
+    (ReActIdle) stores it relative to the OFFSET. The file does not say, so pick the reading that puts
+    the lowest point of the body (2nd percentile over frames) nearer the floor at zero.
+    """
+    sk = motion.skeleton
+    up = sk.up_index
+    lowest = float(np.percentile(motion.global_positions(end_sites=True)[..., up].min(axis=1), 2))
+    if abs(lowest + sk.offsets[0, up]) < abs(lowest):
+        return replace(motion, root_positions=motion.root_positions + sk.offsets[0])
     return motion
 
 
