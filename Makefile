@@ -30,10 +30,13 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bvh_parse.py
 
-# Type-check the add-on against the Blender 5.0 stubs, kept out of .venv because they shadow bpy.
-typecheck: $(STAMP)
-	@test -d .stubs || $(BIN)/pip install --quiet --target .stubs -r requirements-typing.txt
-	PYTHONPATH=.stubs $(BIN)/python -m mypy --ignore-missing-imports addon lmm_core
+# Type-check against the Blender 5.0 stubs. They shadow the real bpy and use Python 3.12 syntax, so
+# they live in their own Python 3.12 environment, .venv-typing.
+TPY ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
+typecheck:
+	@test -n "$(TPY)" || { echo "make typecheck needs python3.12 (the Blender 5.0 stubs use its syntax)"; exit 2; }
+	@test -x .venv-typing/bin/mypy || { $(TPY) -m venv .venv-typing && .venv-typing/bin/pip install --quiet -r requirements-typing.txt numpy==1.26.4; }
+	.venv-typing/bin/mypy addon lmm_core
 
 extension: $(STAMP)
 	$(BIN)/python build.py

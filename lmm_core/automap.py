@@ -207,15 +207,15 @@ def _assign(tree: _Tree, chain: list[int], slots: tuple[str, ...], struct: dict[
             for s in slots:
                 scores[s][p] = 0.0
     best: tuple[float, tuple] | None = None
-    options = [list(range(n)) + ([] if s in required else [None]) for s in slots]
+    options: list[list[int | None]] = [list(range(n)) + ([] if s in required else [None]) for s in slots]
     for combo in itertools.product(*options):
         placed = [p for p in combo if p is not None]
         if any(b <= a for a, b in zip(placed, placed[1:])):
             continue
         total = 0.0
-        for s, p in zip(slots, combo):
-            total += (scores[s][p] - 1e-3 * p) if p is not None else 0.0
-            total += 0.6 if p == struct.get(s) else 0.0
+        for s, q in zip(slots, combo):
+            total += (scores[s][q] - 1e-3 * q) if q is not None else 0.0
+            total += 0.6 if q == struct.get(s) else 0.0
         if best is None or total > best[0] + 1e-9:
             best = (total, combo)
     if best is None:
@@ -307,8 +307,7 @@ def _path(tree: _Tree, top: int, bottom: int) -> list[int]:
 
 def _try_pelvis(tree: _Tree, j: int, majors: list[int], scale: float) -> _Body | str:
     """The body with its pelvis at ``j`` and limbs among ``majors``, or why not."""
-    spines = [(m, _find_chest(tree, m, scale)) for m in majors]
-    spines = [(m, found) for m, found in spines if found is not None]
+    spines = [(m, found) for m in majors if (found := _find_chest(tree, m, scale)) is not None]
     if not spines:
         return f"{tree.sk.names[j]!r} branches, but no branch carries a pair of arms"
     m, (chest, arms) = max(spines, key=lambda x: tree.size[x[0]])
@@ -407,13 +406,119 @@ _LEG_SLOTS = ("hip", "knee", "ankle", "toe")
 _ARM_SLOTS = ("collar", "shoulder", "elbow", "wrist")
 
 
+@dataclass
+class _Placement:
+    """What the mapper has decided so far (joint indices, not names)."""
+
+    placed: dict[str, int]
+    conf: dict[str, float]
+    merged: dict[str, str]
+    absent: dict[str, str]
+    shared: dict[int, str]
+
+
+def _filled(j: int | None) -> int:
+    """A required slot's joint (``_assign`` always fills required slots)."""
+    assert j is not None
+    return j
+
+
+def _place_limbs(tree: _Tree, body: _Body, out: _Placement) -> None:
+    """Legs and arms: joints along each chain first, then which chain is the left one."""
+    Slots = dict[str, tuple[int | None, float]]  # slot -> (joint index or None, confidence)
+    limbs: list[tuple[str, list[int], Slots]] = []
+    for kind, roots, slots in (("leg", body.legs, _LEG_SLOTS), ("arm", body.arms, _ARM_SLOTS)):
+        required = {"hip", "knee", "ankle"} if kind == "leg" else {"shoulder", "elbow"}
+        for root in roots:
+            chain, tip = tree.main_chain(root)
+            if len(chain) < len(required):
+                raise _fail(tree, f"the {kind} starting at {tree.sk.names[root]!r} has {len(chain)} joint(s); a {kind} "
+                                  f"needs {' and '.join(sorted(required))} joints", out.placed)
+            struct = _limb_struct(tree.segments(chain, tip), kind)
+            assigned = _assign(tree, chain, slots, struct, required)
+            limbs.append((kind, chain, {s: (chain[p] if p is not None else None, c) for s, (p, c) in assigned.items()}))
+    legs, arms = limbs[:2], limbs[2:]
+    feet = [(_filled(placed["ankle"][0]), placed["toe"][0]) for _, _, placed in legs]
+    left_axis = _left_axis(tree, body.pelvis, body.spine[-1], feet)
+    for pair, anchor in ((legs, "hip"), (arms, "shoulder")):
+        (_, chain_a, slots_a), (_, chain_b, slots_b) = pair
+        anchor_a, anchor_b = _filled(slots_a[anchor][0]), _filled(slots_b[anchor][0])
+        a_is_left, how = _order_sides(tree, chain_a, chain_b, anchor_a, anchor_b, left_axis)
+        for side, (kind, _, found) in zip(("left", "right"), pair if a_is_left else pair[::-1]):
+            for slot, (j, c) in found.items():
+                joint = f"{side}_{slot}"
+                if j is None:
+                    out.absent[joint] = f"no {slot} joint on the {kind} chain"
+                else:
+                    out.placed[joint] = j
+                    out.conf[joint] = min(c, 0.4) if how == "guess" else c
+
+
+def _place_spine(tree: _Tree, body: _Body, out: _Placement) -> None:
+    """The first joint above the pelvis is spine1, the chest spine3, a middle one spine2. Fewer bones merge
+    (two: spine2 into spine1; one: both into spine3); more share the mapped spine joint they hang from."""
+    spine, n = body.spine, len(body.spine)
+    if n == 1:
+        out.placed["spine3"] = spine[0]
+        out.merged.update(spine1="spine3", spine2="spine3")
+    elif n == 2:
+        out.placed["spine1"], out.placed["spine3"] = spine
+        out.merged["spine2"] = "spine1"
+    else:
+        out.placed["spine1"], out.placed["spine2"], out.placed["spine3"] = spine[0], spine[(n - 1) // 2], spine[-1]
+    holder = None
+    for j in spine:
+        mapped = next((k for k in ("spine1", "spine2", "spine3") if out.placed.get(k) == j), None)
+        if mapped:
+            holder = mapped
+            out.conf[mapped] = 0.9 if name_score("spine", tree.names[j]) else 0.6
+        elif holder is not None:
+            out.shared[j] = holder
+
+
+def _place_head(tree: _Tree, body: _Body, out: _Placement) -> None:
+    """The head is a bone named so, else where the chain above the chest first branches (face, eyes, jaw)
+    or ends. The neck is the first bone that leaves the chest's pivot; bones on that pivot or between
+    neck and head share the neck."""
+    if body.head_start is None:
+        raise _fail(tree, f"nothing above the chest {tree.sk.names[body.spine[-1]]!r} but the arms: no neck or head",
+                    out.placed)
+    chain, _ = tree.main_chain(body.head_start)
+    kids = [[c for c in tree.children[j] if not tree.names[c].helper] for j in chain]
+    h = next((i for i, k in enumerate(kids) if len(k) >= 2), len(chain) - 1)
+    named = [name_score("head", tree.names[j]) for j in chain]
+    if 1.0 in named:
+        head_i = named.index(1.0)
+    else:
+        head_i = h
+        # A "face" bone below a bone that is not a neck is the root of a face rig (Blender's metarig hangs
+        # it from the head bone); on top of a neck (ReActIdle) it is the head.
+        if named[h] == 0.5 and h >= 1 and name_score("neck", tree.names[chain[h - 1]]) == 0:
+            head_i = h - 1
+    out.placed["head"] = chain[head_i]
+    if head_i == h and named[head_i]:
+        out.conf["head"] = 0.9 if named[head_i] == 1.0 else 0.8
+    else:
+        out.conf["head"] = 0.7 if named[head_i] == 1.0 else 0.6
+    tiny = 0.01 * float(tree.span[body.pelvis])
+    neck_i = next((i for i in range(head_i) if tree.length[chain[i]] > tiny), 0 if head_i > 0 else None)
+    if neck_i is None:
+        out.merged["neck"] = "head"
+        return
+    out.placed["neck"] = chain[neck_i]
+    out.conf["neck"] = 0.9 if name_score("neck", tree.names[chain[neck_i]]) else 0.6
+    for i in range(head_i):
+        if i != neck_i:
+            out.shared[chain[i]] = "neck"
+
+
 def auto_bone_map(skeleton: Skeleton, pose: np.ndarray | None = None) -> BoneMap:
     """Map ``skeleton`` onto the canonical body from its tree's shape and its bone names.
 
     Args:
         skeleton: the rig (any units, any rest pose).
-        pose: ``(J, 3)`` world joint positions of a frame where the character stands upright, used only
-            to tell left from right when names do not; defaults to the rest pose.
+        pose: ``(J, 3)`` world joint positions (skeleton units and axes) of a frame where the character
+            stands upright, used only to tell left from right when names do not; defaults to the rest pose.
 
     Returns:
         A ``BoneMap`` with ``rig="auto"``, ``source="auto"`` and a confidence per mapped joint.
@@ -427,112 +532,28 @@ def auto_bone_map(skeleton: Skeleton, pose: np.ndarray | None = None) -> BoneMap
         raise RigMappingError(f"pose must be ({skeleton.num_joints}, 3) joint positions, got {np.shape(pose)}")
     tree = _Tree(skeleton, pose)
     body = _find_body(tree)
-    placed: dict[str, int] = {"pelvis": body.pelvis}
-    conf: dict[str, float] = {"pelvis": 0.9 if name_score("pelvis", tree.names[body.pelvis]) else 0.6}
-    merged: dict[str, str] = {}
-    absent: dict[str, str] = {}
-    shared: dict[str, str] = {}
-
-    # Limbs: place joints along each chain, sides decided afterwards.
-    limbs = []
-    for kind, roots, slots in (("leg", body.legs, _LEG_SLOTS), ("arm", body.arms, _ARM_SLOTS)):
-        for root in roots:
-            chain, tip = tree.main_chain(root)
-            struct = _limb_struct(tree.segments(chain, tip), kind)
-            required = {"hip", "knee", "ankle"} if kind == "leg" else {"shoulder", "elbow"}
-            if len(chain) < (3 if kind == "leg" else 2):
-                raise _fail(tree, f"the {kind} starting at {skeleton.names[root]!r} has {len(chain)} joint(s); "
-                                  f"a {kind} needs {'hip, knee and ankle' if kind == 'leg' else 'shoulder and elbow'} joints",
-                            placed)
-            assigned = _assign(tree, chain, slots, struct, required)
-            limbs.append((kind, root, chain, {s: (chain[p] if p is not None else None, c) for s, (p, c) in assigned.items()}))
-
-    legs, arms = limbs[:2], limbs[2:]
-    feet = [(leg[3]["ankle"][0], leg[3]["toe"][0]) for leg in legs]
-    left_axis = _left_axis(tree, body.pelvis, body.spine[-1], feet)
-    for pair, anchor in ((legs, "hip"), (arms, "shoulder")):
-        (_, ra, ca, pa), (_, rb, cb, pb) = pair
-        a_is_left, how = _order_sides(tree, ca, cb, pa[anchor][0], pb[anchor][0], left_axis)
-        for side_name, (kind, root, chain, slots) in zip(("left", "right"), pair if a_is_left else pair[::-1]):
-            for slot, (j, c) in slots.items():
-                joint = f"{side_name}_{slot}"
-                if j is None:
-                    absent[joint] = f"no {slot} joint on the {kind} chain"
-                    continue
-                placed[joint] = j
-                conf[joint] = min(c, 0.4) if how == "guess" else c
-
-    # Spine: first joint above the pelvis -> spine1, the chest -> spine3, a middle one -> spine2; the other
-    # spine bones share the rotation of the mapped spine joint they hang from (they are in series with it).
-    spine = body.spine
-    n = len(spine)
-    names_ok = lambda j: name_score("spine", tree.names[j]) > 0  # noqa: E731
-    if n == 1:
-        placed["spine3"] = spine[0]
-        merged.update(spine1="spine3", spine2="spine3")
-    elif n == 2:
-        placed["spine1"], placed["spine3"] = spine
-        merged["spine2"] = "spine1"
-    else:
-        placed["spine1"], placed["spine2"], placed["spine3"] = spine[0], spine[(n - 1) // 2], spine[-1]
-    holder = None
-    for j in spine:
-        mapped = next((k for k in ("spine1", "spine2", "spine3") if placed.get(k) == j), None)
-        if mapped:
-            holder = mapped
-            conf[mapped] = 0.9 if names_ok(j) else 0.6
-        elif holder is not None:
-            shared[skeleton.names[j]] = holder
-
-    # Neck and head: the head is where the chain first branches (face, eyes, jaw) or ends; the neck is the
-    # first bone that leaves the chest (bones sitting on the chest's pivot share the neck).
-    if body.head_start is None:
-        raise _fail(tree, f"nothing above the chest {skeleton.names[spine[-1]]!r} but the arms: no neck or head", placed)
-    chain, _ = tree.main_chain(body.head_start)
-    body_kids = [[c for c in tree.children[j] if not tree.names[c].helper] for j in chain]
-    h = next((i for i, kids in enumerate(body_kids) if len(kids) >= 2), len(chain) - 1)
-    head_names = [name_score("head", tree.names[j]) for j in chain]
-    if 1.0 in head_names:
-        head_i = head_names.index(1.0)
-    else:
-        head_i = h
-        # A "face" bone below a bone that is not a neck is the root of a face rig (Blender's metarig hangs
-        # it from the head bone); on top of a neck (ReActIdle) it is the head.
-        if head_names[h] == 0.5 and h >= 1 and name_score("neck", tree.names[chain[h - 1]]) == 0:
-            head_i = h - 1
-    placed["head"] = chain[head_i]
-    conf["head"] = (0.9 if head_names[head_i] == 1.0 else 0.8) if head_i == h and head_names[head_i] \
-        else 0.7 if head_names[head_i] == 1.0 else 0.6
-    tiny = 0.01 * float(tree.span[body.pelvis])
-    neck_i = next((i for i in range(head_i) if tree.length[chain[i]] > tiny), None)
-    if neck_i is None and head_i > 0:
-        neck_i = 0
-    if neck_i is None:
-        merged["neck"] = "head"
-    else:
-        placed["neck"] = chain[neck_i]
-        conf["neck"] = 0.9 if name_score("neck", tree.names[chain[neck_i]]) else 0.6
-        for i in range(head_i):
-            if i != neck_i:
-                shared[skeleton.names[chain[i]]] = "neck"
-
-    # Above the pelvis: the skeleton's root is the root-motion bone, bones between share the pelvis.
+    out = _Placement({"pelvis": body.pelvis}, {"pelvis": 0.9 if name_score("pelvis", tree.names[body.pelvis]) else 0.6},
+                     {}, {}, {})
+    _place_limbs(tree, body, out)
+    _place_spine(tree, body, out)
+    _place_head(tree, body, out)
+    # Above the pelvis: the skeleton's root is the root-motion bone; bones in between share the pelvis.
     root_bone = None
     if body.pelvis != 0:
         root_bone = skeleton.names[0]
         for j in _path(tree, 0, body.pelvis)[:-1]:
-            shared[skeleton.names[j]] = "pelvis"
-
+            out.shared[j] = "pelvis"
     for joint in C.REQUIRED_JOINTS:
-        if joint not in placed:
-            raise _fail(tree, f"no bone found for {joint!r}", placed)
+        if joint not in out.placed:
+            raise _fail(tree, f"no bone found for {joint!r}", out.placed)
+    names = skeleton.names
     return BoneMap(
         rig="auto",
-        bones={j: skeleton.names[placed[j]] for j in C.JOINT_NAMES if j in placed},
-        confidence={j: conf[j] for j in C.JOINT_NAMES if j in placed},
-        merged=merged,
-        absent=absent,
-        shared=shared,
+        bones={j: names[out.placed[j]] for j in C.JOINT_NAMES if j in out.placed},
+        confidence={j: out.conf[j] for j in C.JOINT_NAMES if j in out.placed},
+        merged=out.merged,
+        absent=out.absent,
+        shared={names[j]: joint for j, joint in out.shared.items()},
         unmapped_policy="rest",
         root_bone=root_bone,
         description="mapped automatically from the tree's shape and bone names",

@@ -161,6 +161,16 @@ class BoneMap:
         index = {n: i for i, n in enumerate(skeleton.names)}
         return np.array([index[self.bones[j]] if j in self.bones else -1 for j in C.JOINT_NAMES], dtype=np.int64)
 
+    def carrying_bones(self, joint: str, skeleton: Skeleton) -> tuple[int, ...]:
+        """Skeleton indices of the bones that carry ``joint``'s rotation: its bone (or, when merged, its
+        merge target's bone) and the bones sharing it, parents first. Empty when the joint is absent."""
+        carrier = self.carrier(joint)
+        if carrier is None:
+            return ()
+        self.check(skeleton)
+        names = {self.bones[carrier]} | {b for b, j in self.shared.items() if j == carrier}
+        return tuple(i for i, n in enumerate(skeleton.names) if n in names)
+
     def unmapped_bones(self, skeleton: Skeleton) -> tuple[str, ...]:
         """Bones of ``skeleton`` that play no canonical joint (shared and root bones included), in
         skeleton order."""
@@ -174,9 +184,9 @@ class BoneMap:
         index = {n: i for i, n in enumerate(skeleton.names)}
         pairs: list[tuple[int, int]] = []
         used: set[int] = set()
-        for a, b in C.SIDE_PAIRS:
-            if a in self.bones and b in self.bones:
-                pair = (index[self.bones[a]], index[self.bones[b]])
+        for left, right in C.SIDE_PAIRS:
+            if left in self.bones and right in self.bones:
+                pair = (index[self.bones[left]], index[self.bones[right]])
                 pairs.append(pair)
                 used.update(pair)
         for a, b in find_side_pairs(skeleton.names):

@@ -1,8 +1,9 @@
 """The newcomer's first command (``make demo`` / ``lmm demo``): what the project does, on shipped data.
 
 Today it reads the real clips shipped in ``tests/data``, writes each back out (the original frame rate
-and a 30 fps copy resampled by slerp), checks that the written file reproduces the motion, and prints
-what each clip holds and where the results are.
+and a 30 fps copy resampled by slerp), checks that the written file reproduces the motion, retargets
+each onto the canonical body (feet pinned), mirrors it, and prints what each clip holds and where the
+results are.
 """
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .bonemap import bone_map_for
+from .canonical import canonical_skeleton
 from .io import read_bvh, write_bvh
+from .mirror import mirror
+from .retarget import retarget
 from .skeleton import UNITS_TO_METRES
 
 SHIPPED_CLIPS = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -35,5 +40,9 @@ def run_demo(out: Path, clips: Path = SHIPPED_CLIPS) -> int:
         print(f"  {sk.num_joints} joints, {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.1f} s), "
               f"performer about {motion.height() * UNITS_TO_METRES[sk.units]:.2f} m tall")
         print(f"  wrote {same} (round-trip error {err:.1e} of height) and {at30}")
+        canon = retarget(motion, bone_map_for(sk), canonical_skeleton(), bone_map_for(canonical_skeleton(), "canonical"))
+        on_canon = write_bvh(canon, out / f"{stem}_canonical.bvh")
+        mirrored = write_bvh(mirror(canon), out / f"{stem}_canonical_mirrored.bvh")
+        print(f"  retargeted onto the canonical body ({canon.height():.2f} m): {on_canon}; mirrored: {mirrored}")
     print(f"done: results in {out}/")
     return 0

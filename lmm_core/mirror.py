@@ -42,11 +42,19 @@ __all__ = ["mirror", "mirror_frames", "lateral_axis", "partner_indices", "mirror
 PairsArg = Sequence[tuple[int | str, int | str]] | None
 
 # A rest pose counts as mirror-symmetric when every joint lies within this fraction of the rest pose's
-# size from its partner's reflection (CMU's hips differ by about 0.3 %).
-_REST_SYMMETRY_TOL = 0.02
+# size from its partner's reflection (CMU's rig is off by 4 %, Bandai's bones-along-X rest by 160 %).
+_REST_SYMMETRY_TOL = 0.06
+# A rest symmetry plane this close to an axis plane (about 3 degrees) is taken as that plane: rigs are
+# built axis-aligned, and small left/right differences in bone lengths should not tilt the mirror.
+_AXIS_SNAP_COS = 0.9986
 # A candidate mirror frame must map each child offset to the partner's within this fraction of its
 # length (about 20 degrees).
 _OFFSET_TOL = 0.35
+_OFFSET_SLACK = 0.05
+# Frames vote on a joint's mirror frame only where its limb is posed symmetrically (bone directions of
+# it and its ancestors within this angle of their partners' mirror images): a raised left hand says
+# nothing about how the two arms' axes relate.
+_SYMMETRIC_POSE_RAD = np.radians(25.0)
 # Deeper pair levels only break ties when the top-level pairs coincide (CMU's zero-length hip joints).
 _LEVEL_WEIGHT = 1e-3
 
@@ -165,7 +173,7 @@ def lateral_axis(motion: Motion, pairs: PairsArg = None) -> np.ndarray:
 
     Taken from the left-minus-right positions of the pairs nearest the trunk, projected onto the
     ground plane, in the first frame where the character is upright enough for that to mean something
-    (its left-right line is at least 60 degrees from vertical), else in the most upright frame.
+    (its left-right line at least 30 degrees from vertical), else in the most upright frame.
     """
     sigma, is_left = _partners(motion.skeleton, pairs)
     _, g_pos = motion.fk()
@@ -247,23 +255,41 @@ def _child_vectors(skeleton: Skeleton, sigma: np.ndarray, j: int) -> tuple[np.nd
 
 
 def _fits_offsets(cands: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Which candidates ``(C, 3, 3)`` carry every nonzero ``src`` vector onto ``dst``: ``(C,)`` bool."""
+    """Which candidates ``(C, 3, 3)`` carry the nonzero ``src`` vectors onto ``dst``: ``(C,)`` bool.
+
+    Errors are relative to each vector's length; a candidate must be within ``_OFFSET_TOL`` and not
+    clearly worse than the best (Bandai's spine leans 2.6 degrees, enough to tell its lateral axis).
+    """
     size = np.maximum(np.linalg.norm(src, axis=-1), np.linalg.norm(dst, axis=-1))
     keep = size > 1e-9 * max(float(size.max(initial=0.0)), 1e-12)
     if not np.any(keep):
         return np.ones(len(cands), dtype=bool)
     mapped = np.einsum("cij,nj->cni", cands, src[keep])
-    err = np.linalg.norm(mapped - dst[keep], axis=-1) / size[keep]
-    return np.all(err <= _OFFSET_TOL, axis=-1)
+    err = (np.linalg.norm(mapped - dst[keep], axis=-1) / size[keep]).max(axis=-1)
+    return err <= min(_OFFSET_TOL, err.min() + _OFFSET_SLACK)
 
 
-def _vote(cands: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+def _voters(asymmetry: np.ndarray) -> np.ndarray:
+    """``(T,)`` bool: the frames symmetric enough to vote, or the most symmetric tenth when none is."""
+    voters = asymmetry <= _SYMMETRIC_POSE_RAD
+    return voters if np.any(voters) else asymmetry <= np.quantile(asymmetry, 0.1)
+
+
+def _angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angles in radians between vectors along axis -2: ``(..., 3, N)`` each -> ``(..., N)``."""
+    dot = np.sum(a * b, axis=-2)
+    norms = np.linalg.norm(a, axis=-2) * np.linalg.norm(b, axis=-2)
+    return np.arccos(np.clip(dot / np.maximum(norms, 1e-300), -1.0, 1.0))
+
+
+def _vote(cands: np.ndarray, estimates: np.ndarray, asymmetry: np.ndarray) -> np.ndarray:
     """The candidate ``(3, 3)`` that is nearest to the most per-frame estimates ``(T, 3, 3)``.
 
-    Voting, rather than averaging, keeps a few asymmetric frames (a waving hand) from tilting the
-    answer; ties go to the candidate nearest the estimates on the whole.
+    Only frames whose ``asymmetry (T,)`` (radians) is small vote, or the most symmetric tenth when
+    none is. Voting, rather than averaging, keeps the asymmetric frames that remain (a waving hand)
+    from tilting the answer; ties go to the candidate nearest the estimates on the whole.
     """
-    scores = np.einsum("cij,tij->tc", cands, estimates)  # trace(C^T A): larger is nearer
+    scores = np.einsum("cij,tij->tc", cands, estimates[_voters(asymmetry)])  # trace(C^T A): larger is nearer
     votes = np.bincount(np.argmax(scores, axis=1), minlength=len(cands))
     best = np.lexsort((scores.sum(axis=0), votes))[-1]
     return cands[best]
@@ -289,11 +315,13 @@ def mirror_frames(motion: Motion, pairs: PairsArg = None, axis: np.ndarray | Non
     1. A rest pose that is itself mirror-symmetric (T-pose and A-pose rigs, LAFAN1's rest with bones
        along X): ``K_j = M0``, the reflection of the rest pose, for every joint. Depends on the
        skeleton only.
-    2. Otherwise (Bandai), per joint among the 24 axis-aligned reflections: those that carry the
-       joint's child offsets onto its partner's, voted for by the frames of the motion (each frame's
-       estimate ``L_partner^T K_parent L_joint``; for the root, the reflection across the body's
-       instantaneous sagittal plane). A rig whose axes are not aligned with its symmetry falls back to
-       the nearest orthogonal matrix to the average estimate.
+    2. Otherwise (Bandai), per joint among the 24 axis-aligned reflections that carry the joint's
+       child offsets onto its partner's: the parent's frame when it is one of them (bone axes follow
+       one convention along a chain), else the one most frames vote for, counting only frames where
+       the limb is posed symmetrically (each frame's estimate is ``L_partner^T K_parent L_joint``;
+       for the root, ``G^T M_t G`` with ``M_t`` the body's instantaneous sagittal reflection). A rig
+       whose axes are not aligned with its symmetry falls back to the nearest orthogonal matrix to
+       the average estimate. Depends on the skeleton and, at the top of each limb, on the take.
 
     A ground root (never rotates, no paired children) keeps its frame: ``K = G0^T M G0``, with ``M``
     the mirror's reflection (``axis`` as for ``mirror``).
@@ -324,25 +352,39 @@ def mirror_frames(motion: Motion, pairs: PairsArg = None, axis: np.ndarray | Non
         ok = norm > 1e-9 * max(float(norm.max(initial=0.0)), 1e-12)
         n_t = side[ok] / norm[ok, None]
         m_t = np.eye(3) - 2.0 * n_t[:, :, None] * n_t[:, None, :]  # (T_ok, 3, 3)
+        if not np.any(ok):  # every frame degenerate: let the rig's offsets alone decide
+            ok[:1], m_t = True, np.eye(3)[None]
+        asymmetry = np.zeros((j_count, int(ok.sum())))  # radians, per joint and frame
         done = np.zeros(j_count, dtype=bool)
         for j in range(j_count):
             if done[j]:
                 continue
             k, p = int(sigma[j]), int(parents[j])
+            src, dst = _child_vectors(skeleton, sigma, j)
             if p < 0 or (p == 0 and ground):
                 # G_k^T M_t G_j: the root, and the body's top under a world-fixed root.
                 est = np.swapaxes(g_mat[ok, k], -1, -2) @ m_t @ g_mat[ok, j]
+                mine, theirs = m_t @ g_mat[ok, j], g_mat[ok, k]
             else:
                 est = np.swapaxes(l_mat[ok, k], -1, -2) @ k_frames[p] @ l_mat[ok, j]
+                mine, theirs = k_frames[p] @ l_mat[ok, j], l_mat[ok, k]
+            # How far this frame's bones (in the parent's frame) are from their partners' mirror images.
+            bones = np.linalg.norm(src, axis=-1) * np.linalg.norm(dst, axis=-1) > 0
+            own = _angle_between(mine @ src[bones].T, theirs @ dst[bones].T).max(axis=-1, initial=0.0)
+            asymmetry[j] = asymmetry[k] = np.maximum(own, asymmetry[p] if p >= 0 else 0.0)
             cands = _INVOLUTIONS if k == j else _CANDIDATES
-            src, dst = _child_vectors(skeleton, sigma, j)
             fit = cands[_fits_offsets(cands, src, dst)]
-            if len(est) == 0:
-                est = np.broadcast_to(fit[0] if len(fit) else -np.eye(3), (1, 3, 3))
-            if len(fit):
-                kj = _vote(fit, est)
+            body_parent = p > 0 or (p == 0 and not ground)
+            inherited = body_parent and any(np.array_equal(k_frames[p], c) for c in fit)
+            if inherited:
+                # Along a chain the bone axes follow one convention; only where the offsets rule the
+                # parent's out (the top of a limb) do the frames vote. A head turned for a whole take
+                # would otherwise out-vote the rig.
+                kj = k_frames[p]
+            elif len(fit):
+                kj = _vote(fit, est, asymmetry[j])
             else:
-                mean = est.mean(axis=0)
+                mean = est[_voters(asymmetry[j])].mean(axis=0)
                 kj = _nearest_reflection(mean) if k == j else _nearest_improper(mean)
             k_frames[j] = kj
             k_frames[k] = kj.T  # K_partner K_j = I, so that mirroring twice is the identity
@@ -361,7 +403,11 @@ def _rest_reflection(
     size = float(np.linalg.norm(rest - rest.mean(axis=0), axis=-1).max(initial=0.0))
     if size <= 0 or np.linalg.norm(side) <= 1e-9 * size:
         return None
-    m0 = _reflection(side / np.linalg.norm(side))
+    normal = side / np.linalg.norm(side)
+    axis = int(np.argmax(np.abs(normal)))
+    if abs(normal[axis]) >= _AXIS_SNAP_COS:
+        normal = np.eye(3)[axis]
+    m0 = _reflection(normal)
     paired = sigma != np.arange(len(sigma))
     centre = rest[paired].mean(axis=0)
     err = np.linalg.norm(rest[sigma] - centre - (rest - centre) @ m0.T, axis=-1)

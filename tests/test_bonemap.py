@@ -376,6 +376,10 @@ def test_indices_side_pairs_and_unmapped():
     assert m.carrier("spine2") == "spine2" and load_bone_map("bandai").carrier("spine2") == "spine1"
     assert load_bone_map("reactidle").carrier("left_wrist") is None
     assert m.joint_of("calf_r") == "right_knee"
+    assert [rig.names[k] for k in m.carrying_bones("spine1", rig)] == ["spine_01", "spine_02"]
+    assert [rig.names[k] for k in m.carrying_bones("neck", rig)] == ["neck_01", "neck_02"]
+    react = load_bone_map("reactidle")
+    assert react.carrying_bones("left_toe", C.canonical_skeleton()) == ()
 
 
 # ---- automatic mapping ---------------------------------------------------------------------------------

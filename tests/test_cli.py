@@ -52,3 +52,18 @@ def test_missing_file_and_bad_arguments(tmp_path, test_data):
     r = run_lmm("convert", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), str(tmp_path / "o.bvh"), "--order", "abc")
     assert r.returncode == 2 and "unknown Euler order 'abc'" in r.stderr and not (tmp_path / "o.bvh").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_writes_readable_results(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "done: results in" in out
+    canon = read_bvh(tmp_path / "cmu_131_03_hop_excerpt_canonical.bvh")
+    assert canon.skeleton.num_joints == 22 and canon.num_frames == 360
+    at30 = read_bvh(tmp_path / "reactidle_001_acted_excerpt_30fps.bvh")
+    assert at30.fps == 30 and at30.num_frames == int(239 * 30 / 24) + 1
+    # The mirrored clip swaps sides: its left ankle follows the original's right ankle, reflected in x.
+    mirrored = read_bvh(tmp_path / "cmu_131_03_hop_excerpt_canonical_mirrored.bvh")
+    la, ra = canon.skeleton.index("left_ankle"), canon.skeleton.index("right_ankle")
+    h = canon.global_positions()[:, ra, 1]
+    np.testing.assert_allclose(mirrored.global_positions()[:, la, 1], h, atol=1e-4)

@@ -105,20 +105,43 @@ def test_mirrored_rest_pose_is_the_same_rig(clip):
     assert np.abs(once.skeleton.offsets[keep] - sk.offsets[keep]).max() < tolerance
 
 
-def test_bandai_mirror_frames_follow_its_bone_axes(shared_data):
+@pytest.mark.parametrize(
+    "clip_path",
+    [
+        CLIPS["bandai1"],
+        # One arm up or waving most of the take: only the symmetric frames may vote on the arms' axes.
+        "bandai/dataset-2/dataset-2_raise-up-left-hand_active_004.bvh.xz",
+        "bandai/dataset-2/dataset-2_wave-right-hand_active_001.bvh.xz",
+    ],
+)
+def test_bandai_mirror_frames_follow_its_bone_axes(shared_data, clip_path):
     """Bandai's left and right limbs both point along their local X (right side along -X), so the
-    mirror frame of every limb joint is -I; spine joints reflect their lateral local axis."""
-    path = shared_data / CLIPS["bandai1"]
+    mirror frame of every limb joint is -I; spine joints reflect their lateral local axis. The same
+    on every take, asymmetric ones included."""
+    path = shared_data / clip_path
     if not path.exists():
         pytest.skip(f"{path} is missing")
     motion = read_bvh(path)
     k = mirror_frames(motion)
     names = motion.skeleton.names
-    for limb in ("UpperArm_L", "LowerArm_R", "Hand_L", "UpperLeg_R", "LowerLeg_L", "Foot_L", "Toes_R"):
+    for limb in ("Shoulder_L", "UpperArm_L", "LowerArm_R", "Hand_L", "UpperLeg_R", "LowerLeg_L", "Foot_L", "Toes_R"):
         assert np.array_equal(k[names.index(limb)], -np.eye(3)), limb
     assert np.array_equal(k[names.index("Hips")], np.diag([1.0, -1.0, 1.0]))
     for trunk in ("Spine", "Chest", "Neck", "Head"):
         assert np.array_equal(k[names.index(trunk)], np.diag([1.0, 1.0, -1.0])), trunk
+
+
+@pytest.mark.parametrize("key, lateral", [("lafan1", 2), ("cmu", 0), ("reactidle", 0)])
+def test_symmetric_rest_rigs_mirror_across_their_rest_plane(shared_data, key, lateral):
+    """BVH rigs whose rest pose is symmetric (bones along X for LAFAN1, a T-pose for CMU and ReActIdle)
+    use one reflection of the rest pose for every joint, exactly axis-aligned, whatever the take."""
+    path = shared_data / CLIPS[key]
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    motion = read_bvh(path).slice(0, 200)
+    expected = np.eye(3)
+    expected[lateral, lateral] = -1.0
+    assert np.array_equal(mirror_frames(motion), np.broadcast_to(expected, (motion.skeleton.num_joints, 3, 3)))
 
 
 def _chordal_mean(q: np.ndarray) -> np.ndarray:
