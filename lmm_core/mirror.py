@@ -361,17 +361,20 @@ def mirror_frames(motion: Motion, pairs: PairsArg = None, axis: np.ndarray | Non
                 continue
             k, p = int(sigma[j]), int(parents[j])
             src, dst = _child_vectors(skeleton, sigma, j)
-            if p < 0 or (p == 0 and ground):
+            in_world = p < 0 or (p == 0 and ground)
+            if in_world:
                 # G_k^T M_t G_j: the root, and the body's top under a world-fixed root.
                 est = np.swapaxes(g_mat[ok, k], -1, -2) @ m_t @ g_mat[ok, j]
                 mine, theirs = m_t @ g_mat[ok, j], g_mat[ok, k]
             else:
                 est = np.swapaxes(l_mat[ok, k], -1, -2) @ k_frames[p] @ l_mat[ok, j]
                 mine, theirs = k_frames[p] @ l_mat[ok, j], l_mat[ok, k]
-            # How far this frame's bones (in the parent's frame) are from their partners' mirror images.
+            # How far this frame's bones (in the parent's frame) are from their partners' mirror images,
+            # here and up the limb; a twisted torso (measured against the world) does not count.
             bones = np.linalg.norm(src, axis=-1) * np.linalg.norm(dst, axis=-1) > 0
             own = _angle_between(mine @ src[bones].T, theirs @ dst[bones].T).max(axis=-1, initial=0.0)
-            asymmetry[j] = asymmetry[k] = np.maximum(own, asymmetry[p] if p >= 0 else 0.0)
+            above = 0.0 if in_world else asymmetry[p]
+            asymmetry[j] = asymmetry[k] = np.maximum(own, above)
             cands = _INVOLUTIONS if k == j else _CANDIDATES
             fit = cands[_fits_offsets(cands, src, dst)]
             body_parent = p > 0 or (p == 0 and not ground)

@@ -126,7 +126,7 @@ def _leaf_vector(sk: Skeleton, j: int) -> np.ndarray | None:
     return v if np.linalg.norm(v) > 1e-9 * max(1.0, np.abs(sk.offsets).max()) else None
 
 
-def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None) -> Binding:
+def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None, ankle_height: float | None = None) -> Binding:
     """Bind a rig to the canonical body.
 
     Args:
@@ -137,6 +137,8 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None) -> Bind
             flat, in radians. Feet differ (a high ankle makes a steep bone), so the reference pose gives
             each rig its own slope: this value, else the rest pose's when the rig rests standing, else
             the canonical body's.
+        ankle_height: how high the ankles stand above the floor, in the rig's units; by default read
+            from the reference pose when the rest pose puts the root on a floor at zero.
 
     Raises:
         LMMError: a mapped bone is missing from the rig, a canonical name is unknown, the legs are not
@@ -215,7 +217,9 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None) -> Bind
     ankles = [joint_of[csk.names.index(leg_[2])] for leg_ in canon.LEGS]
     ankle_h = float(np.mean(ref_pos[ankles, skeleton.up_index]))
     # Trust it only when it looks like feet standing on a floor at zero (up to a third of the leg).
-    ankle_height = ankle_h if 0.0 < ankle_h < leg / 3 else None
+    if ankle_height is None:
+        # Trust the rest pose only when it looks like feet standing on a floor at zero.
+        ankle_height = ankle_h if 0.0 < ankle_h < leg / 3 else None
     drop = float(ref_pos[joint_of[csk.names.index(canon.PELVIS)], skeleton.up_index] - ankle_h)
     if not drop > 0:
         raise LMMError("the rig's ankles are not below its pelvis in the reference pose; check the bone map")
@@ -264,6 +268,22 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
     return float(np.median(np.concatenate(slopes))) if slopes else None
 
 
+def bind_motion(motion: Motion, joint_map) -> Binding:
+    """Bind a rig as its motion shows it: foot slope and standing ankle height measured from the data.
+
+    Use it for a source, and for a target that is a mocap skeleton with a clip of its own (the rest
+    poses of LAFAN1, Bandai or CMU do not tell how their performers stand).
+    """
+    canon = _canonical()
+    bones = _joint_dict(joint_map)
+    sk = motion.skeleton
+    ankles = [sk.names.index(bones[leg[2]]) for leg in canon.LEGS if bones.get(leg[2]) in sk.names]
+    ankle_height = None
+    if len(ankles) == 2:
+        ankle_height = float(np.percentile(motion.global_positions()[:, ankles, sk.up_index], 2))
+    return bind(sk, joint_map, source_foot_slope(motion, joint_map), ankle_height)
+
+
 def _fit(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotation(s) carrying vector set ``u`` onto ``v`` (``(..., N, 3)``): shortest swing for one vector."""
     if u.shape[-2] == 1:
@@ -301,8 +321,7 @@ def retarget(
     csk = canon.canonical_skeleton()
     if not isinstance(target, Skeleton):
         raise LMMError("the retarget target must be a Skeleton (load one from a rig file or preset)")
-    src = (source_map if isinstance(source_map, Binding)
-           else bind(motion.skeleton, source_map, source_foot_slope(motion, source_map)))
+    src = source_map if isinstance(source_map, Binding) else bind_motion(motion, source_map)
     tgt = target_map if isinstance(target_map, Binding) else bind(target, target_map)
     if src.skeleton is not motion.skeleton and src.skeleton.names != motion.skeleton.names:
         raise LMMError("the source binding was made for another skeleton than the motion's")
@@ -397,7 +416,7 @@ def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: fl
         th, tk, ta, tt = (int(tgt.joint_of[i]) for i in ids)
         has_toe = st >= 0 and tt >= 0
         feet_s = s_pos[:, [sa, st] if has_toe else [sa]]
-        contact = C.detect(feet_s, source.fps, s_height, up_s)
+        contact = C.detect(feet_s, source.fps, s_height, up_s, max_speed=np.inf, max_lift=0.02)
         ankle = g_pos[:, ta].copy()
         target = ankle.copy()
         weight = np.zeros(T)
@@ -471,10 +490,11 @@ def foot_joints(binding: Binding, names: list[str] | None = None) -> list[int]:
 def foot_contacts(motion: Motion, binding: Binding, names: list[str] | None = None) -> np.ndarray:
     """``(T, K)`` ground contact of the feet (see ``foot_joints``) for judging skate: height only.
 
-    Speed is left out on purpose: contacts found from speed cannot, by construction, skate.
+    Speed is left out on purpose: contacts found from speed cannot, by construction, skate. A foot
+    counts as down within 2% of the performer's height (about 3.5 cm) of its own ground level.
     """
     pos = motion.global_positions()[:, foot_joints(binding, names)]
-    return C.detect(pos, motion.fps, motion.height(), motion.skeleton.up_index, max_speed=np.inf)
+    return C.detect(pos, motion.fps, motion.height(), motion.skeleton.up_index, max_speed=np.inf, max_lift=0.02)
 
 
 def foot_skate(motion: Motion, binding: Binding, contacts: np.ndarray | None = None, names: list[str] | None = None) -> float:
