@@ -55,6 +55,7 @@ _OFFSET_SLACK = 0.05
 # it and its ancestors within this angle of their partners' mirror images): a raised left hand says
 # nothing about how the two arms' axes relate.
 _SYMMETRIC_POSE_RAD = np.radians(25.0)
+_MIN_VOTERS = 3
 # Deeper pair levels only break ties when the top-level pairs coincide (CMU's zero-length hip joints).
 _LEVEL_WEIGHT = 1e-3
 
@@ -216,11 +217,17 @@ def _improper_signed_permutations() -> np.ndarray:
             m[range(3), perm] = signs
             if np.linalg.det(m) < 0:
                 out.append(m)
+    # Preference where the data cannot decide (see _vote): -I, then the diagonal ones, then the rest.
+    out.sort(key=lambda m: (not np.array_equal(m, -np.eye(3)), np.count_nonzero(m - np.diag(np.diag(m)))))
     return np.array(out)
 
 
 _CANDIDATES = _improper_signed_permutations()
-_INVOLUTIONS = _CANDIDATES[[np.allclose(c @ c, np.eye(3)) for c in _CANDIDATES]]
+# For an unpaired joint (spine, head) the mirror is a reflection of itself: a plane reflection, which
+# the preference puts before -I.
+_INVOLUTIONS = np.array(
+    sorted((c for c in _CANDIDATES if np.allclose(c @ c, np.eye(3))), key=lambda c: np.array_equal(c, -np.eye(3)))
+)
 
 
 def _nearest_improper(a: np.ndarray) -> np.ndarray:
@@ -234,7 +241,7 @@ def _nearest_improper(a: np.ndarray) -> np.ndarray:
 
 def _nearest_reflection(a: np.ndarray) -> np.ndarray:
     """Reflection across a plane, ``(3, 3)``, nearest to ``a``: normal along its most negative direction."""
-    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    _, v = np.linalg.eigh(0.5 * (a + a.T))
     return _reflection(v[:, 0])
 
 
@@ -285,11 +292,16 @@ def _angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _vote(cands: np.ndarray, estimates: np.ndarray, asymmetry: np.ndarray) -> np.ndarray:
     """The candidate ``(3, 3)`` that is nearest to the most per-frame estimates ``(T, 3, 3)``.
 
-    Only frames whose ``asymmetry (T,)`` (radians) is small vote, or the most symmetric tenth when
-    none is. Voting, rather than averaging, keeps the asymmetric frames that remain (a waving hand)
-    from tilting the answer; ties go to the candidate nearest the estimates on the whole.
+    Only frames whose ``asymmetry (T,)`` (radians) is small vote. Voting, rather than averaging, keeps
+    the asymmetric frames that remain from tilting the answer; ties go to the candidate nearest the
+    estimates on the whole. A take without such frames (legs crossed throughout) says nothing, so
+    the first candidate in ``_CANDIDATES`` order wins: -I, the usual relation of mirrored limbs whose
+    bones run along their own axis (Bandai; Maya's "behavior" mirroring), then the axis reflections.
     """
-    scores = np.einsum("cij,tij->tc", cands, estimates[_voters(asymmetry)])  # trace(C^T A): larger is nearer
+    voters = asymmetry <= _SYMMETRIC_POSE_RAD
+    if voters.sum() < _MIN_VOTERS:
+        return cands[0]
+    scores = np.einsum("cij,tij->tc", cands, estimates[voters])  # trace(C^T A): larger is nearer
     votes = np.bincount(np.argmax(scores, axis=1), minlength=len(cands))
     best = np.lexsort((scores.sum(axis=0), votes))[-1]
     return cands[best]
@@ -326,15 +338,23 @@ def mirror_frames(motion: Motion, pairs: PairsArg = None, axis: np.ndarray | Non
     A ground root (never rotates, no paired children) keeps its frame: ``K = G0^T M G0``, with ``M``
     the mirror's reflection (``axis`` as for ``mirror``).
     """
-    skeleton = motion.skeleton
-    sigma, is_left = _partners(skeleton, pairs)
-    parents = skeleton.parents
-    j_count = skeleton.num_joints
+    sigma, is_left = _partners(motion.skeleton, pairs)
     g_rot, g_pos = motion.fk()
     if axis is None:
-        normal, _ = _lateral_from_positions(g_pos, sigma, is_left, skeleton)
+        normal, _ = _lateral_from_positions(g_pos, sigma, is_left, motion.skeleton)
     else:
         normal = _check_axis(axis)
+    return _mirror_frames(motion, sigma, is_left, g_rot, g_pos, normal)
+
+
+def _mirror_frames(
+    motion: Motion, sigma: np.ndarray, is_left: np.ndarray, g_rot: np.ndarray, g_pos: np.ndarray, normal: np.ndarray
+) -> np.ndarray:
+    """``mirror_frames`` given the partners, the global rotations ``(T, J, 4)`` and positions
+    ``(T, J, 3)``, and the mirror plane's unit normal ``(3,)``."""
+    skeleton = motion.skeleton
+    parents = skeleton.parents
+    j_count = skeleton.num_joints
     ground = _is_ground_root(motion, sigma)
 
     k_frames = np.empty((j_count, 3, 3))
@@ -463,7 +483,10 @@ def mirror(
     else:
         normal, t_ref = _check_axis(axis), 0
     m = _reflection(normal)
-    k = mirror_frames(motion, pairs, normal) if frames is None else np.asarray(frames, dtype=np.float64)
+    if frames is None:
+        k = _mirror_frames(motion, sigma, is_left, g_rot, g_pos, normal)
+    else:
+        k = np.asarray(frames, dtype=np.float64)
     if k.shape != (skeleton.num_joints, 3, 3):
         raise LMMError(f"frames must be ({skeleton.num_joints}, 3, 3), got {k.shape}")
 
@@ -495,10 +518,11 @@ def mirror(
         translations = np.einsum("jab,tjb->tja", k_parent_partner, motion.translations[:, sigma])
         translations[:, 0] = root_positions
 
-    scale = max(float(np.abs(skeleton.offsets[1:]).max(initial=0.0)), 1e-12)
-    same = np.allclose(offsets, skeleton.offsets, rtol=0, atol=1e-9 * scale) and set(end_sites) == set(
-        skeleton.end_sites
-    ) and all(np.allclose(end_sites[j], skeleton.end_sites[j], rtol=0, atol=1e-9 * scale) for j in end_sites)
+    # A symmetric rig mirrors onto itself: keep the very same Skeleton, which callers may compare by identity.
+    tol = 1e-9 * max(float(np.abs(skeleton.offsets[1:]).max(initial=0.0)), 1e-12)
+    same = np.allclose(offsets, skeleton.offsets, rtol=0, atol=tol)
+    same = same and end_sites.keys() == skeleton.end_sites.keys()
+    same = same and all(np.allclose(e, skeleton.end_sites[j], rtol=0, atol=tol) for j, e in end_sites.items())
     new_skeleton = skeleton if same else replace(skeleton, offsets=offsets, end_sites=end_sites)
     return Motion(
         skeleton=new_skeleton,

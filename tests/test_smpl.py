@@ -261,3 +261,20 @@ def test_lmm_core_does_not_import_torch():
     code = "import sys, lmm_core.io.smpl, lmm_core.mirror; print('torch' in sys.modules, 'smplx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=root)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_motion_from_arrays_in_memory():
+    """The array-level entry point: Y-up input is kept as it is with ``z_up=False``."""
+    from lmm_core.io.smpl import motion_from_smpl
+
+    poses = np.zeros((3, 66))
+    poses[:, 3 * 18 + 2] = np.pi / 2  # left elbow +90 degrees about Z: the forearm turns up
+    trans = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 2.0]])
+    motion = motion_from_smpl(poses, trans, BODY_JOINTS, fps=30, z_up=False)
+    pos = motion.global_positions()
+    assert np.allclose(pos[:, 0], BODY_JOINTS[0] + trans)
+    assert np.allclose(pos[0, 20], BODY_JOINTS[18] + [0.0, 0.24, 0.01])  # forearm (0.24, 0, 0.01) -> (0, 0.24, 0.01)
+    with pytest.raises(LMMError, match="poses must be"):
+        motion_from_smpl(np.zeros((3, 60)), trans, BODY_JOINTS, fps=30)
+    with pytest.raises(LMMError, match="trans must be"):
+        motion_from_smpl(poses, trans[:2], BODY_JOINTS, fps=30)

@@ -48,6 +48,9 @@ SMPL_JOINT_NAMES = (
 SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
 NUM_BODY_JOINTS = len(SMPL_JOINT_NAMES)
 
+_MODEL_KEYS = ("v_template", "shapedirs", "J_regressor", "kintree_table")
+# What reading a broken or foreign model file raises (pickle can raise almost anything).
+_UNREADABLE = (OSError, EOFError, ValueError, ImportError, AttributeError, pickle.UnpicklingError, zipfile.BadZipFile)
 # Joints in each model's kinematic tree; the first 22 are the same body in all three.
 _MODEL_KINDS = {24: "smpl", 52: "smplh", 55: "smplx"}
 # Width of ``poses`` -> the models it was made with. SMPL and SMPL+H share one body; SMPL-X's differs.
@@ -153,8 +156,9 @@ def load_body_model(model_path: str | Path) -> BodyModel:
         raise LMMError(f"body model {path} {where}. {_DOWNLOAD_HELP}")
     try:
         if path.suffix.lower() == ".npz":
+            # Only the arrays needed; pickle stays allowed for them (some releases store objects).
             with np.load(path, allow_pickle=True) as npz:
-                data = {k: npz[k] for k in npz.files}
+                data = {k: npz[k] for k in _MODEL_KEYS if k in npz.files}
         elif path.suffix.lower() == ".pkl":
             with open(path, "rb") as f:
                 data = pickle.load(f, encoding="latin1")
@@ -165,11 +169,11 @@ def load_body_model(model_path: str | Path) -> BodyModel:
             f"body model {path} was saved with the '{exc.name}' package (the original SMPL .pkl files "
             "use chumpy); install it, or use the model's .npz release"
         ) from None
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+    except _UNREADABLE as exc:
         raise LMMError(f"body model {path}: cannot read it ({exc}); is it a SMPL-family model?") from None
     if not isinstance(data, dict):
         raise LMMError(f"body model {path}: holds a {type(data).__name__}, not a SMPL-family model")
-    missing = [k for k in ("v_template", "shapedirs", "J_regressor", "kintree_table") if k not in data]
+    missing = [k for k in _MODEL_KEYS if k not in data]
     if missing:
         raise LMMError(f"body model {path}: missing {', '.join(missing)}; is it a SMPL-family model file?")
     v_template = _dense(data["v_template"])
@@ -178,8 +182,8 @@ def load_body_model(model_path: str | Path) -> BodyModel:
     kintree = np.asarray(data["kintree_table"]).astype(np.int64)
     if shapedirs.ndim == 2:
         shapedirs = shapedirs[:, :, None]
-    v = v_template.shape[0]
-    if v_template.shape != (v, 3) or shapedirs.shape[:2] != (v, 3) or j_regressor.shape[1:] != (v,):
+    v = v_template.shape[0] if v_template.ndim else 0
+    if v == 0 or v_template.shape != (v, 3) or shapedirs.shape[:2] != (v, 3) or j_regressor.shape[1:] != (v,):
         raise LMMError(
             f"body model {path}: array shapes disagree (v_template {v_template.shape}, shapedirs "
             f"{shapedirs.shape}, J_regressor {j_regressor.shape})"
@@ -231,14 +235,22 @@ def motion_from_smpl(
         ``trans + joints[0]``, offsets ``joints[j] - joints[parent]``.
     """
     poses = np.asarray(poses, dtype=np.float64)
+    trans = np.asarray(trans, dtype=np.float64)
+    joints = np.asarray(joints, dtype=np.float64)
+    if poses.ndim != 2 or poses.shape[1] < 3 * NUM_BODY_JOINTS or poses.shape[0] == 0:
+        raise LMMError(f"poses must be (T >= 1, >= 66) axis-angle values, got {poses.shape}")
+    if trans.shape != (poses.shape[0], 3):
+        raise LMMError(f"trans must be ({poses.shape[0]}, 3), got {trans.shape}")
+    if joints.ndim != 2 or joints.shape[0] < NUM_BODY_JOINTS or joints.shape[1] != 3:
+        raise LMMError(f"joints must be (>= 22, 3) rest joint locations, got {joints.shape}")
     t = poses.shape[0]
     rotations = R.from_scaled_axis(poses[:, : 3 * NUM_BODY_JOINTS].reshape(t, NUM_BODY_JOINTS, 3))
-    joints = np.asarray(joints, dtype=np.float64)[:NUM_BODY_JOINTS]
+    joints = joints[:NUM_BODY_JOINTS]
     parents = np.array(SMPL_PARENTS)
     offsets = joints - joints[np.maximum(parents, 0)]
     offsets[0] = joints[0]
     # The root joint turns about itself, so its world position is its rest location plus the translation.
-    root_positions = np.asarray(trans, dtype=np.float64) + joints[0]
+    root_positions = trans + joints[0]
     if z_up:
         rotations[:, 0] = R.mul(_Z_UP_TO_Y_UP, rotations[:, 0])
         root_positions = R.mul_vec(_Z_UP_TO_Y_UP, root_positions)
