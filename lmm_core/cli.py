@@ -160,6 +160,146 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_args(p: argparse.ArgumentParser, output: bool = True) -> None:
+    p.add_argument("--model", type=Path, help="model weights (.npz); default: the shipped model")
+    if output:
+        p.add_argument("-o", "--output", type=Path, required=True, help="output BVH")
+        p.add_argument("--rig", help="write onto this rig instead: 'canonical' or a BVH whose skeleton and rest pose are the target")
+
+
+def _write_result(motion, args, source_map=None) -> None:
+    from .bonemap import bone_map_for
+    from .io import write_bvh
+    from .retarget import retarget
+
+    if getattr(args, "rig", None):
+        target = _target_rig(args.rig)
+        motion = retarget(motion, bone_map_for(motion.skeleton, source_map), target,
+                          bone_map_for(target, "canonical" if args.rig == "canonical" else None))
+    write_bvh(motion, args.output)
+    print(f"wrote {args.output}: {motion.num_frames} frames at {motion.fps:g} fps on {motion.skeleton.num_joints} joints")
+
+
+def _parse_keys(text: str) -> list[int]:
+    try:
+        keys = [int(k) for k in text.replace(" ", "").split(",") if k]
+    except ValueError:
+        raise LMMError(f"--keys must be frame numbers separated by commas, like 0,20,45; got {text!r}") from None
+    if len(keys) < 2:
+        raise LMMError("--keys needs at least two frames to in-between, like 0,20,45")
+    return keys
+
+
+def _inbetween_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="motion (BVH) holding the key frames")
+    p.add_argument("--keys", required=True, help="frames to keep, e.g. 0,20,45; all others are made")
+    p.add_argument("--action", help="optional action label to steer the in-between")
+    p.add_argument("--style", help="optional style label")
+    _model_args(p)
+
+
+def _inbetween(args: argparse.Namespace) -> int:
+    from .io import read_bvh
+    from .model.tasks import inbetween
+
+    keys = _parse_keys(args.keys)
+    motion = read_bvh(args.input)
+    _write_result(inbetween(motion, keys, args.model, action=args.action, style=args.style), args)
+    return 0
+
+
+def _complete_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="motion (BVH) to continue")
+    p.add_argument("--frames", type=int, required=True, help="how many frames to add (at the input's frame rate)")
+    p.add_argument("--action", help="optional action label")
+    p.add_argument("--style", help="optional style label")
+    _model_args(p)
+
+
+def _complete(args: argparse.Namespace) -> int:
+    from .io import read_bvh
+    from .model.tasks import complete
+
+    motion = read_bvh(args.input)
+    _write_result(complete(motion, args.frames, args.model, action=args.action, style=args.style), args)
+    return 0
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--action", required=True, help="e.g. walk, run, wave-right-hand, bow, idle (see `lmm generate --list`)")
+    p.add_argument("--style", help="e.g. normal, tired, happy, elderly")
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variation", type=float, default=0.5, help="0 to 1: how far seeds may differ")
+    _model_args(p)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .model.tasks import generate
+
+    _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model), args)
+    return 0
+
+
+def _intent_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="motion (BVH)")
+    p.add_argument("--seconds", type=float, help="read only the first seconds (default: the first window)")
+    p.add_argument("--top", type=int, default=5, help="how many labels to print")
+    p.add_argument("--json", action="store_true")
+    _model_args(p, output=False)
+
+
+def _intent(args: argparse.Namespace) -> int:
+    from .io import read_bvh
+    from .model.tasks import intent
+
+    result = intent(read_bvh(args.input), args.model, args.seconds)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for kind in ("action", "style"):
+        top = list(result[kind].items())[: args.top]
+        print(f"{kind:<7}" + "  ".join(f"{name} {p:.0%}" for name, p in top))
+    return 0
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from .model.config import ModelConfig
+    from .train.trainer import TrainConfig  # noqa: F401  (torch is needed to train)
+
+    p.add_argument("--corpus", default="out/corpus", help="built corpus (lmm dataset build)")
+    p.add_argument("--out", default="out/train", help="run folder: checkpoint.pt, config.json, log.jsonl")
+    p.add_argument("--steps", type=int, default=7000)
+    p.add_argument("--batch", type=int, default=24)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--sources", nargs="*", default=["bandai1", "bandai2", "reactidle", "cmu"])
+    p.add_argument("--d-model", type=int, default=ModelConfig.d_model)
+    p.add_argument("--layers", type=int, default=ModelConfig.layers)
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace as dc_replace
+
+    from .model.config import ModelConfig
+    from .train.data import vocabularies
+    from .train.trainer import TrainConfig, export, train
+
+    cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
+                      threads=args.threads, sources=tuple(args.sources))
+    model_cfg = None
+    if not args.resume:
+        actions, styles = vocabularies(Path(args.corpus), cfg.sources)
+        model_cfg = dc_replace(ModelConfig(actions=actions, styles=styles), d_model=args.d_model, layers=args.layers)
+    ckpt = train(cfg, model_cfg, resume=args.resume)
+    print(f"checkpoint: {ckpt}")
+    if args.export:
+        print(f"weights: {export(ckpt, args.export)}")
+    return 0
+
+
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
 
@@ -176,6 +316,11 @@ COMMANDS: list[Command] = [
     ("retarget", "put a motion onto another rig (bone maps from presets or automatic)", _retarget_args, _retarget),
     ("mirror", "mirror a motion left-right across the character's own sagittal plane", _mirror_args, _mirror),
     ("dataset", "build the canonical training corpus from ../shared/data", _dataset_args, _dataset),
+    ("inbetween", "keep the listed frames of a clip and make the frames between them", _inbetween_args, _inbetween),
+    ("complete", "continue a clip for N frames (prediction, trajectory included)", _complete_args, _complete),
+    ("generate", "make new motion for an action and style", _generate_args, _generate),
+    ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
+    ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
     ("demo", "run the newcomer's demo on the shipped clips and print where the results are", _demo_args, _demo),
 ]
 

@@ -218,20 +218,27 @@ def summary(index: list[ClipInfo]) -> str:
     return "\n".join(rows)
 
 
-def load(out_dir: Path, split: str | None = None, sources: list[str] | None = None) -> tuple[list[ClipInfo], dict[str, np.ndarray]]:
-    """The index and all frames of a built corpus (optionally one split / some sources)."""
+def load(out_dir: Path, split: str | None = None, sources: list[str] | None = None,
+         arrays: bool = True) -> tuple[list[ClipInfo], dict[str, np.ndarray]]:
+    """The index and all frames of a built corpus (optionally one split / some sources; ``arrays=False``
+    reads the index only)."""
     out_dir = Path(out_dir)
-    meta = json.loads((out_dir / "index.json").read_text())
+    index = out_dir / "index.json"
+    if not index.exists():
+        raise LMMError(f"no corpus at {out_dir} (index.json missing); build it with `lmm dataset build --out {out_dir}`")
+    meta = json.loads(index.read_text())
     clips = [ClipInfo(**c) for c in meta["clips"]]
+    if not arrays:
+        return [c for c in clips if (split is None or c.split == split) and (sources is None or c.source in sources)], {}
+    keep = [c for c in clips if (split is None or c.split == split) and (sources is None or c.source in sources)]
     shards = {}
-    for c in clips:
+    for c in keep:
         if c.shard not in shards:
             with np.load(out_dir / f"shard_{c.shard:03d}.npz") as z:
                 shards[c.shard] = {k: z[k] for k in z.files}
-    keep = [c for c in clips if (split is None or c.split == split) and (sources is None or c.source in sources)]
-    arrays: dict[str, list[np.ndarray]] = {"rotations": [], "root": [], "contacts": []}
+    parts: dict[str, list[np.ndarray]] = {"rotations": [], "root": [], "contacts": []}
     for c in keep:
         sh = shards[c.shard]
-        for k in arrays:
-            arrays[k].append(sh[k][c.start:c.start + c.frames])
-    return keep, {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in arrays.items()}
+        for k in parts:
+            parts[k].append(sh[k][c.start:c.start + c.frames])
+    return keep, {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}

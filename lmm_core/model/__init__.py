@@ -1,0 +1,1 @@
+"""The Large Movement Model at inference: features, the numpy runtime and the tasks. No torch here."""

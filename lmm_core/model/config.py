@@ -1,0 +1,43 @@
+"""Typed model configuration, saved next to every checkpoint and read back strictly."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import LMMError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network. ``actions``/``styles`` are the label vocabularies (index 0 = unknown)."""
+
+    d_model: int = 256
+    layers: int = 4
+    heads: int = 4
+    ff_mult: int = 4
+    pos_freqs: int = 16
+    max_frames: int = 192
+    fps: float = 30.0
+    actions: tuple[str, ...] = ("<unknown>",)
+    styles: tuple[str, ...] = ("<unknown>",)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "model config") -> "ModelConfig":
+        return strict_from_dict(cls, data, what)
+
+
+def strict_from_dict(cls, data: dict[str, Any], what: str):
+    """Build dataclass ``cls`` from ``data``; an unknown key is an error, not a silent default."""
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise LMMError(f"{what}: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(names)}")
+    kwargs = {}
+    for k, v in data.items():
+        kwargs[k] = tuple(v) if isinstance(v, list) else v
+    return cls(**kwargs)
+

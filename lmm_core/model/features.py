@@ -1,0 +1,109 @@
+"""Frames <-> the model's per-frame feature vectors, on the canonical body (numpy only).
+
+A window of ``T`` frames is first put in its *anchor frame*: moved so the anchor frame's pelvis is
+above the origin and turned about Y so it faces +Z. Then each frame becomes ``F = 9 + 21 * 6 = 135``
+numbers:
+
+    [0:3]    pelvis position in metres, anchor frame (x, z horizontal, y the height above the floor)
+    [3:9]    pelvis rotation, 6D (first two matrix columns), anchor frame
+    [9:135]  local rotations of joints 1..21 (canonical order), 6D each
+
+Features come in 22 *groups* (the root = position + pelvis rotation, then one per joint), the unit in
+which keys may be partial: a key may fix only the root path, or only some joints.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rotations as R
+
+NUM_JOINTS = 22
+NUM_GROUPS = 22
+FEATURES = 9 + (NUM_JOINTS - 1) * 6
+# Feature columns of each group.
+GROUP_SLICES = [slice(0, 9)] + [slice(9 + 6 * (j - 1), 9 + 6 * j) for j in range(1, NUM_JOINTS)]
+GROUP_OF_FEATURE = np.concatenate([np.full(s.stop - s.start, g) for g, s in enumerate(GROUP_SLICES)])
+
+
+def heading(q: np.ndarray) -> np.ndarray:
+    """Yaw angles ``(...)`` in radians of rotations ``(..., 4)``: where their +Z points, about +Y."""
+    fwd = R.mul_vec(q, np.array([0.0, 0.0, 1.0]))
+    return np.arctan2(fwd[..., 0], fwd[..., 2])
+
+
+def anchor_transform(rotations: np.ndarray, root: np.ndarray, anchor: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(yaw_quat (4,), origin (3,))`` that put frame ``anchor`` at the origin facing +Z (identity if None)."""
+    if anchor is None:
+        return R.identity(), np.zeros(3)
+    yaw = heading(rotations[anchor, 0])
+    q = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), -yaw)
+    return q, np.array([root[anchor, 0], 0.0, root[anchor, 2]])
+
+
+def to_anchor(rotations: np.ndarray, root: np.ndarray, yaw: np.ndarray, origin: np.ndarray):
+    """Pelvis rotation and position ``(T, 4), (T, 3)`` expressed in the anchor frame."""
+    return R.mul(yaw, rotations[:, 0]), R.mul_vec(yaw, root - origin)
+
+
+def from_anchor(pelvis: np.ndarray, root: np.ndarray, yaw: np.ndarray, origin: np.ndarray):
+    """Inverse of ``to_anchor``."""
+    inv = R.conj(yaw)
+    return R.mul(inv, pelvis), R.mul_vec(inv, root) + origin
+
+
+def encode(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Features ``(T, F)`` from anchor-frame rotations ``(T, 22, 4)`` (joint 0 = pelvis, already in the
+    anchor frame) and pelvis positions ``(T, 3)``."""
+    d6 = R.to_6d(rotations)  # (T, 22, 6)
+    return np.concatenate([root, d6[:, 0], d6[:, 1:].reshape(len(root), -1)], axis=1)
+
+
+def decode(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor-frame rotations ``(T, 22, 4)`` and pelvis positions ``(T, 3)`` from features ``(T, F)``."""
+    t = features.shape[0]
+    d6 = np.concatenate([features[:, 3:9, None].transpose(0, 2, 1), features[:, 9:].reshape(t, NUM_JOINTS - 1, 6)], axis=1)
+    return R.from_6d(d6), features[:, :3].copy()
+
+
+def fill_baseline(rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The simple guess the network corrects: unknown frames of each group interpolated between the
+    nearest known frames of that group (lerp for the root position, slerp for rotations), held when
+    known on one side only.
+
+    Args:
+        rotations: ``(T, 22, 4)`` (unknown entries may hold anything).
+        root: ``(T, 3)``.
+        known: ``(T, 22)`` bool, per frame and group (group 0 = root position and pelvis rotation).
+
+    Returns:
+        ``(rotations, root, have)``: the filled arrays and ``have (T, 22)`` bool, False where a group has
+        no known frame at all (those entries are left as identity / zero; the network fills them).
+    """
+    T = rotations.shape[0]
+    rot = R.unroll(np.array(rotations, dtype=np.float64))
+    pos = np.array(root, dtype=np.float64)
+    have = np.zeros_like(known, dtype=bool)
+    t = np.arange(T)
+    for g in range(NUM_GROUPS):
+        k = np.flatnonzero(known[:, g])
+        if len(k) == 0:
+            rot[:, g] = R.identity()
+            if g == 0:
+                pos[:] = 0.0
+            continue
+        have[:, g] = True
+        # Index of the known frame at or before / at or after each frame (clamped at the ends).
+        nxt = np.searchsorted(k, t, side="left")
+        prev_i = k[np.clip(nxt - 1, 0, len(k) - 1)]
+        prev_i = np.where(known[:, g], t, prev_i)
+        next_i = k[np.clip(nxt, 0, len(k) - 1)]
+        before = t < k[0]
+        after = t > k[-1]
+        prev_i = np.where(before, k[0], prev_i)
+        next_i = np.where(after, k[-1], next_i)
+        span = np.maximum(next_i - prev_i, 1)
+        w = np.where(next_i == prev_i, 0.0, (t - prev_i) / span)
+        rot[:, g] = R.slerp(rot[prev_i, g], rot[next_i, g], w)
+        if g == 0:
+            pos = pos[prev_i] * (1 - w[:, None]) + pos[next_i] * w[:, None]
+    return rot, pos, have

@@ -1,0 +1,71 @@
+"""The network's forward pass in numpy: a pre-LayerNorm transformer over frames.
+
+Tokens: ``[CLS, ACTION, STYLE, frame_0 .. frame_{T-1}]``. A frame token is a linear map of
+``[normalised baseline features (F), known flags (22), baseline-present flags (22), sinusoidal frame
+position (2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
+contact logits (4); the CLS output gives action and style logits (intent).
+
+``lmm_core.train.network`` is the torch twin with the same parameter names; ``tests/test_model.py``
+keeps the two within 1e-4.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ModelConfig
+from .features import FEATURES, NUM_GROUPS
+
+CONTACTS = 4
+INPUT = FEATURES + 2 * NUM_GROUPS
+
+
+def positional(t: int, freqs: int) -> np.ndarray:
+    """``(t, 2 * freqs)`` sin/cos of frame indices, periods from 2 to about 1000 frames."""
+    periods = 2.0 * (500.0 ** (np.arange(freqs) / max(freqs - 1, 1)))
+    ang = 2 * np.pi * np.arange(t)[:, None] / periods[None]
+    return np.concatenate([np.sin(ang), np.cos(ang)], axis=1)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh form (the same in torch with ``approximate='tanh'``)."""
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+
+def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * g + b
+
+
+def forward(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: np.ndarray, style: np.ndarray):
+    """Run the network.
+
+    Args:
+        p: parameters (float32 arrays, names as in the torch twin).
+        x: ``(B, T, INPUT + 2 * pos_freqs)`` frame inputs (see module docstring).
+        action, style: ``(B,)`` label indices (0 = unknown).
+
+    Returns:
+        ``(frame_out (B, T, F + 4), action_logits (B, A), style_logits (B, S))``.
+    """
+    B, T, _ = x.shape
+    d, H = cfg.d_model, cfg.heads
+    frames = x @ p["in_w"] + p["in_b"]
+    special = np.stack([np.broadcast_to(p["cls"], (B, d)), p["act_emb"][action], p["sty_emb"][style]], axis=1)
+    h = np.concatenate([special, frames], axis=1).astype(np.float32)
+    n = h.shape[1]
+    for i in range(cfg.layers):
+        pre = f"l{i}_"
+        a = layer_norm(h, p[pre + "ln1_g"], p[pre + "ln1_b"])
+        qkv = (a @ p[pre + "qkv_w"] + p[pre + "qkv_b"]).reshape(B, n, 3, H, d // H)
+        q, k, v = qkv[:, :, 0].transpose(0, 2, 1, 3), qkv[:, :, 1].transpose(0, 2, 1, 3), qkv[:, :, 2].transpose(0, 2, 1, 3)
+        s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d // H)
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        o = (s @ v).transpose(0, 2, 1, 3).reshape(B, n, d)
+        h = h + o @ p[pre + "out_w"] + p[pre + "out_b"]
+        a = layer_norm(h, p[pre + "ln2_g"], p[pre + "ln2_b"])
+        h = h + gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"]) @ p[pre + "ff2_w"] + p[pre + "ff2_b"]
+    h = layer_norm(h, p["lnf_g"], p["lnf_b"])
+    out = h[:, 3:] @ p["head_w"] + p["head_b"]
+    return out, h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]

@@ -1,0 +1,224 @@
+"""Load an exported model and run it in plain numpy (what the Blender extension and the CLI use).
+
+The weights file is an ``.npz`` written by ``lmm_core.train.trainer.export``: the network's float32
+parameters (``p.<name>``), feature statistics (``mean``, ``std``), a JSON ``meta`` record (format,
+model and training configuration) and, optionally, a bank of real start poses per action
+(``bank_rotations``, ``bank_root``, ``bank_action``) that generation starts from.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LMMError
+from . import network
+from .config import ModelConfig
+from .window import Window, choose_anchor, finish, prepare
+
+FORMAT = "lmm-model-1"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_default.npz"
+
+
+class Model:
+    """A loaded model. Arrays are on the canonical body: rotations ``(T, 22, 4)`` local (joint 0 the
+    pelvis in the world, Y up), root ``(T, 3)`` pelvis positions in metres, at ``cfg.fps``."""
+
+    def __init__(self, params: dict[str, np.ndarray], cfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
+                 bank: dict[str, np.ndarray] | None = None, meta: dict | None = None, path: Path | None = None):
+        self.params, self.cfg, self.mean, self.std = params, cfg, mean, std
+        self.bank = bank or {}
+        self.meta = meta or {}
+        self.path = path
+
+    # ---- labels -------------------------------------------------------------------------------------
+
+    def action_index(self, action: str | None) -> int:
+        return self._index(action, self.cfg.actions, "action")
+
+    def style_index(self, style: str | None) -> int:
+        return self._index(style, self.cfg.styles, "style")
+
+    @staticmethod
+    def _index(name: str | None, vocab: tuple[str, ...], what: str) -> int:
+        if name is None or name == "":
+            return 0
+        if name not in vocab:
+            raise LMMError(f"unknown {what} {name!r}; this model knows: {', '.join(vocab[1:])}")
+        return vocab.index(name)
+
+    # ---- one window ------------------------------------------------------------------------------
+
+    def prepare(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> Window:
+        return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known))
+
+    def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0):
+        """One pass over up to ``cfg.max_frames`` frames.
+
+        Args:
+            rotations, root: ``(T, 22, 4)``, ``(T, 3)``; entries where ``known`` is False are ignored.
+            known: ``(T, 22)`` bool per frame and joint group (group 0: root position + pelvis rotation).
+
+        Returns:
+            ``(rotations, root, contacts (T, 4), action_logits (A,), style_logits (S,))``; known entries
+            come back exactly as given.
+        """
+        if len(root) > self.cfg.max_frames:
+            raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
+        win = self.prepare(rotations, root, known)
+        out, act, sty = network.forward(self.params, self.cfg, win.x[None], np.array([action]), np.array([style]))
+        rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std)
+        # Keys are hit exactly: copy them rather than trust the 6D round trip.
+        g = np.asarray(known, dtype=bool)
+        rot[g] = np.asarray(rotations, dtype=np.float64)[g]
+        pos[g[:, 0]] = np.asarray(root, dtype=np.float64)[g[:, 0]]
+        return rot, pos, contacts, act[0], sty[0]
+
+    # ---- the benchmark interface -------------------------------------------------------------------
+
+    def inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, fps: float = 30.0,
+                  action: int = 0, style: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Fill the frames (or joint groups) not ``known``; see ``lmm_core.model.tasks.inbetween``."""
+        rot, pos, _ = self.fill(rotations, root, known, action, style)
+        return rot, pos
+
+    def fill(self, rotations, root, known, action: int = 0, style: int = 0, context: int = 10):
+        """Fill every gap; long clips are done gap by gap, each with ``context`` frames either side.
+
+        ``known`` is ``(T,)`` (whole frames) or ``(T, 22)``. Returns rotations, root, contacts.
+        """
+        rotations = np.asarray(rotations, dtype=np.float64)
+        root = np.asarray(root, dtype=np.float64)
+        known = np.asarray(known, dtype=bool)
+        if known.ndim == 1:
+            known = np.repeat(known[:, None], 22, axis=1)
+        T = len(root)
+        if T <= self.cfg.max_frames:
+            rot, pos, con, _, _ = self.run_window(rotations, root, known, action, style)
+            return rot, pos, con
+        rot, pos = rotations.copy(), root.copy()
+        con = np.zeros((T, 4))
+        done = known.copy()
+        gaps = np.flatnonzero(~known.all(axis=1))
+        while len(gaps):
+            a = gaps[0]
+            b = a
+            while b + 1 < T and not known[b + 1].all():
+                b += 1
+            lo = max(0, a - context)
+            hi = min(T, b + 1 + context)
+            if hi - lo > self.cfg.max_frames:
+                # A gap longer than a window: fill its first part, which then serves as context.
+                hi = lo + self.cfg.max_frames
+                b = hi - 1
+            r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], done[lo:hi], action, style)
+            rot[lo:hi], pos[lo:hi], con[lo:hi] = r, p, c
+            done[lo:b + 1] = True
+            gaps = np.flatnonzero(~done.all(axis=1))
+        return rot, pos, con
+
+    def complete(self, rotations: np.ndarray, root: np.ndarray, frames: int, action: int = 0, style: int = 0,
+                 context: int = 32, window: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Continue ``(T, 22, 4)``, ``(T, 3)`` by ``frames`` new frames, one window at a time: each pass
+        keeps the last ``context`` frames as keys and makes ``window - context`` new ones. Returns the
+        whole sequence (old frames unchanged) and the contact probabilities ``(frames, 4)`` of the new ones."""
+        rot, pos = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
+        contacts = []
+        made = 0
+        while made < frames:
+            ctx = min(context, len(pos))
+            new = min(window - ctx, frames - made)
+            r = np.concatenate([rot[-ctx:], np.repeat(rot[-1:], new, axis=0)])
+            p = np.concatenate([pos[-ctx:], np.repeat(pos[-1:], new, axis=0)])
+            known = np.zeros((ctx + new, 22), dtype=bool)
+            known[:ctx] = True
+            r, p, c, _, _ = self.run_window(r, p, known, action, style)
+            rot = np.concatenate([rot, r[ctx:]])
+            pos = np.concatenate([pos, p[ctx:]])
+            contacts.append(c[ctx:])
+            made += new
+        return rot, pos, np.concatenate(contacts) if contacts else np.zeros((0, 4))
+
+    def intent(self, rotations: np.ndarray, root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Action and style probabilities ``(A,), (S,)`` (index 0, unknown, excluded: it is 0) from the
+        first frames of a motion (up to ``max_frames``)."""
+        n = min(len(root), self.cfg.max_frames)
+        known = np.ones((n, 22), dtype=bool)
+        *_, act, sty = self.run_window(rotations[:n], root[:n], known)
+        return _softmax_known(act), _softmax_known(sty)
+
+    def generate(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 0.5,
+                 start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``frames`` frames of new motion for an action and style.
+
+        It starts from ``start`` (rotations ``(S, 22, 4)``, root ``(S, 3)``) or from a real pose of the
+        model's bank for that action chosen by ``seed``; ``variation`` (0 to 1) perturbs that start
+        (joint rotations by up to ~15 degrees at 1, and a mirrored start half the time) so seeds differ
+        visibly; then the motion is continued window by window.
+        """
+        rng = np.random.default_rng(seed)
+        if start is None:
+            start = self._bank_start(rng, action, style, variation)
+        rot, pos = start
+        rot, pos, con = self.complete(rot, pos, frames, action, style)
+        s = len(start[1])
+        return rot[s:], pos[s:], con
+
+    def _bank_start(self, rng: np.random.Generator, action: int, style: int, variation: float):
+        from .. import rotations as R
+
+        if not self.bank:
+            raise LMMError(f"{self.path} has no bank of start poses; pass a start pose or use a model exported with one")
+        acts, stys = self.bank["bank_action"], self.bank["bank_style"]
+        pool = np.flatnonzero((acts == action) & (stys == style)) if action and style else np.array([], dtype=int)
+        if len(pool) == 0:
+            pool = np.flatnonzero(acts == action) if action else np.arange(len(acts))
+        if len(pool) == 0:
+            pool = np.arange(len(acts))
+        i = int(rng.choice(pool))
+        rot = self.bank["bank_rotations"][i].astype(np.float64)
+        pos = self.bank["bank_root"][i].astype(np.float64)
+        if variation > 0:
+            noise = rng.normal(scale=0.13 * variation, size=(22, 3))
+            noise[0] = 0.0
+            rot = R.mul(rot, R.from_scaled_axis(np.broadcast_to(noise, rot.shape[:-1] + (3,))))
+        return rot, pos
+
+
+def _softmax_known(logits: np.ndarray) -> np.ndarray:
+    z = np.array(logits, dtype=np.float64)
+    z[0] = -np.inf
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def load(path: str | Path | None = None) -> Model:
+    """Load a weights file (the shipped default when ``path`` is None)."""
+    path = Path(path) if path else DEFAULT_MODEL
+    if not path.exists():
+        hint = "the shipped model is missing from this checkout" if path == DEFAULT_MODEL else "check the path"
+        raise LMMError(f"model file {path} not found ({hint}); pass --model PATH to a file written by `lmm train`")
+    try:
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise LMMError(f"{path} is not a readable LMM model file ({exc})") from None
+    if "meta" not in data:
+        raise LMMError(f"{path} is not an LMM model file (no meta record)")
+    meta = json.loads(data["meta"].tobytes().decode())
+    if meta.get("format") != FORMAT:
+        raise LMMError(f"{path} has format {meta.get('format')!r}; this LMM reads {FORMAT!r}")
+    cfg = ModelConfig.from_dict(meta["model_config"], f"{path} model config")
+    params = {k[2:]: v for k, v in data.items() if k.startswith("p.")}
+    bank = {k: v for k, v in data.items() if k.startswith("bank_")}
+    return Model(params, cfg, data["mean"], data["std"], bank, meta, path)
+
+
+def load_seconds(path: str | Path | None = None) -> float:
+    """How long ``load`` takes (for the benchmark)."""
+    t = time.perf_counter()
+    load(path)
+    return time.perf_counter() - t
+

@@ -1,0 +1,162 @@
+"""What the model does, on any rig: in-between, complete, generate, read intent.
+
+Each task moves the input onto the canonical body (retargeting), runs the numpy model at its frame
+rate, and moves the result back onto the input's rig at the input's frame rate. Frames the user gave
+are returned *exactly*: the small difference a retarget round trip leaves at the kept frames is
+measured there and blended away over the frames between them, so nothing pops.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import rotations as R
+from ..bonemap import bone_map_for
+from ..canonical import canonical_skeleton
+from ..errors import LMMError
+from ..motion import Motion
+from ..retarget import bind_motion, retarget
+from .runtime import Model, load
+
+_CANON = canonical_skeleton()
+_CANON_MAP = bone_map_for(_CANON, "canonical")
+
+
+def _model(model: Model | str | None) -> Model:
+    return model if isinstance(model, Model) else load(model)
+
+
+def to_canonical(motion: Motion, fps: float, source_map=None) -> Motion:
+    """The motion on the canonical body at ``fps`` (feet not pinned: the model sees the source as is)."""
+    smap = bone_map_for(motion.skeleton, source_map)
+    if motion.skeleton.names == _CANON.names and np.allclose(motion.skeleton.offsets[1:], _CANON.offsets[1:]):
+        canon = motion
+    else:
+        canon = retarget(motion, smap, _CANON, _CANON_MAP, fix_feet=False)
+    return canon if canon.fps == fps else canon.resampled(fps)
+
+
+def _resample_to(motion: Motion, fps: float, frames: int) -> Motion:
+    """Resample and pad/crop to exactly ``frames`` frames (holding the last)."""
+    m = motion if motion.fps == fps else motion.resampled(fps)
+    if m.num_frames < frames:
+        pad = frames - m.num_frames
+        m = replace(m, rotations=np.concatenate([m.rotations, np.repeat(m.rotations[-1:], pad, 0)]),
+                    root_positions=np.concatenate([m.root_positions, np.repeat(m.root_positions[-1:], pad, 0)]),
+                    translations=None if m.translations is None else np.concatenate([m.translations, np.repeat(m.translations[-1:], pad, 0)]))
+    return m.slice(0, frames)
+
+
+def _from_canonical(canon: Motion, like: Motion, frames: int, source_map=None) -> Motion:
+    """A canonical result back on ``like``'s rig and frame rate, ``frames`` long."""
+    if like.skeleton.names == _CANON.names and np.allclose(like.skeleton.offsets[1:], _CANON.offsets[1:]):
+        out = canon
+    else:
+        smap = bone_map_for(like.skeleton, source_map)
+        out = retarget(canon, _CANON_MAP, like.skeleton, bind_motion(like, smap), fix_feet=True)
+    return _resample_to(out, like.fps, frames)
+
+
+def match_keys(result: Motion, original: Motion, keys: np.ndarray) -> Motion:
+    """``result`` with frames ``keys`` equal to ``original``'s, the correction eased across the frames
+    between keys (slerp of rotation corrections, lerp of translation corrections), held beyond the
+    first and last key. Both motions share skeleton and frame count."""
+    keys = np.unique(np.asarray(keys, dtype=int))
+    T = result.num_frames
+    delta_rot = R.inv_mul(result.rotations[keys], original.rotations[keys])  # (K, J, 4)
+    delta_rot = R.unroll(delta_rot)
+    delta_root = original.root_positions[keys] - result.root_positions[keys]
+    t = np.arange(T)
+    nxt = np.clip(np.searchsorted(keys, t, side="left"), 0, len(keys) - 1)
+    prv = np.clip(nxt - 1, 0, len(keys) - 1)
+    exact = keys[nxt] == t
+    prv = np.where(exact | (t < keys[0]), nxt, prv)
+    span = np.maximum(keys[nxt] - keys[prv], 1)
+    w = np.where(keys[nxt] == keys[prv], 0.0, (t - keys[prv]) / span)
+    w = np.clip(w, 0, 1)
+    d = R.slerp(delta_rot[prv], delta_rot[nxt], np.broadcast_to(w[:, None], delta_rot[prv].shape[:-1]))
+    rotations = R.mul(result.rotations, d)
+    rotations[keys] = original.rotations[keys]
+    root = result.root_positions + delta_root[prv] * (1 - w[:, None]) + delta_root[nxt] * w[:, None]
+    root[keys] = original.root_positions[keys]
+    translations = result.translations
+    if original.translations is not None:
+        if translations is None:
+            translations = result.local_positions()
+        dt = original.translations[keys] - translations[keys]
+        translations = translations + dt[prv] * (1 - w[:, None, None]) + dt[nxt] * w[:, None, None]
+        translations[keys] = original.translations[keys]
+    return replace(result, rotations=rotations, root_positions=root, translations=translations)
+
+
+def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
+              action: str | None = None, style: str | None = None) -> Motion:
+    """Keep frames ``keys`` of ``motion`` and make all the others.
+
+    Args:
+        motion: any rig, any frame rate; only the key frames are read.
+        keys: frame indices (at least one; two or more to in-between).
+    Returns:
+        A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
+    """
+    m = _model(model)
+    keys = np.unique(np.asarray(list(keys), dtype=int))
+    if len(keys) == 0:
+        raise LMMError("give at least one key frame (e.g. --keys 0,20,45)")
+    if keys[0] < 0 or keys[-1] >= motion.num_frames:
+        raise LMMError(f"key frames must lie in 0..{motion.num_frames - 1}, got {keys[0]}..{keys[-1]}")
+    canon = to_canonical(motion, m.cfg.fps, source_map)
+    scale = m.cfg.fps / motion.fps
+    known = np.zeros(canon.num_frames, dtype=bool)
+    known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
+    rot, pos, _ = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style))
+    made = replace(canon, rotations=rot, root_positions=pos)
+    back = _from_canonical(made, motion, motion.num_frames, source_map)
+    return match_keys(back, motion, keys)
+
+
+def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
+             action: str | None = None, style: str | None = None) -> Motion:
+    """The motion followed by ``frames`` new frames (at the motion's frame rate), same rig."""
+    if frames < 1:
+        raise LMMError(f"--frames must be at least 1, got {frames}")
+    m = _model(model)
+    canon = to_canonical(motion, m.cfg.fps, source_map)
+    new = int(np.ceil(frames * m.cfg.fps / motion.fps)) + 1
+    rot, pos, _ = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style))
+    made = replace(canon, rotations=rot, root_positions=pos)
+    total = motion.num_frames + frames
+    back = _from_canonical(made, motion, total, source_map)
+    # The given frames come back exactly; the correction at the last one fades over the new frames.
+    padded = _resample_to(motion, motion.fps, total)
+    return match_keys(back, padded, np.arange(motion.num_frames))
+
+
+def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
+             model: Model | str | None = None, start: Motion | None = None) -> Motion:
+    """New motion on the canonical body (``retarget`` it onto any rig)."""
+    if not seconds > 0:
+        raise LMMError(f"--seconds must be positive, got {seconds}")
+    if not 0 <= variation <= 1:
+        raise LMMError(f"--variation must be between 0 and 1, got {variation}")
+    m = _model(model)
+    frames = int(round(seconds * m.cfg.fps))
+    start_arrays = None
+    if start is not None:
+        c = to_canonical(start, m.cfg.fps)
+        start_arrays = (c.rotations, c.root_positions)
+    rot, pos, _ = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
+    labels = {"action": action} | ({"style": style} if style else {})
+    return Motion(_CANON, rot, pos, m.cfg.fps, labels)
+
+
+def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:
+    """Probabilities of the model's action and style labels from the first frames (``seconds``, default all
+    that fit a window): ``{"action": {name: p}, "style": {name: p}}``, most likely first."""
+    m = _model(model)
+    canon = to_canonical(motion, m.cfg.fps, source_map)
+    n = canon.num_frames if seconds is None else max(1, int(round(seconds * m.cfg.fps)))
+    pa, ps = m.intent(canon.rotations[:n], canon.root_positions[:n])
+    rank = lambda p, vocab: dict(sorted(((vocab[i], float(p[i])) for i in range(1, len(vocab))), key=lambda kv: -kv[1]))  # noqa: E731
+    return {"action": rank(pa, m.cfg.actions), "style": rank(ps, m.cfg.styles)}

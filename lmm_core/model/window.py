@@ -1,0 +1,78 @@
+"""One window of frames made ready for the network, and the network's output made back into frames.
+
+Shared by the numpy runtime and the trainer, so training sees exactly what inference feeds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import features as Fe
+from .network import positional
+
+
+@dataclass
+class Window:
+    """Inputs of one window and what is needed to undo its anchoring.
+
+    Attributes:
+        x: ``(T, INPUT + 2 * pos_freqs)`` float32 network input.
+        base: ``(T, F)`` normalised baseline features (known frames hold their known values).
+        known: ``(T, F)`` bool, the feature entries fixed by keys.
+        yaw, origin: the anchor transform (see ``features.anchor_transform``).
+    """
+
+    x: np.ndarray
+    base: np.ndarray
+    known: np.ndarray
+    yaw: np.ndarray
+    origin: np.ndarray
+
+
+def choose_anchor(known: np.ndarray) -> int | None:
+    """The frame whose pelvis defines the window's frame: the last root-known frame before the first gap.
+
+    ``known`` is ``(T, 22)`` bool. ``None`` when the root is never known (generation from nothing).
+    """
+    root = known[:, 0]
+    if not root.any():
+        return None
+    gaps = np.flatnonzero(~known.all(axis=1))
+    first_gap = gaps[0] if len(gaps) else len(known) - 1
+    before = np.flatnonzero(root[: first_gap + 1])
+    return int(before[-1]) if len(before) else int(np.flatnonzero(root)[0])
+
+
+def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np.ndarray, std: np.ndarray,
+            pos_freqs: int, anchor: int | None) -> Window:
+    """Window inputs from world-frame canonical frames.
+
+    Args:
+        rotations: ``(T, 22, 4)`` local rotations (joint 0 the pelvis in the world); unknown entries
+            are ignored.
+        root: ``(T, 3)`` pelvis positions in metres; unknown entries ignored.
+        known: ``(T, 22)`` bool per frame and group (group 0: root position and pelvis rotation).
+        mean, std: ``(F,)`` feature statistics of the training data.
+        anchor: see ``choose_anchor``.
+    """
+    yaw, origin = Fe.anchor_transform(rotations, root, anchor)
+    rot = np.array(rotations, dtype=np.float64)
+    rot[:, 0], pos = Fe.to_anchor(rot, root, yaw, origin)
+    rot, pos, have = Fe.fill_baseline(rot, pos, known)
+    base = (Fe.encode(rot, pos) - mean) / std
+    # A group never given has no baseline: feed the mean (zero) and say so.
+    have_f = have[:, Fe.GROUP_OF_FEATURE]
+    base = np.where(have_f, base, 0.0)
+    x = np.concatenate([base, known.astype(np.float64), have.astype(np.float64), positional(len(base), pos_freqs)], axis=1)
+    return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin)
+
+
+def finish(window: Window, out: np.ndarray, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """World-frame ``(rotations (T, 22, 4), root (T, 3), contact probabilities (T, 4))`` from network output
+    ``(T, F + 4)``; keyed entries are returned exactly as given."""
+    feats = np.where(window.known, window.base, window.base + out[:, : Fe.FEATURES])
+    rot, pos = Fe.decode(feats * std + mean)
+    rot[:, 0], pos = Fe.from_anchor(rot[:, 0], pos, window.yaw, window.origin)
+    contacts = 1.0 / (1.0 + np.exp(-out[:, Fe.FEATURES:]))
+    return rot, pos, contacts

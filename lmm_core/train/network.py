@@ -1,0 +1,69 @@
+"""Torch twin of ``lmm_core.model.network`` (same parameters, same arithmetic), used for training."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..model.config import ModelConfig
+from ..model.features import FEATURES
+from ..model.network import CONTACTS, INPUT
+
+
+class Network(nn.Module):
+    """Pre-LayerNorm transformer over frames; see ``lmm_core.model.network`` for the token layout."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, ff = cfg.d_model, cfg.d_model * cfg.ff_mult
+        n_in = INPUT + 2 * cfg.pos_freqs
+        P = lambda *shape, std=0.02: nn.Parameter(torch.randn(*shape) * std)  # noqa: E731
+        Z = lambda *shape: nn.Parameter(torch.zeros(*shape))  # noqa: E731
+        O = lambda *shape: nn.Parameter(torch.ones(*shape))  # noqa: E731
+        self.p = nn.ParameterDict()
+        self.p["in_w"], self.p["in_b"] = P(n_in, d), Z(d)
+        self.p["cls"] = P(d)
+        self.p["act_emb"] = P(len(cfg.actions), d)
+        self.p["sty_emb"] = P(len(cfg.styles), d)
+        for i in range(cfg.layers):
+            pre = f"l{i}_"
+            self.p[pre + "ln1_g"], self.p[pre + "ln1_b"] = O(d), Z(d)
+            self.p[pre + "qkv_w"], self.p[pre + "qkv_b"] = P(d, 3 * d), Z(3 * d)
+            self.p[pre + "out_w"], self.p[pre + "out_b"] = P(d, d, std=0.02 / math.sqrt(2 * cfg.layers)), Z(d)
+            self.p[pre + "ln2_g"], self.p[pre + "ln2_b"] = O(d), Z(d)
+            self.p[pre + "ff1_w"], self.p[pre + "ff1_b"] = P(d, ff), Z(ff)
+            self.p[pre + "ff2_w"], self.p[pre + "ff2_b"] = P(ff, d, std=0.02 / math.sqrt(2 * cfg.layers)), Z(d)
+        self.p["lnf_g"], self.p["lnf_b"] = O(d), Z(d)
+        # The correction head starts at zero: an untrained model returns the interpolation baseline.
+        self.p["head_w"], self.p["head_b"] = Z(d, FEATURES + CONTACTS), Z(FEATURES + CONTACTS)
+        self.p["act_w"], self.p["act_b"] = P(d, len(cfg.actions)), Z(len(cfg.actions))
+        self.p["sty_w"], self.p["sty_b"] = P(d, len(cfg.styles)), Z(len(cfg.styles))
+
+    def forward(self, x: torch.Tensor, action: torch.Tensor, style: torch.Tensor):
+        """Same contract as ``lmm_core.model.network.forward`` with tensors."""
+        p, cfg = self.p, self.cfg
+        B, T, _ = x.shape
+        d, H = cfg.d_model, cfg.heads
+        frames = x @ p["in_w"] + p["in_b"]
+        special = torch.stack([p["cls"].expand(B, d), p["act_emb"][action], p["sty_emb"][style]], dim=1)
+        h = torch.cat([special, frames], dim=1)
+        n = h.shape[1]
+        for i in range(cfg.layers):
+            pre = f"l{i}_"
+            a = nn.functional.layer_norm(h, (d,), p[pre + "ln1_g"], p[pre + "ln1_b"], eps=1e-5)
+            qkv = (a @ p[pre + "qkv_w"] + p[pre + "qkv_b"]).reshape(B, n, 3, H, d // H)
+            q, k, v = (qkv[:, :, j].transpose(1, 2) for j in range(3))
+            o = nn.functional.scaled_dot_product_attention(q, k, v)
+            h = h + o.transpose(1, 2).reshape(B, n, d) @ p[pre + "out_w"] + p[pre + "out_b"]
+            a = nn.functional.layer_norm(h, (d,), p[pre + "ln2_g"], p[pre + "ln2_b"], eps=1e-5)
+            h = h + nn.functional.gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"], approximate="tanh") @ p[pre + "ff2_w"] + p[pre + "ff2_b"]
+        h = nn.functional.layer_norm(h, (d,), p["lnf_g"], p["lnf_b"], eps=1e-5)
+        out = h[:, 3:] @ p["head_w"] + p["head_b"]
+        return out, h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
+
+    def numpy_parameters(self) -> dict[str, np.ndarray]:
+        """Parameters as float32 arrays for ``lmm_core.model.network.forward``."""
+        return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.p.items()}

@@ -1,0 +1,282 @@
+"""``lmm train``: fit the network on the canonical corpus (torch), checkpoint, resume, export.
+
+Runs in one process or under ``torchrun`` (DistributedDataParallel, gloo on CPU, nccl on GPU). The
+typed ``TrainConfig`` and ``ModelConfig`` are saved in every checkpoint and read back strictly.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .. import canonical as cn
+from ..errors import LMMError
+from ..model import features as Fe
+from ..model.config import ModelConfig, strict_from_dict
+from ..model.window import choose_anchor, prepare
+from . import rotations_torch as RT
+from .data import Corpus, task_masks, vocabularies
+from .network import Network
+
+FORMAT = "lmm-model-1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (with ``ModelConfig``)."""
+
+    corpus: str = "out/corpus"
+    out: str = "out/train"
+    sources: tuple[str, ...] = ("bandai1", "bandai2", "reactidle", "cmu")
+    steps: int = 3000
+    batch: int = 16
+    windows: tuple[int, ...] = (64, 96, 128)
+    lr: float = 4e-4
+    warmup: int = 150
+    weight_decay: float = 0.01
+    position_weight: float = 2.0
+    contact_weight: float = 0.1
+    intent_weight: float = 0.2
+    mirror: bool = True
+    seed: int = 0
+    threads: int = 0
+    checkpoint_every: int = 250
+    stats_windows: int = 1500
+
+
+def _rank() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std ``(F,)`` of ground-truth windows in their anchor frames."""
+    feats = []
+    for _ in range(max(n // 16, 1)):
+        b = corpus.sample(rng, 16, 64)
+        for i in range(16):
+            anchor = int(rng.integers(0, 20))
+            yaw, origin = Fe.anchor_transform(b.rotations[i], b.root[i], anchor)
+            rot = b.rotations[i].copy()
+            rot[:, 0], pos = Fe.to_anchor(rot, b.root[i], yaw, origin)
+            feats.append(Fe.encode(rot, pos))
+    f = np.concatenate(feats)
+    return f.mean(0), np.maximum(f.std(0), 1e-3)
+
+
+class _Prepared:
+    """A batch turned into tensors: network inputs, targets and loss masks."""
+
+    def __init__(self, batch, known, hide, mean, std, pos_freqs):
+        B, W = known.shape[:2]
+        xs, bases, knowns, targets, positions = [], [], [], [], []
+        offsets = cn.canonical_skeleton().offsets
+        for b in range(B):
+            anchor = choose_anchor(known[b])
+            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor)
+            # Targets in the same anchor frame; generation from nothing is scored in frame 0's frame.
+            ref = anchor if anchor is not None else 0
+            yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref)
+            if anchor is None:
+                win.yaw, win.origin = yaw, origin
+            rot = batch.rotations[b].copy()
+            rot[:, 0], pos = Fe.to_anchor(rot, batch.root[b], yaw, origin)
+            targets.append((Fe.encode(rot, pos) - mean) / std)
+            local = np.broadcast_to(offsets, (W, 22, 3)).copy()
+            local[:, 0] = pos
+            from ..kinematics import fk
+
+            positions.append(fk(rot, local, np.array(cn.PARENTS))[1])
+            xs.append(win.x)
+            bases.append(win.base)
+            knowns.append(win.known)
+        t = lambda a, dt=torch.float32: torch.as_tensor(np.stack(a), dtype=dt)  # noqa: E731
+        self.x, self.base, self.known = t(xs), t(bases), t(knowns, torch.bool)
+        self.target, self.positions = t(targets), t(positions)
+        self.scored = torch.as_tensor(~known.all(axis=2))  # frames with anything to predict
+        self.contacts = torch.as_tensor(batch.contacts, dtype=torch.float32)
+        self.action = torch.as_tensor(np.where(hide, 0, batch.action))
+        self.style = torch.as_tensor(np.where(hide, 0, batch.style))
+        self.true_action = torch.as_tensor(batch.action)
+        self.true_style = torch.as_tensor(batch.style)
+        self.hide = torch.as_tensor(hide)
+
+
+def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Tensor:
+    """Global joint positions ``(B, W, 22, 3)`` from denormalised features ``(B, W, F)`` (anchor frame)."""
+    B, W, _ = feats.shape
+    d6 = torch.cat([feats[..., 3:9].unsqueeze(2), feats[..., 9:].reshape(B, W, 21, 6)], dim=2)
+    mats = RT.matrix_from_6d(d6)
+    g_rot, g_pos = [], []
+    for j, p in enumerate(parents):
+        if p < 0:
+            g_rot.append(mats[:, :, j])
+            g_pos.append(feats[..., :3])
+        else:
+            g_rot.append(g_rot[p] @ mats[:, :, j])
+            g_pos.append(g_pos[p] + (g_rot[p] @ offsets[j].reshape(3, 1)).squeeze(-1))
+    return torch.stack(g_pos, dim=2)
+
+
+def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    out, act_logits, sty_logits = net(prep.x, prep.action, prep.style)
+    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES])
+    unknown = (~prep.known).float()
+    feat = ((pred - prep.target).abs() * unknown).sum() / unknown.sum().clamp_min(1)
+    pos = _positions(pred * std_t + mean_t, offsets_t, cn.PARENTS)
+    scored = prep.scored.float()[..., None, None]
+    pos_l = ((pos - prep.positions).abs() * scored).sum() / (scored.sum() * 22 * 3).clamp_min(1)
+    contact = torch.nn.functional.binary_cross_entropy_with_logits(out[..., Fe.FEATURES:], prep.contacts)
+    h = prep.hide
+    if h.any():
+        intent = torch.nn.functional.cross_entropy(act_logits[h], prep.true_action[h]) + \
+            torch.nn.functional.cross_entropy(sty_logits[h], prep.true_style[h])
+    else:
+        intent = (act_logits.sum() + sty_logits.sum()) * 0.0  # keeps every parameter in the graph (DDP)
+    total = feat + cfg.position_weight * pos_l + cfg.contact_weight * contact + cfg.intent_weight * intent
+    return {"loss": total, "feat": feat, "pos_m": pos_l, "contact": contact, "intent": intent}
+
+
+def _save(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool = False, show_progress: bool = True) -> Path:
+    """Train; returns the path of the final checkpoint. See ``TrainConfig``."""
+    from ..progress import progress
+
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank, world = _rank()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    corpus_dir = Path(cfg.corpus)
+
+    state = None
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=False)
+        cfg_saved = strict_from_dict(TrainConfig, state["train_config"], f"{ckpt_path} train config")
+        # Resuming may lengthen the run; everything else must match.
+        if replace(cfg_saved, steps=cfg.steps) != cfg:
+            raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
+        model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
+        mean, std = state["mean"], state["std"]
+    if model_cfg is None:
+        actions, styles = vocabularies(corpus_dir, cfg.sources)
+        model_cfg = ModelConfig(actions=actions, styles=styles)
+    corpus = Corpus(corpus_dir, "train", cfg.sources, model_cfg.actions, model_cfg.styles)
+    rng = np.random.default_rng(cfg.seed + 1000 * rank)
+    torch.manual_seed(cfg.seed)
+    if state is None:
+        mean, std = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows)
+    net = Network(model_cfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+        rng = np.random.default_rng(cfg.seed + 1000 * rank + step)
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+    offsets_t = torch.as_tensor(cn.canonical_skeleton().offsets.copy(), dtype=torch.float32)
+
+    def payload(step: int) -> dict:
+        return {
+            "format": FORMAT, "step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
+            "train_config": asdict(cfg), "model_config": asdict(model_cfg), "mean": mean, "std": std,
+        }
+
+    if rank == 0:
+        (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "model": asdict(model_cfg)}, indent=1))
+    bar = progress(range(step, cfg.steps), total=cfg.steps - step, desc="train", unit="step",
+                   enabled=show_progress and rank == 0)
+    log = open(out / "log.jsonl", "a") if rank == 0 else None
+    t0, ema = time.perf_counter(), None
+    for step in bar:
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / cfg.steps, 1.0)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        window = int(rng.choice(cfg.windows))
+        batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
+        known, hide = task_masks(rng, cfg.batch, window)
+        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs)
+        parts = losses(model, prep, mean_t, std_t, offsets_t, cfg)
+        opt.zero_grad()
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        vals = {k: float(v.detach()) for k, v in parts.items()}
+        ema = vals if ema is None else {k: 0.98 * ema[k] + 0.02 * vals[k] for k in vals}
+        bar.postfix = f"loss {ema['loss']:.3f} pos {100 * ema['pos_m']:.1f}cm lr {lr:.1e}"
+        if log is not None:
+            log.write(json.dumps({"step": step + 1, "lr": lr, "time_s": time.perf_counter() - t0, **vals}) + "\n")
+            log.flush()
+        if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+            _save(ckpt_path, payload(step + 1))
+    if log is not None:
+        log.close()
+    if world > 1:
+        dist.barrier()
+    return ckpt_path
+
+
+def start_bank(cfg: TrainConfig, model_cfg: ModelConfig, per_pair: int = 2, frames: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+    """Real start snippets for generation: ``per_pair`` snippets of ``frames`` frames for every
+    (action, style) pair of the training split, float16 (they only seed the motion)."""
+    rng = np.random.default_rng(seed)
+    corpus = Corpus(Path(cfg.corpus), "train", cfg.sources, model_cfg.actions, model_cfg.styles)
+    rots, roots, acts, stys = [], [], [], []
+    pairs: dict[tuple[int, int], list[int]] = {}
+    for i, c in enumerate(corpus.clips):
+        if corpus.lengths[i] >= frames:
+            pairs.setdefault((int(corpus.action[i]), int(corpus.style[i])), []).append(i)
+    for (a, s), clips in sorted(pairs.items()):
+        for i in rng.choice(clips, size=min(per_pair, len(clips)), replace=False):
+            start = corpus.starts[i] + int(rng.integers(0, corpus.lengths[i] - frames + 1))
+            rots.append(corpus.rot[start:start + frames])
+            roots.append(corpus.root[start:start + frames])
+            acts.append(a)
+            stys.append(s)
+    return {
+        "bank_rotations": np.stack(rots).astype(np.float16), "bank_root": np.stack(roots).astype(np.float16),
+        "bank_action": np.array(acts, dtype=np.int16), "bank_style": np.array(stys, dtype=np.int16),
+    }
+
+
+def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
+    """Write the plain-array weights file the numpy runtime loads (``.npz``, float32), atomically.
+
+    With ``bank``, real start snippets from the training corpus go in too (for ``generate``).
+    """
+    state = torch.load(checkpoint, weights_only=False)
+    if state.get("format") != FORMAT:
+        raise LMMError(f"{checkpoint} is not an LMM training checkpoint")
+    model_cfg = ModelConfig.from_dict(state["model_config"])
+    net = Network(model_cfg)
+    net.load_state_dict(state["model"])
+    arrays = {f"p.{k}": v for k, v in net.numpy_parameters().items()}
+    arrays["mean"] = np.asarray(state["mean"], dtype=np.float64)
+    arrays["std"] = np.asarray(state["std"], dtype=np.float64)
+    if bank:
+        arrays.update(start_bank(strict_from_dict(TrainConfig, state["train_config"], "train config"), model_cfg))
+    meta = {"format": FORMAT, "model_config": state["model_config"], "train_config": state["train_config"], "step": state["step"]}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,193 @@
+"""The model: numpy/torch parity, weights files, keys hit exactly, tasks on real clips, DDP training."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm_core import LMMError, read_bvh
+from lmm_core.model import network, runtime, tasks
+from lmm_core.model.config import ModelConfig
+from lmm_core.model.features import FEATURES, decode, encode, fill_baseline
+from lmm_core import rotations as R
+
+torch = pytest.importorskip("torch")
+from lmm_core.train.network import Network  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CFG = ModelConfig(d_model=64, layers=2, heads=4, actions=("<unknown>", "walk", "idle"), styles=("<unknown>", "normal"))
+
+
+def random_network(seed: int = 0) -> Network:
+    torch.manual_seed(seed)
+    net = Network(CFG)
+    with torch.no_grad():  # the head starts at zero; give it weights so outputs are not trivially equal
+        net.p["head_w"].normal_(0, 0.05)
+        net.p["head_b"].normal_(0, 0.05)
+    return net
+
+
+def model_of(net: Network) -> runtime.Model:
+    rng = np.random.default_rng(0)
+    bank = {
+        "bank_rotations": R.normalize(rng.normal(size=(4, 16, 22, 4))).astype(np.float16),
+        "bank_root": (rng.normal(size=(4, 16, 3)) * 0.1 + [0, 0.9, 0]).astype(np.float16),
+        "bank_action": np.array([1, 1, 2, 2], dtype=np.int16), "bank_style": np.array([1, 1, 1, 1], dtype=np.int16),
+    }
+    return runtime.Model(net.numpy_parameters(), CFG, np.zeros(FEATURES), np.ones(FEATURES), bank)
+
+
+def test_numpy_and_torch_forward_agree():
+    net = random_network()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 40, network.INPUT + 2 * CFG.pos_freqs)).astype(np.float32)
+    a, s = np.array([0, 1, 2]), np.array([1, 0, 1])
+    out_np, act_np, sty_np = network.forward(net.numpy_parameters(), CFG, x, a, s)
+    with torch.no_grad():
+        out_t, act_t, sty_t = net(torch.as_tensor(x), torch.as_tensor(a), torch.as_tensor(s))
+    assert np.abs(out_t.numpy()).max() > 1e-3
+    np.testing.assert_allclose(out_np, out_t.numpy(), atol=1e-4)
+    np.testing.assert_allclose(act_np, act_t.numpy(), atol=1e-4)
+    np.testing.assert_allclose(sty_np, sty_t.numpy(), atol=1e-4)
+
+
+def test_features_round_trip_and_baseline():
+    rng = np.random.default_rng(2)
+    rot = R.normalize(rng.normal(size=(30, 22, 4)))
+    pos = rng.normal(size=(30, 3))
+    r2, p2 = decode(encode(rot, pos))
+    np.testing.assert_allclose(np.abs(np.sum(r2 * rot, axis=-1)), 1.0, atol=1e-9)
+    np.testing.assert_allclose(p2, pos)
+    known = np.zeros((30, 22), dtype=bool)
+    known[[3, 13]] = True
+    fr, fp, have = fill_baseline(rot, pos, known)
+    # Halfway between keys 3 and 13 (frame 8) is the exact slerp / lerp midpoint; before the first key it holds.
+    mid = R.slerp(R.unroll(rot)[3], R.unroll(rot)[13], np.full(22, 0.5))
+    np.testing.assert_allclose(np.abs(np.sum(fr[8] * mid, axis=-1)), 1.0, atol=1e-9)
+    np.testing.assert_allclose(fp[8], (pos[3] + pos[13]) / 2)
+    np.testing.assert_allclose(fp[0], pos[3])
+    assert have.all()
+
+
+def test_untrained_model_is_the_interpolation_baseline():
+    net = Network(CFG)  # zero head: no correction
+    m = model_of(net)
+    clip = read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz")
+    canon = tasks.to_canonical(clip, 30.0)
+    known = np.zeros(canon.num_frames, dtype=bool)
+    known[[0, 40]] = True
+    rot, pos = m.inbetween(canon.rotations, canon.root_positions, known)
+    np.testing.assert_allclose(pos[20], (canon.root_positions[0] + canon.root_positions[40]) / 2, atol=1e-5)
+
+
+def test_inbetween_hits_keys_exactly_on_the_users_rig(test_data):
+    m = model_of(random_network())
+    clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    keys = [0, 50, 130, 359]
+    out = tasks.inbetween(clip, keys, m)
+    assert out.skeleton is clip.skeleton and out.num_frames == clip.num_frames and out.fps == clip.fps
+    np.testing.assert_allclose(out.global_positions()[keys], clip.global_positions()[keys], atol=1e-9)
+    assert np.all(np.isfinite(out.rotations))
+    # Something was made between keys: frame 90 is not a copy of the input.
+    assert np.abs(out.global_positions()[90] - clip.global_positions()[90]).max() > 1e-3
+    # No pop at a key: the step into key 50 is like the steps around it.
+    step = np.linalg.norm(np.diff(out.global_positions()[44:57], axis=0), axis=-1).max(axis=1)
+    assert step[5] < 4 * np.median(step) + 1e-6
+
+
+def test_complete_keeps_the_given_frames(test_data):
+    m = model_of(random_network())
+    clip = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz").slice(0, 60)
+    out = tasks.complete(clip, 30, m)
+    assert out.num_frames == 90
+    np.testing.assert_allclose(out.global_positions()[:60], clip.global_positions(), atol=1e-9)
+
+
+def test_generate_seeds_differ_and_intent_is_a_distribution():
+    m = model_of(random_network())
+    a = tasks.generate("walk", "normal", seconds=2, seed=0, model=m)
+    b = tasks.generate("walk", "normal", seconds=2, seed=3, model=m)
+    assert a.num_frames == 60 and a.fps == 30
+    assert np.abs(a.global_positions() - b.global_positions()).max() > 1e-3
+    probs = tasks.intent(a, m)
+    assert abs(sum(probs["action"].values()) - 1) < 1e-9 and set(probs["action"]) == {"walk", "idle"}
+    with pytest.raises(LMMError, match="unknown action 'fly'"):
+        tasks.generate("fly", model=m)
+
+
+def test_bad_inputs(test_data, tmp_path):
+    m = model_of(random_network())
+    clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    with pytest.raises(LMMError, match="key frames must lie in 0..359"):
+        tasks.inbetween(clip, [0, 400], m)
+    with pytest.raises(LMMError, match="not found"):
+        runtime.load(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros(3))
+    with pytest.raises(LMMError, match="not an LMM model file"):
+        runtime.load(bad)
+    with pytest.raises(LMMError, match="unknown key"):
+        ModelConfig.from_dict({"d_model": 8, "colour": "red"})
+
+
+def test_export_and_load(tmp_path):
+    from lmm_core.train.trainer import FORMAT, TrainConfig, export
+
+    net = random_network()
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"format": FORMAT, "step": 1, "model": net.state_dict(), "optimizer": {}, "train_config": {},
+                "model_config": json.loads(CFG.to_json()), "mean": np.zeros(FEATURES), "std": np.ones(FEATURES)}, ckpt)
+    path = export(ckpt, tmp_path / "m.npz", bank=False)
+    m = runtime.load(path)
+    assert m.cfg == CFG
+    x = np.random.default_rng(0).normal(size=(1, 12, network.INPUT + 2 * CFG.pos_freqs)).astype(np.float32)
+    np.testing.assert_allclose(network.forward(m.params, m.cfg, x, np.array([1]), np.array([1]))[0],
+                               network.forward(net.numpy_parameters(), CFG, x, np.array([1]), np.array([1]))[0], atol=1e-6)
+    assert TrainConfig().steps > 0
+
+
+def test_inference_path_does_not_import_torch():
+    code = "import sys, lmm_core.model.tasks, lmm_core.model.runtime; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
+    """Two CPU processes (gloo) train a tiny model on a corpus built from the shipped clips."""
+    from lmm_core import dataset
+
+    data = tmp_path / "data"
+    (data / "cmu").mkdir(parents=True)
+    (data / "reactidle" / "acted").mkdir(parents=True)
+    shutil.copy(test_data / "cmu_131_03_hop_excerpt.bvh.xz", data / "cmu" / "131_03.bvh.xz")
+    shutil.copy(test_data / "reactidle_001_acted_excerpt.bvh.xz", data / "reactidle" / "acted" / "001_acted.bvh.xz")
+    corpus = tmp_path / "corpus"
+    index = dataset.build(data, corpus, show_progress=False)
+    for c in index:  # both clips train
+        c.split = "train"
+    (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "3", "--batch", "2",
+           "--d-model", "32", "--layers", "1", "--sources", "cmu", "reactidle", "--export", str(tmp_path / "m.npz")]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 3 and state["model_config"]["d_model"] == 32
+    assert len((out / "log.jsonl").read_text().splitlines()) == 3  # rank 0 logs; both ranks stepped together
+    m = runtime.load(tmp_path / "m.npz")
+    assert m.cfg.d_model == 32 and "bank_rotations" in m.bank
+    # Resume continues the same run.
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "4",
+                        "--batch", "2", "--sources", "cmu", "reactidle", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 4
