@@ -300,6 +300,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    from .bench.cli import add_bench_arguments
+
+    add_bench_arguments(p)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench.cli import run_bench
+
+    return run_bench(args)
+
+
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
 
@@ -321,6 +333,7 @@ COMMANDS: list[Command] = [
     ("generate", "make new motion for an action and style", _generate_args, _generate),
     ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
     ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
+    ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", _bench_args, _bench),
     ("demo", "run the newcomer's demo on the shipped clips and print where the results are", _demo_args, _demo),
 ]
 

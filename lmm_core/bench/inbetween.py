@@ -1,0 +1,181 @@
+"""The LAFAN1 protocol on any motion, on the canonical body; and the hook that loads our model.
+
+Clips come from a folder (or glob) of BVH files, each retargeted onto the canonical body with its
+automatic bone map and resampled to 30 fps, or from a split of a built corpus (``lmm dataset build``),
+which is on the canonical body at 30 fps already. Windows, baselines and metrics are the LAFAN1
+protocol's (``harness``), with the pelvis's forward axis (+Z in its own frame) turned to face +X at
+frame 9. L2P is normalised by, in this order: a statistics file, the model's own statistics (its
+``x_mean``/``x_std`` attributes, when it has them), or the training windows (50 frames every 20) of the
+corpus's train split.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import canonical
+from ..errors import LMMError, MotionFileError
+from ..skeleton import Skeleton
+from .files import motion_files
+from .harness import Inbetweener, Results, evaluate, training_stats
+from .metrics import check_stats, load_stats, save_stats
+from .windows import Clip, make_windows
+
+FPS = 30.0
+ROOT_FORWARD = canonical.FORWARD  # the pelvis's frame is parallel to the world at rest, facing +Z
+
+
+class ModelInbetweener:
+    """A model from ``lmm_core.model.runtime`` as an in-betweener (see ``harness.Inbetweener``).
+
+    Attributes:
+        model: the loaded runtime model; ``model.inbetween(rotations, root, known, fps=...)`` fills frames.
+        fps: the frame rate passed to it.
+        x_mean, x_std: ``(J * 3,)`` position statistics of the model's training data, or ``None``.
+    """
+
+    def __init__(self, model, fps: float = FPS, x_mean: np.ndarray | None = None, x_std: np.ndarray | None = None):
+        self.model, self.fps, self.x_mean, self.x_std = model, fps, x_mean, x_std
+
+    def __call__(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.inbetween(rotations, root, known, fps=self.fps)
+
+
+def load_model_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> ModelInbetweener:
+    """Load our model from ``path`` as an in-betweener on ``skeleton``.
+
+    Imports ``lmm_core.model.runtime`` only now (the benchmark runs without it) and calls its
+    ``load(path)``. When the model says which joints it has (``model.skeleton.names``), they must be
+    ``skeleton``'s; when it has ``x_mean`` and ``x_std``, they are kept for L2P.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LMMError(f"model file {path} not found")
+    try:
+        runtime = importlib.import_module("lmm_core.model.runtime")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("lmm_core.model", "lmm_core.model.runtime"):
+            raise
+        raise LMMError("--model needs lmm_core.model.runtime, which this version of LMM does not have yet; "
+                       "run the benchmark without --model for the baselines") from None
+    model = runtime.load(path)
+    names = getattr(getattr(model, "skeleton", None), "names", None)
+    if names is not None and tuple(names) != tuple(skeleton.names):
+        raise LMMError(f"{path}: the model works on {len(names)} joints ({', '.join(list(names)[:3])}, ...), the "
+                       f"benchmark data on {skeleton.num_joints} ({', '.join(skeleton.names[:3])}, ...)")
+    x_mean, x_std = getattr(model, "x_mean", None), getattr(model, "x_std", None)
+    if x_mean is not None and x_std is not None:
+        x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, f"{path} (the model's statistics)")
+    else:
+        x_mean = x_std = None
+    return ModelInbetweener(model, fps, x_mean, x_std)
+
+
+def canonical_clips(spec: str | Path) -> list[Clip]:
+    """The BVH files that ``spec`` names (folder, glob or file), each on the canonical body at 30 fps.
+
+    Each is retargeted with the bone map that fits its rig (a preset or the automatic mapping), feet
+    pinned, as ``lmm retarget --to canonical`` does.
+    """
+    from ..bonemap import bone_map_for
+    from ..io import read_bvh
+    from ..retarget import retarget
+
+    target = canonical.canonical_skeleton()
+    target_map = bone_map_for(target, "canonical")
+    clips = []
+    for path in motion_files(spec, "test"):
+        motion = read_bvh(path)
+        try:
+            out = retarget(motion, bone_map_for(motion.skeleton), target, target_map)
+        except MotionFileError:
+            raise
+        except LMMError as exc:
+            raise LMMError(f"{path}: cannot put it on the canonical body: {exc}") from None
+        if out.fps != FPS:
+            out = out.resampled(FPS)
+        clips.append(Clip(path.name, out.rotations, out.root_positions))
+    return clips
+
+
+def corpus_clips(corpus: str | Path, split: str, sources: list[str] | None = None) -> list[Clip]:
+    """The clips of one split (``"train"`` or ``"val"``) of a corpus built by ``lmm dataset build``."""
+    from ..dataset import load
+
+    corpus = Path(corpus)
+    index = corpus / "index.json"
+    if not index.is_file():
+        raise LMMError(f"{corpus} is not a built corpus (no index.json); build one with `lmm dataset build --out {corpus}`")
+    infos, arrays = load(corpus, split=split, sources=sources)
+    if not infos:
+        meta = json.loads(index.read_text())["clips"]
+        have = sorted({(c["source"], c["split"]) for c in meta})
+        listed = ", ".join(f"{s}/{sp}" for s, sp in have)
+        raise LMMError(f"no clips in split {split!r}" + (f" of sources {', '.join(sources)}" if sources else "")
+                       + f" in {corpus}; it holds (source/split): {listed}")
+    clips, start = [], 0
+    for info in infos:
+        stop = start + info.frames
+        clips.append(Clip(info.take, arrays["rotations"][start:stop], arrays["root"][start:stop]))  # float32 views
+        start = stop
+    return clips
+
+
+def run_inbetween(test: str | Path | None = None, *, corpus: str | Path | None = None, split: str = "val",
+                  sources: list[str] | None = None, model: ModelInbetweener | Inbetweener | None = None,
+                  stats: str | Path | None = None, save_stats_to: str | Path | None = None,
+                  methods: dict[str, Inbetweener] | None = None, show_progress: bool = False,
+                  log: Callable[[str], None] = lambda s: None) -> Results:
+    """The in-betweening benchmark on the canonical body.
+
+    Args:
+        test: folder, glob or file of BVH clips to test on; ``None`` to test on ``split`` of ``corpus``.
+        corpus: a built corpus: the test clips when ``test`` is ``None``, and its train split gives the L2P
+            statistics when neither ``stats`` nor the model gives them.
+        split, sources: which corpus clips to test on (and, for ``sources``, to take statistics from).
+        model: an in-betweener on the canonical body, scored as ``"model"``.
+        stats: an ``.npz`` with ``x_mean`` and ``x_std`` (66 numbers each, metres).
+        save_stats_to: write the statistics used to this ``.npz``.
+
+    Returns:
+        ``{"zerovel"|"interp"|"model": {"L2Q"|"L2P"|"NPSS": {"5"|"15"|"30"|"45": value}}}``.
+    """
+    from .baselines import BASELINES
+
+    if test is None and corpus is None:
+        raise LMMError("give --test (a folder or glob of BVH clips) or --corpus (a built corpus; --split picks the clips)")
+    skeleton = canonical.canonical_skeleton()
+    if test is not None:
+        clips = canonical_clips(test)
+        where = f"{len(clips)} clip(s) from {test}, retargeted to the canonical body at 30 fps"
+    else:
+        assert corpus is not None
+        clips = corpus_clips(corpus, split, sources)
+        where = f"{len(clips)} clip(s) of the {split!r} split of {corpus}" + (f" ({', '.join(sources)})" if sources else "")
+    windows = make_windows(clips, skeleton, ROOT_FORWARD, FPS)
+    log(f"test: {where}, {windows.num_windows} windows of 65 frames every 40")
+    model_mean, model_std = getattr(model, "x_mean", None), getattr(model, "x_std", None)
+    if stats is not None:
+        x_mean, x_std = load_stats(stats, skeleton.num_joints)
+        log(f"statistics: {stats}")
+    elif model_mean is not None and model_std is not None:
+        x_mean, x_std = check_stats(model_mean, model_std, skeleton.num_joints, "the model's statistics")
+        log("statistics: the model's")
+    elif corpus is not None:
+        x_mean, x_std = training_stats(corpus_clips(corpus, "train", sources), skeleton, ROOT_FORWARD)
+        log(f"statistics: training windows (50 frames every 20) of the 'train' split of {corpus}")
+    else:
+        raise LMMError("L2P needs normalisation statistics: give --stats FILE, a --model that carries them, "
+                       "or --corpus DIR (its train split)")
+    x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, "statistics")
+    if save_stats_to is not None:
+        save_stats(save_stats_to, x_mean, x_std)
+        log(f"wrote statistics to {save_stats_to}")
+    run = dict(BASELINES if methods is None else methods)
+    if model is not None:
+        run["model"] = model
+    return evaluate(windows, run, x_mean, x_std, show_progress=show_progress)
