@@ -232,3 +232,9 @@ def test_quaternions_are_unit_and_orders_respected(tmp_path):
         back = parse_bvh(format_bvh(m, order=order))
         np.testing.assert_allclose(np.abs(np.sum(back.rotations[:, 1] * q, axis=-1)), 1.0, atol=1e-10)
     np.testing.assert_allclose(np.linalg.norm(m.rotations, axis=-1), 1.0)
+
+
+def test_two_roots(tmp_path):
+    two = SIMPLE.replace("MOTION", "ROOT Other\n{\n\tOFFSET 0 0 0\n\tCHANNELS 3 Xrotation Yrotation Zrotation\n}\nMOTION")
+    err = _bad(tmp_path, two)
+    assert err.line == 16 and "more than one ROOT" in err.problem
