@@ -9,11 +9,13 @@ Only the absence of the vendored copy selects the fallback: an import error *ins
 real error and is raised, not hidden behind another copy of the core.
 
 Other add-on modules write ``from ._core import Motion, rotations`` and never import ``lmm_core`` directly.
+``PRESETS_DIR`` is the ``presets/`` folder that travels with the core (rig maps, export presets, models).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 
 
 def _find_core_name() -> str:
@@ -25,6 +27,16 @@ CORE_NAME = _find_core_name()
 lmm_core = importlib.import_module(CORE_NAME)
 rotations = importlib.import_module(f"{CORE_NAME}.rotations")
 kinematics = importlib.import_module(f"{CORE_NAME}.kinematics")
+bonemap = importlib.import_module(f"{CORE_NAME}.bonemap")
+canonical = importlib.import_module(f"{CORE_NAME}.canonical")
+retarget = importlib.import_module(f"{CORE_NAME}.retarget")
+mirror = importlib.import_module(f"{CORE_NAME}.mirror")
+cleanup = importlib.import_module(f"{CORE_NAME}.cleanup")
+runtime = importlib.import_module(f"{CORE_NAME}.model.runtime")
+tasks = importlib.import_module(f"{CORE_NAME}.model.tasks")
+
+# presets/ sits beside lmm_core, in the repository and in the staged extension alike (see build.py).
+PRESETS_DIR = Path(lmm_core.__file__).resolve().parent.parent / "presets"
 
 Motion = lmm_core.Motion
 Skeleton = lmm_core.Skeleton
@@ -34,6 +46,6 @@ write_bvh = lmm_core.write_bvh
 UNITS_TO_METRES = importlib.import_module(f"{CORE_NAME}.skeleton").UNITS_TO_METRES
 
 __all__ = [
-    "CORE_NAME", "lmm_core", "rotations", "kinematics", "Motion", "Skeleton", "LMMError",
-    "read_bvh", "write_bvh", "UNITS_TO_METRES",
+    "CORE_NAME", "lmm_core", "rotations", "kinematics", "bonemap", "canonical", "retarget", "mirror", "cleanup",
+    "runtime", "tasks", "PRESETS_DIR", "Motion", "Skeleton", "LMMError", "read_bvh", "write_bvh", "UNITS_TO_METRES",
 ]

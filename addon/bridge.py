@@ -21,6 +21,7 @@ Frames: motion frame ``t`` (0-based) is scene frame ``frame_start + t``.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Callable, Iterable, Sequence
 
 import bpy
@@ -245,6 +246,7 @@ def _channels_for(obj: bpy.types.Object, name: str):
     """
     action = bpy.data.actions.new(name)
     anim = obj.animation_data or obj.animation_data_create()
+    keep_action(anim.action)
     anim.action = action
     if hasattr(action, "slots"):
         slot = action.slots.new(id_type="OBJECT", name=obj.name)
@@ -334,7 +336,8 @@ def write_action(
     axis-angle bones are switched to quaternions), the root and joints with animated translations get
     location keys (3 F-curves), one key per motion frame, written in bulk. The joints must be bones of
     the rig with the same parents (the root's bone may have a parent outside the motion, assumed at
-    rest); other bones are left alone.
+    rest); other bones are left alone. The action the rig had keeps a fake user if it would otherwise be
+    left with none (``keep_action``), so saving the file does not drop it.
 
     Args:
         scale: Blender units per motion unit.
@@ -344,6 +347,40 @@ def write_action(
     """
     if obj is None or obj.type != "ARMATURE":
         raise LMMError("the motion can only be written to an armature object")
+    sk = motion.skeleton
+    basis, locations = _pose_values(obj, motion, scale)
+    action, new_fcurve = _channels_for(obj, name or obj.name)
+    frames = frame_start + np.arange(motion.num_frames, dtype=np.float64)
+    for j, joint in enumerate(sk.names):
+        bone_path = f'pose.bones["{bpy.utils.escape_identifier(joint)}"]'
+        pose_bone = obj.pose.bones[joint]
+        if pose_bone.rotation_mode == "AXIS_ANGLE":
+            pose_bone.rotation_mode = "QUATERNION"
+        prop, values = _rotation_curves(pose_bone.rotation_mode, basis[:, j])
+        for i in range(values.shape[1]):
+            _fill_fcurve(new_fcurve(f"{bone_path}.{prop}", i, joint), frames, values[:, i])
+        if j in locations:
+            for i in range(3):
+                _fill_fcurve(new_fcurve(f"{bone_path}.location", i, joint), frames, locations[j][:, i])
+        if progress:
+            progress(0.1 + 0.9 * (j + 1) / sk.num_joints)
+    return action
+
+
+def keep_action(action: bpy.types.Action | None) -> None:
+    """Give ``action`` a fake user when it is about to lose its last real one.
+
+    Operators that assign a new action to a rig (generate, retarget, mirror, clean up) would otherwise
+    leave the animator's previous action with no users, and Blender drops such data when the file is
+    saved.
+    """
+    if action is not None and not action.use_fake_user and action.users <= 1:
+        action.use_fake_user = True
+
+
+def _pose_values(obj: bpy.types.Object, motion: Motion, scale: float) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Pose bone values for ``motion`` on ``obj``: basis rotations ``(T, J, 4)`` (quaternions, continuous
+    in time) and locations ``{joint: (T, 3)}`` for the root and the joints with animated translations."""
     sk = motion.skeleton
     _check_bones(obj, sk)
     axes = _to_blender_axes(sk.up_axis)
@@ -365,23 +402,243 @@ def write_action(
         for j in np.flatnonzero(moving):
             delta = rest_head[j] - rest_head[sk.parents[j]]
             locations[int(j)] = (local[:, j] @ to_arm.T - delta) @ rest_rot[j]
+    return basis, locations
 
-    action, new_fcurve = _channels_for(obj, name or obj.name)
-    frames = frame_start + np.arange(motion.num_frames, dtype=np.float64)
-    for j, joint in enumerate(sk.names):
-        bone_path = f'pose.bones["{bpy.utils.escape_identifier(joint)}"]'
-        pose_bone = obj.pose.bones[joint]
+
+def bone_axes(obj: bpy.types.Object, names: Sequence[str], up_axis: str = "y") -> np.ndarray:
+    """``E`` as quaternions ``(N, 4)``: the named bones' rest axes seen from the motion world of a motion
+    read with ``up_axis`` (a joint's local rotation ``L`` is the pose rotation ``E^-1 L E``)."""
+    world_rot, _, _ = _world_transform(obj)
+    rest_rot, _, _ = _armature_rest(obj, names)
+    return R.from_matrix(_to_blender_axes(up_axis).T @ world_rot @ rest_rot)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Keys in an existing action: read where the animator keyed, add keys without touching theirs
+
+_TRANSFORMS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
+_BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
+
+
+def _bone_channel(data_path: str) -> tuple[str, str] | None:
+    """``(bone, property)`` of a pose bone transform F-curve path, else ``None``."""
+    match = _BONE_PATH.match(data_path)
+    if match is None or match.group(2) not in _TRANSFORMS:
+        return None
+    return bpy.utils.unescape_identifier(match.group(1)), match.group(2)
+
+
+def _assigned_fcurves(obj: bpy.types.Object, create: bool = False):
+    """The F-curves of ``obj``'s assigned action and a function ``new(data_path, index, group)`` adding one.
+
+    Blender 4.4+: the channel bag of the object's action slot (made, with a slot, when ``create``);
+    4.2 and 4.3: ``action.fcurves``. ``(None, None)`` when there is nothing to read.
+    """
+    anim = obj.animation_data
+    action = anim.action if anim is not None else None
+    if action is None:
+        return None, None
+    if not hasattr(action, "slots"):
+        fcurves = action.fcurves
+
+        def new_legacy(data_path: str, index: int, group: str) -> bpy.types.FCurve:
+            return fcurves.new(data_path, index=index, action_group=group)
+
+        return fcurves, new_legacy
+    from bpy_extras import anim_utils
+
+    slot = anim.action_slot
+    if slot is None:
+        if not create:
+            return None, None
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        anim.action_slot = slot
+    bag = (anim_utils.action_ensure_channelbag_for_slot if create else anim_utils.action_get_channelbag_for_slot)(action, slot)
+    if bag is None:
+        return None, None
+
+    def new(data_path: str, index: int, group: str) -> bpy.types.FCurve:
+        fcurve = bag.fcurves.new(data_path, index=index)
+        found = next((g for g in bag.groups if g.name == group), None)
+        fcurve.group = found or bag.groups.new(group)
+        return fcurve
+
+    return bag.fcurves, new
+
+
+def _key_times(fcurve: bpy.types.FCurve) -> np.ndarray:
+    points = fcurve.keyframe_points
+    co = np.empty(2 * len(points), dtype=np.float32)
+    points.foreach_get("co", co)
+    return co[0::2].astype(np.float64)
+
+
+def keyed_frames(
+    obj: bpy.types.Object,
+    bones: Iterable[str] | None = None,
+    frame_range: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Scene frames ``(K,)`` int, sorted, on which ``obj``'s action keys a transform (location, rotation
+    or scale) of one of ``bones`` (default: any bone), within ``frame_range`` (inclusive) if given.
+
+    A key between frames counts for its nearest frame.
+    """
+    fcurves, _ = _assigned_fcurves(obj)
+    if fcurves is None:
+        return np.zeros(0, dtype=np.int64)
+    wanted = None if bones is None else set(bones)
+    times = [np.zeros(0)]
+    for fcurve in fcurves:
+        channel = _bone_channel(fcurve.data_path)
+        if channel is not None and (wanted is None or channel[0] in wanted):
+            times.append(_key_times(fcurve))
+    frames = np.unique(np.round(np.concatenate(times)).astype(np.int64))
+    if frame_range is not None:
+        frames = frames[(frames >= frame_range[0]) & (frames <= frame_range[1])]
+    return frames
+
+
+def _euler_twin(e: np.ndarray, mode: str) -> np.ndarray:
+    """The other Euler triple (by axis, ``(..., 3)``) of the same rotation in Blender order ``mode``:
+    first and last angles plus pi, the middle one pi minus itself."""
+    twin = e.copy()
+    first, middle, last = ("XYZ".index(a) for a in mode)
+    twin[..., first] += np.pi
+    twin[..., middle] = np.pi - twin[..., middle]
+    twin[..., last] += np.pi
+    return twin
+
+
+def _nearest_equivalent(value: np.ndarray, previous: np.ndarray, mode: str) -> np.ndarray:
+    """``value`` (a quaternion, or an Euler triple in ``mode``) written as the equivalent closest to
+    ``previous``: the quaternion's sign; for Euler, the twin triple and whole turns."""
+    if mode == "QUATERNION":
+        return value if float(value @ previous) >= 0 else -value
+    best = None
+    for candidate in (value, _euler_twin(value, mode)):
+        candidate = candidate + 2 * np.pi * np.round((previous - candidate) / (2 * np.pi))
+        if best is None or np.abs(candidate - previous).sum() < np.abs(best - previous).sum():
+            best = candidate
+    return best
+
+
+def _chain(values: np.ndarray, anchors: dict[int, np.ndarray], mode: str) -> np.ndarray:
+    """``values (T, n)`` with each frame written as the equivalent nearest its neighbour, starting from
+    the ``anchors`` (frame -> the value the animator's curves hold there, kept as is), forwards from each
+    anchor and backwards before the first. Interpolating between an animator's key and a new key next
+    to it then never spins the long way round."""
+    if not anchors:
+        return values
+    out = values.copy()
+    first = min(anchors)
+    previous = None
+    for t in range(first, len(values)):
+        previous = anchors[t] if t in anchors else _nearest_equivalent(values[t], previous, mode)
+        out[t] = previous
+    previous = out[first]
+    for t in range(first - 1, -1, -1):
+        previous = out[t] = _nearest_equivalent(values[t], previous, mode)
+    return out
+
+
+def _add_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+    """Add linear keys ``values (N,)`` at ``frames (N,)`` to a curve in bulk; its own keys stay as they are
+    (``update`` sorts the points and recomputes automatic handles)."""
+    points = fcurve.keyframe_points
+    old, n = len(points), len(frames)
+    points.add(n)
+    co = np.empty(2 * (old + n), dtype=np.float32)
+    points.foreach_get("co", co)
+    co[2 * old::2], co[2 * old + 1::2] = frames, values
+    points.foreach_set("co", co)
+    interpolation = np.empty(old + n, dtype=np.int32)
+    points.foreach_get("interpolation", interpolation)
+    interpolation[old:] = _linear()
+    points.foreach_set("interpolation", interpolation)
+    fcurve.update()
+
+
+def insert_keys(
+    obj: bpy.types.Object,
+    motion: Motion,
+    frames: Iterable[int],
+    *,
+    keep: Iterable[int] = (),
+    bones: Iterable[str] | None = None,
+    scale: float = 1.0,
+    frame_start: int = 1,
+    progress: Progress | None = None,
+) -> int:
+    """Key motion frames ``frames`` on ``bones`` in ``obj``'s current action, never moving a key already there.
+
+    Motion frame ``t`` is scene frame ``frame_start + t``. Each bone gets rotation keys in its rotation
+    mode (quaternion or Euler; an axis-angle bone is an ``LMMError``) and, for the root and joints with
+    animated translations, location keys; missing F-curves are made. A curve that already has a key on
+    a frame keeps it. Frames in ``keep`` are the animator's key frames: there each curve that lacks a key
+    gets one with the value it has now, so the pose on those frames cannot change when keys are added
+    around them. New values are written as the quaternion sign or Euler triple nearest their neighbours,
+    starting from the animator's own values on the ``keep`` frames.
+
+    Args:
+        motion: the pose on every frame, the rig's skeleton (see ``write_action``).
+        frames: motion frame indices to key.
+        keep: motion frame indices whose current pose is kept.
+        bones: the bones to key (default: every joint of the motion).
+        scale: Blender units per motion unit.
+
+    Returns:
+        The number of keys added.
+    """
+    if obj is None or obj.type != "ARMATURE":
+        raise LMMError("keys can only be added to an armature object")
+    sk = motion.skeleton
+    chosen = set(sk.names if bones is None else bones)
+    frames = sorted({int(t) for t in frames})
+    keep = sorted({int(t) for t in keep})
+    for pose_bone in (obj.pose.bones[n] for n in sk.names if n in chosen):
         if pose_bone.rotation_mode == "AXIS_ANGLE":
-            pose_bone.rotation_mode = "QUATERNION"
-        prop, values = _rotation_curves(pose_bone.rotation_mode, basis[:, j])
-        for i in range(values.shape[1]):
-            _fill_fcurve(new_fcurve(f"{bone_path}.{prop}", i, joint), frames, values[:, i])
+            raise LMMError(
+                f"bone {pose_bone.name!r} rotates in Axis Angle mode; switch it to Quaternion or an Euler "
+                "order (Bone properties > Transform > Mode) and try again"
+            )
+    basis, locations = _pose_values(obj, motion, scale)
+    fcurves, new_fcurve = _assigned_fcurves(obj, create=True)
+    if fcurves is None:
+        raise LMMError(f"armature {obj.name!r} has no action to add keys to; key a pose first")
+    scene_frames = frame_start + np.arange(motion.num_frames)
+    added = 0
+    joints = [j for j, n in enumerate(sk.names) if n in chosen]
+    for count, j in enumerate(joints):
+        joint = sk.names[j]
+        pose_bone = obj.pose.bones[joint]
+        bone_path = f'pose.bones["{bpy.utils.escape_identifier(joint)}"]'
+        mode = pose_bone.rotation_mode
+        prop, values = _rotation_curves(mode, basis[:, j])
+        channels = [(prop, values, mode)]
         if j in locations:
-            for i in range(3):
-                _fill_fcurve(new_fcurve(f"{bone_path}.location", i, joint), frames, locations[j][:, i])
+            channels.append(("location", locations[j], "LOCATION"))
+        for prop, values, mode in channels:
+            curves = [fcurves.find(f"{bone_path}.{prop}", index=i) for i in range(values.shape[1])]
+            static = getattr(pose_bone, prop)
+            anchors = {
+                t: np.array([c.evaluate(scene_frames[t]) if c is not None else static[i] for i, c in enumerate(curves)])
+                for t in keep
+            }
+            if mode != "LOCATION":
+                values = _chain(values, anchors, mode)
+            for t, value in anchors.items():
+                values[t] = value
+            for i, curve in enumerate(curves):
+                if curve is None:
+                    curve = new_fcurve(f"{bone_path}.{prop}", i, joint)
+                have = _key_times(curve)
+                todo = [t for t in (*frames, *keep) if not np.any(np.abs(have - scene_frames[t]) < 0.5)]
+                if todo:
+                    _add_keys(curve, scene_frames[todo].astype(np.float64), values[todo, i])
+                    added += len(todo)
         if progress:
-            progress(0.1 + 0.9 * (j + 1) / sk.num_joints)
-    return action
+            progress((count + 1) / len(joints))
+    return added
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -431,7 +688,8 @@ def _joint_bones(obj: bpy.types.Object, bones: Iterable[str] | None) -> tuple[li
     return order, parents
 
 
-def _action_frames(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[int, int]:
+def action_frames(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[int, int]:
+    """First and last frame of the object's action (rounded), or the scene's range when it has none."""
     anim = obj.animation_data
     if anim is not None and anim.action is not None:
         frame_range = anim.action.frame_range
@@ -482,7 +740,7 @@ def motion_from_armature(
     if units not in UNITS_TO_METRES:
         raise LMMError(f"unknown units {units!r}; use one of {', '.join(UNITS_TO_METRES)}")
     names, parents = _joint_bones(obj, bones)
-    first, last = frame_range or _action_frames(obj, scene)
+    first, last = frame_range or action_frames(obj, scene)
     if last < first:
         raise LMMError(f"the frame range {first}-{last} is empty; set an end frame after the start frame")
     axes = _to_blender_axes(up_axis)

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Callable
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty, BoolProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from .properties import ROOT_MOTION, export_preset_items, rig_preset_items
 
 _BVH_GLOB = "*.bvh;*.bvh.gz;*.bvh.xz"
 
@@ -24,23 +26,34 @@ _UNITS = (
 _ORDERS = tuple((o, o.upper(), f"Rotation channels {o.upper()} on every joint") for o in ("zyx", "xyz", "yxz", "yzx", "zxy", "xzy"))
 
 
-def _run(op: bpy.types.Operator, context: bpy.types.Context, work: Callable[[Callable[[float], None]], str]) -> set[str]:
-    """Run ``work(progress)`` with window-manager progress (0 to 1) and report its result sentence.
+def _run(
+    op: bpy.types.Operator,
+    context: bpy.types.Context,
+    work: Callable[[Callable[[float], None]], str],
+    status: str | None = None,
+) -> set[str]:
+    """Run ``work(progress)`` with window-manager progress (0 to 1) and ``status`` in the status bar, and
+    report its result sentence.
 
-    An ``LMMError`` is the user's problem and becomes one ``ERROR`` report and ``CANCELLED``; any other
-    exception is a bug and propagates with its traceback.
+    An ``LMMError`` is the user's problem and becomes one ``ERROR`` report (one line) and ``CANCELLED``;
+    any other exception is a bug and propagates with its traceback.
     """
     from ._core import LMMError
 
     wm = context.window_manager
+    workspace = getattr(context, "workspace", None)
+    if status and workspace is not None:
+        workspace.status_text_set(status)
     wm.progress_begin(0.0, 1.0)
     try:
         message = work(wm.progress_update)
     except LMMError as exc:
-        op.report({"ERROR"}, str(exc))
+        op.report({"ERROR"}, " ".join(str(exc).split()))
         return {"CANCELLED"}
     finally:
         wm.progress_end()
+        if status and workspace is not None:
+            workspace.status_text_set(None)
     op.report({"INFO"}, message)
     return {"FINISHED"}
 
@@ -111,7 +124,7 @@ class LMM_OT_import_bvh(bpy.types.Operator, ImportHelper):
             return (f"Imported {obj.name!r}: {motion.skeleton.num_joints} bones, {motion.num_frames} frames "
                     f"at {motion.fps:g} fps, units {motion.skeleton.units}{note}")
 
-        return _run(self, context, work)
+        return _run(self, context, work, "LMM: importing BVH...")
 
 
 class LMM_OT_export_bvh(bpy.types.Operator, ExportHelper):
@@ -155,7 +168,260 @@ class LMM_OT_export_bvh(bpy.types.Operator, ExportHelper):
             path = write_bvh(motion, self.filepath, order=self.rotation_order)
             return f"Exported {obj.name!r} to {path.name}: {motion.skeleton.num_joints} bones, {motion.num_frames} frames"
 
+        return _run(self, context, work, "LMM: exporting BVH...")
+
+
+# ---- the animator's panel -----------------------------------------------------------------------------
+# Each operator reads the selected armature and hands the work to ``animate`` (or ``engine_export``), which
+# is imported inside ``execute`` with numpy and the core.
+
+
+class _FrameRange:
+    """Operator properties for an optional frame range (default: the scene's, or the action's)."""
+
+    use_range: BoolProperty(name="Custom Range", description="Use the frames below", default=False)
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+
+    def chosen_range(self, context, default_to_scene: bool) -> "tuple[int, int] | None":
+        from ._core import LMMError
+
+        if self.use_range:
+            first, last = self.frame_start, self.frame_end
+        elif default_to_scene:
+            first, last = context.scene.frame_start, context.scene.frame_end
+        else:
+            return None
+        if last < first:
+            raise LMMError(f"the frame range {first}-{last} is empty; set an end frame after the start frame")
+        return first, last
+
+
+class LMM_OT_inbetween(_FrameRange, bpy.types.Operator):
+    """Fill the frames between the selected armature's keyed poses with the model's motion (keys stay as they are)"""
+
+    bl_idname = "lmm.inbetween"
+    bl_label = "In-between"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate, model
+
+            obj = selected_armature(context)
+            frames = self.chosen_range(context, default_to_scene=True)
+            return animate.inbetween(context, obj, model.load(context), frames, progress)
+
+        return _run(self, context, work, "LMM: in-betweening...")
+
+
+class LMM_OT_extend(bpy.types.Operator):
+    """Continue the selected armature's action past its last key with the model's motion"""
+
+    bl_idname = "lmm.extend"
+    bl_label = "Extend"
+    bl_options = {"REGISTER", "UNDO"}
+
+    frames: IntProperty(name="Frames", description="How many frames to add after the last key", default=30, min=1,
+                        soft_max=600)
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate, model
+
+            obj = selected_armature(context)
+            return animate.extend(context, obj, model.load(context), self.frames, progress)
+
+        return _run(self, context, work, "LMM: extending...")
+
+
+class LMM_OT_generate(bpy.types.Operator):
+    """Make new motion with the model (an action in a style) as a new action on the selected armature"""
+
+    bl_idname = "lmm.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    action: StringProperty(name="Action", description="One of the model's actions (e.g. walk)")
+    style: StringProperty(name="Style", description="One of the model's styles; empty for any")
+    seconds: FloatProperty(name="Seconds", default=4.0, min=0.1, soft_max=60.0)
+    seed: IntProperty(name="Seed", default=0, min=0)
+    variation: FloatProperty(name="Variation", default=0.5, min=0.0, max=1.0, subtype="FACTOR")
+    fit_scene: BoolProperty(name="Fit Scene Range", description="Set the scene's end frame to the new clip's",
+                            default=True)
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate, model
+
+            obj = selected_armature(context)
+            return animate.generate(context, obj, model.load(context), self.action, self.style, self.seconds,
+                                    self.seed, self.variation, self.fit_scene, progress)
+
+        return _run(self, context, work, "LMM: generating...")
+
+
+class LMM_OT_map_detect(bpy.types.Operator):
+    """Map the selected armature's bones to LMM's body (with a preset, or automatically) into the editable list"""
+
+    bl_idname = "lmm.map_detect"
+    bl_label = "Detect Mapping"
+    bl_options = {"REGISTER", "UNDO"}
+
+    preset: EnumProperty(name="Preset", items=rig_preset_items)
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate, mapping
+
+            obj = selected_armature(context)
+            skeleton = animate.rig_skeleton(obj, context.scene)
+            bone_map = mapping.rig_bone_map(obj, skeleton, preset=self.preset or mapping.AUTO)
+            mapping.fill(obj, bone_map)
+            unsure = [j for j, c in bone_map.confidence.items() if c < 0.7]
+            note = f"; check {', '.join(unsure)}" if unsure else ""
+            return f"Mapped {len(bone_map.bones)} of 22 body joints of {obj.name!r} ({bone_map.source}){note}"
+
         return _run(self, context, work)
+
+
+class LMM_OT_map_save(bpy.types.Operator):
+    """Save the selected armature's bone map list as a rig preset in your Blender config folder"""
+
+    bl_idname = "lmm.map_save"
+    bl_label = "Save Preset"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Name", default="my_rig")
+
+    def execute(self, context):
+        def work(progress):
+            from . import mapping
+
+            path = mapping.save_preset(selected_armature(context), self.name)
+            return f"Saved rig preset {path.stem!r} to {path}"
+
+        return _run(self, context, work)
+
+
+class LMM_OT_retarget(bpy.types.Operator):
+    """Copy another armature's animation, or a BVH or FBX file, onto the selected armature as a new action"""
+
+    bl_idname = "lmm.retarget"
+    bl_label = "Retarget"
+    bl_options = {"REGISTER", "UNDO"}
+
+    source: StringProperty(name="Source Armature", description="Name of the armature to copy from")
+    filepath: StringProperty(name="File", description="A BVH or FBX file to copy from (instead of an armature)",
+                             subtype="FILE_PATH")
+    root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION, default="keep")
+    fix_feet: BoolProperty(name="Pin Feet", default=True)
+    fit_scene: BoolProperty(name="Fit Scene Range", default=True)
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate
+            from ._core import LMMError
+
+            obj = selected_armature(context)
+            source = bpy.data.objects.get(self.source) if self.source else None
+            if self.source and source is None:
+                raise LMMError(f"there is no object named {self.source!r}; pick the source armature again")
+            if source is obj and not self.filepath:
+                raise LMMError("the source is the selected armature itself; pick another armature or a BVH file")
+            motion, source_map = animate.source_motion(context, source, self.filepath, lambda f: progress(0.3 * f))
+            name = _motion_name(self.filepath) if self.filepath else source.name
+            return animate.retarget_onto(context, obj, motion, source_map, name, self.root_motion, self.fix_feet,
+                                         self.fit_scene, lambda f: progress(0.3 + 0.7 * f))
+
+        return _run(self, context, work, "LMM: retargeting...")
+
+
+class LMM_OT_mirror(_FrameRange, bpy.types.Operator):
+    """Mirror the selected armature's action (or a frame range) left to right into a new action"""
+
+    bl_idname = "lmm.mirror"
+    bl_label = "Mirror"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate
+
+            obj = selected_armature(context)
+            return animate.mirror(context, obj, self.chosen_range(context, default_to_scene=False), progress)
+
+        return _run(self, context, work, "LMM: mirroring...")
+
+
+class LMM_OT_clean_up(_FrameRange, bpy.types.Operator):
+    """Lock feet while they touch the ground and keep joints within human limits (into a new action)"""
+
+    bl_idname = "lmm.clean_up"
+    bl_label = "Clean Up"
+    bl_options = {"REGISTER", "UNDO"}
+
+    lock_feet: BoolProperty(name="Lock Feet", default=True)
+    clamp_limits: BoolProperty(name="Joint Limits", default=True)
+    add_constraints: BoolProperty(name="Limit Rotation Constraints", default=False)
+
+    def execute(self, context):
+        def work(progress):
+            from . import animate
+
+            obj = selected_armature(context)
+            return animate.clean_up(context, obj, self.chosen_range(context, default_to_scene=False),
+                                    self.lock_feet, self.clamp_limits, self.add_constraints, progress)
+
+        return _run(self, context, work, "LMM: cleaning up...")
+
+
+class LMM_OT_export_engine(bpy.types.Operator):
+    """Export the selected armature's action as one clip for a game engine (settings from presets/export)"""
+
+    bl_idname = "lmm.export_engine"
+    bl_label = "Export for Engine"
+    bl_options = {"REGISTER", "UNDO"}
+
+    preset: EnumProperty(name="Engine", items=export_preset_items)
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    filter_glob: StringProperty(default="*.fbx;*.glb;*.gltf;*.bvh", options={"HIDDEN"})
+
+    def _extension(self) -> str:
+        from . import engine_export
+
+        preset = engine_export.presets().get(self.preset)
+        return preset.extension if preset else ""
+
+    def invoke(self, context, event):
+        obj = context.active_object
+        if not self.filepath:
+            folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path.home()
+            self.filepath = str(folder / (bpy.path.clean_name(obj.name if obj else "motion") + self._extension()))
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def check(self, context):
+        ext = self._extension()
+        if ext and not self.filepath.lower().endswith(ext):
+            self.filepath = str(Path(self.filepath).with_suffix(ext))
+            return True
+        return False
+
+    def execute(self, context):
+        def work(progress):
+            from . import engine_export
+            from ._core import LMMError
+
+            obj = selected_armature(context)
+            preset = engine_export.presets().get(self.preset)
+            if preset is None:
+                raise LMMError(f"no export preset {self.preset!r}; the presets are in {engine_export.preset_dir()}")
+            if not self.filepath:
+                raise LMMError("choose a file to export to")
+            return engine_export.export(context, obj, preset, self.filepath, progress)
+
+        return _run(self, context, work, "LMM: exporting...")
 
 
 def menu_import(self, context):
@@ -166,5 +432,8 @@ def menu_export(self, context):
     self.layout.operator(LMM_OT_export_bvh.bl_idname, text="Motion BVH (LMM) (.bvh)")
 
 
-CLASSES = (LMM_OT_import_bvh, LMM_OT_export_bvh)
+CLASSES = (
+    LMM_OT_import_bvh, LMM_OT_export_bvh, LMM_OT_inbetween, LMM_OT_extend, LMM_OT_generate, LMM_OT_map_detect,
+    LMM_OT_map_save, LMM_OT_retarget, LMM_OT_mirror, LMM_OT_clean_up, LMM_OT_export_engine,
+)
 MENUS = (("TOPBAR_MT_file_import", menu_import), ("TOPBAR_MT_file_export", menu_export))

@@ -1,15 +1,38 @@
-"""The "LMM" tab of the 3D viewport's sidebar (N panel)."""
+"""The "LMM" tab of the 3D viewport's sidebar (N panel): one panel per job, all acting on the active armature.
+
+Panels show the scene's settings (``Scene.lmm``) and copy them into the operator they run, so the values
+shown are the values used and the redo panel can change them afterwards.
+"""
 from __future__ import annotations
 
 import bpy
 
 
-class VIEW3D_PT_lmm(bpy.types.Panel):
-    """Motion files in and out, for the active armature."""
+def _armature(context):
+    obj = context.active_object
+    return obj if obj is not None and obj.type == "ARMATURE" else None
 
+
+def _button(layout, idname: str, settings, names: tuple[str, ...], text: str | None = None, icon: str = "NONE",
+            **fixed):
+    """An operator button whose properties are the scene settings ``names`` (same names), plus ``fixed``."""
+    op = layout.operator(idname, text=text, icon=icon) if text else layout.operator(idname, icon=icon)
+    for name in names:
+        setattr(op, name, getattr(settings, name))
+    for name, value in fixed.items():
+        setattr(op, name, value)
+    return op
+
+
+class _LMMPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "LMM"
+
+
+class VIEW3D_PT_lmm(_LMMPanel, bpy.types.Panel):
+    """Motion files in and out, for the active armature."""
+
     bl_label = "Motion Files"
 
     def draw(self, context):
@@ -32,4 +55,146 @@ class VIEW3D_PT_lmm(bpy.types.Panel):
             box.label(text=f"{action.name}: frames {start:g}-{end:g}", icon="ACTION")
 
 
-CLASSES = (VIEW3D_PT_lmm,)
+def _needs_armature(layout, context) -> bool:
+    if _armature(context) is None:
+        layout.label(text="Select an armature", icon="INFO")
+        return True
+    return False
+
+
+def _range(layout, settings) -> None:
+    row = layout.row(align=True)
+    row.prop(settings, "use_range")
+    sub = row.row(align=True)
+    sub.active = settings.use_range
+    sub.prop(settings, "frame_start")
+    sub.prop(settings, "frame_end")
+
+
+class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
+    """In-between keyed poses and extend the action."""
+
+    bl_label = "In-between"
+
+    def draw(self, context):
+        layout, settings = self.layout, context.scene.lmm
+        if _needs_armature(layout, context):
+            return
+        _range(layout, settings)
+        _button(layout, "lmm.inbetween", settings, ("use_range", "frame_start", "frame_end"), icon="IPO_BEZIER")
+        row = layout.row(align=True)
+        row.prop(settings, "extend_frames")
+        _button(row, "lmm.extend", settings, (), icon="FF", frames=settings.extend_frames)
+
+
+class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
+    """New motion from the model: action, style, length, seed, variation."""
+
+    bl_label = "Generate"
+
+    def draw(self, context):
+        layout, settings = self.layout, context.scene.lmm
+        if _needs_armature(layout, context):
+            return
+        col = layout.column()
+        col.prop(settings, "action")
+        col.prop(settings, "style")
+        col.prop(settings, "seconds")
+        row = col.row(align=True)
+        row.prop(settings, "seed")
+        row.prop(settings, "variation")
+        action = settings.action if settings.action != "NONE" else ""
+        style = settings.style if settings.style != "NONE" else ""
+        if not action:
+            col.label(text="No model loaded: see Preferences", icon="ERROR")
+        _button(col, "lmm.generate", settings, ("seconds", "seed", "variation"), icon="PLAY", action=action,
+                style=style)
+
+
+class LMM_UL_bone_map(bpy.types.UIList):
+    """One row per canonical joint: the joint, and the rig bone that plays it (editable)."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        obj = data.id_data
+        row = layout.row(align=True)
+        split = row.split(factor=0.4)
+        warn = item.bone and item.confidence < 0.7
+        split.label(text=item.joint.replace("_", " "), icon="ERROR" if warn else "BONE_DATA")
+        split.prop_search(item, "bone", obj.data, "bones", text="")
+
+
+class VIEW3D_PT_lmm_retarget(_LMMPanel, bpy.types.Panel):
+    """Motion from another armature or a BVH file onto the active armature, through its bone map."""
+
+    bl_label = "Retarget"
+
+    def draw(self, context):
+        layout, settings = self.layout, context.scene.lmm
+        if _needs_armature(layout, context):
+            return
+        obj = _armature(context)
+        col = layout.column()
+        col.prop(settings, "source_kind", expand=True)
+        if settings.source_kind == "ARMATURE":
+            col.prop(settings, "source_object")
+            source = settings.source_object.name if settings.source_object else ""
+            fixed = {"source": source, "filepath": ""}
+        else:
+            col.prop(settings, "source_file")
+            fixed = {"source": "", "filepath": settings.source_file}
+        row = col.row(align=True)
+        row.prop(settings, "root_motion", text="")
+        row.prop(settings, "fix_feet")
+        _button(col, "lmm.retarget", settings, ("root_motion", "fix_feet"), icon="ARMATURE_DATA", **fixed)
+
+        box = layout.box()
+        box.label(text=f"Bone map of {obj.name}", icon="GROUP_BONE")
+        row = box.row(align=True)
+        row.prop(settings, "rig_preset", text="")
+        row.operator("lmm.map_detect", text="Detect", icon="VIEWZOOM").preset = settings.rig_preset
+        if len(obj.lmm_map.rows):
+            box.template_list("LMM_UL_bone_map", "", obj.lmm_map, "rows", obj.lmm_map, "index", rows=6)
+            row = box.row(align=True)
+            row.prop(settings, "preset_name", text="")
+            row.operator("lmm.map_save", icon="FILE_TICK").name = settings.preset_name
+        else:
+            box.label(text="Detected when needed; press Detect to see and fix it")
+
+
+class VIEW3D_PT_lmm_cleanup(_LMMPanel, bpy.types.Panel):
+    """Mirror and clean up the active armature's action."""
+
+    bl_label = "Mirror and Clean Up"
+
+    def draw(self, context):
+        layout, settings = self.layout, context.scene.lmm
+        if _needs_armature(layout, context):
+            return
+        _range(layout, settings)
+        names = ("use_range", "frame_start", "frame_end")
+        _button(layout, "lmm.mirror", settings, names, icon="MOD_MIRROR")
+        col = layout.column(heading="Clean Up")
+        col.prop(settings, "lock_feet")
+        col.prop(settings, "clamp_limits")
+        col.prop(settings, "add_constraints")
+        _button(layout, "lmm.clean_up", settings, (*names, "lock_feet", "clamp_limits", "add_constraints"),
+                icon="BRUSH_DATA")
+
+
+class VIEW3D_PT_lmm_export(_LMMPanel, bpy.types.Panel):
+    """One baked clip for a game engine."""
+
+    bl_label = "Export for Engine"
+
+    def draw(self, context):
+        layout, settings = self.layout, context.scene.lmm
+        if _needs_armature(layout, context):
+            return
+        layout.prop(settings, "export_preset")
+        _button(layout, "lmm.export_engine", settings, (), icon="EXPORT", preset=settings.export_preset)
+
+
+CLASSES = (
+    VIEW3D_PT_lmm, VIEW3D_PT_lmm_animate, VIEW3D_PT_lmm_generate, LMM_UL_bone_map, VIEW3D_PT_lmm_retarget,
+    VIEW3D_PT_lmm_cleanup, VIEW3D_PT_lmm_export,
+)

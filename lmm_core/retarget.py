@@ -281,7 +281,66 @@ def bind_motion(motion: Motion, joint_map) -> Binding:
     ankle_height = None
     if len(ankles) == 2:
         ankle_height = float(np.percentile(motion.global_positions()[:, ankles, sk.up_index], 2))
-    return bind(sk, joint_map, source_foot_slope(motion, joint_map), ankle_height)
+    binding = bind(sk, joint_map, source_foot_slope(motion, joint_map), ankle_height)
+    if sk.names != _canonical().skeleton.names:
+        # A BVH rest pose fixes each joint's frame but not how the bone is rolled in it, so the
+        # swing-only reference can leave a large twist about a bone (Bandai's right thigh comes out
+        # turned 165 degrees from its left; ReActIdle's collars 170). Take such twists from the data.
+        binding = _untwist(binding, motion)
+    return binding
+
+
+def _untwist(b: Binding, motion: Motion, min_degrees: float = 45.0) -> Binding:
+    """``b`` with the reference of each single-child or leaf bone turned about its own axis so that the
+    motion's canonical local rotations have zero mean twist about the canonical bone axes, where that
+    mean exceeds ``min_degrees`` (smaller means are taken to be the performer's, and kept)."""
+    canon = _canonical()
+    csk = canon.skeleton
+    sk = b.skeleton
+    g_s, _ = motion.fk()
+    world = b.world
+    canon_pos = csk.rest_positions()
+    near = _nearest_mapped(csk.parents, b.joint_of >= 0)
+    ref = b.ref_global.copy()
+    g_canon: dict[int, np.ndarray] = {}
+    for c in range(csk.num_joints):
+        j = int(b.joint_of[c])
+        if j < 0:
+            continue
+        # The joint's global rotation on the canonical body, canonical world frame.
+        g = R.mul(R.mul(R.conj(world), R.mul(g_s[:, j], R.conj(ref[j]))), world)
+        anc = int(csk.parents[c])
+        while anc >= 0 and b.joint_of[anc] < 0:
+            anc = int(csk.parents[anc])
+        if anc >= 0 and anc in g_canon and len(near[c]) <= 1:
+            kids = [k for k in range(csk.num_joints) if csk.parents[k] == c]
+            if near[c]:
+                axis = canon_pos[near[c][0]] - canon_pos[c]
+            elif len(kids) == 1:  # the rig ends here (no wrist bone): the canonical bone still points on
+                axis = canon_pos[kids[0]] - canon_pos[c]
+            elif c in csk.end_sites:
+                axis = csk.end_sites[c]
+            else:
+                axis = None
+            if axis is not None and np.linalg.norm(axis) > 1e-9:
+                axis = axis / np.linalg.norm(axis)
+                local = R.inv_mul(g_canon[anc], g)
+                local = np.where(local[:, :1] < 0, -local, local)
+                twist = 2.0 * np.arctan2(local[:, 1:] @ axis, local[:, 0])
+                theta = float(np.arctan2(np.sin(twist).mean(), np.cos(twist).mean()))
+                if abs(theta) < np.radians(min_degrees):
+                    theta = 0.0
+                g = R.mul(g, R.from_axis_angle(axis, -theta))
+                ref[j] = R.mul(R.from_axis_angle(R.mul_vec(world, axis), theta), ref[j])
+        g_canon[c] = g
+    # Unmapped bones keep following their parent's reference.
+    mapped_rig = set(int(j) for j in b.joint_of if j >= 0)
+    for j, p in enumerate(sk.parents):
+        if j not in mapped_rig:
+            ref[j] = R.identity() if p < 0 else ref[p]
+    local_ref = kinematics.global_to_local(ref, sk.parents)
+    _, ref_pos = kinematics.fk(local_ref, sk.offsets, sk.parents)
+    return Binding(sk, b.joint_of, ref, ref_pos, b.leg_length, b.ankle_height, b.pelvis_drop)
 
 
 def _fit(u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -6,10 +6,20 @@ Nothing here uses ``addon.bridge``: these rigs and readings are what the bridge 
   object turned 90 degrees about X and scaled 0.01, as an FBX import from Mixamo arrives.
 - ``RIGIFY_STYLE``: Blender metarig names (``spine.001``, ``thigh.L``), connected chains, rolled bones and
   Euler rotation modes.
+
+It also builds and installs the extension once per test process (``installed_extension``), so every
+``test_addon_*`` module runs against the same installed copy.
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -133,3 +143,62 @@ def mixamo_import_transform() -> Matrix:
     """The world matrix of a Mixamo FBX armature in Blender: 90 degrees about X, scale 0.01, moved."""
     turn = Euler((math.radians(90), 0, 0)).to_matrix().to_4x4()
     return Matrix.Translation((0.5, -1.0, 0.0)) @ turn @ Matrix.Scale(0.01, 4)
+
+
+# ---- the built extension, installed once per test process -------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def _workdir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="lmm_addon_tests_"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+@functools.cache
+def built_zip() -> Path:
+    """``python build.py`` into a temporary build and dist folder (the working tree's stay untouched)."""
+    out = _workdir()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "--build-dir", str(out / "build"), "--dist-dir", str(out / "dist")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip())
+
+
+def add_repository(directory: Path) -> str:
+    """Add a local extension repository at ``directory`` to the preferences; returns its module name."""
+    result = bpy.ops.preferences.extension_repo_add(
+        name="LMM test", type="LOCAL", use_custom_directory=True, custom_directory=str(directory)
+    )
+    assert result == {"FINISHED"}
+    return next(r.module for r in bpy.context.preferences.extensions.repos if Path(r.directory) == directory)
+
+
+@functools.cache
+def installed_extension() -> tuple[Path, str]:
+    """The zip installed by ``extensions.package_install_files`` into a throwaway local repository (the
+    user's own extension folders are never touched): that folder and the add-on's module name,
+    ``bl_ext.<repo>.lmm``. Factory settings forget the repository later; ``enable_extension`` brings it back."""
+    directory = _workdir() / "repo"
+    directory.mkdir()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    repo = add_repository(directory)
+    result = bpy.ops.extensions.package_install_files(filepath=str(built_zip()), repo=repo, enable_on_install=True)
+    assert result == {"FINISHED"}
+    return directory, f"bl_ext.{repo}.lmm"
+
+
+def enable_extension() -> str:
+    """A fresh factory scene with the installed extension enabled; returns its module name."""
+    import addon_utils
+
+    directory, _ = installed_extension()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    repo = add_repository(directory)
+    module = f"bl_ext.{repo}.lmm"
+    addon_utils.enable(module, default_set=True)
+    return module

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import lzma
-import subprocess
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -39,37 +37,16 @@ def clip_path(request, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built_zip(tmp_path_factory) -> Path:
-    """``python build.py`` into a temporary build and dist folder (the working tree's stay untouched)."""
-    out = tmp_path_factory.mktemp("lmm_build")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "build.py"), "--build-dir", str(out / "build"), "--dist-dir", str(out / "dist")],
-        capture_output=True, text=True, check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return Path(result.stdout.strip())
-
-
-def _add_repository(directory: Path) -> str:
-    """Add a local extension repository at ``directory`` to the preferences; returns its module name."""
-    result = bpy.ops.preferences.extension_repo_add(
-        name="LMM test", type="LOCAL", use_custom_directory=True, custom_directory=str(directory)
-    )
-    assert result == {"FINISHED"}
-    return next(r.module for r in bpy.context.preferences.extensions.repos if Path(r.directory) == directory)
+def built_zip() -> Path:
+    """``python build.py`` into a temporary build and dist folder, once per test process."""
+    return rigs.built_zip()
 
 
 @pytest.fixture(scope="module")
-def installed(built_zip, tmp_path_factory):
-    """The zip installed by ``extensions.package_install_files`` into a throwaway local repository (the
-    user's own extension folders are never touched); yields that folder and the add-on's module name,
-    ``bl_ext.<repo>.lmm``."""
-    directory = tmp_path_factory.mktemp("lmm_repo")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    repo = _add_repository(directory)
-    result = bpy.ops.extensions.package_install_files(filepath=str(built_zip), repo=repo, enable_on_install=True)
-    assert result == {"FINISHED"}
-    yield directory, f"bl_ext.{repo}.lmm"
+def installed(built_zip):
+    """The zip installed with Blender's own installer into a throwaway local repository (the user's
+    extension folders are never touched): that folder and the add-on's module name, ``bl_ext.<repo>.lmm``."""
+    yield rigs.installed_extension()
     bpy.ops.wm.read_factory_settings(use_empty=True)  # disables the add-on and forgets the repository
 
 
@@ -77,10 +54,7 @@ def installed(built_zip, tmp_path_factory):
 def scene(installed):
     """A fresh factory scene with the installed extension enabled. Factory settings forget the repository
     and disable add-ons, so both come back here; the installed files stay in the folder."""
-    directory, _ = installed
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    repo = _add_repository(directory)
-    addon_utils.enable(f"bl_ext.{repo}.lmm", default_set=True)
+    rigs.enable_extension()
     return bpy.context.scene
 
 

@@ -83,16 +83,16 @@ class Corpus:
 def task_masks(rng: np.random.Generator, batch: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Known-group masks ``(B, W, 22)`` for a mix of tasks, and which items hide their labels ``(B,)``.
 
-    In-betweening (45%): 10 context frames and a key 1-60 frames later, sometimes with extra keys in
-    the gap or a key that fixes only the root path or some joints. Completion (30%): the first 1-40
-    frames. Generation (15%): nothing or only the first frame. Intent (10%): the first 10-60 frames
+    In-betweening (60%): 10 context frames and a key 1-60 frames later, sometimes with extra keys in
+    the gap or a key that fixes only the root path or some joints. Completion (20%): the first 1-40
+    frames. Generation (12%): nothing or only the first frame. Intent (8%): the first 10-60 frames
     with labels hidden. Labels are also hidden at random elsewhere, so the model works without them.
     """
     known = np.zeros((batch, window, 22), dtype=bool)
     hide = rng.random(batch) < 0.3
     for b in range(batch):
         r = rng.random()
-        if r < 0.45:
+        if r < 0.6:
             gap = int(rng.integers(1, min(60, window - 11) + 1))
             key = 10 + gap
             known[b, :10] = True
@@ -110,9 +110,9 @@ def task_masks(rng: np.random.Generator, batch: int, window: int) -> tuple[np.nd
                 known[b, extra] = True
             if rng.random() < 0.5:
                 known[b, key + 1:] = True  # more future context, as when filling a gap inside a clip
-        elif r < 0.75:
+        elif r < 0.8:
             known[b, : int(rng.integers(1, 41))] = True
-        elif r < 0.9:
+        elif r < 0.92:
             if rng.random() < 0.5:
                 known[b, 0] = True
         else:

@@ -41,7 +41,7 @@ class TrainConfig:
     lr: float = 4e-4
     warmup: int = 150
     weight_decay: float = 0.01
-    position_weight: float = 2.0
+    position_weight: float = 10.0
     contact_weight: float = 0.1
     intent_weight: float = 0.2
     mirror: bool = True

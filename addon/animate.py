@@ -1,0 +1,359 @@
+"""What the panel's operators do to the selected rig's animation, each a few calls into ``lmm_core``.
+
+Every function reads the rig through ``bridge`` (metres, Y up: the motion world of ``lmm_core``), calls the
+core, writes keys back through ``bridge`` and returns the sentence the operator reports. Bad input is an
+``LMMError`` with one sentence that names the fix.
+
+Key frames (In-between, Extend): a scene frame is a key frame when the action keys any transform of a
+bone the model drives (the bones of the rig's bone map). The whole pose on a key frame is the constraint,
+whatever the animator keyed there: bones without a key of their own on that frame count with the value
+their curves give them, and get a key with exactly that value, so adding keys around the frame cannot
+change it. New keys go only on the frames between key frames (and after the last one, for Extend), only
+on the mapped bones; keys already in the action are never moved or changed.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import bpy
+import numpy as np
+
+from . import bridge, mapping
+from ._core import LMMError, Motion, bonemap, canonical, cleanup, retarget, tasks
+from ._core import mirror as mirroring
+from ._core import rotations as R
+
+Progress = Callable[[float], None]
+_LIMIT_NAME = "LMM Limit Rotation"
+_REST_IS_REFERENCE_RAD = np.radians(10.0)  # rest poses this close to the canonical T-pose get constraints
+
+
+def _metres(scene: bpy.types.Scene) -> float:
+    return bridge.blender_scale("m", scene)
+
+
+def read(obj: bpy.types.Object, scene: bpy.types.Scene, frame_range: tuple[int, int] | None = None,
+         progress: Progress | None = None) -> Motion:
+    """The rig's evaluated animation over ``frame_range`` (default: its action's), metres, Y up."""
+    return bridge.motion_from_armature(obj, scale=_metres(scene), units="m", frame_range=frame_range,
+                                       progress=progress)
+
+
+def rig_skeleton(obj: bpy.types.Object, scene: bpy.types.Scene):
+    """The rig as a ``Skeleton`` (metres, Y up), read on the current frame."""
+    return read(obj, scene, (scene.frame_current, scene.frame_current)).skeleton
+
+
+def _action_name(obj: bpy.types.Object) -> str:
+    anim = obj.animation_data
+    return anim.action.name if anim is not None and anim.action is not None else obj.name
+
+
+def _sub(progress: Progress, start: float, end: float) -> Progress:
+    return lambda f: progress(start + (end - start) * f)
+
+
+# ---- in-between and extend --------------------------------------------------------------------------
+
+
+def inbetween(context, obj, model, frame_range: tuple[int, int], progress: Progress) -> str:
+    """Fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion."""
+    scene = context.scene
+    skeleton = rig_skeleton(obj, scene)
+    bone_map = mapping.rig_bone_map(obj, skeleton)
+    driven = mapping.driven_bones(bone_map)
+    keys = bridge.keyed_frames(obj, driven, frame_range)
+    a, b = frame_range
+    if len(keys) < 2:
+        raise LMMError(
+            f"In-between needs at least two keyed frames in frames {a}-{b}, and {obj.name!r} has {len(keys)} there; "
+            "key the poses to go between first"
+        )
+    first, last = int(keys[0]), int(keys[-1])
+    if last - first + 1 == len(keys):
+        raise LMMError(f"every frame from {first} to {last} is keyed, so there is nothing to fill; delete keys between "
+                       "the poses you want to keep")
+    motion = read(obj, scene, (first, last), _sub(progress, 0.0, 0.4))
+    known = keys - first
+    result = tasks.inbetween(motion, known, model, source_map=bone_map)
+    progress(0.7)
+    gaps = np.setdiff1d(np.arange(motion.num_frames), known)
+    added = bridge.insert_keys(obj, result, gaps, keep=known, bones=driven, scale=_metres(scene), frame_start=first,
+                               progress=_sub(progress, 0.7, 1.0))
+    return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keys)} key frames ({first}-{last}), "
+            f"{added} keys added")
+
+
+def extend(context, obj, model, frames: int, progress: Progress) -> str:
+    """Continue the action for ``frames`` frames after its last key frame."""
+    scene = context.scene
+    skeleton = rig_skeleton(obj, scene)
+    bone_map = mapping.rig_bone_map(obj, skeleton)
+    driven = mapping.driven_bones(bone_map)
+    keys = bridge.keyed_frames(obj, driven)
+    if len(keys) == 0:
+        raise LMMError(f"{obj.name!r} has no keys to extend; key a pose or import motion first")
+    last = int(keys[-1])
+    first = max(int(keys[0]), last - int(round(4 * bridge.scene_fps(scene))))  # a few seconds of context
+    motion = read(obj, scene, (first, last), _sub(progress, 0.0, 0.3))
+    result = tasks.complete(motion, frames, model, source_map=bone_map)
+    progress(0.7)
+    known = motion.num_frames - 1
+    added = bridge.insert_keys(obj, result, range(known + 1, result.num_frames), keep=[known], bones=driven,
+                               scale=_metres(scene), frame_start=first, progress=_sub(progress, 0.7, 1.0))
+    return f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added)"
+
+
+# ---- generate, retarget, mirror, clean up: a new action -----------------------------------------------
+
+
+def _write_new(context, obj, motion: Motion, name: str, frame_start: int, fit_scene: bool, progress: Progress):
+    """``motion`` (on the rig's skeleton) as a new action on ``obj`` at the scene's frame rate."""
+    scene = context.scene
+    fps = bridge.scene_fps(scene)
+    if abs(motion.fps - fps) > 1e-6 * fps:
+        motion = motion.resampled(fps)
+    action = bridge.write_action(obj, motion, scale=_metres(scene), frame_start=frame_start, name=name,
+                                 progress=progress)
+    if fit_scene:
+        scene.frame_start, scene.frame_end = frame_start, frame_start + motion.num_frames - 1
+    return action, motion
+
+
+def generate(context, obj, model, action: str, style: str, seconds: float, seed: int, variation: float,
+             fit_scene: bool, progress: Progress) -> str:
+    """A new action on ``obj``: the model's ``action`` in ``style``, retargeted onto the rig."""
+    scene = context.scene
+    skeleton = rig_skeleton(obj, scene)
+    target_map = mapping.rig_bone_map(obj, skeleton)
+    if not action:
+        raise LMMError("pick an action to generate; the model's actions are listed in the Generate panel")
+    made = tasks.generate(action, style or None, seconds, seed, variation, model)
+    progress(0.4)
+    canon_map = bonemap.bone_map_for(canonical.canonical_skeleton(), "canonical")
+    motion = retarget.retarget(made, canon_map, skeleton, target_map)
+    progress(0.6)
+    name = "_".join(p for p in (action, style, f"seed{seed}") if p)
+    new, motion = _write_new(context, obj, motion, name, scene.frame_start, fit_scene, _sub(progress, 0.6, 1.0))
+    return f"Generated {new.name!r} on {obj.name!r}: {motion.num_frames} frames ({seconds:g} s)"
+
+
+def source_motion(context, source_object: bpy.types.Object | None, filepath: str, progress: Progress):
+    """The motion to retarget and its bone map: another armature's action, a BVH file or an FBX file."""
+    from ._core import read_bvh
+
+    if filepath:
+        path = bpy.path.abspath(filepath)
+        if path.lower().endswith(".fbx"):
+            return _fbx_motion(context, path, progress)
+        motion = read_bvh(path)
+        return motion, bonemap.bone_map_for(motion.skeleton, pose=motion.global_positions()[0])
+    if source_object is None:
+        raise LMMError("pick the armature (or BVH or FBX file) to retarget from in the Retarget panel")
+    if source_object.type != "ARMATURE":
+        raise LMMError(f"{source_object.name!r} is not an armature; pick the armature to retarget from")
+    motion = read(source_object, context.scene, progress=progress)
+    return motion, mapping.rig_bone_map(source_object, motion.skeleton, pose=motion.global_positions()[0])
+
+
+_IMPORTED_KINDS = ("objects", "armatures", "actions", "meshes", "materials", "images", "collections", "cameras",
+                   "lights")
+
+
+def _fbx_motion(context, path: str, progress: Progress):
+    """The animation of the armature in an FBX file, imported with Blender's importer and removed again:
+    the scene is left as it was (objects, selection, frame rate and range)."""
+    import os
+
+    if not os.path.isfile(path):
+        raise LMMError(f"{path}: file not found; check the path")
+    scene, layer = context.scene, context.view_layer
+    before = {kind: set(getattr(bpy.data, kind).keys()) for kind in _IMPORTED_KINDS}
+    saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current)
+    selected = [o for o in layer.objects if o.select_get()]
+    active = layer.objects.active
+    try:
+        try:
+            bpy.ops.import_scene.fbx(filepath=path)
+        except RuntimeError as exc:
+            raise LMMError(f"{path}: Blender's FBX importer failed ({' '.join(str(exc).split())})") from None
+        new_objects = [bpy.data.objects[n] for n in set(bpy.data.objects.keys()) - before["objects"]]
+        armatures = [o for o in new_objects if o.type == "ARMATURE"]
+        if not armatures:
+            raise LMMError(f"{path} holds no armature; retarget from a file with a skeleton")
+        source = max(armatures, key=lambda o: len(o.data.bones))
+        motion = read(source, scene, progress=progress)
+        bone_map = bonemap.bone_map_for(motion.skeleton, pose=motion.global_positions()[0])
+    finally:
+        made = [getattr(bpy.data, kind)[n] for kind in _IMPORTED_KINDS
+                for n in set(getattr(bpy.data, kind).keys()) - before[kind]]
+        bpy.data.batch_remove(made)
+        scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end = saved[:4]
+        scene.frame_set(saved[4])
+        for o in layer.objects:
+            o.select_set(o in selected)
+        layer.objects.active = active
+    return motion, bone_map
+
+
+def retarget_onto(context, obj, source, source_map, name: str, root_motion: str, fix_feet: bool, fit_scene: bool,
+                  progress: Progress) -> str:
+    """``source`` (any rig) as a new action on ``obj``."""
+    scene = context.scene
+    skeleton = rig_skeleton(obj, scene)
+    target_map = mapping.rig_bone_map(obj, skeleton)
+    motion = retarget.retarget(source, source_map, skeleton, target_map, root_motion=root_motion, fix_feet=fix_feet)
+    progress(0.5)
+    new, motion = _write_new(context, obj, motion, f"{name}_{obj.name}", scene.frame_start, fit_scene,
+                             _sub(progress, 0.5, 1.0))
+    return (f"Retargeted {name!r} onto {obj.name!r} as {new.name!r}: {motion.num_frames} frames, "
+            f"{len(target_map.bones)} of 22 body joints mapped")
+
+
+def mirror(context, obj, frame_range: tuple[int, int] | None, progress: Progress) -> str:
+    """The action (or ``frame_range``) mirrored left to right into a new action."""
+    scene = context.scene
+    motion = read(obj, scene, frame_range, _sub(progress, 0.0, 0.5))
+    pairs = None
+    if not motion.skeleton.pairs:  # names do not say left and right: the bone map does
+        pairs = mapping.rig_bone_map(obj, motion.skeleton).side_pairs(motion.skeleton)
+    mirrored = mirror_on_rig(motion, pairs)
+    source = _action_name(obj)
+    name = mirroring.mirror_label(source)
+    name = name if name != source else f"{source}.mirror"
+    first = frame_range[0] if frame_range else bridge.action_frames(obj, scene)[0]
+    new = bridge.write_action(obj, mirrored, scale=_metres(scene), frame_start=first, name=name,
+                              progress=_sub(progress, 0.5, 1.0))
+    return f"Mirrored {source!r} into {new.name!r}: {motion.num_frames} frames from frame {first}"
+
+
+def mirror_on_rig(motion: Motion, pairs=None) -> Motion:
+    """``lmm_core.mirror.mirror`` with a plane that belongs to the rig, so that mirroring twice on the same
+    rig gives the action back even when the rig is not quite symmetric (CMU's is 4 % off).
+
+    The core finds the plane from joint positions, which on an asymmetric rig differ between a motion and
+    its mirror image written back onto the rig. Here the mirror frames come from the rest pose alone, the
+    plane's normal is the rest pose's own mirror normal carried by the root's rotation on the first frame
+    (made horizontal), and the plane passes through the root's first position; the mirror of the mirror
+    then uses the very same plane.
+    """
+    sk = motion.skeleton
+    rest = Motion(sk, np.tile([1.0, 0.0, 0.0, 0.0], (1, sk.num_joints, 1)), sk.offsets[:1].copy(), motion.fps)
+    frames = mirroring.mirror_frames(rest, pairs)
+    values, vectors = np.linalg.eigh(0.5 * (frames[0] + frames[0].T))
+    if np.allclose(frames[0], frames[0].T, atol=1e-9) and values[0] < -0.999:
+        normal = vectors[:, 0]  # the root's mirror frame is a reflection: its normal
+    else:
+        normal = mirroring.lateral_axis(rest, pairs)
+    axis = R.mul_vec(motion.rotations[0, 0], normal)
+    axis[sk.up_index] = 0.0
+    if np.linalg.norm(axis) < 1e-3:  # lying on its side on the first frame: let the core find the plane
+        return mirroring.mirror(motion, pairs=pairs)
+    out = mirroring.mirror(motion, pairs=pairs, axis=axis / np.linalg.norm(axis), frames=frames)
+    shift = motion.root_positions[0] - out.root_positions[0]  # along the normal: the plane through the root
+    translations = out.translations
+    if translations is not None:
+        translations = translations.copy()
+        translations[:, 0] += shift
+    return Motion(out.skeleton, out.rotations, out.root_positions + shift, out.fps, out.labels, translations)
+
+
+def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool, clamp_limits: bool,
+             add_constraints: bool, progress: Progress) -> str:
+    """Joint limits and foot locking on the rig's action (into a new action), and Limit Rotation constraints.
+
+    Clean-up works on the canonical body: the rig's motion is retargeted onto it, cleaned, and the change
+    the clean-up made (not the round trip) is applied to the rig's own rotations, so frames and joints the
+    clean-up leaves alone keep exactly what the animator had.
+    """
+    if not (lock_feet or clamp_limits or add_constraints):
+        raise LMMError("nothing to do: tick Lock Feet, Joint Limits or Limit Rotation Constraints")
+    scene = context.scene
+    done = []
+    limits = cleanup.JointLimits.load() if (clamp_limits or add_constraints) else None
+    if lock_feet or clamp_limits:
+        motion = read(obj, scene, frame_range, _sub(progress, 0.0, 0.4))
+        bone_map = mapping.rig_bone_map(obj, motion.skeleton, pose=motion.global_positions()[0])
+        cleaned = _clean_on_canonical(motion, bone_map, limits if clamp_limits else False, lock_feet)
+        progress(0.7)
+        first = frame_range[0] if frame_range else bridge.action_frames(obj, scene)[0]
+        new = bridge.write_action(obj, cleaned, scale=_metres(scene), frame_start=first,
+                                  name=f"{_action_name(obj)}.clean", progress=_sub(progress, 0.7, 0.95))
+        changed = float(np.degrees(R.angle(R.inv_mul(motion.rotations, cleaned.rotations)).max()))
+        done.append(f"cleaned into {new.name!r} (largest change {changed:.1f} degrees)")
+    if add_constraints:
+        added, skipped = add_limit_constraints(obj, scene, limits)
+        done.append(f"{added} Limit Rotation constraints added"
+                    + (f", {skipped} bones skipped (their rest pose is not a T-pose)" if skipped else ""))
+    progress(1.0)
+    return f"Clean up {obj.name!r}: " + "; ".join(done)
+
+
+def _clean_on_canonical(motion: Motion, bone_map, limits, lock_feet: bool) -> Motion:
+    canon_sk = canonical.canonical_skeleton()
+    canon_map = bonemap.bone_map_for(canon_sk, "canonical")
+    canon = retarget.retarget(motion, bone_map, canon_sk, canon_map, fix_feet=False)
+    cleaned = cleanup.clean_up(canon, limits=limits, feet=lock_feet)
+    binding = retarget.bind_motion(motion, bone_map)
+    before = retarget.retarget(canon, canon_map, motion.skeleton, binding, fix_feet=False)
+    after = retarget.retarget(cleaned, canon_map, motion.skeleton, binding, fix_feet=False)
+    change = R.inv_mul(before.rotations, after.rotations)  # identity wherever the clean-up changed nothing
+    translations = motion.translations
+    if translations is not None and before.translations is not None and after.translations is not None:
+        translations = translations + (after.translations - before.translations)
+    return Motion(motion.skeleton, R.unroll(R.mul(motion.rotations, change)),
+                  motion.root_positions + (after.root_positions - before.root_positions), motion.fps,
+                  dict(motion.labels), translations)
+
+
+def add_limit_constraints(obj, scene, limits) -> tuple[int, int]:
+    """Limit Rotation constraints (local space) on the rig's mapped bones from the learned limits.
+
+    A constraint can only say "this bone's own rotation stays in a box", which matches the limits when the
+    bone's rest pose is the canonical T-pose's (the limits are rotations away from that pose). Bones whose
+    rest differs from it by more than 10 degrees relative to their parent (an A-pose's arms) are
+    skipped, as are bones whose parent in the rig is not their canonical parent's bone. Returns the
+    numbers of constraints added (replacing earlier LMM ones) and of mapped bones skipped.
+    """
+    skeleton = rig_skeleton(obj, scene)
+    bone_map = mapping.rig_bone_map(obj, skeleton)
+    binding = retarget.bind(skeleton, bone_map)
+    index = {n: i for i, n in enumerate(skeleton.names)}
+    names = canonical.JOINT_NAMES
+    frames = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(names), 1))
+    usable: list[int] = []
+    axes = bridge.bone_axes(obj, skeleton.names)
+    for c, joint in enumerate(names):
+        parent_joint = canonical.PARENTS[c]
+        bone = bone_map.bones.get(joint)
+        if bone is None or parent_joint < 0:
+            continue
+        j, p = index[bone], skeleton.parents[index[bone]]
+        if p < 0 or skeleton.names[p] != bone_map.bones.get(names[parent_joint]):
+            continue
+        ref = binding.ref_global
+        if float(R.angle(R.inv_mul(ref[p], ref[j]))) > _REST_IS_REFERENCE_RAD:
+            continue
+        frames[c] = R.mul(ref[j], axes[j])  # joint frame -> pose bone axes, through the reference pose
+        usable.append(c)
+    settings = limits.euler_limits(frames)
+    added = 0
+    for c in usable:
+        limit = settings[c]
+        if limit is None:
+            continue
+        pose_bone = obj.pose.bones[bone_map.bones[names[c]]]
+        old = pose_bone.constraints.get(_LIMIT_NAME)
+        if old is not None:
+            pose_bone.constraints.remove(old)
+        con = pose_bone.constraints.new("LIMIT_ROTATION")
+        con.name = _LIMIT_NAME
+        con.owner_space = "LOCAL"
+        con.euler_order = limit.order
+        for i, axis in enumerate("xyz"):
+            setattr(con, f"use_limit_{axis}", bool(limit.use[i]))
+            setattr(con, f"min_{axis}", float(limit.min[i]))
+            setattr(con, f"max_{axis}", float(limit.max[i]))
+        added += 1
+    candidates = [c for c, joint in enumerate(names) if joint in bone_map.bones and canonical.PARENTS[c] >= 0]
+    return added, len(candidates) - len(usable)
