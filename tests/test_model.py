@@ -143,7 +143,8 @@ def test_export_and_load(tmp_path):
     net = random_network()
     ckpt = tmp_path / "checkpoint.pt"
     torch.save({"format": FORMAT, "step": 1, "model": net.state_dict(), "optimizer": {}, "train_config": {},
-                "model_config": json.loads(CFG.to_json()), "mean": np.zeros(FEATURES), "std": np.ones(FEATURES)}, ckpt)
+                "model_config": json.loads(CFG.to_json()), "mean": np.zeros(FEATURES), "std": np.ones(FEATURES),
+                "scale": np.full(FEATURES, 0.5)}, ckpt)
     path = export(ckpt, tmp_path / "m.npz", bank=False)
     m = runtime.load(path)
     assert m.cfg == CFG

@@ -3,7 +3,8 @@
 The weights file is an ``.npz`` written by ``lmm_core.train.trainer.export``: the network's float32
 parameters (``p.<name>``), feature statistics (``mean``, ``std``), a JSON ``meta`` record (format,
 model and training configuration) and, optionally, a bank of real start poses per action
-(``bank_rotations``, ``bank_root``, ``bank_action``) that generation starts from.
+(``bank_rotations``, ``bank_root``, ``bank_action``) that generation starts from, and ``scale``, the
+per-feature size of one unit of the network's correction.
 """
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ class Model:
     pelvis in the world, Y up), root ``(T, 3)`` pelvis positions in metres, at ``cfg.fps``."""
 
     def __init__(self, params: dict[str, np.ndarray], cfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
-                 bank: dict[str, np.ndarray] | None = None, meta: dict | None = None, path: Path | None = None):
+                 bank: dict[str, np.ndarray] | None = None, meta: dict | None = None, path: Path | None = None,
+                 scale: np.ndarray | None = None):
         self.params, self.cfg, self.mean, self.std = params, cfg, mean, std
+        self.scale = np.ones_like(mean) if scale is None else scale
         self.bank = bank or {}
         self.meta = meta or {}
         self.path = path
@@ -69,7 +72,7 @@ class Model:
             raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
         win = self.prepare(rotations, root, known)
         out, act, sty = network.forward(self.params, self.cfg, win.x[None], np.array([action]), np.array([style]))
-        rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std)
+        rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std, self.scale)
         # Keys are hit exactly: copy them rather than trust the 6D round trip.
         g = np.asarray(known, dtype=bool)
         rot[g] = np.asarray(rotations, dtype=np.float64)[g]
@@ -213,7 +216,9 @@ def load(path: str | Path | None = None) -> Model:
     cfg = ModelConfig.from_dict(meta["model_config"], f"{path} model config")
     params = {k[2:]: v for k, v in data.items() if k.startswith("p.")}
     bank = {k: v for k, v in data.items() if k.startswith("bank_")}
-    return Model(params, cfg, data["mean"], data["std"], bank, meta, path)
+    if "scale" not in data:
+        raise LMMError(f"{path} lacks the correction scale; re-export it with this version of `lmm train`")
+    return Model(params, cfg, data["mean"], data["std"], bank, meta, path, data["scale"])
 
 
 def load_seconds(path: str | Path | None = None) -> float:

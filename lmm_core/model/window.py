@@ -68,10 +68,11 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
     return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin)
 
 
-def finish(window: Window, out: np.ndarray, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def finish(window: Window, out: np.ndarray, mean: np.ndarray, std: np.ndarray,
+           scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """World-frame ``(rotations (T, 22, 4), root (T, 3), contact probabilities (T, 4))`` from network output
-    ``(T, F + 4)``; keyed entries are returned exactly as given."""
-    feats = np.where(window.known, window.base, window.base + out[:, : Fe.FEATURES])
+    ``(T, F + 4)``; the correction is ``out * scale`` in normalised units; keyed entries come back as given."""
+    feats = np.where(window.known, window.base, window.base + out[:, : Fe.FEATURES] * scale)
     rot, pos = Fe.decode(feats * std + mean)
     rot[:, 0], pos = Fe.from_anchor(rot[:, 0], pos, window.yaw, window.origin)
     contacts = 1.0 / (1.0 + np.exp(-out[:, Fe.FEATURES:]))

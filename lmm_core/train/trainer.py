@@ -57,11 +57,17 @@ def _rank() -> tuple[int, int]:
     return 0, 1
 
 
-def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and std ``(F,)`` of ground-truth windows in their anchor frames."""
+def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature statistics ``(F,)`` each: ``mean`` and ``std`` of ground-truth windows in their anchor
+    frames, and ``scale``, the typical size (RMS, in normalised units) of what the network must add to
+    the baseline when in-betweening. The network's correction is multiplied by ``scale``, so one unit of
+    output is one typical correction whatever the feature: the root's forward position varies by
+    metres across windows but needs corrections of centimetres."""
     feats = []
+    batches = []
     for _ in range(max(n // 16, 1)):
         b = corpus.sample(rng, 16, 64)
+        batches.append(b)
         for i in range(16):
             anchor = int(rng.integers(0, 20))
             yaw, origin = Fe.anchor_transform(b.rotations[i], b.root[i], anchor)
@@ -69,13 +75,27 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int) -> tuple[np.
             rot[:, 0], pos = Fe.to_anchor(rot, b.root[i], yaw, origin)
             feats.append(Fe.encode(rot, pos))
     f = np.concatenate(feats)
-    return f.mean(0), np.maximum(f.std(0), 1e-3)
+    mean, std = f.mean(0), np.maximum(f.std(0), 1e-3)
+    sq, count = np.zeros(Fe.FEATURES), np.zeros(Fe.FEATURES)
+    for b in batches[: max(len(batches) // 4, 1)]:
+        # Sized on in-betweening (the task where corrections must be precise): 10 context frames, a key
+        # 1-30 frames later, the rest known.
+        known = np.ones((16, 64, Fe.NUM_GROUPS), dtype=bool)
+        for i in range(16):
+            known[i, 10:10 + int(rng.integers(1, 31))] = False
+        prep = _Prepared(b, known, np.zeros(16, dtype=bool), mean, std, pos_freqs, np.ones(Fe.FEATURES))
+        unknown = ~prep.known.numpy()
+        res = (prep.target.numpy() - prep.base.numpy()) * unknown
+        sq += (res ** 2).sum(axis=(0, 1))
+        count += unknown.sum(axis=(0, 1))
+    scale = np.clip(np.sqrt(sq / np.maximum(count, 1)), 0.02, 1.0)
+    return mean, std, scale
 
 
 class _Prepared:
     """A batch turned into tensors: network inputs, targets and loss masks."""
 
-    def __init__(self, batch, known, hide, mean, std, pos_freqs):
+    def __init__(self, batch, known, hide, mean, std, pos_freqs, scale):
         B, W = known.shape[:2]
         xs, bases, knowns, targets, positions = [], [], [], [], []
         offsets = cn.canonical_skeleton().offsets
@@ -108,6 +128,7 @@ class _Prepared:
         self.true_action = torch.as_tensor(batch.action)
         self.true_style = torch.as_tensor(batch.style)
         self.hide = torch.as_tensor(hide)
+        self.scale = torch.as_tensor(scale, dtype=torch.float32)
 
 
 def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Tensor:
@@ -128,7 +149,7 @@ def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Ten
 
 def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     out, act_logits, sty_logits = net(prep.x, prep.action, prep.style)
-    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES])
+    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES] * prep.scale)
     unknown = (~prep.known).float()
     feat = ((pred - prep.target).abs() * unknown).sum() / unknown.sum().clamp_min(1)
     pos = _positions(pred * std_t + mean_t, offsets_t, cn.PARENTS)
@@ -173,7 +194,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         if replace(cfg_saved, steps=cfg.steps) != cfg:
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
-        mean, std = state["mean"], state["std"]
+        mean, std, scale = state["mean"], state["std"], state["scale"]
     if model_cfg is None:
         actions, styles = vocabularies(corpus_dir, cfg.sources)
         model_cfg = ModelConfig(actions=actions, styles=styles)
@@ -181,7 +202,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     rng = np.random.default_rng(cfg.seed + 1000 * rank)
     torch.manual_seed(cfg.seed)
     if state is None:
-        mean, std = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows)
+        mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs)
     net = Network(model_cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
@@ -197,7 +218,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     def payload(step: int) -> dict:
         return {
             "format": FORMAT, "step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
-            "train_config": asdict(cfg), "model_config": asdict(model_cfg), "mean": mean, "std": std,
+            "train_config": asdict(cfg), "model_config": asdict(model_cfg), "mean": mean, "std": std, "scale": scale,
         }
 
     if rank == 0:
@@ -213,7 +234,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         window = int(rng.choice(cfg.windows))
         batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
         known, hide = task_masks(rng, cfg.batch, window)
-        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs)
+        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale)
         parts = losses(model, prep, mean_t, std_t, offsets_t, cfg)
         opt.zero_grad()
         parts["loss"].backward()
@@ -271,6 +292,7 @@ def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
     arrays = {f"p.{k}": v for k, v in net.numpy_parameters().items()}
     arrays["mean"] = np.asarray(state["mean"], dtype=np.float64)
     arrays["std"] = np.asarray(state["std"], dtype=np.float64)
+    arrays["scale"] = np.asarray(state["scale"], dtype=np.float64)
     if bank:
         arrays.update(start_bank(strict_from_dict(TrainConfig, state["train_config"], "train config"), model_cfg))
     meta = {"format": FORMAT, "model_config": state["model_config"], "train_config": state["train_config"], "step": state["step"]}
