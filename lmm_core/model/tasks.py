@@ -90,13 +90,24 @@ def match_keys(result: Motion, original: Motion, keys: np.ndarray) -> Motion:
     return replace(result, rotations=rotations, root_positions=root, translations=translations)
 
 
+def _clean(canon: Motion, contacts: np.ndarray, clean: bool) -> Motion:
+    """The model's output cleaned: joints inside the learned limits, feet locked on its predicted contacts."""
+    if not clean:
+        return canon
+    from ..cleanup import clean_up
+
+    return clean_up(canon, contacts=contacts > 0.5)
+
+
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
-              action: str | None = None, style: str | None = None) -> Motion:
+              action: str | None = None, style: str | None = None, clean: bool = True) -> Motion:
     """Keep frames ``keys`` of ``motion`` and make all the others.
 
     Args:
         motion: any rig, any frame rate; only the key frames are read.
         keys: frame indices (at least one; two or more to in-between).
+        clean: keep joints inside their learned limits and lock feet on the predicted contacts
+            (the key frames are restored exactly afterwards either way).
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
@@ -110,22 +121,23 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     scale = m.cfg.fps / motion.fps
     known = np.zeros(canon.num_frames, dtype=bool)
     known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
-    rot, pos, _ = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style))
-    made = replace(canon, rotations=rot, root_positions=pos)
+    rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style))
+    made = _clean(replace(canon, rotations=rot, root_positions=pos), con, clean)
     back = _from_canonical(made, motion, motion.num_frames, source_map)
     return match_keys(back, motion, keys)
 
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
-             action: str | None = None, style: str | None = None) -> Motion:
+             action: str | None = None, style: str | None = None, clean: bool = True) -> Motion:
     """The motion followed by ``frames`` new frames (at the motion's frame rate), same rig."""
     if frames < 1:
         raise LMMError(f"--frames must be at least 1, got {frames}")
     m = _model(model)
     canon = to_canonical(motion, m.cfg.fps, source_map)
     new = int(np.ceil(frames * m.cfg.fps / motion.fps)) + 1
-    rot, pos, _ = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style))
-    made = replace(canon, rotations=rot, root_positions=pos)
+    rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style))
+    contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
+    made = _clean(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
     total = motion.num_frames + frames
     back = _from_canonical(made, motion, total, source_map)
     # The given frames come back exactly; the correction at the last one fades over the new frames.
@@ -134,7 +146,7 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
 
 
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
-             model: Model | str | None = None, start: Motion | None = None) -> Motion:
+             model: Model | str | None = None, start: Motion | None = None, clean: bool = True) -> Motion:
     """New motion on the canonical body (``retarget`` it onto any rig)."""
     if not seconds > 0:
         raise LMMError(f"--seconds must be positive, got {seconds}")
@@ -146,9 +158,9 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     if start is not None:
         c = to_canonical(start, m.cfg.fps)
         start_arrays = (c.rotations, c.root_positions)
-    rot, pos, _ = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
+    rot, pos, con = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
     labels = {"action": action} | ({"style": style} if style else {})
-    return Motion(_CANON, rot, pos, m.cfg.fps, labels)
+    return _clean(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:
