@@ -34,6 +34,7 @@ mirror = importlib.import_module(f"{CORE_NAME}.mirror")
 cleanup = importlib.import_module(f"{CORE_NAME}.cleanup")
 runtime = importlib.import_module(f"{CORE_NAME}.model.runtime")
 tasks = importlib.import_module(f"{CORE_NAME}.model.tasks")
+threads = importlib.import_module(f"{CORE_NAME}.threads")
 
 # presets/ sits beside lmm_core, in the repository and in the staged extension alike (see build.py).
 PRESETS_DIR = Path(lmm_core.__file__).resolve().parent.parent / "presets"

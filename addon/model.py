@@ -34,6 +34,10 @@ def load(context: bpy.types.Context):
             "no model file: the add-on's shipped model is missing; set Model File in Preferences > Add-ons > LMM "
             "to a .npz written by `lmm train`"
         )
+    from ._core import threads
+
+    # The Threads preference: numpy's BLAS is told at run time (Blender's numpy is already loaded).
+    threads.set_blas_threads(preferences.get(context).threads)
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if _LOADED.get("key") != key:

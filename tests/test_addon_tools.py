@@ -63,7 +63,7 @@ def model_file(tmp_path_factory) -> Path:
     rest = np.tile([1.0, 0.0, 0.0, 0.0], (4, 16, 22, 1)) + rng.normal(0, 0.05, (4, 16, 22, 4))
     arrays = {f"p.{k}": v for k, v in _tiny_weights(CFG).items()}
     arrays.update({
-        "mean": np.zeros(FEATURES), "std": np.ones(FEATURES),
+        "mean": np.zeros(FEATURES), "std": np.ones(FEATURES), "scale": np.ones(FEATURES),
         "bank_rotations": R.normalize(rest).astype(np.float16),
         "bank_root": (rng.normal(0, 0.05, (4, 16, 3)) + [0, 0.94, 0]).astype(np.float16),
         "bank_action": np.array([1, 1, 2, 2], dtype=np.int16), "bank_style": np.array([1, 2, 1, 2], dtype=np.int16),
