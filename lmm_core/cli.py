@@ -269,7 +269,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--corpus", default="out/corpus", help="built corpus (lmm dataset build)")
     p.add_argument("--out", default="out/train", help="run folder: checkpoint.pt, config.json, log.jsonl")
-    p.add_argument("--steps", type=int, default=7000)
+    p.add_argument("--steps", type=int, default=5500)
     p.add_argument("--batch", type=int, default=24)
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

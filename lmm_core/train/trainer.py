@@ -35,8 +35,8 @@ class TrainConfig:
     corpus: str = "out/corpus"
     out: str = "out/train"
     sources: tuple[str, ...] = ("bandai1", "bandai2", "reactidle", "cmu")
-    steps: int = 3000
-    batch: int = 16
+    steps: int = 5500
+    batch: int = 24
     windows: tuple[int, ...] = (64, 96, 128)
     lr: float = 4e-4
     warmup: int = 150
