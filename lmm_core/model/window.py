@@ -11,6 +11,20 @@ import numpy as np
 from . import features as Fe
 from .network import positional
 
+GATE_FRAMES = 3.0
+
+
+def key_distance(known: np.ndarray) -> np.ndarray:
+    """Frames from each frame to the nearest known frame of the same group, ``(T, 22)`` (inf: never known)."""
+    T = known.shape[0]
+    t = np.arange(T)[:, None]
+    d = np.full(known.shape, np.inf)
+    for g in range(known.shape[1]):
+        k = np.flatnonzero(known[:, g])
+        if len(k):
+            d[:, g] = np.abs(t - k[None]).min(axis=1)
+    return d
+
 
 @dataclass
 class Window:
@@ -21,6 +35,9 @@ class Window:
         base: ``(T, F)`` normalised baseline features (known frames hold their known values).
         known: ``(T, F)`` bool, the feature entries fixed by keys.
         yaw, origin: the anchor transform (see ``features.anchor_transform``).
+        gate: ``(T, F)`` how much of the network's correction each entry takes: ``1 - exp(-d / GATE_FRAMES)``
+            with ``d`` the distance in frames to the nearest key of its joint group. Next to a key the
+            baseline is nearly right and the motion must flow into the key, so corrections fade there.
     """
 
     x: np.ndarray
@@ -28,6 +45,7 @@ class Window:
     known: np.ndarray
     yaw: np.ndarray
     origin: np.ndarray
+    gate: np.ndarray
 
 
 def choose_anchor(known: np.ndarray) -> int | None:
@@ -65,14 +83,15 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
     have_f = have[:, Fe.GROUP_OF_FEATURE]
     base = np.where(have_f, base, 0.0)
     x = np.concatenate([base, known.astype(np.float64), have.astype(np.float64), positional(len(base), pos_freqs)], axis=1)
-    return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin)
+    gate = 1.0 - np.exp(-key_distance(known) / GATE_FRAMES)
+    return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin, gate[:, Fe.GROUP_OF_FEATURE])
 
 
 def finish(window: Window, out: np.ndarray, mean: np.ndarray, std: np.ndarray,
            scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """World-frame ``(rotations (T, 22, 4), root (T, 3), contact probabilities (T, 4))`` from network output
     ``(T, F + 4)``; the correction is ``out * scale`` in normalised units; keyed entries come back as given."""
-    feats = np.where(window.known, window.base, window.base + out[:, : Fe.FEATURES] * scale)
+    feats = np.where(window.known, window.base, window.base + out[:, : Fe.FEATURES] * scale * window.gate)
     rot, pos = Fe.decode(feats * std + mean)
     rot[:, 0], pos = Fe.from_anchor(rot[:, 0], pos, window.yaw, window.origin)
     contacts = 1.0 / (1.0 + np.exp(-out[:, Fe.FEATURES:]))

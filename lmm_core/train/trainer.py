@@ -49,6 +49,7 @@ class TrainConfig:
     threads: int = 0
     checkpoint_every: int = 250
     stats_windows: int = 1500
+    init_from: str = ""  # start from this checkpoint's weights and statistics (a warm start, not a resume)
 
 
 def _rank() -> tuple[int, int]:
@@ -97,7 +98,7 @@ class _Prepared:
 
     def __init__(self, batch, known, hide, mean, std, pos_freqs, scale):
         B, W = known.shape[:2]
-        xs, bases, knowns, targets, positions = [], [], [], [], []
+        xs, bases, knowns, targets, positions, gates = [], [], [], [], [], []
         offsets = cn.canonical_skeleton().offsets
         for b in range(B):
             anchor = choose_anchor(known[b])
@@ -116,10 +117,11 @@ class _Prepared:
 
             positions.append(fk(rot, local, np.array(cn.PARENTS))[1])
             xs.append(win.x)
+            gates.append(win.gate)
             bases.append(win.base)
             knowns.append(win.known)
         t = lambda a, dt=torch.float32: torch.as_tensor(np.stack(a), dtype=dt)  # noqa: E731
-        self.x, self.base, self.known = t(xs), t(bases), t(knowns, torch.bool)
+        self.x, self.base, self.known, self.gate = t(xs), t(bases), t(knowns, torch.bool), t(gates)
         self.target, self.positions = t(targets), t(positions)
         self.scored = torch.as_tensor(~known.all(axis=2))  # frames with anything to predict
         self.contacts = torch.as_tensor(batch.contacts, dtype=torch.float32)
@@ -149,7 +151,7 @@ def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Ten
 
 def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     out, act_logits, sty_logits = net(prep.x, prep.action, prep.style)
-    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES] * prep.scale)
+    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES] * prep.scale * prep.gate)
     unknown = (~prep.known).float()
     feat = ((pred - prep.target).abs() * unknown).sum() / unknown.sum().clamp_min(1)
     pos = _positions(pred * std_t + mean_t, offsets_t, cn.PARENTS)
@@ -195,15 +197,22 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
         mean, std, scale = state["mean"], state["std"], state["scale"]
+    warm = torch.load(cfg.init_from, weights_only=False) if (state is None and cfg.init_from) else None
+    if warm is not None:
+        model_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
     if model_cfg is None:
         actions, styles = vocabularies(corpus_dir, cfg.sources)
         model_cfg = ModelConfig(actions=actions, styles=styles)
     corpus = Corpus(corpus_dir, "train", cfg.sources, model_cfg.actions, model_cfg.styles)
     rng = np.random.default_rng(cfg.seed + 1000 * rank)
     torch.manual_seed(cfg.seed)
-    if state is None:
+    if warm is not None:
+        mean, std, scale = warm["mean"], warm["std"], warm["scale"]
+    elif state is None:
         mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs)
     net = Network(model_cfg)
+    if warm is not None:
+        net.load_state_dict(warm["model"])
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
     if state is not None:
