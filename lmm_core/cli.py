@@ -276,6 +276,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", nargs="*", default=["bandai1", "bandai2", "reactidle", "cmu"])
     p.add_argument("--d-model", type=int, default=ModelConfig.d_model)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
+    p.add_argument("--warmup", type=int, default=150, help="steps of learning-rate warm-up")
+    p.add_argument("--init-from", default="", help="start from this checkpoint's weights and statistics (warm start)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
@@ -288,9 +290,9 @@ def _train(args: argparse.Namespace) -> int:
     from .train.trainer import TrainConfig, export, train
 
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
-                      threads=args.threads, sources=tuple(args.sources))
+                      threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from)
     model_cfg = None
-    if not args.resume:
+    if not args.resume and not args.init_from:
         actions, styles = vocabularies(Path(args.corpus), cfg.sources)
         model_cfg = dc_replace(ModelConfig(actions=actions, styles=styles), d_model=args.d_model, layers=args.layers)
     ckpt = train(cfg, model_cfg, resume=args.resume)
