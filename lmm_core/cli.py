@@ -287,7 +287,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .model.config import ModelConfig
     from .train.data import vocabularies
-    from .train.trainer import TrainConfig, export, train
+    from .train.trainer import TrainConfig, export, rank, train
 
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from)
@@ -296,6 +296,8 @@ def _train(args: argparse.Namespace) -> int:
         actions, styles = vocabularies(Path(args.corpus), cfg.sources)
         model_cfg = dc_replace(ModelConfig(actions=actions, styles=styles), d_model=args.d_model, layers=args.layers)
     ckpt = train(cfg, model_cfg, resume=args.resume)
+    if rank() != 0:  # under torchrun only the first process reports and exports
+        return 0
     print(f"checkpoint: {ckpt}")
     if args.export:
         print(f"weights: {export(ckpt, args.export)}")

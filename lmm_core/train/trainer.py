@@ -52,6 +52,11 @@ class TrainConfig:
     init_from: str = ""  # start from this checkpoint's weights and statistics (a warm start, not a resume)
 
 
+def rank() -> int:
+    """This process's rank under torchrun (0 when not distributed)."""
+    return _rank()[0]
+
+
 def _rank() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -169,7 +174,7 @@ def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, cfg: TrainConfig) -> 
 
 
 def _save(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
 
@@ -307,7 +312,7 @@ def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
     meta = {"format": FORMAT, "model_config": state["model_config"], "train_config": state["train_config"], "step": state["step"]}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
     return path
