@@ -110,13 +110,13 @@ def split_of(take: str) -> str:
     return "val" if zlib.crc32(take.encode()) % 1000 < VALIDATION_SHARE * 1000 else "train"
 
 
-def _convert(job: tuple[str, str, str]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Worker: one file onto the canonical body. Returns (labels, rotations, root, contacts, source fps)."""
+def _convert(job: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Worker: one file onto the canonical body. Returns (rotations, root, contacts, source fps)."""
     from .bonemap import bone_map_for
     from .canonical import CONTACT_JOINTS, canonical_skeleton
     from .retarget import bind, retarget
 
-    path, rig, source = job
+    path, rig, _source = job
     motion = read_bvh(path)
     target = canonical_skeleton()
     src_map = bone_map_for(motion.skeleton, rig)
@@ -128,7 +128,7 @@ def _convert(job: tuple[str, str, str]) -> tuple[dict, np.ndarray, np.ndarray, n
     feet = [int(binding.joint_of[target.names.index(n)]) for n in CONTACT_JOINTS]
     pos = out.global_positions()[:, feet]
     contact = C.detect(pos, out.fps, out.height(), 1)
-    return {}, out.rotations.astype(np.float32), out.root_positions.astype(np.float32), contact, motion.fps
+    return out.rotations.astype(np.float32), out.root_positions.astype(np.float32), contact, motion.fps
 
 
 def _jobs(data_root: Path, sources: list[str] | None) -> Iterator[tuple[Source, Path]]:
@@ -178,7 +178,7 @@ def build(data_root: Path, out_dir: Path, *, sources: list[str] | None = None, s
     with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else _Serial() as pool:
         results = pool.map(_convert, work, chunksize=8) if jobs > 1 else map(_convert, work)
         bar = progress(zip(todo, results), total=len(todo), desc="dataset", unit="clips", enabled=show_progress)
-        for (src, path), (_, rot, root, contact, src_fps) in bar:
+        for (src, path), (rot, root, contact, src_fps) in bar:
             labels = src.labels(path)
             take = f"{src.name}/{path.name.split('.')[0]}"
             index.append(ClipInfo(src.name, str(path.relative_to(data_root)), take, labels["action"], labels["style"],

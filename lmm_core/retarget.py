@@ -250,7 +250,6 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
     Flat-footed: ankle and toe of the same foot both near their ground level (height-based contact).
     """
     canon = _canonical()
-    names = canon.skeleton.names
     bones = _joint_dict(joint_map)
     sk = motion.skeleton
     pairs = [(bones.get(leg[2]), bones.get(leg[3])) for leg in canon.LEGS]
