@@ -162,3 +162,21 @@ def format_table(results: Results, lengths: Iterable[int] = LENGTHS, reference: 
                     rows.append(f"  {name + ' / interp':<{width}}" + "".join(f"{r:>9.3f}" for r in ratio))
         rows.append("")
     return "\n".join(rows).rstrip() + "\n"
+
+
+def score(windows: WindowSet, skeleton: Skeleton, x_mean: np.ndarray, x_std: np.ndarray,
+          methods: dict[str, Inbetweener] | None, model: Inbetweener | None,
+          save_stats_to=None, log: Callable[[str], None] = lambda s: None, show_progress: bool = False) -> Results:
+    """The common end of every benchmark run: check (and optionally save) the L2P statistics, then
+    evaluate the baselines (or ``methods``) plus ``model`` as ``"model"`` on ``windows``."""
+    from .baselines import BASELINES
+    from .metrics import check_stats, save_stats
+
+    x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, "statistics")
+    if save_stats_to is not None:
+        save_stats(save_stats_to, x_mean, x_std)
+        log(f"wrote statistics to {save_stats_to}")
+    run = dict(BASELINES if methods is None else methods)
+    if model is not None:
+        run["model"] = model
+    return evaluate(windows, run, x_mean, x_std, show_progress=show_progress)

@@ -21,8 +21,8 @@ from .. import canonical
 from ..errors import LMMError, MotionFileError
 from ..skeleton import Skeleton
 from .files import motion_files
-from .harness import Inbetweener, Results, evaluate, training_stats
-from .metrics import check_stats, load_stats, save_stats
+from .harness import Inbetweener, Results, score, training_stats
+from .metrics import check_stats, load_stats
 from .windows import Clip, make_windows
 
 FPS = 30.0
@@ -144,7 +144,6 @@ def run_inbetween(test: str | Path | None = None, *, corpus: str | Path | None =
     Returns:
         ``{"zerovel"|"interp"|"model": {"L2Q"|"L2P"|"NPSS": {"5"|"15"|"30"|"45": value}}}``.
     """
-    from .baselines import BASELINES
 
     if test is None and corpus is None:
         raise LMMError("give --test (a folder or glob of BVH clips) or --corpus (a built corpus; --split picks the clips)")
@@ -171,11 +170,4 @@ def run_inbetween(test: str | Path | None = None, *, corpus: str | Path | None =
     else:
         raise LMMError("L2P needs normalisation statistics: give --stats FILE, a --model that carries them, "
                        "or --corpus DIR (its train split)")
-    x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, "statistics")
-    if save_stats_to is not None:
-        save_stats(save_stats_to, x_mean, x_std)
-        log(f"wrote statistics to {save_stats_to}")
-    run = dict(BASELINES if methods is None else methods)
-    if model is not None:
-        run["model"] = model
-    return evaluate(windows, run, x_mean, x_std, show_progress=show_progress)
+    return score(windows, skeleton, x_mean, x_std, methods, model, save_stats_to, log, show_progress)

@@ -18,8 +18,8 @@ from ..errors import LMMError
 from ..io import read_bvh
 from ..skeleton import Skeleton
 from .files import motion_files
-from .harness import Inbetweener, Results, evaluate, training_stats
-from .metrics import check_stats, load_stats, save_stats
+from .harness import Inbetweener, Results, score, training_stats
+from .metrics import load_stats
 from .windows import Clip, make_windows
 
 ROOT_FORWARD = np.array([0.0, 1.0, 0.0])  # LAFAN1's Hips face along their local +Y (the original's rotate_at_frame)
@@ -96,7 +96,6 @@ def run_lafan1(train: str | Path | None, test: str | Path, *, stats: str | Path 
     Returns:
         ``{"zerovel"|"interp"|"model": {"L2Q"|"L2P"|"NPSS": {"5"|"15"|"30"|"45": value}}}``.
     """
-    from .baselines import BASELINES
 
     test_files = select_subjects(motion_files(test, "test"), tuple(test_subjects), "test")
     skeleton, test_clips = read_clips(test_files)
@@ -118,11 +117,4 @@ def run_lafan1(train: str | Path | None, test: str | Path, *, stats: str | Path 
         x_mean, x_std = training_stats(train_clips, skeleton, ROOT_FORWARD)
         log(f"statistics: {len(train_files)} training file(s) of subject(s) {', '.join(map(str, train_subjects))}, "
             "windows of 50 frames every 20")
-    x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, "statistics")
-    if save_stats_to is not None:
-        save_stats(save_stats_to, x_mean, x_std)
-        log(f"wrote statistics to {save_stats_to}")
-    run = dict(BASELINES if methods is None else methods)
-    if model is not None:
-        run["model"] = model
-    return evaluate(windows, run, x_mean, x_std, show_progress=show_progress)
+    return score(windows, skeleton, x_mean, x_std, methods, model, save_stats_to, log, show_progress)
