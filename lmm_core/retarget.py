@@ -190,6 +190,12 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None, ankle_h
         if near[c]:
             u = np.stack([rest[joint_of[d]] - rest[j] for d in near[c]])
             v = np.stack([canon_pos[d] - canon_pos[c] for d in near[c]])
+            if len(near[c]) > 1 and not _spans_a_plane(u):
+                # Children that all start at one point (a metarig's neck and shoulders leave the chest
+                # together) leave the turn about that line open; their own children settle it.
+                deeper = [g for d in near[c] for g in near[d]]
+                u = np.concatenate([u, [rest[joint_of[g]] - rest[j] for g in deeper]])
+                v = np.concatenate([v, [canon_pos[g] - canon_pos[c] for g in deeper]])
             if c in ankle_toe and foot_slope is not None:
                 # The canonical foot's heading, tilted down by this rig's own slope.
                 up = R.mul_vec(world, np.array([0.0, 1.0, 0.0]))
@@ -203,6 +209,13 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None, ankle_h
                 ref[j] = inherited
                 continue
             u, v = leaf[None], R.mul_vec(world, tip)[None]
+            # Rest frames are the world's, so the reference turns the end site by ``inherited`` alone.
+            if _angle(R.mul_vec(inherited, leaf), v[0]) > _MARKER_ANGLE:
+                # An end site far off the canonical bone's direction marks something else (ReActIdle's
+                # face ends at the nose, 3 cm forward): aiming it along the bone would pitch the head
+                # 90 degrees. Such a joint keeps its parent's turn instead.
+                ref[j] = inherited
+                continue
         ref[j] = _fit(u, v)
 
     local_ref = kinematics.global_to_local(ref, skeleton.parents)
@@ -224,6 +237,20 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None, ankle_h
     if not drop > 0:
         raise LMMError("the rig's ankles are not below its pelvis in the reference pose; check the bone map")
     return Binding(skeleton, joint_of, ref, ref_pos, leg, ankle_height, drop)
+
+
+_MARKER_ANGLE = np.radians(60.0)
+
+
+def _spans_a_plane(u: np.ndarray) -> bool:
+    """Whether vectors ``(N, 3)`` point in at least two directions (more than ~3 degrees apart)."""
+    n = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-12)
+    return bool(np.linalg.norm(np.cross(n[:, None], n[None]), axis=-1).max() > 0.05)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
+    return float(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _slope(ankle_minus_toe: np.ndarray, up_index: int) -> np.ndarray:

@@ -102,6 +102,25 @@ def test_shipped_cmu_clip_round_trip_and_fps(test_data):
     assert (end_effector_error(back, m, cb) / stature(cb)).mean() < 0.005
 
 
+def test_metarig_head_and_chest_land_upright(test_data):
+    """ReActIdle's rig (a simplified Blender metarig) ends its head at the nose (an end site 3 cm
+    forward) and starts neck and both shoulders at one point of the chest. A person standing idle must
+    arrive with the head and chest near their T-pose orientation, not pitched or turned half round."""
+    src = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz")
+    canon_sk = cn.canonical_skeleton()
+    out = retarget(src, bone_map_for(src.skeleton), canon_sk, bone_map_for(canon_sk, "canonical"), fix_feet=False)
+
+    def degrees(joint: str) -> float:
+        w = np.abs(out.rotations[:, cn.JOINT_INDEX[joint], 0])
+        return float(np.median(np.degrees(2 * np.arccos(np.clip(w, 0, 1)))))
+
+    assert degrees("head") < 30 and degrees("spine3") < 45
+    # Shoulders not swapped by a half-turned chest (the clip's performer faces +Z).
+    g = out.global_positions()
+    left, right = g[:, cn.JOINT_INDEX["left_shoulder"]], g[:, cn.JOINT_INDEX["right_shoulder"]]
+    assert np.median((left - right)[:, 0]) > 0.2  # the left shoulder is on the body's left (+X)
+
+
 def test_in_place_removes_travel_but_keeps_height(bandai):
     b, bmap = bandai
     out = retarget(b, bmap, CANON, CANON_MAP, root_motion="in_place", fix_feet=False)
