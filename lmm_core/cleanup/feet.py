@@ -207,7 +207,7 @@ def _pin_targets(ankle: np.ndarray, toe_rel: np.ndarray, ca: np.ndarray, ct: np.
 
 
 def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple[Leg, ...] | None = None,
-              ease: int = 4, floor: float | None = 0.0, up_index: int | None = None) -> Motion:
+              ease: int = 4, floor: float | None = 0.0, up_index: int | None = None, reach: float = 1.15) -> Motion:
     """The motion with each foot held still while it touches the ground (see the module docstring).
 
     Args:
@@ -221,6 +221,11 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
         floor: height of the floor along the up axis in the motion's units; feet are kept above it by
             their ``Leg.soles`` points. ``None``: no floor.
         up_index: the up axis (default the skeleton's).
+        reach: a contact ends where its pin lies further from the hip than this many leg lengths (hip
+            to knee to ankle). Contacts that disagree with the motion (a model's, or a foot that
+            glides with the body) would otherwise pin a foot the body has long walked away from, and
+            the straightened leg would drag it up behind; from there the foot is left as it was (the
+            correction eases out as after any contact).
 
     Returns:
         A new motion: only the local rotations of hips, knees (and joints between them) and ankles
@@ -247,8 +252,15 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
         ct = contacts[:, len(legs) + i] if leg.toe >= 0 else np.zeros(t, dtype=bool)
         ankle = g_pos[:, leg.ankle]
         toe_rel = g_pos[:, leg.toe] - ankle if leg.toe >= 0 else np.zeros((t, 3))
+        leg_length = float(np.linalg.norm(g_pos[0, leg.knee] - g_pos[0, leg.hip]) +
+                           np.linalg.norm(g_pos[0, leg.ankle] - g_pos[0, leg.knee]))
         down = ca | ct
-        corr = np.where(down[:, None], _pin_targets(ankle, toe_rel, ca, ct, up) - ankle, 0.0)
+        target = _pin_targets(ankle, toe_rel, ca, ct, up)
+        kept = _cut_out_of_reach(down, np.linalg.norm(target - g_pos[:, leg.hip], axis=-1) <= reach * leg_length)
+        if not np.array_equal(kept, down):
+            down, ca, ct = kept, ca & kept, ct & kept
+            target = _pin_targets(ankle, toe_rel, ca, ct, up)
+        corr = np.where(down[:, None], target - ankle, 0.0)
         corr = _fill_gaps(corr, down, ease)
         if floor is not None and leg.soles:
             # The foot moves rigidly with its ankle (its orientation is kept), so its lowest sole point
@@ -260,6 +272,16 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
             _solve_leg(sk, leg, rotations, g_rot, g_pos, ankle + corr, moved)
     return Motion(sk, rotations, motion.root_positions.copy(), motion.fps, dict(motion.labels),
                   None if motion.translations is None else motion.translations.copy())
+
+
+def _cut_out_of_reach(down: np.ndarray, reachable: np.ndarray) -> np.ndarray:
+    """``down (T,)`` with each run ended at its first frame that is not ``reachable (T,)``."""
+    out = down.copy()
+    for a, b in _runs(down):
+        far = np.flatnonzero(~reachable[a:b])
+        if len(far):
+            out[a + far[0]:b] = False
+    return out
 
 
 def _check_leg(sk, leg: Leg) -> None:
