@@ -72,7 +72,8 @@ def _bandai_labels(path: Path) -> dict[str, str]:
     return {"action": parts[1], "style": parts[2]}
 
 
-def _lafan_labels(path: Path) -> dict[str, str]:
+def name_labels(path: Path) -> dict[str, str]:
+    """Action from a LAFAN1-style file name (the take before `_`, digits dropped), style "normal"."""
     # dance1_subject1 -> dance; fallAndGetUp2_subject3 -> fallAndGetUp
     return {"action": re.sub(r"\d+$", "", path.name.split("_")[0]), "style": "normal"}
 
@@ -101,7 +102,7 @@ SOURCES = (
     Source("bandai2", "bandai/dataset-2/*.bvh*", "bandai", "CC BY-NC 4.0", _bandai_labels),
     Source("reactidle", "reactidle/*/*.bvh*", "reactidle", "MIT", _reactidle_labels),
     Source("cmu", "cmu/*.bvh*", "cmu", "CMU (free to use, no resale)", _cmu_labels),
-    Source("lafan1", "lafan1/*.bvh*", "lafan1", "CC BY-NC-ND 4.0", _lafan_labels),
+    Source("lafan1", "lafan1/*.bvh*", "lafan1", "CC BY-NC-ND 4.0", name_labels),
 )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import canonical
 from ..errors import LMMError, MotionFileError
-from ..skeleton import Skeleton
+from ..skeleton import UNITS_TO_METRES, Skeleton
 from .files import motion_files
 from .harness import Inbetweener, Results, score, training_stats
 from .metrics import check_stats, load_stats
@@ -36,13 +36,16 @@ class ModelInbetweener:
         model: the loaded runtime model; ``model.inbetween(rotations, root, known, fps=...)`` fills frames.
         fps: the frame rate passed to it.
         x_mean, x_std: ``(J * 3,)`` position statistics of the model's training data, or ``None``.
+        metres: metres per unit of the benchmark's root positions (models work in metres; LAFAN1 is cm).
     """
 
-    def __init__(self, model, fps: float = FPS, x_mean: np.ndarray | None = None, x_std: np.ndarray | None = None):
-        self.model, self.fps, self.x_mean, self.x_std = model, fps, x_mean, x_std
+    def __init__(self, model, fps: float = FPS, x_mean: np.ndarray | None = None, x_std: np.ndarray | None = None,
+                 metres: float = 1.0):
+        self.model, self.fps, self.x_mean, self.x_std, self.metres = model, fps, x_mean, x_std, metres
 
     def __call__(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.model.inbetween(rotations, root, known, fps=self.fps)
+        rot, pos = self.model.inbetween(rotations, np.asarray(root) * self.metres, known, fps=self.fps)
+        return rot, pos / self.metres
 
 
 def load_model_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> ModelInbetweener:
@@ -72,7 +75,7 @@ def load_model_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FP
         x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, f"{path} (the model's statistics)")
     else:
         x_mean = x_std = None
-    return ModelInbetweener(model, fps, x_mean, x_std)
+    return ModelInbetweener(model, fps, x_mean, x_std, metres=UNITS_TO_METRES[skeleton.units])
 
 
 def canonical_clips(spec: str | Path) -> list[Clip]:

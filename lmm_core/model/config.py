@@ -21,6 +21,8 @@ class ModelConfig:
     fps: float = 30.0
     actions: tuple[str, ...] = ("<unknown>",)
     styles: tuple[str, ...] = ("<unknown>",)
+    # The skeleton the model works on (``body.Body.to_dict``); None: the canonical body.
+    body: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -1,4 +1,4 @@
-"""Frames <-> the model's per-frame feature vectors, on the canonical body (numpy only).
+"""Frames <-> the model's per-frame feature vectors, on the model's 22-joint body (numpy only).
 
 A window of ``T`` frames is first put in its *anchor frame*: moved so the anchor frame's pelvis is
 above the origin and turned about Y so it faces +Z. Then each frame becomes ``F = 9 + 21 * 6 = 135``
@@ -6,7 +6,7 @@ numbers:
 
     [0:3]    pelvis position in metres, anchor frame (x, z horizontal, y the height above the floor)
     [3:9]    pelvis rotation, 6D (first two matrix columns), anchor frame
-    [9:135]  local rotations of joints 1..21 (canonical order), 6D each
+    [9:135]  local rotations of joints 1..21 (the body's joint order), 6D each
 
 Features come in 22 *groups* (the root = position + pelvis rotation, then one per joint), the unit in
 which keys may be partial: a key may fix only the root path, or only some joints.
@@ -25,17 +25,23 @@ GROUP_SLICES = [slice(0, 9)] + [slice(9 + 6 * (j - 1), 9 + 6 * j) for j in range
 GROUP_OF_FEATURE = np.concatenate([np.full(s.stop - s.start, g) for g, s in enumerate(GROUP_SLICES)])
 
 
-def heading(q: np.ndarray) -> np.ndarray:
-    """Yaw angles ``(...)`` in radians of rotations ``(..., 4)``: where their +Z points, about +Y."""
-    fwd = R.mul_vec(q, np.array([0.0, 0.0, 1.0]))
+FORWARD = np.array([0.0, 0.0, 1.0])  # the canonical pelvis faces its local +Z
+
+
+def heading(q: np.ndarray, forward: np.ndarray = FORWARD) -> np.ndarray:
+    """Yaw angles ``(...)`` in radians of rotations ``(..., 4)``: where they turn the pelvis-local axis
+    ``forward (3,)`` (the body's facing direction), about +Y."""
+    fwd = R.mul_vec(q, forward)
     return np.arctan2(fwd[..., 0], fwd[..., 2])
 
 
-def anchor_transform(rotations: np.ndarray, root: np.ndarray, anchor: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(yaw_quat (4,), origin (3,))`` that put frame ``anchor`` at the origin facing +Z (identity if None)."""
+def anchor_transform(rotations: np.ndarray, root: np.ndarray, anchor: int | None,
+                     forward: np.ndarray = FORWARD) -> tuple[np.ndarray, np.ndarray]:
+    """``(yaw_quat (4,), origin (3,))`` that put frame ``anchor`` at the origin facing +Z (identity if None);
+    ``forward`` is the body's pelvis-local facing axis (``Body.forward``)."""
     if anchor is None:
         return R.identity(), np.zeros(3)
-    yaw = heading(rotations[anchor, 0])
+    yaw = heading(rotations[anchor, 0], forward)
     q = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), -yaw)
     return q, np.array([root[anchor, 0], 0.0, root[anchor, 2]])
 

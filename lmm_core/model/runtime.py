@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import LMMError
 from . import network
+from .body import Body
 from .config import ModelConfig
 from .window import Window, choose_anchor, finish, prepare
 
@@ -24,8 +25,9 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "presets" / "models" / "lm
 
 
 class Model:
-    """A loaded model. Arrays are on the canonical body: rotations ``(T, 22, 4)`` local (joint 0 the
-    pelvis in the world, Y up), root ``(T, 3)`` pelvis positions in metres, at ``cfg.fps``."""
+    """A loaded model. Arrays are on the model's body (``self.body``; the canonical body for every shipped
+    model): rotations ``(T, 22, 4)`` local (joint 0 the pelvis in the world, Y up), root ``(T, 3)`` pelvis
+    positions in metres, at ``cfg.fps``."""
 
     def __init__(self, params: dict[str, np.ndarray], cfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
                  bank: dict[str, np.ndarray] | None = None, meta: dict | None = None, path: Path | None = None,
@@ -35,6 +37,12 @@ class Model:
         self.bank = bank or {}
         self.meta = meta or {}
         self.path = path
+        self.body = Body.from_dict(cfg.body)
+
+    @property
+    def skeleton(self):
+        """The body as a ``Skeleton`` (metres, Y up): the joints the arrays are given on."""
+        return self.body.skeleton()
 
     # ---- labels -------------------------------------------------------------------------------------
 
@@ -55,7 +63,8 @@ class Model:
     # ---- one window ------------------------------------------------------------------------------
 
     def prepare(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> Window:
-        return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known))
+        return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known),
+                       self.body.forward)
 
     def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0):
         """One pass over up to ``cfg.max_frames`` frames.

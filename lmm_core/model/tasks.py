@@ -24,7 +24,13 @@ _CANON_MAP = bone_map_for(_CANON, "canonical")
 
 
 def _model(model: Model | str | None) -> Model:
-    return model if isinstance(model, Model) else load(model)
+    m = model if isinstance(model, Model) else load(model)
+    if not m.body.is_canonical:
+        # Such models (the LAFAN1 benchmark's) read and write one rig's own joints; the tasks here go
+        # through the canonical body to work on any rig.
+        raise LMMError(f"{m.path} works on a rig's own skeleton ({', '.join(m.body.names[:3])}, ...), not on the "
+                       "canonical body; it is a benchmark model (`lmm bench lafan1 --model`), not one for these commands")
+    return m
 
 
 def to_canonical(motion: Motion, fps: float, source_map=None) -> Motion:

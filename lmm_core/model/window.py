@@ -63,8 +63,8 @@ def choose_anchor(known: np.ndarray) -> int | None:
 
 
 def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np.ndarray, std: np.ndarray,
-            pos_freqs: int, anchor: int | None) -> Window:
-    """Window inputs from world-frame canonical frames.
+            pos_freqs: int, anchor: int | None, forward: np.ndarray = Fe.FORWARD) -> Window:
+    """Window inputs from world-frame frames of the model's body.
 
     Args:
         rotations: ``(T, 22, 4)`` local rotations (joint 0 the pelvis in the world); unknown entries
@@ -73,8 +73,9 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
         known: ``(T, 22)`` bool per frame and group (group 0: root position and pelvis rotation).
         mean, std: ``(F,)`` feature statistics of the training data.
         anchor: see ``choose_anchor``.
+        forward: ``(3,)`` the body's pelvis-local facing axis (``Body.forward``).
     """
-    yaw, origin = Fe.anchor_transform(rotations, root, anchor)
+    yaw, origin = Fe.anchor_transform(rotations, root, anchor, forward)
     rot = np.array(rotations, dtype=np.float64)
     rot[:, 0], pos = Fe.to_anchor(rot, root, yaw, origin)
     rot, pos, have = Fe.fill_baseline(rot, pos, known)

@@ -1,4 +1,5 @@
-"""Training windows from the canonical corpus: sampling, mirror augmentation and task masks (numpy)."""
+"""Training windows (the canonical corpus, or clips on a rig's own skeleton): sampling, mirror augmentation
+and task masks (numpy)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,22 +36,66 @@ class Batch:
 
 
 class Corpus:
-    """Clips of one split held in memory; windows drawn uniformly over all valid start frames."""
+    """Clips held in memory, with their mirror images; windows drawn uniformly over all valid start frames.
 
-    def __init__(self, corpus: Path, split: str, sources: tuple[str, ...], actions: tuple[str, ...], styles: tuple[str, ...]):
+    Arrays are on the model's body: ``rot (N, 22, 4)`` local rotations, ``root (N, 3)`` metres,
+    ``contacts (N, 4)`` bool, every clip's frames one after another (``starts``, ``lengths``).
+    """
+
+    def __init__(self, names: list[str], rot: np.ndarray, root: np.ndarray, contacts: np.ndarray,
+                 lengths: np.ndarray, action: np.ndarray, action_mirrored: np.ndarray, style: np.ndarray,
+                 mirrored: tuple[np.ndarray, np.ndarray, np.ndarray]):
+        self.names = names
+        self.rot, self.root, self.contacts = rot, root, contacts
+        self.rot_m, self.root_m, self.contacts_m = mirrored
+        self.lengths = np.asarray(lengths)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(int)
+        self.action, self.action_mirrored, self.style = action, action_mirrored, style
+
+    @classmethod
+    def from_corpus(cls, corpus: Path, split: str, sources: tuple[str, ...], actions: tuple[str, ...],
+                    styles: tuple[str, ...]) -> "Corpus":
+        """One split of a built canonical corpus (``lmm dataset build``)."""
         clips, arrays = dataset.load(corpus, split, list(sources))
         if not clips:
             raise LMMError(f"no {split} clips from {', '.join(sources)} in {corpus}; build it with `lmm dataset build`")
-        self.clips = clips
-        self.rot, self.root, self.contacts = arrays["rotations"], arrays["root"], arrays["contacts"]
-        lengths = np.array([c.frames for c in clips])
-        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        self.lengths = lengths
-        a_index = {a: i for i, a in enumerate(actions)}
-        s_index = {s: i for i, s in enumerate(styles)}
-        self.action = np.array([a_index[c.action] for c in clips])
-        self.action_mirrored = np.array([a_index[mirror_label(c.action)] for c in clips])
-        self.style = np.array([s_index[c.style] for c in clips])
+        rot, root, contacts = arrays["rotations"], arrays["root"], arrays["contacts"]
+        # The canonical rest pose is symmetric across x = 0: swapping sides and reflecting each local
+        # rotation (w, x, y, z) -> (w, x, -y, -z) mirrors the motion.
+        rot_m = rot[:, _MIRROR].copy()
+        rot_m[..., 2:] *= -1
+        root_m = root.copy()
+        root_m[:, 0] *= -1
+        a_index, s_index = _index(actions), _index(styles)
+        return cls([c.take for c in clips], rot, root, contacts, np.array([c.frames for c in clips]),
+                   np.array([a_index[c.action] for c in clips]),
+                   np.array([a_index[mirror_label(c.action)] for c in clips]),
+                   np.array([s_index[c.style] for c in clips]), (rot_m, root_m, contacts[:, _CONTACT_MIRROR]))
+
+    @classmethod
+    def from_motions(cls, names: list[str], motions: list, labels: list[dict[str, str]], body,
+                     actions: tuple[str, ...], styles: tuple[str, ...]) -> "Corpus":
+        """Clips on a rig's own skeleton (``body``, see ``model.body``), mirrored with ``lmm_core.mirror``
+        because such rigs' joint frames are not symmetric at rest (LAFAN1's lie along each bone)."""
+        from ..contacts import detect
+        from ..mirror import mirror, mirror_frames
+        from ..skeleton import UNITS_TO_METRES
+
+        frames = mirror_frames(motions[0])
+        a_index, s_index = _index(actions), _index(styles)
+        parts: dict[str, list] = {k: [] for k in ("rot", "root", "con", "rot_m", "root_m", "con_m")}
+        for m in motions:
+            metres = UNITS_TO_METRES[m.skeleton.units]
+            for suffix, clip in (("", m), ("_m", mirror(m, frames=frames))):
+                pos = clip.global_positions() * metres
+                parts["rot" + suffix].append(clip.rotations.astype(np.float32))
+                parts["root" + suffix].append((clip.root_positions * metres).astype(np.float32))
+                parts["con" + suffix].append(detect(pos[:, list(body.contacts)], clip.fps, clip.height() * metres))
+        cat = {k: np.concatenate(v) for k, v in parts.items()}
+        return cls(names, cat["rot"], cat["root"], cat["con"], np.array([m.num_frames for m in motions]),
+                   np.array([a_index[lb["action"]] for lb in labels]),
+                   np.array([a_index[mirror_label(lb["action"])] for lb in labels]),
+                   np.array([s_index[lb["style"]] for lb in labels]), (cat["rot_m"], cat["root_m"], cat["con_m"]))
 
     @property
     def frames(self) -> int:
@@ -63,37 +108,46 @@ class Corpus:
         clip = rng.choice(len(valid), size=batch, p=valid / valid.sum())
         offset = (rng.random(batch) * valid[clip]).astype(int)
         idx = (self.starts[clip] + offset)[:, None] + np.arange(window)[None]
-        rot = self.rot[idx].astype(np.float64)
-        root = self.root[idx].astype(np.float64)
-        contacts = self.contacts[idx].copy()
-        action = self.action[clip].copy()
-        flip = rng.random(batch) < 0.5 if mirror else np.zeros(batch, dtype=bool)
-        if flip.any():
-            # The canonical rest pose is symmetric across x = 0: swapping sides and reflecting each
-            # local rotation (w, x, y, z) -> (w, x, -y, -z) mirrors the motion.
-            r = rot[flip][:, :, _MIRROR]
-            r[..., 2:] *= -1
-            rot[flip] = r
-            root[flip, :, 0] *= -1
-            contacts[flip] = contacts[flip][..., _CONTACT_MIRROR]
-            action[flip] = self.action_mirrored[clip[flip]]
+        flip = (rng.random(batch) < 0.5) if mirror else np.zeros(batch, dtype=bool)
+        f = flip[:, None]
+        rot = np.where(f[..., None, None], self.rot_m[idx], self.rot[idx]).astype(np.float64)
+        root = np.where(f[..., None], self.root_m[idx], self.root[idx]).astype(np.float64)
+        contacts = np.where(f[..., None], self.contacts_m[idx], self.contacts[idx])
+        action = np.where(flip, self.action_mirrored[clip], self.action[clip])
         return Batch(rot, root, contacts, action, self.style[clip].copy())
 
 
-def task_masks(rng: np.random.Generator, batch: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Known-group masks ``(B, W, 22)`` for a mix of tasks, and which items hide their labels ``(B,)``.
+def _index(vocab: tuple[str, ...]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(vocab)}
 
-    In-betweening (60%): 10 context frames and a key 1-60 frames later, sometimes with extra keys in
-    the gap or a key that fixes only the root path or some joints. Completion (20%): the first 1-40
-    frames. Generation (12%): nothing or only the first frame. Intent (8%): the first 10-60 frames
-    with labels hidden. Labels are also hidden at random elsewhere, so the model works without them.
+
+TASKS = ("inbetween", "complete", "generate", "intent")
+DEFAULT_MIX = (0.6, 0.2, 0.12, 0.08)
+
+
+def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[float, ...] = DEFAULT_MIX,
+               max_gap: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Known-group masks ``(B, W, 22)`` for a mix of tasks, which items hide their labels ``(B,)``, and
+    which frames the loss scores ``(B, W)``.
+
+    ``mix`` weighs the tasks of ``TASKS`` (default 60/20/12/8%). In-betweening: 10 context frames and a
+    key 1-``max_gap`` frames later, sometimes with extra keys in the gap or a key that fixes only the
+    root path or some joints. Completion: the first 1-40 frames. Generation: nothing or only the first
+    frame. Intent: the first 10-60 frames with labels hidden. Labels are also hidden at random
+    elsewhere, so the model works without them.
+
+    An in-betweening window without frames known after its last key scores only the frames up to that
+    key: what follows is completion's job, and counted here it would outweigh a short gap many times
+    over (a 5-frame gap in a 64-frame window leaves ~50 frames after the key).
     """
     known = np.zeros((batch, window, 22), dtype=bool)
+    scored = np.ones((batch, window), dtype=bool)
     hide = rng.random(batch) < 0.3
+    p = np.asarray(mix, dtype=np.float64)
+    task = rng.choice(len(TASKS), size=batch, p=p / p.sum())
     for b in range(batch):
-        r = rng.random()
-        if r < 0.6:
-            gap = int(rng.integers(1, min(60, window - 11) + 1))
+        if task[b] == 0:
+            gap = int(rng.integers(1, min(max_gap, window - 11) + 1))
             key = 10 + gap
             known[b, :10] = True
             if rng.random() < 0.2:
@@ -110,12 +164,14 @@ def task_masks(rng: np.random.Generator, batch: int, window: int) -> tuple[np.nd
                 known[b, extra] = True
             if rng.random() < 0.5:
                 known[b, key + 1:] = True  # more future context, as when filling a gap inside a clip
-        elif r < 0.8:
+            else:
+                scored[b, key + 1:] = False
+        elif task[b] == 1:
             known[b, : int(rng.integers(1, 41))] = True
-        elif r < 0.92:
+        elif task[b] == 2:
             if rng.random() < 0.5:
                 known[b, 0] = True
         else:
             known[b, : int(rng.integers(10, min(60, window) + 1))] = True
             hide[b] = True
-    return known, hide
+    return known, hide, scored

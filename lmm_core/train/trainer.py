@@ -5,6 +5,7 @@ typed ``TrainConfig`` and ``ModelConfig`` are saved in every checkpoint and read
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -16,13 +17,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .. import canonical as cn
 from ..errors import LMMError
 from ..model import features as Fe
+from ..model.body import Body, body_from_motions
 from ..model.config import ModelConfig, strict_from_dict
 from ..model.window import choose_anchor, prepare
 from . import rotations_torch as RT
-from .data import Corpus, task_masks, vocabularies
+from .data import DEFAULT_MIX, Corpus, task_masks, vocabularies
 from .network import Network
 
 FORMAT = "lmm-model-1"
@@ -50,6 +51,11 @@ class TrainConfig:
     checkpoint_every: int = 250
     stats_windows: int = 1500
     init_from: str = ""  # start from this checkpoint's weights and statistics (a warm start, not a resume)
+    # Train on these BVH files' own 22-joint skeleton (folder, glob or file) instead of the canonical
+    # corpus: how the LAFAN1 benchmark model is made. All of them train; nothing is held out.
+    bvh: str = ""
+    task_mix: tuple[float, ...] = DEFAULT_MIX  # in-betweening, completion, generation, intent
+    max_gap: int = 60  # longest in-betweening gap drawn, frames
 
 
 def rank() -> int:
@@ -63,12 +69,60 @@ def _rank() -> tuple[int, int]:
     return 0, 1
 
 
-def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _bvh_clips(spec: str, fps: float) -> tuple[list[str], list, list[dict[str, str]], dict[str, str]]:
+    """The training BVH files named by ``spec`` at ``fps``: take names, motions, labels (from the file
+    names, LAFAN1's convention) and the bone map (canonical joint -> rig joint) of their skeleton."""
+    from ..bench.files import motion_files
+    from ..bonemap import bone_map_for
+    from ..dataset import name_labels
+    from ..io import read_bvh
+
+    paths = motion_files(spec, "training")
+    motions = [read_bvh(p) for p in paths]
+    motions = [m if m.fps == fps else m.resampled(fps) for m in motions]
+    for p, m in zip(paths, motions):
+        if m.skeleton.names != motions[0].skeleton.names:
+            raise LMMError(f"{p}: its joints differ from {paths[0].name}'s; train on one skeleton at a time")
+    joint_map = dict(bone_map_for(motions[0].skeleton).bones)
+    return [p.name.split(".")[0] for p in paths], motions, [name_labels(p) for p in paths], joint_map
+
+
+def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
+    """A new model's configuration for ``cfg``'s data: label vocabularies and, for ``cfg.bvh``, the body
+    measured from those files; ``shape`` overrides network sizes (``d_model``, ``layers`` ...)."""
+    if not cfg.bvh:
+        actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
+        return ModelConfig(actions=actions, styles=styles, **shape)
+    from ..mirror import mirror_label
+
+    _, motions, labels, joint_map = _bvh_clips(cfg.bvh, ModelConfig.fps)
+    body = body_from_motions(motions, joint_map)
+    actions = {lb["action"] for lb in labels} | {mirror_label(lb["action"]) for lb in labels}
+    styles = {lb["style"] for lb in labels}
+    return ModelConfig(actions=("<unknown>",) + tuple(sorted(actions)), styles=("<unknown>",) + tuple(sorted(styles)),
+                       body=body.to_dict(), **shape)
+
+
+def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
+    """The training clips: the canonical corpus's train split, or ``cfg.bvh`` on the model's own body."""
+    if not cfg.bvh:
+        return Corpus.from_corpus(Path(cfg.corpus), "train", cfg.sources, model_cfg.actions, model_cfg.styles)
+    names, motions, labels, _ = _bvh_clips(cfg.bvh, model_cfg.fps)
+    body = Body.from_dict(model_cfg.body)
+    if body.names != motions[0].skeleton.names:
+        raise LMMError(f"{cfg.bvh}: the files' joints are not the model's body's; train a new model on them")
+    return Corpus.from_motions(names, motions, labels, body, model_cfg.actions, model_cfg.styles)
+
+
+def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: int = 16,
+                  body: Body | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature statistics ``(F,)`` each: ``mean`` and ``std`` of ground-truth windows in their anchor
     frames, and ``scale``, the typical size (RMS, in normalised units) of what the network must add to
     the baseline when in-betweening. The network's correction is multiplied by ``scale``, so one unit of
     output is one typical correction whatever the feature: the root's forward position varies by
     metres across windows but needs corrections of centimetres."""
+    body = body or Body.from_dict(None)
     feats = []
     batches = []
     for _ in range(max(n // 16, 1)):
@@ -76,7 +130,7 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
         batches.append(b)
         for i in range(16):
             anchor = int(rng.integers(0, 20))
-            yaw, origin = Fe.anchor_transform(b.rotations[i], b.root[i], anchor)
+            yaw, origin = Fe.anchor_transform(b.rotations[i], b.root[i], anchor, body.forward)
             rot = b.rotations[i].copy()
             rot[:, 0], pos = Fe.to_anchor(rot, b.root[i], yaw, origin)
             feats.append(Fe.encode(rot, pos))
@@ -89,7 +143,7 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
         known = np.ones((16, 64, Fe.NUM_GROUPS), dtype=bool)
         for i in range(16):
             known[i, 10:10 + int(rng.integers(1, 31))] = False
-        prep = _Prepared(b, known, np.zeros(16, dtype=bool), mean, std, pos_freqs, np.ones(Fe.FEATURES))
+        prep = _Prepared(b, known, np.zeros(16, dtype=bool), mean, std, pos_freqs, np.ones(Fe.FEATURES), body)
         unknown = ~prep.known.numpy()
         res = (prep.target.numpy() - prep.base.numpy()) * unknown
         sq += (res ** 2).sum(axis=(0, 1))
@@ -101,16 +155,18 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
 class _Prepared:
     """A batch turned into tensors: network inputs, targets and loss masks."""
 
-    def __init__(self, batch, known, hide, mean, std, pos_freqs, scale):
+    def __init__(self, batch, known, hide, mean, std, pos_freqs, scale, body: Body, scored: np.ndarray | None = None):
+        from ..kinematics import fk
+
         B, W = known.shape[:2]
         xs, bases, knowns, targets, positions, gates = [], [], [], [], [], []
-        offsets = cn.canonical_skeleton().offsets
+        offsets, parents = np.asarray(body.offsets), np.array(body.parents)
         for b in range(B):
             anchor = choose_anchor(known[b])
-            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor)
+            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward)
             # Targets in the same anchor frame; generation from nothing is scored in frame 0's frame.
             ref = anchor if anchor is not None else 0
-            yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref)
+            yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref, body.forward)
             if anchor is None:
                 win.yaw, win.origin = yaw, origin
             rot = batch.rotations[b].copy()
@@ -118,9 +174,7 @@ class _Prepared:
             targets.append((Fe.encode(rot, pos) - mean) / std)
             local = np.broadcast_to(offsets, (W, 22, 3)).copy()
             local[:, 0] = pos
-            from ..kinematics import fk
-
-            positions.append(fk(rot, local, np.array(cn.PARENTS))[1])
+            positions.append(fk(rot, local, parents)[1])
             xs.append(win.x)
             gates.append(win.gate)
             bases.append(win.base)
@@ -128,7 +182,9 @@ class _Prepared:
         t = lambda a, dt=torch.float32: torch.as_tensor(np.stack(a), dtype=dt)  # noqa: E731
         self.x, self.base, self.known, self.gate = t(xs), t(bases), t(knowns, torch.bool), t(gates)
         self.target, self.positions = t(targets), t(positions)
-        self.scored = torch.as_tensor(~known.all(axis=2))  # frames with anything to predict
+        # Frames the loss counts: something to predict, and not excluded by the task (``task_masks``).
+        scored = np.ones(known.shape[:2], dtype=bool) if scored is None else scored
+        self.scored = torch.as_tensor(~known.all(axis=2) & scored)
         self.contacts = torch.as_tensor(batch.contacts, dtype=torch.float32)
         self.action = torch.as_tensor(np.where(hide, 0, batch.action))
         self.style = torch.as_tensor(np.where(hide, 0, batch.style))
@@ -154,14 +210,24 @@ def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Ten
     return torch.stack(g_pos, dim=2)
 
 
-def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+def _per_item_mean(err: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of ``err`` over each item's weighted entries, then over the items that have any.
+
+    Every window counts the same whatever the length of its gap: pooled over all entries, long gaps
+    (many unknown frames) would drown short ones, and a 5-frame in-between would learn little."""
+    dims = tuple(range(1, err.dim()))
+    w = weight.expand_as(err)
+    total, count = (err * w).sum(dims), w.sum(dims)
+    has = count > 0
+    return (total[has] / count[has]).sum() / has.sum().clamp_min(1)
+
+
+def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     out, act_logits, sty_logits = net(prep.x, prep.action, prep.style)
     pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES] * prep.scale * prep.gate)
-    unknown = (~prep.known).float()
-    feat = ((pred - prep.target).abs() * unknown).sum() / unknown.sum().clamp_min(1)
-    pos = _positions(pred * std_t + mean_t, offsets_t, cn.PARENTS)
-    scored = prep.scored.float()[..., None, None]
-    pos_l = ((pos - prep.positions).abs() * scored).sum() / (scored.sum() * 22 * 3).clamp_min(1)
+    feat = _per_item_mean((pred - prep.target).abs(), (~prep.known).float() * prep.scored.float()[..., None])
+    pos = _positions(pred * std_t + mean_t, offsets_t, parents)
+    pos_l = _per_item_mean((pos - prep.positions).abs(), prep.scored.float()[..., None, None])
     contact = torch.nn.functional.binary_cross_entropy_with_logits(out[..., Fe.FEATURES:], prep.contacts)
     h = prep.hide
     if h.any():
@@ -191,14 +257,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
-    corpus_dir = Path(cfg.corpus)
 
     state = None
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
         cfg_saved = strict_from_dict(TrainConfig, state["train_config"], f"{ckpt_path} train config")
-        # Resuming may lengthen the run; everything else must match.
-        if replace(cfg_saved, steps=cfg.steps) != cfg:
+        # Resuming may lengthen the run and use another machine's threads; everything else must match.
+        if replace(cfg_saved, steps=cfg.steps, threads=cfg.threads, checkpoint_every=cfg.checkpoint_every) != cfg:
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
         mean, std, scale = state["mean"], state["std"], state["scale"]
@@ -206,15 +271,15 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     if warm is not None:
         model_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
     if model_cfg is None:
-        actions, styles = vocabularies(corpus_dir, cfg.sources)
-        model_cfg = ModelConfig(actions=actions, styles=styles)
-    corpus = Corpus(corpus_dir, "train", cfg.sources, model_cfg.actions, model_cfg.styles)
+        model_cfg = default_model_config(cfg)
+    body = Body.from_dict(model_cfg.body)
+    corpus = load_corpus(cfg, model_cfg)
     rng = np.random.default_rng(cfg.seed + 1000 * rank)
     torch.manual_seed(cfg.seed)
     if warm is not None:
         mean, std, scale = warm["mean"], warm["std"], warm["scale"]
     elif state is None:
-        mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs)
+        mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs, body)
     net = Network(model_cfg)
     if warm is not None:
         net.load_state_dict(warm["model"])
@@ -227,7 +292,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         rng = np.random.default_rng(cfg.seed + 1000 * rank + step)
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-    offsets_t = torch.as_tensor(cn.canonical_skeleton().offsets.copy(), dtype=torch.float32)
+    offsets_t = torch.as_tensor(np.array(body.offsets), dtype=torch.float32)
 
     def payload(step: int) -> dict:
         return {
@@ -247,9 +312,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
             g["lr"] = lr
         window = int(rng.choice(cfg.windows))
         batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
-        known, hide = task_masks(rng, cfg.batch, window)
-        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale)
-        parts = losses(model, prep, mean_t, std_t, offsets_t, cfg)
+        known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
+        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored)
+        parts = losses(model, prep, mean_t, std_t, offsets_t, body.parents, cfg)
         opt.zero_grad()
         parts["loss"].backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -273,10 +338,10 @@ def start_bank(cfg: TrainConfig, model_cfg: ModelConfig, per_pair: int = 2, fram
     """Real start snippets for generation: ``per_pair`` snippets of ``frames`` frames for every
     (action, style) pair of the training split, float16 (they only seed the motion)."""
     rng = np.random.default_rng(seed)
-    corpus = Corpus(Path(cfg.corpus), "train", cfg.sources, model_cfg.actions, model_cfg.styles)
+    corpus = load_corpus(cfg, model_cfg)
     rots, roots, acts, stys = [], [], [], []
     pairs: dict[tuple[int, int], list[int]] = {}
-    for i, c in enumerate(corpus.clips):
+    for i in range(len(corpus.lengths)):
         if corpus.lengths[i] >= frames:
             pairs.setdefault((int(corpus.action[i]), int(corpus.style[i])), []).append(i)
     for (a, s), clips in sorted(pairs.items()):
@@ -295,7 +360,8 @@ def start_bank(cfg: TrainConfig, model_cfg: ModelConfig, per_pair: int = 2, fram
 def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
     """Write the plain-array weights file the numpy runtime loads (``.npz``, float32), atomically.
 
-    With ``bank``, real start snippets from the training corpus go in too (for ``generate``).
+    With ``bank``, real start snippets from the training corpus go in too (for ``generate``; canonical
+    models only).
     """
     state = torch.load(checkpoint, weights_only=False)
     if state.get("format") != FORMAT:
@@ -307,7 +373,9 @@ def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
     arrays["mean"] = np.asarray(state["mean"], dtype=np.float64)
     arrays["std"] = np.asarray(state["std"], dtype=np.float64)
     arrays["scale"] = np.asarray(state["scale"], dtype=np.float64)
-    if bank:
+    if bank and model_cfg.body is None:
+        # Only canonical models generate (the commands that do work through the canonical body); a
+        # benchmark model on a rig's own skeleton carries no snippets of its data.
         arrays.update(start_bank(strict_from_dict(TrainConfig, state["train_config"], "train config"), model_cfg))
     meta = {"format": FORMAT, "model_config": state["model_config"], "train_config": state["train_config"], "step": state["step"]}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
