@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, panels, preferences, properties
+from . import capture_import, operators, panels, preferences, properties
 
-_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panels.CLASSES)
+_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *capture_import.CLASSES, *panels.CLASSES)
+_MENUS = (*operators.MENUS, *capture_import.MENUS)
 
 
 def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
-    for menu, draw in operators.MENUS:
+    for menu, draw in _MENUS:
         getattr(bpy.types, menu).append(draw)
 
 
 def unregister() -> None:
-    for menu, draw in reversed(operators.MENUS):
+    for menu, draw in reversed(_MENUS):
         getattr(bpy.types, menu).remove(draw)
     properties.unregister()
     for cls in reversed(_CLASSES):

@@ -1,0 +1,82 @@
+"""Import motion from multi-camera footage: the capture pipeline (``lmm_core.capture``) on a calibration and
+2D keypoints, then a new armature with the solved motion (``bridge.armature_from_motion``).
+
+Keypoints are one ``.npz`` file or one folder of JSON files per camera (COCO-17 or OpenPose BODY_25): give
+the folder that holds the camera folders. Bad input is one reported sentence, as for every LMM operator.
+"""
+# No "from __future__ import annotations": Blender reads property annotations as live objects.
+import importlib
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+
+from .operators import _run
+
+
+class LMM_OT_import_capture(bpy.types.Operator):
+    """Make an armature's motion from calibrated cameras' 2D keypoints (triangulate, solve the skeleton)"""
+
+    bl_idname = "lmm.import_capture"
+    bl_label = "Import Multi-Camera Capture"
+    bl_options = {"REGISTER", "UNDO"}
+
+    calibration: StringProperty(
+        name="Calibration", subtype="FILE_PATH",
+        description="Camera calibration: .toml, .json, OpenCV .yml, or a folder of OpenCV .yml files",
+    )
+    keypoints: StringProperty(
+        name="Keypoints", subtype="FILE_PATH",
+        description="2D keypoints: one .npz, or the folder holding one folder of JSON files per camera",
+    )
+    keypoint_format: EnumProperty(
+        name="Format",
+        items=(("auto", "Automatic", "Tell COCO-17 from OpenPose BODY_25 by the files"),
+               ("coco17", "COCO-17", "COCO keypoint JSON (17 points)"),
+               ("body25", "OpenPose BODY_25", "OpenPose JSON (25 points)")),
+        default="auto",
+    )
+    fps: FloatProperty(name="Frame Rate", description="Of the footage; 0: from the keypoints file, else the scene's",
+                       default=0.0, min=0.0, soft_max=240.0)
+    sync: BoolProperty(name="Synchronise Cameras", description="Find each camera's frame offset from the keypoints", default=True)
+    limits: BoolProperty(name="Joint Limits", description="Keep joints inside the learned joint limits", default=True)
+    update_scene: BoolProperty(name="Update Scene", description="Set the scene's frame rate and range to the motion's", default=True)
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self, width=480)
+
+    def execute(self, context):
+        from . import bridge
+        from ._core import CORE_NAME, LMMError
+
+        def work(progress):
+            if not self.calibration or not self.keypoints:
+                raise LMMError("choose a calibration file and the keypoints (an .npz, or the folder of camera folders)")
+            pipeline = importlib.import_module(f"{CORE_NAME}.capture.pipeline")
+            keypoints = importlib.import_module(f"{CORE_NAME}.capture.keypoints")
+            calibration = importlib.import_module(f"{CORE_NAME}.capture.calibration")
+            scene = context.scene
+            calib = calibration.read_calibration(bpy.path.abspath(self.calibration))
+            kp = keypoints.read_keypoints(bpy.path.abspath(self.keypoints), self.keypoint_format)
+            fps = self.fps or kp.fps or bridge.scene_fps(scene)
+            options = pipeline.CaptureOptions(fps=fps, sync=self.sync, limits=self.limits)
+            result = pipeline.capture(calib, kp, options, progress=lambda f: progress(0.7 * f))
+            motion = result.motion
+            name = Path(bpy.path.abspath(self.keypoints)).name.split(".")[0] or "Capture"
+            obj = bridge.armature_from_motion(motion, scale=bridge.blender_scale("m", scene), name=name,
+                                              frame_start=scene.frame_start, progress=lambda f: progress(0.7 + 0.3 * f))
+            if self.update_scene:
+                bridge.fit_scene_to_motion(scene, motion, scene.frame_start)
+            offsets = ", ".join(f"{n} {int(o):+d}" for n, o in zip(result.cameras, result.offsets))
+            return (f"Captured {obj.name!r}: {motion.num_frames} frames at {motion.fps:g} fps from {len(result.cameras)} cameras "
+                    f"(frame offsets {offsets})")
+
+        return _run(self, context, work, "LMM: solving the capture...")
+
+
+def menu_import(self, context):
+    self.layout.operator(LMM_OT_import_capture.bl_idname, text="Multi-Camera Capture (LMM)")
+
+
+CLASSES = (LMM_OT_import_capture,)
+MENUS = (("TOPBAR_MT_file_import", menu_import),)

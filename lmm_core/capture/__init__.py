@@ -1,0 +1,18 @@
+"""Motion from multi-camera footage: 2D keypoints of calibrated cameras -> a ``Motion`` on the canonical body.
+
+Modules: ``keypoints`` (joint sets, detector file readers and writers), ``opencv_yaml`` and ``calibration``
+(camera files), ``cameras`` (projection, distortion), ``sync`` (frame offsets), ``triangulate``,
+``smoothing``, ``solve`` (skeleton solving), ``segment`` (clips at pauses), ``pipeline`` (all of it),
+``synthetic`` (cameras and detections made from real motion capture, for tests and benchmarks).
+See docs/capture.md. numpy only.
+"""
+from .calibration import Calibration, read_calibration, write_calibration
+from .cameras import Camera
+from .keypoints import BODY25, COCO17, Keypoints2D, read_keypoints
+from .pipeline import CaptureOptions, CaptureResult, capture, capture_files
+from .segment import segment
+
+__all__ = [
+    "Calibration", "Camera", "read_calibration", "write_calibration", "Keypoints2D", "read_keypoints", "COCO17",
+    "BODY25", "CaptureOptions", "CaptureResult", "capture", "capture_files", "segment",
+]

@@ -1,0 +1,88 @@
+"""``lmm capture``: the command line of the capture pipeline (``lmm_core/cli.py`` holds only its table entry)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import LMMError
+from ..skeleton import UNITS_TO_METRES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("calibration", type=Path, help="camera calibration: .toml, .json, OpenCV .yml/.yaml, or a folder of .yml files")
+    p.add_argument("keypoints", nargs="+", type=Path,
+                   help="2D keypoints: one .npz (cameras, frames, joints, 3), or one folder of JSON files per camera, named as in the calibration")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output BVH (with --split: OUT_001.bvh, OUT_002.bvh, ...)")
+    p.add_argument("--format", default="auto", choices=["auto", "coco17", "body25"],
+                   help="keypoint set: COCO-17 JSON or OpenPose BODY_25 JSON (default: detected from the files)")
+    p.add_argument("--fps", type=float, help="frame rate of the footage (default: the .npz's, else 30)")
+    p.add_argument("--no-sync", action="store_true", help="the cameras are synchronised (genlock): do not estimate frame offsets")
+    p.add_argument("--max-offset", type=int, default=30, help="largest frame offset between cameras searched, either way (default 30)")
+    p.add_argument("--threshold", type=float, default=20.0, help="reprojection error in pixels under which a camera agrees (default 20)")
+    p.add_argument("--smooth", type=float, default=0.05, help="smoothing window in seconds (Gaussian sigma; 0: off; default 0.05)")
+    p.add_argument("--no-limits", action="store_true", help="do not keep joints inside the learned joint limits")
+    p.add_argument("--units", choices=sorted(UNITS_TO_METRES), help="units of the calibration's translations (default: the file's, else m)")
+    p.add_argument("--up", choices=["x", "y", "z", "-x", "-y", "-z"], help="the calibration world's up axis (default: the file's, else y)")
+    p.add_argument("--rig", help="write onto this rig instead: 'canonical' or a BVH whose skeleton and rest pose are the target")
+    p.add_argument("--split", action="store_true", help="cut the take into clips at pauses and write one file per clip")
+    p.add_argument("--min-pause", type=float, default=0.5, help="seconds of stillness that make a pause (default 0.5)")
+    p.add_argument("--pause-speed", type=float, default=0.15, help="mean joint speed in m/s under which the body is still (default 0.15)")
+    p.add_argument("--label", action="store_true", help="print the model's most likely action for each clip")
+    p.add_argument("--model", type=Path, help="model weights for --label (default: the shipped model)")
+
+
+def _numbered(output: Path, i: int) -> Path:
+    """``out_001.bvh`` from ``out.bvh`` (compressed suffixes kept: ``out_001.bvh.xz``)."""
+    name = output.name
+    for suffix in (".bvh.gz", ".bvh.xz", ".bvh"):
+        if name.lower().endswith(suffix):
+            return output.with_name(f"{name[: -len(suffix)]}_{i:03d}{name[-len(suffix):]}")
+    return output.with_name(f"{name}_{i:03d}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import _write_result
+    from .pipeline import CaptureOptions, capture_files
+    from .segment import segment
+
+    if not args.output.parent.is_dir():
+        raise LMMError(f"{args.output}: the folder {args.output.parent} does not exist; create it first")
+    if args.fps is not None and not args.fps > 0:
+        raise LMMError(f"--fps must be positive, got {args.fps}")
+    if args.max_offset < 0 or args.smooth < 0 or not args.threshold > 0:
+        raise LMMError("--max-offset and --smooth must not be negative, and --threshold must be positive")
+    options = CaptureOptions(fps=args.fps, sync=not args.no_sync, max_offset=args.max_offset, threshold_px=args.threshold,
+                             smooth_s=args.smooth, limits=not args.no_limits)
+    result = capture_files(args.calibration, args.keypoints, options, fmt=args.format, units=args.units, up=args.up,
+                           show_progress=True)
+    print(result.summary())
+    motion = result.motion
+    if not args.split:
+        clips = [(0, motion.num_frames)]
+    else:
+        clips = segment(motion, speed_threshold=args.pause_speed, min_pause_s=args.min_pause)
+        if not clips:
+            raise LMMError("the performer never moves faster than --pause-speed; nothing to split (write it without --split)")
+        print(f"clips     {len(clips)} between pauses of at least {args.min_pause:g} s")
+    for i, (a, b) in enumerate(clips, start=1):
+        clip = motion if (a, b) == (0, motion.num_frames) else motion.slice(a, b)
+        out = _numbered(args.output, i) if args.split else args.output
+        if args.split:
+            print(f"clip {i:03d}  frames {a}-{b - 1} ({(b - a) / motion.fps:.2f} s)")
+        if args.label:
+            from ..model.tasks import intent
+
+            top = next(iter(intent(clip, args.model)["action"].items()), None)
+            print(f"          action: {top[0]} ({top[1]:.0%})" if top else "          action: (none)")
+        _write_result(clip, replace_output(args, out))
+    return 0
+
+
+def replace_output(args: argparse.Namespace, output: Path) -> argparse.Namespace:
+    """``args`` with another ``output`` (``_write_result`` reads ``output`` and ``rig``)."""
+    ns = argparse.Namespace(**vars(args))
+    ns.output = output
+    return ns
+
+
+__all__ = ["add_arguments", "run"]
