@@ -274,6 +274,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--sources", nargs="*", default=["bandai1", "bandai2", "reactidle", "cmu"])
+    p.add_argument("--bvh", default="", metavar="FILES",
+                   help="train on these BVH files' own 22-joint skeleton (folder, glob or file) instead of the "
+                        "canonical corpus, e.g. the LAFAN1 benchmark model; every file trains")
+    p.add_argument("--task-mix", default="", metavar="I,C,G,N",
+                   help="weights of in-betweening, completion, generation and intent windows (default 0.6,0.2,0.12,0.08)")
+    p.add_argument("--max-gap", type=int, default=60, help="longest in-betweening gap drawn, frames (default 60)")
+    p.add_argument("--windows", default="", metavar="N,...", help="window lengths drawn, frames (default 64,96,128)")
     p.add_argument("--d-model", type=int, default=ModelConfig.d_model)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--warmup", type=int, default=150, help="steps of learning-rate warm-up")
@@ -282,19 +289,32 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
 
+def _numbers(text: str, option: str, kind, count: int | None = None) -> tuple:
+    """``"0.6,0.4"`` -> ``(0.6, 0.4)``; an ``LMMError`` naming ``option`` when it is not such a list."""
+    try:
+        values = tuple(kind(v) for v in text.split(","))
+    except ValueError:
+        raise LMMError(f"{option} takes comma-separated numbers, got {text!r}") from None
+    if (count is not None and len(values) != count) or any(v < 0 for v in values) or not any(values):
+        want = f"{count} " if count else ""
+        raise LMMError(f"{option} takes {want}non-negative comma-separated numbers, not all zero; got {text!r}")
+    return values
+
+
 def _train(args: argparse.Namespace) -> int:
-    from dataclasses import replace as dc_replace
+    from .train.trainer import TrainConfig, default_model_config, export, rank, train
 
-    from .model.config import ModelConfig
-    from .train.data import vocabularies
-    from .train.trainer import TrainConfig, export, rank, train
-
+    extra = {}
+    if args.task_mix:
+        extra["task_mix"] = _numbers(args.task_mix, "--task-mix", float, 4)
+    if args.windows:
+        extra["windows"] = _numbers(args.windows, "--windows", int)
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
-                      threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from)
+                      threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
+                      bvh=args.bvh, max_gap=args.max_gap, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
-        actions, styles = vocabularies(Path(args.corpus), cfg.sources)
-        model_cfg = dc_replace(ModelConfig(actions=actions, styles=styles), d_model=args.d_model, layers=args.layers)
+        model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)
     ckpt = train(cfg, model_cfg, resume=args.resume)
     if rank() != 0:  # under torchrun only the first process reports and exports
         return 0
@@ -316,14 +336,63 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _batch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", type=Path, help="job file (TOML; see docs/batch.md and examples/batch_job.toml)")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I of N (1-based), e.g. one per farm machine")
+    p.add_argument("--jobs", type=int, default=1, help="Blender worker processes on this machine (default 1)")
+    p.add_argument("--out", type=Path, help="output folder (default: the job's [job] output)")
+    p.add_argument("--force", action="store_true", help="make every output again, finished or not")
+    p.add_argument("--task-timeout", type=float, metavar="S", help="stop a task (and its worker) after S seconds")
+    p.add_argument("--dry-run", action="store_true", help="check the job and list what would run; run nothing")
+    p.add_argument("--profile", type=Path, metavar="DIR", help="save cProfile statistics of each task in DIR")
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import load_job, parse_shard, plan, run_job
+
+    shard = parse_shard(args.shard)
+    if args.jobs < 1:
+        raise LMMError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.task_timeout is not None and not args.task_timeout > 0:
+        raise LMMError(f"--task-timeout must be a positive number of seconds, got {args.task_timeout:g}")
+    job = load_job(args.job, args.out)
+    if args.dry_run:
+        planned = plan(job, shard, args.force)
+        for p in planned:
+            state = f"make {', '.join(p.todo)}" if p.todo else "finished (skip)"
+            print(f"{p.task.id:<32} {p.task.type:<10} {state}")
+        print(f"{len(planned)} of {len(job.tasks)} tasks in shard {shard[0]}/{shard[1]}; "
+              f"{sum(bool(p.todo) for p in planned)} to run; outputs in {job.output}/")
+        return 0
+    summary = run_job(job, shard, args.jobs, force=args.force, task_timeout=args.task_timeout,
+                      profile_dir=args.profile)
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
+    p.add_argument("--jobs", type=int, default=2, help="Blender worker processes (default 2)")
+    p.add_argument("--force", action="store_true", help="make everything again (default: reuse finished results)")
+    p.add_argument("--preview-frames", type=int, metavar="N", help="render at most N frames per preview (a quick look)")
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.out)
+    return run_demo(args.out, jobs=args.jobs, force=args.force, preview_frames=args.preview_frames)
+
+
+def _capture_args(p: argparse.ArgumentParser) -> None:
+    from .capture.command import add_arguments
+
+    add_arguments(p)
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from .capture.command import run
+
+    return run(args)
 
 
 COMMANDS: list[Command] = [
@@ -336,9 +405,13 @@ COMMANDS: list[Command] = [
     ("complete", "continue a clip for N frames (prediction, trajectory included)", _complete_args, _complete),
     ("generate", "make new motion for an action and style", _generate_args, _generate),
     ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
+    ("capture", "motion from calibrated cameras' 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", _capture_args, _capture),
     ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
     ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", _bench_args, _bench),
-    ("demo", "run the newcomer's demo on the shipped clips and print where the results are", _demo_args, _demo),
+    ("demo", "the newcomer's demo in headless Blender: generate, in-between, retarget, export, preview", _demo_args,
+     _demo),
+    ("batch", "run a job file of tasks headless in Blender: exports, previews, resumable, sharded", _batch_args,
+     _batch),
 ]
 
 

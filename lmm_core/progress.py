@@ -1,7 +1,8 @@
 """A small terminal progress bar for long jobs (no dependencies, so the Blender build can carry it).
 
 ``progress(iterable, total, desc)`` yields the items and redraws one line on stderr: a bar, count,
-rate, elapsed and remaining time, and an optional postfix set through ``bar.postfix = "loss 0.12"``.
+rate, elapsed and remaining time, and an optional postfix set through ``bar.postfix = "loss 0.12"`` (or
+``set_postfix``, which also redraws). A bar can also be driven by hand: ``update()`` then ``close()``.
 When stderr is not a terminal it prints at most one line every ``interval`` seconds instead.
 """
 from __future__ import annotations
@@ -53,6 +54,7 @@ class progress:
         if self.tty:
             self.stream.write("\r" + self._line() + ("\n" if final else "\x1b[K"))
         else:
+            self._drawn_n = self.n
             self.stream.write(self._line() + "\n")
         self.stream.flush()
 
@@ -62,6 +64,20 @@ class progress:
         if now - self._last >= self.interval:
             self._last = now
             self._draw()
+
+    def set_postfix(self, text: str) -> None:
+        """Show ``text`` after the bar (redrawn at most every ``interval`` seconds)."""
+        self.postfix = text
+        now = time.perf_counter()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._draw()
+
+    def close(self) -> None:
+        """Draw the final line (for a bar driven by ``update`` rather than iteration); in a log (not a
+        terminal) only when the count moved since the last line."""
+        if self.tty or self.n != getattr(self, "_drawn_n", None):
+            self._draw(final=True)
 
     def __iter__(self) -> Iterator[T]:
         for item in self.iterable:

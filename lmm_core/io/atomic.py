@@ -28,6 +28,19 @@ def read_bytes(path: str | Path) -> bytes:
         return f.read()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def set_default_mode(path: str | Path, folder: bool = False) -> None:
+    """Give a temporary file (``mkstemp`` makes them 0600) or folder (``mkdtemp``: 0700) the permissions a
+    plain ``open`` or ``mkdir`` would have (0666 or 0777 less the umask), before it is renamed into place."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_text_writer(path: str | Path) -> Iterator[IO[str]]:
     """A UTF-8 text stream (LF line ends) that becomes ``path`` only if the block succeeds.
@@ -43,6 +56,7 @@ def atomic_text_writer(path: str | Path) -> Iterator[IO[str]]:
     try:
         with io.TextIOWrapper(_open(tmp, "wb", path), encoding="utf-8", newline="\n") as stream:
             yield stream
+        set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

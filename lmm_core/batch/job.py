@@ -1,0 +1,502 @@
+"""Job files for ``lmm batch``: the TOML schema, strict validation and the resolved tasks.
+
+A job file (see docs/batch.md and examples/batch_job.toml) has a ``[job]`` table with defaults, an optional
+``[preview]`` table and one ``[[task]]`` table per task. Validation is strict: an unknown key, a value of
+the wrong kind, a missing input or character, an unknown output or an output folder that cannot be
+written is a ``JobError`` naming the file, the task and the fix. Nothing here touches Blender: the tasks are
+resolved into plain dictionaries (``Task.to_worker``) that the Blender worker (``addon/batch_worker.py``)
+carries out.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import LMMError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
+MOTION_SUFFIXES = (".bvh", ".bvh.gz", ".bvh.xz", ".fbx")
+CHARACTER_SUFFIXES = (".blend", ".fbx", ".bvh", ".bvh.gz", ".bvh.xz")
+MANNEQUIN = "mannequin"
+PREVIEW_OUTPUTS = ("preview", "plot")  # made by LMM itself; every other output is an export preset
+PREVIEW_FORMATS = ("gif", "mp4", "png")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class JobError(LMMError):
+    """A job file that cannot be run as written; the message names the file, the task and the fix."""
+
+
+# ---- schema -------------------------------------------------------------------------------------------
+
+# Keys every task may have (they default to the [job] table's), then each type's own: (required, optional).
+COMMON_KEYS = {"id", "type", "character", "armature", "target_map", "outputs", "fps", "model", "range"}
+TASK_TYPES: dict[str, tuple[set[str], set[str]]] = {
+    "generate": ({"action"}, {"style", "seconds", "seed", "variation"}),
+    "inbetween": ({"input"}, {"keys", "gap", "action", "style", "source_map"}),
+    "complete": ({"input", "frames"}, {"action", "style", "source_map"}),
+    "retarget": ({"input"}, {"source_map", "in_place", "fix_feet"}),
+    "mirror": ({"input"}, {"source_map"}),
+}
+JOB_KEYS = {"name", "output", "character", "armature", "target_map", "outputs", "fps", "model"}
+PREVIEW_KEYS = {"width", "height", "fps", "formats", "engine", "seconds", "frames"}
+PREVIEW_DEFAULTS: dict[str, Any] = {
+    "width": 320, "height": 240, "fps": 15.0, "formats": ["gif", "png"], "engine": "workbench", "seconds": 0.0,
+    "frames": 0,
+}
+ENGINES = ("workbench", "eevee")
+
+
+def export_presets(folder: Path = EXPORT_PRESETS_DIR) -> dict[str, Path]:
+    """The shipped export presets by name (file stem): unity, unreal, godot, bvh."""
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+
+
+def _preset_extension(path: Path) -> str:
+    """The ``extension`` a preset file declares (read without Blender; Blender checks the options)."""
+    try:
+        head = tomllib.loads(path.read_text(encoding="utf-8")).get("preset", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise JobError(f"export preset {path} cannot be read: {exc}") from None
+    fmt = head.get("format") if isinstance(head, dict) else None
+    if fmt not in ("fbx", "gltf", "bvh"):
+        raise JobError(f"export preset {path}: format must be fbx, gltf or bvh, got {fmt!r}")
+    return str(head.get("extension", "." + fmt))
+
+
+@dataclass(frozen=True)
+class Output:
+    """One thing a task writes: an export with a preset, the preview render or the plot.
+
+    ``files`` are paths relative to the task's folder; ``preset`` is the preset file for exports.
+    """
+
+    key: str
+    kind: str  # "export" | "preview" | "plot"
+    files: tuple[str, ...]
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One resolved task of a job (paths absolute, defaults filled in)."""
+
+    id: str
+    type: str
+    index: int  # position in the job file, 1-based (for messages)
+    params: dict
+    input: str | None
+    range: tuple[int, int] | None
+    character: dict
+    outputs: tuple[Output, ...]
+    fps: float | None
+    model: str | None
+    folder: str
+    fingerprint: str = ""
+
+    def to_worker(self, todo: list[str] | None = None, preview: dict | None = None) -> dict:
+        """What the Blender worker needs, as JSON-ready data; ``todo`` limits the outputs made."""
+        keys = set(todo) if todo is not None else {o.key for o in self.outputs}
+        return {
+            "id": self.id, "type": self.type, "params": self.params, "input": self.input,
+            "range": list(self.range) if self.range else None, "character": self.character,
+            "fps": self.fps, "model": self.model, "folder": self.folder, "fingerprint": self.fingerprint,
+            "outputs": [{"key": o.key, "kind": o.kind, "files": list(o.files), "preset": o.preset}
+                        for o in self.outputs if o.key in keys],
+            "preview": preview or {},
+        }
+
+
+@dataclass
+class Job:
+    """A parsed, validated job file."""
+
+    path: Path
+    name: str
+    output: Path
+    tasks: list[Task]
+    preview: dict = field(default_factory=lambda: dict(PREVIEW_DEFAULTS))
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(task_id)
+
+
+# ---- parsing ------------------------------------------------------------------------------------------
+
+
+class _Where:
+    """Builds error messages that name the file and the task."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def error(self, message: str, task: dict | None = None, index: int | None = None) -> JobError:
+        where = str(self.path)
+        if index is not None:
+            tid = task.get("id") if isinstance(task, dict) else None
+            where += f", task {tid!r} ([[task]] number {index})" if isinstance(tid, str) else f", [[task]] number {index}"
+        return JobError(f"{where}: {message}")
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _resolve(base: Path, text: str) -> Path:
+    path = Path(os.path.expandvars(os.path.expanduser(text)))
+    return path if path.is_absolute() else (base / path)
+
+
+def _has_suffix(path: Path, suffixes) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in suffixes)
+
+
+def _number(value, what: str, w: _Where, task, index, *, integer: bool = False, positive: bool = False,
+            minimum: float | None = None, maximum: float | None = None):
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok:
+        kind = "a whole number" if integer else "a number"
+        raise w.error(f"{what} must be {kind}, got {value!r}", task, index)
+    if positive and not value > 0:
+        raise w.error(f"{what} must be positive, got {value!r}", task, index)
+    if minimum is not None and value < minimum or maximum is not None and value > maximum:
+        raise w.error(f"{what} must be between {minimum} and {maximum}, got {value!r}", task, index)
+    return value
+
+
+def _string(value, what: str, w: _Where, task, index) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise w.error(f"{what} must be a non-empty string, got {value!r}", task, index)
+    return value.strip()
+
+
+def _frames_pair(value, what: str, w: _Where, task, index) -> tuple[int, int]:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise w.error(f"{what} must be two frame numbers [first, last], got {value!r}", task, index)
+    a, b = value
+    if a < 0 or b <= a:
+        raise w.error(f"{what} must be [first, last] with 0 <= first < last, got {value!r}", task, index)
+    return a, b
+
+
+def _check_output_folder(output: Path, w: _Where) -> None:
+    """The output folder must be a folder (or creatable) and writable."""
+    if output.exists() and not output.is_dir():
+        raise w.error(f"output {output} exists and is not a folder; point [job] output at a folder")
+    probe = output
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise w.error(f"output {output} cannot be created: {probe} is a file; point [job] output elsewhere")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise w.error(f"output folder {probe} is not writable; point [job] output at a folder you can write to")
+
+
+def _character(value, armature, target_map, base: Path, w: _Where, task, index) -> dict:
+    text = _string(value, "character", w, task, index)
+    if text.lower() == MANNEQUIN:
+        return {"kind": "mannequin", "path": None, "armature": None, "map": None}
+    path = _resolve(base, text)
+    if not _has_suffix(path, CHARACTER_SUFFIXES):
+        raise w.error(f"character {text!r} must be 'mannequin' or a .blend, .fbx or .bvh file", task, index)
+    if not path.is_file():
+        raise w.error(f"character {text!r} not found (looked for {path}); paths are relative to the job file's "
+                      "folder", task, index)
+    kind = "blend" if path.suffix.lower() == ".blend" else "fbx" if path.suffix.lower() == ".fbx" else "bvh"
+    return {"kind": kind, "path": str(path.resolve()), "armature": armature, "map": target_map}
+
+
+def _outputs(value, task_id: str, base: Path, w: _Where, task, index) -> tuple[Output, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise w.error(f"outputs must be a non-empty list of names, like [\"unity\", \"bvh\", \"preview\"], got "
+                      f"{value!r}", task, index)
+    presets = export_presets()
+    known = [*presets, *PREVIEW_OUTPUTS]
+    out: list[Output] = []
+    for name in value:
+        if name in PREVIEW_OUTPUTS:
+            continue  # their files depend on [preview]; added by the caller
+        if name.lower().endswith(".toml"):
+            path = _resolve(base, name)
+            if not path.is_file():
+                raise w.error(f"export preset file {name!r} not found (looked for {path})", task, index)
+            key = path.stem
+        elif name in presets:
+            path, key = presets[name], name
+        else:
+            raise w.error(f"unknown output {name!r}{_suggest(name, known)}; use one of {', '.join(known)}, or the "
+                          "path of an export preset .toml", task, index)
+        ext = _preset_extension(path)
+        stem = task_id if key == ext.lstrip(".").lower() else f"{task_id}_{key}"
+        out.append(Output(key, "export", (stem + ext,), str(path.resolve())))
+    keys = [o.key for o in out] + [n for n in value if n in PREVIEW_OUTPUTS]
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise w.error(f"output {dup[0]!r} is listed twice; list each output once", task, index)
+    names = [f for o in out for f in o.files]
+    if len(set(names)) != len(names):
+        raise w.error("two outputs would write the same file; give custom presets distinct file names", task, index)
+    return tuple(out)
+
+
+def _preview(table, w: _Where) -> dict:
+    if not isinstance(table, dict):
+        raise w.error("[preview] must be a table")
+    bad = set(table) - PREVIEW_KEYS
+    if bad:
+        key = sorted(bad)[0]
+        raise w.error(f"unknown key {key!r} in [preview]{_suggest(key, PREVIEW_KEYS)}; allowed: "
+                      f"{', '.join(sorted(PREVIEW_KEYS))}")
+    p = dict(PREVIEW_DEFAULTS) | table
+    for key in ("width", "height"):
+        _number(p[key], f"[preview] {key}", w, None, None, integer=True, minimum=16, maximum=4096)
+    _number(p["fps"], "[preview] fps", w, None, None, positive=True)
+    _number(p["seconds"], "[preview] seconds", w, None, None, minimum=0, maximum=1e6)
+    _number(p["frames"], "[preview] frames", w, None, None, integer=True, minimum=0, maximum=100000)
+    if (not isinstance(p["formats"], list) or not p["formats"]
+            or any(f not in PREVIEW_FORMATS for f in p["formats"])):
+        raise w.error(f"[preview] formats must be a list drawn from {', '.join(PREVIEW_FORMATS)}, got {p['formats']!r}")
+    if p["engine"] not in ENGINES:
+        raise w.error(f"[preview] engine must be one of {', '.join(ENGINES)}, got {p['engine']!r}")
+    p["fps"] = float(p["fps"])
+    return p
+
+
+def preview_files(task_id: str, preview: dict) -> tuple[str, ...]:
+    """Files of the ``preview`` output: the animation(s) and, with ``png``, the frames' folder index."""
+    files = [f"{task_id}_preview.{f}" for f in preview["formats"] if f != "png"]
+    if "png" in preview["formats"]:
+        files.append(f"{task_id}_frames")  # a folder of frame_0001.png ...
+    return tuple(files)
+
+
+def _default_id(task: dict, index: int) -> str:
+    kind = task.get("type", "task")
+    if kind == "generate":
+        parts = [task.get("action"), task.get("style"), f"seed{task.get('seed', 0)}"]
+        stem = "_".join(str(p) for p in parts if p)
+    else:
+        name = Path(str(task.get("input", ""))).name
+        stem = name.split(".")[0] if name else str(index)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", f"{kind}_{stem}").strip("-.") or f"task{index}"
+
+
+def _fingerprint(data: dict, files: list[Path]) -> str:
+    """A hash of what decides a task's outputs: its settings and its input files' sizes and times."""
+    stats = []
+    for f in files:
+        try:
+            st = f.stat()
+            stats.append([f.name, st.st_size, int(st.st_mtime)])
+        except OSError:
+            stats.append([f.name, None, None])
+    text = json.dumps({"task": data, "files": stats}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> Task:
+    if not isinstance(raw, dict):
+        raise w.error("each [[task]] must be a table", None, index)
+    kind = raw.get("type")
+    if kind not in TASK_TYPES:
+        what = "has no type" if kind is None else f"has unknown type {kind!r}{_suggest(kind, TASK_TYPES)}"
+        raise w.error(f"{what}; use one of {', '.join(TASK_TYPES)}", raw, index)
+    required, optional = TASK_TYPES[kind]
+    allowed = COMMON_KEYS | required | optional
+    bad = sorted(set(raw) - allowed)
+    if bad:
+        raise w.error(f"unknown key {bad[0]!r} for a {kind} task{_suggest(bad[0], allowed)}; allowed: "
+                      f"{', '.join(sorted(allowed))}", raw, index)
+    missing = sorted(required - set(raw))
+    if missing:
+        raise w.error(f"a {kind} task needs {missing[0]!r}; add it", raw, index)
+    task_id = raw.get("id", _default_id(raw, index))
+    if not isinstance(task_id, str) or not _ID.match(task_id):
+        raise w.error(f"id {task_id!r} must be 1-100 letters, digits, '.', '_' or '-' (it names the task's output "
+                      "folder)", raw, index)
+    params: dict[str, Any] = {}
+    files: list[Path] = []
+    input_path = None
+    if "input" in raw:
+        text = _string(raw["input"], "input", w, raw, index)
+        path = _resolve(base, text)
+        if not _has_suffix(path, MOTION_SUFFIXES):
+            raise w.error(f"input {text!r} must be a motion file ({', '.join(MOTION_SUFFIXES)})", raw, index)
+        if not path.is_file():
+            raise w.error(f"input {text!r} not found (looked for {path}); paths are relative to the job file's folder",
+                          raw, index)
+        input_path = str(path.resolve())
+        files.append(path)
+    frame_range = _frames_pair(raw["range"], "range", w, raw, index) if "range" in raw else None
+    if frame_range and input_path is None:
+        raise w.error("range cuts an input clip, and a generate task has none; remove it", raw, index)
+    for key in ("action", "style", "source_map"):
+        if key in raw:
+            params[key] = _string(raw[key], key, w, raw, index)
+    if kind == "generate":
+        params["seconds"] = float(_number(raw.get("seconds", 4.0), "seconds", w, raw, index, positive=True))
+        params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True)
+        params["variation"] = float(_number(raw.get("variation", 0.5), "variation", w, raw, index, minimum=0, maximum=1))
+    if kind == "inbetween":
+        if ("keys" in raw) == ("gap" in raw):
+            raise w.error("an inbetween task needs either keys = [frames to keep] or gap = [first, last] (the frames "
+                          "strictly between are made)", raw, index)
+        if "keys" in raw:
+            keys = raw["keys"]
+            if (not isinstance(keys, list) or len(keys) < 2
+                    or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in keys)):
+                raise w.error(f"keys must list two or more frame numbers (0-based), like [0, 20, 45], got {keys!r}",
+                              raw, index)
+            params["keys"] = sorted(set(keys))
+        else:
+            a, b = _frames_pair(raw["gap"], "gap", w, raw, index)
+            if b - a < 2:
+                raise w.error(f"gap {raw['gap']!r} leaves no frame to make; the frames strictly between are made",
+                              raw, index)
+            params["gap"] = [a, b]
+    if kind == "complete":
+        params["frames"] = _number(raw["frames"], "frames", w, raw, index, integer=True, positive=True)
+    if kind == "retarget":
+        for key, default in (("in_place", False), ("fix_feet", True)):
+            value = raw.get(key, default)
+            if not isinstance(value, bool):
+                raise w.error(f"{key} must be true or false, got {value!r}", raw, index)
+            params[key] = value
+
+    def setting(key):
+        return raw.get(key, job.get(key))
+
+    armature = setting("armature")
+    if armature is not None:
+        armature = _string(armature, "armature", w, raw, index)
+    target_map = setting("target_map")
+    if target_map is not None:
+        target_map = _string(target_map, "target_map", w, raw, index)
+    character = _character(setting("character") or MANNEQUIN, armature, target_map, base, w, raw, index)
+    if character["path"]:
+        files.append(Path(character["path"]))
+    names = setting("outputs") or ["bvh"]
+    outputs = list(_outputs(names, task_id, base, w, raw, index))
+    if "preview" in names:
+        outputs.append(Output("preview", "preview", preview_files(task_id, preview)))
+    if "plot" in names:
+        outputs.append(Output("plot", "plot", (f"{task_id}_plot.png",)))
+    fps = setting("fps")
+    if fps is not None:
+        fps = float(_number(fps, "fps", w, raw, index, positive=True))
+    model = setting("model")
+    if model is not None:
+        mpath = _resolve(base, _string(model, "model", w, raw, index))
+        if not mpath.is_file():
+            raise w.error(f"model {model!r} not found (looked for {mpath})", raw, index)
+        model = str(mpath.resolve())
+        files.append(mpath)
+    task = Task(id=task_id, type=kind, index=index, params=params, input=input_path, range=frame_range,
+                character=character, outputs=tuple(outputs), fps=fps, model=model, folder="")
+    decided = {"type": kind, "params": params, "range": frame_range, "fps": fps,
+               "character": {k: v for k, v in character.items() if k != "path"},
+               "outputs": sorted((o.key, o.files, Path(o.preset).name if o.preset else None) for o in outputs),
+               "preview": preview if "preview" in names else None}
+    if any(o.kind == "export" for o in outputs):
+        files += [Path(o.preset) for o in outputs if o.preset]
+    return Task(**{**task.__dict__, "fingerprint": _fingerprint(decided, files)})
+
+
+def parse_job(text: str, path: Path, output: Path | None = None, preview: dict | None = None) -> Job:
+    """Parse and validate a job from TOML ``text``; relative paths are taken from ``path``'s folder.
+
+    ``output`` overrides the job's ``[job] output`` folder, ``preview`` keys of its ``[preview]`` table
+    (before the tasks' fingerprints are taken, so outputs made with other settings are made again).
+    """
+    path = Path(path)
+    w = _Where(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise w.error(f"not valid TOML ({exc}); fix the syntax there") from None
+    base = path.resolve().parent
+    bad = sorted(set(doc) - {"job", "preview", "task"})
+    if bad:
+        raise w.error(f"unknown table {bad[0]!r}{_suggest(bad[0], ['job', 'preview', 'task'])}; a job file has "
+                      "[job], [preview] and [[task]] tables")
+    job = doc.get("job", {})
+    if not isinstance(job, dict):
+        raise w.error("[job] must be a table")
+    bad = sorted(set(job) - JOB_KEYS)
+    if bad:
+        raise w.error(f"unknown key {bad[0]!r} in [job]{_suggest(bad[0], JOB_KEYS)}; allowed: {', '.join(sorted(JOB_KEYS))}")
+    table = doc.get("preview", {})
+    preview = _preview(table | (preview or {}) if isinstance(table, dict) else table, w)
+    raw_tasks = doc.get("task", [])
+    if not isinstance(raw_tasks, list) or not raw_tasks:
+        raise w.error("no tasks: add at least one [[task]] table (see docs/batch.md)")
+    if output is None:
+        out_text = job.get("output")
+        if out_text is None:
+            out = base / "out" / path.name.split(".")[0]
+        else:
+            out = _resolve(base, _string(out_text, "[job] output", w, None, None))
+    else:
+        out = Path(output)
+    out = out.resolve()
+    _check_output_folder(out, w)
+    tasks: list[Task] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_tasks, start=1):
+        task = _task(raw, i, job, base, preview, w)
+        if task.id in seen:
+            raise w.error(f"id {task.id!r} is already used by [[task]] number {seen[task.id]}; give each task its own "
+                          "id (it names the task's output folder)", raw, i)
+        seen[task.id] = i
+        tasks.append(Task(**{**task.__dict__, "folder": str(out / task.id)}))
+    _check_labels(tasks, raw_tasks, w)
+    name = job.get("name", path.name.split(".")[0])
+    return Job(path=path, name=str(name), output=out, tasks=tasks, preview=preview)
+
+
+def _check_labels(tasks: list[Task], raw_tasks: list, w: _Where) -> None:
+    """Actions and styles must be ones the task's model knows (each model file is read once)."""
+    models: dict[str | None, Any] = {}
+    for task, raw in zip(tasks, raw_tasks):
+        labels = [(k, task.params[k]) for k in ("action", "style") if k in task.params]
+        if not labels:
+            continue
+        if task.model not in models:
+            from ..model.runtime import load
+
+            try:
+                models[task.model] = load(task.model)
+            except LMMError as exc:
+                raise w.error(f"its model cannot be read: {exc}", raw, task.index) from None
+        cfg = models[task.model].cfg
+        for key, value in labels:
+            vocab = [v for v in (cfg.actions if key == "action" else cfg.styles)][1:]  # [0] is "<unknown>"
+            if value not in vocab:
+                raise w.error(f"unknown {key} {value!r}{_suggest(value, vocab)}; the model knows: {', '.join(vocab)}",
+                              raw, task.index)
+
+
+def load_job(path: str | Path, output: Path | None = None, preview: dict | None = None) -> Job:
+    """Read and validate a job file (``JobError`` when it cannot be run as written); see ``parse_job``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JobError(f"{path}: job file not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobError(f"{path}: job file cannot be read ({exc})") from None
+    return parse_job(text, path, output, preview)
