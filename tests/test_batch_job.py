@@ -99,7 +99,7 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"', ["needs either keys", "or gap"]),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [10, 11]', ["leaves no frame to make"]),
     (f'[[task]]\nid = "c"\ntype = "complete"\ninput = "{CLIP}"\nframes = 0', ["frames must be positive"]),
-    (f'[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nrange = [0, 9]', ["generate task has none"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nrange = [0, 9]', ["generate task has none"]),
     ("", ["no tasks"]),
 ])
 def test_bad_tasks_name_the_task_and_the_fix(tmp_path, tasks, needles):

@@ -10,7 +10,6 @@ import pytest
 
 from lmm_core import LMMError, read_bvh, write_bvh
 from lmm_core import canonical as cn
-from lmm_core import rotations as R
 from lmm_core.bonemap import bone_map_for
 from lmm_core.mirror import mirror
 from lmm_core.model import runtime, tasks
