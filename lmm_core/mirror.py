@@ -282,13 +282,6 @@ def _voters(asymmetry: np.ndarray) -> np.ndarray:
     return voters if np.any(voters) else asymmetry <= np.quantile(asymmetry, 0.1)
 
 
-def _angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angles in radians between vectors along axis -2: ``(..., 3, N)`` each -> ``(..., N)``."""
-    dot = np.sum(a * b, axis=-2)
-    norms = np.linalg.norm(a, axis=-2) * np.linalg.norm(b, axis=-2)
-    return np.arccos(np.clip(dot / np.maximum(norms, 1e-300), -1.0, 1.0))
-
-
 def _vote(cands: np.ndarray, estimates: np.ndarray, asymmetry: np.ndarray) -> np.ndarray:
     """The candidate ``(3, 3)`` that is nearest to the most per-frame estimates ``(T, 3, 3)``.
 
@@ -392,7 +385,7 @@ def _mirror_frames(
             # How far this frame's bones (in the parent's frame) are from their partners' mirror images,
             # here and up the limb; a twisted torso (measured against the world) does not count.
             bones = np.linalg.norm(src, axis=-1) * np.linalg.norm(dst, axis=-1) > 0
-            own = _angle_between(mine @ src[bones].T, theirs @ dst[bones].T).max(axis=-1, initial=0.0)
+            own = R.vector_angle(src[bones] @ np.swapaxes(mine, -1, -2), dst[bones] @ np.swapaxes(theirs, -1, -2)).max(axis=-1, initial=0.0)
             above = 0.0 if in_world else asymmetry[p]
             asymmetry[j] = asymmetry[k] = np.maximum(own, above)
             cands = _INVOLUTIONS if k == j else _CANDIDATES

@@ -35,6 +35,7 @@ class progress:
         self.enabled = enabled
         self.n = 0
         self._start = self._last = time.perf_counter()
+        self._drawn_n: int | None = None  # the count on the last line written to a log
 
     def _line(self) -> str:
         elapsed = time.perf_counter() - self._start
@@ -58,25 +59,26 @@ class progress:
             self.stream.write(self._line() + "\n")
         self.stream.flush()
 
-    def update(self, n: int = 1) -> None:
-        self.n += n
+    def _tick(self) -> None:
+        """Redraw, at most every ``interval`` seconds."""
         now = time.perf_counter()
         if now - self._last >= self.interval:
             self._last = now
             self._draw()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._tick()
 
     def set_postfix(self, text: str) -> None:
         """Show ``text`` after the bar (redrawn at most every ``interval`` seconds)."""
         self.postfix = text
-        now = time.perf_counter()
-        if now - self._last >= self.interval:
-            self._last = now
-            self._draw()
+        self._tick()
 
     def close(self) -> None:
         """Draw the final line (for a bar driven by ``update`` rather than iteration); in a log (not a
         terminal) only when the count moved since the last line."""
-        if self.tty or self.n != getattr(self, "_drawn_n", None):
+        if self.tty or self.n != self._drawn_n:
             self._draw(final=True)
 
     def __iter__(self) -> Iterator[T]:

@@ -210,7 +210,7 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None, ankle_h
                 continue
             u, v = leaf[None], R.mul_vec(world, tip)[None]
             # Rest frames are the world's, so the reference turns the end site by ``inherited`` alone.
-            if _angle(R.mul_vec(inherited, leaf), v[0]) > _MARKER_ANGLE:
+            if R.vector_angle(R.mul_vec(inherited, leaf), v[0]) > _MARKER_ANGLE:
                 # An end site far off the canonical bone's direction marks something else (ReActIdle's
                 # face ends at the nose, 3 cm forward): aiming it along the bone would pitch the head
                 # 90 degrees. Such a joint keeps its parent's turn instead.
@@ -246,11 +246,6 @@ def _spans_a_plane(u: np.ndarray) -> bool:
     """Whether vectors ``(N, 3)`` point in at least two directions (more than ~3 degrees apart)."""
     n = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-12)
     return bool(np.linalg.norm(np.cross(n[:, None], n[None]), axis=-1).max() > 0.05)
-
-
-def _angle(a: np.ndarray, b: np.ndarray) -> float:
-    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
-    return float(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _slope(ankle_minus_toe: np.ndarray, up_index: int) -> np.ndarray:

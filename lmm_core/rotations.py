@@ -261,6 +261,13 @@ def angle(q: np.ndarray) -> np.ndarray:
     return 2.0 * np.arctan2(np.linalg.norm(q[..., 1:], axis=-1), np.abs(q[..., 0]))
 
 
+def vector_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angles in radians ``(...)`` between vectors ``(..., 3)`` (pi / 2 where either has zero length)."""
+    dot = np.sum(a * b, axis=-1)
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return np.arccos(np.clip(dot / np.maximum(norms, 1e-300), -1.0, 1.0))
+
+
 def align(u: np.ndarray, v: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Rotations ``(..., 4)`` that best carry vector sets ``u`` onto ``v`` (both ``(..., N, 3)``).
 

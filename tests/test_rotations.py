@@ -139,3 +139,9 @@ def test_torch_twin_agrees_with_numpy(rng):
     tr, tp = T.fk(t(rot), t(pos), parents)
     np.testing.assert_allclose(tr.numpy(), g_rot, atol=1e-12)
     np.testing.assert_allclose(tp.numpy(), g_pos, atol=1e-12)
+
+
+def test_vector_angle():
+    a = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [1.0, 1.0, 0.0]])
+    b = np.array([[0.0, 3.0, 0.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(R.vector_angle(a, b), [np.pi / 2, np.pi, np.pi / 4], atol=1e-12)
