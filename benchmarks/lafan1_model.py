@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.lafan1_baselines import LENGTHS, OTHERS, PUBLISHED  # noqa: E402
 from benchmarks.report import update_section  # noqa: E402
+from lmm_core.bench.baselines import BASELINES  # noqa: E402
 from lmm_core.bench.inbetween import load_model_inbetweener  # noqa: E402
 from lmm_core.bench.lafan1 import read_clips, run_lafan1, select_subjects  # noqa: E402
 from lmm_core.bench.files import motion_files  # noqa: E402
@@ -37,18 +38,22 @@ def main() -> None:
     test_files = select_subjects(motion_files(lafan, "test"), (4,), "test")
     model = load_model_inbetweener(args.model, read_clips(test_files[:1])[0])
     t = time.perf_counter()
-    res = run_lafan1(lafan, lafan, model=model, train_subjects=(1, 2, 3), test_subjects=(4,))
+    own = f"{model.model.cfg.baseline} (the model's baseline, no network)"
+    res = run_lafan1(lafan, lafan, model=model, train_subjects=(1, 2, 3), test_subjects=(4,),
+                     methods={**BASELINES, own: model.baseline_only()})
     seconds = time.perf_counter() - t
 
     rows = []
     for metric in ("L2Q", "L2P", "NPSS"):
-        for name in ("interp", "model"):
+        for name in ("interp", own, "model"):
             rows.append(f"| {metric} | {name} | " + " / ".join(f"{res[name][metric][n]:.4f}" for n in LENGTHS) + " |")
     ratio_rows = []
     verdicts = []
     for metric in ("L2Q", "L2P", "NPSS"):
         ours = [res["model"][metric][n] / res["interp"][metric][n] for n in LENGTHS]
         ratio_rows.append(f"| {metric} | **ours, subject 4** | " + " / ".join(f"{v:.3f}" for v in ours) + " |")
+        bare = [res[own][metric][n] / res["interp"][metric][n] for n in LENGTHS]
+        ratio_rows.append(f"| {metric} | {own}, subject 4 | " + " / ".join(f"{v:.3f}" for v in bare) + " |")
         if metric in ("L2Q", "L2P"):
             interp = PUBLISHED["interp"][metric]
             for name, vals in OTHERS.items():

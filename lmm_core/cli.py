@@ -284,7 +284,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--d-model", type=int, default=ModelConfig.d_model)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--warmup", type=int, default=150, help="steps of learning-rate warm-up")
-    p.add_argument("--init-from", default="", help="start from this checkpoint's weights and statistics (warm start)")
+    p.add_argument("--init-from", default="",
+                   help="start from this checkpoint's (or exported .npz model's) weights and statistics (warm start)")
+    p.add_argument("--baseline", choices=("hermite", "interpolation"), default="hermite",
+                   help="what the network corrects: cubic Hermite through the keys' velocities (default) or plain "
+                        "lerp/slerp; a warm start switches to it")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
@@ -311,7 +315,7 @@ def _train(args: argparse.Namespace) -> int:
         extra["windows"] = _numbers(args.windows, "--windows", int)
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
-                      bvh=args.bvh, max_gap=args.max_gap, **extra)
+                      bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

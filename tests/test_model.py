@@ -75,6 +75,50 @@ def test_features_round_trip_and_baseline():
     assert have.all()
 
 
+def test_hermite_baseline_keeps_the_velocity_at_keys():
+    """A 20-frame gap inside a clip (frames known on both sides) and the same gap with only context before
+    it: the Hermite fill follows an accelerating root and an accelerating joint better than lerp/slerp,
+    most when both sides' velocities are known; it equals them on steady motion and on sparse keys, and
+    never changes a known frame."""
+    T = 41
+    t = np.arange(T, dtype=float)
+    root = np.stack([0.02 * t + 0.002 * t ** 2, 0.9 + 0.01 * np.sin(t / 5), 0.01 * t], axis=1)
+    angle = 0.0015 * t ** 2  # radians, about the joint's local x (under pi throughout)
+    rot = np.tile(R.identity(), (T, 22, 1))
+    rot[:, 5] = R.from_axis_angle(np.array([1.0, 0.0, 0.0]), angle)
+    gap = slice(10, 30)
+    for after, share in ((True, 0.2), (False, 0.7)):
+        known = np.zeros((T, 22), dtype=bool)
+        known[:10] = True
+        known[30:] = after
+        known[30] = True
+        lin_r, lin_p, _ = fill_baseline(rot, root, known)
+        her_r, her_p, _ = fill_baseline(rot, root, known, "hermite")
+        lin_err = np.abs(lin_p[gap] - root[gap]).max()
+        assert np.abs(her_p[gap] - root[gap]).max() < share * lin_err and lin_err > 0.05
+        her_angle = np.abs(R.to_scaled_axis(her_r[gap, 5])[:, 0] - angle[gap]).max()
+        lin_angle = np.abs(R.to_scaled_axis(lin_r[gap, 5])[:, 0] - angle[gap]).max()
+        assert her_angle < share * lin_angle and lin_angle > 0.1
+        np.testing.assert_allclose(her_p[known[:, 0]], root[known[:, 0]])
+        np.testing.assert_allclose(np.abs(np.sum(her_r[known] * rot[known], axis=-1)), 1.0, atol=1e-12)
+    # Steady motion: the key velocities are the gap's mean velocity, so Hermite is the straight fill.
+    steady = np.stack([0.03 * t, np.full(T, 0.9), np.zeros(T)], axis=1)
+    rot[:, 5] = R.from_axis_angle(np.array([1.0, 0.0, 0.0]), 0.05 * t)
+    a_r, a_p, _ = fill_baseline(rot, steady, known)
+    b_r, b_p, _ = fill_baseline(rot, steady, known, "hermite")
+    np.testing.assert_allclose(b_p, a_p, atol=1e-12)
+    np.testing.assert_allclose(np.abs(np.sum(a_r * b_r, axis=-1)), 1.0, atol=1e-9)
+    # Sparse keys (no known neighbour outside any gap): the same as interpolation.
+    sparse = np.zeros((T, 22), dtype=bool)
+    sparse[[3, 13, 29]] = True
+    a_r, a_p, _ = fill_baseline(rot, root, sparse)
+    b_r, b_p, _ = fill_baseline(rot, root, sparse, "hermite")
+    np.testing.assert_array_equal(a_p, b_p)
+    np.testing.assert_array_equal(a_r, b_r)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        fill_baseline(rot, root, sparse, "cubic")
+
+
 def test_untrained_model_is_the_interpolation_baseline():
     net = Network(CFG)  # zero head: no correction
     m = model_of(net)
@@ -84,6 +128,26 @@ def test_untrained_model_is_the_interpolation_baseline():
     known[[0, 40]] = True
     rot, pos = m.inbetween(canon.rotations, canon.root_positions, known)
     np.testing.assert_allclose(pos[20], (canon.root_positions[0] + canon.root_positions[40]) / 2, atol=1e-5)
+
+
+def test_baseline_only_drops_the_network_and_leaves_the_model_alone():
+    from lmm_core.bench.baselines import interpolation
+    from lmm_core.bench.inbetween import ModelInbetweener
+
+    m = ModelInbetweener(model_of(random_network()))
+    head = m.model.params["head_w"].copy()
+    canon = tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0)
+    rot, pos = canon.rotations[:41], canon.root_positions[:41]
+    known = np.zeros(41, dtype=bool)
+    known[:10] = True
+    known[40] = True
+    full_rot, full_pos = m(rot, pos, known)
+    bare_rot, bare_pos = m.baseline_only()(rot, pos, known)
+    ref_rot, ref_pos = interpolation(rot, pos, known)
+    np.testing.assert_allclose(bare_pos, ref_pos, atol=1e-6)
+    np.testing.assert_allclose(np.abs(np.sum(bare_rot * ref_rot, axis=-1)), 1.0, atol=1e-6)
+    assert np.abs(full_pos - bare_pos).max() > 1e-4  # the full model's random head does change the fill
+    np.testing.assert_array_equal(m.model.params["head_w"], head)
 
 
 def test_inbetween_hits_keys_exactly_on_the_users_rig(test_data):
@@ -134,6 +198,10 @@ def test_bad_inputs(test_data, tmp_path):
         runtime.load(bad)
     with pytest.raises(LMMError, match="unknown key"):
         ModelConfig.from_dict({"d_model": 8, "colour": "red"})
+    with pytest.raises(LMMError, match="unknown baseline 'spline'; one of interpolation, hermite"):
+        ModelConfig.from_dict({"baseline": "spline"})
+    # A weights file from before the baseline was a choice corrects plain interpolation.
+    assert ModelConfig.from_dict({"d_model": 8}).baseline == "interpolation"
 
 
 def test_export_and_load(tmp_path):
@@ -191,3 +259,16 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
                         "--batch", "2", "--sources", "cmu", "reactidle", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 4
+    # A warm start from an exported weights file takes its weights and statistics, and the baseline asked
+    # for (the export above was made with the default, Hermite); at learning rate 0 nothing moves.
+    assert m.cfg.baseline == "hermite"
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm"),
+                        "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
+                        str(tmp_path / "m.npz"), "--baseline", "interpolation", "--export", str(tmp_path / "w.npz")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w = runtime.load(tmp_path / "w.npz")
+    assert w.cfg.baseline == "interpolation" and w.cfg.d_model == 32
+    for k, v in m.params.items():
+        np.testing.assert_array_equal(w.params[k], v)
+    np.testing.assert_array_equal(w.scale, m.scale)

@@ -173,3 +173,6 @@ def test_train_rejects_a_bad_task_mix(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--task-mix", "1,2", "--out", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--task-mix takes 4" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--init-from", str(tmp_path / "none.npz"),
+                        "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "none.npz: no such file; give a checkpoint.pt or an exported .npz model" in r.stderr

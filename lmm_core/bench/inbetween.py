@@ -47,6 +47,16 @@ class ModelInbetweener:
         rot, pos = self.model.inbetween(rotations, np.asarray(root) * self.metres, known, fps=self.fps)
         return rot, pos / self.metres
 
+    def baseline_only(self) -> "ModelInbetweener":
+        """The same model with its correction head zeroed: what the model's own baseline (``ModelConfig.baseline``)
+        does without the network, so a benchmark can show what the network adds."""
+        params = dict(self.model.params)
+        params["head_w"] = np.zeros_like(params["head_w"])
+        params["head_b"] = np.zeros_like(params["head_b"])
+        m = self.model
+        bare = type(m)(params, m.cfg, m.mean, m.std, m.bank, m.meta, m.path, m.scale)
+        return ModelInbetweener(bare, self.fps, self.x_mean, self.x_std, self.metres)
+
 
 def load_model_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> ModelInbetweener:
     """Load our model from ``path`` as an in-betweener on ``skeleton``.

@@ -23,6 +23,15 @@ class ModelConfig:
     styles: tuple[str, ...] = ("<unknown>",)
     # The skeleton the model works on (``body.Body.to_dict``); None: the canonical body.
     body: dict[str, Any] | None = None
+    # What the network corrects (``features.BASELINES``): models from before it was a choice corrected
+    # plain interpolation, so that stays the default a weights file without the key gets.
+    baseline: str = "interpolation"
+
+    def __post_init__(self) -> None:
+        from .features import BASELINES
+
+        if self.baseline not in BASELINES:
+            raise LMMError(f"model config: unknown baseline {self.baseline!r}; one of {', '.join(BASELINES)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

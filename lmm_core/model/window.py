@@ -63,7 +63,8 @@ def choose_anchor(known: np.ndarray) -> int | None:
 
 
 def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np.ndarray, std: np.ndarray,
-            pos_freqs: int, anchor: int | None, forward: np.ndarray = Fe.FORWARD) -> Window:
+            pos_freqs: int, anchor: int | None, forward: np.ndarray = Fe.FORWARD,
+            baseline: str = "interpolation") -> Window:
     """Window inputs from world-frame frames of the model's body.
 
     Args:
@@ -74,11 +75,12 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
         mean, std: ``(F,)`` feature statistics of the training data.
         anchor: see ``choose_anchor``.
         forward: ``(3,)`` the body's pelvis-local facing axis (``Body.forward``).
+        baseline: what the network corrects, one of ``features.BASELINES`` (``ModelConfig.baseline``).
     """
     yaw, origin = Fe.anchor_transform(rotations, root, anchor, forward)
     rot = np.array(rotations, dtype=np.float64)
     rot[:, 0], pos = Fe.to_anchor(rot, root, yaw, origin)
-    rot, pos, have = Fe.fill_baseline(rot, pos, known)
+    rot, pos, have = Fe.fill_baseline(rot, pos, known, baseline)
     base = (Fe.encode(rot, pos) - mean) / std
     # A group never given has no baseline: feed the mean (zero) and say so.
     have_f = have[:, Fe.GROUP_OF_FEATURE]

@@ -50,7 +50,9 @@ class TrainConfig:
     threads: int = 0
     checkpoint_every: int = 250
     stats_windows: int = 1500
-    init_from: str = ""  # start from this checkpoint's weights and statistics (a warm start, not a resume)
+    init_from: str = ""  # start from this checkpoint's (or exported .npz's) weights and statistics: a warm start
+    # What the network learns to correct (``features.BASELINES``); a warm start switches to it.
+    baseline: str = "hermite"
     # Train on these BVH files' own 22-joint skeleton (folder, glob or file) instead of the canonical
     # corpus: how the LAFAN1 benchmark model is made. All of them train; nothing is held out.
     bvh: str = ""
@@ -93,7 +95,7 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     measured from those files; ``shape`` overrides network sizes (``d_model``, ``layers`` ...)."""
     if not cfg.bvh:
         actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
-        return ModelConfig(actions=actions, styles=styles, **shape)
+        return ModelConfig(actions=actions, styles=styles, baseline=cfg.baseline, **shape)
     from ..mirror import mirror_label
 
     _, motions, labels, joint_map = _bvh_clips(cfg.bvh, ModelConfig.fps)
@@ -101,7 +103,7 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     actions = {lb["action"] for lb in labels} | {mirror_label(lb["action"]) for lb in labels}
     styles = {lb["style"] for lb in labels}
     return ModelConfig(actions=("<unknown>",) + tuple(sorted(actions)), styles=("<unknown>",) + tuple(sorted(styles)),
-                       body=body.to_dict(), **shape)
+                       body=body.to_dict(), baseline=cfg.baseline, **shape)
 
 
 def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
@@ -116,7 +118,7 @@ def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
 
 
 def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: int = 16,
-                  body: Body | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  body: Body | None = None, baseline: str = "interpolation") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature statistics ``(F,)`` each: ``mean`` and ``std`` of ground-truth windows in their anchor
     frames, and ``scale``, the typical size (RMS, in normalised units) of what the network must add to
     the baseline when in-betweening. The network's correction is multiplied by ``scale``, so one unit of
@@ -143,7 +145,8 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
         known = np.ones((16, 64, Fe.NUM_GROUPS), dtype=bool)
         for i in range(16):
             known[i, 10:10 + int(rng.integers(1, 31))] = False
-        prep = _Prepared(b, known, np.zeros(16, dtype=bool), mean, std, pos_freqs, np.ones(Fe.FEATURES), body)
+        prep = _Prepared(b, known, np.zeros(16, dtype=bool), mean, std, pos_freqs, np.ones(Fe.FEATURES), body,
+                         baseline=baseline)
         unknown = ~prep.known.numpy()
         res = (prep.target.numpy() - prep.base.numpy()) * unknown
         sq += (res ** 2).sum(axis=(0, 1))
@@ -155,7 +158,8 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
 class _Prepared:
     """A batch turned into tensors: network inputs, targets and loss masks."""
 
-    def __init__(self, batch, known, hide, mean, std, pos_freqs, scale, body: Body, scored: np.ndarray | None = None):
+    def __init__(self, batch, known, hide, mean, std, pos_freqs, scale, body: Body, scored: np.ndarray | None = None,
+                 baseline: str = "interpolation"):
         from ..kinematics import fk
 
         B, W = known.shape[:2]
@@ -163,7 +167,7 @@ class _Prepared:
         offsets, parents = np.asarray(body.offsets), np.array(body.parents)
         for b in range(B):
             anchor = choose_anchor(known[b])
-            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward)
+            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward, baseline)
             # Targets in the same anchor frame; generation from nothing is scored in frame 0's frame.
             ref = anchor if anchor is not None else 0
             yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref, body.forward)
@@ -239,6 +243,20 @@ def losses(net, prep: _Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainCo
     return {"loss": total, "feat": feat, "pos_m": pos_l, "contact": contact, "intent": intent}
 
 
+def _warm_start(path: Path) -> dict:
+    """What a warm start takes from a training checkpoint or an exported weights file (``.npz``): the
+    model configuration, the network's weights and the feature statistics."""
+    if not path.is_file():
+        raise LMMError(f"--init-from {path}: no such file; give a checkpoint.pt or an exported .npz model")
+    if path.suffix != ".npz":
+        return torch.load(path, weights_only=False)
+    from ..model.runtime import load
+
+    model = load(path)
+    return {"model_config": asdict(model.cfg), "mean": model.mean, "std": model.std, "scale": model.scale,
+            "model": {f"p.{k}": torch.as_tensor(v) for k, v in model.params.items()}}
+
+
 def _save(path: Path, payload: dict) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
@@ -267,9 +285,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
         mean, std, scale = state["mean"], state["std"], state["scale"]
-    warm = torch.load(cfg.init_from, weights_only=False) if (state is None and cfg.init_from) else None
+    warm = _warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
     if warm is not None:
-        model_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
+        model_cfg = replace(ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config"),
+                            baseline=cfg.baseline)
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     body = Body.from_dict(model_cfg.body)
@@ -279,7 +298,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     if warm is not None:
         mean, std, scale = warm["mean"], warm["std"], warm["scale"]
     elif state is None:
-        mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs, body)
+        mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs, body,
+                                         model_cfg.baseline)
     net = Network(model_cfg)
     if warm is not None:
         net.load_state_dict(warm["model"])
@@ -313,7 +333,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         window = int(rng.choice(cfg.windows))
         batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
         known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
-        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored)
+        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline)
         parts = losses(model, prep, mean_t, std_t, offsets_t, body.parents, cfg)
         opt.zero_grad()
         parts["loss"].backward()
