@@ -289,6 +289,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", choices=("hermite", "interpolation"), default="hermite",
                    help="what the network corrects: cubic Hermite through the keys' velocities (default) or plain "
                         "lerp/slerp; a warm start switches to it")
+    p.add_argument("--no-velocity-inputs", dest="velocity_inputs", action="store_false",
+                   help="frame tokens without each feature's change from the previous frame (models before 2026-12-02)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
@@ -315,7 +317,8 @@ def _train(args: argparse.Namespace) -> int:
         extra["windows"] = _numbers(args.windows, "--windows", int)
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
-                      bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline, **extra)
+                      bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
+                      velocity_inputs=args.velocity_inputs, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

@@ -57,6 +57,43 @@ def test_numpy_and_torch_forward_agree():
     np.testing.assert_allclose(sty_np, sty_t.numpy(), atol=1e-4)
 
 
+def test_velocity_inputs_warm_start_from_a_model_without_them():
+    """Adding velocity inputs to a trained network (zero input rows) leaves its output as it was, in torch
+    and in numpy, and the two forwards agree on the wider input."""
+    from dataclasses import replace
+
+    from lmm_core.train.trainer import _fit_inputs
+
+    old = random_network()
+    cfg = replace(CFG, velocity_inputs=True)
+    assert network.input_size(cfg) == network.input_size(CFG) + FEATURES
+    new = Network(cfg)
+    new.load_state_dict(_fit_inputs(old.state_dict(), new))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 30, network.input_size(CFG))).astype(np.float32)
+    vel = rng.normal(size=(2, 30, FEATURES)).astype(np.float32)
+    wide = np.concatenate([x[..., :network.INPUT], vel, x[..., network.INPUT:]], axis=-1)
+    a, st = np.array([1, 2]), np.array([1, 0])
+    before = network.forward(old.numpy_parameters(), CFG, x, a, st)[0]
+    after = network.forward(new.numpy_parameters(), cfg, wide, a, st)[0]
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    with torch.no_grad():
+        new.p["in_w"].normal_(0, 0.05)  # now the velocities count: torch and numpy still agree
+        out_t = new(torch.as_tensor(wide), torch.as_tensor(a), torch.as_tensor(st))[0].numpy()
+    np.testing.assert_allclose(network.forward(new.numpy_parameters(), cfg, wide, a, st)[0], out_t, atol=1e-4)
+    assert np.abs(out_t - before).max() > 1e-3
+    with pytest.raises(LMMError, match="velocity inputs needs their statistics"):
+        runtime.Model(new.numpy_parameters(), cfg, np.zeros(FEATURES), np.ones(FEATURES))
+    m = runtime.Model(new.numpy_parameters(), cfg, np.zeros(FEATURES), np.ones(FEATURES), vel_std=np.full(FEATURES, 0.1))
+    known = np.zeros((41, 22), dtype=bool)
+    known[:10] = known[40] = True
+    canon = tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0)
+    win = m.prepare(canon.rotations[:41], canon.root_positions[:41], known)
+    assert win.x.shape == (41, network.input_size(cfg))
+    # The velocity columns are the base's frame-to-frame change in vel_std units.
+    np.testing.assert_allclose(win.x[5, network.INPUT:network.INPUT + FEATURES], (win.base[5] - win.base[4]) / 0.1, atol=1e-4)
+
+
 def test_features_round_trip_and_baseline():
     rng = np.random.default_rng(2)
     rot = R.normalize(rng.normal(size=(30, 22, 4)))

@@ -54,7 +54,7 @@ class ModelInbetweener:
         params["head_w"] = np.zeros_like(params["head_w"])
         params["head_b"] = np.zeros_like(params["head_b"])
         m = self.model
-        bare = type(m)(params, m.cfg, m.mean, m.std, m.bank, m.meta, m.path, m.scale)
+        bare = type(m)(params, m.cfg, m.mean, m.std, m.bank, m.meta, m.path, m.scale, m.vel_std)
         return ModelInbetweener(bare, self.fps, self.x_mean, self.x_std, self.metres)
 
 

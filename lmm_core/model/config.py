@@ -26,6 +26,8 @@ class ModelConfig:
     # What the network corrects (``features.BASELINES``): models from before it was a choice corrected
     # plain interpolation, so that stays the default a weights file without the key gets.
     baseline: str = "interpolation"
+    # Frame tokens also carry each feature's change from the previous frame (``window.prepare``).
+    velocity_inputs: bool = False
 
     def __post_init__(self) -> None:
         from .features import BASELINES

@@ -1,8 +1,9 @@
 """The network's forward pass in numpy: a pre-LayerNorm transformer over frames.
 
 Tokens: ``[CLS, ACTION, STYLE, frame_0 .. frame_{T-1}]``. A frame token is a linear map of
-``[normalised baseline features (F), known flags (22), baseline-present flags (22), sinusoidal frame
-position (2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
+``[normalised baseline features (F), known flags (22), baseline-present flags (22), (with
+``velocity_inputs``) each feature's change from the previous frame (F), sinusoidal frame position
+(2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
 contact logits (4); the CLS output gives action and style logits (intent).
 
 ``lmm_core.train.network`` is the torch twin with the same parameter names; ``tests/test_model.py``
@@ -16,7 +17,12 @@ from .config import ModelConfig
 from .features import FEATURES, NUM_GROUPS
 
 CONTACTS = 4
-INPUT = FEATURES + 2 * NUM_GROUPS
+INPUT = FEATURES + 2 * NUM_GROUPS  # before velocities and positions
+
+
+def input_size(cfg: ModelConfig) -> int:
+    """Numbers per frame token fed to the network (``Window.x``'s width) for ``cfg``."""
+    return INPUT + (FEATURES if cfg.velocity_inputs else 0) + 2 * cfg.pos_freqs
 
 
 def positional(t: int, freqs: int) -> np.ndarray:
@@ -42,7 +48,7 @@ def forward(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: n
 
     Args:
         p: parameters (float32 arrays, names as in the torch twin).
-        x: ``(B, T, INPUT + 2 * pos_freqs)`` frame inputs (see module docstring).
+        x: ``(B, T, input_size(cfg))`` frame inputs (see module docstring).
         action, style: ``(B,)`` label indices (0 = unknown).
 
     Returns:

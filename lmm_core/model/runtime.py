@@ -4,7 +4,8 @@ The weights file is an ``.npz`` written by ``lmm_core.train.trainer.export``: th
 parameters (``p.<name>``), feature statistics (``mean``, ``std``), a JSON ``meta`` record (format,
 model and training configuration) and, optionally, a bank of real start poses per action
 (``bank_rotations``, ``bank_root``, ``bank_action``) that generation starts from, and ``scale``, the
-per-feature size of one unit of the network's correction.
+per-feature size of one unit of the network's correction, and (models with velocity inputs) ``vel_std``,
+the typical frame-to-frame change of each normalised feature.
 """
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ class Model:
 
     def __init__(self, params: dict[str, np.ndarray], cfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
                  bank: dict[str, np.ndarray] | None = None, meta: dict | None = None, path: Path | None = None,
-                 scale: np.ndarray | None = None):
+                 scale: np.ndarray | None = None, vel_std: np.ndarray | None = None):
         self.params, self.cfg, self.mean, self.std = params, cfg, mean, std
+        if cfg.velocity_inputs and vel_std is None:
+            raise LMMError(f"{path or 'model'}: a model with velocity inputs needs their statistics (vel_std)")
+        self.vel_std = vel_std if cfg.velocity_inputs else None
         self.scale = np.ones_like(mean) if scale is None else scale
         self.bank = bank or {}
         self.meta = meta or {}
@@ -64,7 +68,7 @@ class Model:
 
     def prepare(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> Window:
         return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known),
-                       self.body.forward, self.cfg.baseline)
+                       self.body.forward, self.cfg.baseline, self.vel_std)
 
     def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0):
         """One pass over up to ``cfg.max_frames`` frames.
@@ -227,7 +231,7 @@ def load(path: str | Path | None = None) -> Model:
     bank = {k: v for k, v in data.items() if k.startswith("bank_")}
     if "scale" not in data:
         raise LMMError(f"{path} lacks the correction scale; re-export it with this version of `lmm train`")
-    return Model(params, cfg, data["mean"], data["std"], bank, meta, path, data["scale"])
+    return Model(params, cfg, data["mean"], data["std"], bank, meta, path, data["scale"], data.get("vel_std"))
 
 
 def load_seconds(path: str | Path | None = None) -> float:

@@ -64,7 +64,7 @@ def choose_anchor(known: np.ndarray) -> int | None:
 
 def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np.ndarray, std: np.ndarray,
             pos_freqs: int, anchor: int | None, forward: np.ndarray = Fe.FORWARD,
-            baseline: str = "interpolation") -> Window:
+            baseline: str = "interpolation", vel_std: np.ndarray | None = None) -> Window:
     """Window inputs from world-frame frames of the model's body.
 
     Args:
@@ -76,6 +76,10 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
         anchor: see ``choose_anchor``.
         forward: ``(3,)`` the body's pelvis-local facing axis (``Body.forward``).
         baseline: what the network corrects, one of ``features.BASELINES`` (``ModelConfig.baseline``).
+        vel_std: ``(F,)`` for models with ``ModelConfig.velocity_inputs``: the typical frame-to-frame change
+            of each normalised feature; each frame then also gets its change from the previous frame in
+            those units. Velocities are what in-betweening turns on, and a transformer that sees only
+            positions must learn to subtract neighbouring tokens through attention to find them.
     """
     yaw, origin = Fe.anchor_transform(rotations, root, anchor, forward)
     rot = np.array(rotations, dtype=np.float64)
@@ -85,7 +89,10 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
     # A group never given has no baseline: feed the mean (zero) and say so.
     have_f = have[:, Fe.GROUP_OF_FEATURE]
     base = np.where(have_f, base, 0.0)
-    x = np.concatenate([base, known.astype(np.float64), have.astype(np.float64), positional(len(base), pos_freqs)], axis=1)
+    parts = [base, known.astype(np.float64), have.astype(np.float64)]
+    if vel_std is not None:
+        parts.append(np.diff(base, axis=0, prepend=base[:1]) / vel_std)
+    x = np.concatenate(parts + [positional(len(base), pos_freqs)], axis=1)
     gate = 1.0 - np.exp(-key_distance(known) / GATE_FRAMES)
     return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin, gate[:, Fe.GROUP_OF_FEATURE])
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..model.config import ModelConfig
 from ..model.features import FEATURES
-from ..model.network import CONTACTS, INPUT
+from ..model.network import CONTACTS, input_size
 
 
 class Network(nn.Module):
@@ -19,7 +19,7 @@ class Network(nn.Module):
         super().__init__()
         self.cfg = cfg
         d, ff = cfg.d_model, cfg.d_model * cfg.ff_mult
-        n_in = INPUT + 2 * cfg.pos_freqs
+        n_in = input_size(cfg)
         P = lambda *shape, std=0.02: nn.Parameter(torch.randn(*shape) * std)  # noqa: E731
         Z = lambda *shape: nn.Parameter(torch.zeros(*shape))  # noqa: E731
         O = lambda *shape: nn.Parameter(torch.ones(*shape))  # noqa: E731

@@ -53,6 +53,9 @@ class TrainConfig:
     init_from: str = ""  # start from this checkpoint's (or exported .npz's) weights and statistics: a warm start
     # What the network learns to correct (``features.BASELINES``); a warm start switches to it.
     baseline: str = "hermite"
+    # Frame tokens also carry each feature's change from the previous frame; a warm start from a model
+    # without them adds them (their input weights start at zero, so the model starts as it was).
+    velocity_inputs: bool = True
     # Train on these BVH files' own 22-joint skeleton (folder, glob or file) instead of the canonical
     # corpus: how the LAFAN1 benchmark model is made. All of them train; nothing is held out.
     bvh: str = ""
@@ -95,7 +98,8 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     measured from those files; ``shape`` overrides network sizes (``d_model``, ``layers`` ...)."""
     if not cfg.bvh:
         actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
-        return ModelConfig(actions=actions, styles=styles, baseline=cfg.baseline, **shape)
+        return ModelConfig(actions=actions, styles=styles, baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs,
+                           **shape)
     from ..mirror import mirror_label
 
     _, motions, labels, joint_map = _bvh_clips(cfg.bvh, ModelConfig.fps)
@@ -103,7 +107,7 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     actions = {lb["action"] for lb in labels} | {mirror_label(lb["action"]) for lb in labels}
     styles = {lb["style"] for lb in labels}
     return ModelConfig(actions=("<unknown>",) + tuple(sorted(actions)), styles=("<unknown>",) + tuple(sorted(styles)),
-                       body=body.to_dict(), baseline=cfg.baseline, **shape)
+                       body=body.to_dict(), baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs, **shape)
 
 
 def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
@@ -118,10 +122,11 @@ def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
 
 
 def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: int = 16,
-                  body: Body | None = None, baseline: str = "interpolation") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  body: Body | None = None, baseline: str = "interpolation") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Feature statistics ``(F,)`` each: ``mean`` and ``std`` of ground-truth windows in their anchor
-    frames, and ``scale``, the typical size (RMS, in normalised units) of what the network must add to
-    the baseline when in-betweening. The network's correction is multiplied by ``scale``, so one unit of
+    frames; ``scale``, the typical size (RMS, in normalised units) of what the network must add to
+    the baseline when in-betweening; and ``velocity``, the RMS frame-to-frame change of each feature
+    (unnormalised). The network's correction is multiplied by ``scale``, so one unit of
     output is one typical correction whatever the feature: the root's forward position varies by
     metres across windows but needs corrections of centimetres."""
     body = body or Body.from_dict(None)
@@ -138,6 +143,7 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
             feats.append(Fe.encode(rot, pos))
     f = np.concatenate(feats)
     mean, std = f.mean(0), np.maximum(f.std(0), 1e-3)
+    velocity = np.sqrt(np.mean(np.concatenate([np.diff(w, axis=0) for w in feats]) ** 2, axis=0))
     sq, count = np.zeros(Fe.FEATURES), np.zeros(Fe.FEATURES)
     for b in batches[: max(len(batches) // 4, 1)]:
         # Sized on in-betweening (the task where corrections must be precise): 10 context frames, a key
@@ -152,14 +158,20 @@ def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: i
         sq += (res ** 2).sum(axis=(0, 1))
         count += unknown.sum(axis=(0, 1))
     scale = np.clip(np.sqrt(sq / np.maximum(count, 1)), 0.02, 1.0)
-    return mean, std, scale
+    return mean, std, scale, velocity
+
+
+def velocity_std(velocity: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``vel_std (F,)`` for ``window.prepare``: the RMS frame-to-frame change of raw features in the units of
+    the features normalised by ``std``, kept away from zero for features that never move."""
+    return np.maximum(velocity / std, 1e-3)
 
 
 class _Prepared:
     """A batch turned into tensors: network inputs, targets and loss masks."""
 
     def __init__(self, batch, known, hide, mean, std, pos_freqs, scale, body: Body, scored: np.ndarray | None = None,
-                 baseline: str = "interpolation"):
+                 baseline: str = "interpolation", vel_std: np.ndarray | None = None):
         from ..kinematics import fk
 
         B, W = known.shape[:2]
@@ -167,7 +179,8 @@ class _Prepared:
         offsets, parents = np.asarray(body.offsets), np.array(body.parents)
         for b in range(B):
             anchor = choose_anchor(known[b])
-            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward, baseline)
+            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward, baseline,
+                          vel_std)
             # Targets in the same anchor frame; generation from nothing is scored in frame 0's frame.
             ref = anchor if anchor is not None else 0
             yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref, body.forward)
@@ -254,7 +267,24 @@ def _warm_start(path: Path) -> dict:
 
     model = load(path)
     return {"model_config": asdict(model.cfg), "mean": model.mean, "std": model.std, "scale": model.scale,
+            "vel_std": model.vel_std,
             "model": {f"p.{k}": torch.as_tensor(v) for k, v in model.params.items()}}
+
+
+def _fit_inputs(weights: dict, net: Network) -> dict:
+    """A warm start's weights for ``net``: where ``net`` takes velocity inputs that the weights' network did
+    not, zero input rows are inserted for them (before the frame-position rows), so the network starts
+    out computing exactly what it did."""
+    from ..model.network import INPUT
+
+    w = weights["p.in_w"]
+    want = net.p["in_w"].shape[0]
+    if w.shape[0] == want:
+        return weights
+    if want - w.shape[0] != Fe.FEATURES:
+        raise LMMError(f"the warm start's network takes {w.shape[0]} inputs per frame, this one {want}")
+    zeros = torch.zeros(Fe.FEATURES, w.shape[1], dtype=w.dtype)
+    return {**weights, "p.in_w": torch.cat([w[:INPUT], zeros, w[INPUT:]])}
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -284,25 +314,30 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         if replace(cfg_saved, steps=cfg.steps, threads=cfg.threads, checkpoint_every=cfg.checkpoint_every) != cfg:
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
-        mean, std, scale = state["mean"], state["std"], state["scale"]
+        mean, std, scale, vel_std = state["mean"], state["std"], state["scale"], state.get("vel_std")
     warm = _warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
     if warm is not None:
         model_cfg = replace(ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config"),
-                            baseline=cfg.baseline)
+                            baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs)
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     body = Body.from_dict(model_cfg.body)
     corpus = load_corpus(cfg, model_cfg)
     rng = np.random.default_rng(cfg.seed + 1000 * rank)
     torch.manual_seed(cfg.seed)
-    if warm is not None:
-        mean, std, scale = warm["mean"], warm["std"], warm["scale"]
-    elif state is None:
-        mean, std, scale = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows, model_cfg.pos_freqs, body,
-                                         model_cfg.baseline)
+    if state is None:
+        mean, std, scale, velocity = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows,
+                                                   model_cfg.pos_freqs, body, model_cfg.baseline)
+        if warm is not None:  # the network was trained on these; velocities are measured in its units
+            mean, std, scale = warm["mean"], warm["std"], warm["scale"]
+        vel_std = warm.get("vel_std") if warm is not None else None
+        if vel_std is None and model_cfg.velocity_inputs:
+            vel_std = velocity_std(velocity, std)
+    if not model_cfg.velocity_inputs:
+        vel_std = None
     net = Network(model_cfg)
     if warm is not None:
-        net.load_state_dict(warm["model"])
+        net.load_state_dict(_fit_inputs(warm["model"], net))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
     if state is not None:
@@ -318,6 +353,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         return {
             "format": FORMAT, "step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
             "train_config": asdict(cfg), "model_config": asdict(model_cfg), "mean": mean, "std": std, "scale": scale,
+            "vel_std": vel_std,
         }
 
     if rank == 0:
@@ -333,7 +369,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         window = int(rng.choice(cfg.windows))
         batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
         known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
-        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline)
+        prep = _Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline, vel_std)
         parts = losses(model, prep, mean_t, std_t, offsets_t, body.parents, cfg)
         opt.zero_grad()
         parts["loss"].backward()
@@ -393,6 +429,8 @@ def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
     arrays["mean"] = np.asarray(state["mean"], dtype=np.float64)
     arrays["std"] = np.asarray(state["std"], dtype=np.float64)
     arrays["scale"] = np.asarray(state["scale"], dtype=np.float64)
+    if state.get("vel_std") is not None:
+        arrays["vel_std"] = np.asarray(state["vel_std"], dtype=np.float64)
     if bank and model_cfg.body is None:
         # Only canonical models generate (the commands that do work through the canonical body); a
         # benchmark model on a rig's own skeleton carries no snippets of its data.
