@@ -289,8 +289,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", choices=("hermite", "interpolation"), default="hermite",
                    help="what the network corrects: cubic Hermite through the keys' velocities (default) or plain "
                         "lerp/slerp; a warm start switches to it")
-    p.add_argument("--no-velocity-inputs", dest="velocity_inputs", action="store_false",
-                   help="frame tokens without each feature's change from the previous frame (models before 2026-12-02)")
+    p.add_argument("--velocity-inputs", action="store_true",
+                   help="frame tokens also carry each feature's change from the previous frame (experimental; a warm "
+                        "start from a model without them adds them)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 

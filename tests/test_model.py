@@ -283,7 +283,8 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
            "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "3", "--batch", "2",
-           "--d-model", "32", "--layers", "1", "--sources", "cmu", "reactidle", "--export", str(tmp_path / "m.npz")]
+           "--d-model", "32", "--layers", "1", "--sources", "cmu", "reactidle", "--velocity-inputs",
+           "--export", str(tmp_path / "m.npz")]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     state = torch.load(out / "checkpoint.pt", weights_only=False)
@@ -293,15 +294,16 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     assert m.cfg.d_model == 32 and "bank_rotations" in m.bank
     # Resume continues the same run.
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "4",
-                        "--batch", "2", "--sources", "cmu", "reactidle", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 4
     # A warm start from an exported weights file takes its weights and statistics, and the baseline asked
     # for (the export above was made with the default, Hermite); at learning rate 0 nothing moves.
-    assert m.cfg.baseline == "hermite"
+    assert m.cfg.baseline == "hermite" and m.cfg.velocity_inputs and m.vel_std.shape == (FEATURES,)
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm"),
                         "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
-                        str(tmp_path / "m.npz"), "--baseline", "interpolation", "--export", str(tmp_path / "w.npz")],
+                        str(tmp_path / "m.npz"), "--baseline", "interpolation", "--velocity-inputs", "--export",
+                        str(tmp_path / "w.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     w = runtime.load(tmp_path / "w.npz")
@@ -309,3 +311,9 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     for k, v in m.params.items():
         np.testing.assert_array_equal(w.params[k], v)
     np.testing.assert_array_equal(w.scale, m.scale)
+    np.testing.assert_array_equal(w.vel_std, m.vel_std)
+    # Without the flag the velocity model cannot continue: one line saying so.
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm2"),
+                        "--steps", "1", "--batch", "2", "--sources", "cmu", "reactidle", "--init-from", str(tmp_path / "m.npz")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "continues only with --velocity-inputs" in r.stderr

@@ -55,7 +55,8 @@ class TrainConfig:
     baseline: str = "hermite"
     # Frame tokens also carry each feature's change from the previous frame; a warm start from a model
     # without them adds them (their input weights start at zero, so the model starts as it was).
-    velocity_inputs: bool = True
+    # Opt-in until a trained model has shown what they give (no shipped model has them yet).
+    velocity_inputs: bool = False
     # Train on these BVH files' own 22-joint skeleton (folder, glob or file) instead of the canonical
     # corpus: how the LAFAN1 benchmark model is made. All of them train; nothing is held out.
     bvh: str = ""
@@ -282,7 +283,8 @@ def _fit_inputs(weights: dict, net: Network) -> dict:
     if w.shape[0] == want:
         return weights
     if want - w.shape[0] != Fe.FEATURES:
-        raise LMMError(f"the warm start's network takes {w.shape[0]} inputs per frame, this one {want}")
+        raise LMMError(f"the warm start's network takes {w.shape[0]} inputs per frame, this one {want}; a model "
+                       "trained with velocity inputs continues only with --velocity-inputs")
     zeros = torch.zeros(Fe.FEATURES, w.shape[1], dtype=w.dtype)
     return {**weights, "p.in_w": torch.cat([w[:INPUT], zeros, w[INPUT:]])}
 
