@@ -265,6 +265,7 @@ def _intent(args: argparse.Namespace) -> int:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .model.config import ModelConfig
+    from .model.features import BASELINES
     from .train.trainer import TrainConfig  # noqa: F401  (torch is needed to train)
 
     p.add_argument("--corpus", default="out/corpus", help="built corpus (lmm dataset build)")
@@ -286,7 +287,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=150, help="steps of learning-rate warm-up")
     p.add_argument("--init-from", default="",
                    help="start from this checkpoint's (or exported .npz model's) weights and statistics (warm start)")
-    p.add_argument("--baseline", choices=("hermite", "interpolation"), default="hermite",
+    p.add_argument("--baseline", choices=BASELINES, default="hermite",
                    help="what the network corrects: cubic Hermite through the keys' velocities (default) or plain "
                         "lerp/slerp; a warm start switches to it")
     p.add_argument("--velocity-inputs", action="store_true",

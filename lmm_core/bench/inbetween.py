@@ -10,6 +10,7 @@ corpus's train split.
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from pathlib import Path
@@ -50,11 +51,9 @@ class ModelInbetweener:
     def baseline_only(self) -> "ModelInbetweener":
         """The same model with its correction head zeroed: what the model's own baseline (``ModelConfig.baseline``)
         does without the network, so a benchmark can show what the network adds."""
-        params = dict(self.model.params)
-        params["head_w"] = np.zeros_like(params["head_w"])
-        params["head_b"] = np.zeros_like(params["head_b"])
-        m = self.model
-        bare = type(m)(params, m.cfg, m.mean, m.std, m.bank, m.meta, m.path, m.scale, m.vel_std)
+        bare = copy.copy(self.model)
+        bare.params = {**self.model.params, "head_w": np.zeros_like(self.model.params["head_w"]),
+                       "head_b": np.zeros_like(self.model.params["head_b"])}
         return ModelInbetweener(bare, self.fps, self.x_mean, self.x_std, self.metres)
 
 

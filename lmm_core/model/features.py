@@ -87,7 +87,7 @@ def fill_baseline(rotations: np.ndarray, root: np.ndarray, known: np.ndarray,
     before it, or the frame after the closing key) also keeps that side's velocity: cubic Hermite
     instead of linear, the key's velocity measured from the neighbour. Rotations carry it for at most
     ``ROTATION_HORIZON`` frames' worth; keys without known neighbours (sparse animator keys) stay linear.
-    On LAFAN1 this alone gets within 0.65-0.83 of interpolation's L2P (docs/bench.md).
+    On LAFAN1 this alone scores 0.65-0.83 of interpolation's L2P (docs/bench.md).
 
     Args:
         rotations: ``(T, 22, 4)`` (unknown entries may hold anything).
