@@ -48,11 +48,12 @@ def load(context: bpy.types.Context):
 
 
 def vocabulary(context: bpy.types.Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The model's action and style names (without ``<unknown>``); empty when no model loads."""
+    """The actions the model can generate and its style names (without ``<unknown>``); empty when no
+    model loads."""
     from ._core import LMMError
 
     try:
-        cfg = load(context).cfg
+        m = load(context)
     except LMMError:
         return (), ()
-    return tuple(cfg.actions[1:]), tuple(cfg.styles[1:])
+    return m.generatable_actions(), tuple(m.cfg.styles[1:])

@@ -226,11 +226,13 @@ def _complete(args: argparse.Namespace) -> int:
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--action", required=True, help="e.g. walk, run, wave-right-hand, bow, idle (see `lmm generate --list`)")
+    p.add_argument("--action", required=True, help="e.g. walk, run, wave-right-hand, bow, idle (an unknown one lists what the model can generate)")
     p.add_argument("--style", help="e.g. normal, tired, happy, elderly")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--variation", type=float, default=0.5, help="0 to 1: how far seeds may differ")
+    p.add_argument("--variation", type=float, default=0.5,
+                   help="0 to 1: the chance at each join of switching to another recorded segment of the action "
+                        "rather than repeating one (seeds differ at 0 too)")
     _model_args(p)
 
 
@@ -293,6 +295,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--velocity-inputs", action="store_true",
                    help="frame tokens also carry each feature's change from the previous frame (experimental; a warm "
                         "start from a model without them adds them)")
+    p.add_argument("--bf16", action="store_true",
+                   help="run the network's matrix products in bfloat16 (faster on CPUs with BF16 support and on GPUs; "
+                        "the loss stays float32)")
+    p.add_argument("--prefetch", action="store_true",
+                   help="prepare batches in a second process while the network trains (pays with cores to spare)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
@@ -320,7 +327,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
-                      velocity_inputs=args.velocity_inputs, **extra)
+                      velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

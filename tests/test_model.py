@@ -35,9 +35,12 @@ def random_network(seed: int = 0) -> Network:
 
 def model_of(net: Network) -> runtime.Model:
     rng = np.random.default_rng(0)
+    # Four segments (walk, walk, idle, idle) of 50, 45, 40, 50 frames, one after another.
+    lengths = np.array([50, 45, 40, 50], dtype=np.int32)
     bank = {
-        "bank_rotations": R.normalize(rng.normal(size=(4, 16, 22, 4))).astype(np.float16),
-        "bank_root": (rng.normal(size=(4, 16, 3)) * 0.1 + [0, 0.9, 0]).astype(np.float16),
+        "bank_rotations": R.normalize(rng.normal(size=(lengths.sum(), 22, 4))).astype(np.float16),
+        "bank_root": (rng.normal(size=(lengths.sum(), 3)) * 0.1 + [0, 0.9, 0]).astype(np.float16),
+        "bank_contacts": rng.random((lengths.sum(), 4)) < 0.5, "bank_lengths": lengths,
         "bank_action": np.array([1, 1, 2, 2], dtype=np.int16), "bank_style": np.array([1, 1, 1, 1], dtype=np.int16),
     }
     return runtime.Model(net.numpy_parameters(), CFG, np.zeros(FEATURES), np.ones(FEATURES), bank)
@@ -220,6 +223,11 @@ def test_generate_seeds_differ_and_intent_is_a_distribution():
     assert abs(sum(probs["action"].values()) - 1) < 1e-9 and set(probs["action"]) == {"walk", "idle"}
     with pytest.raises(LMMError, match="unknown action 'fly'"):
         tasks.generate("fly", model=m)
+    # An action the model knows but holds no recorded motion of: say what it can generate.
+    m.bank = {k: v[:95] if k in ("bank_rotations", "bank_root", "bank_contacts") else v[:2] for k, v in m.bank.items()}
+    with pytest.raises(LMMError, match="holds no motion of 'idle' to generate from.*it can generate: walk$"):
+        tasks.generate("idle", model=m)
+    assert m.generatable_actions() == ("walk",)
 
 
 def test_bad_inputs(test_data, tmp_path):
@@ -279,11 +287,25 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     for c in index:  # both clips train
         c.split = "train"
     (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
+    # Batches prepared in a worker process are the very batches the training process would make.
+    from dataclasses import replace
+
+    from lmm_core.model.body import Body
+    from lmm_core.train import trainer as T
+
+    cfg = T.TrainConfig(corpus=str(corpus), sources=("cmu", "reactidle"), batch=2, steps=3, windows=(64,))
+    mc = T.default_model_config(cfg, d_model=32, layers=1)
+    stats = (np.zeros(FEATURES), np.ones(FEATURES), np.ones(FEATURES), None)
+    here = list(T._batches(T.load_corpus(cfg, mc), cfg, mc, stats, Body.from_dict(None), 7, 1))
+    there = list(T._batches(T.load_corpus(cfg, mc), replace(cfg, prefetch=True), mc, stats, Body.from_dict(None), 7, 1))
+    assert len(here) == len(there) == 2
+    for a, b in zip(here, there):
+        assert torch.equal(a.x, b.x) and torch.equal(a.target, b.target) and torch.equal(a.scored, b.scored)
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
            "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "3", "--batch", "2",
-           "--d-model", "32", "--layers", "1", "--sources", "cmu", "reactidle", "--velocity-inputs",
+           "--d-model", "32", "--layers", "1", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16",
            "--export", str(tmp_path / "m.npz")]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -291,10 +313,10 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     assert state["step"] == 3 and state["model_config"]["d_model"] == 32
     assert len((out / "log.jsonl").read_text().splitlines()) == 3  # rank 0 logs; both ranks stepped together
     m = runtime.load(tmp_path / "m.npz")
-    assert m.cfg.d_model == 32 and "bank_rotations" in m.bank
+    assert m.cfg.d_model == 32 and {"bank_rotations", "bank_lengths", "bank_contacts"} <= set(m.bank)
     # Resume continues the same run.
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "4",
-                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16", "--prefetch", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 4
     # A warm start from an exported weights file takes its weights and statistics, and the baseline asked

@@ -2,8 +2,9 @@
 
 The weights file is an ``.npz`` written by ``lmm_core.train.trainer.export``: the network's float32
 parameters (``p.<name>``), feature statistics (``mean``, ``std``), a JSON ``meta`` record (format,
-model and training configuration) and, optionally, a bank of real start poses per action
-(``bank_rotations``, ``bank_root``, ``bank_action``) that generation starts from, and ``scale``, the
+model and training configuration) and, optionally, a bank of real motion segments per action and style
+(``bank_rotations``, ``bank_root``, ``bank_action``, ``bank_style``, ``bank_contacts``) that generation
+joins (``segments``), and ``scale``, the
 per-feature size of one unit of the network's correction, and (models with velocity inputs) ``vel_std``,
 the typical frame-to-frame change of each normalised feature.
 """
@@ -63,6 +64,11 @@ class Model:
         if name not in vocab:
             raise LMMError(f"unknown {what} {name!r}; this model knows: {', '.join(vocab[1:])}")
         return vocab.index(name)
+
+    def generatable_actions(self) -> tuple[str, ...]:
+        """The actions ``generate`` can make: those its bank holds motion segments of."""
+        held = set(self.bank["bank_action"].tolist()) if self.bank else set()
+        return tuple(a for i, a in enumerate(self.cfg.actions) if i and i in held)
 
     # ---- one window ------------------------------------------------------------------------------
 
@@ -167,40 +173,34 @@ class Model:
 
     def generate(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 0.5,
                  start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``frames`` frames of new motion for an action and style.
+        """``frames`` frames of new motion for an action and style: real segments of it from the model's
+        bank joined by the network's transitions (``lmm_core.model.segments``; why there).
 
-        It starts from ``start`` (rotations ``(S, 22, 4)``, root ``(S, 3)``) or from a real pose of the
-        model's bank for that action chosen by ``seed``; ``variation`` (0 to 1) perturbs that start
-        (joint rotations by up to ~15 degrees at 1, and a mirrored start half the time) so seeds differ
-        visibly; then the motion is continued window by window.
+        ``seed`` picks the segments and the first one's starting point; ``variation`` (0 to 1) is the
+        chance at each join of switching to another segment of the action rather than repeating one.
+        ``start`` (rotations ``(S, 22, 4)``, root ``(S, 3)``) is real motion to carry on from; the
+        frames returned come after it.
+
+        Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4))``.
         """
-        rng = np.random.default_rng(seed)
-        if start is None:
-            start = self._bank_start(rng, action, style, variation)
-        rot, pos = start
-        rot, pos, con = self.complete(rot, pos, frames, action, style)
-        s = len(start[1])
-        return rot[s:], pos[s:], con
+        from .segments import CONTEXT, plan
 
-    def _bank_start(self, rng: np.random.Generator, action: int, style: int, variation: float):
-        from .. import rotations as R
-
-        if not self.bank:
-            raise LMMError(f"{self.path} has no bank of start poses; pass a start pose or use a model exported with one")
-        acts, stys = self.bank["bank_action"], self.bank["bank_style"]
-        pool = np.flatnonzero((acts == action) & (stys == style)) if action and style else np.array([], dtype=int)
-        if len(pool) == 0:
-            pool = np.flatnonzero(acts == action) if action else np.arange(len(acts))
-        if len(pool) == 0:
-            pool = np.arange(len(acts))
-        i = int(rng.choice(pool))
-        rot = self.bank["bank_rotations"][i].astype(np.float64)
-        pos = self.bank["bank_root"][i].astype(np.float64)
-        if variation > 0:
-            noise = rng.normal(scale=0.13 * variation, size=(22, 3))
-            noise[0] = 0.0
-            rot = R.mul(rot, R.from_scaled_axis(np.broadcast_to(noise, rot.shape[:-1] + (3,))))
-        return rot, pos
+        if action and self.bank and action not in set(self.bank["bank_action"].tolist()):
+            raise LMMError(f"this model holds no motion of {self.cfg.actions[action]!r} to generate from (no training "
+                           f"clip of it was long enough); it can generate: {', '.join(self.generatable_actions())}")
+        rot, pos, con, known, first = plan(self.bank, frames, action, style, seed, variation, self.body.forward, start)
+        con = con.astype(np.float64)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], (~known).astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2]):
+            lo, hi = max(0, a - CONTEXT), min(len(pos), b + CONTEXT)
+            keys = np.repeat(known[lo:hi, None], 22, axis=1)
+            r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], keys, action, style)
+            rot[a:b], pos[a:b] = r[a - lo:b - lo], p[a - lo:b - lo]
+            # Contacts the plan took from real frames matched to the transition stand; the network's
+            # own fill in where it has none.
+            con[a:b] = np.where(con[a:b] > 0, con[a:b], c[a - lo:b - lo])
+        end = first + frames
+        return rot[first:end], pos[first:end], con[first:end]
 
 
 def _softmax_known(logits: np.ndarray) -> np.ndarray:

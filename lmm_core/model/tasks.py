@@ -153,7 +153,10 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
 
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
              model: Model | str | None = None, start: Motion | None = None, clean: bool = True) -> Motion:
-    """New motion on the canonical body (``retarget`` it onto any rig)."""
+    """New motion on the canonical body (``retarget`` it onto any rig): recorded segments of the action
+    (and style, where the model holds some) joined by the network's transitions, then cleaned
+    (``Model.generate``; ``lmm_core.model.segments`` says why it is made that way). ``start``: motion to
+    carry on from (any rig); the result holds only the new frames."""
     if not seconds > 0:
         raise LMMError(f"--seconds must be positive, got {seconds}")
     if not 0 <= variation <= 1:
