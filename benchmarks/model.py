@@ -107,7 +107,7 @@ def generation_section(model_path: Path, corpus: Path, seeds: int = 4, seconds: 
     for a in actions:
         outs = []
         for seed in range(seeds):
-            r, p, _ = m.generate(frames, m.action_index(a), 0, seed=seed)
+            r, p, _, _ = m.generate(frames, m.action_index(a), 0, seed=seed)
             raw = Motion(canon, r, p, 30.0)
             raw_skate.append(foot_skate(raw))
             raw_viol.append(limits.violations(raw).mean())

@@ -121,6 +121,14 @@ def test_feet_are_kept_above_the_floor():
         low = np.min([g[:, j, 1] + R.mul_vec(g_rot[:, j], np.array(o))[:, 1] for j, o in leg.soles], axis=0)
         assert low.min() > -1e-6
     assert lock_feet(m, np.zeros((T, 4), dtype=bool), floor=None).rotations.tolist() == m.rotations.tolist()
+    # Only the frames given may be lifted (generation leaves recorded feet where they were recorded).
+    lift = np.zeros(T, dtype=bool)
+    lift[10:20] = True
+    part = lock_feet(m, np.zeros((T, 4), dtype=bool), floor_frames=lift)
+    np.testing.assert_array_equal(part.rotations[~lift], m.rotations[~lift])
+    np.testing.assert_allclose(part.rotations[lift], out.rotations[lift])
+    with pytest.raises(LMMError, match=rf"floor_frames must be \({T},\) bool"):
+        lock_feet(m, np.zeros((T, 4), dtype=bool), floor_frames=lift[:5])
 
 
 def test_detect_contacts_finds_planted_and_lifted_feet(sliding):

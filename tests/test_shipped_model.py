@@ -28,8 +28,9 @@ def test_generated_walk_keeps_walking():
     """A network left to continue a walk on its own slowed to a shuffle (0.4-0.5 of the start's speed); the
     chain of recorded segments keeps a walking pace for 20 s, with no jump at any join."""
     m = runtime.load()
-    rot, pos, con = m.generate(600, m.action_index("walk"), m.style_index("normal"), seed=2)
+    rot, pos, con, made = m.generate(600, m.action_index("walk"), m.style_index("normal"), seed=2)
     assert rot.shape == (600, 22, 4) and con.shape == (600, 4) and np.isfinite(pos).all()
+    assert 0.05 < made.mean() < 0.3  # transitions of 10 frames between recorded segments of up to 120
     speed = np.linalg.norm(np.diff(pos[:, [0, 2]], axis=0), axis=1) * 30  # m/s
     for part in np.array_split(speed, 4):
         assert 0.6 < part.mean() < 2.5

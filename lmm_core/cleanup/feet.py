@@ -207,7 +207,8 @@ def _pin_targets(ankle: np.ndarray, toe_rel: np.ndarray, ca: np.ndarray, ct: np.
 
 
 def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple[Leg, ...] | None = None,
-              ease: int = 4, floor: float | None = 0.0, up_index: int | None = None, reach: float = 1.15) -> Motion:
+              ease: int = 4, floor: float | None = 0.0, up_index: int | None = None, reach: float = 1.15,
+              floor_frames: np.ndarray | None = None) -> Motion:
     """The motion with each foot held still while it touches the ground (see the module docstring).
 
     Args:
@@ -226,6 +227,8 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
             glides with the body) would otherwise pin a foot the body has long walked away from, and
             the straightened leg would drag it up behind; from there the foot is left as it was (the
             correction eases out as after any contact).
+        floor_frames: ``(T,)`` bool, the frames whose feet the floor check may lift (default: all).
+            Contacts are locked on every frame either way.
 
     Returns:
         A new motion: only the local rotations of hips, knees (and joints between them) and ankles
@@ -242,6 +245,10 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
                        f"got {contacts.shape}")
     if ease < 0:
         raise LMMError(f"ease must be a number of frames >= 0, got {ease}")
+    if floor_frames is not None:
+        floor_frames = np.asarray(floor_frames, dtype=bool)
+        if floor_frames.shape != (t,):
+            raise LMMError(f"floor_frames must be ({t},) bool, got {floor_frames.shape}")
     sk = motion.skeleton
     up = sk.up_index if up_index is None else up_index
     g_rot, g_pos = motion.fk()
@@ -266,7 +273,8 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
             # The foot moves rigidly with its ankle (its orientation is kept), so its lowest sole point
             # rises by exactly the lift.
             low = np.min([g_pos[:, j, up] + R.mul_vec(g_rot[:, j], np.array(o))[:, up] for j, o in leg.soles], axis=0)
-            corr[:, up] += np.maximum(0.0, floor - (low + corr[:, up]))
+            lift = np.maximum(0.0, floor - (low + corr[:, up]))
+            corr[:, up] += lift if floor_frames is None else np.where(floor_frames, lift, 0.0)
         moved = np.any(corr != 0.0, axis=1)
         if moved.any():
             _solve_leg(sk, leg, rotations, g_rot, g_pos, ankle + corr, moved)

@@ -172,7 +172,7 @@ class Model:
         return _softmax_known(act), _softmax_known(sty)
 
     def generate(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 0.5,
-                 start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``frames`` frames of new motion for an action and style: real segments of it from the model's
         bank joined by the network's transitions (``lmm_core.model.segments``; why there).
 
@@ -181,7 +181,8 @@ class Model:
         ``start`` (rotations ``(S, 22, 4)``, root ``(S, 3)``) is real motion to carry on from; the
         frames returned come after it.
 
-        Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4))``.
+        Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4), made
+        (frames,) bool)``, ``made`` marking the frames the network made (the others are recorded).
         """
         from .segments import CONTEXT, plan
 
@@ -200,7 +201,7 @@ class Model:
             # own fill in where it has none.
             con[a:b] = np.where(con[a:b] > 0, con[a:b], c[a - lo:b - lo])
         end = first + frames
-        return rot[first:end], pos[first:end], con[first:end]
+        return rot[first:end], pos[first:end], con[first:end], ~known[first:end]
 
 
 def _softmax_known(logits: np.ndarray) -> np.ndarray:

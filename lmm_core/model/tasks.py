@@ -96,13 +96,14 @@ def match_keys(result: Motion, original: Motion, keys: np.ndarray) -> Motion:
     return replace(result, rotations=rotations, root_positions=root, translations=translations)
 
 
-def _clean(canon: Motion, contacts: np.ndarray, clean: bool) -> Motion:
-    """The model's output cleaned: joints inside the learned limits, feet locked on its predicted contacts."""
+def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.ndarray | None = None) -> Motion:
+    """The model's output cleaned: joints inside the learned limits, feet locked on its predicted contacts
+    (and kept above the floor on ``floor_frames``, default all)."""
     if not clean:
         return canon
     from ..cleanup import clean_up
 
-    return clean_up(canon, contacts=contacts > 0.5)
+    return clean_up(canon, contacts=contacts > 0.5, floor_frames=floor_frames)
 
 
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
@@ -167,9 +168,9 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     if start is not None:
         c = to_canonical(start, m.cfg.fps)
         start_arrays = (c.rotations, c.root_positions)
-    rot, pos, con = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
+    rot, pos, con, made = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
     labels = {"action": action} | ({"style": style} if style else {})
-    return _clean(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
+    return _clean(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:
