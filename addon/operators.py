@@ -246,7 +246,9 @@ class LMM_OT_generate(bpy.types.Operator):
     style: StringProperty(name="Style", description="One of the model's styles; empty for any")
     seconds: FloatProperty(name="Seconds", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", default=0, min=0)
-    variation: FloatProperty(name="Variation", default=0.5, min=0.0, max=1.0, subtype="FACTOR")
+    variation: FloatProperty(name="Variation", description="The chance at each join of switching to another recorded "
+                             "segment of the action rather than repeating one", default=0.5, min=0.0, max=1.0,
+                             subtype="FACTOR")
     fit_scene: BoolProperty(name="Fit Scene Range", description="Set the scene's end frame to the new clip's",
                             default=True)
 

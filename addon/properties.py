@@ -89,7 +89,7 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
     style: EnumProperty(name="Style", description="How the character does it (the model's styles)", items=style_items)
     seconds: FloatProperty(name="Seconds", description="Length of the new motion", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", description="Another seed gives another take", default=0, min=0)
-    variation: FloatProperty(name="Variation", description="How far takes may differ (0 to 1)", default=0.5, min=0.0,
+    variation: FloatProperty(name="Variation", description="The chance at each join of switching to another recorded segment of the action rather than repeating one (0 to 1)", default=0.5, min=0.0,
                              max=1.0, subtype="FACTOR")
     source_kind: EnumProperty(
         name="From",
