@@ -186,7 +186,7 @@ class Model:
         """
         from .segments import CONTEXT, plan
 
-        if action and self.bank and action not in set(self.bank["bank_action"].tolist()):
+        if action and self.bank and self.cfg.actions[action] not in self.generatable_actions():
             raise LMMError(f"this model holds no motion of {self.cfg.actions[action]!r} to generate from (no training "
                            f"clip of it was long enough); it can generate: {', '.join(self.generatable_actions())}")
         rot, pos, con, known, first = plan(self.bank, frames, action, style, seed, variation, self.body.forward, start)
