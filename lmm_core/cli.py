@@ -268,7 +268,7 @@ def _intent(args: argparse.Namespace) -> int:
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .model.config import ModelConfig
     from .model.features import BASELINES
-    from .train.trainer import TrainConfig  # noqa: F401  (torch is needed to train)
+    from .train.trainer import TrainConfig  # (torch is needed to train)
 
     p.add_argument("--corpus", default="out/corpus", help="built corpus (lmm dataset build)")
     p.add_argument("--out", default="out/train", help="run folder: checkpoint.pt, config.json, log.jsonl")
@@ -295,6 +295,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--velocity-inputs", action="store_true",
                    help="frame tokens also carry each feature's change from the previous frame (experimental; a warm "
                         "start from a model without them adds them)")
+    p.add_argument("--spread-weight", type=float, default=TrainConfig.spread_weight,
+                   help="weight of the position loss in units of each joint coordinate's spread over training "
+                        "windows, the way L2P measures (default %(default)s; see TrainConfig.spread_weight)")
     p.add_argument("--bf16", action="store_true",
                    help="run the network's matrix products in bfloat16 (faster on CPUs with BF16 support and on GPUs; "
                         "the loss stays float32)")
@@ -327,7 +330,8 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
-                      velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch, **extra)
+                      velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch,
+                      spread_weight=args.spread_weight, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

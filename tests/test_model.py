@@ -306,17 +306,20 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
            "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "3", "--batch", "2",
            "--d-model", "32", "--layers", "1", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16",
-           "--export", str(tmp_path / "m.npz")]
+           "--spread-weight", "0.5", "--export", str(tmp_path / "m.npz")]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3 and state["model_config"]["d_model"] == 32
+    assert state["position_spread"].shape == (22, 3) and state["train_config"]["spread_weight"] == 0.5
+    assert all(json.loads(line)["pos_spread"] > 0 for line in (out / "log.jsonl").read_text().splitlines())
     assert len((out / "log.jsonl").read_text().splitlines()) == 3  # rank 0 logs; both ranks stepped together
     m = runtime.load(tmp_path / "m.npz")
     assert m.cfg.d_model == 32 and {"bank_rotations", "bank_lengths", "bank_contacts"} <= set(m.bank)
     # Resume continues the same run.
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "4",
-                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16", "--prefetch", "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16", "--prefetch", "--resume",
+                        "--spread-weight", "0.5"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 4
     # A warm start from an exported weights file takes its weights and statistics, and the baseline asked

@@ -1,0 +1,99 @@
+"""Training pieces that need no corpus on disk: the position spread L2P normalises by, the loss measured
+in it, and which stretch of a take the generation bank keeps (torch)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmm_core import rotations as R
+from lmm_core.model.body import Body
+
+torch = pytest.importorskip("torch")
+from lmm_core.train import trainer as T  # noqa: E402
+from lmm_core.train.data import Corpus  # noqa: E402
+
+Y = np.array([0.0, 1.0, 0.0])
+
+
+def bobbing_corpus(frames: int = 400, bob: float = 0.03, speed: float = 1.5) -> Corpus:
+    """One clip: the rest pose walking along +Z at ``speed`` m/s while the pelvis bobs ``bob`` m (sine,
+    period 30 frames); the knees bend more and more over the clip (so its later frames are more active)."""
+    t = np.arange(frames)
+    rot = np.broadcast_to(R.identity(), (frames, 22, 4)).copy()
+    swing = 0.1 + 0.8 * t / frames
+    rot[:, 4] = R.from_axis_angle(np.array([1.0, 0, 0]), swing * np.sin(2 * np.pi * t / 30))
+    rot[:, 5] = R.from_axis_angle(np.array([1.0, 0, 0]), -swing * np.sin(2 * np.pi * t / 30))
+    root = np.stack([np.zeros(frames), 0.9 + bob * np.sin(2 * np.pi * t / 30), speed / 30 * t], axis=1)
+    con = np.zeros((frames, 4), dtype=bool)
+    one = np.array([1])
+    return Corpus(["clip"], rot, root, con, np.array([frames]), one, one, one, (rot, root, con))
+
+
+def test_position_spread_is_each_coordinates_spread_over_windows():
+    sp = T.position_spread(bobbing_corpus(), np.random.default_rng(0), 64, Body.from_dict(None), length=50)
+    assert sp.shape == (22, 3)
+    # The pelvis: its height spreads as a sine of amplitude 3 cm (std 2.1 cm); forward, a window of 50
+    # frames at 5 cm a frame centred on its mean spreads 0.05 * 50 / sqrt(12) = 0.72 m; sideways not at all.
+    assert sp[0, 1] == pytest.approx(0.03 / np.sqrt(2), rel=0.1)
+    assert sp[0, 2] == pytest.approx(0.05 * 50 / np.sqrt(12), rel=0.05)
+    assert sp[0, 0] == pytest.approx(1e-3)  # the floor that keeps a still coordinate from dividing by zero
+
+
+def test_spread_loss_weighs_a_height_error_by_how_little_heights_vary():
+    """The same 1 cm error costs far more in the spread loss up than forward, and nothing when it is 0."""
+    from lmm_core.model.config import ModelConfig
+
+    cfg = T.TrainConfig(spread_weight=1.0, batch=2, windows=(32,))
+    mc = ModelConfig(d_model=32, layers=1, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>", "normal"),
+                     baseline="interpolation")
+    corpus = bobbing_corpus()
+    body = Body.from_dict(None)
+    spread = T.position_spread(corpus, np.random.default_rng(0), 32, body)
+    from lmm_core.model.features import FEATURES
+
+    rng = np.random.default_rng(1)
+    batch = corpus.sample(rng, 2, 32, mirror=False)
+    known = np.zeros((2, 32, 22), dtype=bool)
+    known[:, :10] = known[:, 25] = True
+    prep = T._Prepared(batch, known, np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
+                       np.ones(FEATURES), body, baseline="interpolation")
+    net = T.Network(mc)
+    args = (torch.zeros(FEATURES), torch.ones(FEATURES), torch.as_tensor(np.array(body.offsets), dtype=torch.float32),
+            body.parents, cfg, torch.as_tensor(spread, dtype=torch.float32))
+
+    def spread_loss(shift):
+        # Targets moved by ``shift`` metres on the unknown frames: the network's (zero) correction misses by it.
+        p = T._Prepared.__new__(T._Prepared)
+        p.__dict__.update(prep.__dict__)
+        p.base = prep.target.clone()
+        p.positions = prep.positions + torch.as_tensor(shift, dtype=torch.float32) * (~prep.known.all(-1))[..., None, None]
+        return float(T.losses(net, p, *args)["pos_spread"].detach())
+
+    assert spread_loss([0.0, 0.0, 0.0]) == pytest.approx(0.0, abs=1e-3)
+    up, forward = spread_loss([0.0, 0.01, 0.0]), spread_loss([0.0, 0.0, 0.01])
+    assert up > 10 * forward > 0
+    assert float(T.losses(net, prep, *args[:4], T.TrainConfig(), None)["pos_spread"].detach()) == 0.0  # off by default
+
+
+def test_bank_passes_over_a_stretch_whose_feet_slide(monkeypatch):
+    """The most active stretch is kept unless its feet slide more than SKATE_MARGIN beyond the cleanest one's."""
+    from lmm_core.model.config import ModelConfig
+
+    corpus = bobbing_corpus(frames=400)
+    monkeypatch.setattr(T, "load_corpus", lambda cfg, mc: corpus)
+    mc = ModelConfig(actions=("<unknown>", "walk"), styles=("<unknown>", "normal"))
+
+    def first_frame(root: np.ndarray) -> int:  # the clip walks along +Z: a stretch's start from its position
+        return int(np.argmin(np.abs(corpus.root[:, 2] - float(root[0, 2]))))
+
+    # Without sliding the most active stretch (late in the clip, where the knees swing most) is kept.
+    monkeypatch.setattr(T, "_stretch_skate", lambda rot, root: 0.0)
+    bank = T.segment_bank(T.TrainConfig(), mc, per_pair=1, frames=120)
+    assert bank["bank_lengths"].tolist() == [120] and first_frame(bank["bank_root"]) > 200
+    # Stretches starting past frame 150 slide (0.2 against 0.05): one before it is kept.
+    monkeypatch.setattr(T, "_stretch_skate", lambda rot, root: 0.2 if first_frame(root) > 150 else 0.05)
+    bank = T.segment_bank(T.TrainConfig(), mc, per_pair=1, frames=120)
+    assert first_frame(bank["bank_root"]) <= 150
+    # A margin's worth of sliding is tolerated for the sake of activity.
+    monkeypatch.setattr(T, "_stretch_skate", lambda rot, root: 0.05 + T.SKATE_MARGIN / 2 if first_frame(root) > 150 else 0.05)
+    assert first_frame(T.segment_bank(T.TrainConfig(), mc, per_pair=1, frames=120)["bank_root"]) > 200
