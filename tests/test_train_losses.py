@@ -72,7 +72,7 @@ def test_spread_loss_weighs_a_height_error_by_how_little_heights_vary():
     assert spread_loss([0.0, 0.0, 0.0]) == pytest.approx(0.0, abs=1e-3)
     up, forward = spread_loss([0.0, 0.01, 0.0]), spread_loss([0.0, 0.0, 0.01])
     assert up > 10 * forward > 0
-    assert float(T.losses(net, prep, *args[:4], T.TrainConfig(), None)["pos_spread"].detach()) == 0.0  # off by default
+    assert float(T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)["pos_spread"].detach()) == 0.0  # 0: off
 
 
 def test_bank_passes_over_a_stretch_whose_feet_slide(monkeypatch):
