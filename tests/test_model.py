@@ -342,3 +342,41 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
                         "--steps", "1", "--batch", "2", "--sources", "cmu", "reactidle", "--init-from", str(tmp_path / "m.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and "continues only with --velocity-inputs" in r.stderr
+
+
+def test_symmetric_model_treats_a_motion_and_its_mirror_alike(test_data):
+    """Mirrored input gives the mirrored output (left and right swapped, sided intent too), keys exact; one
+    pass alone does not."""
+    from lmm_core.model.body import canonical_body
+
+    body = canonical_body()
+    rng = np.random.default_rng(3)
+    rot = R.normalize(R.identity() + rng.normal(scale=0.2, size=(40, 22, 4)))
+    root = np.cumsum(rng.normal(scale=0.02, size=(40, 3)), axis=0) + [0.3, 0.9, 0.0]
+    m_rot, m_root = body.mirrored(rot, root)
+    back_rot, back_root = body.mirrored(m_rot, m_root)
+    assert np.allclose(np.abs(np.sum(back_rot * rot, -1)), 1) and np.allclose(back_root, root)
+    # The canonical body mirrors as the training data does: sides swapped, (w, x, y, z) -> (w, x, -y, -z).
+    expect = rot[:, list(body.mirror)] * [1, 1, -1, -1]
+    assert np.allclose(np.abs(np.sum(m_rot * expect, -1)), 1)
+    known = np.zeros((40, 22), dtype=bool)
+    known[:10] = known[30] = True
+    known[20, :5] = True  # a partial key: sided joints among them
+    cfg = ModelConfig(d_model=64, layers=2, heads=4, actions=("<unknown>", "wave-left-hand", "wave-right-hand", "walk"),
+                      styles=("<unknown>", "normal"))
+    torch.manual_seed(0)
+    net = Network(cfg)
+    with torch.no_grad():
+        net.p["head_w"].normal_(0, 0.05)
+        net.p["act_w"].normal_(0, 0.5)
+    m = runtime.Model(net.numpy_parameters(), cfg, np.zeros(FEATURES), np.ones(FEATURES))
+    sigma = list(body.mirror)
+    for symmetric in (True, False):
+        m.symmetric = symmetric
+        r1, p1, c1, a1, _ = m.run_window(rot, root, known, action=1)
+        r2, p2, c2, a2, _ = m.run_window(m_rot, m_root, known[:, sigma], action=2)
+        r2, p2 = body.mirrored(r2, p2)
+        same = (np.allclose(np.abs(np.sum(r1 * r2, -1)), 1, atol=1e-6) and np.allclose(p1, p2, atol=1e-6)
+                and np.allclose(c1, c2[:, [1, 0, 3, 2]], atol=1e-6) and np.allclose(a1[[0, 2, 1, 3]], a2, atol=1e-6))
+        assert same == symmetric
+        assert np.array_equal(r1[known], rot[known]) and np.array_equal(p1[known[:, 0]], root[known[:, 0]])

@@ -68,6 +68,26 @@ def test_general_mirror_agrees_with_the_canonical_shortcut(test_data):
     assert dots.min() > 1 - 1e-6
 
 
+def test_body_mirrors_a_rigs_own_frames_as_lmm_core_mirror_does(lafan_clip):
+    """LAFAN1's joint frames lie along its bones, not the world's axes: the body's array mirror (what the
+    runtime averages over) agrees with ``lmm_core.mirror`` on the clip, and mirroring twice gives it back."""
+    body = body_from_motions([lafan_clip], bone_map_for(lafan_clip.skeleton).bones)
+    clip = lafan_clip.slice(0, 40)
+    rot, root = body.mirrored(clip.rotations, clip.root_positions)
+    ref = mirror(clip, axis=[1.0, 0.0, 0.0], frames=body.mirror_frames())
+    assert np.abs(np.sum(rot * ref.rotations, axis=-1)).min() > 1 - 1e-9
+    assert np.allclose(root[:, 1:], clip.root_positions[:, 1:]) and np.allclose(root[:, 0], -clip.root_positions[:, 0])
+    again, _ = body.mirrored(rot, root)
+    assert np.abs(np.sum(again * clip.rotations, axis=-1)).min() > 1 - 1e-9
+    # A left foot's global position mirrored is where the right foot's mirror image stands.
+    left, right = body.contacts[0], body.contacts[1]
+    from lmm_core.motion import Motion
+
+    pos = Motion(body.skeleton(), clip.rotations, clip.root_positions * 0.01, 30.0).global_positions()
+    m_pos = Motion(body.skeleton(), rot, root * 0.01, 30.0).global_positions()
+    assert np.allclose(m_pos[:, right], pos[:, left] * [-1, 1, 1], atol=1e-6)
+
+
 def test_corpus_from_motions_mirrors_and_samples(lafan_clip):
     body = body_from_motions([lafan_clip], bone_map_for(lafan_clip.skeleton).bones)
     corpus = Corpus.from_motions(["walk4"], [lafan_clip], [{"action": "walk", "style": "normal"}], body,

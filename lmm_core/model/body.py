@@ -63,6 +63,40 @@ class Body:
         return Skeleton(names=self.names, parents=self.parents, offsets=np.array(self.offsets, dtype=np.float64),
                         units="m", up_axis="y")
 
+    def mirror_frames(self) -> np.ndarray:
+        """``(22, 3, 3)`` each joint's mirror frame (``lmm_core.mirror.mirror_frames`` of the rest pose),
+        worked out once per body. The canonical body's joint frames are the world's at rest, so every
+        one is the reflection across its sagittal plane, ``diag(-1, 1, 1)``."""
+        cached = self.__dict__.get("_mirror_frames")
+        if cached is None:
+            if self.symmetric_rest:
+                cached = np.broadcast_to(np.diag([-1.0, 1.0, 1.0]), (NUM_JOINTS, 3, 3)).copy()
+            else:
+                from .. import rotations as R
+                from ..mirror import mirror_frames
+                from ..motion import Motion
+
+                rest = Motion(self.skeleton(), np.broadcast_to(R.identity(), (1, NUM_JOINTS, 4)).copy(),
+                              np.zeros((1, 3)), 30.0)
+                cached = mirror_frames(rest, pairs=[(j, m) for j, m in enumerate(self.mirror) if j < m])
+            object.__setattr__(self, "_mirror_frames", cached)
+        return cached
+
+    def mirrored(self, rotations: np.ndarray, root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frames mirrored across the world's YZ plane (x -> -x), left and right swapped: local rotations
+        ``(T, 22, 4)`` and root positions ``(T, 3)``. Mirroring twice gives the frames back."""
+        from .. import rotations as R
+
+        k = self.mirror_frames()
+        sigma = np.array(self.mirror)
+        parents = np.maximum(np.array(self.parents), 0)
+        # L'_j = K_parent^T L_sigma(j) K_j, the root's parent being the world, reflected by M.
+        left = np.swapaxes(k[parents], -1, -2).copy()
+        left[0] = np.diag([-1.0, 1.0, 1.0])
+        local = R.to_matrix(np.asarray(rotations, dtype=np.float64))[:, sigma]
+        out = R.from_matrix(left @ local @ k)
+        return out, np.asarray(root, dtype=np.float64) * [-1.0, 1.0, 1.0]
+
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names), "parents": list(self.parents),
                 "offsets": np.asarray(self.offsets, dtype=float).round(6).tolist(),

