@@ -124,9 +124,26 @@ def test_feet_are_kept_above_the_floor():
     # Only the frames given may be lifted (generation leaves recorded feet where they were recorded).
     lift = np.zeros(T, dtype=bool)
     lift[10:20] = True
-    part = lock_feet(m, np.zeros((T, 4), dtype=bool), floor_frames=lift)
-    np.testing.assert_array_equal(part.rotations[~lift], m.rotations[~lift])
+    standing = root.copy()
+    standing[~lift, 1] += 0.05  # the other frames stand on the floor
+    m2 = Motion(SK, m.rotations, standing, 30.0)
+    part = lock_feet(m2, np.zeros((T, 4), dtype=bool), floor_frames=lift)
+    np.testing.assert_array_equal(part.rotations[~lift], m2.rotations[~lift])
     np.testing.assert_allclose(part.rotations[lift], out.rotations[lift])
+
+    def lowest(motion):
+        g_rot, g = motion.fk()
+        leg = canonical_legs(motion)[0]
+        return np.min([g[:, j, 1] + R.mul_vec(g_rot[:, j], np.array(o))[:, 1] for j, o in leg.soles], axis=0)
+
+    # Where the frames left alone stand 5 cm into the floor (motion capture whose feet dip through it),
+    # the given ones are held at that level, not lifted to the floor: no pop up and back down.
+    deeper = root.copy()
+    deeper[lift, 1] -= 0.03
+    m3 = Motion(SK, m.rotations, deeper, 30.0)
+    held = lowest(lock_feet(m3, np.zeros((T, 4), dtype=bool), floor_frames=lift))
+    np.testing.assert_allclose(held, lowest(m), atol=1e-4)  # every frame at the others' -5 cm
+    assert lowest(m)[0] == pytest.approx(-0.05, abs=0.01)
     with pytest.raises(LMMError, match=rf"floor_frames must be \({T},\) bool"):
         lock_feet(m, np.zeros((T, 4), dtype=bool), floor_frames=lift[:5])
 

@@ -228,7 +228,8 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
             the straightened leg would drag it up behind; from there the foot is left as it was (the
             correction eases out as after any contact).
         floor_frames: ``(T,)`` bool, the frames whose feet the floor check may lift (default: all).
-            Contacts are locked on every frame either way.
+            Contacts are locked on every frame either way. Where the other frames' feet stand below the
+            floor (each leg's lowest sole point, 2nd percentile), that is the level these are held to.
 
     Returns:
         A new motion: only the local rotations of hips, knees (and joints between them) and ankles
@@ -273,7 +274,13 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
             # The foot moves rigidly with its ankle (its orientation is kept), so its lowest sole point
             # rises by exactly the lift.
             low = np.min([g_pos[:, j, up] + R.mul_vec(g_rot[:, j], np.array(o))[:, up] for j, o in leg.soles], axis=0)
-            lift = np.maximum(0.0, floor - (low + corr[:, up]))
+            level = floor
+            if floor_frames is not None and not floor_frames.all():
+                # Where the frames left alone stand lower (motion capture whose toes dip through the
+                # floor), the others are held only that high: lifted to the floor, a generated run's
+                # toe rose 4-6 cm in every transition between recorded stretches and sank back after.
+                level = min(floor, float(np.percentile((low + corr[:, up])[~floor_frames], 2)))
+            lift = np.maximum(0.0, level - (low + corr[:, up]))
             corr[:, up] += lift if floor_frames is None else np.where(floor_frames, lift, 0.0)
         moved = np.any(corr != 0.0, axis=1)
         if moved.any():
