@@ -68,7 +68,7 @@ def main() -> None:
                     f"{'met' if l2p30 <= qin else 'not met'}")
     meta = model.model.meta
     body = (f"Model: `{args.model.relative_to(HERE.parent) if args.model.is_relative_to(HERE.parent) else args.model}` "
-            f"(trained {meta.get('step')} steps on subjects 1-3; see benchmarks/models/LAFAN1_MODEL_CARD.md). "
+            f"(trained on subjects 1-3, {meta.get('step')} steps in its last run; benchmarks/models/LAFAN1_MODEL_CARD.md has every run). "
             "Statistics from subjects 1-3 (windows of 50 frames every 20), test windows from subject 4 (576 windows); "
             f"subject 5, the official test set, is not in ../shared/data. Scoring took {seconds:.0f} s on one thread.\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(rows) +
