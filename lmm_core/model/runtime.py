@@ -89,9 +89,9 @@ class Model:
         With ``self.symmetric`` (the default) the network runs on the window and on its mirror image
         (left and right swapped, sided actions too), and the two answers, the second mirrored back,
         are averaged: the model then treats a motion and its mirror image alike, as a body does, and
-        the average of two views is a little closer to the truth than either (on the Bandai validation
-        split, L2P at 30 frames 0.585 of interpolation's against 0.593 for one pass). It costs a
-        second pass.
+        the average of two views is a little closer to the truth than either (the model shipped on
+        2026-12-02, on the Bandai validation split: L2P at 30 frames 0.585 of interpolation's against
+        0.593 in one pass). It costs a second pass.
 
         Args:
             rotations, root: ``(T, 22, 4)``, ``(T, 3)``; entries where ``known`` is False are ignored.

@@ -47,8 +47,8 @@ class TrainConfig:
     # coordinate of each joint divided by its spread over training windows (``position_spread``), and
     # the per-frame L2 norm of those. In metres a centimetre is a centimetre whichever way it points, yet
     # on standing motion heights spread only centimetres (Bandai: 2.5-5 cm for all but the arms, against
-    # 20-45 cm horizontally), so a height error of 1 cm is as visible in the data (a bobbing pelvis, a
-    # floating foot) and in L2P as one of 10-17 cm forward. 0 turns it off. Measured (2026-12-04, 750
+    # 20-45 cm horizontally), so in L2P a height error of 1 cm counts as much as 10-17 cm forward, and
+    # on screen a pelvis bobbing or a foot floating by 1 cm shows. 0 turns it off. Measured (2026-12-04, 750
     # steps of fine-tuning the default model at 0.25 against 0): L2P 0.716 / 0.538 / 0.613 / 0.639 of
     # interpolation's against 0.765 / 0.557 / 0.628 / 0.648 at 5 / 15 / 30 / 45 frames, L2Q no worse.
     spread_weight: float = 0.25
