@@ -12,8 +12,6 @@ torch = pytest.importorskip("torch")
 from lmm_core.train import trainer as T  # noqa: E402
 from lmm_core.train.data import Corpus  # noqa: E402
 
-Y = np.array([0.0, 1.0, 0.0])
-
 
 def bobbing_corpus(frames: int = 400, bob: float = 0.03, speed: float = 1.5) -> Corpus:
     """One clip: the rest pose walking along +Z at ``speed`` m/s while the pelvis bobs ``bob`` m (sine,
