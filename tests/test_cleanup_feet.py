@@ -175,6 +175,24 @@ def test_skate_drops_on_a_real_clip_with_sliding(shared_data):
     assert clean_up(m).num_frames == m.num_frames
 
 
+def test_skate_counted_on_chosen_frames(shared_data):
+    """``frames`` counts only those frames: a clip whose second half slides scores on that half alone."""
+    src = read_bvh(shared_data / "bandai" / "dataset-2" / "dataset-2_walk_normal_001.bvh.xz")
+    m = retarget(src, bone_map_for(src.skeleton, "bandai"), SK, {n: n for n in cn.JOINT_NAMES}, fix_feet=False)
+    half = m.num_frames // 2
+    root = m.root_positions.copy()
+    root[half:, [0, 2]] = root[half, [0, 2]] + 1.5 * (root[half:, [0, 2]] - root[half, [0, 2]])
+    sliding = Motion(SK, m.rotations, root, m.fps)
+    second = np.arange(m.num_frames) > half
+    # Heights are untouched, so contacts are the same: the first half scores as the clip did.
+    assert foot_skate(sliding, frames=~second) == foot_skate(m, frames=~second)
+    assert foot_skate(sliding, frames=second) > 2 * foot_skate(m, frames=second) > 0
+    whole = foot_skate(sliding)
+    assert foot_skate(sliding, frames=~second) < whole < foot_skate(sliding, frames=second)
+    with pytest.raises(LMMError, match="frames must be"):
+        foot_skate(sliding, frames=second[:-1])
+
+
 def test_any_rig_with_explicit_legs(test_data):
     """On a BVH rig (CMU's) with its own leg chains: the contact frames' ankle stays put."""
     m = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")

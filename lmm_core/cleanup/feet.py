@@ -343,16 +343,24 @@ def _solve_leg(sk, leg: Leg, rotations: np.ndarray, g_rot: np.ndarray, g_pos: np
         rotations[f, j] = new_global[j] if parent is None else R.inv_mul(parent, new_global[j])
 
 
-def foot_skate(motion: Motion, contacts: np.ndarray | None = None, threshold_m: float = 0.02) -> float:
+def foot_skate(motion: Motion, contacts: np.ndarray | None = None, threshold_m: float = 0.02,
+               frames: np.ndarray | None = None) -> float:
     """Foot-skate ratio of a canonical motion: share of contact frames (contact on this and the previous
     frame) whose foot joint moves more than ``threshold_m`` metres horizontally (``lmm_core.contacts.skate``).
 
     ``contacts`` ``(T, 4)`` default to ground contact by height alone (within 2% of the performer's height
     of the joint's ground level), since contacts found from speed cannot skate by construction.
+    ``frames`` ``(T,)`` bool counts only those frames (e.g. the ones a model made in a clip that is
+    partly recorded); ground levels and contacts are still found over the whole motion.
     """
     require_canonical(motion, "foot skate")
     idx = [cn.JOINT_INDEX[n] for n in cn.CONTACT_JOINTS]
     pos = motion.global_positions()[:, idx]
     if contacts is None:
         contacts = C.detect(pos, motion.fps, motion.height(), 1, max_speed=np.inf, max_lift=0.02)
+    if frames is not None:
+        frames = np.asarray(frames, dtype=bool)
+        if frames.shape != (motion.num_frames,):
+            raise LMMError(f"frames must be ({motion.num_frames},) bool, got {frames.shape}")
+        contacts = np.asarray(contacts, dtype=bool) & frames[:, None]
     return C.skate(pos, contacts, UNITS_TO_METRES[motion.skeleton.units], 1, threshold_m)
