@@ -59,6 +59,25 @@ def test_sliding_foot_is_held_still_to_a_millimetre(sliding):
     assert np.linalg.norm(toe[CONTACT] - toe[CONTACT.start], axis=1).max() < 1e-3
 
 
+def test_a_contact_is_held_where_the_first_trusted_frame_has_the_foot(sliding):
+    """``anchor_frames``: a contact that reaches a trusted (recorded) frame is held where that frame has
+    the foot, still held still; the trusted frame then keeps its foot exactly."""
+    trusted = np.zeros(T, dtype=bool)
+    trusted[25:] = True  # the contact (frames 15..39) reaches them at frame 25
+    out = lock_feet(sliding, contacts_left(), ease=EASE, anchor_frames=trusted)
+    ankle = out.global_positions()[:, J["left_ankle"]]
+    before = sliding.global_positions()[:, J["left_ankle"]]
+    assert np.linalg.norm(ankle[CONTACT] - ankle[25], axis=1).max() < 1e-3
+    assert np.linalg.norm(ankle[25] - before[25]) < 1e-6
+    assert np.linalg.norm(ankle[CONTACT.start] - before[CONTACT.start]) > 0.05  # moved to meet it
+    # A contact that never reaches a trusted frame lands where it always did.
+    out = lock_feet(sliding, contacts_left(), ease=EASE, anchor_frames=np.arange(T) >= 45)
+    ankle = out.global_positions()[:, J["left_ankle"]]
+    assert np.linalg.norm(ankle[CONTACT] - before[CONTACT.start], axis=1).max() < 1e-3
+    with pytest.raises(LMMError, match="anchor_frames must be"):
+        lock_feet(sliding, contacts_left(), anchor_frames=trusted[:-1])
+
+
 def test_a_contact_the_body_walks_away_from_is_released():
     """A contact held for the whole clip while the body glides 1.2 m: the pin holds while the leg can
     reach it, then lets go, instead of dragging the foot up behind the body."""

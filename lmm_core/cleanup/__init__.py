@@ -24,7 +24,8 @@ __all__ = [
 
 
 def clean_up(motion: Motion, *, limits: JointLimits | bool = True, feet: bool = True,
-             contacts: np.ndarray | None = None, ease: int = 4, floor_frames: np.ndarray | None = None) -> Motion:
+             contacts: np.ndarray | None = None, ease: int = 4, floor_frames: np.ndarray | None = None,
+             anchor_frames: np.ndarray | None = None) -> Motion:
     """Joint limits, then foot locking, on a canonical-body motion.
 
     Limits go first because locking the feet re-solves hips, knees and ankles and must have the last
@@ -40,11 +41,13 @@ def clean_up(motion: Motion, *, limits: JointLimits | bool = True, feet: bool = 
             Generation passes the frames its network made: recorded feet stay where they were recorded
             (lifting them moved the foot-skate ratio of generated clips from 0.053 to 0.067), and the
             made ones are held no higher than the recorded ones stand (``lock_feet``).
+        anchor_frames: ``(T,)`` bool, frames whose foot placement a contact reaching them is held to
+            (``lock_feet``): the recorded frames of a generated clip, the keys of an in-between.
     """
     require_canonical(motion, "clean-up")
     if limits is not False:
         model = JointLimits.load() if limits is True else limits
         motion = model.clamp(motion)
     if feet:
-        motion = lock_feet(motion, contacts, ease=ease, floor_frames=floor_frames)
+        motion = lock_feet(motion, contacts, ease=ease, floor_frames=floor_frames, anchor_frames=anchor_frames)
     return motion

@@ -165,7 +165,8 @@ def _fill_gaps(corr: np.ndarray, down: np.ndarray, ease: int) -> np.ndarray:
     return out
 
 
-def _pin_targets(ankle: np.ndarray, toe_rel: np.ndarray, ca: np.ndarray, ct: np.ndarray, up: int) -> np.ndarray:
+def _pin_targets(ankle: np.ndarray, toe_rel: np.ndarray, ca: np.ndarray, ct: np.ndarray, up: int,
+                 anchor_frames: np.ndarray | None = None) -> np.ndarray:
     """Pinned ankle positions ``(T, 3)`` on frames where the foot is down (others: the input ankle).
 
     Only the horizontal position is pinned; the height stays the motion's own (the ankle rises and
@@ -175,6 +176,8 @@ def _pin_targets(ankle: np.ndarray, toe_rel: np.ndarray, ca: np.ndarray, ct: np.
     Args:
         ankle: ``(T, 3)`` world ankle positions; toe_rel: ``(T, 3)`` toe minus ankle (the foot's shape
             and rotation, kept as is); ca, ct: ``(T,)`` ankle / toe contact; up: the up axis.
+        anchor_frames: ``(T,)`` bool or None; a contact that reaches one of these frames is held where
+            the first of them has the foot, rather than where it landed.
     """
     horiz = [i for i in range(3) if i != up]
     # Which point to hold when both are down: the one the foot turns about, i.e. the one that moves
@@ -202,13 +205,17 @@ def _pin_targets(ankle: np.ndarray, toe_rel: np.ndarray, ca: np.ndarray, ct: np.
                 anchor = anchor + toe_rel[f]
             target[f:stop] = anchor if heel else anchor - toe_rel[f:stop]
             f = stop
+        if anchor_frames is not None:
+            own = np.flatnonzero(anchor_frames[a:b])
+            if len(own):  # the whole contact moved, still held still, to where that frame stands
+                target[a:b] += ankle[a + own[0]] - target[a + own[0]]
     target[:, up] = ankle[:, up]
     return target
 
 
 def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple[Leg, ...] | None = None,
               ease: int = 4, floor: float | None = 0.0, up_index: int | None = None, reach: float = 1.15,
-              floor_frames: np.ndarray | None = None) -> Motion:
+              floor_frames: np.ndarray | None = None, anchor_frames: np.ndarray | None = None) -> Motion:
     """The motion with each foot held still while it touches the ground (see the module docstring).
 
     Args:
@@ -230,6 +237,11 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
         floor_frames: ``(T,)`` bool, the frames whose feet the floor check may lift (default: all).
             Contacts are locked on every frame either way. Where the other frames' feet stand below the
             floor (each leg's lowest sole point, 2nd percentile), that is the level these are held to.
+        anchor_frames: ``(T,)`` bool, frames whose foot placement is to be trusted (recorded frames in a
+            clip whose others a model made; default: none). A contact that reaches one of them is held
+            where the first of them has the foot, not where it landed: the made frames move to meet
+            the recorded ones, which then stay almost as they were, rather than the foot being dragged
+            across the first recorded frames after the contact ends.
 
     Returns:
         A new motion: only the local rotations of hips, knees (and joints between them) and ankles
@@ -250,6 +262,10 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
         floor_frames = np.asarray(floor_frames, dtype=bool)
         if floor_frames.shape != (t,):
             raise LMMError(f"floor_frames must be ({t},) bool, got {floor_frames.shape}")
+    if anchor_frames is not None:
+        anchor_frames = np.asarray(anchor_frames, dtype=bool)
+        if anchor_frames.shape != (t,):
+            raise LMMError(f"anchor_frames must be ({t},) bool, got {anchor_frames.shape}")
     sk = motion.skeleton
     up = sk.up_index if up_index is None else up_index
     g_rot, g_pos = motion.fk()
@@ -263,11 +279,11 @@ def lock_feet(motion: Motion, contacts: np.ndarray | None = None, *, legs: tuple
         leg_length = float(np.linalg.norm(g_pos[0, leg.knee] - g_pos[0, leg.hip]) +
                            np.linalg.norm(g_pos[0, leg.ankle] - g_pos[0, leg.knee]))
         down = ca | ct
-        target = _pin_targets(ankle, toe_rel, ca, ct, up)
+        target = _pin_targets(ankle, toe_rel, ca, ct, up, anchor_frames)
         kept = _cut_out_of_reach(down, np.linalg.norm(target - g_pos[:, leg.hip], axis=-1) <= reach * leg_length)
         if not np.array_equal(kept, down):
             down, ca, ct = kept, ca & kept, ct & kept
-            target = _pin_targets(ankle, toe_rel, ca, ct, up)
+            target = _pin_targets(ankle, toe_rel, ca, ct, up, anchor_frames)
         corr = np.where(down[:, None], target - ankle, 0.0)
         corr = _fill_gaps(corr, down, ease)
         if floor is not None and leg.soles:

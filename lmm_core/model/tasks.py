@@ -96,14 +96,15 @@ def match_keys(result: Motion, original: Motion, keys: np.ndarray) -> Motion:
     return replace(result, rotations=rotations, root_positions=root, translations=translations)
 
 
-def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.ndarray | None = None) -> Motion:
+def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.ndarray | None = None,
+           anchor_frames: np.ndarray | None = None) -> Motion:
     """The model's output cleaned: joints inside the learned limits, feet locked on its predicted contacts
-    (and kept above the floor on ``floor_frames``, default all)."""
+    (and kept above the floor on ``floor_frames``, default all; held where ``anchor_frames`` have them)."""
     if not clean:
         return canon
     from ..cleanup import clean_up
 
-    return clean_up(canon, contacts=contacts > 0.5, floor_frames=floor_frames)
+    return clean_up(canon, contacts=contacts > 0.5, floor_frames=floor_frames, anchor_frames=anchor_frames)
 
 
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
@@ -129,7 +130,8 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     known = np.zeros(canon.num_frames, dtype=bool)
     known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
     rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style))
-    made = _clean(replace(canon, rotations=rot, root_positions=pos), con, clean)
+    # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
+    made = _clean(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
     back = _from_canonical(made, motion, motion.num_frames, source_map)
     return match_keys(back, motion, keys)
 
@@ -170,7 +172,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         start_arrays = (c.rotations, c.root_positions)
     rot, pos, con, made = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
     labels = {"action": action} | ({"style": style} if style else {})
-    return _clean(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made)
+    return _clean(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:
