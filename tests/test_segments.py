@@ -97,3 +97,25 @@ def test_plan_bad_inputs():
         segments.plan(walk_bank(), 30, 2, 0, 0, 0.5)
     with pytest.raises(LMMError, match="start motion has no frames"):
         segments.plan(walk_bank(), 30, 1, 0, 0, 0.5, start=(np.zeros((0, 22, 4)), np.zeros((0, 3))))
+
+
+def test_a_drawn_segment_is_the_one_that_joins_best(monkeypatch):
+    # Two segments of one action: a walk, and a crouch held still (knees at 1.2 rad, far from any walking
+    # frame). Drawing both at every join, a clip that starts walking walks on and one that starts
+    # crouching stays crouched; drawing one at random, the two mix.
+    walk = walk_bank(lengths=(90,))
+    crouch = walk_bank(lengths=(90,))
+    bent = R.from_axis_angle(np.array([1.0, 0, 0]), 1.2)
+    crouch["bank_rotations"][:, 4] = crouch["bank_rotations"][:, 5] = bent
+    bank = {k: np.concatenate([walk[k], crouch[k]]) for k in walk}
+    assert segments.CANDIDATES >= 2
+
+    def kinds(plan):
+        rot, known = plan[0], plan[3]
+        crouched = np.abs(R.angle(R.inv_mul(rot[known, 4], np.broadcast_to(bent, rot[known, 4].shape)))) < 1e-3
+        return set(crouched.tolist())
+
+    for seed in range(6):
+        assert len(kinds(segments.plan(bank, 400, 1, 1, seed=seed, variation=1.0))) == 1
+    monkeypatch.setattr(segments, "CANDIDATES", 1)
+    assert any(len(kinds(segments.plan(bank, 400, 1, 1, seed=seed, variation=1.0))) == 2 for seed in range(6))
