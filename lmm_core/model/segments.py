@@ -8,8 +8,8 @@ the start's speed whatever the window, and the feet glided on half their ground-
 motion down, is what it does well. So a generated clip is a chain of segments of real motion capture
 from the model's bank (``lmm_core.train.trainer.segment_bank``; up to 4 s each, per action and style),
 each entered at the frame most like where the previous one left off (and, where another is drawn, the
-best joining of a few) and turned and moved to carry on its path, with ``TRANSITION`` frames between them made
-by the network from ``CONTEXT`` frames on either side: the setting it was trained and measured on.
+best joining of a few) and turned and moved to carry on its path, with ``TRANSITION`` frames between
+them made by the network from ``CONTEXT`` frames on either side: the setting it was trained and measured on.
 
 All arrays are on the model's body: rotations ``(T, 22, 4)`` local (joint 0 the pelvis in the world),
 root ``(T, 3)`` pelvis positions in metres (Y up), at the model's frame rate.
@@ -32,8 +32,8 @@ CONTEXT = 10  # frames of motion given on either side of a transition, as in tra
 MIN_PLAY = 20  # frames of each segment played at least
 # Segments drawn at a join where another is wanted: the one whose best entry frame is most like the last
 # frame played is taken (motion matching's rule, over a random few so that seeds still differ). Measured
-# on the shipped model's bank (2026-12-05, 16 actions x 12 seeds, 6 s, no style given):
-# 1 / 4 / 8 candidates gave foot skate 0.049 / 0.045 / 0.047 over the clip and
+# with the model of model card step 13 and its bank (2026-12-05, 16 actions x 12 seeds, 6 s, no style
+# given): 1 / 4 / 8 candidates gave foot skate 0.049 / 0.045 / 0.047 over the clip and
 # 0.070 / 0.057 / 0.061 on the network's transitions, diversity between seeds 10.5 / 10.1 / 9.5 cm.
 CANDIDATES = 4
 _Y = np.array([0.0, 1.0, 0.0])
