@@ -16,9 +16,10 @@ How it works (numpy, vectorised over frames):
 4. **Root.** The pelvis path is scaled by the ratio of the rigs' pelvis-over-ankle heights (which
    also converts units), kept or made in place; heights are put on the target's own standing ankle
    height, so feet of other sizes neither sink nor float.
-5. **Feet.** Contacts are detected on the source (speed and height); during a contact the target
-   foot is pinned where it lands (ankle, or toe when only the toe is down), eased in and out, kept above
-   the floor, and reached with two-bone leg IK, so retargeting adds no foot sliding.
+5. **Feet.** Contacts are detected on the source (by height); during a contact the target foot is
+   pinned where it lands (ankle, or toe when only the toe is down), eased in and out, kept above the
+   floor, and reached with two-bone leg IK, so retargeting adds no foot sliding. A pin far from the foot
+   (a foot that drags along the ground rather than stands on it) fades out instead of pulling the leg.
 """
 from __future__ import annotations
 
@@ -478,6 +479,11 @@ def retarget(
     return out
 
 
+# A pin further than PIN_HOLD leg lengths (horizontally) from the foot the rotation copy made fades out,
+# and is gone at PIN_DROP (see ``_pin_feet``).
+PIN_HOLD, PIN_DROP = 0.1, 0.25
+
+
 def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: float, w: np.ndarray,
               ease: int = 4) -> Motion:
     """Pin the target's feet where the source's feet are in contact (see the module docstring)."""
@@ -523,6 +529,14 @@ def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: fl
                     if wgt > weight[f]:
                         target[f] = pin
                         weight[f] = wgt
+        # A pin far from where the rotation copy put the foot is not a planted foot: it is one that
+        # drags along the ground (walking backwards, shuffling), and its anchor, the mean over a long
+        # run, lies up to a metre from the body. Pulled there, the leg straightened and the hip flipped
+        # when the next pin took over (Bandai's backward walks: joint accelerations of 0.5-1.0 m/frame^2
+        # retargeted, 0.04 in the source). Such pins fade out between PIN_HOLD and PIN_DROP leg lengths
+        # away, smoothly, as the foot moves off: planted feet (a few cm off) are pinned as before.
+        off = np.linalg.norm(np.delete(target - ankle, up_t, axis=1), axis=1) / tgt.leg_length
+        weight = weight * np.clip((PIN_DROP - off) / (PIN_DROP - PIN_HOLD), 0.0, 1.0)
         blended = ankle + (target - ankle) * weight[:, None]
         # Never below the ground the ankle stands on.
         blended[:, up_t] = np.maximum(blended[:, up_t], floor_a)

@@ -246,3 +246,16 @@ def test_bad_input_names_the_fix(sliding, test_data):
         detect_contacts(other)
     with pytest.raises(LMMError, match="not a hip -> knee -> ankle chain"):
         lock_feet(sliding, contacts_left()[:, :2], legs=(Leg(J["left_knee"], J["left_hip"], J["left_ankle"]),))
+
+
+def test_the_model_commands_lock_gliding_feet_their_contacts_miss(sliding):
+    """The network's contacts (or a bank's strict ones) may say no foot is down while one glides along the
+    floor; the clean-up the commands run still finds and locks it."""
+    from lmm_core.model.tasks import _clean
+
+    out = _clean(sliding, np.zeros((T, 4)), True)
+    ankle = out.global_positions()[:, J["left_ankle"]]
+    assert np.ptp(sliding.global_positions()[CONTACT, J["left_ankle"], 2]) > 0.14
+    assert np.ptp(ankle[CONTACT, 2]) < 0.005  # held (both feet are down throughout, so both are locked)
+    assert np.ptp(out.global_positions()[CONTACT, J["right_ankle"], 2]) < 0.005
+    assert _clean(sliding, np.zeros((T, 4)), False) is sliding  # clean=False leaves it alone
