@@ -53,7 +53,8 @@ def worst_acceleration(motion) -> float:
 
 def smoothness_scan(data: Path, canon, cmap) -> str:
     """Every 4th take of Bandai dataset-1 and every 120th of dataset-2 onto the canonical body."""
-    files = sorted((data / "bandai" / "dataset-1").glob("*.bvh*"))[::4] + sorted((data / "bandai" / "dataset-2").glob("*.bvh*"))[::120]
+    bandai = data / "bandai"
+    files = sorted((bandai / "dataset-1").glob("*.bvh*"))[::4] + sorted((bandai / "dataset-2").glob("*.bvh*"))[::120]
     worst = {"source": [], "no pinning": [], "pinned": []}
     for path in files:
         m = read_bvh(path)
@@ -61,7 +62,8 @@ def smoothness_scan(data: Path, canon, cmap) -> str:
         worst["source"].append(worst_acceleration(m))
         worst["no pinning"].append(worst_acceleration(retarget(m, smap, canon, cmap, fix_feet=False)))
         worst["pinned"].append(worst_acceleration(retarget(m, smap, canon, cmap)))
-    cells = "; ".join(f"{k}: {sum(np.array(v) > 0.3)} clips, mean {np.mean(v):.3f}, max {np.max(v):.2f}" for k, v in worst.items())
+    cells = "; ".join(f"{k}: {sum(np.array(v) > 0.3)} clips, mean {np.mean(v):.3f}, max {np.max(v):.2f}"
+                      for k, v in worst.items())
     return (f"Smoothness over {len(files)} Bandai takes onto the canonical body (every 4th of dataset-1, every 120th "
             f"of dataset-2), clips whose worst joint acceleration passes 0.3 m/frame^2, and the worst per clip: {cells}.")
 
