@@ -534,7 +534,8 @@ def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: fl
         # run, lies up to a metre from the body. Pulled there, the leg straightened and the hip flipped
         # when the next pin took over (Bandai's backward walks: joint accelerations of 0.5-1.0 m/frame^2
         # retargeted, 0.04 in the source). Such pins fade out between PIN_HOLD and PIN_DROP leg lengths
-        # away, smoothly, as the foot moves off: planted feet (a few cm off) are pinned as before.
+        # away, smoothly, as the foot moves off: planted feet (a few cm off) are pinned as before, while a
+        # source whose feet slide (Bandai's walks) keeps more of its own sliding (BENCHMARKS.md, Retargeting).
         off = np.linalg.norm(np.delete(target - ankle, up_t, axis=1), axis=1) / tgt.leg_length
         weight = weight * np.clip((PIN_DROP - off) / (PIN_DROP - PIN_HOLD), 0.0, 1.0)
         blended = ankle + (target - ankle) * weight[:, None]

@@ -88,10 +88,10 @@ def test_retargeting_adds_no_foot_skate(lafan, bandai):
 
 
 def test_a_foot_dragged_backwards_is_not_pinned_into_a_flipped_leg(shared_data):
-    """Walking backwards, sadly, the performer drags the feet along the floor: long low "contacts" whose
-    mean lies far from the foot. Pinned there, the legs straightened and the hips flipped (ankles jumped a
-    metre in one frame). Pins that far from the foot now fade out, so the result is as smooth as the
-    source, and the planted feet of an ordinary walk are still held (test above)."""
+    """In this take (a sad backward walk) the performer drags the feet along the floor: long low "contacts"
+    whose mean lies far from the foot. Pinned there, the legs straightened and the hips flipped (an ankle
+    jumped a metre in one frame). Pins that far from the foot now fade out, so no joint jumps, and the
+    planted feet of an ordinary walk are still held (test above)."""
     m = read_bvh(shared_data / "bandai" / "dataset-1" / "dataset-1_walk-back_sad_001.bvh.xz")
     out = retarget(m, bone_map_for(m.skeleton, "bandai"), CANON, CANON_MAP)
 
