@@ -303,6 +303,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "the loss stays float32)")
     p.add_argument("--prefetch", action="store_true",
                    help="prepare batches in a second process while the network trains (pays with cores to spare)")
+    p.add_argument("--device", default=TrainConfig.device, choices=("auto", "cpu", "cuda"),
+                   help="where the network trains: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
@@ -331,7 +333,7 @@ def _train(args: argparse.Namespace) -> int:
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
                       velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch,
-                      spread_weight=args.spread_weight, **extra)
+                      spread_weight=args.spread_weight, device=args.device, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

@@ -266,6 +266,21 @@ def test_export_and_load(tmp_path):
     assert TrainConfig().steps > 0
 
 
+def test_training_device_is_checked_before_any_work(tmp_path):
+    from lmm_core.train.trainer import TrainConfig, _device, train
+
+    with pytest.raises(LMMError, match="--device must be one of auto, cpu, cuda, got 'tpu'"):
+        train(TrainConfig(corpus=str(tmp_path / "none"), out=str(tmp_path / "run"), device="tpu"))
+    assert _device("cpu") == torch.device("cpu")
+    if torch.cuda.is_available():
+        assert _device("auto").type == "cuda"
+    else:
+        assert _device("auto") == torch.device("cpu")
+        with pytest.raises(LMMError, match="sees no CUDA GPU.*use --device cpu"):
+            train(TrainConfig(corpus=str(tmp_path / "none"), out=str(tmp_path / "run"), device="cuda"))
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
 def test_inference_path_does_not_import_torch():
     code = "import sys, lmm_core.model.tasks, lmm_core.model.runtime; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

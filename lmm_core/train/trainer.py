@@ -80,6 +80,29 @@ class TrainConfig:
     # spare: on 2 cores the worker only takes one from the network (measured: no gain). Machine-
     # dependent, like threads: a resumed run may change it. The batches are the same either way.
     prefetch: bool = False
+    # Where the network trains: "cpu", "cuda" (torch's CUDA GPU; under torchrun each process takes the GPU
+    # of its LOCAL_RANK) or "auto" (CUDA when torch sees one). Batches are prepared on the CPU either way.
+    # Machine-dependent, like threads: a resumed run may change it.
+    device: str = "auto"
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _device(name: str) -> torch.device:
+    """The torch device for ``TrainConfig.device``; an ``LMMError`` that names the fix when it cannot be had."""
+    if name not in DEVICES:
+        raise LMMError(f"--device must be one of {', '.join(DEVICES)}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LMMError("--device cuda: this torch sees no CUDA GPU (torch.cuda.is_available() is False); "
+                       "use --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    index = int(os.environ.get("LOCAL_RANK", 0))
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
 
 
 def rank() -> int:
@@ -257,6 +280,13 @@ class _Prepared:
         self.hide = torch.as_tensor(hide)
         self.scale = torch.as_tensor(scale, dtype=torch.float32)
 
+    def to(self, device: torch.device) -> "_Prepared":
+        """The same batch with every tensor on ``device``."""
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device, non_blocking=True))
+        return self
+
 
 def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Tensor:
     """Global joint positions ``(B, W, 22, 3)`` from denormalised features ``(B, W, F)`` (anchor frame)."""
@@ -358,7 +388,7 @@ def _warm_start(path: Path) -> dict:
     if not path.is_file():
         raise LMMError(f"--init-from {path}: no such file; give a checkpoint.pt or an exported .npz model")
     if path.suffix != ".npz":
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=False, map_location="cpu")
     from ..model.runtime import load
 
     model = load(path)
@@ -394,8 +424,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     """Train; returns the path of the final checkpoint. See ``TrainConfig``."""
     from ..progress import progress
 
+    device = _device(cfg.device)  # first: a bad --device is said before any work is done
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank, world = _rank()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -405,11 +436,11 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
 
     state = None
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         cfg_saved = strict_from_dict(TrainConfig, state["train_config"], f"{ckpt_path} train config")
         # Resuming may lengthen the run and use another machine's threads; everything else must match.
         if replace(cfg_saved, steps=cfg.steps, threads=cfg.threads, checkpoint_every=cfg.checkpoint_every,
-                   prefetch=cfg.prefetch) != cfg:
+                   prefetch=cfg.prefetch, device=cfg.device) != cfg:
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
         mean, std, scale, vel_std = state["mean"], state["std"], state["scale"], state.get("vel_std")
@@ -440,6 +471,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     net = Network(model_cfg)
     if warm is not None:
         net.load_state_dict(_fit_inputs(warm["model"], net))
+    net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
     if state is not None:
@@ -447,10 +479,12 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         rng_seed = cfg.seed + 1000 * rank + step
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-    offsets_t = torch.as_tensor(np.array(body.offsets), dtype=torch.float32)
-    spread_t = torch.as_tensor(spread, dtype=torch.float32)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        model = net
+    on = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32).to(device)  # noqa: E731
+    mean_t, std_t, offsets_t, spread_t = on(mean), on(std), on(body.offsets), on(spread)
 
     def payload(step: int) -> dict:
         return {
@@ -470,7 +504,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / cfg.steps, 1.0)))
         for g in opt.param_groups:
             g["lr"] = lr
-        prep = next(batches)
+        prep = next(batches).to(device)
         parts = losses(model, prep, mean_t, std_t, offsets_t, body.parents, cfg, spread_t)
         opt.zero_grad()
         parts["loss"].backward()
@@ -560,7 +594,7 @@ def export(checkpoint: Path, path: Path, bank: bool = True) -> Path:
     With ``bank``, real motion segments from the training corpus go in too (``segment_bank``, for
     ``generate``; canonical models only).
     """
-    state = torch.load(checkpoint, weights_only=False)
+    state = torch.load(checkpoint, weights_only=False, map_location="cpu")
     if state.get("format") != FORMAT:
         raise LMMError(f"{checkpoint} is not an LMM training checkpoint")
     model_cfg = ModelConfig.from_dict(state["model_config"])
