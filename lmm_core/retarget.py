@@ -520,6 +520,12 @@ def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: fl
                     if not free.any():
                         continue
                 anchor = g_pos[start:stop, joint].mean(axis=0)
+                if k == 1:
+                    h = start + int(np.flatnonzero(free)[0]) - 1
+                    if h >= 0 and weight[h] >= 1.0:
+                        # The heel lifts while the ankle is pinned: the toe stays where the pinned
+                        # foot has it, so the hand-over from ankle pin to toe pin does not jump.
+                        anchor = target[h] + R.mul_vec(g_rot[h, ta], toe_vec[h])
                 for f in range(max(0, start - ease), min(T, stop + ease)):
                     inside = start <= f < stop
                     wgt = 1.0 if inside else 1.0 - (start - f if f < start else f - stop + 1) / (ease + 1)
