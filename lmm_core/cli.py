@@ -268,7 +268,7 @@ def _intent(args: argparse.Namespace) -> int:
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .model.config import ModelConfig
     from .model.features import BASELINES
-    from .train.trainer import TrainConfig  # (torch is needed to train)
+    from .train.trainer import DEVICES, TrainConfig  # (torch is needed to train)
 
     p.add_argument("--corpus", default="out/corpus", help="built corpus (lmm dataset build)")
     p.add_argument("--out", default="out/train", help="run folder: checkpoint.pt, config.json, log.jsonl")
@@ -303,7 +303,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "the loss stays float32)")
     p.add_argument("--prefetch", action="store_true",
                    help="prepare batches in a second process while the network trains (pays with cores to spare)")
-    p.add_argument("--device", default=TrainConfig.device, choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default=TrainConfig.device, choices=DEVICES,
                    help="where the network trains: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")

@@ -107,11 +107,11 @@ def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.nd
 
     # The given contacts (the network's, or a bank's found by the corpus's strict rule: slower than
     # 0.26 m/s) miss the feet that are down but gliding, and those are the ones to lock. The clean-up's
-    # own detector (within 3.4 cm of the ground, slower than 0.85 m/s) finds them. Measured 2026-12-05 on
-    # model card step 14's file, foot-skate ratio with / without it: generated clips (16 actions x 12 seeds, 6 s)
-    # 0.037 / 0.046, their recorded frames 0.035 / 0.044, their transitions 0.051 / 0.064; 30- and
-    # 15-frame in-betweens of validation clips 0.044 / 0.054 (those frames of the real clips: 0.038).
-    # The feet's worst frame-to-frame accelerations did not grow.
+    # own detector (within 3.4 cm of the ground, slower than 0.85 m/s) finds them. Measured 2026-12-05
+    # on model card step 14's file, foot-skate ratio with / without it: generated clips (16 actions x
+    # 12 seeds, 6 s) 0.037 / 0.046, their recorded frames 0.035 / 0.044, their transitions 0.051 /
+    # 0.064; 30- and 15-frame in-betweens of validation clips 0.044 / 0.054 (those frames of the real
+    # clips: 0.038). The feet's worst frame-to-frame accelerations did not grow.
     down = (contacts > 0.5) | detect_contacts(canon)
     return clean_up(canon, contacts=down, floor_frames=floor_frames, anchor_frames=anchor_frames)
 
