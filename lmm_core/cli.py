@@ -305,6 +305,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="prepare batches in a second process while the network trains (pays with cores to spare)")
     p.add_argument("--device", default=TrainConfig.device, choices=DEVICES,
                    help="where the network trains: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda")
+    p.add_argument("--gate-frames", type=float, default=TrainConfig.gate_frames,
+                   help="frames over which the network's correction fades in away from a key (default %(default)s; "
+                        "a warm start switches to it)")
+    p.add_argument("--protocol-windows", action="store_true",
+                   help="train only on in-betweening windows posed as the LAFAN1 benchmark poses them (10 context "
+                        "frames, a gap of 1..--max-gap frames, one full key, nothing after it): for benchmark models")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
@@ -329,11 +335,16 @@ def _train(args: argparse.Namespace) -> int:
         extra["task_mix"] = _numbers(args.task_mix, "--task-mix", float, 4)
     if args.windows:
         extra["windows"] = _numbers(args.windows, "--windows", int)
+    if not args.gate_frames > 0:
+        raise LMMError(f"--gate-frames must be a positive number of frames, got {args.gate_frames:g}")
+    if args.max_gap < 1:
+        raise LMMError(f"--max-gap must be at least 1 frame, got {args.max_gap}")
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
                       velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch,
-                      spread_weight=args.spread_weight, device=args.device, **extra)
+                      spread_weight=args.spread_weight, device=args.device, gate_frames=args.gate_frames,
+                      protocol_windows=args.protocol_windows, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

@@ -247,6 +247,66 @@ def test_bad_inputs(test_data, tmp_path):
         ModelConfig.from_dict({"baseline": "spline"})
     # A weights file from before the baseline was a choice corrects plain interpolation.
     assert ModelConfig.from_dict({"d_model": 8}).baseline == "interpolation"
+    with pytest.raises(LMMError, match="gate_frames must be a positive number of frames, got 0"):
+        ModelConfig.from_dict({"gate_frames": 0})
+    assert ModelConfig.from_dict({"d_model": 8}).gate_frames == 3.0  # what every model before it used
+
+
+def test_gate_fades_the_correction_in_over_the_models_gate_frames(test_data):
+    """The window's gate is ``1 - exp(-d / gate_frames)`` of the model's own ``gate_frames``, and the
+    model's output follows it: keys exact, next to them a smaller share of the correction."""
+    from dataclasses import replace
+
+    canon = tasks.to_canonical(read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0)
+    rot, root = canon.rotations[:41], canon.root_positions[:41]
+    known = np.zeros((41, 22), dtype=bool)
+    known[:10] = known[40] = True
+    t = np.arange(41)
+    d = np.minimum(np.maximum(t - 9, 0), np.abs(t - 40)).astype(float)  # frames to the nearest known frame
+    net = random_network()
+    params = net.numpy_parameters()
+    bare = {**params, "head_w": np.zeros_like(params["head_w"]), "head_b": np.zeros_like(params["head_b"])}
+    moved = {}
+    for frames in (3.0, 1.0):
+        cfg = replace(CFG, gate_frames=frames)
+        m, base = (runtime.Model(p, cfg, np.zeros(FEATURES), np.ones(FEATURES)) for p in (params, bare))
+        m.symmetric = base.symmetric = False
+        np.testing.assert_allclose(m.prepare(rot, root, known).gate[:, 0], 1 - np.exp(-d / frames))
+        r, p, *_ = m.run_window(rot, root, known)
+        assert np.array_equal(r[known], rot[known]) and np.array_equal(p[known[:, 0]], root[known[:, 0]])
+        moved[frames] = np.linalg.norm(p - base.run_window(rot, root, known)[1], axis=-1)
+    # The root's correction is the network's output times the gate: at frame 10, one frame after the
+    # last context frame, the 1-frame gate passes (1 - e^-1) / (1 - e^-1/3) = 2.23 times the 3-frame one.
+    np.testing.assert_allclose(moved[1.0][10] / moved[3.0][10], (1 - np.exp(-1)) / (1 - np.exp(-1 / 3)), rtol=1e-4)
+
+
+def test_protocol_windows_pose_in_betweening_as_the_benchmark_does(test_data):
+    """``--protocol-windows`` batches: one gap per batch, 10 context frames, the gap, one full key; all
+    gap frames scored, labels kept; a window too short for that is refused."""
+    from lmm_core.model.body import Body
+    from lmm_core.train import trainer as T
+    from lmm_core.train.data import Corpus, protocol_masks
+
+    known, hide, scored = protocol_masks(3, 20)
+    assert known.shape == (3, 20, 22) and known[:, :10].all() and known[:, 19].all() and not known[:, 10:19].any()
+    assert scored.all() and not hide.any()
+    with pytest.raises(LMMError, match="at least 12 frames, not 11"):
+        protocol_masks(2, 11)
+    clips = [tasks.to_canonical(read_bvh(test_data / name), 30.0)
+             for name in ("cmu_131_03_hop_excerpt.bvh.xz", "reactidle_001_acted_excerpt.bvh.xz")]
+    label = {"action": "<unknown>", "style": "<unknown>"}
+    corpus = Corpus.from_motions(["a", "b"], clips, [label, label], Body.from_dict(None), ("<unknown>",), ("<unknown>",))
+    cfg = T.TrainConfig(batch=2, steps=12, max_gap=20, protocol_windows=True, windows=(128,))
+    mc = ModelConfig(d_model=32, layers=1, heads=4)
+    stats = (np.zeros(FEATURES), np.ones(FEATURES), np.ones(FEATURES), None)
+    lengths = set()
+    for prep in T._batches(corpus, cfg, mc, stats, Body.from_dict(None), 0, 0):
+        W = prep.x.shape[1]
+        lengths.add(W)
+        assert 12 <= W <= 31  # 10 context frames, a gap of 1..20, the key; never the 128 of --windows
+        assert prep.known[:, :10].all() and prep.known[:, -1].all() and not prep.known[:, 10:-1].any()
+        assert prep.scored[:, 10:-1].all() and not prep.scored[:, :10].any() and not prep.scored[:, -1].any()
+    assert len(lengths) > 3
 
 
 def test_export_and_load(tmp_path):
@@ -342,12 +402,12 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     assert m.cfg.baseline == "hermite" and m.cfg.velocity_inputs and m.vel_std.shape == (FEATURES,)
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm"),
                         "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
-                        str(tmp_path / "m.npz"), "--baseline", "interpolation", "--velocity-inputs", "--export",
-                        str(tmp_path / "w.npz")],
+                        str(tmp_path / "m.npz"), "--baseline", "interpolation", "--velocity-inputs", "--gate-frames", "1.5",
+                        "--protocol-windows", "--export", str(tmp_path / "w.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     w = runtime.load(tmp_path / "w.npz")
-    assert w.cfg.baseline == "interpolation" and w.cfg.d_model == 32
+    assert w.cfg.baseline == "interpolation" and w.cfg.gate_frames == 1.5 and w.cfg.d_model == 32
     for k, v in m.params.items():
         np.testing.assert_array_equal(w.params[k], v)
     np.testing.assert_array_equal(w.scale, m.scale)

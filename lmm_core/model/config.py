@@ -28,12 +28,18 @@ class ModelConfig:
     baseline: str = "interpolation"
     # Frame tokens also carry each feature's change from the previous frame (``window.prepare``).
     velocity_inputs: bool = False
+    # How fast the network's correction fades in away from a key (``window.prepare``'s gate): the share
+    # it takes ``d`` frames from the nearest key of its joint is ``1 - exp(-d / gate_frames)``. Every
+    # model before this was a choice used 3 frames, so that stays the default a file without the key gets.
+    gate_frames: float = 3.0
 
     def __post_init__(self) -> None:
         from .features import BASELINES
 
         if self.baseline not in BASELINES:
             raise LMMError(f"model config: unknown baseline {self.baseline!r}; one of {', '.join(BASELINES)}")
+        if not self.gate_frames > 0:
+            raise LMMError(f"model config: gate_frames must be a positive number of frames, got {self.gate_frames!r}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -81,7 +81,7 @@ class Model:
 
     def prepare(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> Window:
         return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known),
-                       self.body.forward, self.cfg.baseline, self.vel_std)
+                       self.body.forward, self.cfg.baseline, self.vel_std, self.cfg.gate_frames)
 
     def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0):
         """One window of up to ``cfg.max_frames`` frames.

@@ -11,7 +11,7 @@ import numpy as np
 from . import features as Fe
 from .network import positional
 
-GATE_FRAMES = 3.0
+GATE_FRAMES = 3.0  # the default fade-in (``ModelConfig.gate_frames``)
 
 
 def key_distance(known: np.ndarray) -> np.ndarray:
@@ -64,7 +64,8 @@ def choose_anchor(known: np.ndarray) -> int | None:
 
 def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np.ndarray, std: np.ndarray,
             pos_freqs: int, anchor: int | None, forward: np.ndarray = Fe.FORWARD,
-            baseline: str = "interpolation", vel_std: np.ndarray | None = None) -> Window:
+            baseline: str = "interpolation", vel_std: np.ndarray | None = None,
+            gate_frames: float = GATE_FRAMES) -> Window:
     """Window inputs from world-frame frames of the model's body.
 
     Args:
@@ -80,6 +81,7 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
             of each normalised feature; each frame then also gets its change from the previous frame in
             those units. Velocities are what in-betweening turns on, and a transformer that sees only
             positions must learn to subtract neighbouring tokens through attention to find them.
+        gate_frames: the gate's fade-in length in frames (``ModelConfig.gate_frames``; ``Window.gate``).
     """
     yaw, origin = Fe.anchor_transform(rotations, root, anchor, forward)
     rot = np.array(rotations, dtype=np.float64)
@@ -93,7 +95,7 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
     if vel_std is not None:
         parts.append(np.diff(base, axis=0, prepend=base[:1]) / vel_std)
     x = np.concatenate(parts + [positional(len(base), pos_freqs)], axis=1)
-    gate = 1.0 - np.exp(-key_distance(known) / GATE_FRAMES)
+    gate = 1.0 - np.exp(-key_distance(known) / gate_frames)
     return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin, gate[:, Fe.GROUP_OF_FEATURE])
 
 
