@@ -298,6 +298,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spread-weight", type=float, default=TrainConfig.spread_weight,
                    help="weight of the position loss in units of each joint coordinate's spread over training "
                         "windows, the way L2P measures (default %(default)s; see TrainConfig.spread_weight)")
+    p.add_argument("--rotation-weight", type=float, default=TrainConfig.rotation_weight,
+                   help="weight of a loss on global joint rotations, the way L2Q measures (default %(default)s: off; "
+                        "see TrainConfig.rotation_weight)")
     p.add_argument("--bf16", action="store_true",
                    help="run the network's matrix products in bfloat16 (faster on CPUs with BF16 support and on GPUs; "
                         "the loss stays float32)")
@@ -343,7 +346,7 @@ def _train(args: argparse.Namespace) -> int:
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
                       velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch,
-                      spread_weight=args.spread_weight, device=args.device, gate_frames=args.gate_frames,
+                      spread_weight=args.spread_weight, rotation_weight=args.rotation_weight, device=args.device, gate_frames=args.gate_frames,
                       protocol_windows=args.protocol_windows, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:

@@ -73,6 +73,56 @@ def test_spread_loss_weighs_a_height_error_by_how_little_heights_vary():
     assert float(T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)["pos_spread"].detach()) == 0.0  # 0: off
 
 
+def test_rotation_loss_is_l2q_of_global_rotations():
+    """The rotation loss is L2Q's per-frame norm of global quaternion errors: 0 on target, the same for a
+    turn however it is signed, and a hip turned counts the thigh, knee and foot below it too."""
+    from lmm_core.model.config import ModelConfig
+    from lmm_core.model.features import FEATURES
+
+    cfg = T.TrainConfig(rotation_weight=1.0, spread_weight=0.0)
+    mc = ModelConfig(d_model=32, layers=1, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>", "normal"),
+                     baseline="interpolation")
+    body = Body.from_dict(None)
+    batch = bobbing_corpus().sample(np.random.default_rng(1), 2, 32, mirror=False)
+    known = np.zeros((2, 32, 22), dtype=bool)
+    known[:, :10] = known[:, 25:] = True  # only the gap's 15 frames are scored
+    prep = T._Prepared(batch, known, np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
+                       np.ones(FEATURES), body, baseline="interpolation")
+    args = (torch.zeros(FEATURES), torch.ones(FEATURES), torch.as_tensor(np.array(body.offsets), dtype=torch.float32),
+            body.parents, cfg, None)
+    net = T.Network(mc)
+
+    def rotation_loss(joint, angle):
+        # The base (what a zero correction returns) is the target with one joint turned about X on the gap frames.
+        rot = batch.rotations.copy()
+        rot[:, 10:25, joint] = R.mul(R.from_axis_angle(np.array([1.0, 0, 0]), angle), rot[:, 10:25, joint])
+        p = T._Prepared(type(batch)(rot, batch.root, batch.contacts, batch.action, batch.style), known,
+                        np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs, np.ones(FEATURES),
+                        body, baseline="interpolation")
+        q = T._Prepared.__new__(T._Prepared)
+        q.__dict__.update(prep.__dict__)
+        q.base = torch.where(prep.known, prep.target, p.target)
+        return float(T.losses(net, q, *args)["rot_global"].detach())
+
+    assert rotation_loss(0, 0.0) == pytest.approx(0.0, abs=1e-3)
+    # One joint turned by 0.2 rad, alone: sqrt(n) * 2 sin(0.05) per frame, n = the joints it turns in the world.
+    ankle, hip = body.names.index("left_ankle"), body.names.index("left_hip")
+    below_hip = sum(1 for j in range(22) if _descends(body.parents, j, hip))
+    assert rotation_loss(ankle, 0.2) == pytest.approx(np.sqrt(sum(1 for j in range(22) if _descends(body.parents, j, ankle)))
+                                                      * 2 * np.sin(0.05), rel=0.02)
+    assert rotation_loss(hip, 0.2) == pytest.approx(np.sqrt(below_hip) * 2 * np.sin(0.05), rel=0.02)
+    assert rotation_loss(hip, -0.2) == pytest.approx(rotation_loss(hip, 0.2), rel=1e-3)
+    assert float(T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)["rot_global"].detach()) == 0.0  # default: off
+
+
+def _descends(parents, j: int, ancestor: int) -> bool:
+    while j >= 0:
+        if j == ancestor:
+            return True
+        j = parents[j]
+    return False
+
+
 def test_bank_passes_over_a_stretch_whose_feet_slide(monkeypatch):
     """The most active stretch is kept unless its feet slide more than SKATE_MARGIN beyond the cleanest one's."""
     from lmm_core.model.config import ModelConfig
