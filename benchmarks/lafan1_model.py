@@ -4,7 +4,10 @@ as ratios to interpolation beside the published methods' ratios, and against the
 The model is the benchmark artefact ``benchmarks/models/lafan1.npz`` (see its model card); it is never
 bundled with the extension (LAFAN1 is CC BY-NC-ND 4.0).
 
-Usage: python benchmarks/lafan1_model.py [--model PATH] [--data ../shared/data] [--no-write]
+Usage: python benchmarks/lafan1_model.py [--model PATH] [--data ../shared/data] [--no-write] [--plot PNG]
+
+Writes BENCHMARKS.md's section and, unless ``--no-write``, the picture of the ratios beside the
+published ones (``docs/images/lafan1_ratios.png``; ``--plot`` writes it elsewhere, even with ``--no-write``).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from lmm_core.bench.files import motion_files  # noqa: E402
 from lmm_core.threads import set_blas_threads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+PLOT = HERE.parent / "docs" / "images" / "lafan1_ratios.png"
 ERD_QV = "ERD-QV (Harvey et al. 2020)"
 QIN = "Two-stage transformer (Qin et al. 2022)"
 
@@ -32,6 +36,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=HERE / "models" / "lafan1.npz")
     ap.add_argument("--data", type=Path, default=HERE.parents[1] / "shared" / "data")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--plot", type=Path, help=f"write the ratio plot here (default {PLOT.relative_to(HERE.parent)} "
+                                              "unless --no-write)")
     args = ap.parse_args()
     set_blas_threads(1)
     lafan = args.data / "lafan1"
@@ -76,8 +82,52 @@ def main() -> None:
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(ratio_rows) +
             "\n\nGoals (issue 5): " + "; ".join(verdicts) + ".")
     print(body)
+    plot = args.plot or (None if args.no_write else PLOT)
+    if plot is not None:
+        plot_ratios(res, own, plot)
+        print(f"plot: {plot}")
     if not args.no_write:
         update_section("LAFAN1 in-betweening: our LAFAN1-trained model", body, "python benchmarks/lafan1_model.py")
+
+
+def plot_ratios(res: dict, own: str, path: Path) -> None:
+    """L2Q and L2P of each method as a ratio to interpolation against the transition length, ours (subject
+    4) beside the published methods (subject 5), the issue's goals marked; a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [int(n) for n in LENGTHS]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True)
+    for ax, metric in zip(axes, ("L2Q", "L2P")):
+        ratio = lambda name: [res[name][metric][n] / res["interp"][metric][n] for n in LENGTHS]  # noqa: E731
+        ax.axhline(1.0, color="#888888", lw=1, ls=":", label="interpolation (= 1)")
+        ax.plot(x, ratio(own), "o--", color="#9aa7b8", label="Hermite baseline, no network (subject 4)")
+        ax.plot(x, ratio("model"), "o-", color="#3b6fd4", lw=2.2, label="ours (subject 4)")
+        interp = PUBLISHED["interp"][metric]
+        for (name, vals), colour in zip(OTHERS.items(), ("#e0772b", "#6aa84f", "#b04fc2")):
+            pts = [(n, v / i) for n, v, i in zip(x, vals[metric], interp) if v is not None]
+            ax.plot(*zip(*pts), "s-" if len(pts) > 1 else "s", color=colour, label=f"{name} (subject 5)")
+        erd = OTHERS[ERD_QV][metric][2] / interp[2]
+        ax.plot([27, 33], [erd, erd], color="#e0772b", lw=1, ls="--")
+        if metric == "L2P":
+            qin = OTHERS[QIN]["L2P"][2] / interp[2]
+            ax.annotate("goal at 30: at most the\ntwo-stage transformer's", (30, qin), (33, qin - 0.12), fontsize=8,
+                        arrowprops={"arrowstyle": "->", "color": "#b04fc2"})
+        ax.set_title(f"{metric} / interpolation (lower is better)")
+        ax.set_xlabel("transition length, frames")
+        ax.set_xticks(x)
+        ax.set_ylim(0.2, 1.1)
+        ax.grid(alpha=0.3)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("LAFAN1 in-betweening, ratio to interpolation (goal: below ERD-QV's, dashed, at every length)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
 
 
 if __name__ == "__main__":
