@@ -403,11 +403,13 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm"),
                         "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
                         str(tmp_path / "m.npz"), "--baseline", "interpolation", "--velocity-inputs", "--gate-frames", "1.5",
-                        "--protocol-windows", "--export", str(tmp_path / "w.npz")],
+                        "--protocol-windows", "--seed", "3", "--export", str(tmp_path / "w.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     w = runtime.load(tmp_path / "w.npz")
     assert w.cfg.baseline == "interpolation" and w.cfg.gate_frames == 1.5 and w.cfg.d_model == 32
+    warm_cfg = torch.load(tmp_path / "warm" / "checkpoint.pt", weights_only=False)["train_config"]
+    assert warm_cfg["protocol_windows"] and warm_cfg["seed"] == 3
     for k, v in m.params.items():
         np.testing.assert_array_equal(w.params[k], v)
     np.testing.assert_array_equal(w.scale, m.scale)
