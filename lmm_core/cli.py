@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -308,9 +309,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="prepare batches in a second process while the network trains (pays with cores to spare)")
     p.add_argument("--device", default=TrainConfig.device, choices=DEVICES,
                    help="where the network trains: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda")
-    p.add_argument("--gate-frames", type=float, default=TrainConfig.gate_frames,
-                   help="frames over which the network's correction fades in away from a key (default %(default)s; "
-                        "a warm start switches to it)")
+    p.add_argument("--gate-frames", type=float, default=None,
+                   help="frames over which the network's correction fades in away from a key (default: a warm "
+                        "start's own, else 3; a warm start switches to it)")
     p.add_argument("--protocol-windows", action="store_true",
                    help="train only on in-betweening windows posed as the LAFAN1 benchmark poses them (10 context "
                         "frames, a gap of 1..--max-gap frames, one full key, nothing after it): for benchmark models")
@@ -334,6 +335,7 @@ def _numbers(text: str, option: str, kind, count: int | None = None) -> tuple:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .model.config import ModelConfig
     from .train.trainer import TrainConfig, default_model_config, export, rank, train
 
     extra = {}
@@ -341,10 +343,13 @@ def _train(args: argparse.Namespace) -> int:
         extra["task_mix"] = _numbers(args.task_mix, "--task-mix", float, 4)
     if args.windows:
         extra["windows"] = _numbers(args.windows, "--windows", int)
-    if not args.gate_frames > 0:
+    if args.gate_frames is not None and not (0 < args.gate_frames < math.inf):
         raise LMMError(f"--gate-frames must be a positive number of frames, got {args.gate_frames:g}")
     if args.max_gap < 1:
         raise LMMError(f"--max-gap must be at least 1 frame, got {args.max_gap}")
+    if args.protocol_windows and 11 + args.max_gap > ModelConfig.max_frames:
+        raise LMMError(f"--max-gap {args.max_gap} with --protocol-windows makes windows of {11 + args.max_gap} frames; "
+                       f"the network reads at most {ModelConfig.max_frames}: give at most {ModelConfig.max_frames - 11}")
     cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,

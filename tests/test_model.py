@@ -282,14 +282,14 @@ def test_gate_fades_the_correction_in_over_the_models_gate_frames(test_data):
 
 def test_protocol_windows_pose_in_betweening_as_the_benchmark_does(test_data):
     """``--protocol-windows`` batches: one gap per batch, 10 context frames, the gap, one full key; all
-    gap frames scored, labels kept; a window too short for that is refused."""
+    gap frames scored, labels hidden; a window too short for that is refused."""
     from lmm_core.model.body import Body
     from lmm_core.train import trainer as T
     from lmm_core.train.data import Corpus, protocol_masks
 
     known, hide, scored = protocol_masks(3, 20)
     assert known.shape == (3, 20, 22) and known[:, :10].all() and known[:, 19].all() and not known[:, 10:19].any()
-    assert scored.all() and not hide.any()
+    assert scored.all() and hide.all()  # the benchmark gives no action or style
     with pytest.raises(LMMError, match="at least 12 frames, not 11"):
         protocol_masks(2, 11)
     clips = [tasks.to_canonical(read_bvh(test_data / name), 30.0)
@@ -306,6 +306,7 @@ def test_protocol_windows_pose_in_betweening_as_the_benchmark_does(test_data):
         assert 12 <= W <= 31  # 10 context frames, a gap of 1..20, the key; never the 128 of --windows
         assert prep.known[:, :10].all() and prep.known[:, -1].all() and not prep.known[:, 10:-1].any()
         assert prep.scored[:, 10:-1].all() and not prep.scored[:, :10].any() and not prep.scored[:, -1].any()
+        assert prep.hide.all() and (prep.action == 0).all() and (prep.style == 0).all()
     assert len(lengths) > 3
 
 
@@ -410,6 +411,13 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     assert w.cfg.baseline == "interpolation" and w.cfg.gate_frames == 1.5 and w.cfg.d_model == 32
     warm_cfg = torch.load(tmp_path / "warm" / "checkpoint.pt", weights_only=False)["train_config"]
     assert warm_cfg["protocol_windows"] and warm_cfg["seed"] == 3
+    # Without --gate-frames a warm start keeps its model's gate.
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm3"),
+                        "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
+                        str(tmp_path / "w.npz"), "--baseline", "interpolation", "--velocity-inputs"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert torch.load(tmp_path / "warm3" / "checkpoint.pt", weights_only=False)["model_config"]["gate_frames"] == 1.5
     for k, v in m.params.items():
         np.testing.assert_array_equal(w.params[k], v)
     np.testing.assert_array_equal(w.scale, m.scale)

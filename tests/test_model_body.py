@@ -197,7 +197,9 @@ def test_train_rejects_a_bad_task_mix(tmp_path):
                         "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "none.npz: no such file; give a checkpoint.pt or an exported .npz model" in r.stderr
     for option, value, says in (("--gate-frames", "0", "--gate-frames must be a positive number of frames, got 0"),
-                                ("--max-gap", "0", "--max-gap must be at least 1 frame, got 0")):
+                                ("--gate-frames", "inf", "--gate-frames must be a positive number of frames, got inf"),
+                                ("--max-gap", "0", "--max-gap must be at least 1 frame, got 0"),
+                                ("--max-gap", "190", "windows of 201 frames; the network reads at most 192: give at most 181")):
         out = tmp_path / "run"
         r = subprocess.run([sys.executable, "-m", "lmm_core", "train", option, value, "--protocol-windows", "--out", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)

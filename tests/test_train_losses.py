@@ -111,8 +111,16 @@ def test_rotation_loss_is_l2q_of_global_rotations():
     assert rotation_loss(ankle, 0.2) == pytest.approx(np.sqrt(sum(1 for j in range(22) if _descends(body.parents, j, ankle)))
                                                       * 2 * np.sin(0.05), rel=0.02)
     assert rotation_loss(hip, 0.2) == pytest.approx(np.sqrt(below_hip) * 2 * np.sin(0.05), rel=0.02)
-    assert rotation_loss(hip, -0.2) == pytest.approx(rotation_loss(hip, 0.2), rel=1e-3)
-    assert float(T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)["rot_global"].detach()) == 0.0  # default: off
+    # A target quaternion's sign is no error (matrices have none), as L2Q's unrolled quaternions have none.
+    neg = T._Prepared(type(batch)(-batch.rotations, batch.root, batch.contacts, batch.action, batch.style), known,
+                      np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs, np.ones(FEATURES),
+                      body, baseline="interpolation")
+    assert torch.allclose(neg.rotations, prep.rotations, atol=1e-6)
+    # It counts in the total at its weight, and not at all by default.
+    on = T.losses(net, prep, *args)
+    off = T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)
+    assert float(off["rot_global"].detach()) == 0.0
+    assert float((on["loss"] - off["loss"]).detach()) == pytest.approx(float(on["rot_global"].detach()), rel=1e-4)
 
 
 def _descends(parents, j: int, ancestor: int) -> bool:

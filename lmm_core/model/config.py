@@ -38,7 +38,7 @@ class ModelConfig:
 
         if self.baseline not in BASELINES:
             raise LMMError(f"model config: unknown baseline {self.baseline!r}; one of {', '.join(BASELINES)}")
-        if not self.gate_frames > 0:
+        if not 0 < self.gate_frames < float("inf"):
             raise LMMError(f"model config: gate_frames must be a positive number of frames, got {self.gate_frames!r}")
 
     def to_json(self) -> str:

@@ -35,7 +35,7 @@ class Window:
         base: ``(T, F)`` normalised baseline features (known frames hold their known values).
         known: ``(T, F)`` bool, the feature entries fixed by keys.
         yaw, origin: the anchor transform (see ``features.anchor_transform``).
-        gate: ``(T, F)`` how much of the network's correction each entry takes: ``1 - exp(-d / GATE_FRAMES)``
+        gate: ``(T, F)`` how much of the network's correction each entry takes: ``1 - exp(-d / gate_frames)``
             with ``d`` the distance in frames to the nearest key of its joint group. Next to a key the
             baseline is nearly right and the motion must flow into the key, so corrections fade there.
     """

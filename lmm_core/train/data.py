@@ -127,13 +127,14 @@ DEFAULT_MIX = (0.6, 0.2, 0.12, 0.08)
 
 def protocol_masks(batch: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``task_masks``'s three arrays for in-betweening windows posed as the LAFAN1 benchmark poses them:
-    the first 10 frames and the last (a full key) known, the ``window - 11`` between scored, labels kept."""
+    the first 10 frames and the last (a full key) known, the ``window - 11`` between scored, and the
+    labels hidden, as the benchmark gives none (the intent head learns to name them instead)."""
     if window < 12:
         raise LMMError(f"a benchmark window needs 10 context frames, a gap and a key: at least 12 frames, not {window}")
     known = np.zeros((batch, window, 22), dtype=bool)
     known[:, :10] = True
     known[:, -1] = True
-    return known, np.zeros(batch, dtype=bool), np.ones((batch, window), dtype=bool)
+    return known, np.ones(batch, dtype=bool), np.ones((batch, window), dtype=bool)
 
 
 def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[float, ...] = DEFAULT_MIX,

@@ -91,10 +91,11 @@ class TrainConfig:
     # Machine-dependent, like threads: a resumed run may change it.
     device: str = "auto"
     # The network's gate fade-in, frames (``ModelConfig.gate_frames``); a warm start switches to it.
-    gate_frames: float = 3.0
+    # None: a warm start keeps its model's, a new model takes ModelConfig's default.
+    gate_frames: float | None = None
     # Train on in-betweening windows posed exactly as the LAFAN1 benchmark poses them (``protocol_masks``):
     # each batch draws one gap of 1..max_gap frames, and its windows are 10 context frames, the gap and
-    # one full key, nothing after it. ``windows`` and ``task_mix`` are then unused. For the benchmark
+    # one full key, nothing after it, without action or style labels. ``windows`` and ``task_mix`` are then unused. For the benchmark
     # model, which is judged on nothing else: the general mix spends most windows on partial keys,
     # extra keys, known frames after the key and other tasks, and its 64-frame windows carry ~30 frames
     # past the key that the loss does not score but every step still computes.
@@ -150,13 +151,18 @@ def _bvh_clips(spec: str, fps: float) -> tuple[list[str], list, list[dict[str, s
     return [p.name.split(".")[0] for p in paths], motions, [name_labels(p) for p in paths], joint_map
 
 
+def _gate(cfg: TrainConfig) -> dict:
+    """``ModelConfig`` keyword for ``cfg.gate_frames``: none when it is None (keep what there is)."""
+    return {} if cfg.gate_frames is None else {"gate_frames": cfg.gate_frames}
+
+
 def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     """A new model's configuration for ``cfg``'s data: label vocabularies and, for ``cfg.bvh``, the body
     measured from those files; ``shape`` overrides network sizes (``d_model``, ``layers`` ...)."""
     if not cfg.bvh:
         actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
         return ModelConfig(actions=actions, styles=styles, baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs,
-                           gate_frames=cfg.gate_frames, **shape)
+                           **_gate(cfg), **shape)
     from ..mirror import mirror_label
 
     _, motions, labels, joint_map = _bvh_clips(cfg.bvh, ModelConfig.fps)
@@ -165,7 +171,7 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     styles = {lb["style"] for lb in labels}
     return ModelConfig(actions=("<unknown>",) + tuple(sorted(actions)), styles=("<unknown>",) + tuple(sorted(styles)),
                        body=body.to_dict(), baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs,
-                       gate_frames=cfg.gate_frames, **shape)
+                       **_gate(cfg), **shape)
 
 
 def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
@@ -387,7 +393,7 @@ class _Batches(torch.utils.data.IterableDataset):
     process would have made itself."""
 
     def __init__(self, corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tuple, body: Body,
-                 rng_seed: int, start: int):
+                 rng_seed: int | tuple[int, ...], start: int):
         super().__init__()
         self.corpus, self.cfg, self.model_cfg, self.stats, self.body = corpus, cfg, model_cfg, stats, body
         self.rng_seed, self.start = rng_seed, start
@@ -409,8 +415,8 @@ class _Batches(torch.utils.data.IterableDataset):
                             mc.gate_frames)
 
 
-def _batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tuple, body: Body, rng_seed: int,
-             start: int):
+def _batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tuple, body: Body,
+             rng_seed: int | tuple[int, ...], start: int):
     """Iterator over the prepared batches of ``_Batches``, made ahead of use by a worker process with
     ``cfg.prefetch``."""
     data = _Batches(corpus, cfg, model_cfg, stats, body, rng_seed, start)
@@ -487,12 +493,14 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     warm = _warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
     if warm is not None:
         model_cfg = replace(ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config"),
-                            baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs, gate_frames=cfg.gate_frames)
+                            baseline=cfg.baseline, velocity_inputs=cfg.velocity_inputs, **_gate(cfg))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     body = Body.from_dict(model_cfg.body)
     corpus = load_corpus(cfg, model_cfg)
-    rng_seed = cfg.seed + 1000 * rank
+    # Each process's batch stream, and a resumed run's from where it stopped; as one entropy tuple so that
+    # no other seed, rank or step lands on the same stream.
+    rng_seed: tuple[int, ...] = (cfg.seed, rank, 0)
     torch.manual_seed(cfg.seed)
     if state is None:
         mean, std, scale, velocity = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows,
@@ -517,7 +525,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
-        rng_seed = cfg.seed + 1000 * rank + step
+        rng_seed = (cfg.seed, rank, step)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     else:
