@@ -81,8 +81,10 @@ def main() -> None:
             "\n\nRatios to interpolation on each method's own test windows (ERD-QV reports only 30 frames):\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(ratio_rows) +
             "\n\nGoals (issue 5): " + "; ".join(verdicts) + ".")
-    print(body)
     plot = args.plot or (None if args.no_write else PLOT)
+    if plot == PLOT:
+        body += f"\n\n![L2Q and L2P ratios to interpolation against the transition length]({PLOT.relative_to(HERE.parent)})"
+    print(body)
     if plot is not None:
         plot_ratios(res, own, plot)
         print(f"plot: {plot}")
