@@ -95,10 +95,13 @@ class TrainConfig:
     gate_frames: float | None = None
     # Train on in-betweening windows posed exactly as the LAFAN1 benchmark poses them (``protocol_masks``):
     # each batch draws one gap of 1..max_gap frames, and its windows are 10 context frames, the gap and
-    # one full key, nothing after it, without action or style labels. ``windows`` and ``task_mix`` are then unused. For the benchmark
-    # model, which is judged on nothing else: the general mix spends most windows on partial keys,
-    # extra keys, known frames after the key and other tasks, and its 64-frame windows carry ~30 frames
-    # past the key that the loss does not score but every step still computes.
+    # one full key, nothing after it, without action or style labels; ``windows`` and ``task_mix`` are
+    # then unused. For the benchmark model, which is judged on nothing else: the general mix spends
+    # most windows on partial keys, extra keys, known frames after the key and other tasks, and its
+    # 64-frame windows carry ~30 frames past the key that the loss does not score but every step still
+    # computes. Measured (2026-12-05, LAFAN1, 12,000 steps from the shipped benchmark model): L2P 0.562 /
+    # 0.614 / 0.675 / 0.709 of interpolation against 0.646 / 0.656 / 0.710 / 0.733 before; 11,000 steps
+    # on the general windows had not moved it (benchmarks/models/LAFAN1_MODEL_CARD.md).
     protocol_windows: bool = False
 
 
@@ -310,11 +313,6 @@ class _Prepared:
             if isinstance(value, torch.Tensor):
                 setattr(self, name, value.to(device, non_blocking=True))
         return self
-
-
-def _positions(feats: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Tensor:
-    """Global joint positions ``(B, W, 22, 3)`` from denormalised features ``(B, W, F)`` (anchor frame)."""
-    return _global_pose(feats, offsets, parents)[0]
 
 
 def _global_pose(feats: torch.Tensor, offsets: torch.Tensor, parents) -> tuple[torch.Tensor, torch.Tensor]:
