@@ -314,7 +314,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "start's own, else 3; a warm start switches to it)")
     p.add_argument("--protocol-windows", action="store_true",
                    help="train only on in-betweening windows posed as the LAFAN1 benchmark poses them (10 context "
-                        "frames, a gap of 1..--max-gap frames, one full key, nothing after it): for benchmark models")
+                        "frames, a gap of 1..--max-gap frames, one full key, nothing after it, no labels): for benchmark models")
     p.add_argument("--seed", type=int, default=TrainConfig.seed,
                    help="random seed of the batches and the new weights (default %(default)s); a warm start that "
                         "should not replay its first run's batches takes another")
@@ -354,8 +354,8 @@ def _train(args: argparse.Namespace) -> int:
                       threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
                       bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
                       velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch,
-                      spread_weight=args.spread_weight, rotation_weight=args.rotation_weight, device=args.device, gate_frames=args.gate_frames,
-                      protocol_windows=args.protocol_windows, seed=args.seed, **extra)
+                      spread_weight=args.spread_weight, rotation_weight=args.rotation_weight, device=args.device,
+                      gate_frames=args.gate_frames, protocol_windows=args.protocol_windows, seed=args.seed, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
         model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)

@@ -22,7 +22,7 @@ from ..errors import LMMError
 from ..model import features as Fe
 from ..model.body import Body, body_from_motions
 from ..model.config import ModelConfig, strict_from_dict
-from ..model.window import choose_anchor, prepare
+from ..model.window import GATE_FRAMES, choose_anchor, prepare
 from . import rotations_torch as RT
 from .data import DEFAULT_MIX, Corpus, protocol_masks, task_masks, vocabularies
 from .network import Network
@@ -266,7 +266,7 @@ class _Prepared:
     """A batch turned into tensors: network inputs, targets and loss masks."""
 
     def __init__(self, batch, known, hide, mean, std, pos_freqs, scale, body: Body, scored: np.ndarray | None = None,
-                 baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = 3.0):
+                 baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES):
         from ..kinematics import fk
 
         B, W = known.shape[:2]
