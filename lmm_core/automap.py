@@ -22,6 +22,9 @@ How it decides (details in ``docs/rigs.md``):
 
 Confidence per joint: 0.9 name and shape agree, 0.8 a weak name (``shoulder``) agrees with the shape, 0.7
 the name alone, 0.6 the shape alone, 0.4 neither or left/right undecidable.
+
+``place_bones`` gives the placement as plain names; ``bonemap.auto_bone_map`` makes a ``BoneMap`` of it
+(this module knows nothing of bone maps, so ``bonemap`` can build on it).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import canonical as C
-from .bonemap import BoneMap, RigMappingError, _listing
+from .errors import RigMappingError, listing
 from .skeleton import Skeleton
 
 MAJOR_FRACTION = 0.2  # a major branch reaches at least this fraction of the body's span
@@ -349,7 +352,7 @@ def _fail(tree: _Tree, reason: str, placed: dict[str, int]) -> RigMappingError:
     return RigMappingError(
         f"cannot map this rig onto the canonical body automatically: {reason}. The canonical body needs "
         f"bones for {', '.join(C.REQUIRED_JOINTS)} (and places {', '.join(C.MERGEABLE_JOINTS + C.OPTIONAL_JOINTS)} "
-        f"where it can); not placed: {', '.join(missing)}; bones it could not place: {_listing(unplaced)}. "
+        f"where it can); not placed: {', '.join(missing)}; bones it could not place: {listing(unplaced)}. "
         f"Write a bone map for this rig (docs/rigs.md) and pass it as the preset",
         missing, unplaced,
     )
@@ -512,16 +515,33 @@ def _place_head(tree: _Tree, body: _Body, out: _Placement) -> None:
             out.shared[chain[i]] = "neck"
 
 
-def auto_bone_map(skeleton: Skeleton, pose: np.ndarray | None = None) -> BoneMap:
-    """Map ``skeleton`` onto the canonical body from its tree's shape and its bone names.
+@dataclass(frozen=True)
+class AutoMapping:
+    """Where ``place_bones`` put a rig's bones, names as the skeleton spells them. The fields mean what
+    ``bonemap.BoneMap``'s of the same names do; ``bonemap.auto_bone_map`` makes a ``BoneMap`` of them.
+
+    Attributes:
+        bones: canonical joint -> rig bone, canonical order; ``confidence``: the same keys -> 0.4 to 0.9.
+        merged: canonical joint -> the joint whose bone carries it; ``absent``: canonical joint -> why.
+        shared: rig bone -> the canonical joint whose rotation it shares.
+        root_bone: the skeleton's root when it lies above the pelvis (root motion), else ``None``.
+    """
+
+    bones: dict[str, str]
+    confidence: dict[str, float]
+    merged: dict[str, str]
+    absent: dict[str, str]
+    shared: dict[str, str]
+    root_bone: str | None
+
+
+def place_bones(skeleton: Skeleton, pose: np.ndarray | None = None) -> AutoMapping:
+    """Place ``skeleton``'s bones on the canonical body from its tree's shape and its bone names.
 
     Args:
         skeleton: the rig (any units, any rest pose).
         pose: ``(J, 3)`` world joint positions (skeleton units and axes) of a frame where the character
             stands upright, used only to tell left from right when names do not; defaults to the rest pose.
-
-    Returns:
-        A ``BoneMap`` with ``rig="auto"``, ``source="auto"`` and a confidence per mapped joint.
 
     Raises:
         RigMappingError: no pelvis with two legs and a spine carrying two arms and a head, or a limb too
@@ -547,16 +567,11 @@ def auto_bone_map(skeleton: Skeleton, pose: np.ndarray | None = None) -> BoneMap
         if joint not in out.placed:
             raise _fail(tree, f"no bone found for {joint!r}", out.placed)
     names = skeleton.names
-    return BoneMap(
-        rig="auto",
+    return AutoMapping(
         bones={j: names[out.placed[j]] for j in C.JOINT_NAMES if j in out.placed},
         confidence={j: out.conf[j] for j in C.JOINT_NAMES if j in out.placed},
         merged=out.merged,
         absent=out.absent,
         shared={names[j]: joint for j, joint in out.shared.items()},
-        unmapped_policy="rest",
         root_bone=root_bone,
-        description="mapped automatically from the tree's shape and bone names",
-        notes="bones not mapped or shared stay at rest",
-        source="auto",
     )

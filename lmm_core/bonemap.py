@@ -14,7 +14,8 @@ rotation (a five-bone spine spreads three canonical rotations over five bones).
 
 Presets are TOML files in ``presets/rigs/`` (format in ``docs/rigs.md``), read strictly: an unknown key,
 a misspelt canonical joint or a joint left unsorted is an error. ``bone_map_for`` fits a map to a
-skeleton: a named preset, a detected preset, or automatic mapping (``lmm_core.automap``).
+skeleton: a named preset, a detected preset, or automatic mapping (``auto_bone_map``: the placement
+``lmm_core.automap`` finds, as a map).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from typing import Mapping
 import numpy as np
 
 from . import canonical as C
-from .errors import LMMError
+from .automap import place_bones
+from .errors import LMMError, RigMappingError, listing
 from .skeleton import Skeleton, find_side_pairs
 
 # Presets ship next to the core: <repo>/presets/rigs in a checkout; build.py stages presets/ beside the
@@ -48,21 +50,6 @@ ABSENT = "absent"
 _TOP_KEYS = {"rig", "bones", "merged", "absent", "optional", "unmapped"}
 _RIG_KEYS = {"name", "description", "root_bone", "source"}
 _UNMAPPED_KEYS = {"policy", "notes", "share"}
-
-
-class RigMappingError(LMMError):
-    """A rig that a map does not fit, or that automatic mapping cannot place.
-
-    Attributes:
-        missing_joints: canonical joints that got no bone.
-        unplaced_bones: the rig's bones that the mapping could not place (or, for a preset, the bones
-            it names that the skeleton lacks).
-    """
-
-    def __init__(self, message: str, missing_joints: tuple[str, ...] = (), unplaced_bones: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.missing_joints = tuple(missing_joints)
-        self.unplaced_bones = tuple(unplaced_bones)
 
 
 @dataclass(frozen=True)
@@ -148,8 +135,8 @@ class BoneMap:
         if missing:
             joints = tuple(j for j, b in self.bones.items() if b in missing)
             raise RigMappingError(
-                f"bone map {self.rig!r} names bones the skeleton lacks: {_listing(missing)}; "
-                f"the skeleton has: {_listing(skeleton.names)}. Fit the map with bone_map_for(), pick "
+                f"bone map {self.rig!r} names bones the skeleton lacks: {listing(missing)}; "
+                f"the skeleton has: {listing(skeleton.names)}. Fit the map with bone_map_for(), pick "
                 f"another preset, or leave the preset out to map automatically",
                 joints, missing,
             )
@@ -257,12 +244,6 @@ def _validate(m: BoneMap) -> None:
             if joint not in C.MERGEABLE_JOINTS or fallback == joint or _CHAIN_GROUP.get(fallback) != "trunk":
                 raise LMMError(f"{where}: [optional] {joint!r} = {fallback!r}: only spine/neck joints can fall "
                                f"back to merging, into another spine, neck or head joint")
-
-
-def _listing(names, limit: int = 40) -> str:
-    names = list(names)
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 # ---- reading presets ----------------------------------------------------------------------------------
@@ -407,8 +388,8 @@ def fit_bone_map(bone_map: BoneMap, skeleton: Skeleton) -> BoneMap:
     if missing:
         joints = tuple(j for j, b in bone_map.bones.items() if b in missing)
         raise RigMappingError(
-            f"rig preset {bone_map.rig!r} does not fit this skeleton: it lacks {_listing(missing)} "
-            f"(for {', '.join(joints)}); the skeleton has: {_listing(skeleton.names)}. Pick another preset, "
+            f"rig preset {bone_map.rig!r} does not fit this skeleton: it lacks {listing(missing)} "
+            f"(for {', '.join(joints)}); the skeleton has: {listing(skeleton.names)}. Pick another preset, "
             f"or leave the preset out to map automatically",
             joints, tuple(missing),
         )
@@ -462,6 +443,39 @@ def detect_rig_preset(skeleton: Skeleton) -> BoneMap | None:
     return None if best is None else best[1]
 
 
+def auto_bone_map(skeleton: Skeleton, pose: np.ndarray | None = None) -> BoneMap:
+    """Map ``skeleton`` onto the canonical body from its tree's shape and its bone names
+    (``automap.place_bones``).
+
+    Args:
+        skeleton: the rig (any units, any rest pose).
+        pose: ``(J, 3)`` world joint positions (skeleton units and axes) of a frame where the character
+            stands upright, used only to tell left from right when names do not; defaults to the rest pose.
+
+    Returns:
+        A ``BoneMap`` with ``rig="auto"``, ``source="auto"`` and a confidence per mapped joint.
+
+    Raises:
+        RigMappingError: no pelvis with two legs and a spine carrying two arms and a head, or a limb too
+            short to hold its required joints; the message lists the canonical joints needed and the bones
+            that could not be placed.
+    """
+    placed = place_bones(skeleton, pose)
+    return BoneMap(
+        rig="auto",
+        bones=placed.bones,
+        confidence=placed.confidence,
+        merged=placed.merged,
+        absent=placed.absent,
+        shared=placed.shared,
+        unmapped_policy="rest",
+        root_bone=placed.root_bone,
+        description="mapped automatically from the tree's shape and bone names",
+        notes="bones not mapped or shared stay at rest",
+        source="auto",
+    )
+
+
 def bone_map_for(skeleton: Skeleton, preset: str | Path | BoneMap | None = None, *,
                  pose: np.ndarray | None = None) -> BoneMap:
     """The bone map of ``skeleton``, its bone names exactly as the skeleton spells them.
@@ -470,7 +484,7 @@ def bone_map_for(skeleton: Skeleton, preset: str | Path | BoneMap | None = None,
         skeleton: the rig.
         preset: a preset name, a bone map file, or a ``BoneMap``; it must fit (every non-optional
             bone present) or a ``RigMappingError`` names the missing bones. ``None``: use the preset that
-            fits (``detect_rig_preset``), else map automatically (``automap.auto_bone_map``).
+            fits (``detect_rig_preset``), else map automatically (``auto_bone_map``).
         pose: ``(J, 3)`` world joint positions of a frame where the character stands upright, for
             automatic mapping when names do not tell left from right and the rest pose is not a standing
             pose (e.g. ``motion.global_positions()[0]``); defaults to the rest pose.
@@ -481,6 +495,4 @@ def bone_map_for(skeleton: Skeleton, preset: str | Path | BoneMap | None = None,
     detected = detect_rig_preset(skeleton)
     if detected is not None:
         return detected
-    from .automap import auto_bone_map  # automap builds on this module
-
     return auto_bone_map(skeleton, pose=pose)

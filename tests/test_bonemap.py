@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from lmm_core import canonical as C
-from lmm_core.automap import auto_bone_map, parse_name
+from lmm_core.automap import parse_name
 from lmm_core.bonemap import (
-    BoneMap, RigMappingError, bone_map_for, detect_rig_preset, list_rig_presets, load_bone_map,
+    BoneMap, RigMappingError, auto_bone_map, bone_map_for, detect_rig_preset, list_rig_presets, load_bone_map,
 )
 from lmm_core.errors import LMMError
 from lmm_core.io.bvh import read_bvh
