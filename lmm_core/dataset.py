@@ -25,7 +25,7 @@ import numpy as np
 from . import contacts as C
 from .errors import LMMError
 from .io import read_bvh
-from .io.atomic import atomic_text_writer
+from .io.atomic import atomic_binary_writer, atomic_text_writer
 
 FPS = 30.0
 VALIDATION_SHARE = 0.1
@@ -167,10 +167,8 @@ def build(data_root: Path, out_dir: Path, *, sources: list[str] | None = None, s
         lengths = [len(r) for r in buf["rotations"]]
         arrays = {k: np.concatenate(v) for k, v in buf.items()}
         arrays["clip_start"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        tmp = out_dir / f".shard_{shard:03d}.npz.tmp"
-        with open(tmp, "wb") as f:
+        with atomic_binary_writer(out_dir / f"shard_{shard:03d}.npz") as f:
             np.savez(f, **arrays)
-        tmp.replace(out_dir / f"shard_{shard:03d}.npz")
         for v in buf.values():
             v.clear()
         shard, start = shard + 1, 0

@@ -6,15 +6,13 @@ non-interactive Agg backend, so it works headless and on render farms.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .contacts import detect
 from .errors import LMMError
-from .io.atomic import set_default_mode
+from .io.atomic import atomic_binary_writer
 from .motion import Motion
 from .skeleton import UNITS_TO_METRES
 
@@ -110,15 +108,8 @@ def plot_motion(motion: Motion, feet: dict[str, int], path: str | Path, title: s
             fig.suptitle(title, fontsize=10)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=80, format="png")
-            set_default_mode(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_binary_writer(path) as f:
+            fig.savefig(f, dpi=80, format="png")
     finally:
         plt.close(fig)
     return path

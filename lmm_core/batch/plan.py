@@ -14,16 +14,13 @@ killed task never leaves a file that looks finished.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LMMError
-from ..io.atomic import set_default_mode
+from ..io.atomic import atomic_text_writer
 from .job import Job, Task
 
 MANIFEST = ".lmm-batch.json"
@@ -73,16 +70,8 @@ def read_manifest(folder: str | Path) -> dict:
 def write_json_atomic(path: Path, data) -> None:
     """``data`` as JSON at ``path``, written to a temporary sibling and renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_text_writer(path) as f:
+        json.dump(data, f, indent=1, sort_keys=True)
 
 
 def file_sizes(folder: Path, files: list[str] | tuple[str, ...]) -> dict[str, int]:

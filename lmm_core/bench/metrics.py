@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LMMError
+from ..io.atomic import atomic_binary_writer
 
 
 def l2q(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -144,8 +145,6 @@ def load_stats(path: str | Path, num_joints: int) -> tuple[np.ndarray, np.ndarra
 def save_stats(path: str | Path, x_mean: np.ndarray, x_std: np.ndarray) -> Path:
     """Write ``x_mean`` and ``x_std`` to an ``.npz`` (through a temporary name, so never half a file)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_binary_writer(path) as f:
         np.savez(f, x_mean=np.asarray(x_mean, dtype=float), x_std=np.asarray(x_std, dtype=float))
-    tmp.replace(path)
     return path

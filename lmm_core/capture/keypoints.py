@@ -24,16 +24,14 @@ camera rig (``synthetic.py``) places keypoints by it.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LMMError, MotionFileError
-from ..io.atomic import atomic_text_writer
+from ..io.atomic import atomic_binary_writer, atomic_text_writer
 
 Vec = tuple[float, float, float]
 
@@ -400,14 +398,8 @@ def write_npz(kp: Keypoints2D, path: str | Path) -> Path:
         extra["cameras"] = np.array(kp.cameras)
     if kp.fps is not None:
         extra["fps"] = np.array(kp.fps)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, keypoints=kp.data, joint_set=np.array(kp.joint_set.name), **extra)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_binary_writer(path) as f:
+        np.savez_compressed(f, keypoints=kp.data, joint_set=np.array(kp.joint_set.name), **extra)
     return path
 
 
