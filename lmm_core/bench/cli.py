@@ -10,8 +10,13 @@ import json
 import sys
 from pathlib import Path
 
+from .. import canonical
 from ..errors import LMMError
 from ..io.atomic import atomic_text_writer
+from .files import motion_files
+from .harness import format_table
+from .inbetween import load_model_inbetweener, run_inbetween
+from .lafan1 import PUBLISHED, read_clips, run_lafan1, select_subjects
 
 
 def _subjects(text: str) -> tuple[int, ...]:
@@ -62,18 +67,11 @@ def _log(line: str) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark that ``args.bench`` names; print the table; write ``args.json``. Returns 0."""
-    from .harness import format_table
-
     if args.bench == "lafan1":
-        from .lafan1 import PUBLISHED, read_clips, run_lafan1, select_subjects
-        from .files import motion_files
-
         if args.train is None and args.stats is None:
             raise LMMError("give --train (training files for the L2P statistics) or --stats FILE")
         model = None
         if args.model is not None:
-            from .inbetween import load_model_inbetweener
-
             # The model must work on the test files' skeleton: read it from the first test file.
             first = select_subjects(motion_files(args.test, "test"), args.test_subjects, "test")[:1]
             model = load_model_inbetweener(args.model, read_clips(first)[0])
@@ -82,9 +80,6 @@ def run_bench(args: argparse.Namespace) -> int:
                              show_progress=args.progress, log=_log)
         table = format_table(results, reference=PUBLISHED, reference_label="Harvey 2020, subject 5")
     elif args.bench == "inbetween":
-        from .. import canonical
-        from .inbetween import load_model_inbetweener, run_inbetween
-
         model = load_model_inbetweener(args.model, canonical.canonical_skeleton()) if args.model is not None else None
         results = run_inbetween(args.test, corpus=args.corpus, split=args.split, sources=args.sources, model=model,
                                 stats=args.stats, save_stats_to=args.save_stats, show_progress=args.progress, log=_log)

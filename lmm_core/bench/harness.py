@@ -19,8 +19,8 @@ from .. import rotations as R
 from ..errors import LMMError
 from ..progress import progress
 from ..skeleton import Skeleton
-from .baselines import zero_velocity
-from .metrics import PositionStats, l2p, l2q, npss
+from .baselines import BASELINES, zero_velocity
+from .metrics import PositionStats, check_stats, l2p, l2q, npss, save_stats
 from .windows import LENGTHS, N_PAST, TRAIN_STEP, TRAIN_WINDOW, Clip, WindowSet, make_windows
 
 Inbetweener = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -169,9 +169,6 @@ def score(windows: WindowSet, skeleton: Skeleton, x_mean: np.ndarray, x_std: np.
           save_stats_to=None, log: Callable[[str], None] = lambda s: None, show_progress: bool = False) -> Results:
     """The common end of every benchmark run: check (and optionally save) the L2P statistics, then
     evaluate the baselines (or ``methods``) plus ``model`` as ``"model"`` on ``windows``."""
-    from .baselines import BASELINES
-    from .metrics import check_stats, save_stats
-
     x_mean, x_std = check_stats(x_mean, x_std, skeleton.num_joints, "statistics")
     if save_stats_to is not None:
         save_stats(save_stats_to, x_mean, x_std)

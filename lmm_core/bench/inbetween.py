@@ -11,15 +11,18 @@ corpus's train split.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .. import canonical
+from .. import canonical, dataset
+from ..bonemap import bone_map_for
 from ..errors import LMMError, MotionFileError
+from ..io import read_bvh
+from ..model import runtime
+from ..retarget import retarget
 from ..skeleton import UNITS_TO_METRES, Skeleton
 from .files import motion_files
 from .harness import Inbetweener, Results, score, training_stats
@@ -60,23 +63,15 @@ class ModelInbetweener:
 def load_model_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> ModelInbetweener:
     """Load our model from ``path`` as an in-betweener on ``skeleton``.
 
-    Imports ``lmm_core.model.runtime`` only now (the benchmark runs without it) and calls its
-    ``load(path)``. When the model says which joints it has (``model.skeleton.names``), they must be
-    ``skeleton``'s; when it has ``x_mean`` and ``x_std``, they are kept for L2P.
+    Loads it with ``lmm_core.model.runtime.load``; the joints it works on (``model.skeleton.names``)
+    must be ``skeleton``'s. When it has ``x_mean`` and ``x_std``, they are kept for L2P.
     """
     path = Path(path)
     if not path.exists():
         raise LMMError(f"model file {path} not found")
-    try:
-        runtime = importlib.import_module("lmm_core.model.runtime")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("lmm_core.model", "lmm_core.model.runtime"):
-            raise
-        raise LMMError("--model needs lmm_core.model.runtime, which this version of LMM does not have yet; "
-                       "run the benchmark without --model for the baselines") from None
     model = runtime.load(path)
-    names = getattr(getattr(model, "skeleton", None), "names", None)
-    if names is not None and tuple(names) != tuple(skeleton.names):
+    names = model.skeleton.names
+    if tuple(names) != tuple(skeleton.names):
         raise LMMError(f"{path}: the model works on {len(names)} joints ({', '.join(list(names)[:3])}, ...), the "
                        f"benchmark data on {skeleton.num_joints} ({', '.join(skeleton.names[:3])}, ...)")
     x_mean, x_std = getattr(model, "x_mean", None), getattr(model, "x_std", None)
@@ -93,10 +88,6 @@ def canonical_clips(spec: str | Path) -> list[Clip]:
     Each is retargeted with the bone map that fits its rig (a preset or the automatic mapping), feet
     pinned, as ``lmm retarget --to canonical`` does.
     """
-    from ..bonemap import bone_map_for
-    from ..io import read_bvh
-    from ..retarget import retarget
-
     target = canonical.canonical_skeleton()
     target_map = bone_map_for(target, "canonical")
     clips = []
@@ -116,13 +107,11 @@ def canonical_clips(spec: str | Path) -> list[Clip]:
 
 def corpus_clips(corpus: str | Path, split: str, sources: list[str] | None = None) -> list[Clip]:
     """The clips of one split (``"train"`` or ``"val"``) of a corpus built by ``lmm dataset build``."""
-    from ..dataset import load
-
     corpus = Path(corpus)
     index = corpus / "index.json"
     if not index.is_file():
         raise LMMError(f"{corpus} is not a built corpus (no index.json); build one with `lmm dataset build --out {corpus}`")
-    infos, arrays = load(corpus, split=split, sources=sources)
+    infos, arrays = dataset.load(corpus, split=split, sources=sources)
     if not infos:
         meta = json.loads(index.read_text())["clips"]
         have = sorted({(c["source"], c["split"]) for c in meta})
