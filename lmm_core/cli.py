@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Callable
 
+from . import __version__
+from .batch import load_job, parse_shard, plan, run_job
+from .bench.cli import add_bench_arguments, run_bench
+from .bonemap import bone_map_for
+from .capture import command as capture_command
+from .dataset import build, summary
+from .demo import run_demo
 from .errors import LMMError
+from .io import read_bvh, write_bvh
+from .mirror import mirror
+from .model.tasks import complete, generate, inbetween, intent
+from .results import target_rig, write_result
+from .retarget import retarget
 from .skeleton import UNITS_TO_METRES
+from .train import config as train_config  # (no torch: that is imported only when training runs)
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
 def _describe(path: Path) -> dict:
-    from .io import read_bvh
-
     motion = read_bvh(path)
     sk = motion.skeleton
     height = motion.height()
@@ -72,8 +82,6 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .io import read_bvh, write_bvh
-
     if not (args.scale > 0):
         raise LMMError(f"--scale must be positive, got {args.scale}")
     motion = read_bvh(args.input)
@@ -84,21 +92,6 @@ def _convert(args: argparse.Namespace) -> int:
     write_bvh(motion, args.output, order=args.order)
     print(f"wrote {args.output}: {motion.num_frames} frames at {motion.fps:g} fps, {motion.skeleton.num_joints} joints")
     return 0
-
-
-def _target_rig(spec: str):
-    """A target rig from ``--to``: ``canonical`` or a motion file whose skeleton and rest pose are the target."""
-    from .canonical import canonical_skeleton
-    from .io import read_bvh
-
-    if spec == "canonical":
-        return canonical_skeleton()
-    path = Path(spec)
-    if not path.exists():
-        raise LMMError(
-            f"--to {spec!r} is neither 'canonical' nor an existing file; give a BVH whose skeleton and rest pose are the target rig"
-        )
-    return read_bvh(path).skeleton
 
 
 def _retarget_args(p: argparse.ArgumentParser) -> None:
@@ -112,12 +105,8 @@ def _retarget_args(p: argparse.ArgumentParser) -> None:
 
 
 def _retarget(args: argparse.Namespace) -> int:
-    from .bonemap import bone_map_for
-    from .io import read_bvh, write_bvh
-    from .retarget import retarget
-
     motion = read_bvh(args.input)
-    target = _target_rig(args.to)
+    target = target_rig(args.to)
     src_map = bone_map_for(motion.skeleton, args.source_map)
     tgt_map = bone_map_for(target, "canonical" if args.to == "canonical" else args.target_map)
     out = retarget(motion, src_map, target, tgt_map, root_motion="in_place" if args.in_place else "keep",
@@ -134,9 +123,6 @@ def _mirror_args(p: argparse.ArgumentParser) -> None:
 
 
 def _mirror(args: argparse.Namespace) -> int:
-    from .io import read_bvh, write_bvh
-    from .mirror import mirror
-
     motion = read_bvh(args.input)
     write_bvh(mirror(motion), args.output)
     print(f"wrote {args.output}: {motion.num_frames} frames mirrored across the character's sagittal plane")
@@ -153,8 +139,6 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from .dataset import build, summary
-
     index = build(args.data, args.out, sources=args.sources, jobs=args.jobs)
     print(summary(index))
     print(f"wrote {args.out}/index.json and {len({c.shard for c in index})} shard(s)")
@@ -168,17 +152,8 @@ def _model_args(p: argparse.ArgumentParser, output: bool = True) -> None:
         p.add_argument("--rig", help="write onto this rig instead: 'canonical' or a BVH whose skeleton and rest pose are the target")
 
 
-def _write_result(motion, args, source_map=None) -> None:
-    from .bonemap import bone_map_for
-    from .io import write_bvh
-    from .retarget import retarget
-
-    if getattr(args, "rig", None):
-        target = _target_rig(args.rig)
-        motion = retarget(motion, bone_map_for(motion.skeleton, source_map), target,
-                          bone_map_for(target, "canonical" if args.rig == "canonical" else None))
-    write_bvh(motion, args.output)
-    print(f"wrote {args.output}: {motion.num_frames} frames at {motion.fps:g} fps on {motion.skeleton.num_joints} joints")
+def _write_result(motion, args: argparse.Namespace) -> None:
+    write_result(motion, args.output, getattr(args, "rig", None))
 
 
 def _parse_keys(text: str) -> list[int]:
@@ -200,9 +175,6 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
 
 
 def _inbetween(args: argparse.Namespace) -> int:
-    from .io import read_bvh
-    from .model.tasks import inbetween
-
     keys = _parse_keys(args.keys)
     motion = read_bvh(args.input)
     _write_result(inbetween(motion, keys, args.model, action=args.action, style=args.style), args)
@@ -218,9 +190,6 @@ def _complete_args(p: argparse.ArgumentParser) -> None:
 
 
 def _complete(args: argparse.Namespace) -> int:
-    from .io import read_bvh
-    from .model.tasks import complete
-
     motion = read_bvh(args.input)
     _write_result(complete(motion, args.frames, args.model, action=args.action, style=args.style), args)
     return 0
@@ -238,8 +207,6 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .model.tasks import generate
-
     _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model), args)
     return 0
 
@@ -253,9 +220,6 @@ def _intent_args(p: argparse.ArgumentParser) -> None:
 
 
 def _intent(args: argparse.Namespace) -> int:
-    from .io import read_bvh
-    from .model.tasks import intent
-
     result = intent(read_bvh(args.input), args.model, args.seconds)
     if args.json:
         print(json.dumps(result))
@@ -267,98 +231,26 @@ def _intent(args: argparse.Namespace) -> int:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    from .model.config import ModelConfig
-    from .model.features import BASELINES
-    from .train.trainer import DEVICES, TrainConfig  # (torch is needed to train)
-
-    p.add_argument("--corpus", default="out/corpus", help="built corpus (lmm dataset build)")
-    p.add_argument("--out", default="out/train", help="run folder: checkpoint.pt, config.json, log.jsonl")
-    p.add_argument("--steps", type=int, default=5500)
-    p.add_argument("--batch", type=int, default=24)
-    p.add_argument("--lr", type=float, default=4e-4)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--sources", nargs="*", default=["bandai1", "bandai2", "reactidle", "cmu"])
-    p.add_argument("--bvh", default="", metavar="FILES",
-                   help="train on these BVH files' own 22-joint skeleton (folder, glob or file) instead of the "
-                        "canonical corpus, e.g. the LAFAN1 benchmark model; every file trains")
-    p.add_argument("--task-mix", default="", metavar="I,C,G,N",
-                   help="weights of in-betweening, completion, generation and intent windows (default 0.6,0.2,0.12,0.08)")
-    p.add_argument("--max-gap", type=int, default=60, help="longest in-betweening gap drawn, frames (default 60)")
-    p.add_argument("--windows", default="", metavar="N,...", help="window lengths drawn, frames (default 64,96,128)")
-    p.add_argument("--d-model", type=int, default=ModelConfig.d_model)
-    p.add_argument("--layers", type=int, default=ModelConfig.layers)
-    p.add_argument("--warmup", type=int, default=150, help="steps of learning-rate warm-up")
-    p.add_argument("--init-from", default="",
-                   help="start from this checkpoint's (or exported .npz model's) weights and statistics (warm start)")
-    p.add_argument("--baseline", choices=BASELINES, default="hermite",
-                   help="what the network corrects: cubic Hermite through the keys' velocities (default) or plain "
-                        "lerp/slerp; a warm start switches to it")
-    p.add_argument("--velocity-inputs", action="store_true",
-                   help="frame tokens also carry each feature's change from the previous frame (experimental; a warm "
-                        "start from a model without them adds them)")
-    p.add_argument("--spread-weight", type=float, default=TrainConfig.spread_weight,
-                   help="weight of the position loss in units of each joint coordinate's spread over training "
-                        "windows, the way L2P measures (default %(default)s; see TrainConfig.spread_weight)")
-    p.add_argument("--rotation-weight", type=float, default=TrainConfig.rotation_weight,
-                   help="weight of a loss on global joint rotations, the way L2Q measures (default %(default)s: off; "
-                        "see TrainConfig.rotation_weight)")
-    p.add_argument("--bf16", action="store_true",
-                   help="run the network's matrix products in bfloat16 (faster on CPUs with BF16 support and on GPUs; "
-                        "the loss stays float32)")
-    p.add_argument("--prefetch", action="store_true",
-                   help="prepare batches in a second process while the network trains (pays with cores to spare)")
-    p.add_argument("--device", default=TrainConfig.device, choices=DEVICES,
-                   help="where the network trains: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda")
-    p.add_argument("--gate-frames", type=float, default=None,
-                   help="frames over which the network's correction fades in away from a key (default: a warm "
-                        "start's own, else 3; a warm start switches to it)")
-    p.add_argument("--protocol-windows", action="store_true",
-                   help="train only on in-betweening windows posed as the LAFAN1 benchmark poses them (10 context "
-                        "frames, a gap of 1..--max-gap frames, one full key, nothing after it, no labels): for benchmark models")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed,
-                   help="random seed of the batches and the new weights (default %(default)s); a warm start that "
-                        "should not replay its first run's batches takes another")
+    train_config.add_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
 
-def _numbers(text: str, option: str, kind, count: int | None = None) -> tuple:
-    """``"0.6,0.4"`` -> ``(0.6, 0.4)``; an ``LMMError`` naming ``option`` when it is not such a list."""
-    try:
-        values = tuple(kind(v) for v in text.split(","))
-    except ValueError:
-        raise LMMError(f"{option} takes comma-separated numbers, got {text!r}") from None
-    if (count is not None and len(values) != count) or any(v < 0 for v in values) or not any(values):
-        want = f"{count} " if count else ""
-        raise LMMError(f"{option} takes {want}non-negative comma-separated numbers, not all zero; got {text!r}")
-    return values
-
-
 def _train(args: argparse.Namespace) -> int:
-    from .model.config import ModelConfig
-    from .train.trainer import TrainConfig, default_model_config, export, rank, train
+    cfg = train_config.from_arguments(args)  # every value checked before any work
+    shape = train_config.new_model_shape(args)
+    if args.export is not None and not args.export.parent.is_dir():
+        raise LMMError(f"--export {args.export}: the folder {args.export.parent} does not exist; create it first")
+    try:  # the one command that needs torch
+        from .train.export import export
+        from .train.loop import rank, train
+        from .train.sources import default_model_config
+    except ImportError as exc:
+        raise LMMError(f"lmm train needs torch ({exc}); install it with `pip install torch`") from None
 
-    extra = {}
-    if args.task_mix:
-        extra["task_mix"] = _numbers(args.task_mix, "--task-mix", float, 4)
-    if args.windows:
-        extra["windows"] = _numbers(args.windows, "--windows", int)
-    if args.gate_frames is not None and not (0 < args.gate_frames < math.inf):
-        raise LMMError(f"--gate-frames must be a positive number of frames, got {args.gate_frames:g}")
-    if args.max_gap < 1:
-        raise LMMError(f"--max-gap must be at least 1 frame, got {args.max_gap}")
-    if args.protocol_windows and 11 + args.max_gap > ModelConfig.max_frames:
-        raise LMMError(f"--max-gap {args.max_gap} with --protocol-windows makes windows of {11 + args.max_gap} frames; "
-                       f"the network reads at most {ModelConfig.max_frames}: give at most {ModelConfig.max_frames - 11}")
-    cfg = TrainConfig(corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
-                      threads=args.threads, sources=tuple(args.sources), warmup=args.warmup, init_from=args.init_from,
-                      bvh=args.bvh, max_gap=args.max_gap, baseline=args.baseline,
-                      velocity_inputs=args.velocity_inputs, bf16=args.bf16, prefetch=args.prefetch,
-                      spread_weight=args.spread_weight, rotation_weight=args.rotation_weight, device=args.device,
-                      gate_frames=args.gate_frames, protocol_windows=args.protocol_windows, seed=args.seed, **extra)
     model_cfg = None
     if not args.resume and not args.init_from:
-        model_cfg = default_model_config(cfg, d_model=args.d_model, layers=args.layers)
+        model_cfg = default_model_config(cfg, **shape)
     ckpt = train(cfg, model_cfg, resume=args.resume)
     if rank() != 0:  # under torchrun only the first process reports and exports
         return 0
@@ -366,18 +258,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.export:
         print(f"weights: {export(ckpt, args.export)}")
     return 0
-
-
-def _bench_args(p: argparse.ArgumentParser) -> None:
-    from .bench.cli import add_bench_arguments
-
-    add_bench_arguments(p)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from .bench.cli import run_bench
-
-    return run_bench(args)
 
 
 def _batch_args(p: argparse.ArgumentParser) -> None:
@@ -392,8 +272,6 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .batch import load_job, parse_shard, plan, run_job
-
     shard = parse_shard(args.shard)
     if args.jobs < 1:
         raise LMMError(f"--jobs must be at least 1, got {args.jobs}")
@@ -422,21 +300,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
     return run_demo(args.out, jobs=args.jobs, force=args.force, preview_frames=args.preview_frames)
-
-
-def _capture_args(p: argparse.ArgumentParser) -> None:
-    from .capture.command import add_arguments
-
-    add_arguments(p)
-
-
-def _capture(args: argparse.Namespace) -> int:
-    from .capture.command import run
-
-    return run(args)
 
 
 COMMANDS: list[Command] = [
@@ -449,9 +313,10 @@ COMMANDS: list[Command] = [
     ("complete", "continue a clip for N frames (prediction, trajectory included)", _complete_args, _complete),
     ("generate", "make new motion for an action and style", _generate_args, _generate),
     ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
-    ("capture", "motion from calibrated cameras' 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", _capture_args, _capture),
+    ("capture", "motion from calibrated cameras' 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", capture_command.add_arguments,
+     capture_command.run),
     ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
-    ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", _bench_args, _bench),
+    ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", add_bench_arguments, run_bench),
     ("demo", "the newcomer's demo in headless Blender: generate, in-between, retarget, export, preview", _demo_args,
      _demo),
     ("batch", "run a job file of tasks headless in Blender: exports, previews, resumable, sharded", _batch_args,
@@ -460,8 +325,6 @@ COMMANDS: list[Command] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = argparse.ArgumentParser(prog="lmm", description="LMM, the Large Movement Model: motion tools for animators and engines.")
     parser.add_argument("--version", action="version", version=f"lmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

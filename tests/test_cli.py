@@ -74,3 +74,48 @@ def test_demo_runs_the_demo_job_and_says_where_things_are(tmp_path, capsys):
     # A second run reuses what is finished.
     assert main(["demo", "--out", str(tmp_path), "--preview-frames", "2"]) == 0
     assert "4 already finished" in capsys.readouterr().out
+
+
+def test_commands_other_than_train_run_where_torch_cannot_be_imported(test_data, tmp_path):
+    """`lmm info` and `lmm inbetween` (the shipped model, numpy only) work with torch unimportable; `lmm train`
+    says in one line that it needs torch, and `lmm train --help` still lists its options."""
+    blocker = tmp_path / "no_torch" / "torch"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('torch is blocked for this test')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": f"{blocker.parent}:{ROOT}"}
+    clip = test_data / "cmu_131_03_hop_excerpt.bvh.xz"
+
+    def lmm(*args):
+        return subprocess.run([sys.executable, "-m", "lmm_core", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    r = lmm("info", str(clip))
+    assert r.returncode == 0 and "joints    31" in r.stdout, r.stderr
+    out = tmp_path / "made.bvh"
+    r = lmm("inbetween", str(clip), "--keys", "0,20,40", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert read_bvh(out).num_frames == read_bvh(clip).num_frames
+    r = lmm("train", "--help")
+    assert r.returncode == 0 and "--rotation-weight" in r.stdout
+    r = lmm("train", "--out", str(tmp_path / "run"), "--steps", "1")
+    assert r.returncode == 2 and "lmm train needs torch" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_refuses_out_of_range_options_before_any_work(tmp_path):
+    for option, value, says in (("--lr", "nan", "--lr must be a finite number from 0 to 1, got nan"),
+                                ("--batch", "0", "--batch must be a finite number from 1 to 4096, got 0"),
+                                ("--warmup", "0", "--warmup must be a finite number from 1"),
+                                ("--warmup", "-5", "--warmup must be a finite number from 1"),
+                                ("--steps", "0", "--steps must be a finite number from 1"),
+                                ("--d-model", "0", "--d-model must be from 8 to 4096, got 0"),
+                                ("--d-model", "30", "--d-model must be a multiple of the 4 attention heads"),
+                                ("--layers", "-1", "--layers must be from 1 to 64, got -1"),
+                                ("--task-mix", "0,0,0,0", "--task-mix must not be all zero"),
+                                ("--windows", "64,x", "--windows takes comma-separated numbers, got '64,x'"),
+                                ("--export", str(tmp_path / "missing" / "m.npz"), "the folder")):
+        out = tmp_path / "run"
+        code = main(["train", option, value, "--out", str(out)])
+        assert code == 2 and not out.exists(), (option, value)
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--lr", "inf", "--out", str(tmp_path / "run")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip() == "lmm train: error: --lr must be a finite number from 0 to 1, got inf"

@@ -65,13 +65,13 @@ def test_velocity_inputs_warm_start_from_a_model_without_them():
     and in numpy, and the two forwards agree on the wider input."""
     from dataclasses import replace
 
-    from lmm_core.train.trainer import _fit_inputs
+    from lmm_core.train.checkpoint import fit_inputs
 
     old = random_network()
     cfg = replace(CFG, velocity_inputs=True)
     assert network.input_size(cfg) == network.input_size(CFG) + FEATURES
     new = Network(cfg)
-    new.load_state_dict(_fit_inputs(old.state_dict(), new))
+    new.load_state_dict(fit_inputs(old.state_dict(), new))
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 30, network.input_size(CFG))).astype(np.float32)
     vel = rng.normal(size=(2, 30, FEATURES)).astype(np.float32)
@@ -284,7 +284,8 @@ def test_protocol_windows_pose_in_betweening_as_the_benchmark_does(test_data):
     """``--protocol-windows`` batches: one gap per batch, 10 context frames, the gap, one full key; all
     gap frames scored, labels hidden; a window too short for that is refused."""
     from lmm_core.model.body import Body
-    from lmm_core.train import trainer as T
+    from lmm_core.train.batches import batches
+    from lmm_core.train.config import TrainConfig
     from lmm_core.train.data import Corpus, protocol_masks
 
     known, hide, scored = protocol_masks(3, 20)
@@ -296,11 +297,11 @@ def test_protocol_windows_pose_in_betweening_as_the_benchmark_does(test_data):
              for name in ("cmu_131_03_hop_excerpt.bvh.xz", "reactidle_001_acted_excerpt.bvh.xz")]
     label = {"action": "<unknown>", "style": "<unknown>"}
     corpus = Corpus.from_motions(["a", "b"], clips, [label, label], Body.from_dict(None), ("<unknown>",), ("<unknown>",))
-    cfg = T.TrainConfig(batch=2, steps=12, max_gap=20, protocol_windows=True, windows=(128,))
+    cfg = TrainConfig(batch=2, steps=12, max_gap=20, protocol_windows=True, windows=(128,))
     mc = ModelConfig(d_model=32, layers=1, heads=4)
     stats = (np.zeros(FEATURES), np.ones(FEATURES), np.ones(FEATURES), None)
     lengths = set()
-    for prep in T._batches(corpus, cfg, mc, stats, Body.from_dict(None), 0, 0):
+    for prep in batches(corpus, cfg, mc, stats, Body.from_dict(None), 0, 0):
         W = prep.x.shape[1]
         lengths.add(W)
         assert 12 <= W <= 31  # 10 context frames, a gap of 1..20, the key; never the 128 of --windows
@@ -311,24 +312,62 @@ def test_protocol_windows_pose_in_betweening_as_the_benchmark_does(test_data):
 
 
 def test_export_and_load(tmp_path):
-    from lmm_core.train.trainer import FORMAT, TrainConfig, export
+    from lmm_core.train import checkpoint
+    from lmm_core.train.config import TrainConfig
+    from lmm_core.train.export import export
 
     net = random_network()
     ckpt = tmp_path / "checkpoint.pt"
-    torch.save({"format": FORMAT, "step": 1, "model": net.state_dict(), "optimizer": {}, "train_config": {},
-                "model_config": json.loads(CFG.to_json()), "mean": np.zeros(FEATURES), "std": np.ones(FEATURES),
-                "scale": np.full(FEATURES, 0.5)}, ckpt)
+    checkpoint.save(ckpt, {"format": checkpoint.FORMAT, "step": 1, "model": net.state_dict(), "optimizer": {},
+                           "train_config": {}, "model_config": json.loads(CFG.to_json()), "mean": np.zeros(FEATURES),
+                           "std": np.ones(FEATURES), "scale": np.full(FEATURES, 0.5), "vel_std": None})
     path = export(ckpt, tmp_path / "m.npz", bank=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "m.npz"]  # no temporary left
     m = runtime.load(path)
     assert m.cfg == CFG
+    np.testing.assert_array_equal(m.scale, np.full(FEATURES, 0.5))
     x = np.random.default_rng(0).normal(size=(1, 12, network.INPUT + 2 * CFG.pos_freqs)).astype(np.float32)
     np.testing.assert_allclose(network.forward(m.params, m.cfg, x, np.array([1]), np.array([1]))[0],
                                network.forward(net.numpy_parameters(), CFG, x, np.array([1]), np.array([1]))[0], atol=1e-6)
     assert TrainConfig().steps > 0
 
 
+class _Payload:
+    """Unpickling this runs ``Path.touch`` on a file: what a crafted checkpoint would do."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_a_pickle_payload_in_a_checkpoint_is_never_run(tmp_path):
+    """--resume, --init-from and export read checkpoints without unpickling objects: a crafted file is refused
+    with one line naming it, and its payload does not run."""
+    from lmm_core.train import checkpoint
+
+    ran = tmp_path / "payload_ran"
+    bad = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.FORMAT, "step": 1, "x": _Payload(ran)}, bad)
+    with pytest.raises(LMMError, match="evil.pt: not a readable LMM training checkpoint"):
+        checkpoint.read(bad)
+    with pytest.raises(LMMError, match="evil.pt: not a readable LMM training checkpoint"):
+        checkpoint.warm_start(bad)
+    r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--init-from", str(bad), "--out", str(tmp_path / "run"),
+                        "--corpus", str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "evil.pt: not a readable LMM training checkpoint" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not ran.exists()
+    # The loader itself is not at fault: the same file read with pickle enabled runs it.
+    torch.load(bad, weights_only=False)
+    assert ran.exists()
+
+
 def test_training_device_is_checked_before_any_work(tmp_path):
-    from lmm_core.train.trainer import TrainConfig, _device, train
+    from lmm_core.train.config import TrainConfig
+    from lmm_core.train.loop import device_for as _device
+    from lmm_core.train.loop import train
 
     with pytest.raises(LMMError, match="--device must be one of auto, cpu, cuda, got 'tpu'"):
         train(TrainConfig(corpus=str(tmp_path / "none"), out=str(tmp_path / "run"), device="tpu"))
@@ -363,20 +402,23 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     for c in index:  # both clips train
         c.split = "train"
     (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
-    # Batches prepared in a worker process are the very batches the training process would make.
-    from dataclasses import replace
-
     from lmm_core.model.body import Body
-    from lmm_core.train import trainer as T
+    from lmm_core.train import checkpoint
+    from lmm_core.train.batches import batches
+    from lmm_core.train.config import TrainConfig
+    from lmm_core.train.sources import default_model_config, load_corpus
 
-    cfg = T.TrainConfig(corpus=str(corpus), sources=("cmu", "reactidle"), batch=2, steps=3, windows=(64,))
-    mc = T.default_model_config(cfg, d_model=32, layers=1)
+    # A batch stream replays exactly from its seed and step (what a resumed run relies on).
+    cfg = TrainConfig(corpus=str(corpus), sources=("cmu", "reactidle"), batch=2, steps=3, windows=(64,))
+    mc = default_model_config(cfg, d_model=32, layers=1)
     stats = (np.zeros(FEATURES), np.ones(FEATURES), np.ones(FEATURES), None)
-    here = list(T._batches(T.load_corpus(cfg, mc), cfg, mc, stats, Body.from_dict(None), 7, 1))
-    there = list(T._batches(T.load_corpus(cfg, mc), replace(cfg, prefetch=True), mc, stats, Body.from_dict(None), 7, 1))
+    here = list(batches(load_corpus(cfg, mc), cfg, mc, stats, Body.from_dict(None), 7, 1))
+    there = list(batches(load_corpus(cfg, mc), cfg, mc, stats, Body.from_dict(None), 7, 1))
+    other = list(batches(load_corpus(cfg, mc), cfg, mc, stats, Body.from_dict(None), 8, 1))
     assert len(here) == len(there) == 2
     for a, b in zip(here, there):
         assert torch.equal(a.x, b.x) and torch.equal(a.target, b.target) and torch.equal(a.scored, b.scored)
+    assert not torch.equal(here[0].target, other[0].target)
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
@@ -385,7 +427,7 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
            "--spread-weight", "0.5", "--export", str(tmp_path / "m.npz")]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    state = checkpoint.read(out / "checkpoint.pt")
     assert state["step"] == 3 and state["model_config"]["d_model"] == 32
     assert state["position_spread"].shape == (22, 3) and state["train_config"]["spread_weight"] == 0.5
     assert all(json.loads(line)["pos_spread"] > 0 for line in (out / "log.jsonl").read_text().splitlines())
@@ -394,30 +436,30 @@ def test_training_runs_under_torchrun_with_two_processes(test_data, tmp_path):
     assert m.cfg.d_model == 32 and {"bank_rotations", "bank_lengths", "bank_contacts"} <= set(m.bank)
     # Resume continues the same run.
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(out), "--steps", "4",
-                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16", "--prefetch", "--resume",
+                        "--batch", "2", "--sources", "cmu", "reactidle", "--velocity-inputs", "--bf16", "--resume",
                         "--spread-weight", "0.5"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 4
-    # A warm start from an exported weights file takes its weights and statistics, and the baseline asked
-    # for (the export above was made with the default, Hermite); at learning rate 0 nothing moves.
+    assert checkpoint.read(out / "checkpoint.pt")["step"] == 4
+    # A warm start from an exported weights file takes its weights and statistics, and keeps its baseline
+    # (new models correct Hermite); at learning rate 0 nothing moves.
     assert m.cfg.baseline == "hermite" and m.cfg.velocity_inputs and m.vel_std.shape == (FEATURES,)
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm"),
                         "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
-                        str(tmp_path / "m.npz"), "--baseline", "interpolation", "--velocity-inputs", "--gate-frames", "1.5",
+                        str(tmp_path / "m.npz"), "--velocity-inputs", "--gate-frames", "1.5",
                         "--protocol-windows", "--seed", "3", "--export", str(tmp_path / "w.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     w = runtime.load(tmp_path / "w.npz")
-    assert w.cfg.baseline == "interpolation" and w.cfg.gate_frames == 1.5 and w.cfg.d_model == 32
-    warm_cfg = torch.load(tmp_path / "warm" / "checkpoint.pt", weights_only=False)["train_config"]
+    assert w.cfg.baseline == "hermite" and w.cfg.gate_frames == 1.5 and w.cfg.d_model == 32
+    warm_cfg = checkpoint.read(tmp_path / "warm" / "checkpoint.pt")["train_config"]
     assert warm_cfg["protocol_windows"] and warm_cfg["seed"] == 3
     # Without --gate-frames a warm start keeps its model's gate.
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--out", str(tmp_path / "warm3"),
                         "--steps", "1", "--batch", "2", "--lr", "0", "--sources", "cmu", "reactidle", "--init-from",
-                        str(tmp_path / "w.npz"), "--baseline", "interpolation", "--velocity-inputs"],
+                        str(tmp_path / "w.npz"), "--velocity-inputs"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert torch.load(tmp_path / "warm3" / "checkpoint.pt", weights_only=False)["model_config"]["gate_frames"] == 1.5
+    assert checkpoint.read(tmp_path / "warm3" / "checkpoint.pt")["model_config"]["gate_frames"] == 1.5
     for k, v in m.params.items():
         np.testing.assert_array_equal(w.params[k], v)
     np.testing.assert_array_equal(w.scale, m.scale)

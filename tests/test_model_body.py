@@ -20,7 +20,7 @@ from lmm_core.model.features import FEATURES
 torch = pytest.importorskip("torch")
 from lmm_core.train.data import Corpus, task_masks  # noqa: E402
 from lmm_core.train.network import Network  # noqa: E402
-from lmm_core.train.trainer import _per_item_mean  # noqa: E402
+from lmm_core.train.losses import per_item_mean  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,9 +128,9 @@ def test_every_window_weighs_the_same_whatever_its_gap():
     weight = torch.zeros(2, 50, 1)
     weight[0, 10:15] = 1
     weight[1, 10:55] = 1
-    assert float(_per_item_mean(err, weight)) == pytest.approx(2.5)
+    assert float(per_item_mean(err, weight)) == pytest.approx(2.5)
     empty = torch.zeros(2, 50, 1)
-    assert float(_per_item_mean(err, empty)) == 0.0
+    assert float(per_item_mean(err, empty)) == 0.0
 
 
 def _lafan_model(body: Body) -> runtime.Model:
@@ -196,10 +196,10 @@ def test_train_rejects_a_bad_task_mix(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--init-from", str(tmp_path / "none.npz"),
                         "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "none.npz: no such file; give a checkpoint.pt or an exported .npz model" in r.stderr
-    for option, value, says in (("--gate-frames", "0", "--gate-frames must be a positive number of frames, got 0"),
-                                ("--gate-frames", "inf", "--gate-frames must be a positive number of frames, got inf"),
-                                ("--max-gap", "0", "--max-gap must be at least 1 frame, got 0"),
-                                ("--max-gap", "190", "windows of 201 frames; the network reads at most 192: give at most 181")):
+    for option, value, says in (("--gate-frames", "0", "--gate-frames must be a finite number from 0.001 to 1000, got 0.0"),
+                                ("--gate-frames", "inf", "--gate-frames must be a finite number from 0.001 to 1000, got inf"),
+                                ("--max-gap", "0", "--max-gap must be a finite number from 1 to 181, got 0"),
+                                ("--max-gap", "190", "--max-gap must be a finite number from 1 to 181, got 190")):
         out = tmp_path / "run"
         r = subprocess.run([sys.executable, "-m", "lmm_core", "train", option, value, "--protocol-windows", "--out", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)

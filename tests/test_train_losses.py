@@ -9,7 +9,12 @@ from lmm_core import rotations as R
 from lmm_core.model.body import Body
 
 torch = pytest.importorskip("torch")
-from lmm_core.train import trainer as T  # noqa: E402
+from lmm_core.train import export as E  # noqa: E402
+from lmm_core.train.batches import Prepared  # noqa: E402
+from lmm_core.train.config import TrainConfig  # noqa: E402
+from lmm_core.train.losses import losses  # noqa: E402
+from lmm_core.train.network import Network  # noqa: E402
+from lmm_core.train.stats import position_spread  # noqa: E402
 from lmm_core.train.data import Corpus  # noqa: E402
 
 
@@ -28,7 +33,7 @@ def bobbing_corpus(frames: int = 400, bob: float = 0.03, speed: float = 1.5) -> 
 
 
 def test_position_spread_is_each_coordinates_spread_over_windows():
-    sp = T.position_spread(bobbing_corpus(), np.random.default_rng(0), 64, Body.from_dict(None), length=50)
+    sp = position_spread(bobbing_corpus(), np.random.default_rng(0), 64, Body.from_dict(None), length=50)
     assert sp.shape == (22, 3)
     # The pelvis: its height spreads as a sine of amplitude 3 cm (std 2.1 cm); forward, a window of 50
     # frames at 5 cm a frame centred on its mean spreads 0.05 * 50 / sqrt(12) = 0.72 m; sideways not at all.
@@ -41,36 +46,36 @@ def test_spread_loss_weighs_a_height_error_by_how_little_heights_vary():
     """The same 1 cm error costs far more in the spread loss up than forward, and nothing when it is 0."""
     from lmm_core.model.config import ModelConfig
 
-    cfg = T.TrainConfig(spread_weight=1.0, batch=2, windows=(32,))
+    cfg = TrainConfig(spread_weight=1.0, batch=2, windows=(32,))
     mc = ModelConfig(d_model=32, layers=1, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>", "normal"),
                      baseline="interpolation")
     corpus = bobbing_corpus()
     body = Body.from_dict(None)
-    spread = T.position_spread(corpus, np.random.default_rng(0), 32, body)
+    spread = position_spread(corpus, np.random.default_rng(0), 32, body)
     from lmm_core.model.features import FEATURES
 
     rng = np.random.default_rng(1)
     batch = corpus.sample(rng, 2, 32, mirror=False)
     known = np.zeros((2, 32, 22), dtype=bool)
     known[:, :10] = known[:, 25] = True
-    prep = T._Prepared(batch, known, np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
+    prep = Prepared(batch, known, np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
                        np.ones(FEATURES), body, baseline="interpolation")
-    net = T.Network(mc)
+    net = Network(mc)
     args = (torch.zeros(FEATURES), torch.ones(FEATURES), torch.as_tensor(np.array(body.offsets), dtype=torch.float32),
             body.parents, cfg, torch.as_tensor(spread, dtype=torch.float32))
 
     def spread_loss(shift):
         # Targets moved by ``shift`` metres on the unknown frames: the network's (zero) correction misses by it.
-        p = T._Prepared.__new__(T._Prepared)
+        p = Prepared.__new__(Prepared)
         p.__dict__.update(prep.__dict__)
         p.base = prep.target.clone()
         p.positions = prep.positions + torch.as_tensor(shift, dtype=torch.float32) * (~prep.known.all(-1))[..., None, None]
-        return float(T.losses(net, p, *args)["pos_spread"].detach())
+        return float(losses(net, p, *args)["pos_spread"].detach())
 
     assert spread_loss([0.0, 0.0, 0.0]) == pytest.approx(0.0, abs=1e-3)
     up, forward = spread_loss([0.0, 0.01, 0.0]), spread_loss([0.0, 0.0, 0.01])
     assert up > 10 * forward > 0
-    assert float(T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)["pos_spread"].detach()) == 0.0  # 0: off
+    assert float(losses(net, prep, *args[:4], TrainConfig(spread_weight=0.0), None)["pos_spread"].detach()) == 0.0  # 0: off
 
 
 def test_rotation_loss_is_l2q_of_global_rotations():
@@ -79,30 +84,30 @@ def test_rotation_loss_is_l2q_of_global_rotations():
     from lmm_core.model.config import ModelConfig
     from lmm_core.model.features import FEATURES
 
-    cfg = T.TrainConfig(rotation_weight=1.0, spread_weight=0.0)
+    cfg = TrainConfig(rotation_weight=1.0, spread_weight=0.0)
     mc = ModelConfig(d_model=32, layers=1, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>", "normal"),
                      baseline="interpolation")
     body = Body.from_dict(None)
     batch = bobbing_corpus().sample(np.random.default_rng(1), 2, 32, mirror=False)
     known = np.zeros((2, 32, 22), dtype=bool)
     known[:, :10] = known[:, 25:] = True  # only the gap's 15 frames are scored
-    prep = T._Prepared(batch, known, np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
+    prep = Prepared(batch, known, np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
                        np.ones(FEATURES), body, baseline="interpolation")
     args = (torch.zeros(FEATURES), torch.ones(FEATURES), torch.as_tensor(np.array(body.offsets), dtype=torch.float32),
             body.parents, cfg, None)
-    net = T.Network(mc)
+    net = Network(mc)
 
     def rotation_loss(joint, angle):
         # The base (what a zero correction returns) is the target with one joint turned about X on the gap frames.
         rot = batch.rotations.copy()
         rot[:, 10:25, joint] = R.mul(R.from_axis_angle(np.array([1.0, 0, 0]), angle), rot[:, 10:25, joint])
-        p = T._Prepared(type(batch)(rot, batch.root, batch.contacts, batch.action, batch.style), known,
+        p = Prepared(type(batch)(rot, batch.root, batch.contacts, batch.action, batch.style), known,
                         np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs, np.ones(FEATURES),
                         body, baseline="interpolation")
-        q = T._Prepared.__new__(T._Prepared)
+        q = Prepared.__new__(Prepared)
         q.__dict__.update(prep.__dict__)
         q.base = torch.where(prep.known, prep.target, p.target)
-        return float(T.losses(net, q, *args)["rot_global"].detach())
+        return float(losses(net, q, *args)["rot_global"].detach())
 
     assert rotation_loss(0, 0.0) == pytest.approx(0.0, abs=1e-3)
     # One joint turned by 0.2 rad, alone: sqrt(n) * 2 sin(0.05) per frame, n = the joints it turns in the world.
@@ -112,13 +117,13 @@ def test_rotation_loss_is_l2q_of_global_rotations():
                                                       * 2 * np.sin(0.05), rel=0.02)
     assert rotation_loss(hip, 0.2) == pytest.approx(np.sqrt(below_hip) * 2 * np.sin(0.05), rel=0.02)
     # A target quaternion's sign is no error (matrices have none), as L2Q's unrolled quaternions have none.
-    neg = T._Prepared(type(batch)(-batch.rotations, batch.root, batch.contacts, batch.action, batch.style), known,
+    neg = Prepared(type(batch)(-batch.rotations, batch.root, batch.contacts, batch.action, batch.style), known,
                       np.zeros(2, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs, np.ones(FEATURES),
                       body, baseline="interpolation")
     assert torch.allclose(neg.rotations, prep.rotations, atol=1e-6)
     # It counts in the total at its weight, and not at all by default.
-    on = T.losses(net, prep, *args)
-    off = T.losses(net, prep, *args[:4], T.TrainConfig(spread_weight=0.0), None)
+    on = losses(net, prep, *args)
+    off = losses(net, prep, *args[:4], TrainConfig(spread_weight=0.0), None)
     assert float(off["rot_global"].detach()) == 0.0
     assert float((on["loss"] - off["loss"]).detach()) == pytest.approx(float(on["rot_global"].detach()), rel=1e-4)
 
@@ -136,20 +141,20 @@ def test_bank_passes_over_a_stretch_whose_feet_slide(monkeypatch):
     from lmm_core.model.config import ModelConfig
 
     corpus = bobbing_corpus(frames=400)
-    monkeypatch.setattr(T, "load_corpus", lambda cfg, mc: corpus)
+    monkeypatch.setattr(E, "load_corpus", lambda cfg, mc: corpus)
     mc = ModelConfig(actions=("<unknown>", "walk"), styles=("<unknown>", "normal"))
 
     def first_frame(root: np.ndarray) -> int:  # the clip walks along +Z: a stretch's start from its position
         return int(np.argmin(np.abs(corpus.root[:, 2] - float(root[0, 2]))))
 
     # Without sliding the most active stretch (late in the clip, where the knees swing most) is kept.
-    monkeypatch.setattr(T, "_stretch_skate", lambda rot, root: 0.0)
-    bank = T.segment_bank(T.TrainConfig(), mc, per_pair=1, frames=120)
+    monkeypatch.setattr(E, "_stretch_skate", lambda rot, root: 0.0)
+    bank = E.segment_bank(TrainConfig(), mc, per_pair=1, frames=120)
     assert bank["bank_lengths"].tolist() == [120] and first_frame(bank["bank_root"]) > 200
     # Stretches starting past frame 150 slide (0.2 against 0.05): one before it is kept.
-    monkeypatch.setattr(T, "_stretch_skate", lambda rot, root: 0.2 if first_frame(root) > 150 else 0.05)
-    bank = T.segment_bank(T.TrainConfig(), mc, per_pair=1, frames=120)
+    monkeypatch.setattr(E, "_stretch_skate", lambda rot, root: 0.2 if first_frame(root) > 150 else 0.05)
+    bank = E.segment_bank(TrainConfig(), mc, per_pair=1, frames=120)
     assert first_frame(bank["bank_root"]) <= 150
     # A margin's worth of sliding is tolerated for the sake of activity.
-    monkeypatch.setattr(T, "_stretch_skate", lambda rot, root: 0.05 + T.SKATE_MARGIN / 2 if first_frame(root) > 150 else 0.05)
-    assert first_frame(T.segment_bank(T.TrainConfig(), mc, per_pair=1, frames=120)["bank_root"]) > 200
+    monkeypatch.setattr(E, "_stretch_skate", lambda rot, root: 0.05 + E.SKATE_MARGIN / 2 if first_frame(root) > 150 else 0.05)
+    assert first_frame(E.segment_bank(TrainConfig(), mc, per_pair=1, frames=120)["bank_root"]) > 200

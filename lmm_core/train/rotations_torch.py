@@ -82,18 +82,26 @@ def matrix_from_6d(d6: torch.Tensor) -> torch.Tensor:
 
 
 def fk(local_rot: torch.Tensor, local_pos: torch.Tensor, parents) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global rotations ``(..., J, 4)`` and positions ``(..., J, 3)`` from local ones (see ``kinematics.fk``).
+    """Global rotations and positions ``(..., J, 3)`` from local ones (see ``kinematics.fk``).
 
-    Builds lists and stacks once, so autograd sees no in-place writes.
+    ``local_rot`` is quaternions ``(..., J, 4)`` or rotation matrices ``(..., J, 3, 3)`` (what the network's
+    6D features give, ``matrix_from_6d``); the global rotations come back in the same form. Builds lists
+    and stacks once, so autograd sees no in-place writes.
     """
+    if local_rot.shape[-2:] == (3, 3):
+        rot_of = lambda j: local_rot[..., j, :, :]  # noqa: E731
+        compose, rotate, axis = torch.matmul, lambda r, v: (r @ v.unsqueeze(-1)).squeeze(-1), -3
+    else:
+        rot_of = lambda j: local_rot[..., j, :]  # noqa: E731
+        compose, rotate, axis = mul, mul_vec, -2
     g_rot: list[torch.Tensor] = []
     g_pos: list[torch.Tensor] = []
     for j, p in enumerate(list(parents)):
         p = int(p)
         if p < 0:
-            g_rot.append(local_rot[..., j, :])
+            g_rot.append(rot_of(j))
             g_pos.append(local_pos[..., j, :])
         else:
-            g_rot.append(mul(g_rot[p], local_rot[..., j, :]))
-            g_pos.append(g_pos[p] + mul_vec(g_rot[p], local_pos[..., j, :]))
-    return torch.stack(g_rot, dim=-2), torch.stack(g_pos, dim=-2)
+            g_rot.append(compose(g_rot[p], rot_of(j)))
+            g_pos.append(g_pos[p] + rotate(g_rot[p], local_pos[..., j, :]))
+    return torch.stack(g_rot, dim=axis), torch.stack(g_pos, dim=-2)

@@ -1,0 +1,91 @@
+"""Training batches: windows drawn from the corpus, posed as a task (masks), turned into the network's
+inputs and the loss's targets (numpy, then torch tensors)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import rotations as R
+from ..kinematics import fk
+from ..model import features as Fe
+from ..model.body import Body
+from ..model.config import ModelConfig
+from ..model.window import GATE_FRAMES, choose_anchor, prepare
+from .config import TrainConfig
+from .data import Batch, Corpus, protocol_masks, task_masks
+
+
+class Prepared:
+    """A batch turned into tensors: network inputs, targets and loss masks.
+
+    ``x (B, W, I)`` inputs, ``base``/``target (B, W, F)`` normalised features (the baseline the network
+    corrects, and the truth), ``known (B, W, F)``, ``gate (B, W, F)``, ``positions (B, W, J, 3)`` global joint
+    positions (metres, anchor frame), ``rotations (B, W, J, 3, 3)`` global joint rotation matrices,
+    ``scored (B, W)`` frames the loss counts, ``contacts (B, W, 4)``, labels ``(B,)``.
+    """
+
+    def __init__(self, batch: Batch, known: np.ndarray, hide: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                 pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
+                 baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES):
+        B, W = known.shape[:2]
+        J = len(body.names)
+        xs, bases, knowns, targets, positions, rotations, gates = [], [], [], [], [], [], []
+        offsets, parents = np.asarray(body.offsets), np.array(body.parents)
+        for b in range(B):
+            anchor = choose_anchor(known[b])
+            win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward, baseline,
+                          vel_std, gate_frames)
+            # Targets in the same anchor frame; generation from nothing is scored in frame 0's frame.
+            ref = anchor if anchor is not None else 0
+            yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref, body.forward)
+            rot = batch.rotations[b].copy()
+            rot[:, 0], pos = Fe.to_anchor(rot, batch.root[b], yaw, origin)
+            targets.append((Fe.encode(rot, pos) - mean) / std)
+            local = np.broadcast_to(offsets, (W, J, 3)).copy()
+            local[:, 0] = pos
+            g_rot, g_pos = fk(rot, local, parents)
+            positions.append(g_pos)
+            rotations.append(R.to_matrix(g_rot))
+            xs.append(win.x)
+            gates.append(win.gate)
+            bases.append(win.base)
+            knowns.append(win.known)
+        t = lambda a, dt=torch.float32: torch.as_tensor(np.stack(a), dtype=dt)  # noqa: E731
+        self.x, self.base, self.known, self.gate = t(xs), t(bases), t(knowns, torch.bool), t(gates)
+        self.target, self.positions, self.rotations = t(targets), t(positions), t(rotations)
+        # Frames the loss counts: something to predict, and not excluded by the task (``task_masks``).
+        scored = np.ones(known.shape[:2], dtype=bool) if scored is None else scored
+        self.scored = torch.as_tensor(~known.all(axis=2) & scored)
+        self.contacts = torch.as_tensor(batch.contacts, dtype=torch.float32)
+        self.action = torch.as_tensor(np.where(hide, 0, batch.action))
+        self.style = torch.as_tensor(np.where(hide, 0, batch.style))
+        self.true_action = torch.as_tensor(batch.action)
+        self.true_style = torch.as_tensor(batch.style)
+        self.hide = torch.as_tensor(hide)
+        self.scale = torch.as_tensor(scale, dtype=torch.float32)
+
+    def to(self, device: torch.device) -> "Prepared":
+        """The same batch with every tensor on ``device``."""
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device, non_blocking=True))
+        return self
+
+
+def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tuple, body: Body,
+            rng_seed: int | tuple[int, ...], start: int):
+    """The prepared batches of steps ``start .. cfg.steps - 1``, drawn from ``rng_seed``'s generator in
+    order (window length, clips, task masks). ``stats`` is ``(mean, std, scale, vel_std)``."""
+    mean, std, scale, vel_std = stats
+    rng = np.random.default_rng(rng_seed)
+    for _ in range(start, cfg.steps):
+        if cfg.protocol_windows:
+            window = 11 + int(rng.integers(1, cfg.max_gap + 1))
+            batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
+            known, hide, scored = protocol_masks(cfg.batch, window)
+        else:
+            window = int(rng.choice(cfg.windows))
+            batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
+            known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
+        yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
+                       vel_std, model_cfg.gate_frames)

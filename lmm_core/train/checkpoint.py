@@ -1,0 +1,75 @@
+"""Training checkpoints and warm starts (torch).
+
+A checkpoint holds only tensors and plain values (numbers, strings, lists, dicts) and is loaded with
+``torch.load(weights_only=True)``: a file handed to ``--resume`` or ``--init-from`` can never run code
+(pickle), whatever it holds.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import LMMError
+from ..io.atomic import atomic_path
+from ..model import features as Fe
+from ..model.network import INPUT
+from ..model.runtime import FORMAT, load
+from .network import Network
+
+# Feature statistics and the position spread: numpy arrays in memory, tensors in the file.
+ARRAYS = ("mean", "std", "scale", "vel_std", "position_spread")
+
+
+def save(path: Path, payload: dict) -> None:
+    """Write a checkpoint atomically; numpy arrays among ``ARRAYS`` are stored as tensors."""
+    payload = {k: torch.as_tensor(v) if k in ARRAYS and v is not None else v for k, v in payload.items()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read(path: Path) -> dict:
+    """A checkpoint written by ``save``, with ``ARRAYS`` back as float64 numpy arrays; an ``LMMError`` naming
+    the file when it is not one (a pickle of other objects, a truncated file, another format)."""
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LMMError(f"{path}: not a readable LMM training checkpoint ({first[:160]}); "
+                       "give a checkpoint.pt that lmm train wrote, or an exported .npz model") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise LMMError(f"{path} is not an LMM training checkpoint (format {FORMAT!r})")
+    for k in ARRAYS:
+        if state.get(k) is not None:
+            state[k] = np.asarray(state[k].numpy(), dtype=np.float64)
+    return state
+
+
+def warm_start(path: Path) -> dict:
+    """What a warm start takes from a training checkpoint or an exported weights file (``.npz``): the
+    model configuration, the network's weights and the feature statistics."""
+    if not path.is_file():
+        raise LMMError(f"--init-from {path}: no such file; give a checkpoint.pt or an exported .npz model")
+    if path.suffix != ".npz":
+        return read(path)
+    model = load(path)
+    return {"model_config": asdict(model.cfg), "mean": model.mean, "std": model.std, "scale": model.scale,
+            "vel_std": model.vel_std,
+            "model": {f"p.{k}": torch.as_tensor(v) for k, v in model.params.items()}}
+
+
+def fit_inputs(weights: dict, net: Network) -> dict:
+    """A warm start's weights for ``net``: where ``net`` takes velocity inputs that the weights' network did
+    not, zero input rows are inserted for them (before the frame-position rows), so the network starts
+    out computing exactly what it did."""
+    w = weights["p.in_w"]
+    want = net.p["in_w"].shape[0]
+    if w.shape[0] == want:
+        return weights
+    if want - w.shape[0] != Fe.FEATURES:
+        raise LMMError(f"the warm start's network takes {w.shape[0]} inputs per frame, this one {want}; a model "
+                       "trained with velocity inputs continues only with --velocity-inputs")
+    zeros = torch.zeros(Fe.FEATURES, w.shape[1], dtype=w.dtype)
+    return {**weights, "p.in_w": torch.cat([w[:INPUT], zeros, w[INPUT:]])}

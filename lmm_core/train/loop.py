@@ -1,0 +1,166 @@
+"""``lmm train``'s loop (torch): device and torchrun set-up, a new run, a resumed run or a warm start,
+the optimiser steps, the log and the checkpoints.
+
+Runs in one process or under ``torchrun`` (DistributedDataParallel, gloo on CPU, nccl on GPU). The
+typed ``TrainConfig`` and ``ModelConfig`` are saved in every checkpoint and read back strictly.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..errors import LMMError
+from ..model.body import Body
+from ..model.config import ModelConfig, strict_from_dict
+from ..progress import progress
+from . import checkpoint
+from .batches import batches
+from .config import DEVICES, RESUMABLE, TrainConfig
+from .losses import losses
+from .network import Network
+from .sources import default_model_config, gate, load_corpus
+from .stats import feature_stats, position_spread, velocity_std
+
+
+def device_for(name: str) -> torch.device:
+    """The torch device for ``TrainConfig.device``; an ``LMMError`` that names the fix when it cannot be had."""
+    if name not in DEVICES:
+        raise LMMError(f"--device must be one of {', '.join(DEVICES)}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LMMError("--device cuda: this torch sees no CUDA GPU (torch.cuda.is_available() is False); "
+                       "use --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    index = int(os.environ.get("LOCAL_RANK", 0))
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
+def rank() -> int:
+    """This process's rank under torchrun (0 when not distributed)."""
+    return _rank()[0]
+
+
+def _rank() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up over ``cfg.warmup`` steps, then cosine decay to 0 at ``cfg.steps``."""
+    return cfg.lr * min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / cfg.steps, 1.0)))
+
+
+def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool = False, show_progress: bool = True) -> Path:
+    """Train; returns the path of the final checkpoint. See ``TrainConfig``."""
+    device = device_for(cfg.device)  # first: a bad --device is said before any work is done
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank, world = _rank()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+
+    state = None
+    if resume and ckpt_path.exists():
+        state = checkpoint.read(ckpt_path)
+        cfg_saved = strict_from_dict(TrainConfig, state["train_config"], f"{ckpt_path} train config")
+        # Resuming may lengthen the run and use another machine; everything else must match.
+        if replace(cfg_saved, **{k: getattr(cfg, k) for k in RESUMABLE}) != cfg:
+            raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
+        model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
+        mean, std, scale, vel_std = state["mean"], state["std"], state["scale"], state.get("vel_std")
+        spread = state.get("position_spread")
+    warm = checkpoint.warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
+    if warm is not None:
+        model_cfg = replace(ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config"),
+                            velocity_inputs=cfg.velocity_inputs, **gate(cfg))
+    if model_cfg is None:
+        model_cfg = default_model_config(cfg)
+    body = Body.from_dict(model_cfg.body)
+    corpus = load_corpus(cfg, model_cfg)
+    # Each process's batch stream, and a resumed run's from where it stopped; as one entropy tuple so that
+    # no other seed, rank or step lands on the same stream.
+    rng_seed: tuple[int, ...] = (cfg.seed, rank, 0)
+    torch.manual_seed(cfg.seed)
+    if state is None:
+        mean, std, scale, velocity = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows,
+                                                   model_cfg.pos_freqs, body, model_cfg.baseline)
+        if warm is not None:  # the network was trained on these; velocities are measured in its units
+            mean, std, scale = warm["mean"], warm["std"], warm["scale"]
+        vel_std = warm.get("vel_std") if warm is not None else None
+        if vel_std is None and model_cfg.velocity_inputs:
+            vel_std = velocity_std(velocity, std)
+        spread = None
+    if spread is None:
+        spread = position_spread(corpus, np.random.default_rng(cfg.seed + 1), cfg.stats_windows, body)
+    if not model_cfg.velocity_inputs:
+        vel_std = None
+    net = Network(model_cfg)
+    if warm is not None:
+        net.load_state_dict(checkpoint.fit_inputs(warm["model"], net))
+    net.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+        rng_seed = (cfg.seed, rank, step)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        model = net
+    on = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32).to(device)  # noqa: E731
+    mean_t, std_t, offsets_t, spread_t = on(mean), on(std), on(body.offsets), on(spread)
+
+    def payload(step: int) -> dict:
+        return {
+            "format": checkpoint.FORMAT, "step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
+            "train_config": asdict(cfg), "model_config": asdict(model_cfg), "mean": mean, "std": std, "scale": scale,
+            "vel_std": vel_std, "position_spread": spread,
+        }
+
+    if rank == 0:
+        (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "model": asdict(model_cfg)}, indent=1))
+    bar = progress(range(step, cfg.steps), total=cfg.steps - step, desc="train", unit="step",
+                   enabled=show_progress and rank == 0)
+    log = open(out / "log.jsonl", "a") if rank == 0 else None
+    t0, ema = time.perf_counter(), None
+    stream = batches(corpus, cfg, model_cfg, (mean, std, scale, vel_std), body, rng_seed, step)
+    for step in bar:
+        lr = _learning_rate(cfg, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        prep = next(stream).to(device)
+        parts = losses(model, prep, mean_t, std_t, offsets_t, body.parents, cfg, spread_t)
+        opt.zero_grad()
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        vals = {k: float(v.detach()) for k, v in parts.items()}
+        ema = vals if ema is None else {k: 0.98 * ema[k] + 0.02 * vals[k] for k in vals}
+        bar.postfix = f"loss {ema['loss']:.3f} pos {100 * ema['pos_m']:.1f}cm lr {lr:.1e}"
+        if log is not None:
+            log.write(json.dumps({"step": step + 1, "lr": lr, "time_s": time.perf_counter() - t0, **vals}) + "\n")
+            log.flush()
+        if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+            checkpoint.save(ckpt_path, payload(step + 1))
+    if log is not None:
+        log.close()
+    if world > 1:
+        dist.barrier()
+    return ckpt_path

@@ -1,0 +1,74 @@
+"""The training losses of one batch (torch): features, joint positions (metres, and in units of their
+spread as L2P measures), global rotations (as L2Q measures), foot contacts and intent."""
+from __future__ import annotations
+
+import torch
+
+from ..model import features as Fe
+from . import rotations_torch as RT
+from .batches import Prepared
+from .config import TrainConfig
+
+
+def global_pose(feats: torch.Tensor, offsets: torch.Tensor, parents) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global joint positions ``(B, W, J, 3)`` and rotation matrices ``(B, W, J, 3, 3)`` from denormalised
+    features ``(B, W, F)`` (anchor frame): the root position, then each joint's 6D rotation."""
+    B, W, _ = feats.shape
+    J = offsets.shape[0]
+    d6 = torch.cat([feats[..., 3:9].unsqueeze(2), feats[..., 9:].reshape(B, W, J - 1, 6)], dim=2)
+    local_pos = torch.cat([feats[..., None, :3], offsets[1:].expand(B, W, J - 1, 3)], dim=2)
+    g_rot, g_pos = RT.fk(RT.matrix_from_6d(d6), local_pos, parents)
+    return g_pos, g_rot
+
+
+def per_item_mean(err: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of ``err`` over each item's weighted entries, then over the items that have any.
+
+    Every window counts the same whatever the length of its gap: pooled over all entries, long gaps
+    (many unknown frames) would drown short ones, and a 5-frame in-between would learn little."""
+    dims = tuple(range(1, err.dim()))
+    w = weight.expand_as(err)
+    total, count = (err * w).sum(dims), w.sum(dims)
+    has = count > 0
+    return (total[has] / count[has]).sum() / has.sum().clamp_min(1)
+
+
+def losses(net, prep: Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainConfig,
+           spread_t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The training losses of one batch; ``spread_t (J, 3)`` (``stats.position_spread``) is needed when
+    ``cfg.spread_weight`` is not 0."""
+    device = "cuda" if prep.x.is_cuda else "cpu"
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=cfg.bf16):
+        out, act_logits, sty_logits = net(prep.x, prep.action, prep.style)
+    # Everything below in float32: joint positions come from chains of rotations, which bfloat16's
+    # 8 bits of mantissa would blur by millimetres.
+    out, act_logits, sty_logits = out.float(), act_logits.float(), sty_logits.float()
+    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES] * prep.scale * prep.gate)
+    feat = per_item_mean((pred - prep.target).abs(), (~prep.known).float() * prep.scored.float()[..., None])
+    pos, g_rot = global_pose(pred * std_t + mean_t, offsets_t, parents)
+    pos_l = per_item_mean((pos - prep.positions).abs(), prep.scored.float()[..., None, None])
+    if cfg.spread_weight:
+        # Per frame, the L2 norm over every joint coordinate in units of its spread (L2P's measure).
+        norm = (((pos - prep.positions) / spread_t) ** 2).sum(dim=(2, 3)).add(1e-8).sqrt()
+        spread = per_item_mean(norm, prep.scored.float())
+    else:
+        spread = pos_l * 0.0
+    if cfg.rotation_weight:
+        # Per frame, the L2 norm over joints of global quaternion differences (L2Q's measure), through
+        # matrices, which have no sign to pick: for an angle t between two rotations |R1 - R2|_F^2 / 8 =
+        # sin^2(t/2), and |q1 - q2|^2 = 4 sin^2(t/4) is within 7% of it up to t = 60 degrees.
+        diff = ((g_rot - prep.rotations) ** 2).sum(dim=(2, 3, 4))
+        rot_l = per_item_mean((diff / 8.0).add(1e-8).sqrt(), prep.scored.float())
+    else:
+        rot_l = pos_l * 0.0
+    contact = torch.nn.functional.binary_cross_entropy_with_logits(out[..., Fe.FEATURES:], prep.contacts)
+    h = prep.hide
+    if h.any():
+        intent = torch.nn.functional.cross_entropy(act_logits[h], prep.true_action[h]) + \
+            torch.nn.functional.cross_entropy(sty_logits[h], prep.true_style[h])
+    else:
+        intent = (act_logits.sum() + sty_logits.sum()) * 0.0  # keeps every parameter in the graph (DDP)
+    total = (feat + cfg.position_weight * pos_l + cfg.spread_weight * spread + cfg.rotation_weight * rot_l
+             + cfg.contact_weight * contact + cfg.intent_weight * intent)
+    return {"loss": total, "feat": feat, "pos_m": pos_l, "pos_spread": spread, "rot_global": rot_l, "contact": contact,
+            "intent": intent}

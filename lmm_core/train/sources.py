@@ -1,0 +1,64 @@
+"""What a training run trains on: the canonical corpus's train split, or BVH files on their own 22-joint
+skeleton (the LAFAN1 benchmark model), and a new model's configuration for that data."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from ..bench.files import motion_files
+from ..bonemap import bone_map_for
+from ..dataset import name_labels
+from ..errors import LMMError
+from ..io import read_bvh
+from ..mirror import mirror_label
+from ..model.body import Body, body_from_motions
+from ..model.config import ModelConfig
+from .config import TrainConfig
+from .data import Corpus, vocabularies
+
+
+@functools.lru_cache(maxsize=1)
+def bvh_clips(spec: str, fps: float) -> tuple[list[str], list, list[dict[str, str]], dict[str, str]]:
+    """The training BVH files named by ``spec`` at ``fps``: take names, motions, labels (from the file
+    names, LAFAN1's convention) and the bone map (canonical joint -> rig joint) of their skeleton."""
+    paths = motion_files(spec, "training")
+    motions = [read_bvh(p) for p in paths]
+    motions = [m if m.fps == fps else m.resampled(fps) for m in motions]
+    for p, m in zip(paths, motions):
+        if m.skeleton.names != motions[0].skeleton.names:
+            raise LMMError(f"{p}: its joints differ from {paths[0].name}'s; train on one skeleton at a time")
+    joint_map = dict(bone_map_for(motions[0].skeleton).bones)
+    return [p.name.split(".")[0] for p in paths], motions, [name_labels(p) for p in paths], joint_map
+
+
+def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
+    """A new model's configuration for ``cfg``'s data: label vocabularies and, for ``cfg.bvh``, the body
+    measured from those files; ``shape`` overrides network sizes (``d_model``, ``layers`` ...). New models
+    correct the Hermite baseline."""
+    options = dict(baseline="hermite", velocity_inputs=cfg.velocity_inputs, **gate(cfg), **shape)
+    if not cfg.bvh:
+        actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
+        return ModelConfig(actions=actions, styles=styles, **options)
+    _, motions, labels, joint_map = bvh_clips(cfg.bvh, ModelConfig.fps)
+    body = body_from_motions(motions, joint_map)
+    acts = {lb["action"] for lb in labels} | {mirror_label(lb["action"]) for lb in labels}
+    stys = {lb["style"] for lb in labels}
+    return ModelConfig(actions=("<unknown>",) + tuple(sorted(acts)), styles=("<unknown>",) + tuple(sorted(stys)),
+                       body=body.to_dict(), **options)
+
+
+def gate(cfg: TrainConfig) -> dict:
+    """``ModelConfig`` keyword for ``cfg.gate_frames``: none when it is None (keep what there is)."""
+    return {} if cfg.gate_frames is None else {"gate_frames": cfg.gate_frames}
+
+
+def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
+    """The training clips: the canonical corpus's train split, or ``cfg.bvh`` on the model's own body."""
+    if not cfg.bvh:
+        return Corpus.from_corpus(Path(cfg.corpus), "train", cfg.sources, model_cfg.actions, model_cfg.styles)
+    names, motions, labels, _ = bvh_clips(cfg.bvh, model_cfg.fps)
+    body = Body.from_dict(model_cfg.body)
+    if body.names != motions[0].skeleton.names:
+        raise LMMError(f"{cfg.bvh}: the files' joints are not the model's body's; train a new model on them")
+    return Corpus.from_motions(names, motions, labels, body, model_cfg.actions, model_cfg.styles)
+

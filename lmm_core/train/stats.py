@@ -1,0 +1,84 @@
+"""Statistics a new training run measures on its corpus once: feature normalisation, the typical
+correction per feature, and the joint-position spread that L2P normalises by (numpy)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kinematics import fk
+from ..model import features as Fe
+from ..model.body import Body
+from .batches import Prepared
+from .data import Corpus
+
+
+def feature_stats(corpus: Corpus, rng: np.random.Generator, n: int, pos_freqs: int = 16,
+                  body: Body | None = None, baseline: str = "interpolation") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Feature statistics ``(F,)`` each: ``mean`` and ``std`` of ground-truth windows in their anchor
+    frames; ``scale``, the typical size (RMS, in normalised units) of what the network must add to
+    the baseline when in-betweening; and ``velocity``, the RMS frame-to-frame change of each feature
+    (unnormalised). The network's correction is multiplied by ``scale``, so one unit of
+    output is one typical correction whatever the feature: the root's forward position varies by
+    metres across windows but needs corrections of centimetres."""
+    body = body or Body.from_dict(None)
+    feats = []
+    batches = []
+    for _ in range(max(n // 16, 1)):
+        b = corpus.sample(rng, 16, 64)
+        batches.append(b)
+        for i in range(16):
+            anchor = int(rng.integers(0, 20))
+            yaw, origin = Fe.anchor_transform(b.rotations[i], b.root[i], anchor, body.forward)
+            rot = b.rotations[i].copy()
+            rot[:, 0], pos = Fe.to_anchor(rot, b.root[i], yaw, origin)
+            feats.append(Fe.encode(rot, pos))
+    f = np.concatenate(feats)
+    mean, std = f.mean(0), np.maximum(f.std(0), 1e-3)
+    velocity = np.sqrt(np.mean(np.concatenate([np.diff(w, axis=0) for w in feats]) ** 2, axis=0))
+    sq, count = np.zeros(Fe.FEATURES), np.zeros(Fe.FEATURES)
+    for b in batches[: max(len(batches) // 4, 1)]:
+        # Sized on in-betweening (the task where corrections must be precise): 10 context frames, a key
+        # 1-30 frames later, the rest known.
+        known = np.ones((16, 64, Fe.NUM_GROUPS), dtype=bool)
+        for i in range(16):
+            known[i, 10:10 + int(rng.integers(1, 31))] = False
+        prep = Prepared(b, known, np.zeros(16, dtype=bool), mean, std, pos_freqs, np.ones(Fe.FEATURES), body,
+                        baseline=baseline)
+        unknown = ~prep.known.numpy()
+        res = (prep.target.numpy() - prep.base.numpy()) * unknown
+        sq += (res ** 2).sum(axis=(0, 1))
+        count += unknown.sum(axis=(0, 1))
+    scale = np.clip(np.sqrt(sq / np.maximum(count, 1)), 0.02, 1.0)
+    return mean, std, scale, velocity
+
+
+def velocity_std(velocity: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``vel_std (F,)`` for ``window.prepare``: the RMS frame-to-frame change of raw features in the units of
+    the features normalised by ``std``, kept away from zero for features that never move."""
+    return np.maximum(velocity / std, 1e-3)
+
+
+def position_spread(corpus: Corpus, rng: np.random.Generator, n: int, body: Body | None = None,
+                    length: int = 50, at: int = 9) -> np.ndarray:
+    """``(J, 3)`` the spread (std, metres) of each global joint coordinate over ``n`` training windows of
+    ``length`` frames, each centred on its mean pelvis XZ and turned to face +Z at frame ``at``: the
+    statistics L2P normalises by (the LAFAN1 protocol's, with +Z for +X), in the frame the loss measures
+    positions in (the anchor frame, also facing +Z)."""
+    body = body or Body.from_dict(None)
+    offsets, parents = np.asarray(body.offsets), np.array(body.parents)
+    J = len(parents)
+    sums, sq, count = np.zeros((J, 3)), np.zeros((J, 3)), 0
+    for _ in range(max(n // 16, 1)):
+        b = corpus.sample(rng, 16, length)
+        for i in range(16):
+            yaw, _ = Fe.anchor_transform(b.rotations[i], b.root[i], at, body.forward)
+            origin = b.root[i].mean(axis=0) * [1.0, 0.0, 1.0]
+            rot = b.rotations[i].copy()
+            rot[:, 0], pos = Fe.to_anchor(rot, b.root[i], yaw, origin)
+            local = np.broadcast_to(offsets, (length, J, 3)).copy()
+            local[:, 0] = pos
+            p = fk(rot, local, parents)[1]
+            sums += p.sum(axis=0)
+            sq += (p ** 2).sum(axis=0)
+            count += length
+    mean = sums / count
+    return np.sqrt(np.maximum(sq / count - mean ** 2, 0.0)).clip(min=1e-3)
