@@ -23,9 +23,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import contacts as C
+from .bonemap import bone_map_for
+from .canonical import CONTACT_JOINTS, canonical_skeleton
 from .errors import LMMError
 from .io import read_bvh
 from .io.atomic import atomic_binary_writer, atomic_text_writer
+from .progress import progress
+from .retarget import bind, retarget
 
 FPS = 30.0
 VALIDATION_SHARE = 0.1
@@ -113,10 +117,6 @@ def split_of(take: str) -> str:
 
 def _convert(job: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Worker: one file onto the canonical body. Returns (rotations, root, contacts, source fps)."""
-    from .bonemap import bone_map_for
-    from .canonical import CONTACT_JOINTS, canonical_skeleton
-    from .retarget import bind, retarget
-
     path, rig, _source = job
     motion = read_bvh(path)
     target = canonical_skeleton()
@@ -149,8 +149,6 @@ def build(data_root: Path, out_dir: Path, *, sources: list[str] | None = None, s
         shard_frames: frames per shard (about 19 MB each at 200k).
         jobs: worker processes.
     """
-    from .progress import progress
-
     data_root, out_dir = Path(data_root), Path(out_dir)
     todo = list(_jobs(data_root, sources))
     if not todo:

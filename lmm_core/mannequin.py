@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import canonical as cn
+from . import kinematics
+from . import rotations as R
 from .skeleton import Skeleton
 
 PARTS: tuple[str, ...] = ("body", "left", "right")
@@ -263,9 +265,6 @@ def skin(mesh: SkinnedMesh, skeleton: Skeleton, rotations: np.ndarray, root_posi
     """The mesh's vertices ``(V, 3)`` posed by one frame of local ``rotations (J, 4)`` and the root at
     ``root_position``: linear blend skinning, each bone moving rigidly with its joint (for tests and plots
     without Blender)."""
-    from . import kinematics
-    from . import rotations as R
-
     local = skeleton.offsets.copy()
     local[0] = root_position
     g_rot, g_pos = kinematics.fk(np.asarray(rotations, dtype=float), local, skeleton.parents)

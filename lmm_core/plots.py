@@ -43,7 +43,7 @@ def plot_motion(motion: Motion, feet: dict[str, int], path: str | Path, title: s
         made: time spans ``(start, end)`` in seconds that the model made (in-betweened or continued),
             shaded on the time axis and drawn in another colour on the root path.
     """
-    try:
+    try:  # here, not at the top: optional, and slow to import for the many commands that draw nothing
         import matplotlib
 
         matplotlib.use("Agg", force=True)

@@ -28,6 +28,7 @@ from typing import Mapping
 
 import numpy as np
 
+from . import canonical
 from . import contacts as C
 from . import ik, kinematics
 from . import rotations as R
@@ -40,11 +41,9 @@ _UP_FROM_Y = {"y": np.array([1.0, 0.0, 0.0, 0.0]), "z": R.from_axis_angle(np.arr
 
 
 class _Canon:
-    """The canonical facts the retargeter needs, gathered once (``canonical`` is numpy-only and small)."""
+    """The canonical facts the retargeter needs, gathered once."""
 
     def __init__(self) -> None:
-        from . import canonical
-
         self.skeleton = canonical.canonical_skeleton()
         self.PELVIS = "pelvis"
         # (hip, knee, ankle, toe) per leg, left first.

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy
+
 _SET = ("openblas_set_num_threads64_", "openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
         "scipy_openblas_set_num_threads")
 _GET = ("openblas_get_num_threads64_", "openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
@@ -15,8 +17,6 @@ _GET = ("openblas_get_num_threads64_", "openblas_get_num_threads", "scipy_openbl
 
 def _libraries() -> list[Path]:
     """OpenBLAS libraries next to the imported numpy (wheels put them in ``numpy.libs`` or ``numpy/.libs``)."""
-    import numpy
-
     root = Path(numpy.__file__).resolve().parent
     found = []
     for folder in (root.parent / "numpy.libs", root / ".libs", root.parent / "numpy" / ".dylibs"):

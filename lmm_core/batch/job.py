@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LMMError
+from ..model.runtime import load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
@@ -476,8 +477,6 @@ def _check_labels(tasks: list[Task], raw_tasks: list, w: _Where) -> None:
         if not labels:
             continue
         if task.model not in models:
-            from ..model.runtime import load
-
             try:
                 models[task.model] = load(task.model)
             except LMMError as exc:

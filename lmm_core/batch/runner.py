@@ -10,6 +10,7 @@ timeout is ended, its task counted failed, and a fresh worker takes the remainin
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
@@ -94,8 +95,6 @@ def _check_worker_available(python: str | None) -> None:
         raise LMMError(f"the Blender batch worker (addon/batch_worker.py) is not next to lmm_core in {REPO_ROOT}; "
                        "run lmm batch from a checkout of the repository")
     if not (python or os.environ.get("LMM_BATCH_PYTHON")):
-        import importlib.util
-
         if importlib.util.find_spec("bpy") is None:  # found without importing it
             raise LMMError("lmm batch runs its tasks in Blender's Python module, and this Python has no bpy: "
                            "pip install bpy==5.0.1 (see requirements.txt), or set LMM_BATCH_PYTHON to a Python "

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import rotations as R
 from ..errors import LMMError, MotionFileError
 from ..io.atomic import atomic_text_writer
 from ..skeleton import UNITS_TO_METRES
@@ -83,8 +84,6 @@ class Calibration:
         up = np.zeros(3)
         up[axis] = sign
         # The smallest rotation carrying `up` onto +Y keeps the other axes as near as possible.
-        from .. import rotations as R
-
         return R.to_matrix(R.between(up, np.array([0.0, 1.0, 0.0])))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import rotations as Rq  # not R: a camera's rotation matrix is ``R`` here
 from ..errors import LMMError
 
 
@@ -175,8 +176,6 @@ def rodrigues(v: np.ndarray) -> np.ndarray:
 
 def rotation_vector(Rm: np.ndarray) -> np.ndarray:
     """Rotation vector ``(3,)`` of a rotation matrix ``(3, 3)`` (inverse of ``rodrigues``)."""
-    from .. import rotations as Rq
-
     return Rq.to_scaled_axis(Rq.from_matrix(np.asarray(Rm, dtype=np.float64)))
 
 

@@ -5,7 +5,10 @@ import argparse
 from pathlib import Path
 
 from ..errors import LMMError
+from ..model.tasks import intent
 from ..skeleton import UNITS_TO_METRES
+from .pipeline import CaptureOptions, capture_files
+from .segment import segment
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,9 +44,7 @@ def _numbered(output: Path, i: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import _write_result
-    from .pipeline import CaptureOptions, capture_files
-    from .segment import segment
+    from ..cli import _write_result  # here, not at the top: cli imports this module (a cycle otherwise)
 
     if not args.output.parent.is_dir():
         raise LMMError(f"{args.output}: the folder {args.output.parent} does not exist; create it first")
@@ -70,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         if args.split:
             print(f"clip {i:03d}  frames {a}-{b - 1} ({(b - a) / motion.fps:.2f} s)")
         if args.label:
-            from ..model.tasks import intent
-
             top = next(iter(intent(clip, args.model)["action"].items()), None)
             print(f"          action: {top[0]} ({top[1]:.0%})" if top else "          action: (none)")
         _write_result(clip, replace_output(args, out))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..motion import Motion
+from ..skeleton import UNITS_TO_METRES
 
 
 def joint_speed(positions: np.ndarray, fps: float) -> np.ndarray:
@@ -39,8 +40,6 @@ def segment(motion_or_positions, fps: float | None = None, *, speed_threshold: f
         the clips in order; ``[(0, T)]`` when the take holds no pause, ``[]`` when it never moves.
     """
     if isinstance(motion_or_positions, Motion):
-        from ..skeleton import UNITS_TO_METRES
-
         fps = motion_or_positions.fps
         positions = motion_or_positions.global_positions() * UNITS_TO_METRES[motion_or_positions.skeleton.units]
     else:

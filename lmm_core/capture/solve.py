@@ -44,6 +44,7 @@ import numpy as np
 from .. import canonical as cn
 from .. import kinematics
 from .. import rotations as R
+from ..cleanup.limits import JointLimits
 from ..errors import LMMError
 from ..motion import Motion
 from ..skeleton import Skeleton
@@ -426,8 +427,6 @@ def solve(points: np.ndarray, joint_set: JointSet, fps: float, *, limits=True, s
         skeleton, _ = fit_skeleton(points, joint_set)
     model = None
     if limits is not False:
-        from ..cleanup.limits import JointLimits
-
         model = JointLimits.load() if limits is True else limits
     g, root = solve_rotations(points, joint_set, skeleton, model)
     local = R.unroll(kinematics.global_to_local(g, skeleton.parents))

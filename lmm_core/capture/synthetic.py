@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import canonical as cn
+from ..bonemap import bone_map_for
+from ..io import read_bvh
 from ..motion import Motion
+from ..retarget import retarget
 from .calibration import Calibration
 from .cameras import Camera, look_at
 from .keypoints import JointSet, Keypoints2D
@@ -29,10 +32,6 @@ from .solve import marker_positions
 
 def source_motion(path: str | Path, fps: float | None = None, start: int = 0, frames: int | None = None) -> Motion:
     """A BVH clip (any rig) on the canonical body, frames ``start:start + frames`` after resampling to ``fps``."""
-    from ..bonemap import bone_map_for
-    from ..io import read_bvh
-    from ..retarget import retarget
-
     motion = read_bvh(path)
     canon = cn.canonical_skeleton()
     out = retarget(motion, bone_map_for(motion.skeleton), canon, bone_map_for(canon, "canonical"), fix_feet=False)

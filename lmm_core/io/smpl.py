@@ -125,7 +125,7 @@ class BodyModel:
 
 def _import_smplx():
     """``(torch, smplx.lbs)``, or an ``LMMError`` saying what to install."""
-    try:
+    try:  # here, not at the top: optional and heavy, and nothing on the inference path may import torch
         import torch
         from smplx import lbs
     except ImportError as exc:

@@ -14,7 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import canonical as cn
+from .. import rotations as R
 from ..errors import LMMError
+from ..mirror import mirror_frames
+from ..motion import Motion
 from ..skeleton import UNITS_TO_METRES, Skeleton
 
 NUM_JOINTS = 22
@@ -72,10 +75,6 @@ class Body:
             if self.symmetric_rest:
                 cached = np.broadcast_to(np.diag([-1.0, 1.0, 1.0]), (NUM_JOINTS, 3, 3)).copy()
             else:
-                from .. import rotations as R
-                from ..mirror import mirror_frames
-                from ..motion import Motion
-
                 rest = Motion(self.skeleton(), np.broadcast_to(R.identity(), (1, NUM_JOINTS, 4)).copy(),
                               np.zeros((1, 3)), 30.0)
                 cached = mirror_frames(rest, pairs=[(j, m) for j, m in enumerate(self.mirror) if j < m])
@@ -85,8 +84,6 @@ class Body:
     def mirrored(self, rotations: np.ndarray, root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frames mirrored across the world's YZ plane (x -> -x), left and right swapped: local rotations
         ``(T, 22, 4)`` and root positions ``(T, 3)``. Mirroring twice gives the frames back."""
-        from .. import rotations as R
-
         k = self.mirror_frames()
         sigma = np.array(self.mirror)
         parents = np.maximum(np.array(self.parents), 0)
@@ -135,8 +132,6 @@ def body_from_motions(motions: Sequence, joint_map) -> Body:
     The forward axis is the pelvis-local direction of ``(left hip - right hip) x up`` (horizontal,
     pointing where the hips face), averaged over every frame.
     """
-    from .. import rotations as R
-
     sk: Skeleton = motions[0].skeleton
     if sk.num_joints != NUM_JOINTS:
         raise LMMError(f"a model on a rig's own skeleton needs exactly {NUM_JOINTS} joints, one per canonical "

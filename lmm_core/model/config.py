@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import LMMError
+from .features import BASELINES
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,6 @@ class ModelConfig:
     gate_frames: float = 3.0
 
     def __post_init__(self) -> None:
-        from .features import BASELINES
-
         if self.baseline not in BASELINES:
             raise LMMError(f"model config: unknown baseline {self.baseline!r}; one of {', '.join(BASELINES)}")
         if not 0 < self.gate_frames < float("inf"):

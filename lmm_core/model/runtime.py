@@ -1,6 +1,6 @@
 """Load an exported model and run it in plain numpy (what the Blender extension and the CLI use).
 
-The weights file is an ``.npz`` written by ``lmm_core.train.trainer.export``: the network's float32
+The weights file is an ``.npz`` written by ``lmm_core.train.export.export``: the network's float32
 parameters (``p.<name>``), feature statistics (``mean``, ``std``), a JSON ``meta`` record (format,
 model and training configuration) and, optionally, a bank of real motion segments per action and style
 (``bank_rotations``, ``bank_root``, ``bank_action``, ``bank_style``, ``bank_contacts``) that generation
@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LMMError
+from ..mirror import mirror_label
 from . import network
 from .body import Body
 from .config import ModelConfig
+from .segments import CONTEXT, plan
 from .window import Window, choose_anchor, finish, prepare
 
 FORMAT = "lmm-model-1"
@@ -45,8 +47,6 @@ class Model:
         self.body = Body.from_dict(cfg.body)
         # Run every window twice, as given and mirrored, and average the two (``run_window``).
         self.symmetric = True
-        from ..mirror import mirror_label
-
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
@@ -214,8 +214,6 @@ class Model:
         Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4), made
         (frames,) bool)``, ``made`` marking the frames the network made (the others are recorded).
         """
-        from .segments import CONTEXT, plan
-
         if action and self.bank and self.cfg.actions[action] not in self.generatable_actions():
             raise LMMError(f"this model holds no motion of {self.cfg.actions[action]!r} to generate from (no training "
                            f"clip of it was long enough); it can generate: {', '.join(self.generatable_actions())}")
