@@ -20,7 +20,7 @@ from ..mirror import mirror_frames
 from ..motion import Motion
 from ..skeleton import UNITS_TO_METRES, Skeleton
 
-NUM_JOINTS = 22
+NUM_JOINTS = cn.NUM_JOINTS  # one joint per canonical joint (22)
 # Contact joints, in the order every contact array uses: left ankle, right ankle, left toe, right toe.
 CONTACT_NAMES = ("left_ankle", "right_ankle", "left_toe", "right_toe")
 
@@ -56,6 +56,11 @@ class Body:
             raise LMMError("a model body's joints must be in tree order with the root first")
         if sorted(self.mirror) != list(range(NUM_JOINTS)) or len(self.contacts) != 4:
             raise LMMError("a model body needs a mirror permutation of its joints and four contact joints")
+
+    @property
+    def num_joints(self) -> int:
+        """Joints of the body (``NUM_JOINTS``), which are also the network's joint groups."""
+        return len(self.names)
 
     @property
     def is_canonical(self) -> bool:

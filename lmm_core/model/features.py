@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import canonical as cn
 from .. import rotations as R
+from .body import NUM_JOINTS
 
-NUM_JOINTS = 22
-NUM_GROUPS = 22
+NUM_GROUPS = NUM_JOINTS  # the root (pelvis position and rotation), then one per other joint
 FEATURES = 9 + (NUM_JOINTS - 1) * 6
 # Feature columns of each group.
 GROUP_SLICES = [slice(0, 9)] + [slice(9 + 6 * (j - 1), 9 + 6 * j) for j in range(1, NUM_JOINTS)]
 GROUP_OF_FEATURE = np.concatenate([np.full(s.stop - s.start, g) for g, s in enumerate(GROUP_SLICES)])
 
 
-FORWARD = np.array([0.0, 0.0, 1.0])  # the canonical pelvis faces its local +Z
+FORWARD = cn.FORWARD  # the canonical pelvis faces its local +Z (its frame is the world's at rest)
 
 
 def heading(q: np.ndarray, forward: np.ndarray = FORWARD) -> np.ndarray:

@@ -145,7 +145,7 @@ class Model:
         root = np.asarray(root, dtype=np.float64)
         known = np.asarray(known, dtype=bool)
         if known.ndim == 1:
-            known = np.repeat(known[:, None], 22, axis=1)
+            known = np.repeat(known[:, None], self.body.num_joints, axis=1)
         T = len(root)
         if T <= self.cfg.max_frames:
             rot, pos, con, _, _ = self.run_window(rotations, root, known, action, style)
@@ -184,7 +184,7 @@ class Model:
             new = min(window - ctx, frames - made)
             r = np.concatenate([rot[-ctx:], np.repeat(rot[-1:], new, axis=0)])
             p = np.concatenate([pos[-ctx:], np.repeat(pos[-1:], new, axis=0)])
-            known = np.zeros((ctx + new, 22), dtype=bool)
+            known = np.zeros((ctx + new, self.body.num_joints), dtype=bool)
             known[:ctx] = True
             r, p, c, _, _ = self.run_window(r, p, known, action, style)
             rot = np.concatenate([rot, r[ctx:]])
@@ -197,7 +197,7 @@ class Model:
         """Action and style probabilities ``(A,), (S,)`` (index 0, unknown, excluded: it is 0) from the
         first frames of a motion (up to ``max_frames``)."""
         n = min(len(root), self.cfg.max_frames)
-        known = np.ones((n, 22), dtype=bool)
+        known = np.ones((n, self.body.num_joints), dtype=bool)
         *_, act, sty = self.run_window(rotations[:n], root[:n], known)
         return _softmax_known(act), _softmax_known(sty)
 
@@ -222,7 +222,7 @@ class Model:
         edges = np.flatnonzero(np.diff(np.concatenate([[0], (~known).astype(np.int8), [0]])))
         for a, b in zip(edges[::2], edges[1::2]):
             lo, hi = max(0, a - CONTEXT), min(len(pos), b + CONTEXT)
-            keys = np.repeat(known[lo:hi, None], 22, axis=1)
+            keys = np.repeat(known[lo:hi, None], self.body.num_joints, axis=1)
             r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], keys, action, style)
             rot[a:b], pos[a:b] = r[a - lo:b - lo], p[a - lo:b - lo]
             # Contacts the plan took from real frames matched to the transition stand; the network's
