@@ -8,6 +8,9 @@ from typing import Any
 from ..errors import LMMError
 from .features import BASELINES
 
+# How fast the network's correction fades in away from a key by default (``ModelConfig.gate_frames``).
+GATE_FRAMES = 3.0
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -32,7 +35,11 @@ class ModelConfig:
     # How fast the network's correction fades in away from a key (``window.prepare``'s gate): the share
     # it takes ``d`` frames from the nearest key of its joint is ``1 - exp(-d / gate_frames)``. Every
     # model before this was a choice used 3 frames, so that stays the default a file without the key gets.
-    gate_frames: float = 3.0
+    gate_frames: float = GATE_FRAMES
+    # The network samples (``model/sampling.py``): frame tokens also carry a noisy guess of the correction
+    # and the flow time ``t``, and the network learns to predict the clean correction from them (flow
+    # matching). At ``t = 0`` with no guess it is the deterministic regressor every earlier model was.
+    sampling: bool = False
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:

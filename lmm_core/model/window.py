@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import features as Fe
+from .config import GATE_FRAMES
 from .network import positional
-
-GATE_FRAMES = 3.0  # the default fade-in (``ModelConfig.gate_frames``)
 
 
 def key_distance(known: np.ndarray) -> np.ndarray:
