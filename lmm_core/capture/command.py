@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import LMMError
 from ..model.tasks import intent
+from ..results import write_result
 from ..skeleton import UNITS_TO_METRES
 from .pipeline import CaptureOptions, capture_files
 from .segment import segment
@@ -44,8 +45,6 @@ def _numbered(output: Path, i: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import _write_result  # here, not at the top: cli imports this module (a cycle otherwise)
-
     if not args.output.parent.is_dir():
         raise LMMError(f"{args.output}: the folder {args.output.parent} does not exist; create it first")
     if args.fps is not None and not args.fps > 0:
@@ -73,15 +72,8 @@ def run(args: argparse.Namespace) -> int:
         if args.label:
             top = next(iter(intent(clip, args.model)["action"].items()), None)
             print(f"          action: {top[0]} ({top[1]:.0%})" if top else "          action: (none)")
-        _write_result(clip, replace_output(args, out))
+        write_result(clip, out, args.rig)
     return 0
-
-
-def replace_output(args: argparse.Namespace, output: Path) -> argparse.Namespace:
-    """``args`` with another ``output`` (``_write_result`` reads ``output`` and ``rig``)."""
-    ns = argparse.Namespace(**vars(args))
-    ns.output = output
-    return ns
 
 
 __all__ = ["add_arguments", "run"]
