@@ -37,7 +37,9 @@ from .errors import LMMError
 from .motion import Motion
 from .skeleton import Skeleton
 
-__all__ = ["mirror", "mirror_frames", "lateral_axis", "partner_indices", "mirror_label", "mirror_labels"]
+__all__ = [
+    "mirror", "mirror_on_rig", "mirror_frames", "lateral_axis", "partner_indices", "mirror_label", "mirror_labels",
+]
 
 PairsArg = Sequence[tuple[int | str, int | str]] | None
 
@@ -525,6 +527,46 @@ def mirror(
         labels=mirror_labels(motion.labels),
         translations=translations,
     )
+
+
+def mirror_on_rig(motion: Motion, pairs: PairsArg = None) -> Motion:
+    """``mirror`` across a plane that belongs to the rig, so that mirroring twice on the same rig gives the
+    motion back even when the rig is not quite symmetric (CMU's is 4 % off).
+
+    ``mirror`` finds the plane from joint positions, which on an asymmetric rig differ between a motion
+    and its mirror image written back onto the rig. Here the mirror frames come from the rest pose alone,
+    the plane's normal is the rest pose's own mirror normal carried by the root's rotation on the first
+    frame (made horizontal), and the plane passes through the root's first position; the mirror of the
+    mirror then uses the very same plane. A character lying on its side on the first frame (no
+    horizontal normal) is left to ``mirror`` to find the plane.
+
+    Args:
+        motion: ``T`` frames of any skeleton with left/right pairs: ``(T, J, 4)`` local rotations,
+            ``(T, 3)`` root path in the skeleton's units and world axes.
+        pairs: ``(left, right)`` joint indices or names; ``None`` uses ``motion.skeleton.pairs``.
+
+    Returns:
+        The mirrored motion (as ``mirror``), whose root starts at the input's first root position.
+    """
+    sk = motion.skeleton
+    rest = Motion(sk, np.tile([1.0, 0.0, 0.0, 0.0], (1, sk.num_joints, 1)), sk.offsets[:1].copy(), motion.fps)
+    frames = mirror_frames(rest, pairs)
+    values, vectors = np.linalg.eigh(0.5 * (frames[0] + frames[0].T))
+    if np.allclose(frames[0], frames[0].T, atol=1e-9) and values[0] < -0.999:
+        normal = vectors[:, 0]  # the root's mirror frame is a reflection: its normal
+    else:
+        normal = lateral_axis(rest, pairs)
+    axis = R.mul_vec(motion.rotations[0, 0], normal)
+    axis[sk.up_index] = 0.0
+    if np.linalg.norm(axis) < 1e-3:  # lying on its side on the first frame: let mirror find the plane
+        return mirror(motion, pairs=pairs)
+    out = mirror(motion, pairs=pairs, axis=axis / np.linalg.norm(axis), frames=frames)
+    shift = motion.root_positions[0] - out.root_positions[0]  # along the normal: the plane through the root
+    translations = out.translations
+    if translations is not None:
+        translations = translations.copy()
+        translations[:, 0] += shift
+    return Motion(out.skeleton, out.rotations, out.root_positions + shift, out.fps, out.labels, translations)
 
 
 # --- labels ------------------------------------------------------------------------------------------

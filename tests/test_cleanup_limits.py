@@ -1,15 +1,18 @@
 """Learned joint limits: identity inside, projection onto the boundary outside, idempotence, real data."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lmm_core import LMMError, Motion, Skeleton
+from lmm_core import LMMError, Motion, Skeleton, read_bvh
 from lmm_core import canonical as cn
 from lmm_core import rotations as R
-from lmm_core.cleanup import DEFAULT_PATH, JointLimits, clean_up
+from lmm_core.bonemap import bone_map_for
+from lmm_core.cleanup import DEFAULT_PATH, JointLimits, clean_up, clean_up_rig
+from lmm_core.retarget import retarget
 from lmm_core.cleanup.limits import _wrap, from_swing_twist, swing_twist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,6 +189,35 @@ def test_a_motion_not_on_the_canonical_body_is_refused(limits):
         limits.clamp(m)
     with pytest.raises(LMMError, match="retarget"):
         clean_up(m)
+
+
+def test_clean_up_rig_changes_only_what_the_clean_up_changes(limits, test_data):
+    """On a rig of its own (CMU, 31 joints): a knee bent 100 degrees backwards comes back inside the limits,
+    measured on the canonical body; bones the bone map leaves out keep their rotations, and a clean-up
+    that changes nothing gives the motion back exactly, not a retarget round trip's approximation."""
+    m = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz").slice(0, 60)
+    knee = m.skeleton.names.index("LeftKnee")
+    rotations = m.rotations.copy()
+    rotations[[10, 31], knee] = R.mul(R.from_axis_angle(np.array([1.0, 0, 0]), np.radians(-100)),
+                                      rotations[[10, 31], knee])
+    bent = replace(m, rotations=rotations)
+    bone_map = bone_map_for(bent.skeleton, pose=bent.global_positions()[0])
+
+    def excess(x: Motion) -> np.ndarray:
+        canon = retarget(x, bone_map, SK, bone_map_for(SK, "canonical"), fix_feet=False)
+        return limits.excess(canon)
+
+    cleaned = clean_up_rig(bent, bone_map, limits=limits, feet=False)
+    assert cleaned.skeleton is bent.skeleton and cleaned.num_frames == 60
+    assert excess(bent).max() > np.radians(40) and excess(cleaned).max() < np.radians(0.1)
+    change = R.angle(R.inv_mul(bent.rotations, cleaned.rotations))  # (T, J)
+    driven = {*bone_map.bones.values(), *bone_map.shared}
+    unmapped = [j for j, n in enumerate(bent.skeleton.names) if n not in driven]
+    assert "LThumb" in [bent.skeleton.names[j] for j in unmapped] and change[:, unmapped].max() < 1e-9
+    np.testing.assert_array_equal(cleaned.root_positions, bent.root_positions)  # limits never move the root
+    same = clean_up_rig(bent, bone_map, limits=False, feet=False)
+    assert R.angle(R.inv_mul(bent.rotations, same.rotations)).max() < 1e-9
+    np.testing.assert_array_equal(same.root_positions, bent.root_positions)
 
 
 def test_missing_or_bad_file_names_the_fix(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from lmm_core import LMMError, Motion, Skeleton, read_bvh
 from lmm_core import rotations as R
 from lmm_core.kinematics import end_site_positions
-from lmm_core.mirror import lateral_axis, mirror, mirror_frames, mirror_label, mirror_labels, partner_indices
+from lmm_core.mirror import (lateral_axis, mirror, mirror_frames, mirror_label, mirror_labels, mirror_on_rig,
+                              partner_indices)
 
 # One real clip per dataset; long clips are cut to keep the suite quick.
 CLIPS = {
@@ -198,6 +199,45 @@ def test_walk_turning_left_becomes_walk_turning_right(shared_data):
         return np.degrees(np.unwrap(np.arctan2(fwd[:, 0], fwd[:, 2])))[-1]
     assert hips_turn(g_rot) > 60.0 and hips_turn(g_rot_m) < -60.0
     assert once.labels["action"] == "walk-turn-right"
+
+
+# --- mirroring on a rig: the plane belongs to the rig ----------------------------------------------
+
+
+def _degrees_apart(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(R.angle(R.inv_mul(a, b))).max())
+
+
+def test_mirror_on_rig_twice_gives_the_rotations_back_on_an_asymmetric_rig(test_data):
+    """Written back onto the rig (its own bone lengths, as the add-on does), the mirror of the mirror is the
+    input: CMU's rig is 4 % asymmetric, and ``mirror``, which finds its plane from the pose, ends degrees
+    away. The plane passes through the root's first position."""
+    motion = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+
+    def on_rig(m: Motion) -> Motion:
+        return Motion(motion.skeleton, m.rotations, m.root_positions, m.fps, m.labels, m.translations)
+
+    once = mirror_on_rig(motion)
+    np.testing.assert_allclose(once.root_positions[0], motion.root_positions[0], atol=1e-12)
+    assert _degrees_apart(once.rotations, motion.rotations) > 10.0
+    twice = mirror_on_rig(on_rig(once))
+    assert _degrees_apart(twice.rotations, motion.rotations) < 1e-6
+    np.testing.assert_allclose(twice.root_positions, motion.root_positions, atol=1e-9 * motion.height())
+    assert _degrees_apart(mirror(on_rig(mirror(motion))).rotations, motion.rotations) > 1.0
+
+
+def test_mirror_on_rig_of_a_character_lying_on_its_side_is_mirror(test_data):
+    """With the rest pose's mirror normal vertical on the first frame there is no plane to carry: the
+    plane is found as ``mirror`` finds it."""
+    motion = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz").slice(0, 20)
+    rest = Motion(motion.skeleton, R.identity((1, motion.skeleton.num_joints)), motion.skeleton.offsets[:1], 120.0)
+    assert np.allclose(mirror_frames(rest)[0], np.diag([-1.0, 1.0, 1.0]))  # the rest pose mirrors across x = 0
+    up = np.eye(3)[motion.skeleton.up_index]
+    to_vertical = R.between(R.mul_vec(motion.rotations[0, 0], np.eye(3)[0]), up)  # roll onto its side
+    rotations = motion.rotations.copy()
+    rotations[:, 0] = R.mul(to_vertical, rotations[:, 0])
+    lying = Motion(motion.skeleton, rotations, motion.root_positions, motion.fps)
+    np.testing.assert_allclose(mirror_on_rig(lying).rotations, mirror(lying).rotations, atol=1e-12)
 
 
 # --- a small symmetric T-pose rig: numbers by hand ---------------------------------------------------

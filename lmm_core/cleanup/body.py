@@ -43,7 +43,7 @@ def bone_vectors(skeleton: Skeleton) -> np.ndarray:
 
     A bone points at the mean of its children's heads (its longest child where they cancel out, as the
     hips do under the pelvis), else at its end site, else along its parent's bone. This mirrors
-    ``addon.bridge._bone_vectors`` so the frames below match armatures the add-on builds.
+    ``addon.bridge.write._bone_vectors`` so the frames below match armatures the add-on builds.
     """
     vectors = np.zeros((skeleton.num_joints, 3))
     tiny = 1e-6 * max(1.0, float(np.abs(skeleton.offsets).max()))

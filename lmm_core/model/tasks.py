@@ -3,20 +3,24 @@
 Each task moves the input onto the canonical body (retargeting), runs the numpy model at its frame
 rate, and moves the result back onto the input's rig at the input's frame rate. Frames the user gave
 are returned *exactly*: the small difference a retarget round trip leaves at the kept frames is
-measured there and blended away over the frames between them, so nothing pops.
+measured there and blended away over the frames between them, so nothing pops. Generation has no input
+rig: it makes motion on the canonical body, and ``from_canonical`` puts that on any rig.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from .. import rotations as R
-from ..bonemap import bone_map_for
+from ..bonemap import BoneMap, bone_map_for
 from ..canonical import canonical_skeleton
+from ..cleanup import clean_up, detect_contacts
 from ..errors import LMMError
 from ..motion import Motion
-from ..retarget import bind_motion, retarget
+from ..retarget import Binding, bind_motion, retarget
+from ..skeleton import Skeleton
 from .runtime import Model, load
 
 _CANON = canonical_skeleton()
@@ -54,13 +58,34 @@ def _resample_to(motion: Motion, fps: float, frames: int) -> Motion:
     return m.slice(0, frames)
 
 
-def _from_canonical(canon: Motion, like: Motion, frames: int, source_map=None) -> Motion:
-    """A canonical result back on ``like``'s rig and frame rate, ``frames`` long."""
+def from_canonical(canon: Motion, target: Skeleton, target_map: BoneMap | Binding | str | Path | None = None, *,
+                   root_motion: str = "keep", fix_feet: bool = True) -> Motion:
+    """A motion on the canonical body (``generate``'s) on the rig ``target``.
+
+    Args:
+        canon: ``T`` frames on the canonical body: ``(T, 22, 4)`` local rotations, ``(T, 3)`` root path in
+            metres, Y up.
+        target: the rig, ``J`` joints; its rest pose is its reference.
+        target_map: the rig's ``BoneMap`` or ``Binding`` as is, a preset name or bone map file fitted to it,
+            or ``None`` to detect the preset (else map automatically; ``bonemap.bone_map_for``).
+        root_motion, fix_feet: as for ``retarget.retarget``.
+
+    Returns:
+        ``T`` frames at ``canon``'s frame rate on ``target``: ``(T, J, 4)`` local rotations, root path in
+        the target's units and up axis.
+    """
+    if not isinstance(target_map, (BoneMap, Binding)):
+        target_map = bone_map_for(target, target_map)
+    return retarget(canon, _CANON_MAP, target, target_map, root_motion=root_motion, fix_feet=fix_feet)
+
+
+def _back_onto(canon: Motion, like: Motion, frames: int, source_map=None) -> Motion:
+    """A canonical result back on ``like``'s rig (bound to its pose) and frame rate, ``frames`` long."""
     if like.skeleton.names == _CANON.names and np.allclose(like.skeleton.offsets[1:], _CANON.offsets[1:]):
         out = canon
     else:
         smap = bone_map_for(like.skeleton, source_map)
-        out = retarget(canon, _CANON_MAP, like.skeleton, bind_motion(like, smap), fix_feet=True)
+        out = from_canonical(canon, like.skeleton, bind_motion(like, smap))
     return _resample_to(out, like.fps, frames)
 
 
@@ -103,8 +128,6 @@ def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.nd
     default all; held where ``anchor_frames`` have them)."""
     if not clean:
         return canon
-    from ..cleanup import clean_up, detect_contacts
-
     # The given contacts (the network's, or a bank's found by the corpus's strict rule: slower than
     # 0.26 m/s) miss the feet that are down but gliding, and those are the ones to lock. The clean-up's
     # own detector (within 3.4 cm of the ground, slower than 0.85 m/s) finds them. Measured 2026-12-05
@@ -141,7 +164,7 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style))
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
     made = _clean(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
-    back = _from_canonical(made, motion, motion.num_frames, source_map)
+    back = _back_onto(made, motion, motion.num_frames, source_map)
     return match_keys(back, motion, keys)
 
 
@@ -157,7 +180,7 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
     made = _clean(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
     total = motion.num_frames + frames
-    back = _from_canonical(made, motion, total, source_map)
+    back = _back_onto(made, motion, total, source_map)
     # The given frames come back exactly; the correction at the last one fades over the new frames.
     padded = _resample_to(motion, motion.fps, total)
     return match_keys(back, padded, np.arange(motion.num_frames))
@@ -165,8 +188,8 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
 
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
              model: Model | str | None = None, start: Motion | None = None, clean: bool = True) -> Motion:
-    """New motion on the canonical body (``retarget`` it onto any rig): recorded segments of the action
-    (and style, where the model holds some) joined by the network's transitions, then cleaned
+    """New motion on the canonical body (``from_canonical`` puts it on any rig): recorded segments of the
+    action (and style, where the model holds some) joined by the network's transitions, then cleaned
     (``Model.generate``; ``lmm_core.model.segments`` says why it is made that way). ``start``: motion to
     carry on from (any rig); the result holds only the new frames."""
     if not seconds > 0:
