@@ -18,8 +18,8 @@ from typing import Callable
 import bpy
 import numpy as np
 
-from . import bridge, mapping
-from ._core import LMMError, Motion, bonemap, canonical, cleanup, retarget, tasks
+from . import bridge, fbx_import, mapping
+from ._core import LMMError, Motion, bonemap, canonical, cleanup, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
 from ._core import rotations as R
 
@@ -130,8 +130,7 @@ def generate(context, obj, model, action: str, style: str, seconds: float, seed:
         raise LMMError("pick an action to generate; the model's actions are listed in the Generate panel")
     made = tasks.generate(action, style or None, seconds, seed, variation, model)
     progress(0.4)
-    canon_map = bonemap.bone_map_for(canonical.canonical_skeleton(), "canonical")
-    motion = retarget.retarget(made, canon_map, skeleton, target_map)
+    motion = tasks.from_canonical(made, skeleton, target_map)
     progress(0.6)
     name = "_".join(p for p in (action, style, f"seed{seed}") if p)
     new, motion = _write_new(context, obj, motion, name, scene.frame_start, fit_scene, _sub(progress, 0.6, 1.0))
@@ -140,13 +139,9 @@ def generate(context, obj, model, action: str, style: str, seconds: float, seed:
 
 def source_motion(context, source_object: bpy.types.Object | None, filepath: str, progress: Progress):
     """The motion to retarget and its bone map: another armature's action, a BVH file or an FBX file."""
-    from ._core import read_bvh
-
     if filepath:
         path = bpy.path.abspath(filepath)
-        if path.lower().endswith(".fbx"):
-            return _fbx_motion(context, path, progress)
-        motion = read_bvh(path)
+        motion = fbx_import.read_motion(context, path, progress) if path.lower().endswith(".fbx") else read_bvh(path)
         return motion, bonemap.bone_map_for(motion.skeleton, pose=motion.global_positions()[0])
     if source_object is None:
         raise LMMError("pick the armature (or BVH or FBX file) to retarget from in the Retarget panel")
@@ -154,46 +149,6 @@ def source_motion(context, source_object: bpy.types.Object | None, filepath: str
         raise LMMError(f"{source_object.name!r} is not an armature; pick the armature to retarget from")
     motion = read(source_object, context.scene, progress=progress)
     return motion, mapping.rig_bone_map(source_object, motion.skeleton, pose=motion.global_positions()[0])
-
-
-_IMPORTED_KINDS = ("objects", "armatures", "actions", "meshes", "materials", "images", "collections", "cameras",
-                   "lights")
-
-
-def _fbx_motion(context, path: str, progress: Progress):
-    """The animation of the armature in an FBX file, imported with Blender's importer and removed again:
-    the scene is left as it was (objects, selection, frame rate and range)."""
-    import os
-
-    if not os.path.isfile(path):
-        raise LMMError(f"{path}: file not found; check the path")
-    scene, layer = context.scene, context.view_layer
-    before = {kind: set(getattr(bpy.data, kind).keys()) for kind in _IMPORTED_KINDS}
-    saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current)
-    selected = [o for o in layer.objects if o.select_get()]
-    active = layer.objects.active
-    try:
-        try:
-            bpy.ops.import_scene.fbx(filepath=path)
-        except RuntimeError as exc:
-            raise LMMError(f"{path}: Blender's FBX importer failed ({' '.join(str(exc).split())})") from None
-        new_objects = [bpy.data.objects[n] for n in set(bpy.data.objects.keys()) - before["objects"]]
-        armatures = [o for o in new_objects if o.type == "ARMATURE"]
-        if not armatures:
-            raise LMMError(f"{path} holds no armature; retarget from a file with a skeleton")
-        source = max(armatures, key=lambda o: len(o.data.bones))
-        motion = read(source, scene, progress=progress)
-        bone_map = bonemap.bone_map_for(motion.skeleton, pose=motion.global_positions()[0])
-    finally:
-        made = [getattr(bpy.data, kind)[n] for kind in _IMPORTED_KINDS
-                for n in set(getattr(bpy.data, kind).keys()) - before[kind]]
-        bpy.data.batch_remove(made)
-        scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end = saved[:4]
-        scene.frame_set(saved[4])
-        for o in layer.objects:
-            o.select_set(o in selected)
-        layer.objects.active = active
-    return motion, bone_map
 
 
 def retarget_onto(context, obj, source, source_map, name: str, root_motion: str, fix_feet: bool, fit_scene: bool,
@@ -217,7 +172,7 @@ def mirror(context, obj, frame_range: tuple[int, int] | None, progress: Progress
     pairs = None
     if not motion.skeleton.pairs:  # names do not say left and right: the bone map does
         pairs = mapping.rig_bone_map(obj, motion.skeleton).side_pairs(motion.skeleton)
-    mirrored = mirror_on_rig(motion, pairs)
+    mirrored = mirroring.mirror_on_rig(motion, pairs)
     source = _action_name(obj)
     name = mirroring.mirror_label(source)
     name = name if name != source else f"{source}.mirror"
@@ -227,44 +182,12 @@ def mirror(context, obj, frame_range: tuple[int, int] | None, progress: Progress
     return f"Mirrored {source!r} into {new.name!r}: {motion.num_frames} frames from frame {first}"
 
 
-def mirror_on_rig(motion: Motion, pairs=None) -> Motion:
-    """``lmm_core.mirror.mirror`` with a plane that belongs to the rig, so that mirroring twice on the same
-    rig gives the action back even when the rig is not quite symmetric (CMU's is 4 % off).
-
-    The core finds the plane from joint positions, which on an asymmetric rig differ between a motion and
-    its mirror image written back onto the rig. Here the mirror frames come from the rest pose alone, the
-    plane's normal is the rest pose's own mirror normal carried by the root's rotation on the first frame
-    (made horizontal), and the plane passes through the root's first position; the mirror of the mirror
-    then uses the very same plane.
-    """
-    sk = motion.skeleton
-    rest = Motion(sk, np.tile([1.0, 0.0, 0.0, 0.0], (1, sk.num_joints, 1)), sk.offsets[:1].copy(), motion.fps)
-    frames = mirroring.mirror_frames(rest, pairs)
-    values, vectors = np.linalg.eigh(0.5 * (frames[0] + frames[0].T))
-    if np.allclose(frames[0], frames[0].T, atol=1e-9) and values[0] < -0.999:
-        normal = vectors[:, 0]  # the root's mirror frame is a reflection: its normal
-    else:
-        normal = mirroring.lateral_axis(rest, pairs)
-    axis = R.mul_vec(motion.rotations[0, 0], normal)
-    axis[sk.up_index] = 0.0
-    if np.linalg.norm(axis) < 1e-3:  # lying on its side on the first frame: let the core find the plane
-        return mirroring.mirror(motion, pairs=pairs)
-    out = mirroring.mirror(motion, pairs=pairs, axis=axis / np.linalg.norm(axis), frames=frames)
-    shift = motion.root_positions[0] - out.root_positions[0]  # along the normal: the plane through the root
-    translations = out.translations
-    if translations is not None:
-        translations = translations.copy()
-        translations[:, 0] += shift
-    return Motion(out.skeleton, out.rotations, out.root_positions + shift, out.fps, out.labels, translations)
-
-
 def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool, clamp_limits: bool,
              add_constraints: bool, progress: Progress) -> str:
     """Joint limits and foot locking on the rig's action (into a new action), and Limit Rotation constraints.
 
-    Clean-up works on the canonical body: the rig's motion is retargeted onto it, cleaned, and the change
-    the clean-up made (not the round trip) is applied to the rig's own rotations, so frames and joints the
-    clean-up leaves alone keep exactly what the animator had.
+    Clean-up works on the canonical body (``lmm_core.cleanup.clean_up_rig``): only the change it made reaches
+    the rig's own rotations, so frames and joints the clean-up leaves alone keep exactly what the animator had.
     """
     if not (lock_feet or clamp_limits or add_constraints):
         raise LMMError("nothing to do: tick Lock Feet, Joint Limits or Limit Rotation Constraints")
@@ -274,7 +197,7 @@ def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool,
     if lock_feet or clamp_limits:
         motion = read(obj, scene, frame_range, _sub(progress, 0.0, 0.4))
         bone_map = mapping.rig_bone_map(obj, motion.skeleton, pose=motion.global_positions()[0])
-        cleaned = _clean_on_canonical(motion, bone_map, limits if clamp_limits else False, lock_feet)
+        cleaned = cleanup.clean_up_rig(motion, bone_map, limits=limits if clamp_limits else False, feet=lock_feet)
         progress(0.7)
         first = frame_range[0] if frame_range else bridge.action_frames(obj, scene)[0]
         new = bridge.write_action(obj, cleaned, scale=_metres(scene), frame_start=first,
@@ -287,23 +210,6 @@ def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool,
                     + (f", {skipped} bones skipped (their rest pose is not a T-pose)" if skipped else ""))
     progress(1.0)
     return f"Clean up {obj.name!r}: " + "; ".join(done)
-
-
-def _clean_on_canonical(motion: Motion, bone_map, limits, lock_feet: bool) -> Motion:
-    canon_sk = canonical.canonical_skeleton()
-    canon_map = bonemap.bone_map_for(canon_sk, "canonical")
-    canon = retarget.retarget(motion, bone_map, canon_sk, canon_map, fix_feet=False)
-    cleaned = cleanup.clean_up(canon, limits=limits, feet=lock_feet)
-    binding = retarget.bind_motion(motion, bone_map)
-    before = retarget.retarget(canon, canon_map, motion.skeleton, binding, fix_feet=False)
-    after = retarget.retarget(cleaned, canon_map, motion.skeleton, binding, fix_feet=False)
-    change = R.inv_mul(before.rotations, after.rotations)  # identity wherever the clean-up changed nothing
-    translations = motion.translations
-    if translations is not None and before.translations is not None and after.translations is not None:
-        translations = translations + (after.translations - before.translations)
-    return Motion(motion.skeleton, R.unroll(R.mul(motion.rotations, change)),
-                  motion.root_positions + (after.root_positions - before.root_positions), motion.fps,
-                  dict(motion.labels), translations)
 
 
 def add_limit_constraints(obj, scene, limits) -> tuple[int, int]:

@@ -23,7 +23,6 @@ there as ``<task id>.prof``.
 from __future__ import annotations
 
 import cProfile
-import importlib
 import json
 import os
 import sys
@@ -34,28 +33,18 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import animate, bridge, engine_export, preview
+from . import animate, bridge, engine_export, fbx_import, preview
 from . import mannequin as mannequin_mesh
-from ._core import CORE_NAME, LMMError, bonemap, canonical, read_bvh, retarget, runtime, tasks
+from ._core import (LMMError, batch_runner, bonemap, canonical, mannequin, mirror, plots, read_bvh, record_output,
+                    retarget, tasks)
+from .model import load_file as load_model
 
-_batch_plan = importlib.import_module(f"{CORE_NAME}.batch.plan")
-_batch_runner = importlib.import_module(f"{CORE_NAME}.batch.runner")
-_mannequin = importlib.import_module(f"{CORE_NAME}.mannequin")
-_plots = importlib.import_module(f"{CORE_NAME}.plots")
-
-PREFIX = _batch_runner.PREFIX
-_models: dict[str | None, object] = {}
+PREFIX = batch_runner.PREFIX
 
 
 def emit(event: str, task: str, **data) -> None:
     sys.stdout.write(PREFIX + json.dumps({"event": event, "task": task, **data}) + "\n")
     sys.stdout.flush()
-
-
-def _model(path: str | None):
-    if path not in _models:
-        _models[path] = runtime.load(path)
-    return _models[path]
 
 
 # ---- the character --------------------------------------------------------------------------------------
@@ -99,7 +88,7 @@ def load_character(spec: dict) -> Character:
         skeleton = read_bvh(path).skeleton
         scale = bridge.blender_scale(skeleton.units, scene)
         obj = bridge.create_armature(skeleton, scale=scale, name=Path(path).name.split(".")[0])
-        mannequin_mesh.add_skinned_mesh(obj, _mannequin.rig_mesh(skeleton), skeleton, scale=scale,
+        mannequin_mesh.add_skinned_mesh(obj, mannequin.rig_mesh(skeleton), skeleton, scale=scale,
                                         name=f"{obj.name}Body")
         return Character(obj, skeleton, _bone_map(obj, skeleton, spec.get("map")), scale, False)
     if kind == "blend":
@@ -111,13 +100,7 @@ def load_character(spec: dict) -> Character:
         obj = _pick_armature(scene.objects, spec.get("armature"), path)
         keep_fps = True
     elif kind == "fbx":
-        before = set(bpy.data.objects.keys())
-        try:
-            bpy.ops.import_scene.fbx(filepath=path)
-        except RuntimeError as exc:
-            raise LMMError(f"{path}: Blender's FBX importer failed ({' '.join(str(exc).split())})") from None
-        new = [bpy.data.objects[n] for n in set(bpy.data.objects.keys()) - before]
-        obj = _pick_armature(new, spec.get("armature"), path)
+        obj = _pick_armature(fbx_import.import_objects(path), spec.get("armature"), path)
         keep_fps = False
     else:
         raise LMMError(f"unknown character kind {kind!r}")
@@ -147,14 +130,9 @@ def _bone_map(obj, skeleton, preset: str | None):
 def _read_input(item: dict):
     """The input clip (cut to ``range``) and its bone map."""
     path = item["input"]
-    preset = item["params"].get("source_map")
-    if path.lower().endswith(".fbx"):
-        motion, bone_map = animate._fbx_motion(bpy.context, path, lambda f: None)
-        if preset:
-            bone_map = bonemap.bone_map_for(motion.skeleton, preset)
-    else:
-        motion = read_bvh(path)
-        bone_map = bonemap.bone_map_for(motion.skeleton, preset, pose=motion.global_positions()[0])
+    motion = fbx_import.read_motion(bpy.context, path) if path.lower().endswith(".fbx") else read_bvh(path)
+    bone_map = bonemap.bone_map_for(motion.skeleton, item["params"].get("source_map"),
+                                    pose=motion.global_positions()[0])
     if item.get("range"):
         a, b = item["range"]
         if b >= motion.num_frames:
@@ -185,20 +163,28 @@ def made_spans(item: dict, motion) -> list[tuple[float, float]]:
     return []
 
 
-def make_motion(item: dict):
-    """The task's motion on its own rig and that rig's bone map."""
+def make_motion(item: dict, character: Character):
+    """The task's motion on ``character`` (retargeted through the canonical body), at the motion's frame rate."""
     kind, p = item["type"], item["params"]
+    onto = {"root_motion": "in_place" if p.get("in_place") else "keep", "fix_feet": p.get("fix_feet", True)}
     if kind == "generate":
         made = tasks.generate(p["action"], p.get("style"), p["seconds"], p["seed"], p["variation"],
-                              _model(item.get("model")))
-        return made, bonemap.bone_map_for(made.skeleton, "canonical")
+                              load_model(item.get("model")))
+        return tasks.from_canonical(made, character.skeleton, character.bone_map, **onto)
     motion, bone_map = _read_input(item)
+    made = _made_on_input(item, motion, bone_map)
+    return retarget.retarget(made, bone_map, character.skeleton, character.bone_map, **onto)
+
+
+def _made_on_input(item: dict, motion, bone_map):
+    """The motion of a task that has an input, on the input's rig."""
+    kind, p = item["type"], item["params"]
     if kind == "retarget":
-        return motion, bone_map
+        return motion
     if kind == "mirror":
         pairs = None if motion.skeleton.pairs else bone_map.side_pairs(motion.skeleton)
-        return animate.mirror_on_rig(motion, pairs), bone_map
-    model = _model(item.get("model"))
+        return mirror.mirror_on_rig(motion, pairs)
+    model = load_model(item.get("model"))
     if kind == "inbetween":
         if "keys" in p:
             keys = p["keys"]
@@ -209,12 +195,10 @@ def make_motion(item: dict):
             if b >= motion.num_frames:
                 raise LMMError(f"gap [{a}, {b}] runs past the clip's last frame {motion.num_frames - 1}; fix gap")
             keys = [t for t in range(motion.num_frames) if t <= a or t >= b]
-        made = tasks.inbetween(motion, keys, model, source_map=bone_map, action=p.get("action"), style=p.get("style"))
-        return made, bone_map
+        return tasks.inbetween(motion, keys, model, source_map=bone_map, action=p.get("action"), style=p.get("style"))
     if kind == "complete":
-        made = tasks.complete(motion, p["frames"], model, source_map=bone_map, action=p.get("action"),
+        return tasks.complete(motion, p["frames"], model, source_map=bone_map, action=p.get("action"),
                               style=p.get("style"))
-        return made, bone_map
     raise LMMError(f"unknown task type {kind!r}")
 
 
@@ -228,7 +212,7 @@ def _forward(motion, binding) -> np.ndarray | None:
     up = np.zeros(3)
     up[motion.skeleton.up_index] = 1.0
     forward = np.cross(pos[lh] - pos[rh], up)
-    return bridge._to_blender_axes(motion.skeleton.up_axis) @ forward
+    return bridge.to_blender_axes(motion.skeleton.up_axis) @ forward
 
 
 # ---- one task -----------------------------------------------------------------------------------------------
@@ -249,12 +233,8 @@ def run_task(item: dict) -> list[str]:
     character = load_character(item["character"])
     scene = bpy.context.scene
     emit("stage", tid, stage=f"{item['type']}")
-    motion, source_map = make_motion(item)
-    made_by_model = made_spans(item, motion)
-    p = item["params"]
-    result = retarget.retarget(motion, source_map, character.skeleton, character.bone_map,
-                               root_motion="in_place" if p.get("in_place") else "keep",
-                               fix_feet=p.get("fix_feet", True))
+    result = make_motion(item, character)
+    made_by_model = made_spans(item, result)
     fps = item.get("fps") or (bridge.scene_fps(scene) if character.keep_scene_fps else result.fps)
     if abs(result.fps - fps) > 1e-6 * fps:
         result = result.resampled(fps)
@@ -284,12 +264,12 @@ def run_task(item: dict) -> list[str]:
                     if binding.joint_of[csk.names.index(n)] >= 0}
             who = "the mannequin" if item["character"]["kind"] == "mannequin" else Path(
                 item["character"]["path"]).name
-            _plots.plot_motion(result, feet, folder / out["files"][0], title=f"{tid}: {item['type']} on {who}",
+            plots.plot_motion(result, feet, folder / out["files"][0], title=f"{tid}: {item['type']} on {who}",
                                made=made_by_model)
             files = out["files"]
         else:
             raise LMMError(f"unknown output kind {out['kind']!r}")
-        _batch_plan.record_output(folder, item["fingerprint"], key, files, time.perf_counter() - start)
+        record_output(folder, item["fingerprint"], key, files, time.perf_counter() - start)
         emit("output", tid, key=key)
         made.append(key)
     return made

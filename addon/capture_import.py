@@ -5,7 +5,6 @@ Keypoints are one ``.npz`` file or one folder of JSON files per camera (COCO-17 
 the folder that holds the camera folders. Bad input is one reported sentence, as for every LMM operator.
 """
 # No "from __future__ import annotations": Blender reads property annotations as live objects.
-import importlib
 from pathlib import Path
 
 import bpy
@@ -46,21 +45,19 @@ class LMM_OT_import_capture(bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self, width=480)
 
     def execute(self, context):
+        # Imported here, as the operators do: enabling the add-on does not load numpy and the core.
         from . import bridge
-        from ._core import CORE_NAME, LMMError
+        from ._core import LMMError, capture
 
         def work(progress):
             if not self.calibration or not self.keypoints:
                 raise LMMError("choose a calibration file and the keypoints (an .npz, or the folder of camera folders)")
-            pipeline = importlib.import_module(f"{CORE_NAME}.capture.pipeline")
-            keypoints = importlib.import_module(f"{CORE_NAME}.capture.keypoints")
-            calibration = importlib.import_module(f"{CORE_NAME}.capture.calibration")
             scene = context.scene
-            calib = calibration.read_calibration(bpy.path.abspath(self.calibration))
-            kp = keypoints.read_keypoints(bpy.path.abspath(self.keypoints), self.keypoint_format)
+            calib = capture.read_calibration(bpy.path.abspath(self.calibration))
+            kp = capture.read_keypoints(bpy.path.abspath(self.keypoints), self.keypoint_format)
             fps = self.fps or kp.fps or bridge.scene_fps(scene)
-            options = pipeline.CaptureOptions(fps=fps, sync=self.sync, limits=self.limits)
-            result = pipeline.capture(calib, kp, options, progress=lambda f: progress(0.7 * f))
+            options = capture.CaptureOptions(fps=fps, sync=self.sync, limits=self.limits)
+            result = capture.capture(calib, kp, options, progress=lambda f: progress(0.7 * f))
             motion = result.motion
             name = Path(bpy.path.abspath(self.keypoints)).name.split(".")[0] or "Capture"
             obj = bridge.armature_from_motion(motion, scale=bridge.blender_scale("m", scene), name=name,

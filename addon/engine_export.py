@@ -25,6 +25,9 @@ from typing import Callable
 
 import bpy
 
+from . import bridge
+from ._core import PRESETS_DIR, LMMError, write_bvh
+
 FORMATS = ("fbx", "gltf", "bvh")
 _PRESET_KEYS = {"name", "description", "format", "extension"}
 _BVH_OPTIONS = {"units", "rotation_order"}
@@ -43,8 +46,6 @@ class ExportPreset:
 
 
 def preset_dir() -> Path:
-    from ._core import PRESETS_DIR
-
     return PRESETS_DIR / "export"
 
 
@@ -54,8 +55,6 @@ def _exporter(fmt: str):
 
 def read_preset(path: Path) -> ExportPreset:
     """One export preset file, checked (see the module docstring)."""
-    from ._core import LMMError
-
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -108,9 +107,6 @@ def _exporter_kwargs(preset: ExportPreset) -> dict:
 def export(context: bpy.types.Context, obj: bpy.types.Object, preset: ExportPreset, filepath: str,
            progress: Callable[[float], None]) -> str:
     """Write ``obj``'s action as one clip to ``filepath`` with ``preset``; returns the report sentence."""
-    from . import bridge
-    from ._core import LMMError, write_bvh
-
     path = Path(bpy.path.abspath(filepath))
     if path.suffix.lower() != preset.extension.lower():
         path = path.with_name(path.name + preset.extension)

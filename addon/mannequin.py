@@ -7,15 +7,12 @@ left side, right side) that Workbench and EEVEE show alike. ``add_skinned_mesh``
 """
 from __future__ import annotations
 
-import importlib
-
 import bpy
 import numpy as np
 
 from . import bridge
-from ._core import CORE_NAME, Skeleton, canonical
-
-_mannequin = importlib.import_module(f"{CORE_NAME}.mannequin")
+from ._core import Skeleton, canonical
+from ._core import mannequin as mannequin_data
 
 _PART_COLOURS = {  # linear RGBA: a neutral grey body, the left side a cool tint, the right a warm one
     "body": (0.62, 0.62, 0.60, 1.0),
@@ -46,7 +43,7 @@ def add_skinned_mesh(armature: bpy.types.Object, mesh_data, skeleton: Skeleton, 
                      name: str = "Body", material_prefix: str = "LMM") -> bpy.types.Object:
     """A mesh object for ``mesh_data`` (an ``lmm_core.mannequin.SkinnedMesh`` in ``skeleton``'s world frame
     and units at rest), parented to ``armature`` and deformed by it."""
-    axes = bridge._to_blender_axes(skeleton.up_axis)
+    axes = bridge.to_blender_axes(skeleton.up_axis)
     verts = mesh_data.vertices @ axes.T * scale
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(verts.tolist(), [], [tuple(f) for f in mesh_data.faces])
@@ -80,5 +77,5 @@ def add_mannequin(name: str = "Mannequin", scene: bpy.types.Scene | None = None)
     skeleton = canonical.canonical_skeleton()
     scale = bridge.blender_scale("m", scene)
     armature = bridge.create_armature(skeleton, scale=scale, name=name)
-    body = add_skinned_mesh(armature, _mannequin.mannequin(), skeleton, scale=scale, name=f"{name}Body")
+    body = add_skinned_mesh(armature, mannequin_data.mannequin(), skeleton, scale=scale, name=f"{name}Body")
     return armature, body

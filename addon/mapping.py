@@ -15,6 +15,8 @@ from pathlib import Path
 
 import bpy
 
+from ._core import LMMError, bonemap, canonical
+
 USER_PREFIX = "user:"
 AUTO = "AUTO"
 
@@ -26,8 +28,6 @@ def user_rig_dir() -> Path:
 
 def preset_items() -> list[tuple[str, str, str]]:
     """Enum items: automatic, the shipped rig presets, then the user's saved ones (``user:<name>``)."""
-    from ._core import bonemap
-
     items = [(AUTO, "Automatic", "Use the shipped preset that fits the rig, else map from bone names and shape")]
     items += [(name, name, f"Shipped rig preset {name!r}") for name in bonemap.list_rig_presets()]
     folder = user_rig_dir()
@@ -47,8 +47,6 @@ def resolve_preset(preset: str):
 
 def fill(obj: bpy.types.Object, bone_map) -> None:
     """Show ``bone_map`` (an ``lmm_core`` ``BoneMap``) in ``obj``'s list, replacing what was there."""
-    from ._core import canonical
-
     rig_map = obj.lmm_map
     rig_map.rows.clear()
     for joint in canonical.JOINT_NAMES:
@@ -67,8 +65,6 @@ def fill(obj: bpy.types.Object, bone_map) -> None:
 
 def _merge_target(joint: str, bones: dict[str, str], hint: str | None) -> str | None:
     """The spine, neck or head joint an unmapped spine or neck joint merges into."""
-    from ._core import canonical
-
     if hint in bones and hint != "pelvis":
         return hint
     chain = list(canonical.SPINE_CHAIN)
@@ -81,8 +77,6 @@ def _merge_target(joint: str, bones: dict[str, str], hint: str | None) -> str | 
 
 def from_list(obj: bpy.types.Object):
     """The ``BoneMap`` that ``obj``'s list says; an ``LMMError`` naming the row to fix."""
-    from ._core import LMMError, bonemap, canonical
-
     rig_map = obj.lmm_map
     extra = json.loads(rig_map.extra or "{}")
     bones = {row.joint: row.bone.strip() for row in rig_map.rows if row.bone.strip()}
@@ -119,8 +113,6 @@ def rig_bone_map(obj: bpy.types.Object, skeleton, preset: str | None = None, pos
     """The bone map to use for ``obj`` read as ``skeleton``: ``preset`` when given (``AUTO``, a shipped
     name or ``user:<name>``), else the object's list when it has one, else detected (preset or automatic).
     A rig that cannot be mapped raises an ``LMMError`` (``RigMappingError``) saying why."""
-    from ._core import LMMError, bonemap
-
     try:
         if preset:
             return bonemap.bone_map_for(skeleton, resolve_preset(preset), pose=pose)
@@ -174,8 +166,6 @@ def to_toml(bone_map, name: str) -> str:
 
 def save_preset(obj: bpy.types.Object, name: str) -> Path:
     """Write ``obj``'s list as ``<user rig dir>/<name>.toml`` (atomically) and return the path."""
-    from ._core import LMMError, bonemap
-
     stem = bpy.path.clean_name(name.strip())
     if not name.strip():
         raise LMMError("give the preset a name first")

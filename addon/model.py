@@ -1,7 +1,8 @@
-"""The model the operators run: the file set in the preferences, or the one shipped with the add-on.
+"""The model the operators and the batch worker run, and the one cache of loaded models.
 
-A model is loaded once and kept while its file stays the same (path, size and modification time), so
-the panel's action and style lists and repeated operators never reload it.
+The operators run the file set in the preferences, or the one shipped with the add-on; a batch task names
+its own. A model is loaded once and kept while its file stays the same (path, size and modification time),
+so the panel's action and style lists, repeated operators and a worker's tasks never reload it.
 """
 from __future__ import annotations
 
@@ -10,22 +11,35 @@ from pathlib import Path
 import bpy
 
 from . import preferences
+from ._core import LMMError, runtime, threads
 
-_LOADED: dict[str, object] = {}  # "key" -> (path, size, mtime), "model" -> Model
+_LOADED: dict[Path, tuple[tuple[int, int], runtime.Model]] = {}  # path -> ((size, mtime), model)
+
+
+def load_file(path: str | Path | None = None) -> runtime.Model:
+    """The model in ``path`` (the shipped ``presets/models/lmm_default.npz`` when ``None``), from the cache
+    while the file is unchanged; ``runtime.load``'s ``LMMError`` for a missing or bad file."""
+    path = Path(path) if path else runtime.DEFAULT_MODEL
+    try:
+        stat = path.stat()
+    except OSError:
+        return runtime.load(path)  # its error names the problem and the fix
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    cached = _LOADED.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _LOADED[path] = (stamp, runtime.load(path))
+    return cached[1]
 
 
 def model_path(context: bpy.types.Context) -> Path:
     """The weights file to use: the preference when set, else the shipped ``presets/models/lmm_default.npz``."""
-    from ._core import runtime
-
     chosen = preferences.get(context).model_path.strip()
     return Path(bpy.path.abspath(chosen)) if chosen else runtime.DEFAULT_MODEL
 
 
-def load(context: bpy.types.Context):
-    """The ``lmm_core`` model (``runtime.Model``); an ``LMMError`` that says how to fix a missing or bad file."""
-    from ._core import LMMError, runtime
-
+def load(context: bpy.types.Context) -> runtime.Model:
+    """The model the preferences choose (``model_path``); an ``LMMError`` that says how to fix a missing or
+    bad file."""
     path = model_path(context)
     if not path.is_file():
         if preferences.get(context).model_path.strip():
@@ -34,24 +48,14 @@ def load(context: bpy.types.Context):
             "no model file: the add-on's shipped model is missing; set Model File in Preferences > Add-ons > LMM "
             "to a .npz written by `lmm train`"
         )
-    from ._core import threads
-
     # The Threads preference: numpy's BLAS is told at run time (Blender's numpy is already loaded).
     threads.set_blas_threads(preferences.get(context).threads)
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if _LOADED.get("key") != key:
-        _LOADED.clear()
-        _LOADED["model"] = runtime.load(path)
-        _LOADED["key"] = key
-    return _LOADED["model"]
+    return load_file(path)
 
 
 def vocabulary(context: bpy.types.Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The actions the model can generate and its style names (without ``<unknown>``); empty when no
     model loads."""
-    from ._core import LMMError
-
     try:
         m = load(context)
     except LMMError:

@@ -1,8 +1,9 @@
 """The add-on's operators: each is a few lines that call ``lmm_core`` through ``bridge``.
 
-``bridge`` (numpy, the core) is imported inside ``execute``, as Blender's own importers do, so enabling the
-add-on stays instant. Every operator can be undone, shows window-manager progress while it works, and
-turns an ``LMMError`` (a bad file, nothing selected, ...) into one reported sentence, not a traceback.
+``bridge``, the work modules (``animate``, ``mapping``, ``model``, ``engine_export``) and ``_core`` (numpy, the
+core) are imported inside ``execute``, as Blender's own importers do, so enabling the add-on stays instant.
+Every operator can be undone, shows window-manager progress while it works, and turns an ``LMMError`` (a bad
+file, nothing selected, ...) into one reported sentence, not a traceback.
 """
 # No "from __future__ import annotations": Blender reads property annotations as live objects.
 from pathlib import Path

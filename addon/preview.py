@@ -9,7 +9,6 @@ renamed as a whole, so a killed render never leaves a preview that looks finishe
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import tempfile
@@ -17,11 +16,11 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from . import bridge
-from ._core import CORE_NAME, LMMError, Motion
-
-_atomic = importlib.import_module(f"{CORE_NAME}.io.atomic")
+from ._core import LMMError, Motion, atomic
+from .mannequin import material
 
 
 def _engine_id(engine: str) -> str:
@@ -37,7 +36,7 @@ def _engine_id(engine: str) -> str:
 def _world_points(motion: Motion, scale: float) -> np.ndarray:
     """``(T, N, 3)`` joints and end sites in Blender world coordinates (the bridge keeps motion world =
     Blender world through ``C``, whatever the armature object's transform)."""
-    axes = bridge._to_blender_axes(motion.skeleton.up_axis)
+    axes = bridge.to_blender_axes(motion.skeleton.up_axis)
     return motion.global_positions(end_sites=True) @ axes.T * scale
 
 
@@ -64,8 +63,6 @@ def _floor(scene: bpy.types.Scene, centre: np.ndarray, half: float, z: float, ti
             parity.append((r + c) % 2)
     mesh = bpy.data.meshes.new("LMM floor")
     mesh.from_pydata(verts, [], faces)
-    from .mannequin import material
-
     for name, grey in (("LMM floor light", 0.80), ("LMM floor dark", 0.66)):
         mesh.materials.append(material(name, (grey, grey, grey * 1.02, 1.0), roughness=0.8))
     mesh.polygons.foreach_set("material_index", np.array(parity, dtype=np.int32))
@@ -76,9 +73,9 @@ def _floor(scene: bpy.types.Scene, centre: np.ndarray, half: float, z: float, ti
 
 def _key_location(obj: bpy.types.Object, frames: np.ndarray, values: np.ndarray) -> None:
     """Key ``obj``'s location ``values (T, 3)`` on ``frames``, linear, in a new action."""
-    _, new_fcurve = bridge._channels_for(obj, f"{obj.name} path")
+    _, new_fcurve = bridge.new_action(obj, f"{obj.name} path")
     for i in range(3):
-        bridge._fill_fcurve(new_fcurve("location", i, "Object Transforms"), frames, values[:, i])
+        bridge.fill_fcurve(new_fcurve("location", i, "Object Transforms"), frames, values[:, i])
 
 
 def setup(scene: bpy.types.Scene, motion: Motion, scale: float, frame_start: int, forward: np.ndarray | None,
@@ -115,8 +112,6 @@ def setup(scene: bpy.types.Scene, motion: Motion, scale: float, frame_start: int
     camera = bpy.data.objects.new("LMM preview camera", cam_data)
     scene.collection.objects.link(camera)
     direction = -offset / np.linalg.norm(offset)
-    from mathutils import Vector
-
     camera.rotation_mode = "QUATERNION"
     camera.rotation_quaternion = Vector(direction.tolist()).to_track_quat("-Z", "Y")
     frames = frame_start + np.arange(len(follow), dtype=np.float64)
@@ -188,7 +183,7 @@ def _replace_dir(src: Path, dst: Path) -> None:
 
 
 def _write_gif(pngs: list[Path], path: Path, frame_ms: float) -> None:
-    from PIL import Image
+    from PIL import Image  # Pillow: only GIF previews (batch jobs) need it, never the panel
 
     images = [Image.open(p).convert("RGB") for p in pngs]
     palette = images[len(images) // 2].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
@@ -198,7 +193,7 @@ def _write_gif(pngs: list[Path], path: Path, frame_ms: float) -> None:
     try:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                        duration=max(int(round(frame_ms)), 20), optimize=False, disposal=1)
-        _atomic.set_default_mode(tmp)
+        atomic.set_default_mode(tmp)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -265,9 +260,9 @@ def render_preview(scene: bpy.types.Scene, folder: Path, files: list[str], first
             _write_mp4(scene, frames, step, folder / name)
             written.append(name)
         if frames_dir:
-            _atomic.set_default_mode(tmp, folder=True)
+            atomic.set_default_mode(tmp, folder=True)
             for png in pngs:
-                _atomic.set_default_mode(png)
+                atomic.set_default_mode(png)
             _replace_dir(tmp, folder / frames_dir)
             tmp.mkdir()  # the context manager removes its (now empty) stand-in
             written.append(frames_dir)

@@ -21,6 +21,10 @@ def _keep(key: str, items: list) -> list:
     return _ITEMS[key]
 
 
+# The item functions import ``mapping``, ``engine_export`` and ``model`` when called: those load numpy and the
+# core, which registering the add-on does not.
+
+
 def rig_preset_items(self, context):
     from . import mapping
 

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import shutil
@@ -47,7 +48,8 @@ def fake_repo(tmp_path) -> Path:
 def test_stage_ships_addon_core_presets_and_manifest_only(fake_repo):
     staged = build.stage(fake_repo, fake_repo / "build")
     files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
-    assert {"__init__.py", "bridge.py", "_core.py", build.MANIFEST} <= files
+    assert {"__init__.py", "_core.py", "bridge/__init__.py", "bridge/read.py", "bridge/write.py"} <= files
+    assert build.MANIFEST in files
     assert {"lmm_core/__init__.py", "lmm_core/io/bvh.py", "presets/rigs/mixamo.json"} <= files
     assert not any(f.startswith("lmm_core/train") or "__pycache__" in f for f in files)
     # Staging again replaces the folder as a whole and leaves no temporary folders behind.
@@ -81,3 +83,37 @@ def test_command_line_reports_one_line_and_fails(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("build.py: ") and "Traceback" not in result.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def _imports(nodes) -> set[tuple[str, str, str]]:
+    """``(module, name, as)`` of the import statements among ``nodes``, a leading ``.lmm_core`` or ``lmm_core``
+    written as ``lmm_core``."""
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {(a.name, "", a.asname or a.name) for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            module = re.sub(r"^\.lmm_core", "lmm_core", module)
+            found |= {(module, a.name, a.asname or a.name) for a in node.names}
+    return {("lmm_core", "", "lmm_core") if f == (".", "lmm_core", "lmm_core") else f for f in found}
+
+
+def test_core_is_imported_alike_from_the_vendored_copy_and_the_repository():
+    tree = ast.parse((ROOT / "addon" / "_core.py").read_text(encoding="utf-8"))
+    branch = next(n for n in tree.body if isinstance(n, ast.If))
+    vendored, repository = _imports(branch.body), _imports(branch.orelse)
+    assert vendored == repository
+    assert ("lmm_core.model", "tasks", "tasks") in vendored
+
+
+def test_only_core_module_imports_lmm_core():
+    """Every other add-on module imports the core through ``_core``: the add-on's edges to the core are
+    the names ``_core`` lists, and none is loaded by name."""
+    for path in sorted((ROOT / "addon").rglob("*.py")):
+        if path.name == "_core.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        modules = {m for m, _, _ in _imports(ast.walk(ast.parse(text)))}
+        assert not any(m.startswith(("lmm_core", ".lmm_core")) for m in modules), path
+        assert "importlib" not in text, path

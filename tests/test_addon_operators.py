@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import lzma
 import tomllib
+import types
 import zipfile
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def test_zip_holds_the_addon_and_core_without_training_code(built_zip):
         names = set(zf.namelist())
         manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
     assert built_zip.name == f"lmm-{lmm_core.__version__}.zip"
-    assert {"__init__.py", "bridge.py", "operators.py", "panels.py", "preferences.py", "_core.py"} <= names
+    assert {"__init__.py", "bridge/__init__.py", "operators.py", "panels.py", "preferences.py", "_core.py"} <= names
     assert {"lmm_core/__init__.py", "lmm_core/io/bvh.py", "lmm_core/rotations.py"} <= names
     assert not any(n.startswith("lmm_core/train/") or "__pycache__" in n or n.endswith(".pyc") for n in names)
     assert (manifest["id"], manifest["version"], manifest["type"]) == ("lmm", lmm_core.__version__, "add-on")
@@ -81,6 +82,8 @@ def test_installed_extension_registers_and_uses_its_own_core(scene, installed):
     core = importlib.import_module(f"{module}._core")
     assert core.CORE_NAME == f"{module}.lmm_core"  # the vendored copy, not the repository's
     assert Path(core.lmm_core.__file__).is_relative_to(directory)
+    used = [m for m in vars(core).values() if isinstance(m, types.ModuleType)]
+    assert len(used) > 10 and all(m.__name__.startswith(core.CORE_NAME) for m in used)
     if any(p.is_file() for p in (ROOT / "presets").rglob("*")):  # same layout as the repository
         assert (Path(core.lmm_core.__file__).parent.parent / "presets").is_dir()
     addon_utils.disable(module)  # unregisters cleanly, and registers again
