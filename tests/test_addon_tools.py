@@ -34,7 +34,7 @@ CFG = ModelConfig(d_model=32, layers=1, heads=2, pos_freqs=8, actions=("<unknown
 RIGS = ("rigify", "mixamo", "bvh")
 
 
-# ---- a small model, written as `lmm_core.train.trainer.export` writes one --------------------------------
+# ---- a small model, written as `lmm_core.train.export.export` writes one --------------------------------
 
 
 def _tiny_weights(cfg: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:

@@ -71,7 +71,7 @@ def test_velocity_inputs_warm_start_from_a_model_without_them():
     cfg = replace(CFG, velocity_inputs=True)
     assert network.input_size(cfg) == network.input_size(CFG) + FEATURES
     new = Network(cfg)
-    new.load_state_dict(fit_inputs(old.state_dict(), new))
+    new.load_state_dict(fit_inputs(old.state_dict(), CFG, cfg))
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 30, network.input_size(CFG))).astype(np.float32)
     vel = rng.normal(size=(2, 30, FEATURES)).astype(np.float32)

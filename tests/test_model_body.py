@@ -120,6 +120,21 @@ def test_task_mix_chooses_the_tasks():
     assert 10 < open_ended < 54
     known, hide, scored = task_masks(rng, 32, 64, mix=(0, 0, 0, 1))
     assert hide.all() and known[:, :10].all() and scored.all()
+    # Blocking: whole-pose keys only (every group or none), the first frame keyed, keys 6-50 frames apart
+    # (8-40 with a quarter's jitter) or two keys up to 120 apart; nothing scored after the last key.
+    known, hide, scored = task_masks(rng, 200, 128, mix=(0, 0, 0, 0, 1))
+    assert (known.all(axis=2) == known.any(axis=2)).all() and known[:, 0].all()
+    two_keys = 0
+    for b in range(200):
+        keys = np.flatnonzero(known[b, :, 0])
+        gaps = np.diff(keys)
+        if len(keys) == 2 and gaps[0] > 50:
+            two_keys += 1
+            assert gaps[0] <= 120
+        else:
+            assert len(keys) >= 2 and gaps.min() >= 1 and gaps.max() <= 60
+        assert scored[b, : keys[-1] + 1].all() and not scored[b, keys[-1] + 1:].any()
+    assert 20 < two_keys < 70
 
 
 def test_every_window_weighs_the_same_whatever_its_gap():
@@ -192,7 +207,7 @@ def test_train_on_a_rigs_own_skeleton_and_bench_it(lafan_clip, tmp_path):
 def test_train_rejects_a_bad_task_mix(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--task-mix", "1,2", "--out", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "--task-mix takes 4" in r.stderr
+    assert r.returncode == 2 and "--task-mix takes 4 or 5 numbers, got 2" in r.stderr
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--init-from", str(tmp_path / "none.npz"),
                         "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "none.npz: no such file; give a checkpoint.pt or an exported .npz model" in r.stderr

@@ -2,8 +2,8 @@
 
 Tokens: ``[CLS, ACTION, STYLE, frame_0 .. frame_{T-1}]``. A frame token is a linear map of
 ``[normalised baseline features (F), known flags (22), baseline-present flags (22), (with
-``velocity_inputs``) each feature's change from the previous frame (F), sinusoidal frame position
-(2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
+``velocity_inputs``) each feature's change from the previous frame (F), (with ``sampling``) the flow's
+noisy correction (F) and its time t (1), sinusoidal frame position (2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
 contact logits (4); the CLS output gives action and style logits (intent).
 
 ``lmm_core.train.network`` is the torch twin with the same parameter names; ``tests/test_model.py``
@@ -17,12 +17,13 @@ from .config import ModelConfig
 from .features import FEATURES, NUM_GROUPS
 
 CONTACTS = 4
-INPUT = FEATURES + 2 * NUM_GROUPS  # before velocities and positions
+INPUT = FEATURES + 2 * NUM_GROUPS  # before velocities, flow inputs and positions
+FLOW_INPUTS = FEATURES + 1  # a sampling model's noisy correction and flow time
 
 
 def input_size(cfg: ModelConfig) -> int:
     """Numbers per frame token fed to the network (``Window.x``'s width) for ``cfg``."""
-    return INPUT + (FEATURES if cfg.velocity_inputs else 0) + 2 * cfg.pos_freqs
+    return INPUT + (FEATURES if cfg.velocity_inputs else 0) + (FLOW_INPUTS if cfg.sampling else 0) + 2 * cfg.pos_freqs
 
 
 def positional(t: int, freqs: int) -> np.ndarray:

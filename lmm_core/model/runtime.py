@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,28 @@ from ..mirror import mirror_label
 from . import network
 from .body import Body
 from .config import ModelConfig
+from .features import FEATURES
+from .sampling import STEPS, euler_step, with_flow
 from .segments import CONTEXT, plan
 from .window import Window, choose_anchor, finish, prepare
 
 FORMAT = "lmm-model-1"
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_default.npz"
+
+
+@dataclass
+class Sample:
+    """How a sampling model draws (``Model.run_window``): ``rng`` the random stream (a fixed seed makes
+    the draw repeatable), ``temperature`` the size of the starting noise (0: the deterministic regressor,
+    1: the distribution as trained; between, draws nearer the average), ``steps`` Euler steps."""
+
+    rng: np.random.Generator
+    temperature: float = 1.0
+    steps: int = STEPS
+
+    @classmethod
+    def seeded(cls, seed: int, temperature: float = 1.0, steps: int = STEPS) -> "Sample":
+        return cls(np.random.default_rng(seed), temperature, steps)
 
 
 class Model:
@@ -83,8 +101,13 @@ class Model:
         return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known),
                        self.body.forward, self.cfg.baseline, self.vel_std, self.cfg.gate_frames)
 
-    def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0):
+    def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0,
+                   sample: "Sample | None" = None):
         """One window of up to ``cfg.max_frames`` frames.
+
+        With ``sample`` (a sampling model, ``Sample.temperature > 0``) the window is one draw of what may
+        fill it (``model/sampling.py``), in one pass per flow step and without the mirror average (the
+        average of two draws is no draw). Otherwise the answer is the deterministic regressor's.
 
         With ``self.symmetric`` (the default) the network runs on the window and on its mirror image
         (left and right swapped, sided actions too), and the two answers, the second mirrored back,
@@ -105,8 +128,10 @@ class Model:
             raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
         rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         g = np.asarray(known, dtype=bool)
-        rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style)
-        if self.symmetric:
+        if not (self.cfg.sampling and sample is not None and sample.temperature > 0):
+            sample = None
+        rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style, sample)
+        if self.symmetric and sample is None:
             sigma = np.array(self.body.mirror)
             m_rot, m_pos = self.body.mirrored(rotations, root)
             r2, p2, c2, a2, s2 = self._one_pass(m_rot, m_pos, g[:, sigma], int(self._mirror_action[action]), style)
@@ -122,9 +147,25 @@ class Model:
         pos[g[:, 0]] = root[g[:, 0]]
         return rot, pos, contacts, act, sty
 
-    def _one_pass(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int, style: int):
+    def _one_pass(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int, style: int,
+                  sample: "Sample | None" = None):
         win = self.prepare(rotations, root, known)
-        out, act, sty = network.forward(self.params, self.cfg, win.x[None], np.array([action]), np.array([style]))
+        labels = np.array([action]), np.array([style])
+        if not self.cfg.sampling:
+            out, act, sty = network.forward(self.params, self.cfg, win.x[None], *labels)
+        else:
+            # Deterministic: one pass at t = 0 with no guess. Sampled: noise on the unknown entries, walked
+            # to t = 1 in ``steps`` Euler steps; the last pass's prediction is the answer.
+            unknown = ~win.known
+            steps = 1 if sample is None else sample.steps
+            z = np.zeros(win.base.shape) if sample is None else \
+                sample.rng.standard_normal(win.base.shape) * sample.temperature * unknown
+            for k in range(steps):
+                t = k / steps
+                x = with_flow(win.x, z, t, self.cfg.pos_freqs)
+                out, act, sty = network.forward(self.params, self.cfg, x[None], *labels)
+                if k + 1 < steps:
+                    z = euler_step(z, out[0, :, : FEATURES] * win.gate * unknown, t, (k + 1) / steps)
         rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std, self.scale)
         return rot, pos, contacts, act[0], sty[0]
 
@@ -136,7 +177,8 @@ class Model:
         rot, pos, _ = self.fill(rotations, root, known, action, style)
         return rot, pos
 
-    def fill(self, rotations, root, known, action: int = 0, style: int = 0, context: int = 10):
+    def fill(self, rotations, root, known, action: int = 0, style: int = 0, context: int = 10,
+             sample: Sample | None = None):
         """Fill every gap; long clips are done gap by gap, each with ``context`` frames either side.
 
         ``known`` is ``(T,)`` (whole frames) or ``(T, 22)``. Returns rotations, root, contacts.
@@ -148,7 +190,7 @@ class Model:
             known = np.repeat(known[:, None], self.body.num_joints, axis=1)
         T = len(root)
         if T <= self.cfg.max_frames:
-            rot, pos, con, _, _ = self.run_window(rotations, root, known, action, style)
+            rot, pos, con, _, _ = self.run_window(rotations, root, known, action, style, sample)
             return rot, pos, con
         rot, pos = rotations.copy(), root.copy()
         con = np.zeros((T, 4))
@@ -165,16 +207,17 @@ class Model:
                 # A gap longer than a window: fill its first part, which then serves as context.
                 hi = lo + self.cfg.max_frames
                 b = hi - 1
-            r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], done[lo:hi], action, style)
+            r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], done[lo:hi], action, style, sample)
             rot[lo:hi], pos[lo:hi], con[lo:hi] = r, p, c
             done[lo:b + 1] = True
             gaps = np.flatnonzero(~done.all(axis=1))
         return rot, pos, con
 
     def complete(self, rotations: np.ndarray, root: np.ndarray, frames: int, action: int = 0, style: int = 0,
-                 context: int = 32, window: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 context: int = 32, window: int = 96, sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Continue ``(T, 22, 4)``, ``(T, 3)`` by ``frames`` new frames, one window at a time: each pass
-        keeps the last ``context`` frames as keys and makes ``window - context`` new ones. Returns the
+        keeps the last ``context`` frames as keys and makes ``window - context`` new ones (one draw of them
+        with ``sample``, see ``run_window``). Returns the
         whole sequence (old frames unchanged) and the contact probabilities ``(frames, 4)`` of the new ones."""
         rot, pos = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         contacts = []
@@ -186,7 +229,7 @@ class Model:
             p = np.concatenate([pos[-ctx:], np.repeat(pos[-1:], new, axis=0)])
             known = np.zeros((ctx + new, self.body.num_joints), dtype=bool)
             known[:ctx] = True
-            r, p, c, _, _ = self.run_window(r, p, known, action, style)
+            r, p, c, _, _ = self.run_window(r, p, known, action, style, sample)
             rot = np.concatenate([rot, r[ctx:]])
             pos = np.concatenate([pos, p[ctx:]])
             contacts.append(c[ctx:])

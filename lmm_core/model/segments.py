@@ -6,7 +6,7 @@ shipped model (2026-12-02): continuing a real walk or run for 6 s, the pelvis sl
 the start's speed whatever the window, and the feet glided on half their ground-contact frames
 (foot-skate ratio 0.45-0.53; real clips 0.04). In-betweening, where keys on both sides pin the
 motion down, is what it does well. So a generated clip is a chain of segments of real motion capture
-from the model's bank (``lmm_core.train.trainer.segment_bank``; up to 4 s each, per action and style),
+from the model's bank (``lmm_core.train.export.segment_bank``; up to 4 s each, per action and style),
 each entered at the frame most like where the previous one left off (and, where another is drawn, the
 best joining of a few) and turned and moved to carry on its path, with ``TRANSITION`` frames between
 them made by the network from ``CONTEXT`` frames on either side: the setting it was trained and measured on.
@@ -119,7 +119,7 @@ def plan(bank: dict[str, np.ndarray], frames: int, action: int, style: int, seed
     between them (and after ``start``, when given).
 
     Args:
-        bank: the model's segment bank (``lmm_core.train.trainer.segment_bank``): ``bank_rotations
+        bank: the model's segment bank (``lmm_core.train.export.segment_bank``): ``bank_rotations
             (F, 22, 4)``, ``bank_root (F, 3)``, ``bank_contacts (F, 4)``, the ``N`` segments one after
             another, ``bank_lengths``, ``bank_action``, ``bank_style`` ``(N,)``.
         frames: frames wanted after ``start``.

@@ -10,7 +10,9 @@ from ..kinematics import fk
 from ..model import features as Fe
 from ..model.body import Body
 from ..model.config import ModelConfig
-from ..model.window import GATE_FRAMES, choose_anchor, prepare
+from ..model.sampling import noisy, with_flow
+from ..model.config import GATE_FRAMES
+from ..model.window import choose_anchor, prepare
 from .config import TrainConfig
 from .data import Batch, Corpus, protocol_masks, task_masks
 
@@ -22,11 +24,16 @@ class Prepared:
     corrects, and the truth), ``known (B, W, F)``, ``gate (B, W, F)``, ``positions (B, W, J, 3)`` global joint
     positions (metres, anchor frame), ``rotations (B, W, J, 3, 3)`` global joint rotation matrices,
     ``scored (B, W)`` frames the loss counts, ``contacts (B, W, 4)``, labels ``(B,)``.
+
+    ``flow`` (a sampling model's batches: a random generator and the share of windows at ``t = 0`` with no
+    guess, the deterministic mode) adds the flow inputs to ``x`` (``model.sampling``): each window a time
+    ``t``, and the true correction ``(target - base) / scale`` noised to it on the unknown entries.
     """
 
     def __init__(self, batch: Batch, known: np.ndarray, hide: np.ndarray, mean: np.ndarray, std: np.ndarray,
                  pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
-                 baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES):
+                 baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
+                 flow: tuple[np.random.Generator, float] | None = None):
         B, W = known.shape[:2]
         J = len(body.names)
         xs, bases, knowns, targets, positions, rotations, gates = [], [], [], [], [], [], []
@@ -53,6 +60,14 @@ class Prepared:
         t = lambda a, dt=torch.float32: torch.as_tensor(np.stack(a), dtype=dt)  # noqa: E731
         self.x, self.base, self.known, self.gate = t(xs), t(bases), t(knowns, torch.bool), t(gates)
         self.target, self.positions, self.rotations = t(targets), t(positions), t(rotations)
+        if flow is not None:
+            rng, zero_share = flow
+            unknown = ~np.stack(knowns)
+            z1 = (np.stack(targets) - np.stack(bases)) / scale * unknown
+            times = np.where(rng.random(B) < zero_share, 0.0, rng.random(B))
+            noise = rng.standard_normal(z1.shape) * unknown * (times > 0)[:, None, None]
+            self.x = torch.as_tensor(with_flow(np.stack(xs), noisy(z1, noise, times), times, pos_freqs),
+                                     dtype=torch.float32)
         # Frames the loss counts: something to predict, and not excluded by the task (``task_masks``).
         scored = np.ones(known.shape[:2], dtype=bool) if scored is None else scored
         self.scored = torch.as_tensor(~known.all(axis=2) & scored)
@@ -87,5 +102,6 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
             window = int(rng.choice(cfg.windows))
             batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
             known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
+        flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
-                       vel_std, model_cfg.gate_frames)
+                       vel_std, model_cfg.gate_frames, flow)

@@ -15,9 +15,9 @@ import torch
 from ..errors import LMMError
 from ..io.atomic import atomic_path
 from ..model import features as Fe
-from ..model.network import INPUT
+from ..model.config import ModelConfig
+from ..model.network import FLOW_INPUTS, INPUT
 from ..model.runtime import FORMAT, load
-from .network import Network
 
 # Feature statistics and the position spread: numpy arrays in memory, tensors in the file.
 ARRAYS = ("mean", "std", "scale", "vel_std", "position_spread")
@@ -60,16 +60,20 @@ def warm_start(path: Path) -> dict:
             "model": {f"p.{k}": torch.as_tensor(v) for k, v in model.params.items()}}
 
 
-def fit_inputs(weights: dict, net: Network) -> dict:
-    """A warm start's weights for ``net``: where ``net`` takes velocity inputs that the weights' network did
-    not, zero input rows are inserted for them (before the frame-position rows), so the network starts
-    out computing exactly what it did."""
+def fit_inputs(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
+    """A warm start's weights (of a network configured ``old``) for a network configured ``new``: input
+    blocks that ``new`` takes and ``old`` did not (velocity inputs, a sampling model's flow inputs) get zero
+    input rows at their place in the layout (``network.input_size``), so the network starts out computing
+    exactly what it did. A block ``old`` had and ``new`` lacks is an ``LMMError``."""
     w = weights["p.in_w"]
-    want = net.p["in_w"].shape[0]
-    if w.shape[0] == want:
-        return weights
-    if want - w.shape[0] != Fe.FEATURES:
-        raise LMMError(f"the warm start's network takes {w.shape[0]} inputs per frame, this one {want}; a model "
-                       "trained with velocity inputs continues only with --velocity-inputs")
-    zeros = torch.zeros(Fe.FEATURES, w.shape[1], dtype=w.dtype)
-    return {**weights, "p.in_w": torch.cat([w[:INPUT], zeros, w[INPUT:]])}
+    blocks = [("velocity_inputs", Fe.FEATURES, "--velocity-inputs"), ("sampling", FLOW_INPUTS, "--sampling")]
+    parts, at = [w[:INPUT]], INPUT
+    for name, size, flag in blocks:
+        had, wants = getattr(old, name), getattr(new, name)
+        if had and not wants:
+            raise LMMError(f"a model trained with {flag} continues only with {flag}")
+        if wants:
+            parts.append(w[at:at + size] if had else torch.zeros(size, w.shape[1], dtype=w.dtype))
+        at += size if had else 0
+    parts.append(w[at:])
+    return {**weights, "p.in_w": torch.cat(parts)}

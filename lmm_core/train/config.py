@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import LMMError
 from ..model.config import ModelConfig
-from .data import DEFAULT_MIX
+from .data import DEFAULT_MIX, TASKS
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -38,8 +38,9 @@ class TrainConfig:
     steps: int = _opt(5500, "optimiser steps of the whole run (a resumed run may lengthen it)", 1, 10_000_000)
     batch: int = _opt(24, "windows per step (per process under torchrun)", 1, 4096)
     windows: tuple[int, ...] = _opt((64, 96, 128), "window lengths drawn, frames", 12, ModelConfig.max_frames)
-    task_mix: tuple[float, ...] = _opt(DEFAULT_MIX, "weights of in-betweening, completion, generation and intent "
-                                                    "windows", 0, 1e6, count=4)
+    task_mix: tuple[float, ...] = _opt(DEFAULT_MIX, "weights of in-betweening, completion, generation, intent and "
+                                                    "blocking windows (data.task_masks; four numbers: no blocking)", 0, 1e6,
+                                       count=(len(TASKS) - 1, len(TASKS)))
     max_gap: int = _opt(60, "longest in-betweening gap drawn, frames", 1, ModelConfig.max_frames - 11)
     protocol_windows: bool = _opt(False, "train only on in-betweening windows posed as the LAFAN1 benchmark poses "
                                          "them (10 context frames, a gap of 1..--max-gap frames, one full key, "
@@ -60,6 +61,11 @@ class TrainConfig:
     velocity_inputs: bool = _opt(False, "frame tokens also carry each feature's change from the previous frame "
                                         "(an ablation for the LAFAN1 benchmark; in no shipped model; a warm start "
                                         "from a model without them adds them with zero weights)")
+    sampling: bool = _opt(False, "train the network to sample (flow matching on its correction, "
+                                 "model/sampling.py); a warm start from a model without it adds its inputs with "
+                                 "zero weights, so it starts as the regressor it was")
+    flow_zero_share: float = _opt(0.25, "share of a sampling model's windows trained at flow time 0 with no "
+                                        "guess: its deterministic mode, the regressor", 0.0, 1.0)
     gate_frames: float | None = _opt(None, "frames over which the network's correction fades in away from a key "
                                            "(default: a warm start's own, else ModelConfig's); a warm start "
                                            "switches to it", 1e-3, 1e3)
@@ -99,8 +105,8 @@ def _check(f, value: Any) -> None:
     values = value if isinstance(value, tuple) else (value,)
     if not all(isinstance(v, (int, float)) for v in values):
         return
-    if "count" in f.metadata and len(values) != f.metadata["count"]:
-        raise LMMError(f"{_flag(f.name)} takes {f.metadata['count']} numbers, got {len(values)}")
+    if "count" in f.metadata and len(values) not in f.metadata["count"]:
+        raise LMMError(f"{_flag(f.name)} takes {' or '.join(map(str, f.metadata['count']))} numbers, got {len(values)}")
     if isinstance(value, tuple) and values and not any(values):
         raise LMMError(f"{_flag(f.name)} must not be all zero")
     for v in values:

@@ -121,8 +121,8 @@ def _index(vocab: tuple[str, ...]) -> dict[str, int]:
     return {name: i for i, name in enumerate(vocab)}
 
 
-TASKS = ("inbetween", "complete", "generate", "intent")
-DEFAULT_MIX = (0.6, 0.2, 0.12, 0.08)
+TASKS = ("inbetween", "complete", "generate", "intent", "blocking")
+DEFAULT_MIX = (0.6, 0.2, 0.12, 0.08, 0.0)
 
 
 def protocol_masks(batch: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,11 +142,12 @@ def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[flo
     """Known-group masks ``(B, W, 22)`` for a mix of tasks, which items hide their labels ``(B,)``, and
     which frames the loss scores ``(B, W)``.
 
-    ``mix`` weighs the tasks of ``TASKS`` (default 60/20/12/8%). In-betweening: 10 context frames and a
+    ``mix`` weighs the tasks of ``TASKS`` (default 60/20/12/8/0%). In-betweening: 10 context frames and a
     key 1-``max_gap`` frames later, sometimes with extra keys in the gap or a key that fixes only the
     root path or some joints. Completion: the first 1-40 frames. Generation: nothing or only the first
-    frame. Intent: the first 10-60 frames with labels hidden. Labels are also hidden at random
-    elsewhere, so the model works without them.
+    frame. Intent: the first 10-60 frames with labels hidden. Blocking, as an animator keys: full poses
+    every 8-40 frames from the first frame and nothing else, or (one window in five) two keys up to 120
+    frames apart. Labels are also hidden at random elsewhere, so the model works without them.
 
     An in-betweening window without frames known after its last key scores only the frames up to that
     key: what follows is completion's job, and counted here it would outweigh a short gap many times
@@ -155,7 +156,8 @@ def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[flo
     known = np.zeros((batch, window, 22), dtype=bool)
     scored = np.ones((batch, window), dtype=bool)
     hide = rng.random(batch) < 0.3
-    p = np.asarray(mix, dtype=np.float64)
+    p = np.zeros(len(TASKS))
+    p[: len(mix)] = mix  # a mix from before blocking windows existed gives them no weight
     task = rng.choice(len(TASKS), size=batch, p=p / p.sum())
     for b in range(batch):
         if task[b] == 0:
@@ -183,7 +185,17 @@ def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[flo
         elif task[b] == 2:
             if rng.random() < 0.5:
                 known[b, 0] = True
-        else:
+        elif task[b] == 3:
             known[b, : int(rng.integers(10, min(60, window) + 1))] = True
             hide[b] = True
+        else:
+            if rng.random() < 0.2:
+                keys = np.array([0, int(rng.integers(min(41, window - 1), min(120, window - 1) + 1))])
+            else:
+                spacing = int(rng.integers(8, 41))
+                keys = np.arange(0, window, spacing) + rng.integers(-spacing // 4, spacing // 4 + 1, size=len(range(0, window, spacing)))
+                keys = np.unique(np.clip(keys, 0, window - 1))
+                keys[0] = 0
+            known[b, keys] = True
+            scored[b, keys[-1] + 1:] = False  # after the last key is completion's job
     return known, hide, scored

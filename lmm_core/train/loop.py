@@ -86,8 +86,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         spread = state.get("position_spread")
     warm = checkpoint.warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
     if warm is not None:
-        model_cfg = replace(ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config"),
-                            velocity_inputs=cfg.velocity_inputs, **gate(cfg))
+        warm_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
+        model_cfg = replace(warm_cfg, velocity_inputs=cfg.velocity_inputs, sampling=cfg.sampling, **gate(cfg))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     body = Body.from_dict(model_cfg.body)
@@ -111,7 +111,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         vel_std = None
     net = Network(model_cfg)
     if warm is not None:
-        net.load_state_dict(checkpoint.fit_inputs(warm["model"], net))
+        net.load_state_dict(checkpoint.fit_inputs(warm["model"], warm_cfg, model_cfg))
     net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0

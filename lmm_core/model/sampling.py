@@ -1,0 +1,38 @@
+"""Sampling: the network as a flow-matching denoiser of its own correction (numpy; the trainer uses the
+same inputs).
+
+A sampling model (``ModelConfig.sampling``) is the in-betweening network with two more inputs per
+frame: ``z``, a guess of the correction in units of each feature's typical correction (``scale``), and
+the flow time ``t``. Training shows it ``z_t = t * z_1 + (1 - t) * noise`` for the true correction
+``z_1`` and asks for ``z_1`` (predicting the clean answer, so every loss of the regressor applies
+unchanged). Sampling starts from noise at ``t = 0`` and walks to ``t = 1`` in a few Euler steps; each
+step commits to more of one particular future instead of the average of all of them, which is what a
+regressor returns where the future is uncertain (a shuffle between two keys 60 frames apart). With no
+noise and one step at ``t = 0`` the model is the deterministic regressor (``temperature = 0``).
+Keys never change: known entries are copied, not sampled.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+STEPS = 4  # Euler steps of a sample (each is one pass of the network)
+
+
+def with_flow(x: np.ndarray, z: np.ndarray, t: float | np.ndarray, pos_freqs: int) -> np.ndarray:
+    """Frame inputs ``x (..., T, I)`` with the flow inputs ``[z (..., T, F), t]`` inserted before the
+    ``2 * pos_freqs`` frame-position columns, as ``network.input_size`` lays them out."""
+    split = x.shape[-1] - 2 * pos_freqs
+    t_col = np.broadcast_to(np.asarray(t, dtype=x.dtype)[..., None, None], x.shape[:-1] + (1,))
+    return np.concatenate([x[..., :split], z.astype(x.dtype), t_col, x[..., split:]], axis=-1)
+
+
+def noisy(z1: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``z_t = t * z_1 + (1 - t) * noise`` for ``z1``, ``noise (B, T, F)`` and times ``t (B,)``."""
+    t = t[:, None, None]
+    return t * z1 + (1.0 - t) * noise
+
+
+def euler_step(z: np.ndarray, z1: np.ndarray, t: float, t_next: float) -> np.ndarray:
+    """One Euler step of the flow from ``t`` to ``t_next`` given the predicted clean ``z1``: the velocity
+    of the straight path through ``z`` that ends at ``z1`` is ``(z1 - z) / (1 - t)``."""
+    return z + (t_next - t) * (z1 - z) / (1.0 - t)

@@ -1,0 +1,90 @@
+"""The sampling model (flow matching on the network's correction): input layout shared by training and
+the runtime, the warm start that keeps the regressor, draws that keep keys and follow their seed."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lmm_core import read_bvh
+from lmm_core.model import network, runtime, tasks
+from lmm_core.model.config import ModelConfig
+from lmm_core.model.features import FEATURES
+from lmm_core.model.runtime import Sample
+from lmm_core.model.sampling import euler_step, noisy, with_flow
+
+torch = pytest.importorskip("torch")
+from lmm_core.train.checkpoint import fit_inputs  # noqa: E402
+from lmm_core.train.network import Network  # noqa: E402
+
+CFG = ModelConfig(d_model=64, layers=2, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>", "normal"))
+SAMPLING = replace(CFG, sampling=True)
+
+
+def test_flow_inputs_sit_before_the_frame_positions():
+    x = np.arange(2 * 5 * (network.INPUT + 2 * CFG.pos_freqs), dtype=np.float32).reshape(2, 5, -1)
+    z = np.full((2, 5, FEATURES), -1.0)
+    y = with_flow(x, z, np.array([0.25, 0.75]), CFG.pos_freqs)
+    assert y.shape[-1] == network.input_size(SAMPLING)
+    np.testing.assert_array_equal(y[..., : network.INPUT], x[..., : network.INPUT])
+    np.testing.assert_array_equal(y[..., network.INPUT:network.INPUT + FEATURES], z)
+    assert (y[0, :, network.INPUT + FEATURES] == 0.25).all() and (y[1, :, network.INPUT + FEATURES] == 0.75).all()
+    np.testing.assert_array_equal(y[..., -2 * CFG.pos_freqs:], x[..., -2 * CFG.pos_freqs:])
+
+
+def test_the_flow_walks_straight_to_the_predicted_answer():
+    z1, noise = np.ones((1, 3, 2)), np.zeros((1, 3, 2))
+    np.testing.assert_allclose(noisy(z1, noise, np.array([0.3])), 0.3)
+    # From t = 0.5 at 0.5 towards 1.0, half of the remaining way in a step of 0.25.
+    np.testing.assert_allclose(euler_step(np.full(2, 0.5), np.ones(2), 0.5, 0.75), 0.75)
+
+
+def _warm(seed: int = 0) -> tuple[Network, Network]:
+    torch.manual_seed(seed)
+    old = Network(CFG)
+    with torch.no_grad():
+        old.p["head_w"].normal_(0, 0.05)
+    new = Network(SAMPLING)
+    new.load_state_dict(fit_inputs(old.state_dict(), CFG, SAMPLING))
+    return old, new
+
+
+def test_a_warm_started_sampling_model_is_the_regressor_until_trained():
+    """Zero rows for the new inputs: at t = 0 with no guess, and with any guess, it computes what it did."""
+    old, new = _warm()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 30, network.input_size(CFG))).astype(np.float32)
+    a = s = np.array([1, 0])
+    before = network.forward(old.numpy_parameters(), CFG, x, a, s)[0]
+    for z in (np.zeros((2, 30, FEATURES)), rng.normal(size=(2, 30, FEATURES))):
+        after = network.forward(new.numpy_parameters(), SAMPLING, with_flow(x, z, 0.5, CFG.pos_freqs), a, s)[0]
+        np.testing.assert_allclose(after, before, atol=1e-5)
+    with torch.no_grad():  # and the torch twin agrees with numpy on the wider input
+        xt = with_flow(x, rng.normal(size=(2, 30, FEATURES)), np.array([0.1, 0.9]), CFG.pos_freqs)
+        new.p["in_w"].normal_(0, 0.05)
+        np.testing.assert_allclose(new(torch.as_tensor(xt), torch.as_tensor(a), torch.as_tensor(s))[0].numpy(),
+                                   network.forward(new.numpy_parameters(), SAMPLING, xt, a, s)[0], atol=1e-4)
+    with pytest.raises(Exception, match="continues only with --sampling"):
+        fit_inputs(new.state_dict(), SAMPLING, CFG)
+
+
+def test_draws_keep_the_keys_follow_their_seed_and_differ_between_seeds(test_data):
+    _, net = _warm(2)
+    with torch.no_grad():  # a network that listens to its guess, as a trained one does
+        net.p["in_w"].normal_(0, 0.05)
+    model = runtime.Model(net.numpy_parameters(), SAMPLING, np.zeros(FEATURES), np.ones(FEATURES))
+    clip = tasks.to_canonical(read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0).slice(0, 60)
+    known = np.zeros(60, dtype=bool)
+    known[:10] = known[45:] = True
+    args = (clip.rotations, clip.root_positions, known)
+    det = model.fill(*args)
+    a, b, a2 = (model.fill(*args, sample=Sample.seeded(seed)) for seed in (0, 1, 0))
+    for rot, pos, _ in (det, a, b):
+        np.testing.assert_array_equal(pos[known], clip.root_positions[known])
+        np.testing.assert_array_equal(rot[known], clip.rotations[known])
+    np.testing.assert_array_equal(a[1], a2[1])  # a seed is one draw, every time
+    assert np.abs(a[1] - b[1])[~known].max() > 1e-3  # another seed, another draw
+    assert np.abs(a[1] - det[1])[~known].max() > 1e-3
+    # Temperature 0 is the deterministic answer.
+    np.testing.assert_allclose(model.fill(*args, sample=Sample.seeded(0, temperature=0.0))[1], det[1])
