@@ -23,7 +23,7 @@ from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .mirror import mirror
 from .model.tasks import complete, generate, inbetween, intent
-from .results import target_rig, write_result
+from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .skeleton import UNITS_TO_METRES
 from .train import config as train_config  # (no torch: that is imported only when training runs)
@@ -171,13 +171,22 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", required=True, help="frames to keep, e.g. 0,20,45; all others are made")
     p.add_argument("--action", help="optional action label to steer the in-between")
     p.add_argument("--style", help="optional style label")
+    _draw_args(p)
     _model_args(p)
+
+
+def _draw_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variation", type=float, default=0.0,
+                   help="0 to 1: with a sampling model, draw one of the motions that fit (the temperature of the "
+                        "draw); 0 (default): the deterministic answer")
+    p.add_argument("--seed", type=int, default=0, help="which draw (with --variation above 0); the same seed, the same motion")
 
 
 def _inbetween(args: argparse.Namespace) -> int:
     keys = _parse_keys(args.keys)
     motion = read_bvh(args.input)
-    _write_result(inbetween(motion, keys, args.model, action=args.action, style=args.style), args)
+    _write_result(inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
+                            variation=args.variation), args)
     return 0
 
 
@@ -186,12 +195,24 @@ def _complete_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, required=True, help="how many frames to add (at the input's frame rate)")
     p.add_argument("--action", help="optional action label")
     p.add_argument("--style", help="optional style label")
+    p.add_argument("--samples", type=int, default=1,
+                   help="draw this many futures (seeds --seed, --seed+1, ...; needs --variation above 0), written as "
+                        "OUTPUT_001.bvh, OUTPUT_002.bvh, ...")
+    _draw_args(p)
     _model_args(p)
 
 
 def _complete(args: argparse.Namespace) -> int:
+    if not 1 <= args.samples <= 100:
+        raise LMMError(f"--samples must be from 1 to 100, got {args.samples}")
+    if args.samples > 1 and args.variation == 0:
+        raise LMMError("--samples above 1 draws several futures: give --variation above 0 (e.g. 1)")
     motion = read_bvh(args.input)
-    _write_result(complete(motion, args.frames, args.model, action=args.action, style=args.style), args)
+    for i in range(args.samples):
+        made = complete(motion, args.frames, args.model, action=args.action, style=args.style, seed=args.seed + i,
+                        variation=args.variation)
+        out = args.output if args.samples == 1 else numbered(args.output, i + 1)
+        write_result(made, out, getattr(args, "rig", None))
     return 0
 
 

@@ -28,6 +28,15 @@ def target_rig(spec: str) -> Skeleton:
     return read_bvh(path).skeleton
 
 
+def numbered(output: Path, i: int) -> Path:
+    """``take_003.bvh.gz`` from ``take.bvh.gz`` for ``i = 3`` (compressed suffixes kept): one file of several."""
+    name = output.name
+    for suffix in (".bvh.gz", ".bvh.xz", ".bvh"):
+        if name.lower().endswith(suffix):
+            return output.with_name(f"{name[: -len(suffix)]}_{i:03d}{name[-len(suffix):]}")
+    return output.with_name(f"{name}_{i:03d}")
+
+
 def write_result(motion: Motion, output: Path, rig: str | None = None, source_map: str | None = None) -> None:
     """Write ``motion`` to ``output`` (BVH), first retargeted onto ``rig`` (see ``target_rig``) when given,
     and say what was written."""

@@ -2,6 +2,7 @@
 the runtime, the warm start that keeps the regressor, draws that keep keys and follow their seed."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -88,3 +89,54 @@ def test_draws_keep_the_keys_follow_their_seed_and_differ_between_seeds(test_dat
     assert np.abs(a[1] - det[1])[~known].max() > 1e-3
     # Temperature 0 is the deterministic answer.
     np.testing.assert_allclose(model.fill(*args, sample=Sample.seeded(0, temperature=0.0))[1], det[1])
+
+
+def _sampling_model_file(tmp_path) -> str:
+    """A small sampling model written as ``lmm train --export`` writes one (canonical body, no bank)."""
+    from lmm_core.train import checkpoint
+    from lmm_core.train.export import export
+
+    _, net = _warm(3)
+    with torch.no_grad():
+        net.p["in_w"].normal_(0, 0.05)
+    ckpt = tmp_path / "checkpoint.pt"
+    checkpoint.save(ckpt, {"format": checkpoint.FORMAT, "step": 1, "model": net.state_dict(), "optimizer": {},
+                           "train_config": {}, "model_config": json.loads(SAMPLING.to_json()),
+                           "mean": np.zeros(FEATURES), "std": np.ones(FEATURES), "scale": np.full(FEATURES, 0.3)})
+    return str(export(ckpt, tmp_path / "sampling.npz", bank=False))
+
+
+def test_complete_draws_several_futures_from_the_command_line(test_data, tmp_path, capsys):
+    from lmm_core.cli import main
+
+    model = _sampling_model_file(tmp_path)
+    clip = test_data / "cmu_131_03_hop_excerpt.bvh.xz"
+    out = tmp_path / "future.bvh"
+    assert main(["complete", str(clip), "--frames", "20", "--samples", "3", "--variation", "1", "--model", model,
+                 "-o", str(out)]) == 0
+    futures = [read_bvh(tmp_path / f"future_{i:03d}.bvh") for i in (1, 2, 3)]
+    given = read_bvh(clip)
+    for f in futures:
+        assert f.num_frames == given.num_frames + 20
+        np.testing.assert_allclose(f.root_positions[: given.num_frames], given.root_positions, atol=1e-3)
+    assert np.abs(futures[0].root_positions - futures[1].root_positions).max() > 1e-3
+    # The same seed again is the same future; asking several futures of no variation is refused.
+    assert main(["complete", str(clip), "--frames", "20", "--seed", "1", "--variation", "1", "--model", model,
+                 "-o", str(tmp_path / "again.bvh")]) == 0
+    np.testing.assert_allclose(read_bvh(tmp_path / "again.bvh").root_positions, futures[1].root_positions, atol=1e-4)
+    capsys.readouterr()
+    assert main(["complete", str(clip), "--frames", "20", "--samples", "2", "--model", model, "-o", str(out)]) == 2
+    assert "give --variation above 0" in capsys.readouterr().err
+
+
+def test_a_model_that_does_not_sample_says_so(test_data, tmp_path, capsys):
+    from lmm_core.cli import main
+
+    reg = runtime.Model(Network(CFG).numpy_parameters(), CFG, np.zeros(FEATURES), np.ones(FEATURES))
+    clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    with pytest.raises(Exception, match="does not sample.*use --variation 0"):
+        tasks.inbetween(clip, [0, 30], reg, variation=0.5)
+    assert main(["inbetween", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), "--keys", "0,30", "--variation", "2",
+                 "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "--variation must be from 0 to 1, got 2.0" in capsys.readouterr().err
+    assert not (tmp_path / "x.bvh").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import LMMError
 from ..model.tasks import intent
-from ..results import write_result
+from ..results import numbered, write_result
 from ..skeleton import UNITS_TO_METRES
 from .pipeline import CaptureOptions, capture_files
 from .segment import segment
@@ -35,15 +35,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="model weights for --label (default: the shipped model)")
 
 
-def _numbered(output: Path, i: int) -> Path:
-    """``out_001.bvh`` from ``out.bvh`` (compressed suffixes kept: ``out_001.bvh.xz``)."""
-    name = output.name
-    for suffix in (".bvh.gz", ".bvh.xz", ".bvh"):
-        if name.lower().endswith(suffix):
-            return output.with_name(f"{name[: -len(suffix)]}_{i:03d}{name[-len(suffix):]}")
-    return output.with_name(f"{name}_{i:03d}")
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.output.parent.is_dir():
         raise LMMError(f"{args.output}: the folder {args.output.parent} does not exist; create it first")
@@ -66,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clips     {len(clips)} between pauses of at least {args.min_pause:g} s")
     for i, (a, b) in enumerate(clips, start=1):
         clip = motion if (a, b) == (0, motion.num_frames) else motion.slice(a, b)
-        out = _numbered(args.output, i) if args.split else args.output
+        out = numbered(args.output, i) if args.split else args.output
         if args.split:
             print(f"clip {i:03d}  frames {a}-{b - 1} ({(b - a) / motion.fps:.2f} s)")
         if args.label:

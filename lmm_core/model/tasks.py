@@ -21,7 +21,7 @@ from ..errors import LMMError
 from ..motion import Motion
 from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
-from .runtime import Model, load
+from .runtime import Model, Sample, load
 
 _CANON = canonical_skeleton()
 _CANON_MAP = bone_map_for(_CANON, "canonical")
@@ -139,8 +139,22 @@ def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.nd
     return clean_up(canon, contacts=down, floor_frames=floor_frames, anchor_frames=anchor_frames)
 
 
+def _sample(m: Model, seed: int, variation: float) -> Sample | None:
+    """The draw asked for: ``None`` (the deterministic answer) at variation 0; a seeded draw otherwise,
+    which only a sampling model can make."""
+    if not 0 <= variation <= 1:
+        raise LMMError(f"--variation must be from 0 to 1, got {variation}")
+    if variation == 0:
+        return None
+    if not m.cfg.sampling:
+        raise LMMError(f"{m.path or 'this model'} does not sample (it was not trained with --sampling); "
+                       "use --variation 0, or a sampling model")
+    return Sample.seeded(seed, temperature=variation)
+
+
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
-              action: str | None = None, style: str | None = None, clean: bool = True) -> Motion:
+              action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
+              variation: float = 0.0) -> Motion:
     """Keep frames ``keys`` of ``motion`` and make all the others.
 
     Args:
@@ -148,10 +162,14 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         keys: frame indices (at least one; two or more to in-between).
         clean: keep joints inside their learned limits and lock feet on the predicted contacts and
             wherever the result shows a foot down (the key frames are restored exactly afterwards either way).
+        seed, variation: with a sampling model and ``variation`` above 0 (0 to 1, the draw's temperature),
+            one draw of what may happen between the keys, the same for the same seed; at 0 the
+            deterministic answer.
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
     m = _model(model)
+    sample = _sample(m, seed, variation)
     keys = np.unique(np.asarray(list(keys), dtype=int))
     if len(keys) == 0:
         raise LMMError("give at least one key frame (e.g. --keys 0,20,45)")
@@ -161,7 +179,8 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     scale = m.cfg.fps / motion.fps
     known = np.zeros(canon.num_frames, dtype=bool)
     known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
-    rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style))
+    rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style),
+                           sample=sample)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
     made = _clean(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
     back = _back_onto(made, motion, motion.num_frames, source_map)
@@ -169,14 +188,18 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
 
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
-             action: str | None = None, style: str | None = None, clean: bool = True) -> Motion:
-    """The motion followed by ``frames`` new frames (at the motion's frame rate), same rig."""
+             action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
+             variation: float = 0.0) -> Motion:
+    """The motion followed by ``frames`` new frames (at the motion's frame rate), same rig; ``seed`` and
+    ``variation`` draw one of the futures a sampling model sees (see ``inbetween``)."""
     if frames < 1:
         raise LMMError(f"--frames must be at least 1, got {frames}")
     m = _model(model)
+    sample = _sample(m, seed, variation)
     canon = to_canonical(motion, m.cfg.fps, source_map)
     new = int(np.ceil(frames * m.cfg.fps / motion.fps)) + 1
-    rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style))
+    rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style),
+                               sample=sample)
     contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
     made = _clean(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
     total = motion.num_frames + frames
