@@ -251,11 +251,11 @@ def test_bad_input_names_the_fix(sliding, test_data):
 def test_the_model_commands_lock_gliding_feet_their_contacts_miss(sliding):
     """The network's contacts (or a bank's strict ones) may say no foot is down while one glides along the
     floor; the clean-up the commands run still finds and locks it."""
-    from lmm_core.model.tasks import _clean
+    from lmm_core.model.tasks import clean_made
 
-    out = _clean(sliding, np.zeros((T, 4)), True)
+    out = clean_made(sliding, np.zeros((T, 4)), True)
     ankle = out.global_positions()[:, J["left_ankle"]]
     assert np.ptp(sliding.global_positions()[CONTACT, J["left_ankle"], 2]) > 0.14
     assert np.ptp(ankle[CONTACT, 2]) < 0.005  # held (both feet are down throughout, so both are locked)
     assert np.ptp(out.global_positions()[CONTACT, J["right_ankle"], 2]) < 0.005
-    assert _clean(sliding, np.zeros((T, 4)), False) is sliding  # clean=False leaves it alone
+    assert clean_made(sliding, np.zeros((T, 4)), False) is sliding  # clean=False leaves it alone

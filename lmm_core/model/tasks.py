@@ -121,7 +121,7 @@ def match_keys(result: Motion, original: Motion, keys: np.ndarray) -> Motion:
     return replace(result, rotations=rotations, root_positions=root, translations=translations)
 
 
-def _clean(canon: Motion, contacts: np.ndarray, clean: bool, floor_frames: np.ndarray | None = None,
+def clean_made(canon: Motion, contacts: np.ndarray, clean: bool = True, floor_frames: np.ndarray | None = None,
            anchor_frames: np.ndarray | None = None) -> Motion:
     """The model's output cleaned: joints inside the learned limits, feet locked on its predicted contacts
     ``(T, 4)`` and wherever the motion itself shows a foot down (kept above the floor on ``floor_frames``,
@@ -182,7 +182,7 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style),
                            sample=sample)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
-    made = _clean(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
+    made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
     back = _back_onto(made, motion, motion.num_frames, source_map)
     return match_keys(back, motion, keys)
 
@@ -201,7 +201,7 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style),
                                sample=sample)
     contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
-    made = _clean(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
+    made = clean_made(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
     total = motion.num_frames + frames
     back = _back_onto(made, motion, total, source_map)
     # The given frames come back exactly; the correction at the last one fades over the new frames.
@@ -227,7 +227,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         start_arrays = (c.rotations, c.root_positions)
     rot, pos, con, made = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
     labels = {"action": action} | ({"style": style} if style else {})
-    return _clean(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
+    return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:

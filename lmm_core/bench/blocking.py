@@ -1,0 +1,184 @@
+"""``lmm bench blocking``: in-betweening as an animator blocks a shot, keys only, on held-out takes.
+
+An animator keys a pose every 15-30 frames and nothing else, or two poses far apart; the benchmarks of
+papers give 10 frames of context and one key. Here each window of a held-out take (canonical body, 30
+fps) keeps only its key frames: every 8, 15 or 30 frames over 121 frames, or two keys 30-120 frames
+apart. On the frames made, each method is scored against the capture and against the capture's own
+numbers:
+
+- ``error_m``: mean joint position error, metres (global positions, every joint and made frame);
+  ``error_ratio``: that over plain interpolation's on the same keys.
+- ``skate`` / ``skate_capture``: foot-skate ratio (``cleanup.feet.foot_skate``) on the made frames,
+  mean over windows, of the method and of the capture; ``skate_ratio`` the first over the second.
+- ``acc99`` / ``acc99_capture``: 99th percentile of joint accelerations (metres/frame^2) on the made
+  frames; ``acc_ratio``: pops show here.
+- ``key_jump``: mean change of joint velocity across each inner key (metres/frame), and the capture's.
+
+Methods: ``interp`` (lerp/slerp between keys), ``model`` (deterministic, then the clean-up users get:
+limits and locked feet), and for a sampling model ``sampled`` (one draw per window, seed = window
+index, ``variation`` its temperature, then the same clean-up).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..canonical import canonical_skeleton
+from ..cleanup.feet import foot_skate
+from ..model.runtime import Model, Sample
+from ..model.tasks import clean_made
+from ..motion import Motion
+from ..progress import progress
+from .baselines import interpolation
+from .inbetween import corpus_clips
+
+FPS = 30.0
+# (name, key spacing in frames, window length in frames): keys at 0, spacing, 2 * spacing ... window - 1.
+SETTINGS = (("every 8", 8, 121), ("every 15", 15, 121), ("every 30", 30, 121),
+            ("gap 30", 30, 31), ("gap 60", 60, 61), ("gap 90", 90, 91), ("gap 120", 120, 121))
+IN_DOMAIN = ("bandai1", "bandai2", "reactidle", "cmu")
+
+
+@dataclass
+class Group:
+    """Held-out takes scored together: ``clips`` of ``(name, rotations (T, 22, 4), root (T, 3))``."""
+
+    name: str
+    clips: list
+
+
+def held_out_groups(corpus: str | Path, off_domain_subject: int = 4) -> list[Group]:
+    """In-domain: the validation split of every source the shipped model trains on. Off-domain: LAFAN1's
+    takes of subject ``off_domain_subject`` (obstacles, falls, dances; the shipped model never sees LAFAN1)."""
+    val = corpus_clips(corpus, "val", list(IN_DOMAIN))
+    lafan = [c for split in ("train", "val") for c in corpus_clips(corpus, split, ["lafan1"])
+             if c.name.endswith(f"_subject{off_domain_subject}")]
+    groups = [Group("in-domain", [(c.name, c.rotations, c.root) for c in val])]
+    if lafan:
+        groups.append(Group(f"LAFAN1 subject {off_domain_subject}", [(c.name, c.rotations, c.root) for c in lafan]))
+    return groups
+
+
+def windows(clips: list, length: int, count: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to ``count`` windows of ``length`` frames, spread over the clips (at most one per ``length``
+    frames of each clip), drawn with a fixed seed so every method sees the same ones."""
+    starts = [(i, s) for i, (_, _, root) in enumerate(clips) for s in range(0, len(root) - length + 1, length)]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(starts), size=min(count, len(starts)), replace=False) if starts else []
+    out = []
+    for k in sorted(pick):
+        i, s = starts[k]
+        _, rot, root = clips[i]
+        out.append((np.asarray(rot[s:s + length], dtype=np.float64), np.asarray(root[s:s + length], dtype=np.float64)))
+    return out
+
+
+def key_mask(length: int, spacing: int) -> np.ndarray:
+    """``(length,)`` bool: keys at 0, spacing, 2 * spacing, ... and the last frame."""
+    known = np.zeros(length, dtype=bool)
+    known[::spacing] = True
+    known[-1] = True
+    return known
+
+
+def _positions(rot: np.ndarray, root: np.ndarray) -> np.ndarray:
+    return Motion(canonical_skeleton(), rot, root, FPS).global_positions()
+
+
+def _accelerations(pos: np.ndarray, made: np.ndarray) -> np.ndarray:
+    """Joint acceleration norms ``(n,)`` (metres/frame^2) at the made frames that have both neighbours."""
+    acc = np.linalg.norm(pos[2:] - 2 * pos[1:-1] + pos[:-2], axis=-1)  # (T - 2, J)
+    return acc[made[1:-1]].ravel()
+
+
+def _key_jumps(pos: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Mean over joints of the change of velocity across each inner key, metres/frame."""
+    keys = np.flatnonzero(known)
+    keys = keys[(keys > 0) & (keys < len(known) - 1)]
+    return np.array([np.linalg.norm((pos[k + 1] - pos[k]) - (pos[k] - pos[k - 1]), axis=-1).mean() for k in keys])
+
+
+Method = Callable[[np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> dict[str, Method]:
+    """The model's methods: deterministic, and (a sampling model) one seeded draw per window."""
+    def run(sample_of):
+        def method(rot, root, known, index):
+            r, p, con = model.fill(rot, root, known, sample=sample_of(index))
+            made = Motion(canonical_skeleton(), r, p, FPS)
+            if clean:
+                made = clean_made(made, con, anchor_frames=known)
+            return made.rotations, made.root_positions
+        return method
+
+    methods = {"model": run(lambda i: None)}
+    if model.cfg.sampling and variation > 0:
+        methods["sampled"] = run(lambda i: Sample.seeded(i, temperature=variation))
+    return methods
+
+
+def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: int = 40,
+                 show_progress: bool = False) -> dict:
+    """Scores ``{group: {setting: {method: {metric: value}}}}`` (see the module docstring); ``interp`` is
+    always scored, as the reference of ``error_ratio``."""
+    methods = {"interp": lambda rot, root, known, i: interpolation(rot, root, known), **methods}
+    results: dict = {}
+    for group in groups:
+        results[group.name] = {}
+        for name, spacing, length in SETTINGS:
+            wins = windows(group.clips, length, per_setting)
+            if not wins:  # no take of the group is that long
+                continue
+            known = key_mask(length, spacing)
+            made = ~known
+            truth = [_positions(rot, root) for rot, root in wins]
+            cap_skate = [foot_skate(Motion(canonical_skeleton(), rot, root, FPS), frames=made) for rot, root in wins]
+            cap_acc = np.concatenate([_accelerations(p, made) for p in truth])
+            cap_jump = np.concatenate([_key_jumps(p, known) for p in truth])
+            row = {}
+            for mname, method in methods.items():
+                err, skate, acc, jump = [], [], [], []
+                bar = progress(list(enumerate(wins)), desc=f"{group.name} {name} {mname}", unit="window",
+                               enabled=show_progress)
+                for i, (rot, root) in bar:
+                    r, p = method(rot, root, known, i)
+                    pos = _positions(r, p)
+                    err.append(np.linalg.norm(pos - truth[i], axis=-1)[made].mean())
+                    skate.append(foot_skate(Motion(canonical_skeleton(), r, p, FPS), frames=made))
+                    acc.append(_accelerations(pos, made))
+                    jump.append(_key_jumps(pos, known))
+                jumps = np.concatenate(jump)
+                row[mname] = {
+                    "windows": len(wins), "error_m": float(np.mean(err)), "skate": float(np.mean(skate)),
+                    "skate_capture": float(np.mean(cap_skate)),
+                    "acc99": float(np.percentile(np.concatenate(acc), 99)), "acc99_capture": float(np.percentile(cap_acc, 99)),
+                    # Two-key windows have no inner key.
+                    "key_jump": float(np.mean(jumps)) if len(jumps) else 0.0,
+                    "key_jump_capture": float(np.mean(cap_jump)) if len(cap_jump) else 0.0,
+                }
+            ref = row["interp"]["error_m"]
+            for v in row.values():
+                v["error_ratio"] = v["error_m"] / ref if ref > 0 else float("nan")
+                v["skate_ratio"] = v["skate"] / max(v["skate_capture"], 1e-3)
+                v["acc_ratio"] = v["acc99"] / max(v["acc99_capture"], 1e-9)
+            results[group.name][name] = row
+    return results
+
+
+def format_blocking(results: dict) -> str:
+    """A table per group: one line per setting and method."""
+    lines = []
+    for group, settings in results.items():
+        lines.append(f"{group}")
+        lines.append(f"  {'setting':<9} {'method':<8} {'windows':>7} {'error m':>8} {'/interp':>7} {'skate':>6} "
+                     f"{'/capture':>8} {'acc99':>7} {'/capture':>8} {'key jump':>8} {'capture':>8}")
+        for setting, row in settings.items():
+            for method, v in row.items():
+                lines.append(f"  {setting:<9} {method:<8} {v['windows']:>7d} {v['error_m']:>8.3f} {v['error_ratio']:>7.2f} "
+                             f"{v['skate']:>6.3f} {v['skate_ratio']:>8.2f} {v['acc99']:>7.4f} {v['acc_ratio']:>8.2f} "
+                             f"{v['key_jump']:>8.4f} {v['key_jump_capture']:>8.4f}")
+    return "\n".join(lines)
