@@ -10,7 +10,9 @@ import numpy as np
 from .. import canonical as cn
 from .. import dataset
 from ..errors import LMMError
-from ..mirror import mirror_label
+from ..contacts import detect
+from ..mirror import mirror, mirror_frames, mirror_label
+from ..skeleton import UNITS_TO_METRES
 
 # Contacts are stored [left_ankle, right_ankle, left_toe, right_toe].
 _CONTACT_MIRROR = np.array([1, 0, 3, 2])
@@ -77,10 +79,6 @@ class Corpus:
                      actions: tuple[str, ...], styles: tuple[str, ...]) -> "Corpus":
         """Clips on a rig's own skeleton (``body``, see ``model.body``), mirrored with ``lmm_core.mirror``
         because such rigs' joint frames are not symmetric at rest (LAFAN1's lie along each bone)."""
-        from ..contacts import detect
-        from ..mirror import mirror, mirror_frames
-        from ..skeleton import UNITS_TO_METRES
-
         frames = mirror_frames(motions[0])
         a_index, s_index = _index(actions), _index(styles)
         parts: dict[str, list] = {k: [] for k in ("rot", "root", "con", "rot_m", "root_m", "con_m")}
