@@ -22,7 +22,7 @@ from .demo import run_demo
 from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .mirror import mirror
-from .model.tasks import complete, generate, inbetween, intent
+from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .skeleton import UNITS_TO_METRES
@@ -221,14 +221,18 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", help="e.g. normal, tired, happy, elderly")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", choices=GENERATION_METHODS, default="segments",
+                   help="segments (default): recorded segments of the action joined by the network; network: the "
+                        "network alone, window after window (a sampling model's draws)")
     p.add_argument("--variation", type=float, default=0.5,
-                   help="0 to 1: the chance at each join of switching to another recorded segment of the action "
-                        "rather than repeating one (seeds differ at 0 too)")
+                   help="0 to 1: with segments, the chance at each join of switching to another recorded segment "
+                        "rather than repeating one (seeds differ at 0 too); with network, the draws' temperature")
     _model_args(p)
 
 
 def _generate(args: argparse.Namespace) -> int:
-    _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model), args)
+    _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
+                           method=args.method), args)
     return 0
 
 

@@ -140,3 +140,21 @@ def test_a_model_that_does_not_sample_says_so(test_data, tmp_path, capsys):
                  "-o", str(tmp_path / "x.bvh")]) == 2
     assert "--variation must be from 0 to 1, got 2.0" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
+
+
+def test_the_network_generates_alone_window_after_window(tmp_path):
+    """--method network: a sampling model's draws, any length, the same for the same seed; the regressor
+    without a draw; a model that does not sample refuses a draw."""
+    _, net = _warm(4)
+    with torch.no_grad():
+        net.p["in_w"].normal_(0, 0.05)
+    model = runtime.Model(net.numpy_parameters(), SAMPLING, np.zeros(FEATURES), np.ones(FEATURES))
+    a = tasks.generate("walk", seconds=5.0, seed=3, variation=1.0, model=model, method="network", clean=False)
+    b = tasks.generate("walk", seconds=5.0, seed=3, variation=1.0, model=model, method="network", clean=False)
+    c = tasks.generate("walk", seconds=5.0, seed=4, variation=1.0, model=model, method="network", clean=False)
+    assert a.num_frames == 150 and a.fps == 30.0 and a.labels["action"] == "walk"
+    np.testing.assert_array_equal(a.root_positions, b.root_positions)
+    assert np.abs(a.root_positions - c.root_positions).max() > 1e-3
+    assert np.isfinite(a.rotations).all() and np.allclose(np.linalg.norm(a.rotations, axis=-1), 1.0)
+    with pytest.raises(Exception, match="--method must be one of segments, network"):
+        tasks.generate("walk", model=model, method="dream")

@@ -244,6 +244,31 @@ class Model:
         *_, act, sty = self.run_window(rotations[:n], root[:n], known)
         return _softmax_known(act), _softmax_known(sty)
 
+    def generate_network(self, frames: int, action: int = 0, style: int = 0, sample: Sample | None = None,
+                         start: tuple[np.ndarray, np.ndarray] | None = None,
+                         window: int = 96, context: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``frames`` frames of motion made by the network alone, one window at a time: the first from
+        nothing (or ``start``'s last ``context`` frames), each next one continuing the last ``context``
+        frames made. With a sampling model and ``sample``, every window is a draw (the same seed, the same
+        motion); without, the regressor's average, which slows to a stand within seconds.
+
+        Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4))``.
+        """
+        J = self.body.num_joints
+        if start is None:
+            first = min(window, frames)
+            rot, pos, first_con, _, _ = self.run_window(np.tile(np.eye(1, 4), (first, J, 1)), np.zeros((first, 3)),
+                                                        np.zeros((first, J), dtype=bool), action, style, sample)
+            con, made = [first_con], first
+        else:
+            rot, pos = np.asarray(start[0], dtype=np.float64), np.asarray(start[1], dtype=np.float64)
+            con, made = [], 0
+        if made < frames:
+            rot, pos, more = self.complete(rot, pos, frames - made, action, style, context, window, sample)
+            con.append(more)
+        skip = len(pos) - frames
+        return rot[skip:], pos[skip:], np.concatenate(con)[-frames:]
+
     def generate(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 0.5,
                  start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``frames`` frames of new motion for an action and style: real segments of it from the model's

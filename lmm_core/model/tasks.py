@@ -209,12 +209,21 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     return match_keys(back, padded, np.arange(motion.num_frames))
 
 
+GENERATION_METHODS = ("segments", "network")
+
+
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
-             model: Model | str | None = None, start: Motion | None = None, clean: bool = True) -> Motion:
-    """New motion on the canonical body (``from_canonical`` puts it on any rig): recorded segments of the
-    action (and style, where the model holds some) joined by the network's transitions, then cleaned
-    (``Model.generate``; ``lmm_core.model.segments`` says why it is made that way). ``start``: motion to
-    carry on from (any rig); the result holds only the new frames."""
+             model: Model | str | None = None, start: Motion | None = None, clean: bool = True,
+             method: str = "segments") -> Motion:
+    """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
+
+    ``method``: ``"segments"``, recorded segments of the action (and style, where the model holds some)
+    joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
+    ``variation`` the chance at each join of switching segments; or ``"network"``, the network alone,
+    window after window (``Model.generate_network``), a sampling model's draws at temperature
+    ``variation``. ``start``: motion to carry on from (any rig); the result holds only the new frames."""
+    if method not in GENERATION_METHODS:
+        raise LMMError(f"--method must be one of {', '.join(GENERATION_METHODS)}, got {method!r}")
     if not seconds > 0:
         raise LMMError(f"--seconds must be positive, got {seconds}")
     if not 0 <= variation <= 1:
@@ -225,8 +234,12 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     if start is not None:
         c = to_canonical(start, m.cfg.fps)
         start_arrays = (c.rotations, c.root_positions)
-    rot, pos, con, made = m.generate(frames, m.action_index(action), m.style_index(style), seed, variation, start_arrays)
     labels = {"action": action} | ({"style": style} if style else {})
+    a, s = m.action_index(action), m.style_index(style)
+    if method == "network":
+        rot, pos, con = m.generate_network(frames, a, s, _sample(m, seed, variation), start_arrays)
+        return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
+    rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
 
 
