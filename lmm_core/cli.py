@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from . import __version__
-from .batch import load_job, parse_shard, plan, run_job
+from . import validate
+from .batch import check_tasks, load_job, parse_shard, plan, run_job
 from .bench.cli import add_bench_arguments, run_bench
 from .bonemap import bone_map_for
 from .capture import command as capture_command
@@ -21,6 +25,7 @@ from .dataset import build, summary
 from .demo import run_demo
 from .errors import LMMError
 from .io import read_bvh, write_bvh
+from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
 from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent
 from .results import numbered, target_rig, write_result
@@ -82,12 +87,11 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    if not (args.scale > 0):
-        raise LMMError(f"--scale must be positive, got {args.scale}")
-    motion = read_bvh(args.input)
+    motion = read_bvh(args.input)  # --scale and --fps were range-checked before (_preflight)
     if args.scale != 1.0:
         motion = motion.scaled(args.scale)
-    if args.fps:
+    if args.fps is not None:
+        validate.frame_count(int(np.ceil(motion.duration * args.fps)) + 1, f"{args.input} resampled to {args.fps:g} fps")
         motion = motion.resampled(args.fps)
     write_bvh(motion, args.output, order=args.order)
     print(f"wrote {args.output}: {motion.num_frames} frames at {motion.fps:g} fps, {motion.skeleton.num_joints} joints")
@@ -134,7 +138,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder for shards and index.json")
     p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
                    help="the motion capture folder (default ../shared/data)")
-    p.add_argument("--sources", nargs="*", help="only these sources (bandai1 bandai2 reactidle cmu lafan1)")
+    p.add_argument("--sources", nargs="*", help="only these sources (bandai1 bandai2 reactidle cmu cmu_iclone lafan1)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
 
 
@@ -161,8 +165,11 @@ def _parse_keys(text: str) -> list[int]:
         keys = [int(k) for k in text.replace(" ", "").split(",") if k]
     except ValueError:
         raise LMMError(f"--keys must be frame numbers separated by commas, like 0,20,45; got {text!r}") from None
-    if len(keys) < 2:
-        raise LMMError("--keys needs at least two frames to in-between, like 0,20,45")
+    for k in keys:
+        validate.number(k, "each of --keys", 0, validate.max_frames() - 1, integer=True,
+                        hint="frames count from 0")
+    if len(set(keys)) < 2:
+        raise LMMError(f"--keys needs at least two different frames to in-between, like 0,20,45; got {text!r}")
     return keys
 
 
@@ -297,14 +304,11 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    shard = parse_shard(args.shard)
-    if args.jobs < 1:
-        raise LMMError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.task_timeout is not None and not args.task_timeout > 0:
-        raise LMMError(f"--task-timeout must be a positive number of seconds, got {args.task_timeout:g}")
+    shard = parse_shard(args.shard)  # --jobs and --task-timeout were range-checked before (_preflight)
     job = load_job(args.job, args.out)
     if args.dry_run:
         planned = plan(job, shard, args.force)
+        check_tasks(job, [p.task for p in planned])  # what a run would check: inputs, rigs, keys, values
         for p in planned:
             state = f"make {', '.join(p.todo)}" if p.todo else "finished (skip)"
             print(f"{p.task.id:<32} {p.task.type:<10} {state}")
@@ -349,6 +353,62 @@ COMMANDS: list[Command] = [
 ]
 
 
+def _range(low, high, integer: bool = False, low_open: bool = False):
+    return lambda value, name: validate.number(value, name, low, high, integer=integer, low_open=low_open)
+
+
+_SEED = lambda value, name: validate.seed(value, name)  # noqa: E731
+_SHARE = _range(0.0, 1.0)
+_WORKERS = _range(1, 256, integer=True)
+# Every numeric option's accepted range, by command and option (its ``dest``), checked before the command
+# runs (``_preflight``); a float option not listed here must still be finite. lmm train checks its own
+# (train/config.py).
+OPTION_RANGES: dict[str, dict[str, Callable]] = {
+    "convert": {"fps": lambda v, n: validate.fps(v, n), "scale": _range(1e-6, 1e6)},
+    "dataset": {"jobs": _WORKERS},
+    "inbetween": {"seed": _SEED, "variation": _SHARE},
+    "complete": {"frames": lambda v, n: validate.frames(v, n), "seed": _SEED, "variation": _SHARE,
+                 "samples": _range(1, 100, integer=True)},
+    "generate": {"seconds": lambda v, n: validate.seconds(v, n), "seed": _SEED, "variation": _SHARE},
+    "intent": {"seconds": lambda v, n: validate.seconds(v, n), "top": _range(1, 10_000, integer=True)},
+    "capture": {"fps": lambda v, n: validate.fps(v, n), "max_offset": _range(0, 10_000, integer=True),
+                "threshold": _range(0.0, 1e5, low_open=True), "smooth": _range(0.0, 60.0),
+                "min_pause": _range(0.0, 3600.0, low_open=True), "pause_speed": _range(0.0, 100.0, low_open=True)},
+    "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
+    "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},
+}
+# Options that name an output file (checked to be writable before any work) or an output folder.
+OUTPUT_FILES = {"convert": ("output",), "retarget": ("output",), "mirror": ("output",), "inbetween": ("output",),
+                "complete": ("output",), "generate": ("output",), "capture": ("output",), "train": ("export",),
+                "bench": ("json", "save_stats")}
+OUTPUT_FOLDERS = {"dataset": ("out",), "train": ("out",), "batch": ("out", "profile"), "demo": ("out",)}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Before a command does any work: every numeric option finite and in its range (``OPTION_RANGES``), every
+    output file writable and every output folder makeable (``io.atomic``); an ``LMMError`` otherwise."""
+    ranges = OPTION_RANGES.get(args.command, {})
+    for dest, value in vars(args).items():
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if dest in ranges:
+            ranges[dest](value, _flag(dest))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise LMMError(f"{_flag(dest)} must be a finite number, got {value}")
+    for dest in OUTPUT_FILES.get(args.command, ()):
+        path = getattr(args, dest, None)
+        if path is not None:
+            several = getattr(args, "split", False) or getattr(args, "samples", 1) > 1
+            check_output(numbered(path, 1) if several else path)
+    for dest in OUTPUT_FOLDERS.get(args.command, ()):
+        if getattr(args, dest, None) is not None:
+            check_output_folder(getattr(args, dest), _flag(dest))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmm", description="LMM, the Large Movement Model: motion tools for animators and engines.")
     parser.add_argument("--version", action="version", version=f"lmm {__version__}")
@@ -363,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _preflight(args)
         return args.run(args)
     except LMMError as exc:
         print(f"lmm {args.command}: error: {exc}", file=sys.stderr)

@@ -12,6 +12,8 @@ Arrays in a shard (``N`` frames of all its clips back to back):
 """
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import re
 import zlib
@@ -41,9 +43,10 @@ class Source:
 
     name: str
     pattern: str  # glob under the data root
-    rig: str  # preset in presets/rigs
+    rig: str | None  # preset in presets/rigs; None: the automatic bone map
     license: str
     labels: Callable[[Path], dict[str, str]]
+    skip: int = 0  # leading frames that are not performance (a converter's added T-pose)
 
 
 @dataclass
@@ -101,11 +104,37 @@ def _cmu_labels(path: Path) -> dict[str, str]:
     return {"action": action, "style": "normal"}
 
 
+# CMU's descriptions (cmu_iclone/CMU_data.csv) to an action label: the first keyword found, in this order
+# ("playground - climb, jump down" is climbing); other takes are named by their first phrase.
+_ICLONE_ACTIONS = (("basketball", "dribble"), ("dance", "dance"), ("swordplay", "swordplay"), ("climb", "climb"),
+                   ("jump", "jump"), ("run", "run"), ("walk", "walk"), ("punch", "punch"))
+
+
+@functools.lru_cache(maxsize=4)
+def _cmu_descriptions(csv_path: Path) -> dict[tuple[int, int], str]:
+    """``{(subject, trial): description}`` of the CMU database listing."""
+    if not csv_path.exists():
+        return {}
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        return {(int(r["Subject"]), int(r["Trial #"])): r["Motion Description"] for r in csv.DictReader(f)}
+
+
+def _iclone_labels(path: Path) -> dict[str, str]:
+    subject, trial = (int(n) for n in path.name.split(".")[0].split("_"))
+    desc = _cmu_descriptions(path.parent / "CMU_data.csv").get((subject, trial), "").lower()
+    action = next((label for word, label in _ICLONE_ACTIONS if word in desc), None)
+    if action is None:
+        first = desc.split(",")[0].split(" - ")[-1].strip()
+        action = re.sub(r"[^a-z]+", "-", first).strip("-") or "unknown"
+    return {"action": action, "style": "normal"}
+
+
 SOURCES = (
     Source("bandai1", "bandai/dataset-1/*.bvh*", "bandai", "CC BY-NC 4.0", _bandai_labels),
     Source("bandai2", "bandai/dataset-2/*.bvh*", "bandai", "CC BY-NC 4.0", _bandai_labels),
     Source("reactidle", "reactidle/*/*.bvh*", "reactidle", "MIT", _reactidle_labels),
     Source("cmu", "cmu/*.bvh*", "cmu", "CMU (free to use, no resale)", _cmu_labels),
+    Source("cmu_iclone", "cmu_iclone/*.bvh*", None, "CMU (free to use, no resale)", _iclone_labels, skip=1),
     Source("lafan1", "lafan1/*.bvh*", "lafan1", "CC BY-NC-ND 4.0", name_labels),
 )
 
@@ -115,10 +144,13 @@ def split_of(take: str) -> str:
     return "val" if zlib.crc32(take.encode()) % 1000 < VALIDATION_SHARE * 1000 else "train"
 
 
-def _convert(job: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _convert(job: tuple[str, str | None, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Worker: one file onto the canonical body. Returns (rotations, root, contacts, source fps)."""
-    path, rig, _source = job
+    path, rig, source = job
     motion = read_bvh(path)
+    skip = next(s.skip for s in SOURCES if s.name == source)
+    if skip:
+        motion = motion.slice(skip, motion.num_frames)
     target = canonical_skeleton()
     src_map = bone_map_for(motion.skeleton, rig)
     canon_map = {n: n for n in target.names}

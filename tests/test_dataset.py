@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from lmm_core import LMMError, dataset
+from lmm_core import LMMError, dataset, read_bvh
 from lmm_core.cli import main
 
 
@@ -51,3 +51,25 @@ def test_empty_data_folder(tmp_path):
         dataset.build(tmp_path, tmp_path / "out")
     with pytest.raises(LMMError, match="no corpus"):
         dataset.load(tmp_path / "nothing")
+
+
+def test_cmu_iclone_takes_are_labelled_from_the_listing_and_lose_their_added_t_pose(shared_data, tmp_path):
+    """The Character Creator takes: automatic bone map (no preset), CMU's descriptions as actions, and the
+    converter's T-pose (the first frame) dropped."""
+    folder = shared_data / "cmu_iclone"
+    if not folder.is_dir():
+        pytest.skip("../shared/data/cmu_iclone is not here")
+    labels = {p.name.split(".")[0]: dataset._iclone_labels(p)["action"] for p in folder.glob("*.bvh*")}
+    assert labels["001_08"] == "climb" and labels["006_02"] == "dribble" and labels["005_02"] == "dance"
+    assert labels["002_03"] == "run" and labels["002_10"] == "wash-self" and labels["007_04"] == "walk"
+    data = tmp_path / "data" / "cmu_iclone"
+    data.mkdir(parents=True)
+    shutil.copy(folder / "007_06.bvh.xz", data)
+    shutil.copy(folder / "CMU_data.csv", data)
+    index = dataset.build(tmp_path / "data", tmp_path / "corpus", show_progress=False)
+    (clip,) = index
+    raw = read_bvh(folder / "007_06.bvh.xz")
+    assert clip.action == "walk" and clip.source_fps == 60.0
+    assert clip.frames == int((raw.num_frames - 2) * 30 / 60) + 1  # 60 -> 30 fps after the first frame is dropped
+    _, arrays = dataset.load(tmp_path / "corpus")
+    assert 0.8 < np.median(arrays["root"][:, 1]) < 1.0  # standing, not a T-pose frame

@@ -507,3 +507,25 @@ def test_symmetric_model_treats_a_motion_and_its_mirror_alike(test_data):
                 and np.allclose(c1, c2[:, [1, 0, 3, 2]], atol=1e-6) and np.allclose(a1[[0, 2, 1, 3]], a2, atol=1e-6))
         assert same == symmetric
         assert np.array_equal(r1[known], rot[known]) and np.array_equal(p1[known[:, 0]], root[known[:, 0]])
+
+
+def test_a_warm_start_takes_new_labels_and_keeps_the_old_answers():
+    """New actions (a new source's) are appended: the old labels' embeddings, and their recognition among
+    themselves, are as they were; the new ones are all but never named before training."""
+    from dataclasses import replace
+
+    from lmm_core.train.checkpoint import fit_vocabulary
+
+    old = random_network()
+    cfg = replace(CFG, actions=CFG.actions + ("climb", "dribble"), styles=CFG.styles + ("slow",))
+    new = Network(cfg)
+    new.load_state_dict(fit_vocabulary(old.state_dict(), CFG, cfg))
+    x = np.random.default_rng(2).normal(size=(2, 30, network.input_size(CFG))).astype(np.float32)
+    a, s = np.array([1, 2]), np.array([1, 0])
+    out_o, act_o, sty_o = network.forward(old.numpy_parameters(), CFG, x, a, s)
+    out_n, act_n, sty_n = network.forward(new.numpy_parameters(), cfg, x, a, s)
+    np.testing.assert_allclose(out_n, out_o, atol=1e-5)
+    np.testing.assert_allclose(act_n[:, :3], act_o, atol=1e-5)
+    assert (act_n[:, 3:] < act_o.min() - 5).all() and (sty_n[:, 2:] < sty_o.min() - 5).all()
+    with pytest.raises(LMMError, match="not a prefix"):
+        fit_vocabulary(old.state_dict(), CFG, replace(CFG, actions=("<unknown>", "idle", "walk")))

@@ -77,3 +77,22 @@ def fit_inputs(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
         at += size if had else 0
     parts.append(w[at:])
     return {**weights, "p.in_w": torch.cat(parts)}
+
+
+def fit_vocabulary(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
+    """A warm start's weights for a model whose label vocabularies extend ``old``'s (new labels appended
+    after the old ones, as ``sources.vocabulary_for_warm_start`` makes them): the new labels' embeddings
+    start small and random, like a new model's, and their recognition logits far below the others' (a
+    bias of -10) and flat, so the old labels' probabilities are what they were until training moves them."""
+    out = dict(weights)
+    for kind, vocab_old, vocab_new in (("act", old.actions, new.actions), ("sty", old.styles, new.styles)):
+        if vocab_new[: len(vocab_old)] != vocab_old:
+            raise LMMError(f"the warm start's {kind} labels are not a prefix of the new model's")
+        extra = len(vocab_new) - len(vocab_old)
+        if not extra:
+            continue
+        emb, w, b = out[f"p.{kind}_emb"], out[f"p.{kind}_w"], out[f"p.{kind}_b"]
+        out[f"p.{kind}_emb"] = torch.cat([emb, torch.randn(extra, emb.shape[1], dtype=emb.dtype) * 0.02])
+        out[f"p.{kind}_w"] = torch.cat([w, torch.zeros(w.shape[0], extra, dtype=w.dtype)], dim=1)
+        out[f"p.{kind}_b"] = torch.cat([b, torch.full((extra,), -10.0, dtype=b.dtype)])
+    return out

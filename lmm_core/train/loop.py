@@ -26,7 +26,7 @@ from .batches import batches
 from .config import DEVICES, RESUMABLE, TrainConfig
 from .losses import losses
 from .network import Network
-from .sources import default_model_config, gate, load_corpus
+from .sources import default_model_config, gate, load_corpus, vocabulary_for_warm_start
 from .stats import feature_stats, position_spread, velocity_std
 
 
@@ -87,7 +87,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     warm = checkpoint.warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
     if warm is not None:
         warm_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
-        model_cfg = replace(warm_cfg, velocity_inputs=cfg.velocity_inputs, sampling=cfg.sampling, **gate(cfg))
+        model_cfg = vocabulary_for_warm_start(cfg, replace(warm_cfg, velocity_inputs=cfg.velocity_inputs,
+                                                           sampling=cfg.sampling, **gate(cfg)))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     body = Body.from_dict(model_cfg.body)
@@ -111,7 +112,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         vel_std = None
     net = Network(model_cfg)
     if warm is not None:
-        net.load_state_dict(checkpoint.fit_inputs(warm["model"], warm_cfg, model_cfg))
+        weights = checkpoint.fit_vocabulary(warm["model"], warm_cfg, model_cfg)
+        net.load_state_dict(checkpoint.fit_inputs(weights, warm_cfg, model_cfg))
     net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0

@@ -3,6 +3,7 @@ skeleton (the LAFAN1 benchmark model), and a new model's configuration for that 
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 
 from ..bench.files import motion_files
@@ -45,6 +46,17 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     stys = {lb["style"] for lb in labels}
     return ModelConfig(actions=("<unknown>",) + tuple(sorted(acts)), styles=("<unknown>",) + tuple(sorted(stys)),
                        body=body.to_dict(), **options)
+
+
+def vocabulary_for_warm_start(cfg: TrainConfig, model_cfg: ModelConfig) -> ModelConfig:
+    """``model_cfg`` (a warm start's) with the labels of ``cfg``'s corpus that it lacks appended to its
+    vocabularies (a new source's actions, say); BVH training keeps the vocabularies it has."""
+    if cfg.bvh:
+        return model_cfg
+    actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
+    more_actions = tuple(a for a in actions if a not in model_cfg.actions)
+    more_styles = tuple(s for s in styles if s not in model_cfg.styles)
+    return replace(model_cfg, actions=model_cfg.actions + more_actions, styles=model_cfg.styles + more_styles)
 
 
 def gate(cfg: TrainConfig) -> dict:
