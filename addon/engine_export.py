@@ -17,7 +17,6 @@ parented to it) only, over its action's frame range, to a temporary file renamed
 """
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Callable
 import bpy
 
 from . import bridge
-from ._core import PRESETS_DIR, LMMError, write_bvh
+from ._core import PRESETS_DIR, LMMError, atomic, write_bvh
 
 FORMATS = ("fbx", "gltf", "bvh")
 _PRESET_KEYS = {"name", "description", "format", "extension"}
@@ -127,7 +126,6 @@ def export(context: bpy.types.Context, obj: bpy.types.Object, preset: ExportPres
         return f"Exported {obj.name!r} for {preset.name}: {path.name}, {motion.num_frames} frames"
 
     kwargs = _exporter_kwargs(preset)
-    tmp = path.with_name(f".{path.stem}.lmm-tmp{path.suffix}")
     selected = [o for o in context.view_layer.objects if o.select_get()]
     active, mode = context.view_layer.objects.active, obj.mode
     saved_range = scene.frame_start, scene.frame_end, scene.frame_current
@@ -143,12 +141,11 @@ def export(context: bpy.types.Context, obj: bpy.types.Object, preset: ExportPres
         context.view_layer.objects.active = obj
         scene.frame_start, scene.frame_end = first, last  # FBX bakes the scene's range
         progress(0.1)
-        result = _exporter(preset.format)(filepath=str(tmp), use_selection=True, check_existing=False, **kwargs)
-        if result != {"FINISHED"} or not tmp.is_file():
-            raise LMMError(f"Blender's {preset.format.upper()} exporter did not write {path.name}; see the console")
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp:
+            result = _exporter(preset.format)(filepath=str(tmp), use_selection=True, check_existing=False, **kwargs)
+            if result != {"FINISHED"} or not tmp.is_file() or not tmp.stat().st_size:
+                raise LMMError(f"Blender's {preset.format.upper()} exporter did not write {path.name}; see the console")
     finally:
-        tmp.unlink(missing_ok=True)
         scene.frame_start, scene.frame_end = saved_range[:2]
         scene.frame_set(saved_range[2])
         for o in context.view_layer.objects:

@@ -10,12 +10,11 @@ user's config folder (``<Blender config>/lmm/rigs``), in the format of ``presets
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import bpy
 
-from ._core import LMMError, bonemap, canonical
+from ._core import LMMError, atomic, bonemap, canonical
 
 USER_PREFIX = "user:"
 AUTO = "AUTO"
@@ -175,11 +174,7 @@ def save_preset(obj: bpy.types.Object, name: str) -> Path:
     folder = user_rig_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.toml"
-    tmp = folder / f".{stem}.tmp.toml"  # read back before it takes the name: a preset that loads, or none
-    tmp.write_text(to_toml(bone_map, stem), encoding="utf-8")
-    try:
-        bonemap.load_bone_map(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic.atomic_path(path) as tmp:
+        tmp.write_text(to_toml(bone_map, stem), encoding="utf-8")
+        bonemap.load_bone_map(tmp)  # read back before it takes the name: a preset that loads, or none
     return path

@@ -188,16 +188,9 @@ def _write_gif(pngs: list[Path], path: Path, frame_ms: float) -> None:
     images = [Image.open(p).convert("RGB") for p in pngs]
     palette = images[len(images) // 2].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
     frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gif", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic.atomic_path(path) as tmp:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                        duration=max(int(round(frame_ms)), 20), optimize=False, disposal=1)
-        atomic.set_default_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _write_mp4(scene: bpy.types.Scene, frames: list[int], step: int, path: Path) -> None:
@@ -207,19 +200,17 @@ def _write_mp4(scene: bpy.types.Scene, frames: list[int], step: int, path: Path)
     settings.file_format = "FFMPEG"
     scene.render.ffmpeg.format, scene.render.ffmpeg.codec = "MPEG4", "H264"
     scene.render.ffmpeg.constant_rate_factor = "MEDIUM"
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
     saved = scene.frame_start, scene.frame_end, scene.frame_step, scene.render.fps, scene.render.fps_base
     try:
         scene.frame_start, scene.frame_end, scene.frame_step = frames[0], frames[-1], step
-        scene.render.filepath = str(tmp)
         scene.render.use_file_extension = False
-        bpy.ops.render.render(animation=True)
-        if not tmp.is_file():
-            raise LMMError(f"Blender's FFmpeg did not write {path.name}; drop mp4 from [preview] formats")
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp:
+            tmp.unlink()  # FFmpeg writes the file itself
+            scene.render.filepath = str(tmp)
+            bpy.ops.render.render(animation=True)
+            if not tmp.is_file():
+                raise LMMError(f"Blender's FFmpeg did not write {path.name}; drop mp4 from [preview] formats")
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
         scene.frame_start, scene.frame_end, scene.frame_step = saved[:3]
         scene.render.use_file_extension = True
         if hasattr(settings, "media_type"):

@@ -28,6 +28,7 @@ import numpy as np
 from .. import canonical as cn
 from .. import rotations as R
 from ..errors import LMMError
+from ..io.atomic import atomic_binary_writer
 from ..motion import Motion
 from .body import bone_frames, require_canonical
 
@@ -254,14 +255,12 @@ class JointLimits:
         """Write the limits to ``path`` (``.npz``), through a temporary file so a failure leaves none."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name("." + path.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_binary_writer(path) as f:
             np.savez_compressed(
                 f, names=np.array(cn.JOINT_NAMES), frames=self.frames, limited=self.limited, normals=self.normals,
                 swing_h=self.swing_h, twist_centre=self.twist_centre, twist_lo=self.twist_lo, twist_hi=self.twist_hi,
                 info_keys=np.array(list(self.info.keys()), dtype=str), info_values=np.array(list(self.info.values()), dtype=str),
             )
-        tmp.replace(path)
 
     # ---- applying --------------------------------------------------------------------------------
 
