@@ -291,7 +291,7 @@ def load_bone_map(name_or_path: str | Path) -> BoneMap:
     and joints not sorted into exactly one of bones/merged/absent are ``LMMError``s naming the file."""
     path, source = _preset_path(name_or_path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows tools) is fine
     except (OSError, UnicodeDecodeError) as exc:
         raise LMMError(f"cannot read bone map {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:

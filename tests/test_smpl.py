@@ -150,8 +150,10 @@ def test_missing_model_says_what_to_download(tmp_path):
 def test_bad_model_files(tmp_path):
     chumpy = tmp_path / "basicModel_m_lbs_10_207_0_v1.0.0.pkl"
     chumpy.write_bytes(b"cchumpy.ch\nCh\n.")  # a pickle that needs chumpy, like SMPL's original files
+    with pytest.raises(LMMError, match="is a Python pickle.*npz release.*trust_pickle=True"):
+        load_body_model(chumpy)  # never unpickled unless the caller says the file is trusted
     with pytest.raises(LMMError, match="chumpy.*npz release"):
-        load_body_model(chumpy)
+        load_body_model(chumpy, trust_pickle=True)
     np.savez(tmp_path / "half.npz", v_template=np.zeros((3, 3)))
     with pytest.raises(LMMError, match="missing shapedirs, J_regressor, kintree_table"):
         load_body_model(tmp_path / "half.npz")
@@ -160,7 +162,7 @@ def test_bad_model_files(tmp_path):
     with pytest.raises(LMMError, match="16 joints; SMPL has 24"):
         load_body_model(tmp_path / "mano.npz")
     (tmp_path / "model.obj").write_text("v 0 0 0\n")
-    with pytest.raises(LMMError, match="expected a .npz or .pkl"):
+    with pytest.raises(LMMError, match="expected a .npz"):
         load_body_model(tmp_path / "model.obj")
 
 

@@ -3,8 +3,10 @@
 Reads what real files contain: any Euler order per joint, 3 or 6 channels on any joint (position
 channels give the joint's local translation, replacing its OFFSET; for the root, files that store it
 relative to the OFFSET are recognised, see ``_root_position_convention``), End Sites, CRLF or mixed line
-ends, tabs, scientific notation, ``.bvh.gz`` / ``.bvh.xz``. Every problem is a ``MotionFileError``
-naming the file, the line and what is wrong.
+ends, tabs, scientific notation, a UTF-8 byte-order mark, ``.bvh.gz`` / ``.bvh.xz``. Every problem is a
+``MotionFileError`` naming the file, the line and what is wrong; numbers are checked for finiteness and range
+(a frame rate from ``validate.MIN_FPS`` to ``MAX_FPS``, at most ``validate.max_frames()`` frames, no value
+larger than ``MAX_VALUE``) and the decompressed text for size (``validate.max_input_bytes()``).
 """
 from __future__ import annotations
 
@@ -19,10 +21,14 @@ from .. import rotations as R
 from ..errors import LMMError, MotionFileError
 from ..motion import Motion
 from ..skeleton import Skeleton, guess_units
-from .atomic import atomic_text_writer, read_bytes
+from ..validate import MAX_FPS, MIN_FPS, max_frames
+from .atomic import atomic_text_writer, decode_text, read_bytes
 
 _POS = {"xposition": 0, "yposition": 1, "zposition": 2}
 _ROT = {"xrotation": "x", "yrotation": "y", "zrotation": "z"}
+# The largest magnitude of an OFFSET or channel value (10,000 km in millimetres; 2.8 million turns in
+# degrees): anything larger is a broken file, and would overflow the arithmetic downstream.
+MAX_VALUE = 1e10
 
 
 def fps_from_frame_time(frame_time: float) -> float:
@@ -66,7 +72,7 @@ def read_bvh(path: str | Path, *, units: str | None = None, up_axis: str = "y") 
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise MotionFileError(path, f"cannot read or decompress the file ({exc})") from None
     try:
-        text = raw.decode("utf-8")
+        text = decode_text(raw)
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     return parse_bvh(text, path=path, units=units, up_axis=up_axis)
@@ -105,6 +111,8 @@ def _parse_hierarchy(tokens: list[tuple[str, int]], path: Path | None, eof_line:
             raise MotionFileError(path, f"expected a number for {what}, found {tok!r}", line) from None
         if not np.isfinite(value):
             raise MotionFileError(path, f"non-finite value {tok!r} in {what}", line)
+        if abs(value) > MAX_VALUE:
+            raise MotionFileError(path, f"{what} {tok} is out of range (at most {MAX_VALUE:g} either way)", line)
         return value
 
     tok, line = take("HIERARCHY")
@@ -201,13 +209,17 @@ def _frame_header(lines: list[str], start: int, path: Path | None) -> tuple[int,
     frames = int(value)
     if frames == 0:
         raise MotionFileError(path, "the file has zero frames; there is no motion to read", line)
+    if frames > max_frames():
+        raise MotionFileError(path, f"'Frames: {frames}' is more than the limit of {max_frames():,} frames; if the "
+                                    "clip is genuine, set LMM_MAX_FRAMES to allow more", line)
     value, line = found["time"]
     try:
         frame_time = float(value)
     except ValueError:
         raise MotionFileError(path, f"'Frame Time:' must be a number of seconds, found {value!r}", line) from None
-    if not (np.isfinite(frame_time) and frame_time > 0):
-        raise MotionFileError(path, f"'Frame Time:' must be positive and finite, found {value!r}", line)
+    if not (np.isfinite(frame_time) and 1.0 / MAX_FPS <= frame_time <= 1.0 / MIN_FPS):
+        raise MotionFileError(path, f"'Frame Time:' must be from {1.0 / MAX_FPS:g} to {1.0 / MIN_FPS:g} seconds "
+                                    f"({MIN_FPS:g} to {MAX_FPS:g} frames per second), found {value!r}", line)
     return frames, frame_time, i
 
 
@@ -251,6 +263,11 @@ def _frame_data(lines: list[str], first: int, frames: int, channels: int, path: 
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise MotionFileError(path, f"non-finite value {rows[r][c]!r} in channel {c + 1}", numbers[r])
+    big = np.abs(data) > MAX_VALUE
+    if big.any():
+        r, c = np.argwhere(big)[0]
+        raise MotionFileError(path, f"value {rows[r][c]} in channel {c + 1} is out of range (at most {MAX_VALUE:g} "
+                                    "either way)", numbers[r])
     return data
 
 
@@ -427,11 +444,23 @@ def format_bvh(motion: Motion, *, order: str | None = None, precision: int = 6) 
     data = np.concatenate(columns, axis=1)
     out.append("MOTION")
     out.append(f"Frames: {motion.num_frames}")
-    out.append(f"Frame Time: {1.0 / motion.fps:.8f}")
+    out.append(f"Frame Time: {frame_time_text(motion.fps)}")
     row = " ".join([f"%.{precision}f"] * data.shape[1])
     out.extend(row % tuple(r) for r in data.tolist())
     out.append("")
     return "\n".join(out)
+
+
+def frame_time_text(fps: float) -> str:
+    """The ``Frame Time`` for ``fps`` with enough digits to read back as the same rate: eight decimals as
+    most files have (``0.03333333``), more where eight would not give ``fps`` back (``fps_from_frame_time``)."""
+    if not (np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise LMMError(f"a frame rate of {fps:g} cannot be written; BVH files here hold {MIN_FPS:g} to {MAX_FPS:g} fps")
+    for digits in (8, 10, 12, 15):
+        text = f"{1.0 / fps:.{digits}f}"
+        if abs(fps_from_frame_time(float(text)) - fps) <= 1e-6 * fps:
+            return text
+    return repr(1.0 / fps)
 
 
 def write_bvh(motion: Motion, path: str | Path, *, order: str | None = None, precision: int = 6) -> Path:
@@ -444,6 +473,6 @@ def write_bvh(motion: Motion, path: str | Path, *, order: str | None = None, pre
     text = format_bvh(motion, order=order, precision=precision)
     if not path.parent.is_dir():
         raise MotionFileError(path, f"the folder {path.parent} does not exist; create it first")
-    with atomic_text_writer(path) as f:
+    with atomic_text_writer(path) as f:  # refuses folders, pipes, devices; follows a link; keeps the mode
         f.write(text)
     return path

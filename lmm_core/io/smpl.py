@@ -143,12 +143,21 @@ def _dense(array) -> np.ndarray:
     return np.array(array, dtype=np.float64)
 
 
-def load_body_model(model_path: str | Path) -> BodyModel:
-    """Read a SMPL, SMPL+H or SMPL-X model file (``.npz`` or ``.pkl``) as ``smplx`` stores them.
+_TRUST_HELP = ("a pickle can run code when it is read, so LMM reads only plain arrays unless told the file is "
+               "trusted: use the model's .npz release, or, for a file from the model's own site, "
+               "load_body_model(path, trust_pickle=True)")
+
+
+def load_body_model(model_path: str | Path, *, trust_pickle: bool = False) -> BodyModel:
+    """Read a SMPL, SMPL+H or SMPL-X model file (``.npz``, or ``.pkl`` when trusted) as ``smplx`` stores them.
 
     Load it once and pass the ``BodyModel`` to ``read_amass`` for many files. Raises ``LMMError``
     naming what to download when the file is missing, and what is wrong when it is not a body model.
-    Model files are trusted input: ``.pkl`` files and the model ``.npz`` releases use pickle.
+
+    Formats trusted: ``.npz`` arrays, read without pickle (the releases of SMPL+H from MANO and of SMPL-X
+    hold plain arrays in the keys used here). A ``.pkl`` file (the original SMPL releases) or an ``.npz``
+    whose needed arrays hold Python objects is a pickle, which can run code when read: it is refused unless
+    ``trust_pickle`` says the file comes from a source you trust (the model's own download site).
     """
     path = Path(model_path)
     if not path.is_file():
@@ -156,14 +165,21 @@ def load_body_model(model_path: str | Path) -> BodyModel:
         raise LMMError(f"body model {path} {where}. {_DOWNLOAD_HELP}")
     try:
         if path.suffix.lower() == ".npz":
-            # Only the arrays needed; pickle stays allowed for them (some releases store objects).
-            with np.load(path, allow_pickle=True) as npz:
-                data = {k: npz[k] for k in _MODEL_KEYS if k in npz.files}
+            # Only the arrays needed, without pickle unless the caller trusts the file.
+            with np.load(path, allow_pickle=trust_pickle) as npz:
+                try:
+                    data = {k: npz[k] for k in _MODEL_KEYS if k in npz.files}
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    raise LMMError(f"body model {path}: its arrays hold Python objects (a pickle); {_TRUST_HELP}") from None
         elif path.suffix.lower() == ".pkl":
+            if not trust_pickle:
+                raise LMMError(f"body model {path} is a Python pickle (.pkl); {_TRUST_HELP}")
             with open(path, "rb") as f:
                 data = pickle.load(f, encoding="latin1")
         else:
-            raise LMMError(f"body model {path}: expected a .npz or .pkl file. {_DOWNLOAD_HELP}")
+            raise LMMError(f"body model {path}: expected a .npz (or a trusted .pkl) file. {_DOWNLOAD_HELP}")
     except ModuleNotFoundError as exc:
         raise LMMError(
             f"body model {path} was saved with the '{exc.name}' package (the original SMPL .pkl files "
