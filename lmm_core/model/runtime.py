@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LMMError
+from ..errors import LMMError, MotionFileError
+from ..io.npz import read_npz
 from ..mirror import mirror_label
+from ..validate import MAX_FPS, MIN_FPS
 from . import network
 from .body import Body
 from .config import ModelConfig
@@ -307,27 +309,151 @@ def _softmax_known(logits: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
+def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The arrays a weights file for ``cfg`` must hold and their shapes: the network's parameters
+    (``p.<name>``, as ``lmm_core.train.network.Network`` names them), the feature statistics and the
+    correction scale (``(FEATURES,)`` each), and ``vel_std`` for a model with velocity inputs."""
+    d, ff, a, s = cfg.d_model, cfg.d_model * cfg.ff_mult, len(cfg.actions), len(cfg.styles)
+    out_width = FEATURES + network.CONTACTS
+    shapes: dict[str, tuple[int, ...]] = {"p.in_w": (network.input_size(cfg), d), "p.in_b": (d,), "p.cls": (d,),
+                                          "p.act_emb": (a, d), "p.sty_emb": (s, d)}
+    for i in range(cfg.layers):
+        pre = f"p.l{i}_"
+        shapes |= {pre + "ln1_g": (d,), pre + "ln1_b": (d,), pre + "qkv_w": (d, 3 * d), pre + "qkv_b": (3 * d,),
+                   pre + "out_w": (d, d), pre + "out_b": (d,), pre + "ln2_g": (d,), pre + "ln2_b": (d,),
+                   pre + "ff1_w": (d, ff), pre + "ff1_b": (ff,), pre + "ff2_w": (ff, d), pre + "ff2_b": (d,)}
+    shapes |= {"p.lnf_g": (d,), "p.lnf_b": (d,), "p.head_w": (d, out_width), "p.head_b": (out_width,),
+               "p.act_w": (d, a), "p.act_b": (a,), "p.sty_w": (d, s), "p.sty_b": (s,),
+               "mean": (FEATURES,), "std": (FEATURES,), "scale": (FEATURES,)}
+    if cfg.velocity_inputs:
+        shapes["vel_std"] = (FEATURES,)
+    return shapes
+
+
+# (type, lowest, highest) of the configuration's numbers, checked before the network is built from them.
+_CONFIG_NUMBERS = {"d_model": (int, 1, 1 << 16), "layers": (int, 1, 1024), "heads": (int, 1, 1024),
+                   "ff_mult": (int, 1, 64), "pos_freqs": (int, 1, 4096), "max_frames": (int, 1, 100_000),
+                   "fps": (float, MIN_FPS, MAX_FPS), "gate_frames": (float, 1e-6, 1e6)}
+
+
+def check_config(raw, path: Path) -> ModelConfig:
+    """The model configuration of a weights file's metadata, every value checked (``LMMError`` naming the
+    file, the key and what it should be)."""
+    where = f"{path}: the model configuration"
+    if not isinstance(raw, dict):
+        raise LMMError(f"{where} is missing or not a JSON object; re-export the model with `lmm train --export`")
+    for key, (kind, low, high) in _CONFIG_NUMBERS.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or not (np.isfinite(value) and low <= value <= high):
+            raise LMMError(f"{where}'s {key} must be {'a whole number' if kind is int else 'a number'} from {low:g} to "
+                           f"{high:g}, got {value!r}")
+    if raw.get("d_model", 1) % raw.get("heads", 1):
+        raise LMMError(f"{where}: d_model {raw['d_model']} is not a multiple of heads {raw['heads']}")
+    for key in ("actions", "styles"):
+        value = raw.get(key, ["<unknown>"])
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise LMMError(f"{where}'s {key} must be a non-empty list of names, got {str(value)[:80]}")
+    for key in ("velocity_inputs", "sampling"):
+        if not isinstance(raw.get(key, False), bool):
+            raise LMMError(f"{where}'s {key} must be true or false, got {raw[key]!r}")
+    if not isinstance(raw.get("baseline", ""), str) or not isinstance(raw.get("body") or {}, dict):
+        raise LMMError(f"{where}: baseline must be a name and body an object")
+    cfg = ModelConfig.from_dict(raw, where)
+    try:
+        Body.from_dict(cfg.body)
+    except LMMError as exc:
+        raise LMMError(f"{where}'s body: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise LMMError(f"{where}'s body is incomplete or malformed ({type(exc).__name__}: {exc})") from None
+    return cfg
+
+
+def _check_bank(bank: dict[str, np.ndarray], cfg: ModelConfig, path: Path) -> None:
+    """The generation bank's arrays agree with each other and with the configuration."""
+    where = f"{path}: the generation bank"
+    if not bank:
+        return
+    need = ("bank_rotations", "bank_root", "bank_action", "bank_style")
+    missing = [k for k in need if k not in bank]
+    if missing:
+        raise LMMError(f"{where} lacks {', '.join(missing)}; re-export the model with `lmm train --export`")
+    rot, root, act, sty = (bank[k] for k in need)
+    j = Body.from_dict(cfg.body).num_joints
+    for k in ("bank_rotations", "bank_root"):
+        if not np.issubdtype(bank[k].dtype, np.floating) or not np.all(np.isfinite(bank[k])):
+            raise LMMError(f"{where}'s {k} must hold finite numbers")
+    for k in ("bank_action", "bank_style", "bank_lengths"):
+        if k in bank and not np.issubdtype(bank[k].dtype, np.integer):
+            raise LMMError(f"{where}'s {k} must hold whole numbers, not {bank[k].dtype}")
+    if rot.ndim == 4:  # banks written before segments could differ in length: (N, S, J, 4)
+        n, frames = rot.shape[0], rot.shape[0] * rot.shape[1]
+        shapes_ok = rot.shape[2:] == (j, 4) and root.shape == rot.shape[:2] + (3,)
+    else:
+        lengths = bank.get("bank_lengths")
+        frames = len(rot)
+        n = 0 if lengths is None else len(lengths)
+        shapes_ok = (rot.shape[1:] == (j, 4) and root.shape == (frames, 3) and lengths is not None
+                     and lengths.ndim == 1 and bool(np.all(lengths >= 1)) and int(lengths.sum()) == frames)
+    shapes_ok = shapes_ok and act.shape == (n,) and sty.shape == (n,)
+    if "bank_contacts" in bank:
+        shapes_ok = shapes_ok and bank["bank_contacts"].size == frames * 4
+    if not shapes_ok:
+        raise LMMError(f"{where}'s arrays disagree in shape (rotations {rot.shape}, root {root.shape}, lengths "
+                       f"{np.shape(bank.get('bank_lengths'))}, actions {act.shape}, styles {sty.shape}); the file is damaged")
+    if n and (act.min() < 0 or act.max() >= len(cfg.actions) or sty.min() < 0 or sty.max() >= len(cfg.styles)):
+        raise LMMError(f"{where} names actions or styles the model does not have; the file is damaged")
+
+
 def load(path: str | Path | None = None) -> Model:
-    """Load a weights file (the shipped default when ``path`` is None)."""
+    """Load a weights file (the shipped default when ``path`` is None).
+
+    Everything is checked before the model is built: that the file is an ``.npz`` (read without pickle,
+    within ``validate.max_array_bytes()``), its metadata (JSON, format, model configuration), every array the
+    configuration calls for (present, numeric, its shape, finite) and the generation bank. Each problem is
+    an ``LMMError`` naming the file and what is wrong.
+    """
     path = Path(path) if path else DEFAULT_MODEL
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         hint = "the shipped model is missing from this checkout" if path == DEFAULT_MODEL else "check the path"
         raise LMMError(f"model file {path} not found ({hint}); pass --model PATH to a file written by `lmm train`")
     try:
-        with np.load(path) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise LMMError(f"{path} is not a readable LMM model file ({exc})") from None
+        data = read_npz(path, "model file")
+    except MotionFileError as exc:
+        raise LMMError(f"{exc}; a model file is the .npz that `lmm train --export` writes") from None
     if "meta" not in data:
-        raise LMMError(f"{path} is not an LMM model file (no meta record)")
-    meta = json.loads(data["meta"].tobytes().decode())
+        raise LMMError(f"{path} is not an LMM model file (no meta record); give a file written by `lmm train --export`")
+    try:
+        meta = json.loads(np.asarray(data["meta"]).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LMMError(f"{path}: the model's metadata is not JSON ({str(exc)[:80]}); the file is damaged") from None
+    if not isinstance(meta, dict):
+        raise LMMError(f"{path}: the model's metadata is not a JSON object; the file is damaged")
     if meta.get("format") != FORMAT:
         raise LMMError(f"{path} has format {meta.get('format')!r}; this LMM reads {FORMAT!r}")
-    cfg = ModelConfig.from_dict(meta["model_config"], f"{path} model config")
-    params = {k[2:]: v for k, v in data.items() if k.startswith("p.")}
-    bank = {k: v for k, v in data.items() if k.startswith("bank_")}
+    cfg = check_config(meta.get("model_config"), path)
     if "scale" not in data:
         raise LMMError(f"{path} lacks the correction scale; re-export it with this version of `lmm train`")
+    shapes = expected_arrays(cfg)
+    missing = [k for k in shapes if k not in data]
+    if missing:
+        raise LMMError(f"{path} lacks {len(missing)} array(s) its configuration calls for ({', '.join(missing[:5])}"
+                       f"{', ...' if len(missing) > 5 else ''}); the file is damaged or from another version of LMM")
+    for key, shape in shapes.items():
+        a = data[key]
+        if a.shape != shape:
+            raise LMMError(f"{path}: array {key} has shape {a.shape}, expected {shape} for this configuration; the file "
+                           "is damaged")
+        if not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)):
+            raise LMMError(f"{path}: array {key} must hold finite floating-point numbers; the file is damaged")
+    for key in ("std", "scale", "vel_std"):
+        if key in shapes and not np.all(data[key] > 0):
+            raise LMMError(f"{path}: array {key} must be positive everywhere; the file is damaged")
+    params = {k[2:]: v for k, v in data.items() if k.startswith("p.")}
+    bank = {k: v for k, v in data.items() if k.startswith("bank_")}
+    _check_bank(bank, cfg, path)
     return Model(params, cfg, data["mean"], data["std"], bank, meta, path, data["scale"], data.get("vel_std"))
 
 
