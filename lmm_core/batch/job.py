@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import tomllib
@@ -19,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LMMError
+from .. import validate
+from ..bonemap import bone_map_for
+from ..errors import LMMError, RigMappingError
+from ..io import read_bvh
+from ..io.atomic import read_text
 from ..model.runtime import load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -64,8 +69,8 @@ def export_presets(folder: Path = EXPORT_PRESETS_DIR) -> dict[str, Path]:
 def _preset_extension(path: Path) -> str:
     """The ``extension`` a preset file declares (read without Blender; Blender checks the options)."""
     try:
-        head = tomllib.loads(path.read_text(encoding="utf-8")).get("preset", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        head = tomllib.loads(read_text(path, "export preset")).get("preset", {})
+    except (LMMError, tomllib.TOMLDecodeError) as exc:
         raise JobError(f"export preset {path} cannot be read: {exc}") from None
     fmt = head.get("format") if isinstance(head, dict) else None
     if fmt not in ("fbx", "gltf", "bvh"):
@@ -171,10 +176,15 @@ def _number(value, what: str, w: _Where, task, index, *, integer: bool = False, 
     if isinstance(value, bool) or not ok:
         kind = "a whole number" if integer else "a number"
         raise w.error(f"{what} must be {kind}, got {value!r}", task, index)
+    if not math.isfinite(value):
+        raise w.error(f"{what} must be a finite number, got {value!r}", task, index)
     if positive and not value > 0:
         raise w.error(f"{what} must be positive, got {value!r}", task, index)
     if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        raise w.error(f"{what} must be between {minimum} and {maximum}, got {value!r}", task, index)
+        lo, hi = (v if isinstance(v, int) or v is None else f"{v:g}" for v in (minimum, maximum))
+        bounds = (f"between {lo} and {hi}" if lo is not None and hi is not None else
+                  f"at least {lo}" if lo is not None else f"at most {hi}")
+        raise w.error(f"{what} must be {bounds}, got {value!r}", task, index)
     return value
 
 
@@ -189,8 +199,9 @@ def _frames_pair(value, what: str, w: _Where, task, index) -> tuple[int, int]:
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
         raise w.error(f"{what} must be two frame numbers [first, last], got {value!r}", task, index)
     a, b = value
-    if a < 0 or b <= a:
-        raise w.error(f"{what} must be [first, last] with 0 <= first < last, got {value!r}", task, index)
+    if a < 0 or b <= a or b >= validate.max_frames():
+        raise w.error(f"{what} must be [first, last] with 0 <= first < last < {validate.max_frames():,} (LMM_MAX_FRAMES), "
+                      f"got {value!r}", task, index)
     return a, b
 
 
@@ -265,7 +276,7 @@ def _preview(table, w: _Where) -> dict:
     p = dict(PREVIEW_DEFAULTS) | table
     for key in ("width", "height"):
         _number(p[key], f"[preview] {key}", w, None, None, integer=True, minimum=16, maximum=4096)
-    _number(p["fps"], "[preview] fps", w, None, None, positive=True)
+    _number(p["fps"], "[preview] fps", w, None, None, minimum=validate.MIN_FPS, maximum=validate.MAX_FPS)
     _number(p["seconds"], "[preview] seconds", w, None, None, minimum=0, maximum=1e6)
     _number(p["frames"], "[preview] frames", w, None, None, integer=True, minimum=0, maximum=100000)
     if (not isinstance(p["formats"], list) or not p["formats"]
@@ -349,8 +360,10 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
         if key in raw:
             params[key] = _string(raw[key], key, w, raw, index)
     if kind == "generate":
-        params["seconds"] = float(_number(raw.get("seconds", 4.0), "seconds", w, raw, index, positive=True))
-        params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True)
+        params["seconds"] = float(_number(raw.get("seconds", 4.0), "seconds", w, raw, index, positive=True,
+                                          maximum=validate.max_frames() / 30.0))
+        params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True, minimum=0,
+                                 maximum=validate.MAX_SEED)
         params["variation"] = float(_number(raw.get("variation", 0.5), "variation", w, raw, index, minimum=0, maximum=1))
     if kind == "inbetween":
         if ("keys" in raw) == ("gap" in raw):
@@ -358,10 +371,11 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
                           "strictly between are made)", raw, index)
         if "keys" in raw:
             keys = raw["keys"]
-            if (not isinstance(keys, list) or len(keys) < 2
-                    or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in keys)):
-                raise w.error(f"keys must list two or more frame numbers (0-based), like [0, 20, 45], got {keys!r}",
-                              raw, index)
+            if (not isinstance(keys, list)
+                    or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < validate.max_frames()
+                               for k in keys) or len(set(keys)) < 2):
+                raise w.error(f"keys must list two or more different frame numbers (0-based), like [0, 20, 45], got "
+                              f"{keys!r}", raw, index)
             params["keys"] = sorted(set(keys))
         else:
             a, b = _frames_pair(raw["gap"], "gap", w, raw, index)
@@ -370,7 +384,8 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
                               raw, index)
             params["gap"] = [a, b]
     if kind == "complete":
-        params["frames"] = _number(raw["frames"], "frames", w, raw, index, integer=True, positive=True)
+        params["frames"] = _number(raw["frames"], "frames", w, raw, index, integer=True, positive=True,
+                                   maximum=validate.max_frames())
     if kind == "retarget":
         for key, default in (("in_place", False), ("fix_feet", True)):
             value = raw.get(key, default)
@@ -398,7 +413,7 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
         outputs.append(Output("plot", "plot", (f"{task_id}_plot.png",)))
     fps = setting("fps")
     if fps is not None:
-        fps = float(_number(fps, "fps", w, raw, index, positive=True))
+        fps = float(_number(fps, "fps", w, raw, index, minimum=validate.MIN_FPS, maximum=validate.MAX_FPS))
     model = setting("model")
     if model is not None:
         mpath = _resolve(base, _string(model, "model", w, raw, index))
@@ -456,13 +471,16 @@ def parse_job(text: str, path: Path, output: Path | None = None, preview: dict |
     out = out.resolve()
     _check_output_folder(out, w)
     tasks: list[Task] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[str, int]] = {}
     for i, raw in enumerate(raw_tasks, start=1):
         task = _task(raw, i, job, base, preview, w)
-        if task.id in seen:
-            raise w.error(f"id {task.id!r} is already used by [[task]] number {seen[task.id]}; give each task its own "
-                          "id (it names the task's output folder)", raw, i)
-        seen[task.id] = i
+        # Ids name folders, and folders on Windows and macOS ignore case: "Walk" and "walk" would be one folder.
+        if task.id.lower() in seen:
+            other, number = seen[task.id.lower()]
+            same = "is already used" if other == task.id else f"differs only in case from {other!r}"
+            raise w.error(f"id {task.id!r} {same} by [[task]] number {number}; give each task its own id (it names "
+                          "the task's output folder)", raw, i)
+        seen[task.id.lower()] = (task.id, i)
         tasks.append(Task(**{**task.__dict__, "folder": str(out / task.id)}))
     _check_labels(tasks, raw_tasks, w)
     name = job.get("name", path.name.split(".")[0])
@@ -493,9 +511,97 @@ def load_job(path: str | Path, output: Path | None = None, preview: dict | None 
     """Read and validate a job file (``JobError`` when it cannot be run as written); see ``parse_job``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise JobError(f"{path}: job file not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JobError(f"{path}: job file cannot be read ({exc})") from None
+        text = read_text(path, "job file")  # a byte-order mark is fine; pipes, devices and huge files are not
+    except LMMError as exc:
+        raise JobError(str(exc)) from None
     return parse_job(text, path, output, preview)
+
+
+# ---- what a run would find ------------------------------------------------------------------------------
+
+# How the files a character or input may be start (Blender files may be compressed with gzip or zstd).
+_MAGIC = {".fbx": (b"Kaydara FBX Binary", b"; FBX"), ".blend": (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")}
+
+
+def _check_magic(path: Path, what: str) -> None:
+    kinds = _MAGIC[path.suffix.lower()]
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise JobError(f"its {what} {path} cannot be read ({exc.strerror or exc})") from None
+    if not head.startswith(kinds):
+        raise JobError(f"its {what} {path} is not a {path.suffix.lower()[1:].upper()} file (it does not start as one); "
+                       "give the file itself")
+
+
+def check_tasks(job: Job, tasks: list[Task] | None = None) -> dict[str, str]:
+    """What a run of ``tasks`` (default: all) would find wrong before it starts Blender, by task id: every
+    input and BVH character readable and mappable to LMM's body (FBX and .blend files are checked to be such
+    files; only Blender reads them), ``range``, ``keys`` and ``gap`` inside the clip, every model readable.
+    Each message names the file, the task and the fix. ``parse_job`` has already checked every value for
+    type, finiteness and range. ``lmm batch --dry-run`` lists these; ``run_job`` fails those tasks at once
+    and runs the others."""
+    w = _Where(job.path)
+    motions: dict[tuple[str, str | None], Any] = {}
+    models: dict[str | None, str | None] = {}
+    problems: dict[str, str] = {}
+
+    def motion_of(path: str, preset: str | None, what: str):
+        key = (path, preset)
+        if key not in motions:
+            try:
+                motion = read_bvh(path)
+                bone_map_for(motion.skeleton, preset, pose=motion.global_positions()[0])
+                motions[key] = motion
+            except LMMError as exc:
+                text = " ".join(str(exc).split())
+                fix = f"; set {'target_map' if what == 'character' else 'source_map'} to a rig preset or a .toml bone map" \
+                    if isinstance(exc, RigMappingError) else ""
+                motions[key] = JobError(f"its {what} cannot be used: {text[:300]}{fix}")
+        if isinstance(motions[key], JobError):
+            raise motions[key]
+        return motions[key]
+
+    def problem(task: Task) -> None:
+        char = task.character
+        if char["path"]:
+            if char["kind"] == "bvh":
+                motion_of(char["path"], char.get("map"), "character")
+            else:
+                _check_magic(Path(char["path"]), "character")
+        if task.input is not None:
+            if Path(task.input).suffix.lower() == ".fbx":
+                _check_magic(Path(task.input), "input")
+            else:
+                _check_frames(task, motion_of(task.input, task.params.get("source_map"), "input").num_frames)
+        if task.type in ("generate", "inbetween", "complete"):
+            if task.model not in models:
+                try:
+                    load(task.model)
+                    models[task.model] = None
+                except LMMError as exc:
+                    models[task.model] = f"its model cannot be read: {exc}"
+            if models[task.model]:
+                raise JobError(models[task.model])
+
+    for task in job.tasks if tasks is None else tasks:
+        try:
+            problem(task)
+        except JobError as exc:
+            problems[task.id] = str(w.error(str(exc), {"id": task.id}, task.index))
+    return problems
+
+
+def _check_frames(task: Task, frames: int) -> None:
+    """``range``, ``keys`` and ``gap`` of ``task`` inside an input clip of ``frames`` frames."""
+    if task.range is not None:
+        a, b = task.range
+        if b >= frames:
+            raise JobError(f"range [{a}, {b}] runs past the clip's last frame {frames - 1}; fix range")
+        frames = b - a + 1
+    p = task.params
+    if "keys" in p and p["keys"][-1] >= frames:
+        raise JobError(f"key frame {p['keys'][-1]} is past the clip's last frame {frames - 1}; fix keys")
+    if "gap" in p and p["gap"][1] >= frames:
+        raise JobError(f"gap {p['gap']} runs past the clip's last frame {frames - 1}; fix gap")

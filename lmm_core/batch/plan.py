@@ -7,9 +7,10 @@ task, and their sizes differ by at most one.
 
 Resume: a task folder holds a small manifest (``.lmm-batch.json``) written by the worker after each output
 is in place: the task's fingerprint (its settings and its inputs' sizes and times) and, per output, the
-files and their sizes. An output counts as finished only when the manifest has it under the current
-fingerprint and every file is there with the recorded size; anything else (a file left by a killed run, a
-truncated copy, a changed task) is made again. Files are written under temporary names and renamed, so a
+files with their sizes and SHA-256 hashes. An output counts as finished only when the manifest has it under
+the current fingerprint and every file is there with the recorded size and content; anything else (a file
+left by a killed run, a truncated or corrupted copy, even one of the same size, a changed task, a manifest
+from before hashes were kept) is made again. Files are written under temporary names and renamed, so a
 killed task never leaves a file that looks finished.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..io.atomic import atomic_text_writer
 from .job import Job, Task
 
 MANIFEST = ".lmm-batch.json"
+MAX_SHARDS = 100_000
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -37,6 +39,8 @@ def parse_shard(text: str | None) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise LMMError(f"--shard must look like i/n (this machine's shard i of n, 1-based), got {text!r}") from None
+    if n > MAX_SHARDS:
+        raise LMMError(f"--shard {text}: at most {MAX_SHARDS} shards; give i/n with n up to {MAX_SHARDS}")
     if n < 1 or not 1 <= i <= n:
         raise LMMError(f"--shard {text}: i must be between 1 and n (1-based: shards 1/{max(n, 1)} to "
                        f"{max(n, 1)}/{max(n, 1)}); for a 0-based array index use $((INDEX + 1))/{max(n, 1)}")
@@ -74,18 +78,32 @@ def write_json_atomic(path: Path, data) -> None:
         json.dump(data, f, indent=1, sort_keys=True)
 
 
-def file_sizes(folder: Path, files: list[str] | tuple[str, ...]) -> dict[str, int]:
-    """``{relative path: size}`` for the output's files; a folder entry lists the files inside it."""
-    sizes: dict[str, int] = {}
+def file_hash(path: Path) -> str:
+    """The SHA-256 of a file's content, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_records(folder: Path, files: list[str] | tuple[str, ...]) -> dict[str, dict]:
+    """``{relative path: {"size": bytes, "sha256": hex}}`` for the output's files; a folder entry lists the
+    files inside it."""
+    records: dict[str, dict] = {}
+
+    def record(rel: str, path: Path) -> None:
+        records[rel] = {"size": path.stat().st_size, "sha256": file_hash(path)}
+
     for rel in files:
         path = folder / rel
         if path.is_dir():
             for child in sorted(path.iterdir()):
                 if child.is_file():
-                    sizes[f"{rel}/{child.name}"] = child.stat().st_size
+                    record(f"{rel}/{child.name}", child)
         else:
-            sizes[rel] = path.stat().st_size
-    return sizes
+            record(rel, path)
+    return records
 
 
 def record_output(folder: str | Path, fingerprint: str, key: str, files: list[str] | tuple[str, ...],
@@ -95,7 +113,7 @@ def record_output(folder: str | Path, fingerprint: str, key: str, files: list[st
     data = read_manifest(folder)
     if data.get("fingerprint") != fingerprint:
         data = {"fingerprint": fingerprint, "outputs": {}}
-    entry: dict = {"files": file_sizes(folder, files)}
+    entry: dict = {"files": file_records(folder, files)}
     if seconds is not None:
         entry["seconds"] = round(seconds, 3)
     data["outputs"][key] = entry
@@ -117,9 +135,11 @@ def finished(task: Task, manifest: dict, key: str) -> bool:
     for rel in output.files:  # every file (or folder) the output makes must be recorded
         if rel not in recorded and not any(r.startswith(rel + "/") for r in recorded):
             return False
-    for rel, size in recorded.items():
+    for rel, rec in recorded.items():
+        if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
+            return False  # a manifest from before hashes were kept: make it again rather than trust a size
         try:
-            if (folder / rel).stat().st_size != size:
+            if (folder / rel).stat().st_size != rec.get("size") or file_hash(folder / rel) != rec["sha256"]:
                 return False
         except OSError:
             return False

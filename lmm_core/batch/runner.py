@@ -24,7 +24,8 @@ from typing import Callable, TextIO
 
 from ..errors import LMMError
 from ..progress import progress
-from .job import REPO_ROOT, Job
+from .job import REPO_ROOT, Job, check_tasks
+from .lock import TASK_LOCK, LockHeld, hold, lock_name
 from .plan import Planned, plan, write_json_atomic
 
 PREFIX = "@@lmm-batch "
@@ -232,12 +233,26 @@ def run_job(job: Job, shard: tuple[int, int] = (1, 1), jobs: int = 1, *, force: 
     """
     if jobs < 1:
         raise LMMError(f"--jobs must be at least 1, got {jobs}")
+    if task_timeout is not None and not 0 < task_timeout <= 1e7:
+        raise LMMError(f"--task-timeout must be a number of seconds above 0 up to 1e7, got {task_timeout}")
     if worker is None:
         _check_worker_available(python)
+    # A second run of this job's shard would make the same outputs at the same time: refuse it, saying who runs.
+    with hold(job.output / lock_name(shard), f"making shard {shard[0]}/{shard[1]} of this job in {job.output}"):
+        return _run_locked(job, shard, jobs, force, task_timeout, profile_dir, python, show_progress, stream, worker)
+
+
+def _run_locked(job: Job, shard: tuple[int, int], jobs: int, force: bool, task_timeout: float | None,
+                profile_dir: Path | None, python: str | None, show_progress: bool, stream: TextIO | None,
+                worker: list[str] | None) -> Summary:
     start = time.perf_counter()
     planned: list[Planned] = plan(job, shard, force)
     todo = [p for p in planned if p.todo]
     results: dict[str, TaskResult] = {p.task.id: TaskResult(p.task.id, "skipped") for p in planned if not p.todo}
+    # Inputs, rigs, keys and models that would fail in Blender fail here, at once; the other tasks run.
+    for tid, problem in check_tasks(job, [p.task for p in todo]).items():
+        results[tid] = TaskResult(tid, "failed", 0.0, [], problem)
+    todo = [p for p in todo if p.task.id not in results]
     job.output.mkdir(parents=True, exist_ok=True)
     n_workers = min(jobs, len(todo))
     tag = "" if shard == (1, 1) else f"-shard-{shard[0]}-of-{shard[1]}"
@@ -275,7 +290,10 @@ def run_job(job: Job, shard: tuple[int, int] = (1, 1), jobs: int = 1, *, force: 
                 except queue.Empty:
                     return
                 try:
-                    result = worker.run(item)
+                    with hold(Path(item["folder"]) / TASK_LOCK, f"making task {item['id']}"):
+                        result = worker.run(item)
+                except LockHeld as exc:  # another run (another sharding of the job) is making it now
+                    result = TaskResult(item["id"], "failed", 0.0, [], str(exc))
                 except Exception as exc:  # the runner itself must never lose a task
                     worker.stop(kill=True)
                     result = TaskResult(item["id"], "failed", 0.0, [], f"runner error: {exc!r}", str(worker.log_path))
