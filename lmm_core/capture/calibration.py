@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import rotations as R
 from ..errors import LMMError, MotionFileError
-from ..io.atomic import atomic_text_writer
+from ..io.atomic import atomic_text_writer, read_text
 from ..skeleton import UNITS_TO_METRES
 from .cameras import Camera, rotation_vector
 from .opencv_yaml import format_opencv_yaml, read_opencv_yaml
@@ -220,10 +220,7 @@ def read_calibration(path: str | Path, *, units: str | None = None, up: str | No
         if suffix in _YAML_SUFFIXES:
             calib = _from_yaml_mappings([(path, read_opencv_yaml(path))], path, units, up)
         elif suffix in (".toml", ".json"):
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise MotionFileError(path, f"cannot read the file ({exc})") from None
+            text = read_text(path, "calibration file")  # a byte-order mark is fine
             try:
                 doc = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
             except tomllib.TOMLDecodeError as exc:

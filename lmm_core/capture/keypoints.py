@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LMMError, MotionFileError
-from ..io.atomic import atomic_binary_writer, atomic_text_writer
+from ..io.atomic import atomic_binary_writer, atomic_text_writer, read_text
+from ..io.npz import read_npz as read_arrays
+from ..validate import MAX_FPS, MIN_FPS, max_frames
 
 Vec = tuple[float, float, float]
 
@@ -179,14 +181,13 @@ def _frame_number(path: Path) -> int | None:
 
 
 def _load_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MotionFileError(path, f"cannot read the file ({exc})") from None
+    text = read_text(path, "keypoint file")  # UTF-8 with or without a byte-order mark, size-limited
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise MotionFileError(path, f"not valid JSON ({exc.msg})", exc.lineno) from None
+    except RecursionError:
+        raise MotionFileError(path, "not a keypoint file: its JSON is nested thousands of levels deep") from None
 
 
 def _numbers(values, count: int, path: Path, what: str) -> np.ndarray:
@@ -305,6 +306,9 @@ def read_json_folder(folder: str | Path, fmt: str = "auto") -> np.ndarray:
     k = joint_set(fmt).size
     if not frames:
         raise MotionFileError(folder, "no frames found")
+    if max(frames) >= max_frames() or min(frames) < 0:
+        raise MotionFileError(folder, f"frame number {max(frames):,} (from the file names or image ids) is past the "
+                                      f"limit of {max_frames():,} frames; if the take is genuine, set LMM_MAX_FRAMES")
     out = np.zeros((max(frames) + 1, k, 3))
     for f, kp in frames.items():
         if kp is not None:
@@ -317,22 +321,25 @@ def read_json_folder(folder: str | Path, fmt: str = "auto") -> np.ndarray:
 def read_npz(path: str | Path) -> Keypoints2D:
     """Keypoints from an ``.npz`` (see the module docstring)."""
     path = Path(path)
+    z = read_arrays(path, "keypoints file")  # never unpickled; size-limited
+    keys = list(z)
+    key = "keypoints" if "keypoints" in keys else (keys[0] if len(keys) == 1 else None)
+    if key is None:
+        raise MotionFileError(path, f"no 'keypoints' array in the file (it has {', '.join(keys) or 'none'})")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = list(z.keys())
-            key = "keypoints" if "keypoints" in keys else (keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise MotionFileError(path, f"no 'keypoints' array in the file (it has {', '.join(keys) or 'none'})")
-            data = np.asarray(z[key], dtype=np.float64)
-            cams = tuple(str(c) for c in z["cameras"]) if "cameras" in keys else None
-            set_name = str(z["joint_set"]) if "joint_set" in keys else None
-            fps = float(z["fps"]) if "fps" in keys else None
-    except FileNotFoundError:
-        raise MotionFileError(path, "file not found; check the path") from None
-    except (OSError, ValueError) as exc:
-        raise MotionFileError(path, f"not a readable .npz file ({exc})") from None
+        data = np.asarray(z[key], dtype=np.float64)
+        cams = tuple(str(c) for c in np.atleast_1d(z["cameras"])) if "cameras" in keys else None
+        set_name = str(z["joint_set"]) if "joint_set" in keys else None
+        fps = float(z["fps"]) if "fps" in keys else None
+    except (TypeError, ValueError) as exc:
+        raise MotionFileError(path, f"keypoints, cameras, joint_set and fps must be numbers and names ({exc})") from None
     if data.ndim != 4 or data.shape[-1] != 3:
         raise MotionFileError(path, f"keypoints must be (cameras, frames, joints, 3) of x, y, confidence; got shape {data.shape}")
+    if data.shape[1] > max_frames():
+        raise MotionFileError(path, f"{data.shape[1]:,} frames is more than the limit of {max_frames():,}; if the take "
+                                    "is genuine, set LMM_MAX_FRAMES to allow more")
+    if fps is not None and not (np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise MotionFileError(path, f"fps must be from {MIN_FPS:g} to {MAX_FPS:g}, got {fps:g}; fix it or give --fps")
     if set_name is None:
         if data.shape[2] not in _BY_SIZE:
             raise MotionFileError(path, f"{data.shape[2]} joints is neither COCO-17 nor BODY_25; store a 'joint_set' name")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MotionFileError
+from ..io.atomic import read_text
 
 _KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([^:\s][^:]*?))\s*:(?:\s+(.*))?$""")
 _DT_CHANNELS = re.compile(r"^(\d*)([ucsifdhr])$")
@@ -238,14 +239,7 @@ def parse_opencv_yaml(text: str, path: str | Path | None = None) -> dict:
 
 def read_opencv_yaml(path: str | Path) -> dict:
     """``parse_opencv_yaml`` of a file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MotionFileError(path, "file not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MotionFileError(path, f"cannot read the file ({exc})") from None
-    return parse_opencv_yaml(text, path)
+    return parse_opencv_yaml(read_text(path, "calibration file"), Path(path))
 
 
 def _fmt_number(v: float) -> str:

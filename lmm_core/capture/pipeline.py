@@ -24,11 +24,25 @@ from .calibration import Calibration, read_calibration
 from .keypoints import Keypoints2D, read_keypoints
 from .smoothing import sample_weights, smooth
 from .solve import fit_skeleton, solve
-from .sync import apply_offsets, estimate_offsets
-from .triangulate import triangulate
+from .sync import apply_offsets, estimate_offsets, search_limit
+from .triangulate import reprojection_errors, triangulate
 
 DEFAULT_FPS = 30.0
 _CHUNK = 256  # frames triangulated at once (bounded memory, and the progress bar's step)
+# Geometry a capture cannot be made from. Depth comes from the angle between two cameras' rays to the same
+# point: cameras (nearly) at one place, or whose rays to the performer are nearly parallel, give points
+# anywhere along the ray (two cameras at one place made a 19 m torso). Real rigs see the performer from
+# 20 degrees apart or more.
+MIN_BASELINE_M = 0.01
+MIN_PARALLAX_DEG = 2.0
+# A camera whose detections lie, by the median, further than the agreement threshold (--threshold) from
+# where the triangulated points project does not belong to its calibration: its keypoints are another
+# camera's, or the cameras are in another order. Measured on synthetic footage (2026-12-05): 2 to 6 cameras
+# with 4 px noise, 5% outliers and 5% left/right swaps, medians of 1.8-4.5 px; keypoints swapped between two
+# of three cameras, 8 and 37 px.
+# A performer's torso (mid-hips to mid-shoulders), thigh and shin, metres: a body outside these is a wrong
+# calibration (units, cameras mixed up), not a person.
+BODY_RANGES_M = {"torso": (0.2, 1.2), "left_thigh": (0.15, 1.0), "left_shin": (0.15, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,58 @@ def _match_cameras(calib: Calibration, kp: Keypoints2D) -> Calibration:
     return calib.select(kp.cameras)
 
 
+def check_baselines(cams: list, source) -> None:
+    """Refuse cameras that all stand within ``MIN_BASELINE_M`` of each other: no depth can be measured."""
+    centres = np.stack([c.centre for c in cams])
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    if gaps.max() < MIN_BASELINE_M:
+        i, j = np.unravel_index(np.argmax(gaps - np.tri(len(cams))), gaps.shape)  # a pair, not one camera twice
+        raise MotionFileError(source, f"the cameras stand at one place (at most {100 * gaps.max():.1f} cm apart, "
+                              f"{cams[i].name} and {cams[j].name}): depth cannot be measured. Check the calibration's "
+                              "translations and --units, or film from places at least a metre apart")
+
+
+def check_agreement(errors: list[np.ndarray], names, threshold_px: float, source) -> None:
+    """Refuse cameras whose detections lie, by the median, further than ``threshold_px`` from the triangulated
+    points' projections (``errors``: per camera, pixels): their keypoints do not fit their calibration."""
+    medians = [float(np.median(e)) if e.size else 0.0 for e in errors]
+    bad = [f"{n} (median {m:.0f} px)" for n, m in zip(names, medians) if m > threshold_px]
+    if bad:
+        raise MotionFileError(source, f"the keypoints of camera(s) {', '.join(bad)} do not agree with their calibration: "
+                              f"they lie further than {threshold_px:g} px from where the other cameras put the "
+                              "points. Check that each camera's keypoints are filed under its own name (or in the "
+                              "calibration's order), and the calibration's units")
+
+
+def check_parallax(raw: np.ndarray, cams: list, source) -> None:
+    """Refuse a take that no two cameras see from directions ``MIN_PARALLAX_DEG`` apart (``raw``: ``(T, K, 3)``
+    triangulated points, calibration world)."""
+    pts = raw.reshape(-1, 3)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    centre = np.median(pts, axis=0)
+    rays = np.stack([centre - c.centre for c in cams])
+    rays /= np.maximum(np.linalg.norm(rays, axis=1, keepdims=True), 1e-12)
+    angles = np.degrees(np.arccos(np.clip(rays @ rays.T, -1.0, 1.0)))
+    best = float(angles.max())
+    if best < MIN_PARALLAX_DEG:
+        i, j = np.unravel_index(np.argmax(angles - 1e3 * np.tri(len(cams))), angles.shape)
+        raise MotionFileError(source, f"no two cameras see the performer from directions more than {best:.2f} degrees "
+                              f"apart (best: {cams[i].name} and {cams[j].name}; at least {MIN_PARALLAX_DEG:g} needed): "
+                              "depth cannot be measured. Check the calibration's translations and --units, or place "
+                              "cameras around the performer")
+
+
+def check_body(lengths: dict[str, float], source) -> None:
+    """Refuse a solved body whose torso or leg lengths no person has (``BODY_RANGES_M``)."""
+    for name, (low, high) in BODY_RANGES_M.items():
+        value = lengths.get(name)
+        if value is not None and not low <= value <= high:
+            raise MotionFileError(source, f"the solved body's {name.replace('_', ' ')} is {value:.2f} m long (a person's "
+                                  f"is {low:g} to {high:g} m): the calibration does not fit this footage. Check its "
+                                  "units (--units), that camera names match the keypoints, and that the cameras are "
+                                  "not at one place")
+
+
 def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = CaptureOptions(), *,
             progress: Callable[[float], None] | None = None, show_progress: bool = False) -> CaptureResult:
     """Run the pipeline (see the module docstring).
@@ -125,6 +191,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     if not (np.isfinite(fps) and fps > 0):
         raise LMMError(f"fps must be a positive number, got {fps}")
     cams = list(calib.cameras)
+    check_baselines(cams, calib.source)
     valid = kp.data[..., 2] > 0
     if not valid.any():
         raise MotionFileError(kp.source, "no keypoint was detected in any camera (every confidence is 0)")
@@ -137,6 +204,13 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     offsets = np.zeros(C, dtype=int)
     if options.sync:
         offsets = estimate_offsets(obs, valid, cams, options.max_offset)
+        limit = search_limit(options.max_offset, kp.num_frames)
+        pinned = [calib.names[c] for c in range(C) if limit and abs(int(offsets[c])) >= limit]
+        if pinned:
+            raise LMMError(f"the frame offset of camera(s) {', '.join(pinned)} reached the search limit ({limit} frames "
+                           "either way): either they started further apart (raise --max-offset), or their keypoints "
+                           "belong to other cameras (check the camera names in the keypoints against the calibration); "
+                           "if the cameras are synchronised, give --no-sync")
     packed = np.concatenate([np.where(valid[..., None], obs, 0.0), conf[..., None]], axis=-1)
     aligned, start = apply_offsets(packed, offsets)
     if aligned.shape[1] == 0:
@@ -151,6 +225,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     err = np.full((T, K), np.nan)
     views = np.zeros((T, K), dtype=int)
     tconf = np.zeros((T, K))
+    miss: list[list[np.ndarray]] = [[] for _ in range(C)]  # per camera, its detections' reprojection errors
     starts = list(range(0, T, _CHUNK))
     a: int
     for i, a in enumerate(progress_bar(starts, desc="triangulating", unit="chunk", enabled=show_progress)):
@@ -162,6 +237,9 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         err[a:b] = tri.error_px.reshape(b - a, K)
         views[a:b] = tri.views.reshape(b - a, K)
         tconf[a:b] = tri.confidence.reshape(b - a, K)
+        e = reprojection_errors(tri.points, np.where((w > 0)[..., None], o, np.nan), poses, focal)
+        for c in range(C):
+            miss[c].append(e[c][np.isfinite(e[c])])
         report(0.15 + 0.6 * (i + 1) / len(starts))
     if np.all(np.isnan(raw)):
         raise LMMError("no keypoint was seen by two cameras that agree on it; check that the calibration belongs to this footage "
@@ -172,6 +250,8 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     raw, err, views, tconf = (a[seen[0]:seen[-1] + 1] for a in (raw, err, views, tconf))
     start += int(seen[0])
     # 5. Y up, smooth, fill
+    check_agreement([np.concatenate(m) for m in miss], calib.names, options.threshold_px, calib.source)
+    check_parallax(raw, cams, calib.source)
     W = calib.to_y_up()
     raw = raw @ W.T
     never = [kp.joint_set.names[k] for k in range(K) if np.all(np.isnan(raw[:, k, 0]))]
@@ -181,6 +261,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     report(0.85)
     # 6. solve
     skeleton, lengths = fit_skeleton(points, kp.joint_set)
+    check_body(lengths, calib.source)
     motion = solve(points, kp.joint_set, fps, limits=options.limits, skeleton=skeleton)
     report(1.0)
     return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths)

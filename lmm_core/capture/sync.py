@@ -90,6 +90,12 @@ def pair_costs(obs: np.ndarray, valid: np.ndarray, cameras: list[Camera], max_of
     return cost, count
 
 
+def search_limit(max_offset: int, frames: int, window: int = 1500) -> int:
+    """The largest offset ``estimate_offsets`` searches, either way, for a take of ``frames`` frames: at most
+    ``max_offset`` and half of the frames compared."""
+    return int(max(0, min(max_offset, min(frames, window) // 2)))
+
+
 def estimate_offsets(obs: np.ndarray, valid: np.ndarray, cameras: list[Camera], max_offset: int = 30,
                      reference: int | None = None, cap_px: float = 20.0, sweeps: int = 4, window: int = 1500) -> np.ndarray:
     """Integer frame offsets ``(C,)`` of every camera (see the module docstring); the first camera's is 0.
@@ -108,7 +114,7 @@ def estimate_offsets(obs: np.ndarray, valid: np.ndarray, cameras: list[Camera], 
         # A long take: offsets are constant, so the middle `window` frames tell them as well as all would.
         a = (valid.shape[1] - window) // 2
         obs, valid = obs[:, a:a + window], valid[:, a:a + window]
-    max_offset = int(max(0, min(max_offset, valid.shape[1] // 2)))
+    max_offset = search_limit(max_offset, valid.shape[1], window)
     if max_offset == 0:
         return np.zeros(C, dtype=int)
     ref = int(np.argmax(valid.sum(axis=(1, 2)))) if reference is None else reference
