@@ -30,6 +30,7 @@ from .mirror import mirror
 from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
+from .rotations import EULER_ORDERS
 from .skeleton import UNITS_TO_METRES
 from .train import config as train_config  # (no torch: that is imported only when training runs)
 
@@ -87,6 +88,8 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    if args.order is not None and args.order.lower() not in EULER_ORDERS:
+        raise LMMError(f"unknown Euler order {args.order!r}; use one of {', '.join(EULER_ORDERS)}")
     motion = read_bvh(args.input)  # --scale and --fps were range-checked before (_preflight)
     if args.scale != 1.0:
         motion = motion.scaled(args.scale)
@@ -279,6 +282,10 @@ def _train(args: argparse.Namespace) -> int:
         from .train.sources import default_model_config
     except ImportError as exc:
         raise LMMError(f"lmm train needs torch ({exc}); install it with `pip install torch`") from None
+    if args.init_from and not args.resume:
+        from .train.checkpoint import warm_start
+
+        warm_start(Path(args.init_from))  # a broken file is refused before the run folder is made
 
     model_cfg = None
     if not args.resume and not args.init_from:
@@ -308,12 +315,19 @@ def _batch(args: argparse.Namespace) -> int:
     job = load_job(args.job, args.out)
     if args.dry_run:
         planned = plan(job, shard, args.force)
-        check_tasks(job, [p.task for p in planned])  # what a run would check: inputs, rigs, keys, values
+        # What a run would find before Blender: inputs readable, rigs mappable, keys in range, models readable.
+        problems = check_tasks(job, [p.task for p in planned if p.todo])
         for p in planned:
             state = f"make {', '.join(p.todo)}" if p.todo else "finished (skip)"
+            if p.task.id in problems:
+                state = "WOULD FAIL: " + problems[p.task.id].split("): ", 1)[-1]
             print(f"{p.task.id:<32} {p.task.type:<10} {state}")
         print(f"{len(planned)} of {len(job.tasks)} tasks in shard {shard[0]}/{shard[1]}; "
               f"{sum(bool(p.todo) for p in planned)} to run; outputs in {job.output}/")
+        if problems:
+            first = next(iter(problems.values()))
+            more = f" (and {len(problems) - 1} more listed above)" if len(problems) > 1 else ""
+            raise LMMError(f"{len(problems)} task(s) would fail: {first}{more}")
         return 0
     summary = run_job(job, shard, args.jobs, force=args.force, task_timeout=args.task_timeout,
                       profile_dir=args.profile)
@@ -377,6 +391,8 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},
 }
+# Text options that must not be empty (an empty --action would generate from every action at once).
+NON_EMPTY = {"generate": ("action",)}
 # Options that name an output file (checked to be writable before any work) or an output folder.
 OUTPUT_FILES = {"convert": ("output",), "retarget": ("output",), "mirror": ("output",), "inbetween": ("output",),
                 "complete": ("output",), "generate": ("output",), "capture": ("output",), "train": ("export",),
@@ -393,12 +409,15 @@ def _preflight(args: argparse.Namespace) -> None:
     output file writable and every output folder makeable (``io.atomic``); an ``LMMError`` otherwise."""
     ranges = OPTION_RANGES.get(args.command, {})
     for dest, value in vars(args).items():
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or args.command == "train":
+            continue  # (lmm train checks each of its options in train/config.py)
         if dest in ranges:
             ranges[dest](value, _flag(dest))
         elif isinstance(value, float) and not math.isfinite(value):
             raise LMMError(f"{_flag(dest)} must be a finite number, got {value}")
+    for dest in NON_EMPTY.get(args.command, ()):
+        if not str(getattr(args, dest, "") or "").strip():
+            raise LMMError(f"{_flag(dest)} must not be empty; give a name, e.g. {_flag(dest)} walk")
     for dest in OUTPUT_FILES.get(args.command, ()):
         path = getattr(args, dest, None)
         if path is not None:
