@@ -24,7 +24,7 @@ from .. import validate
 from ..bonemap import bone_map_for
 from ..errors import LMMError, RigMappingError
 from ..io import read_bvh
-from ..io.atomic import read_text
+from ..io.atomic import check_output_folder, read_text
 from ..model.runtime import load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -216,6 +216,10 @@ def _check_output_folder(output: Path, w: _Where) -> None:
         raise w.error(f"output {output} cannot be created: {probe} is a file; point [job] output elsewhere")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise w.error(f"output folder {probe} is not writable; point [job] output at a folder you can write to")
+    try:  # access() says yes to root everywhere: make (and remove) a file there to be sure
+        check_output_folder(output, "output folder")
+    except LMMError as exc:
+        raise w.error(str(exc)) from None
 
 
 def _character(value, armature, target_map, base: Path, w: _Where, task, index) -> dict:

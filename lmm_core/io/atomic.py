@@ -188,8 +188,14 @@ def check_output_folder(folder: str | Path, what: str = "output folder") -> Path
         if probe == folder:
             raise LMMError(f"{what} {folder} exists and is not a folder; give a folder")
         raise LMMError(f"{what} {folder} cannot be made: {probe} is not a folder; give another")
-    with _temporary(probe / ".lmm-probe") as tmp:
-        tmp.unlink()
+    try:
+        fd, name = tempfile.mkstemp(prefix=".lmm-probe-", dir=probe)
+    except OSError as exc:
+        where = "" if probe == folder else f" (it would be made in {probe})"
+        raise LMMError(f"{what} {folder} cannot be written{where}: {_reason(exc)}; choose another folder or fix "
+                       "its permissions") from None
+    os.close(fd)
+    os.unlink(name)
     return folder
 
 
