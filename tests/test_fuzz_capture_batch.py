@@ -101,7 +101,7 @@ INB = f'[[task]]\ntype = "inbetween"\ninput = "{HOP}"\n'
 BAD_VALUES = [
     (GEN + "seconds = inf\n", "seconds must be a finite number"),
     (GEN + "seconds = nan\n", "seconds must be a finite number"),
-    (GEN + "seconds = 1e12\n", "seconds must be at most"),
+    (GEN + "seconds = 1e12\n", "seconds must be between 0.1 and 6666.67"),
     (GEN + "seed = -1\n", "seed must be between 0 and"),
     (GEN + "variation = nan\n", "variation must be a finite number"),
     (GEN + "fps = inf\n", "fps must be a finite number"),

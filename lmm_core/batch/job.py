@@ -365,7 +365,7 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
             params[key] = _string(raw[key], key, w, raw, index)
     if kind == "generate":
         params["seconds"] = float(_number(raw.get("seconds", 4.0), "seconds", w, raw, index, positive=True,
-                                          maximum=validate.max_frames() / 30.0))
+                                          minimum=0.1, maximum=validate.max_frames() / 30.0))
         params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True, minimum=0,
                                  maximum=validate.MAX_SEED)
         params["variation"] = float(_number(raw.get("variation", 0.5), "variation", w, raw, index, minimum=0, maximum=1))
