@@ -138,7 +138,7 @@ def test_a_model_that_does_not_sample_says_so(test_data, tmp_path, capsys):
         tasks.inbetween(clip, [0, 30], reg, variation=0.5)
     assert main(["inbetween", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), "--keys", "0,30", "--variation", "2",
                  "-o", str(tmp_path / "x.bvh")]) == 2
-    assert "--variation must be from 0 to 1, got 2.0" in capsys.readouterr().err
+    assert "--variation must be a number from 0 to 1, got 2" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
 
 
@@ -158,3 +158,17 @@ def test_the_network_generates_alone_window_after_window(tmp_path):
     assert np.isfinite(a.rotations).all() and np.allclose(np.linalg.norm(a.rotations, axis=-1), 1.0)
     with pytest.raises(Exception, match="--method must be one of segments, network"):
         tasks.generate("walk", model=model, method="dream")
+
+
+def test_sampling_noise_has_the_motions_time_scale():
+    """Unit variance either way; white noise is uncorrelated frame to frame, smoothed noise of 3 frames is
+    correlated as a Gaussian of 3 frames makes it (exp(-1 / 36) at one frame); the same seed, the same noise."""
+    from lmm_core.model.sampling import noise
+
+    rng = np.random.default_rng
+    white, smooth = noise(rng(0), (64, 300, 8), 0.0), noise(rng(0), (64, 300, 8), 3.0)
+    for n in (white, smooth):
+        assert n.std() == pytest.approx(1.0, abs=0.02)
+    lag1 = lambda n: np.corrcoef(n[:, :-1].ravel(), n[:, 1:].ravel())[0, 1]  # noqa: E731
+    assert abs(lag1(white)) < 0.02 and lag1(smooth) == pytest.approx(np.exp(-1 / 36), abs=0.01)
+    np.testing.assert_array_equal(noise(rng(5), (2, 30, 4), 3.0), noise(rng(5), (2, 30, 4), 3.0))

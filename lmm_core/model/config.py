@@ -40,6 +40,8 @@ class ModelConfig:
     # and the flow time ``t``, and the network learns to predict the clean correction from them (flow
     # matching). At ``t = 0`` with no guess it is the deterministic regressor every earlier model was.
     sampling: bool = False
+    # The time scale, in frames, of a sampling model's noise (``sampling.noise``; 0: white noise).
+    noise_frames: float = 0.0
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:

@@ -25,7 +25,7 @@ from . import network
 from .body import Body
 from .config import ModelConfig
 from .features import FEATURES
-from .sampling import STEPS, euler_step, with_flow
+from .sampling import STEPS, euler_step, noise, with_flow
 from .segments import CONTEXT, plan
 from .window import Window, choose_anchor, finish, prepare
 
@@ -161,7 +161,7 @@ class Model:
             unknown = ~win.known
             steps = 1 if sample is None else sample.steps
             z = np.zeros(win.base.shape) if sample is None else \
-                sample.rng.standard_normal(win.base.shape) * sample.temperature * unknown
+                noise(sample.rng, win.base.shape, self.cfg.noise_frames) * sample.temperature * unknown
             for k in range(steps):
                 t = k / steps
                 x = with_flow(win.x, z, t, self.cfg.pos_freqs)

@@ -10,6 +10,7 @@ from ..kinematics import fk
 from ..model import features as Fe
 from ..model.body import Body
 from ..model.config import ModelConfig
+from ..model.sampling import noise as sample_noise
 from ..model.sampling import noisy, with_flow
 from ..model.config import GATE_FRAMES
 from ..model.window import choose_anchor, prepare
@@ -27,13 +28,14 @@ class Prepared:
 
     ``flow`` (a sampling model's batches: a random generator and the share of windows at ``t = 0`` with no
     guess, the deterministic mode) adds the flow inputs to ``x`` (``model.sampling``): each window a time
-    ``t``, and the true correction ``(target - base) / scale`` noised to it on the unknown entries.
+    ``t``, and the true correction ``(target - base) / scale`` noised to it on the unknown entries, with
+    noise of ``noise_frames``' time scale (``sampling.noise``).
     """
 
     def __init__(self, batch: Batch, known: np.ndarray, hide: np.ndarray, mean: np.ndarray, std: np.ndarray,
                  pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
                  baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
-                 flow: tuple[np.random.Generator, float] | None = None):
+                 flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0):
         B, W = known.shape[:2]
         J = len(body.names)
         xs, bases, knowns, targets, positions, rotations, gates = [], [], [], [], [], [], []
@@ -65,7 +67,7 @@ class Prepared:
             unknown = ~np.stack(knowns)
             z1 = (np.stack(targets) - np.stack(bases)) / scale * unknown
             times = np.where(rng.random(B) < zero_share, 0.0, rng.random(B))
-            noise = rng.standard_normal(z1.shape) * unknown * (times > 0)[:, None, None]
+            noise = sample_noise(rng, z1.shape, noise_frames) * unknown * (times > 0)[:, None, None]
             self.x = torch.as_tensor(with_flow(np.stack(xs), noisy(z1, noise, times), times, pos_freqs),
                                      dtype=torch.float32)
         # Frames the loss counts: something to predict, and not excluded by the task (``task_masks``).
@@ -104,4 +106,4 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
             known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
         flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
-                       vel_std, model_cfg.gate_frames, flow)
+                       vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames)

@@ -66,6 +66,8 @@ class TrainConfig:
                                  "zero weights, so it starts as the regressor it was")
     flow_zero_share: float = _opt(0.25, "share of a sampling model's windows trained at flow time 0 with no "
                                         "guess: its deterministic mode, the regressor", 0.0, 1.0)
+    noise_frames: float | None = _opt(None, "time scale in frames of a sampling model's noise (0: white; default: a "
+                                            "warm start's own, else ModelConfig's)", 0.0, 100.0)
     gate_frames: float | None = _opt(None, "frames over which the network's correction fades in away from a key "
                                            "(default: a warm start's own, else ModelConfig's); a warm start "
                                            "switches to it", 1e-3, 1e3)

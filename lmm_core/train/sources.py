@@ -60,8 +60,9 @@ def vocabulary_for_warm_start(cfg: TrainConfig, model_cfg: ModelConfig) -> Model
 
 
 def gate(cfg: TrainConfig) -> dict:
-    """``ModelConfig`` keyword for ``cfg.gate_frames``: none when it is None (keep what there is)."""
-    return {} if cfg.gate_frames is None else {"gate_frames": cfg.gate_frames}
+    """``ModelConfig`` keywords for ``cfg.gate_frames`` and ``cfg.noise_frames``: none for those that are None
+    (keep what there is)."""
+    return {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames") if getattr(cfg, k) is not None}
 
 
 def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
