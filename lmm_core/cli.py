@@ -27,6 +27,7 @@ from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
+from .model.runtime import load as load_model
 from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
@@ -218,8 +219,9 @@ def _complete(args: argparse.Namespace) -> int:
     if args.samples > 1 and args.variation == 0:
         raise LMMError("--samples above 1 draws several futures: give --variation above 0 (e.g. 1)")
     motion = read_bvh(args.input)
+    model = load_model(args.model)  # once for every future
     for i in range(args.samples):
-        made = complete(motion, args.frames, args.model, action=args.action, style=args.style, seed=args.seed + i,
+        made = complete(motion, args.frames, model, action=args.action, style=args.style, seed=args.seed + i,
                         variation=args.variation)
         out = args.output if args.samples == 1 else numbered(args.output, i + 1)
         write_result(made, out, getattr(args, "rig", None))
@@ -233,7 +235,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", choices=GENERATION_METHODS, default="segments",
                    help="segments (default): recorded segments of the action joined by the network; network: the "
-                        "network alone, window after window (a sampling model's draws)")
+                        "network alone, window after window (a sampling model's draws; a model that does not "
+                        "sample gives its average, which slows to a stand)")
     p.add_argument("--variation", type=float, default=0.5,
                    help="0 to 1: with segments, the chance at each join of switching to another recorded segment "
                         "rather than repeating one (seeds differ at 0 too); with network, the draws' temperature")
@@ -281,6 +284,8 @@ def _train(args: argparse.Namespace) -> int:
         from .train.loop import rank, train
         from .train.sources import default_model_config
     except ImportError as exc:
+        if not ((exc.name or "").startswith("torch") or "torch" in str(exc)):
+            raise  # another missing piece is a bug, not a missing install
         raise LMMError(f"lmm train needs torch ({exc}); install it with `pip install torch`") from None
     if args.init_from and not args.resume:
         from .train.checkpoint import warm_start

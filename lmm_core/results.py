@@ -15,15 +15,15 @@ from .retarget import retarget
 from .skeleton import Skeleton
 
 
-def target_rig(spec: str) -> Skeleton:
-    """A target rig from ``--to``/``--rig``: ``canonical`` or a motion file whose skeleton and rest pose are
-    the target."""
+def target_rig(spec: str, flag: str = "--to") -> Skeleton:
+    """A target rig from ``--to``/``--rig`` (``flag``, for the error): ``canonical`` or a motion file whose
+    skeleton and rest pose are the target."""
     if spec == "canonical":
         return canonical_skeleton()
     path = Path(spec)
     if not path.exists():
         raise LMMError(
-            f"--to {spec!r} is neither 'canonical' nor an existing file; give a BVH whose skeleton and rest pose are the target rig"
+            f"{flag} {spec!r} is neither 'canonical' nor an existing file; give a BVH whose skeleton and rest pose are the target rig"
         )
     return read_bvh(path).skeleton
 
@@ -41,7 +41,7 @@ def write_result(motion: Motion, output: Path, rig: str | None = None, source_ma
     """Write ``motion`` to ``output`` (BVH), first retargeted onto ``rig`` (see ``target_rig``) when given,
     and say what was written."""
     if rig:
-        target = target_rig(rig)
+        target = target_rig(rig, "--rig")
         motion = retarget(motion, bone_map_for(motion.skeleton, source_map), target,
                           bone_map_for(target, "canonical" if rig == "canonical" else None))
     write_bvh(motion, output)

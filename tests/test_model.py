@@ -529,3 +529,22 @@ def test_a_warm_start_takes_new_labels_and_keeps_the_old_answers():
     assert (act_n[:, 3:] < act_o.min() - 5).all() and (sty_n[:, 2:] < sty_o.min() - 5).all()
     with pytest.raises(LMMError, match="not a prefix"):
         fit_vocabulary(old.state_dict(), CFG, replace(CFG, actions=("<unknown>", "idle", "walk")))
+
+
+def test_a_checkpoint_from_before_the_split_still_reads(tmp_path):
+    """Runs before 2026-12-05 stored their statistics as numpy arrays and two options since retired: such
+    a checkpoint resumes, warm-starts and exports as it did."""
+    from lmm_core.train import checkpoint
+    from lmm_core.train.config import TrainConfig, saved_config
+
+    net = random_network()
+    old = tmp_path / "checkpoint.pt"
+    torch.save({"format": checkpoint.FORMAT, "step": 3, "model": net.state_dict(), "optimizer": {},
+                "train_config": {"steps": 9, "baseline": "hermite", "prefetch": False},
+                "model_config": json.loads(CFG.to_json()), "mean": np.zeros(FEATURES), "std": np.ones(FEATURES),
+                "scale": np.full(FEATURES, 0.5), "vel_std": None, "position_spread": np.ones((22, 3))}, old)
+    state = checkpoint.read(old)
+    assert state["step"] == 3 and state["scale"].dtype == np.float64 and state["position_spread"].shape == (22, 3)
+    assert saved_config(state["train_config"], "old") == TrainConfig(steps=9)
+    with pytest.raises(LMMError, match="unknown key"):
+        saved_config({"steps": 9, "invented": 1}, "old")

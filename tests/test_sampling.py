@@ -143,8 +143,8 @@ def test_a_model_that_does_not_sample_says_so(test_data, tmp_path, capsys):
 
 
 def test_the_network_generates_alone_window_after_window(tmp_path):
-    """--method network: a sampling model's draws, any length, the same for the same seed; the regressor
-    without a draw; a model that does not sample refuses a draw."""
+    """--method network: a sampling model's draws, any length, the same for the same seed, another for
+    another seed; at variation 0, and from a model that does not sample, the deterministic average."""
     _, net = _warm(4)
     with torch.no_grad():
         net.p["in_w"].normal_(0, 0.05)
@@ -156,8 +156,63 @@ def test_the_network_generates_alone_window_after_window(tmp_path):
     np.testing.assert_array_equal(a.root_positions, b.root_positions)
     assert np.abs(a.root_positions - c.root_positions).max() > 1e-3
     assert np.isfinite(a.rotations).all() and np.allclose(np.linalg.norm(a.rotations, axis=-1), 1.0)
+    det = tasks.generate("walk", seconds=5.0, seed=3, variation=0.0, model=model, method="network", clean=False)
+    assert np.abs(det.root_positions - a.root_positions).max() > 1e-3
+    reg = runtime.Model(_warm(4)[0].numpy_parameters(), CFG, np.zeros(FEATURES), np.ones(FEATURES))
+    r1, r2 = (tasks.generate("walk", seconds=4.0, seed=s, variation=1.0, model=reg, method="network", clean=False)
+              for s in (0, 1))
+    np.testing.assert_array_equal(r1.root_positions, r2.root_positions)
     with pytest.raises(Exception, match="--method must be one of segments, network"):
         tasks.generate("walk", model=model, method="dream")
+
+
+def test_training_poses_the_flow_inputs_as_the_runtime_reads_them(test_data):
+    """A training batch's flow inputs are ``with_flow`` of the runtime's window inputs, with the true
+    correction noised to the window's time; and a network that predicts the truth draws exactly it."""
+    from lmm_core.model.body import Body
+    from lmm_core.model.window import prepare
+    from lmm_core.train.batches import Prepared
+    from lmm_core.train.data import Batch
+
+    clip = tasks.to_canonical(read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0).slice(0, 48)
+    known = np.zeros((1, 48, 22), dtype=bool)
+    known[:, :10] = known[:, 40:] = True
+    batch = Batch(clip.rotations[None], clip.root_positions[None], np.zeros((1, 48, 4), dtype=bool), np.array([0]),
+                  np.array([0]))
+    mean, std, scale = np.zeros(FEATURES), np.ones(FEATURES), np.full(FEATURES, 0.5)
+    body = Body.from_dict(None)
+    plain = Prepared(batch, known, np.zeros(1, dtype=bool), mean, std, CFG.pos_freqs, scale, body, baseline="hermite")
+    t_rng = np.random.default_rng(9)
+    t_rng.random(1)  # the draw that picks t = 0 for a share of windows (none here)
+    t = float(t_rng.random(1)[0])  # the window's time, as the batch draws it from the same seed
+    flow = Prepared(batch, known, np.zeros(1, dtype=bool), mean, std, CFG.pos_freqs, scale, body, baseline="hermite",
+                    flow=(np.random.default_rng(9), 0.0), noise_frames=3.0)
+    win = prepare(clip.rotations, clip.root_positions, known[0], mean, std, CFG.pos_freqs, 9, body.forward, "hermite")
+    x = flow.x[0].numpy()
+    np.testing.assert_allclose(x[:, : network.INPUT], plain.x[0, :, : network.INPUT].numpy(), atol=1e-6)
+    np.testing.assert_allclose(x[:, -2 * CFG.pos_freqs:], win.x[:, -2 * CFG.pos_freqs:], atol=1e-6)
+    assert np.allclose(x[:, network.INPUT + FEATURES], t)  # every frame carries the window's time
+    z1 = (plain.target[0].numpy() - plain.base[0].numpy()) / scale * ~win.known
+    z = x[:, network.INPUT:network.INPUT + FEATURES]
+    assert (z[win.known] == 0).all()  # known entries carry no guess
+    assert np.corrcoef(z[~win.known], z1[~win.known])[0, 1] > 0.5 * t  # the truth shows through the noise
+
+    # An oracle network (its correction is the truth's, whatever the guess) gives the truth in a draw.
+    cfg = replace(SAMPLING, noise_frames=3.0, baseline="hermite")
+    model = runtime.Model(Network(cfg).numpy_parameters(), cfg, mean, std, scale=scale)
+    true_out = np.concatenate([np.where(win.gate > 0, z1 / np.maximum(win.gate, 1e-9), 0.0), np.zeros((48, 4))], axis=1)
+
+    def oracle(p, cfg, xs, a, s):
+        return true_out[None].astype(np.float32), np.zeros((1, len(cfg.actions))), np.zeros((1, len(cfg.styles)))
+
+    import lmm_core.model.runtime as rt
+    real_forward = rt.network.forward
+    rt.network.forward = oracle
+    try:
+        rot, pos, _ = model.fill(clip.rotations, clip.root_positions, known[0], sample=Sample.seeded(1))
+    finally:
+        rt.network.forward = real_forward
+    np.testing.assert_allclose(pos, clip.root_positions, atol=1e-4)
 
 
 def test_sampling_noise_has_the_motions_time_scale():

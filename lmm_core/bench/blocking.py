@@ -20,6 +20,7 @@ index, ``variation`` its temperature, then the same clean-up).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,7 +40,7 @@ FPS = 30.0
 # (name, key spacing in frames, window length in frames): keys at 0, spacing, 2 * spacing ... window - 1.
 SETTINGS = (("every 8", 8, 121), ("every 15", 15, 121), ("every 30", 30, 121),
             ("gap 30", 30, 31), ("gap 60", 60, 61), ("gap 90", 90, 91), ("gap 120", 120, 121))
-IN_DOMAIN = ("bandai1", "bandai2", "reactidle", "cmu")
+IN_DOMAIN = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
 
 
 @dataclass
@@ -54,7 +55,8 @@ def held_out_groups(corpus: str | Path, off_domain_subject: int = 4) -> list[Gro
     """In-domain: the validation split of every source the shipped model trains on. Off-domain: LAFAN1's
     takes of subject ``off_domain_subject`` (obstacles, falls, dances; the shipped model never sees LAFAN1)."""
     val = corpus_clips(corpus, "val", list(IN_DOMAIN))
-    lafan = [c for split in ("train", "val") for c in corpus_clips(corpus, split, ["lafan1"])
+    held = {(c["source"], c["split"]) for c in json.loads((Path(corpus) / "index.json").read_text())["clips"]}
+    lafan = [c for split in ("train", "val") if ("lafan1", split) in held for c in corpus_clips(corpus, split, ["lafan1"])
              if c.name.endswith(f"_subject{off_domain_subject}")]
     groups = [Group("in-domain", [(c.name, c.rotations, c.root) for c in val])]
     if lafan:

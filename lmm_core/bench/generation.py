@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rotations as R
-from ..canonical import FORWARD, canonical_skeleton
+from ..canonical import canonical_skeleton
+from ..model.features import heading
 from ..motion import Motion
 
 WINDOW = 60  # frames (2 s at 30 fps)
@@ -29,27 +30,28 @@ _J = 22
 FEATURES_PER_WINDOW = _J * 3 * 2 + _J * 2 + 6
 
 
-def _heading_frames(rot: np.ndarray) -> np.ndarray:
-    """``(T, 4)`` yaw-only rotations that turn each frame's pelvis heading to +Z."""
-    fwd = R.mul_vec(rot[:, 0], FORWARD)
-    yaw = np.arctan2(fwd[:, 0], fwd[:, 2])
-    return np.stack([np.cos(-yaw / 2), np.zeros_like(yaw), np.sin(-yaw / 2), np.zeros_like(yaw)], axis=-1)  # about +Y
+def _positions(rot: np.ndarray, root: np.ndarray) -> np.ndarray:
+    return Motion(canonical_skeleton(), rot, root, 30.0).global_positions()
 
 
-def local_positions(rot: np.ndarray, root: np.ndarray) -> np.ndarray:
-    """``(T, 22, 3)`` joint positions relative to the pelvis, turned so the pelvis faces +Z each frame."""
-    pos = Motion(canonical_skeleton(), rot, root, 30.0).global_positions()
-    rel = pos - pos[:, :1]
-    return R.mul_vec(_heading_frames(rot)[:, None], rel)
+def _unyaw(rot: np.ndarray) -> np.ndarray:
+    """``(T, 4)`` rotations about +Y that turn each frame's pelvis heading (``features.heading``) to +Z."""
+    return R.from_axis_angle(np.array([0.0, 1.0, 0.0]), -heading(rot[:, 0]))
+
+
+def local_positions(rot: np.ndarray, root: np.ndarray, pos: np.ndarray | None = None) -> np.ndarray:
+    """``(T, 22, 3)`` joint positions relative to the pelvis, turned so the pelvis faces +Z each frame
+    (``pos``: the global positions, when already computed)."""
+    pos = _positions(rot, root) if pos is None else pos
+    return R.mul_vec(_unyaw(rot)[:, None], pos - pos[:, :1])
 
 
 def window_features(rot: np.ndarray, root: np.ndarray) -> np.ndarray:
     """``(FEATURES_PER_WINDOW,)`` of one window: rotations ``(W, 22, 4)``, root ``(W, 3)`` metres, 30 fps."""
-    local = local_positions(rot, root)
-    pos = Motion(canonical_skeleton(), rot, root, 30.0).global_positions()
+    pos = _positions(rot, root)
+    local = local_positions(rot, root, pos)
     speed = np.linalg.norm(np.diff(pos, axis=0), axis=-1) * 30.0  # (W - 1, 22) m/s
-    fwd = R.mul_vec(rot[:, 0], FORWARD)
-    yaw = np.unwrap(np.arctan2(fwd[:, 0], fwd[:, 2]))
+    yaw = np.unwrap(heading(rot[:, 0]))
     travel = np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=-1) * 30.0
     turn = np.abs(np.diff(yaw)) * 30.0
     return np.concatenate([local.mean(0).ravel(), local.std(0).ravel(), speed.mean(0), speed.std(0),
@@ -128,9 +130,8 @@ def diversity(clips: list[tuple[np.ndarray, np.ndarray]]) -> float:
 def pose_trace(rot: np.ndarray, root: np.ndarray) -> np.ndarray:
     """A window as one vector for nearest-neighbour search: pelvis-relative joint positions every 5 frames
     and the pelvis path, all turned to the first frame's heading (metres)."""
-    pos = Motion(canonical_skeleton(), rot, root, 30.0).global_positions()
-    q = _heading_frames(rot[:1])[0]
-    rel = R.mul_vec(q, pos - pos[:1, :1] * np.array([1.0, 0.0, 1.0]))
+    pos = _positions(rot, root)
+    rel = R.mul_vec(_unyaw(rot[:1])[0], pos - pos[:1, :1] * np.array([1.0, 0.0, 1.0]))
     return rel[::5].ravel()
 
 

@@ -48,6 +48,8 @@ class ModelConfig:
             raise LMMError(f"model config: unknown baseline {self.baseline!r}; one of {', '.join(BASELINES)}")
         if not 0 < self.gate_frames < float("inf"):
             raise LMMError(f"model config: gate_frames must be a positive number of frames, got {self.gate_frames!r}")
+        if not (isinstance(self.noise_frames, (int, float)) and 0 <= self.noise_frames <= 100):
+            raise LMMError(f"model config: noise_frames must be a number of frames from 0 to 100, got {self.noise_frames!r}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -333,7 +333,8 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 # (type, lowest, highest) of the configuration's numbers, checked before the network is built from them.
 _CONFIG_NUMBERS = {"d_model": (int, 1, 1 << 16), "layers": (int, 1, 1024), "heads": (int, 1, 1024),
                    "ff_mult": (int, 1, 64), "pos_freqs": (int, 1, 4096), "max_frames": (int, 1, 100_000),
-                   "fps": (float, MIN_FPS, MAX_FPS), "gate_frames": (float, 1e-6, 1e6)}
+                   "fps": (float, MIN_FPS, MAX_FPS), "gate_frames": (float, 1e-6, 1e6),
+                   "noise_frames": (float, 0, 100)}
 
 
 def check_config(raw, path: Path) -> ModelConfig:

@@ -26,15 +26,13 @@ def noise(rng: np.random.Generator, shape: tuple[int, ...], frames: float) -> np
     that starts its walk from white noise must remove every frame's noise exactly, and whatever a few
     Euler steps leave shows as jitter (measured on an early model: 99th-percentile joint accelerations 2-5
     times the capture's). Noise with the motion's own time scale leaves nothing that jitters."""
-    white = rng.standard_normal(shape)
     if frames <= 0:
-        return white
+        return rng.standard_normal(shape)
     half = int(np.ceil(3 * frames))
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / frames) ** 2)
     kernel /= np.sqrt(np.sum(kernel ** 2))  # unit variance after the sum
     T = shape[-2]
     padded = rng.standard_normal(shape[:-2] + (T + 2 * half, shape[-1]))
-    padded[..., half:half + T, :] = white
     out = np.zeros(shape)
     for k, w in enumerate(kernel):
         out += w * padded[..., k:k + T, :]

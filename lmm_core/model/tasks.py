@@ -221,7 +221,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
     ``variation`` the chance at each join of switching segments; or ``"network"``, the network alone,
     window after window (``Model.generate_network``), a sampling model's draws at temperature
-    ``variation``. ``start``: motion to carry on from (any rig); the result holds only the new frames."""
+    ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``). ``start``: motion to carry on from (any rig); the result holds only the new frames."""
     if method not in GENERATION_METHODS:
         raise LMMError(f"--method must be one of {', '.join(GENERATION_METHODS)}, got {method!r}")
     if not seconds > 0:
@@ -237,7 +237,9 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     labels = {"action": action} | ({"style": style} if style else {})
     a, s = m.action_index(action), m.style_index(style)
     if method == "network":
-        rot, pos, con = m.generate_network(frames, a, s, _sample(m, seed, variation), start_arrays)
+        # A model that does not sample can only give its average (which slows to a stand): no draw to ask for.
+        sample = _sample(m, seed, variation) if m.cfg.sampling else None
+        rot, pos, con = m.generate_network(frames, a, s, sample, start_arrays)
         return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)

@@ -21,6 +21,8 @@ from ..model.runtime import FORMAT, load
 
 # Feature statistics and the position spread: numpy arrays in memory, tensors in the file.
 ARRAYS = ("mean", "std", "scale", "vel_std", "position_spread")
+_NUMPY_ARRAYS = [np.core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float64)),
+                 type(np.dtype(np.float32)), np.core.multiarray.scalar]
 
 
 def save(path: Path, payload: dict) -> None:
@@ -34,7 +36,10 @@ def read(path: Path) -> dict:
     """A checkpoint written by ``save``, with ``ARRAYS`` back as float64 numpy arrays; an ``LMMError`` naming
     the file when it is not one (a pickle of other objects, a truncated file, another format)."""
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        # Checkpoints before 2026-12-05 stored the statistics as numpy arrays: let the unpickler rebuild
+        # plain float arrays too (numpy's array and dtype constructors), and nothing else.
+        with torch.serialization.safe_globals(_NUMPY_ARRAYS):
+            state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LMMError(f"{path}: not a readable LMM training checkpoint ({first[:160]}); "
@@ -43,7 +48,8 @@ def read(path: Path) -> dict:
         raise LMMError(f"{path} is not an LMM training checkpoint (format {FORMAT!r})")
     for k in ARRAYS:
         if state.get(k) is not None:
-            state[k] = np.asarray(state[k].numpy(), dtype=np.float64)
+            value = state[k]
+            state[k] = np.asarray(value.numpy() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
     return state
 
 

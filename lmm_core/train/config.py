@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import LMMError
-from ..model.config import ModelConfig
+from ..model.config import ModelConfig, strict_from_dict
 from .data import DEFAULT_MIX, TASKS
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -83,6 +83,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             _check(f, getattr(self, f.name))
+
+
+# Options that runs before 2026-12-05 saved and no run uses any more (docs/training.md, "Retired options").
+RETIRED = ("baseline", "prefetch")
+
+
+def saved_config(data: dict[str, Any], what: str) -> TrainConfig:
+    """The ``TrainConfig`` a checkpoint saved, read strictly, except that retired options are dropped (a
+    run that used them at their only remaining value, or not at all, reads as it was)."""
+    return strict_from_dict(TrainConfig, {k: v for k, v in data.items() if k not in RETIRED}, what)
 
 
 # What a resumed run may change: the length of the run and the machine it runs on.

@@ -11,10 +11,10 @@ from .. import rotations as R
 from ..canonical import canonical_skeleton
 from ..cleanup.feet import foot_skate
 from ..io.atomic import atomic_path
-from ..model.config import ModelConfig, strict_from_dict
+from ..model.config import ModelConfig
 from ..motion import Motion
 from . import checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, saved_config
 from .network import Network
 from .sources import load_corpus
 
@@ -94,7 +94,7 @@ def export(checkpoint_path: Path, path: Path, bank: bool = True) -> Path:
     if bank and model_cfg.body is None:
         # Only canonical models generate (the commands that do work through the canonical body); a
         # benchmark model on a rig's own skeleton carries no segments of its data.
-        arrays.update(segment_bank(strict_from_dict(TrainConfig, state["train_config"], "train config"), model_cfg))
+        arrays.update(segment_bank(saved_config(state["train_config"], "train config"), model_cfg))
     meta = {"format": checkpoint.FORMAT, "model_config": state["model_config"], "train_config": state["train_config"], "step": state["step"]}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path = Path(path)

@@ -19,11 +19,11 @@ import torch.distributed as dist
 
 from ..errors import LMMError
 from ..model.body import Body
-from ..model.config import ModelConfig, strict_from_dict
+from ..model.config import ModelConfig
 from ..progress import progress
 from . import checkpoint
 from .batches import batches
-from .config import DEVICES, RESUMABLE, TrainConfig
+from .config import DEVICES, RESUMABLE, TrainConfig, saved_config
 from .losses import losses
 from .network import Network
 from .sources import default_model_config, gate, load_corpus, vocabulary_for_warm_start
@@ -77,7 +77,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     state = None
     if resume and ckpt_path.exists():
         state = checkpoint.read(ckpt_path)
-        cfg_saved = strict_from_dict(TrainConfig, state["train_config"], f"{ckpt_path} train config")
+        cfg_saved = saved_config(state["train_config"], f"{ckpt_path} train config")
         # Resuming may lengthen the run and use another machine; everything else must match.
         if replace(cfg_saved, **{k: getattr(cfg, k) for k in RESUMABLE}) != cfg:
             raise LMMError(f"{ckpt_path} was trained with another configuration; use a new --out or the same options")
@@ -88,14 +88,15 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     if warm is not None:
         warm_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
         model_cfg = vocabulary_for_warm_start(cfg, replace(warm_cfg, velocity_inputs=cfg.velocity_inputs,
-                                                           sampling=cfg.sampling, **gate(cfg)))
+                                                           sampling=cfg.sampling, **gate(cfg, warm_cfg)))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     body = Body.from_dict(model_cfg.body)
     corpus = load_corpus(cfg, model_cfg)
     # Each process's batch stream, and a resumed run's from where it stopped; as one entropy tuple so that
-    # no other seed, rank or step lands on the same stream.
-    rng_seed: tuple[int, ...] = (cfg.seed, rank, 0)
+    # no other seed, rank or step lands on the same stream. The trailing 1 tags it as the batch stream:
+    # SeedSequence ignores trailing zeros, so (seed, 0, 0) would replay feature_stats' default_rng(seed).
+    rng_seed: tuple[int, ...] = (cfg.seed, rank, 0, 1)
     torch.manual_seed(cfg.seed)
     if state is None:
         mean, std, scale, velocity = feature_stats(corpus, np.random.default_rng(cfg.seed), cfg.stats_windows,
@@ -121,7 +122,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
-        rng_seed = (cfg.seed, rank, step)
+        rng_seed = (cfg.seed, rank, step, 1)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     else:

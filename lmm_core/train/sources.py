@@ -59,10 +59,18 @@ def vocabulary_for_warm_start(cfg: TrainConfig, model_cfg: ModelConfig) -> Model
     return replace(model_cfg, actions=model_cfg.actions + more_actions, styles=model_cfg.styles + more_styles)
 
 
-def gate(cfg: TrainConfig) -> dict:
-    """``ModelConfig`` keywords for ``cfg.gate_frames`` and ``cfg.noise_frames``: none for those that are None
-    (keep what there is)."""
-    return {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames") if getattr(cfg, k) is not None}
+# A sampling model's noise time scale when none is asked for (docs/sampling.md: white noise jitters).
+NOISE_FRAMES = 3.0
+
+
+def gate(cfg: TrainConfig, base: ModelConfig | None = None) -> dict:
+    """``ModelConfig`` keywords for ``cfg.gate_frames`` and ``cfg.noise_frames`` (a warm start keeps
+    ``base``'s where they are None); a model that starts sampling here without a noise time scale gets
+    ``NOISE_FRAMES``."""
+    out = {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames") if getattr(cfg, k) is not None}
+    if cfg.sampling and cfg.noise_frames is None and not (base is not None and base.sampling):
+        out["noise_frames"] = NOISE_FRAMES
+    return out
 
 
 def load_corpus(cfg: TrainConfig, model_cfg: ModelConfig) -> Corpus:
