@@ -116,6 +116,9 @@ def main() -> None:
                     labs.append(classes.index(a))
                     trs.append(G.pose_trace(*w))
             div.append(G.diversity(outs))
+        if not wins:  # a model file without a bank of recorded segments
+            print(f"{method}: nothing generated (the model holds no segments of these actions)", file=sys.stderr)
+            continue
         gw = np.array(wins)
         rows[f"generated ({method})"] = {
             "recognised": float(np.mean(clf.predict(gw) == np.array(labs))),
