@@ -17,12 +17,7 @@ import numpy as np
 
 from . import __version__
 from . import validate
-from .batch import check_tasks, load_job, parse_shard, plan, run_job
-from .bench.cli import add_bench_arguments, run_bench
 from .bonemap import bone_map_for
-from .capture import command as capture_command
-from .dataset import build, summary
-from .demo import run_demo
 from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
@@ -33,7 +28,11 @@ from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .rotations import EULER_ORDERS
 from .skeleton import UNITS_TO_METRES
-from .train import config as train_config  # (no torch: that is imported only when training runs)
+
+# The commands that work on motion files (info ... intent) import their modules above. The rest
+# (dataset, capture, train, bench, demo, batch) import theirs when they run, as Blender's importers do:
+# `lmm info` and `lmm inbetween` do not pay for batch, capture or the benchmarks, and `lmm train` alone
+# imports torch. Only the command being run builds its arguments (``build_parser(only=...)``).
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
@@ -147,6 +146,8 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
+    from .dataset import build, summary
+
     index = build(args.data, args.out, sources=args.sources, jobs=args.jobs)
     print(summary(index))
     print(f"wrote {args.out}/index.json and {len({c.shard for c in index})} shard(s)")
@@ -269,12 +270,16 @@ def _intent(args: argparse.Namespace) -> int:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
+    from .train import config as train_config  # no torch: that is imported only when training runs
+
     train_config.add_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .train import config as train_config
+
     cfg = train_config.from_arguments(args)  # every value checked before any work
     shape = train_config.new_model_shape(args)
     if args.export is not None and not args.export.parent.is_dir():
@@ -316,6 +321,8 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
+    from .batch import check_tasks, load_job, parse_shard, plan, run_job
+
     shard = parse_shard(args.shard)  # --jobs and --task-timeout were range-checked before (_preflight)
     job = load_job(args.job, args.out)
     if args.dry_run:
@@ -348,7 +355,33 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
     return run_demo(args.out, jobs=args.jobs, force=args.force, preview_frames=args.preview_frames)
+
+
+def _capture_args(p: argparse.ArgumentParser) -> None:
+    from .capture.command import add_arguments
+
+    add_arguments(p)
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from .capture.command import run
+
+    return run(args)
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    from .bench.cli import add_bench_arguments
+
+    add_bench_arguments(p)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench.cli import run_bench
+
+    return run_bench(args)
 
 
 COMMANDS: list[Command] = [
@@ -361,10 +394,9 @@ COMMANDS: list[Command] = [
     ("complete", "continue a clip for N frames (prediction, trajectory included)", _complete_args, _complete),
     ("generate", "make new motion for an action and style", _generate_args, _generate),
     ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
-    ("capture", "motion from calibrated cameras' 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", capture_command.add_arguments,
-     capture_command.run),
+    ("capture", "motion from calibrated cameras' 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", _capture_args, _capture),
     ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
-    ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", add_bench_arguments, run_bench),
+    ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", _bench_args, _bench),
     ("demo", "the newcomer's demo in headless Blender: generate, in-between, retarget, export, preview", _demo_args,
      _demo),
     ("batch", "run a job file of tasks headless in Blender: exports, previews, resumable, sharded", _batch_args,
@@ -433,19 +465,23 @@ def _preflight(args: argparse.Namespace) -> None:
             check_output_folder(getattr(args, dest), _flag(dest))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``lmm`` parser; with ``only``, the other commands are listed but their arguments not built."""
     parser = argparse.ArgumentParser(prog="lmm", description="LMM, the Large Movement Model: motion tools for animators and engines.")
     parser.add_argument("--version", action="version", version=f"lmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, add_arguments, run in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
+        if only is None or name == only:
+            add_arguments(p)
         p.set_defaults(run=run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(named if named in {c[0] for c in COMMANDS} else None).parse_args(argv)
     try:
         _preflight(args)
         return args.run(args)
