@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 MANIFEST = "blender_manifest.toml"
 CORE_EXCLUDE = ("train",)  # lmm_core subpackages that need torch or data, never shipped
+# Preset files the extension does not ship: the sampling model (19 MB) until the panels offer its draws.
+PRESETS_EXCLUDE = ("lmm_sampling.npz",)
 _BUILDER_IN_BPY = "scripts/addons_core/bl_pkg/cli/blender_ext.py"
 _TAGS_IN_BPY = "scripts/modules/_bpy_internal/extensions/tags.py"
 
@@ -89,12 +91,15 @@ def read_manifest(root: Path = ROOT) -> dict:
 
 
 def _ignore_for(core_dir: Path):
-    """A ``copytree`` ignore: caches and dot-files everywhere, ``CORE_EXCLUDE`` at the top of lmm_core."""
+    """A ``copytree`` ignore: caches and dot-files everywhere, ``CORE_EXCLUDE`` at the top of lmm_core,
+    ``PRESETS_EXCLUDE`` among the presets."""
 
     def ignore(directory: str, names: list[str]) -> set[str]:
         skip = {n for n in names if n == "__pycache__" or n.endswith(".pyc") or n.startswith(".")}
         if Path(directory) == core_dir:
             skip |= set(CORE_EXCLUDE) & set(names)
+        if Path(directory).parent.name == "presets" or Path(directory).name == "presets":
+            skip |= set(PRESETS_EXCLUDE) & set(names)
         return skip
 
     return ignore
