@@ -42,6 +42,8 @@ def fake_repo(tmp_path) -> Path:
     (root / "lmm_core" / "io" / "__pycache__" / "bvh.cpython-311.pyc").write_bytes(b"\0")
     (root / "presets" / "rigs").mkdir(parents=True)
     (root / "presets" / "rigs" / "mixamo.json").write_text("{}\n")
+    (root / "presets" / "models").mkdir()
+    (root / "presets" / "models" / "lmm_sampling.npz").write_bytes(b"\0")
     return root
 
 
@@ -52,6 +54,7 @@ def test_stage_ships_addon_core_presets_and_manifest_only(fake_repo):
     assert build.MANIFEST in files
     assert {"lmm_core/__init__.py", "lmm_core/io/bvh.py", "presets/rigs/mixamo.json"} <= files
     assert not any(f.startswith("lmm_core/train") or "__pycache__" in f for f in files)
+    assert "presets/models/lmm_sampling.npz" not in files  # the panels offer no draws yet
     # Staging again replaces the folder as a whole and leaves no temporary folders behind.
     (staged / "stale.txt").write_text("old\n")
     assert build.stage(fake_repo, fake_repo / "build") == staged

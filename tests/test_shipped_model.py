@@ -36,3 +36,23 @@ def test_generated_walk_keeps_walking():
         assert 0.6 < part.mean() < 2.5
     assert speed.max() < 4.0  # a walk never lunges; a join that jumped would
 
+
+
+def test_the_sampling_model_draws_keeps_keys_and_has_a_card(test_data):
+    """presets/models/lmm_sampling.npz: a sampling model with smooth noise and its card; two seeds give two
+    in-betweens of the same keys, each hitting the keys exactly."""
+    from lmm_core import read_bvh
+    from lmm_core.model import tasks
+
+    path = MODELS / "lmm_sampling.npz"
+    assert path.stat().st_size <= 20 * 1000 ** 2
+    card = (MODELS / "SAMPLING_MODEL_CARD.md").read_text()
+    assert "CC BY-NC 4.0" in card and "LAFAN1 is not used" in card and "cmu_iclone" in card
+    m = runtime.load(path)
+    assert m.cfg.sampling and m.cfg.noise_frames == 3.0 and "climb" in m.cfg.actions
+    clip = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz")
+    keys = [0, 60, 120, 180]
+    a, b = (tasks.inbetween(clip, keys, m, seed=s, variation=1.0) for s in (0, 1))
+    for out in (a, b):
+        np.testing.assert_allclose(out.rotations[keys], clip.rotations[keys], atol=1e-9)
+    assert np.abs(a.root_positions - b.root_positions).max() > 1e-3
