@@ -1,0 +1,206 @@
+"""Sparse keys for a made motion: few Bezier keys per curve that an animator can edit, and that play the
+motion back within a tolerance measured where it shows (world positions, not channel values).
+
+A motion made by the model has a value on every frame. Written as one linear key per frame it plays back
+exactly but cannot be edited (5,000 keys for two seconds of a full rig). ``fit`` picks, per group of curves
+(a bone's rotation channels, its location channels), the frames to key, and gives every key the slope the
+motion has there. A key at frame ``t`` with value ``v`` and slope ``s`` (value per frame) becomes a Bezier
+key whose handles lie a third of the way to the neighbouring keys, on the line of slope ``s``: with handles
+at thirds, Blender's Bezier segment is exactly the cubic Hermite curve through the two keys with those
+slopes, which ``evaluate`` computes here, so what is fitted is what Blender plays.
+
+The error is what the caller measures on the played-back curves (``error``: typically the worst distance
+of any joint from where the made motion has it, by forward kinematics, ``point_error``), so a wrist 60 cm
+from the shoulder gets the keys its rotation needs and a finger the few its own does. The search:
+
+1. each group gets keys until its own channel error, turned into metres by ``scale`` (how far a unit of
+   that channel moves the farthest point it carries), is within its budget: every segment whose worst
+   frame is over budget is split at that frame, all segments of all groups at once;
+2. the whole pose is measured; on the frames still over the tolerance the budgets shrink, and 1 runs again;
+3. what is still over after a few rounds is keyed on every group (exact there: the curves pass through keys).
+
+Frames in ``keep`` (the animator's keys, the ends) are always keyed. ``every_frame`` keys every frame.
+Arrays: ``values (T, C)`` on frames ``0..T-1``; ``groups (C,)`` ints ``0..G-1``; ``keyed (T, G)`` bool.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import LMMError
+from .motion import Motion
+from .skeleton import UNITS_TO_METRES
+
+DEFAULT_TOLERANCE_M = 0.0009  # under the 1 mm an animator cannot see at the hands and feet of a full body
+_ROUNDS = 6  # budget shrinks; the last resort (every group keyed on the frames still over) follows
+_SHRINK = 0.3
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where the keys go and their slopes.
+
+    Attributes:
+        keyed: ``(T, G)`` bool, frame ``t`` of group ``g`` holds a key (on every curve of the group).
+        slopes: ``(T, C)`` value per frame of each curve at each frame (used where keyed).
+        groups: ``(C,)`` the group of each curve.
+    """
+
+    keyed: np.ndarray
+    slopes: np.ndarray
+    groups: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Keys over all curves."""
+        return int(self.keyed[:, self.groups].sum())
+
+    def frames(self, group: int) -> np.ndarray:
+        """``(K,)`` the keyed frames of ``group``, ascending."""
+        return np.flatnonzero(self.keyed[:, group])
+
+
+def evaluate(values: np.ndarray, keys: Keys) -> np.ndarray:
+    """The curves ``(T, C)`` that Bezier keys with handles at thirds give on every frame: cubic Hermite
+    between consecutive keys of each curve's group, through ``values`` at keys with ``keys.slopes``.
+
+    Frames before a group's first key or after its last hold that key's value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    frame = np.arange(n)
+    keyed = keys.keyed
+    before = np.maximum.accumulate(np.where(keyed, frame[:, None], -1), axis=0)  # (T, G) last key <= t
+    after = np.minimum.accumulate(np.where(keyed, frame[:, None], n)[::-1], axis=0)[::-1]  # first key >= t
+    empty = before[-1] < 0
+    if empty.any():
+        raise LMMError(f"curve group {int(np.flatnonzero(empty)[0])} has no key; give every group one key at least")
+    first, last = after[0], before[-1]
+    before = np.where(before < 0, first, before)  # hold the first key before it, the last one after it
+    after = np.where(after >= n, last, after)
+    g = keys.groups
+    p0, p1 = before[:, g], after[:, g]  # (T, C)
+    d = (p1 - p0).astype(np.float64)
+    u = np.divide(frame[:, None] - p0, d, out=np.zeros_like(d), where=d > 0)
+    cols = np.arange(values.shape[1])[None]
+    v0, v1 = values[p0, cols], values[p1, cols]
+    s0, s1 = keys.slopes[p0, cols] * d, keys.slopes[p1, cols] * d
+    u2, u3 = u * u, u * u * u
+    return ((2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * s0 + (-2 * u3 + 3 * u2) * v1 + (u3 - u2) * s1)
+
+
+def _split(local: np.ndarray, over: np.ndarray, keyed: np.ndarray) -> np.ndarray:
+    """Frames ``(T, G)`` bool to key: in every segment (between consecutive keys of a group) with a frame
+    ``over`` its budget, the frame of that segment where ``local`` is largest."""
+    n, groups = local.shape
+    segment = np.cumsum(keyed, axis=0) + (n + 1) * np.arange(groups)[None]  # unique id per (group, segment)
+    score = np.where(over, local, -1.0).T.ravel()  # group-major, like the ids below
+    ids = segment.T.ravel()
+    order = np.lexsort((score, ids))
+    last = np.r_[ids[order][1:] != ids[order][:-1], True]  # the largest score of each segment
+    best = order[last]
+    best = best[score[best] >= 0]
+    add = np.zeros(groups * n, dtype=bool)
+    add[best] = True
+    return add.reshape(groups, n).T
+
+
+def fit(
+    values: np.ndarray,
+    groups: np.ndarray,
+    scale: np.ndarray,
+    error: Callable[[np.ndarray], np.ndarray],
+    tolerance: float = DEFAULT_TOLERANCE_M,
+    keep: Iterable[int] = (),
+    every_frame: bool = False,
+    slopes: np.ndarray | None = None,
+) -> Keys:
+    """Keys for the curves ``values (T, C)`` that play back within ``tolerance`` (see the module docstring).
+
+    Args:
+        values: the value of every curve on every frame.
+        groups: ``(C,)`` the group of each curve (0..G-1); a group's curves share key frames.
+        scale: ``(G,)`` metres that one unit of a group's channels moves the farthest point it carries (a
+            bone's reach for rotation channels, the length of a location unit): how a channel error of
+            a group is judged before the whole pose is.
+        error: the played-back curves ``(T, C)`` -> ``(T,)`` the error on each frame, in metres.
+        tolerance: the largest error allowed, metres (> 0).
+        keep: frames keyed on every group whatever the fit (the animator's keys); the first and last frame
+            are always keyed.
+        every_frame: key every frame of every group.
+        slopes: ``(T, C)`` the slopes to give keys (default: the motion's own, central differences).
+
+    Returns:
+        ``Keys`` whose ``evaluate`` is within ``tolerance`` of ``values`` by ``error`` on every frame.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    groups = np.asarray(groups, dtype=np.int64)
+    scale = np.asarray(scale, dtype=np.float64)
+    if values.ndim != 2 or len(values) == 0 or groups.shape != (values.shape[1],):
+        raise LMMError(f"curves must be (T, C) with one group per curve, got {values.shape} and {groups.shape}")
+    if not np.isfinite(values).all():
+        raise LMMError("the motion to key has values that are not finite; check the made motion before keying it")
+    if not (np.isfinite(tolerance) and tolerance > 0):
+        raise LMMError(f"the key tolerance must be a positive length, got {tolerance}; try 0.001 (1 mm)")
+    n, count = len(values), int(groups.max()) + 1 if len(groups) else 0
+    if scale.shape != (count,):
+        raise LMMError(f"scale must give one length per group ({count}), got {scale.shape}")
+    if slopes is None:
+        slopes = np.gradient(values, axis=0) if n > 1 else np.zeros_like(values)
+    keyed = np.zeros((n, count), dtype=bool)
+    keyed[[0, -1]] = True
+    keep = np.asarray(sorted({int(t) for t in keep}), dtype=np.int64)
+    if len(keep) and (keep[0] < 0 or keep[-1] >= n):
+        raise LMMError(f"kept key frames must lie in 0..{n - 1}, got {keep[0]}..{keep[-1]}")
+    keyed[keep] = True
+    if every_frame or n <= 2 or count == 0:
+        return Keys(np.ones((n, count), dtype=bool) if every_frame else keyed, slopes, groups)
+
+    channel_groups = np.zeros((count, len(groups)), dtype=bool)
+    channel_groups[groups, np.arange(len(groups))] = True
+    budget = np.full(n, 0.5 * tolerance)  # per frame: where the whole pose fails, its groups get less
+    for _ in range(_ROUNDS):
+        while True:
+            keys = Keys(keyed, slopes, groups)
+            miss = np.abs(evaluate(values, keys) - values)  # (T, C)
+            local = np.stack([miss[:, channel_groups[g]].max(axis=1) for g in range(count)], axis=1) * scale
+            over = local > budget[:, None]
+            if not over.any():
+                break
+            keyed = keyed | _split(local, over, keyed)
+        worst = np.asarray(error(evaluate(values, keys)), dtype=np.float64)
+        bad = worst > tolerance
+        if not bad.any():
+            return keys
+        budget[bad] *= _SHRINK
+    keyed = keyed.copy()
+    keyed[bad] = True  # the curves pass through their keys: these frames are exact now
+    return Keys(keyed, slopes, groups)
+
+
+def point_error(target: Motion) -> Callable[[Motion], np.ndarray]:
+    """A measure against ``target``: a motion on the same skeleton -> ``(T,)`` the largest distance of any
+    joint or end site from where ``target`` has it on each frame, in metres (forward kinematics)."""
+    metres = UNITS_TO_METRES[target.skeleton.units]
+    want = target.global_positions(end_sites=True)
+
+    def measure(motion: Motion) -> np.ndarray:
+        got = motion.global_positions(end_sites=True)
+        return np.linalg.norm(got - want, axis=-1).max(axis=1) * metres
+
+    return measure
+
+
+def reach(motion: Motion) -> np.ndarray:
+    """``(J,)`` metres from each joint to the farthest joint or end site it carries, along its bones (an
+    upper bound on how far a radian of its rotation moves a point, whatever the pose)."""
+    sk = motion.skeleton
+    out = np.zeros(sk.num_joints)
+    for j, off in sk.end_sites.items():
+        out[j] = np.linalg.norm(off)
+    for j in range(sk.num_joints - 1, 0, -1):  # parents come before their children
+        p = int(sk.parents[j])
+        out[p] = max(out[p], float(np.linalg.norm(sk.offsets[j])) + out[j])
+    return out * UNITS_TO_METRES[sk.units]
