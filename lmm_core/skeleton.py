@@ -56,11 +56,14 @@ def find_side_pairs(names: tuple[str, ...] | list[str]) -> tuple[tuple[int, int]
     return tuple(pairs)
 
 
-def guess_units(height: float) -> str:
-    """Best guess of length units from a standing skeleton's height in file units."""
-    if height <= 0 or not np.isfinite(height):
+def guess_units(length: float, typical_m: float = 1.7) -> str:
+    """Best guess of length units from a body measure in file units: the unit that makes ``length`` closest
+    (by ratio) to ``typical_m`` metres, the measure on an adult. The default is standing height; the BVH
+    reader passes the leg's length (hip to ankle along the bones, ``lmm_core.io.bvh.guess_motion_units``),
+    which floor-heavy clips do not shrink."""
+    if length <= 0 or not np.isfinite(length):
         return "m"
-    best = min(("m", "cm", "mm", "in", "cmu"), key=lambda u: abs(np.log(height * UNITS_TO_METRES[u] / 1.7)))
+    best = min(("m", "cm", "mm", "in", "cmu"), key=lambda u: abs(np.log(length * UNITS_TO_METRES[u] / typical_m)))
     return best
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import canonical as C
 from .. import rotations as R
+from ..bonemap import bone_map_for
 from ..errors import LMMError, MotionFileError
 from ..motion import Motion
 from ..skeleton import Skeleton, guess_units
@@ -59,7 +61,7 @@ def read_bvh(path: str | Path, *, units: str | None = None, up_axis: str = "y") 
 
     Args:
         path: the file.
-        units: length units of the file; guessed from the skeleton's height when ``None``.
+        units: length units of the file; guessed from the leg's length when ``None`` (``guess_motion_units``).
         up_axis: the file's up axis (BVH files are almost always Y up).
     """
     path = Path(path)
@@ -349,8 +351,41 @@ def parse_bvh(text: str, *, path: str | Path | None = None, units: str | None = 
     if animated_translation[0] and offsets[0, skeleton.up_index] != 0.0:
         motion = _root_position_convention(motion)
     if units is None:
-        motion = replace(motion, skeleton=replace(skeleton, units=guess_units(motion.height())))
+        motion = replace(motion, skeleton=replace(skeleton, units=guess_motion_units(motion)))
     return motion
+
+
+def leg_length(motion: Motion) -> float | None:
+    """Hip socket to ankle along the thigh and shin, in the motion's units: the median over frames, averaged
+    over both legs; ``None`` when the skeleton cannot be mapped to a body with hips, knees and ankles.
+
+    Bone lengths are measured between the joints' positions (a file with animated translations may rest
+    its joints elsewhere), so a performer lying on the floor measures the same as one standing."""
+    pos = motion.global_positions()
+    try:
+        bone_map = bone_map_for(motion.skeleton, pose=pos[0])
+    except LMMError:  # not a body this can map: the caller falls back on the height
+        return None
+    index = {n: i for i, n in enumerate(motion.skeleton.names)}
+    legs = []
+    for side in ("left", "right"):
+        chain = [bone_map.bones.get(f"{side}_{joint}") for joint in ("hip", "knee", "ankle")]
+        if None in chain:
+            return None
+        h, k, a = (pos[:, index[b]] for b in chain)
+        legs.append(np.median(np.linalg.norm(k - h, axis=-1) + np.linalg.norm(a - k, axis=-1)))
+    leg = float(np.mean(legs))
+    return leg if leg > 0 else None
+
+
+def guess_motion_units(motion: Motion) -> str:
+    """The file's likely length units: its leg length against the canonical body's (``canonical.LEG_LENGTH``,
+    0.78 m), else, for a skeleton with no legs to find, its standing height against 1.7 m.
+
+    Standing height misleads on floor-heavy clips (LAFAN1's ground and fall clips measured 34-77 cm tall in
+    centimetres, guessed inches or CMU units: a 2.2 m leg); a leg is the same length in any pose."""
+    leg = leg_length(motion)
+    return guess_units(motion.height()) if leg is None else guess_units(leg, C.LEG_LENGTH)
 
 
 def _root_position_convention(motion: Motion) -> Motion:

@@ -66,6 +66,12 @@ def pool(bank: dict[str, np.ndarray], action: int, style: int) -> np.ndarray:
     return found
 
 
+def held_styles(bank: dict[str, np.ndarray], action: int) -> np.ndarray:
+    """Style indices ``(S,)`` (sorted) the bank holds segments of ``action`` in: the styles that generating
+    the action in can honour (``pool`` falls back on any style for the others)."""
+    return np.unique(bank["bank_style"][bank["bank_action"] == action])
+
+
 def _velocity(root: np.ndarray, rot: np.ndarray, forward: np.ndarray, at_end: bool, n: int = 5):
     """Mean horizontal velocity ``(3,)`` (metres per frame) and yaw rate (radians per frame) over the first or
     last ``n`` frames of a segment."""

@@ -22,6 +22,7 @@ from ..motion import Motion
 from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
 from .runtime import Model, Sample, load
+from .segments import held_styles
 
 _CANON = canonical_skeleton()
 _CANON_MAP = bone_map_for(_CANON, "canonical")
@@ -212,13 +213,24 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
 GENERATION_METHODS = ("segments", "network")
 
 
+def styles_for(action: str, model: Model | str | None = None) -> tuple[str, ...]:
+    """The styles ``generate`` can make ``action`` in (those the model's bank holds segments of it in), in
+    the model's order; every style when the model has no bank or does not know the action."""
+    m = _model(model)
+    styles = m.cfg.styles[1:]
+    if not m.bank or action not in m.cfg.actions[1:]:
+        return tuple(styles)
+    held = set(held_styles(m.bank, m.action_index(action)).tolist())
+    return tuple(s for i, s in enumerate(m.cfg.styles) if i and i in held)
+
+
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
              model: Model | str | None = None, start: Motion | None = None, clean: bool = True,
              method: str = "segments") -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
-    ``method``: ``"segments"``, recorded segments of the action (and style, where the model holds some)
-    joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
+    ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
+    the action in is an ``LMMError``, not another style's motion) joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
     ``variation`` the chance at each join of switching segments; or ``"network"``, the network alone,
     window after window (``Model.generate_network``), a sampling model's draws at temperature
     ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``). ``start``: motion to carry on from (any rig); the result holds only the new frames."""
@@ -236,6 +248,10 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         start_arrays = (c.rotations, c.root_positions)
     labels = {"action": action} | ({"style": style} if style else {})
     a, s = m.action_index(action), m.style_index(style)
+    if method == "segments" and s and a and m.bank and s not in held_styles(m.bank, a):
+        # The segments would come from other styles: say so rather than hand back another style's motion.
+        raise LMMError(f"this model holds no {action!r} in style {style!r}; its styles of {action!r}: "
+                       f"{', '.join(styles_for(action, m)) or 'none'}; pick one of them, or none for any")
     if method == "network":
         # A model that does not sample can only give its average (which slows to a stand): no draw to ask for.
         sample = _sample(m, seed, variation) if m.cfg.sampling else None
