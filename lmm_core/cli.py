@@ -241,12 +241,32 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variation", type=float, default=0.5,
                    help="0 to 1: with segments, the chance at each join of switching to another recorded segment "
                         "rather than repeating one (seeds differ at 0 too); with network, the draws' temperature")
+    goal = p.add_argument_group("goals (with --method network)")
+    goal.add_argument("--to", type=_ground_point, metavar="X,Z",
+                      help="walk to this ground point, metres (Y up: X and Z are the floor), from where it starts")
+    goal.add_argument("--facing", type=float, metavar="DEG",
+                      help="facing there, degrees about the up axis (0: +Z, 90: +X; default: the way it walked)")
+    goal.add_argument("--at", type=float, metavar="SECONDS", help="when it gets there (default: the end of the clip)")
+    goal.add_argument("--path", type=Path, metavar="FILE",
+                      help="follow a root path: a CSV of time,x,z rows (seconds, metres) or a BVH whose pelvis track "
+                           "to follow, moved to start where the character stands")
     _model_args(p)
+
+
+def _ground_point(text: str) -> tuple[float, float]:
+    """``--to X,Z``: two finite numbers."""
+    try:
+        x, z = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give the point as X,Z in metres, e.g. --to 3,-1.5 (got {text!r})") from None
+    if not (np.isfinite(x) and np.isfinite(z)):
+        raise argparse.ArgumentTypeError(f"--to needs finite numbers, got {text!r}")
+    return x, z
 
 
 def _generate(args: argparse.Namespace) -> int:
     _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
-                           method=args.method), args)
+                           method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path), args)
     return 0
 
 
@@ -420,7 +440,8 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
     "inbetween": {"seed": _SEED, "variation": _SHARE},
     "complete": {"frames": lambda v, n: validate.frames(v, n), "seed": _SEED, "variation": _SHARE,
                  "samples": _range(1, 100, integer=True)},
-    "generate": {"seconds": lambda v, n: validate.seconds(v, n), "seed": _SEED, "variation": _SHARE},
+    "generate": {"seconds": lambda v, n: validate.seconds(v, n), "seed": _SEED, "variation": _SHARE,
+                 "at": lambda v, n: validate.seconds(v, n)},
     "intent": {"seconds": lambda v, n: validate.seconds(v, n), "top": _range(1, 10_000, integer=True)},
     "capture": {"fps": lambda v, n: validate.fps(v, n), "max_offset": _range(0, 10_000, integer=True),
                 "threshold": _range(0.0, 1e5, low_open=True), "smooth": _range(0.0, 60.0),

@@ -42,6 +42,11 @@ class ModelConfig:
     sampling: bool = False
     # The time scale, in frames, of a sampling model's noise (``sampling.noise``; 0: white noise).
     noise_frames: float = 0.0
+    # A sampling model's noise grows with each entry's distance from the nearest key of its joint
+    # (``sampling.distance_scale``): the correction far from any key is several times the typical
+    # in-betweening one (8 times with no key at all), and noise much smaller than what it stands for
+    # leaves a draw no room to differ from the average. 0: off (models before 2026-12-05).
+    flow_scale_frames: float = 0.0
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:
@@ -50,6 +55,9 @@ class ModelConfig:
             raise LMMError(f"model config: gate_frames must be a positive number of frames, got {self.gate_frames!r}")
         if not (isinstance(self.noise_frames, (int, float)) and 0 <= self.noise_frames <= 100):
             raise LMMError(f"model config: noise_frames must be a number of frames from 0 to 100, got {self.noise_frames!r}")
+        if not (isinstance(self.flow_scale_frames, (int, float)) and 0 <= self.flow_scale_frames <= 1000):
+            raise LMMError("model config: flow_scale_frames must be a number of frames from 0 to 1000, "
+                           f"got {self.flow_scale_frames!r}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -24,10 +24,11 @@ from ..validate import MAX_FPS, MIN_FPS
 from . import network
 from .body import Body
 from .config import ModelConfig
-from .features import FEATURES
-from .sampling import STEPS, euler_step, noise, with_flow
+from .features import FEATURES, GROUP_OF_FEATURE
+from .sampling import STEPS, distance_scale, euler_step, noise, with_flow
+from .goals import RootKeys
 from .segments import CONTEXT, plan
-from .window import Window, choose_anchor, finish, prepare
+from .window import Window, choose_anchor, finish, key_distance, prepare
 
 FORMAT = "lmm-model-1"
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_default.npz"
@@ -159,6 +160,7 @@ class Model:
             # Deterministic: one pass at t = 0 with no guess. Sampled: noise on the unknown entries, walked
             # to t = 1 in ``steps`` Euler steps; the last pass's prediction is the answer.
             unknown = ~win.known
+            unit = distance_scale(key_distance(known)[:, GROUP_OF_FEATURE], self.cfg.flow_scale_frames)
             steps = 1 if sample is None else sample.steps
             z = np.zeros(win.base.shape) if sample is None else \
                 noise(sample.rng, win.base.shape, self.cfg.noise_frames) * sample.temperature * unknown
@@ -167,7 +169,7 @@ class Model:
                 x = with_flow(win.x, z, t, self.cfg.pos_freqs)
                 out, act, sty = network.forward(self.params, self.cfg, x[None], *labels)
                 if k + 1 < steps:
-                    z = euler_step(z, out[0, :, : FEATURES] * win.gate * unknown, t, (k + 1) / steps)
+                    z = euler_step(z, out[0, :, : FEATURES] * win.gate * unknown / unit, t, (k + 1) / steps)
         rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std, self.scale)
         return rot, pos, contacts, act[0], sty[0]
 
@@ -216,11 +218,14 @@ class Model:
         return rot, pos, con
 
     def complete(self, rotations: np.ndarray, root: np.ndarray, frames: int, action: int = 0, style: int = 0,
-                 context: int = 32, window: int = 96, sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 context: int = 32, window: int = 96, sample: Sample | None = None,
+                 root_keys: "RootKeys | None" = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Continue ``(T, 22, 4)``, ``(T, 3)`` by ``frames`` new frames, one window at a time: each pass
         keeps the last ``context`` frames as keys and makes ``window - context`` new ones (one draw of them
-        with ``sample``, see ``run_window``). Returns the
-        whole sequence (old frames unchanged) and the contact probabilities ``(frames, 4)`` of the new ones."""
+        with ``sample``, see ``run_window``). ``root_keys`` (``goals.RootKeys``, frames counted from the first
+        new frame) fix the pelvis there: each window carries the keys that fall inside it, so keep them
+        closer than ``window - context`` frames apart (``goals.toward`` does). Returns the whole sequence
+        (old frames unchanged) and the contact probabilities ``(frames, 4)`` of the new ones."""
         rot, pos = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         contacts = []
         made = 0
@@ -231,6 +236,10 @@ class Model:
             p = np.concatenate([pos[-ctx:], np.repeat(pos[-1:], new, axis=0)])
             known = np.zeros((ctx + new, self.body.num_joints), dtype=bool)
             known[:ctx] = True
+            if root_keys is not None:
+                inside = (root_keys.frames >= made) & (root_keys.frames < made + new)
+                at = ctx + root_keys.frames[inside] - made
+                r[at, 0], p[at], known[at, 0] = root_keys.rotations[inside], root_keys.positions[inside], True
             r, p, c, _, _ = self.run_window(r, p, known, action, style, sample)
             rot = np.concatenate([rot, r[ctx:]])
             pos = np.concatenate([pos, p[ctx:]])
@@ -248,15 +257,20 @@ class Model:
 
     def generate_network(self, frames: int, action: int = 0, style: int = 0, sample: Sample | None = None,
                          start: tuple[np.ndarray, np.ndarray] | None = None,
-                         window: int = 96, context: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         window: int = 96, context: int = 32,
+                         root_keys: "RootKeys | None" = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``frames`` frames of motion made by the network alone, one window at a time: the first from
         nothing (or ``start``'s last ``context`` frames), each next one continuing the last ``context``
         frames made. With a sampling model and ``sample``, every window is a draw (the same seed, the same
-        motion); without, the regressor's average, which slows to a stand within seconds.
+        motion); without, the regressor's average, which slows to a stand within seconds. ``root_keys``
+        (``goals.RootKeys``, frames counted from the first frame after ``start``, which it needs) steer the
+        pelvis, see ``complete``.
 
         Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4))``.
         """
         J = self.body.num_joints
+        if root_keys is not None and start is None:
+            raise LMMError("root keys steer a continuation: give generate_network a start (tasks.generate makes one)")
         if start is None:
             first = min(window, frames)
             rot, pos, first_con, _, _ = self.run_window(np.tile(np.eye(1, 4), (first, J, 1)), np.zeros((first, 3)),
@@ -266,7 +280,7 @@ class Model:
             rot, pos = np.asarray(start[0], dtype=np.float64), np.asarray(start[1], dtype=np.float64)
             con, made = [], 0
         if made < frames:
-            rot, pos, more = self.complete(rot, pos, frames - made, action, style, context, window, sample)
+            rot, pos, more = self.complete(rot, pos, frames - made, action, style, context, window, sample, root_keys)
             con.append(more)
         skip = len(pos) - frames
         return rot[skip:], pos[skip:], np.concatenate(con)[-frames:]
@@ -334,7 +348,7 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 _CONFIG_NUMBERS = {"d_model": (int, 1, 1 << 16), "layers": (int, 1, 1024), "heads": (int, 1, 1024),
                    "ff_mult": (int, 1, 64), "pos_freqs": (int, 1, 4096), "max_frames": (int, 1, 100_000),
                    "fps": (float, MIN_FPS, MAX_FPS), "gate_frames": (float, 1e-6, 1e6),
-                   "noise_frames": (float, 0, 100)}
+                   "noise_frames": (float, 0, 100), "flow_scale_frames": (float, 0, 1000)}
 
 
 def check_config(raw, path: Path) -> ModelConfig:

@@ -16,11 +16,13 @@ import numpy as np
 from .. import rotations as R
 from ..bonemap import BoneMap, bone_map_for
 from ..canonical import canonical_skeleton
-from ..cleanup import clean_up, detect_contacts
+from ..cleanup import clean_up
 from ..errors import LMMError
+from ..feet import foot_contacts
 from ..motion import Motion
 from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
+from . import goals
 from .runtime import Model, Sample, load
 from .segments import held_styles
 
@@ -136,7 +138,7 @@ def clean_made(canon: Motion, contacts: np.ndarray, clean: bool = True, floor_fr
     # 12 seeds, 6 s) 0.037 / 0.046, their recorded frames 0.035 / 0.044, their transitions 0.051 /
     # 0.064; 30- and 15-frame in-betweens of validation clips 0.044 / 0.054 (those frames of the real
     # clips: 0.038). The feet's worst frame-to-frame accelerations did not grow.
-    down = (contacts > 0.5) | detect_contacts(canon)
+    down = (contacts > 0.5) | foot_contacts(canon)
     return clean_up(canon, contacts=down, floor_frames=floor_frames, anchor_frames=anchor_frames)
 
 
@@ -226,14 +228,21 @@ def styles_for(action: str, model: Model | str | None = None) -> tuple[str, ...]
 
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
              model: Model | str | None = None, start: Motion | None = None, clean: bool = True,
-             method: str = "segments") -> Motion:
+             method: str = "segments", to: tuple[float, float] | None = None, facing: float | None = None,
+             at: float | None = None, path: np.ndarray | str | Path | None = None) -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
     ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
     the action in is an ``LMMError``, not another style's motion) joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
     ``variation`` the chance at each join of switching segments; or ``"network"``, the network alone,
     window after window (``Model.generate_network``), a sampling model's draws at temperature
-    ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``). ``start``: motion to carry on from (any rig); the result holds only the new frames."""
+    ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``). ``start``: motion to carry on from (any rig); the result holds only the new frames.
+
+    Goals (the network method; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
+    seconds (default: the end) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
+    ``path`` a root path to follow, ``(N, 2)`` ground points per frame from now or a CSV of ``time,x,z`` rows
+    (``goals.read_path_csv``). Without ``start`` the network first makes the 10 frames it starts from. The
+    pelvis is exactly at its keys; feet locking moves only the legs."""
     if method not in GENERATION_METHODS:
         raise LMMError(f"--method must be one of {', '.join(GENERATION_METHODS)}, got {method!r}")
     if not seconds > 0:
@@ -252,13 +261,68 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         # The segments would come from other styles: say so rather than hand back another style's motion.
         raise LMMError(f"this model holds no {action!r} in style {style!r}; its styles of {action!r}: "
                        f"{', '.join(styles_for(action, m)) or 'none'}; pick one of them, or none for any")
+    goal = to is not None or path is not None
+    if goal and method != "network":
+        raise LMMError("--to and --path steer the network: add --method network")
+    if to is not None and path is not None:
+        raise LMMError("give a point to walk to (--to) or a path to follow (--path), not both")
+    if (facing is not None or at is not None) and to is None:
+        raise LMMError("--facing and --at say how to arrive at --to X,Z: give --to as well")
     if method == "network":
         # A model that does not sample can only give its average (which slows to a stand): no draw to ask for.
         sample = _sample(m, seed, variation) if m.cfg.sampling else None
-        rot, pos, con = m.generate_network(frames, a, s, sample, start_arrays)
-        return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
+        if not goal:
+            rot, pos, con = m.generate_network(frames, a, s, sample, start_arrays)
+            return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
+        return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
+
+
+# Frames the network makes first when a goal is given without a motion to start from.
+_GOAL_START = 10
+
+
+def _path_points(path: Path, fps: float) -> np.ndarray:
+    """``(N, 2)`` ground points per frame (metres) of a root path file: a CSV of ``time,x,z`` rows, or a
+    motion (BVH) whose pelvis track is followed, on any rig."""
+    if path.suffix.lower() == ".csv":
+        return goals.read_path_csv(path, fps)
+    from ..io import read_bvh  # noqa: PLC0415 (io imports this package's callers; a BVH path is rare)
+    canon = to_canonical(read_bvh(path), fps)
+    return canon.root_positions[:, [0, 2]]
+
+
+def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sample | None,
+                      start: tuple[np.ndarray, np.ndarray] | None, labels: dict, clean: bool,
+                      to: tuple[float, float] | None, face: float | None, at: float | None,
+                      path: np.ndarray | str | Path | None) -> Motion:
+    """``generate``'s network method steered by root keys (``goals``); see ``generate``."""
+    made_start = start is None
+    if made_start:
+        if frames <= _GOAL_START:
+            raise LMMError(f"a clip with a goal needs more than {_GOAL_START} frames; ask for more --seconds")
+        rot0, pos0, _ = m.generate_network(min(frames, m.cfg.max_frames // 2), action, style, sample)
+        start = (rot0[:_GOAL_START], pos0[:_GOAL_START])
+    rot, pos = start
+    before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
+    new = frames - (_GOAL_START if made_start else 0)
+    forward = m.body.forward
+    if to is not None:
+        at_frame = frames - 1 if at is None else int(round(at * m.cfg.fps)) if np.isfinite(at) else -1
+        if not 0 < at_frame - before <= new:
+            raise LMMError(f"--at must lie inside the clip and after its start: more than "
+                           f"{(before + 1) / m.cfg.fps:.2f} s and under {frames / m.cfg.fps:.2f} s, got {at}")
+        keys = goals.toward(rot[-1, 0], pos[-1], forward, to, at_frame - before, face)
+    else:
+        points = _path_points(Path(path), m.cfg.fps) if isinstance(path, (str, Path)) else path
+        keys = goals.along_path(rot[-1, 0], pos[-1], forward, points)
+    rot, pos, con = m.generate_network(new, action, style, sample, start, root_keys=keys)
+    if made_start:
+        rot = np.concatenate([start[0], rot])
+        pos = np.concatenate([start[1], pos])
+        con = np.concatenate([np.zeros((_GOAL_START, 4)), con])
+    return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:

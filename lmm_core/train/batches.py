@@ -11,11 +11,11 @@ from ..model import features as Fe
 from ..model.body import Body
 from ..model.config import ModelConfig
 from ..model.sampling import noise as sample_noise
-from ..model.sampling import noisy, with_flow
+from ..model.sampling import distance_scale, noisy, with_flow
 from ..model.config import GATE_FRAMES
-from ..model.window import choose_anchor, prepare
+from ..model.window import choose_anchor, key_distance, prepare
 from .config import TrainConfig
-from .data import Batch, Corpus, protocol_masks, task_masks
+from .data import Batch, Corpus, perturb, protocol_masks, task_masks
 
 
 class Prepared:
@@ -29,13 +29,15 @@ class Prepared:
     ``flow`` (a sampling model's batches: a random generator and the share of windows at ``t = 0`` with no
     guess, the deterministic mode) adds the flow inputs to ``x`` (``model.sampling``): each window a time
     ``t``, and the true correction ``(target - base) / scale`` noised to it on the unknown entries, with
-    noise of ``noise_frames``' time scale (``sampling.noise``).
+    noise of ``noise_frames``' time scale (``sampling.noise``), in units that grow with the distance from
+    the nearest key after ``flow_scale_frames`` (``sampling.distance_scale``).
     """
 
     def __init__(self, batch: Batch, known: np.ndarray, hide: np.ndarray, mean: np.ndarray, std: np.ndarray,
                  pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
                  baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
-                 flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0):
+                 flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0,
+                 flow_scale_frames: float = 0.0):
         B, W = known.shape[:2]
         J = len(body.names)
         xs, bases, knowns, targets, positions, rotations, gates = [], [], [], [], [], [], []
@@ -65,7 +67,9 @@ class Prepared:
         if flow is not None:
             rng, zero_share = flow
             unknown = ~np.stack(knowns)
-            z1 = (np.stack(targets) - np.stack(bases)) / scale * unknown
+            # The flow's unit grows away from the keys (``sampling.distance_scale``), as the runtime's does.
+            unit = np.stack([distance_scale(key_distance(k)[:, Fe.GROUP_OF_FEATURE], flow_scale_frames) for k in known])
+            z1 = (np.stack(targets) - np.stack(bases)) / scale / unit * unknown
             times = np.where(rng.random(B) < zero_share, 0.0, rng.random(B))
             noise = sample_noise(rng, z1.shape, noise_frames) * unknown * (times > 0)[:, None, None]
             self.x = torch.as_tensor(with_flow(np.stack(xs), noisy(z1, noise, times), times, pos_freqs),
@@ -104,6 +108,8 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
             window = int(rng.choice(cfg.windows))
             batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
             known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
+            if cfg.push_share > 0:
+                perturb(rng, batch, known, cfg.push_share)
         flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
-                       vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames)
+                       vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames)

@@ -68,6 +68,13 @@ class TrainConfig:
                                         "guess: its deterministic mode, the regressor", 0.0, 1.0)
     noise_frames: float | None = _opt(None, "time scale in frames of a sampling model's noise (0: white; default: a "
                                             "warm start's own, else ModelConfig's)", 0.0, 100.0)
+    flow_scale_frames: float | None = _opt(None, "a sampling model's noise grows with the distance from the nearest "
+                                                 "key, one unit per this many frames up to 8 (sampling.distance_scale; "
+                                                 "0: off; default: a warm start's own, else 8 for a new sampling model)",
+                                           0.0, 1000.0)
+    push_share: float = _opt(0.0, "share of completion windows whose context is pushed off its course (the "
+                                  "pelvis and spine leaning 15-40 degrees) with the frames after it recovering "
+                                  "within half a second (data.perturb): training for recovery", 0.0, 1.0)
     gate_frames: float | None = _opt(None, "frames over which the network's correction fades in away from a key "
                                            "(default: a warm start's own, else ModelConfig's); a warm start "
                                            "switches to it", 1e-3, 1e3)

@@ -9,8 +9,9 @@ import numpy as np
 
 from .. import canonical as cn
 from .. import dataset
+from .. import rotations as R
 from ..errors import LMMError
-from ..contacts import detect
+from ..feet import detect
 from ..mirror import mirror, mirror_frames, mirror_label
 from ..skeleton import UNITS_TO_METRES
 
@@ -143,7 +144,8 @@ def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[flo
     ``mix`` weighs the tasks of ``TASKS`` (default 60/20/12/8/0%). In-betweening: 10 context frames and a
     key 1-``max_gap`` frames later, sometimes with extra keys in the gap or a key that fixes only the
     root path or some joints. Completion: the first 1-40 frames. Generation: nothing or only the first
-    frame. Intent: the first 10-60 frames with labels hidden. Blocking, as an animator keys: full poses
+    frame, or (two windows in five) the first frame and where the root is later (one root key 30-120
+    frames on, or root keys every 8-30 frames: walking to a point, following a path). Intent: the first 10-60 frames with labels hidden. Blocking, as an animator keys: full poses
     every 8-40 frames from the first frame and nothing else, or (one window in five) two keys up to 120
     frames apart. Labels are also hidden at random elsewhere, so the model works without them.
 
@@ -181,8 +183,20 @@ def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[flo
         elif task[b] == 1:
             known[b, : int(rng.integers(1, 41))] = True
         elif task[b] == 2:
-            if rng.random() < 0.5:
+            r = rng.random()
+            if r < 0.6:
+                if r < 0.3:
+                    known[b, 0] = True
+            else:
+                # Goal-directed generation: from the first frame to where the root will be (the pelvis
+                # position and facing, ``tasks.generate``'s ``--to``) at one frame 30-120 frames on, or
+                # along a root path keyed every 8-30 frames (``--path``).
                 known[b, 0] = True
+                if r < 0.8:
+                    known[b, int(rng.integers(min(30, window - 1), min(120, window - 1) + 1)), 0] = True
+                else:
+                    spacing = int(rng.integers(8, 31))
+                    known[b, spacing::spacing, 0] = True
         elif task[b] == 3:
             known[b, : int(rng.integers(10, min(60, window) + 1))] = True
             hide[b] = True
@@ -197,3 +211,57 @@ def task_masks(rng: np.random.Generator, batch: int, window: int, mix: tuple[flo
             known[b, keys] = True
             scored[b, keys[-1] + 1:] = False  # after the last key is completion's job
     return known, hide, scored
+
+
+# The joints a push moves (canonical order): the pelvis, the three spine joints, and the hips, which turn
+# back so that the legs keep their direction in the world while the body above them leans.
+_PELVIS, _SPINE, _HIPS = 0, (3, 6, 9), (1, 2)
+
+
+def push_weights(frames: int, at: int, recover: int) -> np.ndarray:
+    """``(frames,)`` how much of a push each frame carries: easing in over the 5 frames up to ``at`` (where
+    it is whole), then easing out to nothing ``recover`` frames later."""
+    t = np.arange(frames, dtype=np.float64)
+    rise = np.clip((t - (at - 5)) / 5.0, 0.0, 1.0)
+    fall = np.clip((t - at) / max(recover, 1), 0.0, 1.0)
+    ease = lambda x: 0.5 - 0.5 * np.cos(np.pi * x)  # noqa: E731
+    return ease(rise) * (1.0 - ease(fall))
+
+
+def push(rotations: np.ndarray, axis: np.ndarray, degrees: float, weights: np.ndarray) -> np.ndarray:
+    """``rotations (T, 22, 4)`` (canonical local, world-frame pelvis) with the body pushed over: a turn of
+    ``degrees`` about ``axis (3,)`` (the pelvis's own frame), 40% of it at the pelvis and 20% at each spine
+    joint, scaled per frame by ``weights (T,)``; the hips turn back by the pelvis's share so the legs keep
+    their direction. Used to train recovery and to test it (``tests/test_sampling.py``)."""
+    out = np.array(rotations, dtype=np.float64)
+    axis = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
+    angle = np.radians(degrees) * np.asarray(weights, dtype=np.float64)
+    pelvis = R.from_axis_angle(np.broadcast_to(axis, (len(angle), 3)), 0.4 * angle)
+    spine = R.from_axis_angle(np.broadcast_to(axis, (len(angle), 3)), 0.2 * angle)
+    out[:, _PELVIS] = R.mul(out[:, _PELVIS], pelvis)
+    for h in _HIPS:
+        out[:, h] = R.mul(R.conj(pelvis), out[:, h])
+    for j in _SPINE:
+        out[:, j] = R.mul(spine, out[:, j])
+    return out
+
+
+def perturb(rng: np.random.Generator, batch: Batch, known: np.ndarray, share: float) -> int:
+    """Push ``share`` of the completion windows (``known``: whole frames from the start, nothing after)
+    off their course, in place: the last context frames lean 15-40 degrees about a random horizontal axis
+    (``push``) and the frames after them return to the capture within 8-15 frames (half a second). The
+    model learns that a context it has never seen (a character shoved, a bad key) is recovered from, not
+    continued. Returns how many windows were pushed."""
+    pushed = 0
+    W = known.shape[1]
+    for b in range(known.shape[0]):
+        frames = known[b].all(axis=1)
+        c = int(frames.sum())
+        if not (6 <= c <= W - 16 and frames[:c].all() and not known[b, c:].any()) or rng.random() >= share:
+            continue
+        heading = rng.uniform(0, 2 * np.pi)
+        axis = np.array([np.cos(heading), 0.0, np.sin(heading)])  # horizontal in the pelvis frame (y up)
+        w = push_weights(W, c - 1, int(rng.integers(8, 16)))
+        batch.rotations[b] = push(batch.rotations[b], axis, float(rng.uniform(15, 40)), w)
+        pushed += 1
+    return pushed

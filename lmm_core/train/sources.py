@@ -61,15 +61,21 @@ def vocabulary_for_warm_start(cfg: TrainConfig, model_cfg: ModelConfig) -> Model
 
 # A sampling model's noise time scale when none is asked for (docs/sampling.md: white noise jitters).
 NOISE_FRAMES = 3.0
+# Frames from a key per unit of a new sampling model's noise (``sampling.distance_scale``): corrections
+# 8 frames from a key are about 1.8 typical ones, 64 frames away 8.4 (docs/sampling.md).
+FLOW_SCALE_FRAMES = 8.0
 
 
 def gate(cfg: TrainConfig, base: ModelConfig | None = None) -> dict:
-    """``ModelConfig`` keywords for ``cfg.gate_frames`` and ``cfg.noise_frames`` (a warm start keeps
-    ``base``'s where they are None); a model that starts sampling here without a noise time scale gets
-    ``NOISE_FRAMES``."""
-    out = {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames") if getattr(cfg, k) is not None}
-    if cfg.sampling and cfg.noise_frames is None and not (base is not None and base.sampling):
-        out["noise_frames"] = NOISE_FRAMES
+    """``ModelConfig`` keywords for ``cfg.gate_frames``, ``cfg.noise_frames`` and ``cfg.flow_scale_frames`` (a
+    warm start keeps ``base``'s where they are None); a model that starts sampling here gets
+    ``NOISE_FRAMES`` and ``FLOW_SCALE_FRAMES`` where none is asked for."""
+    out = {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames", "flow_scale_frames") if getattr(cfg, k) is not None}
+    if cfg.sampling and not (base is not None and base.sampling):
+        if cfg.noise_frames is None:
+            out["noise_frames"] = NOISE_FRAMES
+        if cfg.flow_scale_frames is None:
+            out["flow_scale_frames"] = FLOW_SCALE_FRAMES
     return out
 
 

@@ -1,0 +1,112 @@
+"""Goal-directed generation (``model.goals``): walk to a point at a time facing a way, follow a root path;
+the pelvis lands exactly on its keys, the legs walk there, and bad goals say what to fix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm_core import read_bvh
+from lmm_core.cli import main
+from lmm_core.errors import LMMError
+from lmm_core.model import goals, runtime, tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLING_MODEL = ROOT / "presets" / "models" / "lmm_sampling.npz"
+FORWARD = np.array([0.0, 0.0, 1.0])
+
+
+@pytest.fixture(scope="module")
+def model():
+    return runtime.load(SAMPLING_MODEL)
+
+
+def test_keys_on_the_way_to_a_far_point_are_never_more_than_a_window_apart():
+    keys = goals.toward(np.array([1.0, 0, 0, 0]), np.array([0.0, 0.9, 0.0]), FORWARD, (6.0, 0.0), 200, face=180)
+    assert keys.frames[-1] == 199 and np.diff(np.concatenate([[-1], keys.frames])).max() <= goals.MAX_SPACING
+    np.testing.assert_allclose(keys.positions[-1], [6.0, 0.9, 0.0])
+    # Evenly along the line at the pelvis's height, facing the way it goes (+X: 90 degrees), then 180 there.
+    np.testing.assert_allclose(keys.positions[:, 1], 0.9)
+    np.testing.assert_allclose(goals.heading(keys.rotations[:-1], FORWARD), 90.0, atol=1e-9)
+    assert abs(abs(goals.heading(keys.rotations[-1], FORWARD)) - 180.0) < 1e-9
+
+
+def test_turning_to_a_facing_keeps_the_lean():
+    lean = np.array([np.cos(0.2), np.sin(0.2), 0.0, 0.0])  # 23 degrees forward about X
+    turned = goals.facing(lean, FORWARD, 90.0)
+    assert abs(goals.heading(turned, FORWARD) - 90.0) < 1e-9
+    from lmm_core import rotations as R
+    up = lambda q: R.mul_vec(q, np.array([0.0, 1.0, 0.0]))  # noqa: E731
+    assert abs(up(turned)[1] - up(lean)[1]) < 1e-12
+
+
+def test_walking_to_a_point_arrives_there_facing_the_way_asked(model):
+    made = tasks.generate("walk", seconds=4.0, seed=3, variation=1.0, model=model, method="network",
+                          to=(1.5, 2.5), at=3.0, facing=90.0)
+    assert made.num_frames == 120
+    np.testing.assert_allclose(made.root_positions[90, [0, 2]], [1.5, 2.5], atol=1e-6)
+    assert abs(goals.heading(made.rotations[90, 0], FORWARD) - 90.0) < 1e-6
+    # It walks there: both ankles travel at least half as far over the ground as the pelvis does.
+    pos = made.global_positions()
+    travel = lambda p: np.linalg.norm(np.diff(p[:91][:, [0, 2]], axis=0), axis=1).sum()  # noqa: E731
+    assert travel(pos[:, 0]) > 2.0
+    assert min(travel(pos[:, 7]), travel(pos[:, 8])) > 0.5 * travel(pos[:, 0])
+
+
+def test_a_path_is_followed_from_where_the_character_stands(model, tmp_path):
+    csv = tmp_path / "path.csv"
+    csv.write_text("time,x,z\n0,0,0\n1,0.8,0.4\n2,1.6,0\n3,2.4,-0.6\n")
+    made = tasks.generate("walk", seconds=4.0, seed=1, variation=1.0, model=model, method="network", path=csv)
+    points = goals.read_path_csv(csv, 30.0)
+    start = made.root_positions[tasks._GOAL_START - 1, [0, 2]]
+    for f in (10, 40, 70, 90):  # path frame f is output frame f + 9 (the start's last pose is path frame 0)
+        np.testing.assert_allclose(made.root_positions[f + tasks._GOAL_START - 1, [0, 2]], points[f] - points[0] + start,
+                                   atol=1e-6)
+
+
+def test_a_goal_can_continue_a_given_motion(model):
+    start = read_bvh(ROOT / "tests" / "data" / "reactidle_001_acted_excerpt.bvh.xz")
+    made = tasks.generate("walk", seconds=2.0, seed=0, variation=1.0, model=model, method="network", start=start,
+                          to=(1.0, 1.0), at=1.5)
+    assert made.num_frames == 60
+    np.testing.assert_allclose(made.root_positions[45, [0, 2]], [1.0, 1.0], atol=1e-6)  # frame 45 is 1.5 s in
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"to": (1.0, 1.0)}, "add --method network"),
+    ({"method": "network", "to": (1.0, 1.0), "path": np.zeros((5, 2))}, "not both"),
+    ({"method": "network", "facing": 30.0}, "give --to as well"),
+    ({"method": "network", "to": (1.0, 1.0), "at": 9.0}, "--at must lie inside the clip"),
+    ({"method": "network", "to": (1.0, 1.0), "at": 0.1}, "--at must lie inside the clip"),
+    ({"method": "network", "path": np.zeros((1, 2))}, "at least 2 points"),
+    ({"method": "network", "path": np.full((5, 2), np.nan)}, "not a number"),
+])
+def test_bad_goals_name_the_fix(model, kwargs, message):
+    with pytest.raises(LMMError, match=message):
+        tasks.generate("walk", seconds=2.0, variation=1.0, model=model, **kwargs)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("time,x,z\n0,0,0\n", "at least 2 rows"),
+    ("0,0,0\n1,a,0\n", "time,x,z in seconds and metres"),
+    ("0,0,0\n0,1,0\n", "times must increase"),
+    ("0,0,0\n1,inf,0\n", "not a number"),
+])
+def test_bad_path_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    with pytest.raises(LMMError, match=message):
+        goals.read_path_csv(path, 30.0)
+
+
+def test_the_command_line_walks_to_a_point(tmp_path, capsys):
+    out = tmp_path / "to.bvh"
+    assert main(["generate", "--action", "walk", "--method", "network", "--model", str(SAMPLING_MODEL), "--to", "1,2",
+                 "--at", "2", "--facing", "-90", "--seconds", "3", "--variation", "1", "-o", str(out)]) == 0
+    made = read_bvh(out)
+    assert made.num_frames == 90
+    with pytest.raises(SystemExit):
+        main(["generate", "--action", "walk", "--method", "network", "--to", "1;2", "-o", str(tmp_path / "x.bvh")])
+    assert "give the point as X,Z" in capsys.readouterr().err
+    assert not (tmp_path / "x.bvh").exists()

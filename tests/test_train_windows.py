@@ -1,0 +1,73 @@
+"""Training windows for the sampling model: goal windows (root keys), pushed contexts that recover, and
+the flow's unit that grows away from the keys, the same in training and at run time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm_core import read_bvh
+from lmm_core.bench.recovery import angle_between, pushed, torso_up
+from lmm_core.model.sampling import MAX_DISTANCE_SCALE, distance_scale
+from lmm_core.model.tasks import to_canonical
+from lmm_core.train.data import TASKS, Batch, perturb, push, push_weights, task_masks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def clip():
+    c = to_canonical(read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0)
+    return c
+
+
+def test_the_flow_unit_is_one_near_keys_and_grows_to_its_cap():
+    d = np.array([0.0, 4.0, 8.0, 16.0, 64.0, 1000.0, np.inf])
+    np.testing.assert_allclose(distance_scale(d, 8.0), [1, 1, 1, 2, 8, MAX_DISTANCE_SCALE, MAX_DISTANCE_SCALE])
+    np.testing.assert_array_equal(distance_scale(d, 0.0), np.ones(7))  # older models: no scale
+
+
+def test_generation_windows_include_walks_to_a_point_and_root_paths():
+    rng = np.random.default_rng(0)
+    mix = tuple(1.0 if t == "generate" else 0.0 for t in TASKS)
+    known, _, _ = task_masks(rng, 400, 128, mix)
+    root_only = known[:, :, 0] & ~known[:, :, 1:].any(axis=2)
+    keys = root_only[:, 1:].sum(axis=1)
+    assert known[:, 1:, 1:].sum() == 0  # only the first frame is ever a whole pose
+    one_key, path = (keys == 1).mean(), (keys >= 3).mean()
+    assert 0.1 < one_key < 0.3 and 0.1 < path < 0.3
+    first = np.argmax(root_only[keys == 1, 1:], axis=1) + 1
+    assert first.min() >= 30 and first.max() <= 120
+
+
+def test_a_push_leans_the_torso_and_keeps_the_legs(clip):
+    rot = clip.rotations[:50]
+    w = push_weights(50, 34, 10)
+    assert w[:29].max() == 0 and w[34] == 1 and w[44:].max() == 0  # in over 5 frames, out over 10
+    bent = push(rot, np.array([1.0, 0.0, 0.0]), 30.0, w)
+    lean = angle_between(torso_up(bent), torso_up(rot))
+    assert lean[:29].max() < 1e-6 and abs(lean[34] - 30.0) < 1.5 and lean[-1] < 1e-6
+    from lmm_core import rotations as R
+    thigh = lambda r, hip: R.mul(r[:, 0], r[:, hip])  # noqa: E731  (the thigh's world rotation)
+    for hip in (1, 2):
+        np.testing.assert_allclose(np.abs(np.sum(thigh(bent, hip) * thigh(rot, hip), axis=-1)), 1.0, atol=1e-9)
+    # The benchmark's push is the same lean, whole at the context's last frame.
+    assert abs(angle_between(torso_up(pushed(rot, 20.0, 0.0)[-1:]), torso_up(rot[-1:]))[0] - 20.0) < 1.0
+
+
+def test_only_completion_windows_are_pushed(clip):
+    rng = np.random.default_rng(2)
+    B, W = 6, 64
+    rot = np.repeat(clip.rotations[None, :W], B, axis=0).copy()
+    batch = Batch(rot.copy(), np.zeros((B, W, 3)), np.zeros((B, W, 4), bool), np.zeros(B, int), np.zeros(B, int))
+    known = np.zeros((B, W, 22), dtype=bool)
+    known[0, :20] = True          # completion: pushable
+    known[1, :20] = True
+    known[1, 40] = True           # a key later: in-betweening, not pushed
+    known[2, :3] = True           # too little context
+    known[3, :20, 0] = True       # root only: not whole frames
+    assert perturb(rng, batch, known, share=1.0) == 1
+    assert not np.allclose(batch.rotations[0], rot[0])
+    for b in range(1, B):
+        np.testing.assert_array_equal(batch.rotations[b], rot[b])
