@@ -36,6 +36,7 @@ from .skeleton import UNITS_TO_METRES
 DEFAULT_TOLERANCE_M = 0.0009  # under the 1 mm an animator cannot see at the hands and feet of a full body
 _ROUNDS = 6  # budget shrinks; the last resort (every group keyed on the frames still over) follows
 _SHRINK = 0.3
+_FIRST_BUDGET = 0.5  # of the tolerance, for each group alone before the whole pose is measured
 
 
 @dataclass(frozen=True)
@@ -158,49 +159,81 @@ def fit(
     if every_frame or n <= 2 or count == 0:
         return Keys(np.ones((n, count), dtype=bool) if every_frame else keyed, slopes, groups)
 
-    channel_groups = np.zeros((count, len(groups)), dtype=bool)
-    channel_groups[groups, np.arange(len(groups))] = True
-    budget = np.full(n, 0.5 * tolerance)  # per frame: where the whole pose fails, its groups get less
+    budget = np.full(n, _FIRST_BUDGET * tolerance)  # per frame: where the whole pose fails, its groups get less
+    keys = Keys(keyed, slopes, groups)
     for _ in range(_ROUNDS):
         while True:
-            keys = Keys(keyed, slopes, groups)
-            miss = np.abs(evaluate(values, keys) - values)  # (T, C)
-            local = np.stack([miss[:, channel_groups[g]].max(axis=1) for g in range(count)], axis=1) * scale
-            over = local > budget[:, None]
-            if not over.any():
+            more = refine(keys, np.abs(evaluate(values, keys) - values), scale, budget)
+            if more is keys:
                 break
-            keyed = keyed | _split(local, over, keyed)
+            keys = more
         worst = np.asarray(error(evaluate(values, keys)), dtype=np.float64)
         bad = worst > tolerance
         if not bad.any():
             return keys
         budget[bad] *= _SHRINK
-    keyed = keyed.copy()
-    keyed[bad] = True  # the curves pass through their keys: these frames are exact now
-    return Keys(keyed, slopes, groups)
+    return key_frames(keys, bad)
 
 
-def point_error(target: Motion) -> Callable[[Motion], np.ndarray]:
-    """A measure against ``target``: a motion on the same skeleton -> ``(T,)`` the largest distance of any
-    joint or end site from where ``target`` has it on each frame, in metres (forward kinematics)."""
+def refine(keys: Keys, miss: np.ndarray, scale: np.ndarray, budget: np.ndarray) -> Keys:
+    """``keys`` with one more key in every segment (between consecutive keys of a group) where a curve of
+    the group misses by more than ``budget (T,)`` metres (``miss (T, C)`` channel units, times ``scale``),
+    at the segment's worst frame; ``keys`` itself when no segment does."""
+    count = keys.keyed.shape[1]
+    local = np.zeros(keys.keyed.shape)
+    np.maximum.at(local.T, keys.groups, miss.T)  # (T, G) worst curve of each group
+    local *= scale[None]
+    over = local > budget[:, None]
+    if not over.any():
+        return keys
+    add = _split(local, over, keys.keyed)
+    if not (add & ~keys.keyed).any():
+        return keys
+    return Keys(keys.keyed | add, keys.slopes, keys.groups) if count else keys
+
+
+def key_frames(keys: Keys, frames: np.ndarray) -> Keys:
+    """``keys`` with every group keyed on ``frames`` (bool ``(T,)`` or indices): exact there."""
+    keyed = keys.keyed.copy()
+    keyed[frames] = True
+    return Keys(keyed, keys.slopes, keys.groups)
+
+
+def _points(skeleton, joints: Iterable[int] | None) -> np.ndarray:
+    """Columns of ``Motion.global_positions(end_sites=True)`` for ``joints`` (default all) and their end sites."""
+    if joints is None:
+        return np.arange(skeleton.num_joints + len(skeleton.end_sites))
+    chosen = sorted({int(j) for j in joints})
+    tips = [skeleton.num_joints + i for i, j in enumerate(skeleton.end_sites) if j in chosen]
+    return np.asarray(chosen + tips, dtype=np.int64)
+
+
+def point_error(target: Motion, joints: Iterable[int] | None = None) -> Callable[[Motion], np.ndarray]:
+    """A measure against ``target``: a motion on the same skeleton -> ``(T,)`` the largest distance of the
+    ``joints`` (default: all) and their end sites from where ``target`` has them on each frame, in metres
+    (forward kinematics)."""
     metres = UNITS_TO_METRES[target.skeleton.units]
-    want = target.global_positions(end_sites=True)
+    columns = _points(target.skeleton, joints)
+    want = target.global_positions(end_sites=True)[:, columns]
 
     def measure(motion: Motion) -> np.ndarray:
-        got = motion.global_positions(end_sites=True)
+        got = motion.global_positions(end_sites=True)[:, columns]
         return np.linalg.norm(got - want, axis=-1).max(axis=1) * metres
 
     return measure
 
 
-def reach(motion: Motion) -> np.ndarray:
-    """``(J,)`` metres from each joint to the farthest joint or end site it carries, along its bones (an
-    upper bound on how far a radian of its rotation moves a point, whatever the pose)."""
+def reach(motion: Motion, joints: Iterable[int] | None = None) -> np.ndarray:
+    """``(J,)`` metres from each joint to the farthest of ``joints`` (default: all) and their end sites that it
+    carries, along its bones (an upper bound on how far a radian of its rotation moves them, whatever the
+    pose); 0 for a joint that carries none."""
     sk = motion.skeleton
-    out = np.zeros(sk.num_joints)
+    watched = np.ones(sk.num_joints, dtype=bool) if joints is None else np.isin(np.arange(sk.num_joints), list(joints))
+    out = np.where(watched, 0.0, -np.inf)
     for j, off in sk.end_sites.items():
-        out[j] = np.linalg.norm(off)
+        if watched[j]:
+            out[j] = float(np.linalg.norm(off))
     for j in range(sk.num_joints - 1, 0, -1):  # parents come before their children
         p = int(sk.parents[j])
         out[p] = max(out[p], float(np.linalg.norm(sk.offsets[j])) + out[j])
-    return out * UNITS_TO_METRES[sk.units]
+    return np.maximum(out, 0.0) * UNITS_TO_METRES[sk.units]

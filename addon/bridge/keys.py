@@ -1,0 +1,373 @@
+"""A made motion as sparse Bezier keys in an animator's action (``lmm_core.keys`` picks them).
+
+``plan_keys`` turns the motion into the F-curve values the rig's bones would take on every frame (in each
+bone's rotation mode, continuous with the animator's own values on their key frames, as ``insert_keys``
+writes them) and fits keys to them; the fit measures the world positions of every joint and end site that
+the played-back curves give, decoded back to a motion here (``_decode``: the inverse of ``_pose_values``).
+``write_keys`` adds the keys, Bezier with aligned handles a third of the way to their neighbours, then reads
+the F-curves back as Blender evaluates them and, where the animator's own keys (whose automatic handles
+Blender recomputes next to new keys, or whose interpolation is constant) make a frame miss, adds keys there
+until every frame is within the tolerance. A key already on a curve is never moved or changed.
+
+Arrays: curve values ``(T, C)`` on motion frames ``0..T-1`` (scene frame ``frame_start + t``).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+import bpy
+import numpy as np
+
+from .._core import UNITS_TO_METRES, LMMError, Motion
+from .._core import keys as core_keys
+from .._core import rotations as R
+from .action import assigned_fcurves, key_times
+from .space import to_blender_axes, world_transform
+from .write import _chain, _pose_values, _rotation_curves
+from .space import armature_rest
+
+_REFINE_ROUNDS = 4
+
+
+@dataclass
+class KeyPlan:
+    """The keys to write: one F-curve per column of ``values``.
+
+    Attributes:
+        motion: the motion keyed (rig skeleton), and ``target``: what Blender should show on every frame
+            (``motion`` on the keyed bones, the rig's current motion elsewhere).
+        paths, indices, bones: each curve's data path, array index and bone (its F-curve group).
+        values: ``(T, C)`` the value of every curve on every frame; ``keys``: ``lmm_core.keys.Keys``.
+        frames: motion frames that may get new keys; ``keep``: the animator's key frames (kept as they are).
+        tolerance: metres; ``scale``: Blender units per motion unit.
+    """
+
+    motion: Motion
+    target: Motion
+    paths: list[str]
+    indices: list[int]
+    bones: list[str]
+    values: np.ndarray
+    keys: "core_keys.Keys"
+    frames: np.ndarray
+    keep: np.ndarray
+    tolerance: float
+    scale: float
+    frame_start: int
+    joints: list[tuple[int, str, str, slice]]  # (joint, property, rotation mode or LOCATION, its columns)
+    group_scale: list[float]  # metres per channel unit of each group (see lmm_core.keys.fit)
+    watched: list[int] | None = None  # the joints held within the tolerance (None: all)
+
+    @property
+    def count(self) -> int:
+        """Keys the plan puts on the frames that may get new keys."""
+        allowed = np.zeros(len(self.values), dtype=bool)
+        allowed[self.frames] = True
+        return int((self.keys.keyed & allowed[:, None])[:, self.keys.groups].sum())
+
+
+def _bone_path(name: str) -> str:
+    return f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
+
+
+def _decode(obj: bpy.types.Object, plan_like: KeyPlan, values: np.ndarray) -> Motion:
+    """The motion the curve values ``(T, C)`` pose on the rig: ``target`` with the keyed joints' rotations
+    (and locations) replaced by what the curves give (the inverse of ``write._pose_values``)."""
+    base = plan_like.target
+    sk = base.skeleton
+    axes = to_blender_axes(sk.up_axis)
+    world_rot, world_scale, world_pos = world_transform(obj)
+    rest_rot, rest_head, _ = armature_rest(obj, sk.names)
+    e = R.from_matrix(axes.T @ world_rot @ rest_rot)  # (J, 4) as in _pose_values
+    rotations = base.rotations.copy()
+    root = base.root_positions.copy()
+    translations = None if base.translations is None else base.translations.copy()
+    k = plan_like.scale / world_scale
+    for j, prop, mode, cols in plan_like.joints:
+        v = values[:, cols]
+        if prop == "location":
+            arm = v @ rest_rot[j].T  # B (loc): armature-space offset from the rest head
+            if j == 0:
+                root = ((arm + rest_head[0]) * world_scale @ world_rot.T + world_pos) @ axes / plan_like.scale
+            elif translations is not None:
+                delta = rest_head[j] - rest_head[sk.parents[j]]
+                translations[:, j] = (arm + delta) @ world_rot.T @ axes / k
+            continue
+        if mode == "QUATERNION":
+            basis = R.normalize(v)
+        else:
+            order = mode[::-1].lower()
+            basis = R.from_euler(np.stack([v[:, "xyz".index(a)] for a in order], axis=1), order)
+        rotations[:, j] = R.mul(e[j][None], R.mul(basis, R.inv(e[j])[None]))
+    return replace(base, rotations=rotations, root_positions=root, translations=translations)
+
+
+def plan_keys(
+    obj: bpy.types.Object,
+    motion: Motion,
+    current: Motion,
+    frames: Iterable[int],
+    *,
+    keep: Iterable[int] = (),
+    bones: Iterable[str] | None = None,
+    scale: float = 1.0,
+    frame_start: int = 1,
+    tolerance: float = core_keys.DEFAULT_TOLERANCE_M,
+    every_frame: bool = False,
+    watch: Iterable[str] | None = None,
+) -> KeyPlan:
+    """Keys for ``motion`` on ``bones`` of ``obj`` over motion frames ``frames``, within ``tolerance`` metres.
+
+    Args:
+        motion: the pose on every frame, the rig's skeleton (see ``write.write_action``), in metres or any
+            units (the tolerance is metres).
+        current: what the rig shows now on the same frames (its other bones stay so).
+        frames: motion frames that may get keys; ``keep``: the animator's key frames.
+        bones: the bones to key (default: every joint of the motion).
+        every_frame: a key on every frame of ``frames`` (still Bezier, with the motion's slopes).
+        watch: the bones whose heads (and tips, for bones without children) are held within ``tolerance``
+            (default: every bone).
+    """
+    if obj is None or obj.type != "ARMATURE":
+        raise LMMError("keys can only be added to an armature object")
+    sk = motion.skeleton
+    chosen = set(sk.names if bones is None else bones)
+    for pose_bone in (obj.pose.bones[n] for n in sk.names if n in chosen):
+        if pose_bone.rotation_mode == "AXIS_ANGLE":
+            raise LMMError(
+                f"bone {pose_bone.name!r} rotates in Axis Angle mode; switch it to Quaternion or an Euler "
+                "order (Bone properties > Transform > Mode) and try again"
+            )
+    frames = np.asarray(sorted({int(t) for t in frames}), dtype=np.int64)
+    keep = np.asarray(sorted({int(t) for t in keep}), dtype=np.int64)
+    basis, locations = _pose_values(obj, motion, scale)
+    fcurves, _ = assigned_fcurves(obj)
+    scene_frames = frame_start + np.arange(motion.num_frames)
+    joints = [j for j, n in enumerate(sk.names) if n in chosen]
+
+    # What Blender will show: the made motion on the keyed joints, the rig's own motion on the others.
+    keyed_joint = np.zeros(sk.num_joints, dtype=bool)
+    keyed_joint[joints] = True
+    rotations = np.where(keyed_joint[None, :, None], motion.rotations, current.rotations)
+    root = motion.root_positions if keyed_joint[0] else current.root_positions
+    translations = motion.translations
+    if motion.translations is not None and current.translations is not None:
+        translations = np.where(keyed_joint[None, :, None], motion.translations, current.translations)
+    target = replace(motion, rotations=rotations, root_positions=root, translations=translations)
+
+    columns, paths, indices, names, groups, spans, group_scale = [], [], [], [], [], [], []
+    index = {n: j for j, n in enumerate(sk.names)}
+    watched = None if watch is None else [index[n] for n in watch if n in index]
+    reach = core_keys.reach(motion, watched)
+    metres = UNITS_TO_METRES[sk.units]
+    _, world_scale, _ = world_transform(obj)
+    col = 0
+    for j in joints:
+        joint = sk.names[j]
+        pose_bone = obj.pose.bones[joint]
+        mode = pose_bone.rotation_mode
+        prop, values = _rotation_curves(mode, basis[:, j])
+        channels = [(prop, values, mode)]
+        if j in locations:
+            channels.append(("location", locations[j], "LOCATION"))
+        for prop, values, mode in channels:
+            path = f"{_bone_path(joint)}.{prop}"
+            curves = [fcurves.find(path, index=i) if fcurves is not None else None for i in range(values.shape[1])]
+            static = getattr(pose_bone, prop)
+            anchors = {int(t): np.array([c.evaluate(scene_frames[t]) if c is not None else static[i]
+                                         for i, c in enumerate(curves)]) for t in keep}
+            if mode != "LOCATION":
+                values = _chain(values, anchors, mode)
+            for t, value in anchors.items():
+                values[t] = value
+            n = values.shape[1]
+            columns.append(values)
+            paths += [path] * n
+            indices += list(range(n))
+            names += [joint] * n
+            groups += [len(spans)] * n
+            spans.append((j, prop, mode, slice(col, col + n)))
+            col += n
+            if mode == "LOCATION":  # a Blender unit along the bone's axes, in metres
+                group_scale.append(world_scale / scale * metres)
+            else:  # a quaternion component turns the bone by up to 2 radians; an Euler radian by about one
+                group_scale.append((2.0 if mode == "QUATERNION" else 1.0) * max(reach[j], 1e-3))
+    values = np.concatenate(columns, axis=1) if columns else np.zeros((motion.num_frames, 0))
+    groups = np.asarray(groups, dtype=np.int64)
+    plan = KeyPlan(motion, target, paths, indices, names, values, None, frames, keep, tolerance, scale,  # type: ignore[arg-type]
+                   frame_start, spans, group_scale)
+    plan.watched = watched
+    measure = core_keys.point_error(target, watched)
+    error = functools.partial(_error, obj, plan, measure)
+    # Frames outside ``frames`` and not kept are not ours to key: the fit keys them so that its curves
+    # match the rig there (they are never written), and the curves between start at the animator's keys.
+    outside = np.setdiff1d(np.arange(motion.num_frames), frames)
+    plan.keys = core_keys.fit(values, groups, np.asarray(group_scale), error, tolerance,
+                              keep=np.union1d(keep, outside), every_frame=every_frame)
+    if every_frame:
+        keyed = np.zeros_like(plan.keys.keyed)
+        keyed[np.union1d(frames, keep)] = True
+        plan.keys = core_keys.Keys(keyed, plan.keys.slopes, plan.keys.groups)
+    return plan
+
+
+def _error(obj, plan: KeyPlan, measure, values: np.ndarray) -> np.ndarray:
+    return measure(_decode(obj, plan, values))
+
+
+def _add_points(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+    """Add Bezier keys with aligned handles in bulk (handles set by ``_set_handles``); the curve's own keys
+    stay as they are."""
+    points = fcurve.keyframe_points
+    old, n = len(points), len(frames)
+    points.add(n)
+    flat = np.empty(2 * (old + n), dtype=np.float32)
+    points.foreach_get("co", flat)
+    flat[2 * old:] = np.column_stack([frames, values]).ravel()
+    points.foreach_set("co", flat)
+    for name, value in (("interpolation", _enum("interpolation", "BEZIER")),
+                        ("handle_left_type", _enum("handle_left_type", "ALIGNED")),
+                        ("handle_right_type", _enum("handle_right_type", "ALIGNED"))):
+        flat = np.empty(old + n, dtype=np.int32)
+        points.foreach_get(name, flat)
+        flat[old:] = value
+        points.foreach_set(name, flat)
+
+
+def _set_handles(fcurve: bpy.types.FCurve, frames: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """Set the handles ``(N, 2)`` of the keys on scene ``frames`` (ours: the animator's keep theirs), then let
+    Blender sort the points and recompute the automatic handles of the animator's keys."""
+    points = fcurve.keyframe_points
+    co = np.empty(2 * len(points), dtype=np.float32)
+    points.foreach_get("co", co)
+    times = co[0::2].astype(np.float64)
+    order = np.argsort(times, kind="stable")
+    at = order[np.clip(np.searchsorted(times[order], frames - 0.25), 0, len(times) - 1)]
+    hit = np.abs(times[at] - frames) < 0.25
+    for name, new in (("handle_left", left), ("handle_right", right)):
+        flat = np.empty(2 * len(points), dtype=np.float32)
+        points.foreach_get(name, flat)
+        pairs = flat.reshape(-1, 2)
+        pairs[at[hit]] = new[hit]
+        points.foreach_set(name, flat)
+    fcurve.update()
+
+
+@functools.cache
+def _enum(prop: str, item: str) -> int:
+    return bpy.types.Keyframe.bl_rna.properties[prop].enum_items[item].value
+
+
+def _handles(keys: "core_keys.Keys", values: np.ndarray, c: int, frames: np.ndarray, scene_frames: np.ndarray):
+    """Left and right handles ``(N, 2)`` of curve ``c``'s keys on ``frames``: on the key's slope, a third of
+    the way to the previous and next key of its group (Hermite = Bezier at thirds)."""
+    all_keys = keys.frames(int(keys.groups[c]))
+    pos = np.searchsorted(all_keys, frames)
+    prev = np.where(pos > 0, all_keys[np.maximum(pos - 1, 0)], frames - 1)
+    nxt = np.where(pos + 1 < len(all_keys), all_keys[np.minimum(pos + 1, len(all_keys) - 1)], frames + 1)
+    dl, dr = (frames - prev) / 3.0, (nxt - frames) / 3.0
+    s = keys.slopes[frames, c]
+    v = values[frames, c]
+    t = scene_frames[frames].astype(np.float64)
+    return np.column_stack([t - dl, v - s * dl]), np.column_stack([t + dr, v + s * dr])
+
+
+def _played(plan: KeyPlan, fcurves, columns: np.ndarray | None = None) -> np.ndarray:
+    """``(T, C)`` the F-curves as Blender evaluates them on every frame (the plan's values where a curve is
+    missing or not among ``columns``)."""
+    out = plan.values.copy()
+    scene_frames = (plan.frame_start + np.arange(len(out))).astype(np.float64)
+    for c in range(len(plan.paths)) if columns is None else columns:
+        curve = fcurves.find(plan.paths[c], index=plan.indices[c])
+        if curve is not None:
+            out[:, c] = [curve.evaluate(f) for f in scene_frames]
+    return out
+
+
+def _beside_keep(keys, miss: np.ndarray, scale: np.ndarray, budget: np.ndarray, keep: np.ndarray,
+                 allowed: np.ndarray):
+    """``keys`` plus a key beside an animator's key (the frame after it, the frame before it) in every group
+    whose curve misses by more than ``budget`` in the segment there: Blender recomputes the animator's
+    automatic handles from their new neighbours, and a one-frame segment plays exactly on whole frames."""
+    n = len(miss)
+    local = np.zeros(keys.keyed.shape)
+    np.maximum.at(local.T, keys.groups, miss.T)
+    local *= scale[None]
+    frame = np.arange(n)[:, None]
+    after = np.minimum.accumulate(np.where(keys.keyed, frame, n)[::-1], axis=0)[::-1]
+    before = np.maximum.accumulate(np.where(keys.keyed, frame, -1), axis=0)
+    keyed = keys.keyed.copy()
+    for k in keep:
+        for side in (1, -1):
+            t = k + side
+            if not (0 <= t < n and allowed[t]):
+                continue
+            end = after[t] if side > 0 else before[t]  # (G,) the key that closes the segment
+            lo, hi = (t, int(end.max())) if side > 0 else (int(end.min()) + 1, t + 1)
+            span = frame[lo:hi]
+            inside = (span < end[None]) if side > 0 else (span > end[None])
+            worst = np.where(inside, local[lo:hi], 0.0).max(axis=0) if hi > lo else np.zeros(len(end))
+            keyed[t] |= worst > budget[lo:hi].min(initial=budget[t])
+    return replace(keys, keyed=keyed)
+
+
+def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int, float]:
+    """Add the plan's keys to ``obj``'s action (missing F-curves made), then read the curves back and, where
+    Blender plays a frame more than the tolerance away (next to the animator's keys, whose handles it
+    recomputes), add keys to the groups that miss, a few rounds at most, then on every group of a frame
+    still over. Returns the number of keys added and the worst error left, in metres, over the plan's frames."""
+    fcurves, new_fcurve = assigned_fcurves(obj, create=True)
+    if fcurves is None:
+        raise LMMError(f"armature {obj.name!r} has no action to add keys to; key a pose first")
+    n = len(plan.values)
+    scene_frames = plan.frame_start + np.arange(n)
+    allowed = np.zeros(n, dtype=bool)
+    allowed[plan.frames] = True
+    allowed[plan.keep] = True
+    keys = replace(plan.keys, keyed=plan.keys.keyed & allowed[:, None])
+    measure = core_keys.point_error(plan.target, plan.watched)
+    check = np.union1d(plan.frames, plan.keep)
+    scale = np.asarray(plan.group_scale)
+    budget = np.full(n, 0.5 * plan.tolerance)
+    ours = [np.zeros(0, dtype=np.int64) for _ in plan.paths]  # per curve: the frames we keyed
+    added, worst, touched = 0, 0.0, np.ones(len(plan.paths), dtype=bool)
+    for round_ in range(_REFINE_ROUNDS + 2):
+        for c in np.flatnonzero(touched):
+            path, index, bone = plan.paths[c], plan.indices[c], plan.bones[c]
+            frames = np.flatnonzero(keys.keyed[:, keys.groups[c]])
+            curve = fcurves.find(path, index=index)
+            if curve is None:
+                curve = new_fcurve(path, index, bone)
+            new = np.setdiff1d(frames, ours[c])
+            have = key_times(curve)
+            if len(have) and len(new):  # a key already on a frame stays (the animator's)
+                new = new[np.abs(have[None, :] - scene_frames[new][:, None]).min(axis=1) >= 0.5]
+            if len(new):
+                _add_points(curve, scene_frames[new].astype(np.float64), plan.values[new, c])
+                added += len(new)
+            ours[c] = np.union1d(ours[c], new)
+            if len(ours[c]):  # handles a third of the way to the neighbours, old keys included
+                left, right = _handles(keys, plan.values, c, ours[c], scene_frames)
+                _set_handles(curve, scene_frames[ours[c]].astype(np.float64), left, right)
+        if progress:
+            progress(min(1.0, (round_ + 1) / 3))
+        played = _played(plan, fcurves)
+        error = measure(_decode(obj, plan, played))
+        worst = float(error[check].max()) if len(check) else 0.0
+        bad = np.zeros(n, dtype=bool)
+        bad[check[error[check] > plan.tolerance]] = True
+        if not bad.any() or round_ == _REFINE_ROUNDS + 1:
+            break
+        budget[bad] *= 0.3
+        before = keys.keyed
+        miss = np.abs(played - plan.values) * allowed[:, None]
+        if round_ == 0:
+            keys = _beside_keep(keys, miss, scale, budget, plan.keep, allowed)
+        elif round_ < _REFINE_ROUNDS:
+            keys = core_keys.refine(keys, miss, scale, budget)
+        if keys.keyed is before or round_ == _REFINE_ROUNDS:  # the last resort: exact on the frames still over
+            keys = core_keys.key_frames(keys, bad & allowed)
+        touched = (keys.keyed != before)[:, keys.groups].any(axis=0)
+    return added, worst
