@@ -26,7 +26,7 @@ from benchmarks.report import update_section  # noqa: E402
 from lmm_core import dataset  # noqa: E402
 from lmm_core.bench import generation as G  # noqa: E402
 from lmm_core.canonical import canonical_skeleton  # noqa: E402
-from lmm_core.cleanup.feet import foot_skate  # noqa: E402
+from lmm_core.feet import foot_skate  # noqa: E402
 from lmm_core.cleanup.limits import JointLimits  # noqa: E402
 from lmm_core.model import runtime, tasks  # noqa: E402
 from lmm_core.motion import Motion  # noqa: E402

@@ -7,10 +7,10 @@
   share of (frame, joint) pairs past a limit (the 21 limited joints), share of frames with any joint past,
   the same beyond 2 degrees, and the Blender Euler boxes' rate.
 - Foot skate (share of ground-contact frames whose foot joint moves > 2 cm horizontally in a frame,
-  contacts by height from the input, as ``lmm_core.contacts.skate``) before and after ``lock_feet``,
+  contacts by height from the input, as ``lmm_core.feet.skate``) before and after ``feet.pin_feet``,
   on validation walks and runs: as stored in the corpus (already pinned by the retargeter), with
   sliding added by stretching the root's horizontal path, and retargeted from their BVH files without
-  pinning. Also: skate over the frames ``lock_feet`` locks, pins it could not reach, and frames far
+  pinning. Also: skate over the frames ``feet.pin_feet`` locks, pins it could not reach, and frames far
   from any contact that changed.
 
 Usage: python benchmarks/joint_limits.py [--corpus out/corpus] [--data ../shared/data] [--fit] [--no-write]
@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.report import update_section  # noqa: E402
 from lmm_core import Motion, dataset, read_bvh  # noqa: E402
 from lmm_core import canonical as cn  # noqa: E402
-from lmm_core import contacts as C  # noqa: E402
+from lmm_core import feet as F  # noqa: E402
 from lmm_core import rotations as R  # noqa: E402
 from lmm_core.bonemap import bone_map_for  # noqa: E402
-from lmm_core.cleanup import JointLimits, detect_contacts, lock_feet  # noqa: E402
+from lmm_core.cleanup import JointLimits  # noqa: E402
 from lmm_core.cleanup.limits import DEFAULT_PATH  # noqa: E402
 from lmm_core.retarget import retarget  # noqa: E402
 
@@ -80,15 +80,15 @@ def violation_rates(limits: JointLimits, rotations: np.ndarray) -> dict[str, flo
 
 
 def feet_case(motions: list[Motion]) -> dict[str, float]:
-    """Skate before/after lock_feet, summed over clips (ratios of frame counts)."""
+    """Skate before/after pin_feet, summed over clips (ratios of frame counts)."""
     tot = dict(contacts=0, before=0, after=0, lock_pairs=0, lock_before=0, lock_after=0, locked=0, unreached=0,
                slide_before=0.0, slide_after=0.0, far=0, far_changed=0, frames=0, seconds=0.0)
     for m in motions:
         p0 = m.global_positions()[:, FEET]
-        hc = C.detect(p0, m.fps, m.height(), 1, max_speed=np.inf, max_lift=0.02)
-        dc = detect_contacts(m)
+        hc = F.detect(p0, m.fps, m.height(), 1, "ground")
+        dc = F.foot_contacts(m)
         t0 = time.perf_counter()
-        out = lock_feet(m, dc)
+        out = F.pin_feet(m, dc)
         tot["seconds"] += time.perf_counter() - t0
         p1 = out.global_positions()[:, FEET]
         d0 = np.linalg.norm(np.diff(p0[..., [0, 2]], axis=0), axis=-1)
@@ -112,7 +112,7 @@ def feet_case(motions: list[Motion]) -> dict[str, float]:
         # which may lift a foot anywhere: measured without it).
         down = dc.any(axis=1)
         near = np.convolve(down.astype(float), np.ones(9), mode="same") > 0
-        free = lock_feet(m, dc, floor=None)
+        free = F.pin_feet(m, dc, floor=None)
         tot["far"] += (~near).sum()
         tot["far_changed"] += (~near & np.any(np.abs(free.rotations - m.rotations) > 1e-12, axis=(1, 2))).sum()
         tot["frames"] += m.num_frames
@@ -194,12 +194,12 @@ def main() -> None:
         lines.append(f"| {k} | {pct(v['pairs'])} | {pct(v['frames'])} | {pct(v['pairs_2deg'])} | {pct(v['euler'])} |")
     lines += [
         "",
-        f"Foot locking (`lock_feet`, default contacts, ease 4 frames) on the validation split's walks and runs "
+        f"Foot locking (`pin_feet`, default contacts, ease 4 frames) on the validation split's walks and runs "
         f"({feet['as stored (pinned at build)']['clips']} clips, {feet['as stored (pinned at build)']['frames']} frames at 30 fps). "
         "Skate: share of ground-contact frames (by height, within 2% of stature of the joint's ground level, from "
         "the input) whose ankle or toe moves more than 2 cm horizontally; part of it is feet landing and taking "
         "off fast within that height band, which no lock should freeze. Locked skate: the same over the frames "
-        "`lock_feet` locks; slide: their mean horizontal movement per frame (a toe still rolls with its foot "
+        "`pin_feet` locks; slide: their mean horizontal movement per frame (a toe still rolls with its foot "
         "while the heel is held). Pins not held: foot-down frames in which neither ankle nor toe stays within "
         "1 mm, a target beyond the straight leg's reach (the root is never moved).",
         "",

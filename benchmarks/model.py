@@ -25,7 +25,7 @@ from lmm_core import canonical as cn  # noqa: E402
 from lmm_core import dataset  # noqa: E402
 from lmm_core.bench.baselines import BASELINES  # noqa: E402
 from lmm_core.bench.inbetween import load_model_inbetweener, run_inbetween  # noqa: E402
-from lmm_core.cleanup.feet import foot_skate  # noqa: E402
+from lmm_core.feet import foot_skate  # noqa: E402
 from lmm_core.cleanup.limits import JointLimits  # noqa: E402
 from lmm_core.model import runtime, tasks  # noqa: E402
 from lmm_core.motion import Motion  # noqa: E402

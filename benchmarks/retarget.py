@@ -30,7 +30,8 @@ from benchmarks.report import update_section  # noqa: E402
 from lmm_core import canonical as cn  # noqa: E402
 from lmm_core import read_bvh  # noqa: E402
 from lmm_core.bonemap import bone_map_for  # noqa: E402
-from lmm_core.retarget import bind, bind_motion, foot_contacts, foot_skate, retarget  # noqa: E402
+from lmm_core.feet import foot_contacts, foot_skate  # noqa: E402
+from lmm_core.retarget import bind, bind_motion, foot_joints, retarget  # noqa: E402
 from lmm_core.skeleton import UNITS_TO_METRES  # noqa: E402
 
 LAFAN = ["walk4_subject1", "dance1_subject2", "obstacles1_subject1", "multipleActions1_subject3"]
@@ -95,12 +96,12 @@ def main() -> None:
             back = retarget(loose, mid_map, m.skeleton, bind_motion(m, smap), fix_feet=False)
             sb, mb = bind(m.skeleton, smap), bind(mid_rig, mid_map)
             err = ee_error(back, m, sb)
-            contact = foot_contacts(m, sb)
+            contact = foot_contacts(m, foot_joints(sb), rule="ground")
             smooth = f"{worst_acceleration(m):.3f} / {worst_acceleration(there):.3f}"
             rows.append(
                 f"| {kind} | {name} | {m.num_frames} | {100 * err.mean():.2f}% | {100 * np.percentile(err, 95):.2f}% "
-                f"| {100 * foot_skate(m, sb, contact):.1f}% | {100 * foot_skate(loose, mb, contact):.1f}% "
-                f"| {100 * foot_skate(there, mb, contact):.1f}% | {smooth} |"
+                f"| {100 * foot_skate(m, contact, joints=foot_joints(sb)):.1f}% | {100 * foot_skate(loose, contact, joints=foot_joints(mb)):.1f}% "
+                f"| {100 * foot_skate(there, contact, joints=foot_joints(mb)):.1f}% | {smooth} |"
             )
     body = (
         "| round trip | clip | frames | end-effector error, mean | 95th pct | skate: source | target, no pinning "

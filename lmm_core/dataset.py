@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import contacts as C
+from . import feet as F
 from .bonemap import bone_map_for
 from .canonical import CONTACT_JOINTS, canonical_skeleton
 from .errors import LMMError
@@ -160,7 +160,7 @@ def _convert(job: tuple[str, str | None, str]) -> tuple[np.ndarray, np.ndarray, 
     binding = bind(target, canon_map)
     feet = [int(binding.joint_of[target.names.index(n)]) for n in CONTACT_JOINTS]
     pos = out.global_positions()[:, feet]
-    contact = C.detect(pos, out.fps, out.height(), 1)
+    contact = F.detect(pos, out.fps, out.height(), 1, "planted")
     return out.rotations.astype(np.float32), out.root_positions.astype(np.float32), contact, motion.fps
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contacts import detect
+from .feet import detect
 from .errors import LMMError
 from .io.atomic import atomic_binary_writer
 from .motion import Motion
@@ -20,7 +20,7 @@ _COLOURS = ("#3b6fd4", "#e0772b", "#6aa0f0", "#f2a86a")  # left, right (ankles),
 
 
 def foot_contacts(motion: Motion, feet: dict[str, int]) -> np.ndarray:
-    """``(T, K)`` ground contacts of the ``feet`` joints (low and slow, see ``contacts.detect``)."""
+    """``(T, K)`` ground contacts of the ``feet`` joints (low and slow: ``feet.detect``, the "planted" rule)."""
     idx = list(feet.values())
     if not idx:
         return np.zeros((motion.num_frames, 0), dtype=bool)

@@ -16,10 +16,13 @@ How it works (numpy, vectorised over frames):
 4. **Root.** The pelvis path is scaled by the ratio of the rigs' pelvis-over-ankle heights (which
    also converts units), kept or made in place; heights are put on the target's own standing ankle
    height, so feet of other sizes neither sink nor float.
-5. **Feet.** Contacts are detected on the source (by height); during a contact the target foot is
-   pinned where it lands (ankle, or toe when only the toe is down), eased in and out, kept above the
-   floor, and reached with two-bone leg IK, so retargeting adds no foot sliding. A pin far from the foot
-   (a foot that drags along the ground rather than stands on it) fades out instead of pulling the leg.
+5. **Feet.** Contacts are detected on the source (``feet.RULES["lock"]``: low, and slower than a
+   swinging foot); during a contact the target foot is pinned where it lands (ankle, or toe when only
+   the toe is down), horizontally, eased in and out, and reached with two-bone leg IK
+   (``feet.pin_feet``, the routine Clean Up and the model's commands use), so retargeting adds no foot
+   sliding. A pin beyond the leg's reach ends its contact, a target the leg could reach only locked
+   straight is held at the leg's own extension, and a pin far from where the rotation copy put the foot
+   fades out (``PIN_HOLD``, ``PIN_DROP``): the knee never moves more than reaching the pin needs.
 """
 from __future__ import annotations
 
@@ -29,12 +32,12 @@ from typing import Mapping
 import numpy as np
 
 from . import canonical
-from . import contacts as C
-from . import ik, kinematics
+from . import feet as F
+from . import kinematics
 from . import rotations as R
 from .errors import LMMError
 from .motion import Motion
-from .skeleton import UNITS_TO_METRES, Skeleton
+from .skeleton import Skeleton
 
 # World turn from Y up to each up axis (canonical space is Y up, +Z forward).
 _UP_FROM_Y = {"y": np.array([1.0, 0.0, 0.0, 0.0]), "z": R.from_axis_angle(np.array([1.0, 0.0, 0.0]), np.pi / 2)}
@@ -282,7 +285,7 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
     slopes = []
     for a, t in pairs:
         feet = pos[:, [a, t]]
-        contact = C.detect(feet, motion.fps, motion.height(), sk.up_index, max_speed=np.inf)
+        contact = F.detect(feet, motion.fps, motion.height(), sk.up_index, "low")
         flat = contact.all(axis=1)
         if flat.sum() >= 3:
             slopes.append(_slope(feet[flat, 0] - feet[flat, 1], sk.up_index))
@@ -474,109 +477,29 @@ def retarget(
         translations=translations if t_pelvis != 0 else None,
     )
     if fix_feet:
-        out = _pin_feet(motion, src, out, tgt, scale, w)
+        out = _pin_feet(motion, src, out, tgt)
     return out
 
 
 # A pin further than PIN_HOLD leg lengths (horizontally) from the foot the rotation copy made fades out,
-# and is gone at PIN_DROP (see ``_pin_feet``).
-PIN_HOLD, PIN_DROP = 0.1, 0.25
+# and is gone at PIN_DROP: that foot drags along the ground rather than stands on it (Bandai's backward
+# walks, whose contacts lasting seconds put pins up to a metre behind the body). Held further, the foot
+# walks away from the source's: LAFAN1 obstacles1_subject1 to a Bandai rig and back, frames with a
+# joint more than 5% of the height off the source: 0 with (0.05, 0.15), 121 with ground contacts, 784
+# with (0.1, 0.25) and ground contacts (benchmarks/feet.py).
+PIN_HOLD, PIN_DROP = 0.05, 0.15
 
 
-def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding, scale: float, w: np.ndarray,
-              ease: int = 4) -> Motion:
-    """Pin the target's feet where the source's feet are in contact (see the module docstring)."""
-    canon = _canonical()
-    csk = canon.canonical_skeleton()
-    tsk = tgt.skeleton
-    s_pos = source.global_positions()
-    s_height = source.height()
-    up_s, up_t = source.skeleton.up_index, tsk.up_index
-    g_rot, g_pos = out.fk()
-    rotations = out.rotations.copy()
-    T = out.num_frames
-    for hip_n, knee_n, ankle_n, toe_n in canon.LEGS:
-        ids = [csk.names.index(n) for n in (hip_n, knee_n, ankle_n, toe_n)]
-        sh, sk_, sa, st = (int(src.joint_of[i]) for i in ids)
-        th, tk, ta, tt = (int(tgt.joint_of[i]) for i in ids)
-        has_toe = st >= 0 and tt >= 0
-        feet_s = s_pos[:, [sa, st] if has_toe else [sa]]
-        contact = C.detect(feet_s, source.fps, s_height, up_s, max_speed=np.inf, max_lift=0.02)
-        ankle = g_pos[:, ta].copy()
-        target = ankle.copy()
-        weight = np.zeros(T)
-        toe_vec = R.inv_mul_vec(g_rot[:, ta], g_pos[:, tt] - g_pos[:, ta]) if has_toe else None
-        # The lowest the ankle may go: the target's own standing ankle height (a little slack for
-        # rolling over the heel), else the source's ground level, scaled.
-        floor_a = (0.95 * tgt.ankle_height if tgt.ankle_height is not None
-                   else np.percentile(feet_s[:, 0, up_s], 2) * scale)
-        for k, joint in enumerate([ta, tt] if has_toe else [ta]):
-            runs = np.flatnonzero(np.diff(np.concatenate([[0], contact[:, k].astype(np.int8), [0]])))
-            for start, stop in zip(runs[::2], runs[1::2]):
-                if k == 1:
-                    # Toe-only contact: where the ankle is already pinned, the ankle pin wins.
-                    free = weight[start:stop] < 1.0
-                    if not free.any():
-                        continue
-                anchor = g_pos[start:stop, joint].mean(axis=0)
-                if k == 1:
-                    h = start + int(np.flatnonzero(free)[0]) - 1
-                    if h >= 0 and weight[h] >= 1.0:
-                        # The heel lifts while the ankle is pinned: the toe stays where the pinned
-                        # foot has it, so the hand-over from ankle pin to toe pin does not jump.
-                        anchor = target[h] + R.mul_vec(g_rot[h, ta], toe_vec[h])
-                for f in range(max(0, start - ease), min(T, stop + ease)):
-                    inside = start <= f < stop
-                    wgt = 1.0 if inside else 1.0 - (start - f if f < start else f - stop + 1) / (ease + 1)
-                    if k == 1 and weight[f] >= 1.0:
-                        continue
-                    pin = anchor if k == 0 else anchor - R.mul_vec(g_rot[f, ta], toe_vec[f])
-                    if wgt > weight[f]:
-                        target[f] = pin
-                        weight[f] = wgt
-        # A pin far from where the rotation copy put the foot is not a planted foot: it is one that
-        # drags along the ground (walking backwards, shuffling), and its anchor, the mean over a long
-        # run, lies up to a metre from the body. Pulled there, the leg straightened and the hip flipped
-        # when the next pin took over (Bandai's backward walks: joint accelerations of 0.5-1.0 m/frame^2
-        # retargeted, 0.04 in the source). Such pins fade out between PIN_HOLD and PIN_DROP leg lengths
-        # away, smoothly, as the foot moves off: planted feet (a few cm off) are pinned as before, while a
-        # source whose feet slide (Bandai's walks) keeps more of its own sliding (BENCHMARKS.md, Retargeting).
-        off = np.linalg.norm(np.delete(target - ankle, up_t, axis=1), axis=1) / tgt.leg_length
-        weight = weight * np.clip((PIN_DROP - off) / (PIN_DROP - PIN_HOLD), 0.0, 1.0)
-        blended = ankle + (target - ankle) * weight[:, None]
-        # Never below the ground the ankle stands on.
-        blended[:, up_t] = np.maximum(blended[:, up_t], floor_a)
-        if not np.any(np.abs(blended - ankle) > 0):
-            continue
-        qa, qb = ik.two_bone(g_pos[:, th], g_pos[:, tk], g_pos[:, ta], blended)
-        new_hip = R.mul(qa, g_rot[:, th])
-        new_knee = R.mul(qa, R.mul(qb, g_rot[:, tk]))
-        parent_h = tsk.parents[th]
-        rotations[:, th] = R.inv_mul(g_rot[:, parent_h], new_hip) if parent_h >= 0 else new_hip
-        # Joints between hip and knee (none on most rigs) keep their local rotations.
-        chain = []
-        j = tk
-        while j != th:
-            chain.append(j)
-            j = tsk.parents[j]
-        g_new = {th: new_hip}
-        for j in reversed(chain):
-            g_new[j] = R.mul(g_new[tsk.parents[j]], rotations[:, j]) if j != tk else new_knee
-        rotations[:, tk] = R.inv_mul(g_new[tsk.parents[tk]], new_knee)
-        # The foot keeps its world orientation.
-        a_chain = []
-        j = ta
-        while j != tk:
-            a_chain.append(j)
-            j = tsk.parents[j]
-        g_par = new_knee
-        for j in reversed(a_chain):
-            if j == ta:
-                rotations[:, ta] = R.inv_mul(g_par, g_rot[:, ta])
-            else:
-                g_par = R.mul(g_par, rotations[:, j])
-        g_rot, g_pos = kinematics.fk(rotations, out.local_positions(), tsk.parents)
-    return Motion(out.skeleton, rotations, out.root_positions, out.fps, dict(out.labels), out.translations)
+def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding) -> Motion:
+    """``out`` with the target's feet pinned where the source's feet are down (see the module docstring)."""
+    legs = F.mapped_legs(tgt.joint_of)
+    src_legs = F.mapped_legs(src.joint_of)
+    # A toe is pinned only where both rigs have one: each column is the source's joint for the target's.
+    pairs = [(s.ankle, t.ankle) for s, t in zip(src_legs, legs)] + [(s.toe, t.toe) for s, t in zip(src_legs, legs)]
+    have = [k for k, (s, t) in enumerate(pairs) if s >= 0 and t >= 0]
+    contacts = np.zeros((out.num_frames, len(pairs)), dtype=bool)
+    contacts[:, have] = F.foot_contacts(source, [pairs[k][0] for k in have], rule="lock")
+    return F.pin_feet(out, contacts, legs=legs, floor=None, pull=(PIN_HOLD, PIN_DROP))
 
 
 def foot_joints(binding: Binding, names: list[str] | None = None) -> list[int]:
@@ -585,24 +508,3 @@ def foot_joints(binding: Binding, names: list[str] | None = None) -> list[int]:
     csk = canon.canonical_skeleton()
     names = names if names is not None else [n for leg in canon.LEGS for n in leg[2:]]
     return [int(binding.joint_of[csk.names.index(n)]) for n in names if binding.joint_of[csk.names.index(n)] >= 0]
-
-
-def foot_contacts(motion: Motion, binding: Binding, names: list[str] | None = None) -> np.ndarray:
-    """``(T, K)`` ground contact of the feet (see ``foot_joints``) for judging skate: height only.
-
-    Speed is left out on purpose: contacts found from speed cannot, by construction, skate. A foot
-    counts as down within 2% of the performer's height (about 3.5 cm) of its own ground level.
-    """
-    pos = motion.global_positions()[:, foot_joints(binding, names)]
-    return C.detect(pos, motion.fps, motion.height(), motion.skeleton.up_index, max_speed=np.inf, max_lift=0.02)
-
-
-def foot_skate(motion: Motion, binding: Binding, contacts: np.ndarray | None = None, names: list[str] | None = None) -> float:
-    """Foot-skate ratio: share of contact frames whose foot moves more than 2 cm horizontally in a frame.
-
-    ``contacts`` (``(T, K)``, e.g. the source's, for judging a retarget) defaults to the motion's own.
-    """
-    pos = motion.global_positions()[:, foot_joints(binding, names)]
-    if contacts is None:
-        contacts = foot_contacts(motion, binding, names)
-    return C.skate(pos, contacts, UNITS_TO_METRES[motion.skeleton.units], motion.skeleton.up_index)

@@ -6,10 +6,11 @@ import pytest
 
 from lmm_core import LMMError, Motion, read_bvh
 from lmm_core import canonical as cn
-from lmm_core import contacts as C
+from lmm_core import feet as F
 from lmm_core import rotations as R
 from lmm_core.bonemap import bone_map_for
-from lmm_core.cleanup import Leg, canonical_legs, clean_up, detect_contacts, foot_skate, lock_feet
+from lmm_core.cleanup import clean_up
+from lmm_core.feet import Leg, canonical_legs, foot_contacts, foot_skate, pin_feet
 from lmm_core.retarget import retarget
 from lmm_core.skeleton import UNITS_TO_METRES
 
@@ -49,7 +50,7 @@ def contacts_left() -> np.ndarray:
 
 
 def test_sliding_foot_is_held_still_to_a_millimetre(sliding):
-    out = lock_feet(sliding, contacts_left(), ease=EASE)
+    out = pin_feet(sliding, contacts_left(), ease=EASE)
     ankle = out.global_positions()[:, J["left_ankle"]]
     before = sliding.global_positions()[:, J["left_ankle"]]
     assert np.ptp(before[CONTACT, 2]) > 0.14  # it slid 14 cm
@@ -64,34 +65,39 @@ def test_a_contact_is_held_where_the_first_trusted_frame_has_the_foot(sliding):
     the foot, still held still; the trusted frame then keeps its foot exactly."""
     trusted = np.zeros(T, dtype=bool)
     trusted[25:] = True  # the contact (frames 15..39) reaches them at frame 25
-    out = lock_feet(sliding, contacts_left(), ease=EASE, anchor_frames=trusted)
+    out = pin_feet(sliding, contacts_left(), ease=EASE, anchor_frames=trusted)
     ankle = out.global_positions()[:, J["left_ankle"]]
     before = sliding.global_positions()[:, J["left_ankle"]]
     assert np.linalg.norm(ankle[CONTACT] - ankle[25], axis=1).max() < 1e-3
     assert np.linalg.norm(ankle[25] - before[25]) < 1e-6
     assert np.linalg.norm(ankle[CONTACT.start] - before[CONTACT.start]) > 0.05  # moved to meet it
     # A contact that never reaches a trusted frame lands where it always did.
-    out = lock_feet(sliding, contacts_left(), ease=EASE, anchor_frames=np.arange(T) >= 45)
+    out = pin_feet(sliding, contacts_left(), ease=EASE, anchor_frames=np.arange(T) >= 45)
     ankle = out.global_positions()[:, J["left_ankle"]]
     assert np.linalg.norm(ankle[CONTACT] - before[CONTACT.start], axis=1).max() < 1e-3
     with pytest.raises(LMMError, match="anchor_frames must be"):
-        lock_feet(sliding, contacts_left(), anchor_frames=trusted[:-1])
+        pin_feet(sliding, contacts_left(), anchor_frames=trusted[:-1])
 
 
 def test_a_contact_the_body_walks_away_from_is_released():
     """A contact held for the whole clip while the body glides 1.2 m: the pin holds while the leg can
-    reach it, then lets go, instead of dragging the foot up behind the body."""
+    reach it without locking straight, then lets go, instead of dragging the foot up behind the body."""
     root = np.tile(SK.offsets[0], (T, 1))
     root[:, 1] -= 0.03
     root[:, 2] += 0.02 * np.arange(T)
     glide = Motion(SK, bent_knees_pose(T), root, 30.0)
     c = np.zeros((T, 4), dtype=bool)
     c[:, 0] = c[:, 2] = True
-    out = lock_feet(glide, c, ease=EASE)
+    out = pin_feet(glide, c, ease=EASE)
     ankle = out.global_positions()[:, J["left_ankle"]]
     before = glide.global_positions()[:, J["left_ankle"]]
     held = np.linalg.norm(ankle[:, [0, 2]] - ankle[0, [0, 2]], axis=1) < 1e-3
-    assert 10 < held.sum() < 40 and held[:10].all()
+    # The bent leg (ankle 0.97 leg lengths from the hip) reaches 9 frames back before it would lock.
+    assert 6 < held.sum() < 40 and held[:6].all()
+    hip = out.global_positions()[:, J["left_hip"]]
+    legs = np.linalg.norm(SK.offsets[J["left_knee"]]) + np.linalg.norm(SK.offsets[J["left_ankle"]])
+    own = np.linalg.norm(before - glide.global_positions()[:, J["left_hip"]], axis=1)
+    assert (np.linalg.norm(ankle - hip, axis=1) <= np.maximum(own, 0.99 * legs) + 1e-9).all()  # never locked straight
     # Not dragged up behind the body: a few centimetres while the straight leg nears its reach and the
     # correction eases out (without the cut, the ankle climbed half a metre).
     assert ankle[:, 1].max() - before[:, 1].max() < 0.1
@@ -99,7 +105,7 @@ def test_a_contact_the_body_walks_away_from_is_released():
 
 
 def test_bones_keep_their_lengths_and_the_foot_its_orientation(sliding):
-    out = lock_feet(sliding, contacts_left(), ease=EASE)
+    out = pin_feet(sliding, contacts_left(), ease=EASE)
     g_rot, g = out.fk()
     g0_rot, _ = sliding.fk()
     lengths = np.linalg.norm(g[:, 1:] - g[:, SK.parents[1:]], axis=-1)
@@ -116,7 +122,7 @@ def test_bones_keep_their_lengths_and_the_foot_its_orientation(sliding):
 
 
 def test_frames_far_from_contact_are_untouched(sliding):
-    out = lock_feet(sliding, contacts_left(), ease=EASE)
+    out = pin_feet(sliding, contacts_left(), ease=EASE)
     far = np.r_[0:CONTACT.start - EASE, CONTACT.stop + EASE:T]
     assert np.array_equal(out.rotations[far], sliding.rotations[far])
     assert np.array_equal(out.root_positions, sliding.root_positions)
@@ -134,19 +140,19 @@ def test_feet_are_kept_above_the_floor():
     root = np.tile(SK.offsets[0], (T, 1))
     root[:, 1] -= 0.05  # legs straight, pelvis sunk: feet 5 cm into the floor
     m = Motion(SK, R.identity((T, cn.NUM_JOINTS)), root, 30.0)
-    out = lock_feet(m, np.zeros((T, 4), dtype=bool))
+    out = pin_feet(m, np.zeros((T, 4), dtype=bool))
     for leg in canonical_legs(out):
         g_rot, g = out.fk()
         low = np.min([g[:, j, 1] + R.mul_vec(g_rot[:, j], np.array(o))[:, 1] for j, o in leg.soles], axis=0)
         assert low.min() > -1e-6
-    assert lock_feet(m, np.zeros((T, 4), dtype=bool), floor=None).rotations.tolist() == m.rotations.tolist()
+    assert pin_feet(m, np.zeros((T, 4), dtype=bool), floor=None).rotations.tolist() == m.rotations.tolist()
     # Only the frames given may be lifted (generation leaves recorded feet where they were recorded).
     lift = np.zeros(T, dtype=bool)
     lift[10:20] = True
     standing = root.copy()
     standing[~lift, 1] += 0.05  # the other frames stand on the floor
     m2 = Motion(SK, m.rotations, standing, 30.0)
-    part = lock_feet(m2, np.zeros((T, 4), dtype=bool), floor_frames=lift)
+    part = pin_feet(m2, np.zeros((T, 4), dtype=bool), floor_frames=lift)
     np.testing.assert_array_equal(part.rotations[~lift], m2.rotations[~lift])
     np.testing.assert_allclose(part.rotations[lift], out.rotations[lift])
 
@@ -160,19 +166,19 @@ def test_feet_are_kept_above_the_floor():
     deeper = root.copy()
     deeper[lift, 1] -= 0.03
     m3 = Motion(SK, m.rotations, deeper, 30.0)
-    held = lowest(lock_feet(m3, np.zeros((T, 4), dtype=bool), floor_frames=lift))
+    held = lowest(pin_feet(m3, np.zeros((T, 4), dtype=bool), floor_frames=lift))
     np.testing.assert_allclose(held, lowest(m), atol=1e-4)  # every frame at the others' -5 cm
     assert lowest(m)[0] == pytest.approx(-0.05, abs=0.01)
     with pytest.raises(LMMError, match=rf"floor_frames must be \({T},\) bool"):
-        lock_feet(m, np.zeros((T, 4), dtype=bool), floor_frames=lift[:5])
+        pin_feet(m, np.zeros((T, 4), dtype=bool), floor_frames=lift[:5])
 
 
-def test_detect_contacts_finds_planted_and_lifted_feet(sliding):
+def test_foot_contacts_finds_planted_and_lifted_feet(sliding):
     standing = Motion(SK, R.identity((T, cn.NUM_JOINTS)), np.tile(SK.offsets[0], (T, 1)), 30.0)
-    assert detect_contacts(standing).all()
+    assert foot_contacts(standing).all()
     q = R.identity((T, cn.NUM_JOINTS))
     q[20:40, J["left_hip"]] = R.from_axis_angle(np.array([1.0, 0, 0]), -np.radians(60))  # leg raised
-    c = detect_contacts(Motion(SK, q, np.tile(SK.offsets[0], (T, 1)), 30.0))
+    c = foot_contacts(Motion(SK, q, np.tile(SK.offsets[0], (T, 1)), 30.0))
     assert not c[22:38, [0, 2]].any() and c[:, [1, 3]].all() and c[:15, 0].all()
 
 
@@ -185,9 +191,9 @@ def test_skate_drops_on_a_real_clip_with_sliding(shared_data):
     root[:, [0, 2]] = root[:1, [0, 2]] + 1.5 * (root[:, [0, 2]] - root[:1, [0, 2]])
     m = Motion(SK, m.rotations, root, m.fps)
     pos = m.global_positions()[:, FEET]
-    by_height = C.detect(pos, m.fps, m.height(), 1, max_speed=np.inf, max_lift=0.02)
-    down = detect_contacts(m)
-    out = lock_feet(m)
+    by_height = F.detect(pos, m.fps, m.height(), 1, "ground")
+    down = foot_contacts(m)
+    out = pin_feet(m)
     before, after = foot_skate(m, by_height), foot_skate(out, by_height)
     assert before > 0.5 and after < 0.7 * before, (before, after)
     assert foot_skate(m, down) > 0.3 and foot_skate(out, down) < 0.02
@@ -226,7 +232,7 @@ def test_any_rig_with_explicit_legs(test_data):
     unit = UNITS_TO_METRES[m.skeleton.units]
     root = m.root_positions + np.outer(np.arange(t), [0.06 / 60 / unit, 0.0, 0.0])
     slid = Motion(m.skeleton, m.rotations, root, m.fps, translations=m.translations)
-    out = lock_feet(slid, c, legs=legs, floor=None)
+    out = pin_feet(slid, c, legs=legs, floor=None)
     flat = [i for i in range(3) if i != m.skeleton.up_index]  # pins are horizontal; heights follow the clip
     ankle = out.global_positions()[:, legs[0].ankle][:, flat]
     before = slid.global_positions()[:, legs[0].ankle][:, flat]
@@ -236,16 +242,16 @@ def test_any_rig_with_explicit_legs(test_data):
 
 def test_bad_input_names_the_fix(sliding, test_data):
     with pytest.raises(LMMError, match=r"contacts must be \(60, 4\)"):
-        lock_feet(sliding, np.zeros((T, 2), dtype=bool))
+        pin_feet(sliding, np.zeros((T, 2), dtype=bool))
     with pytest.raises(LMMError, match="ease"):
-        lock_feet(sliding, contacts_left(), ease=-1)
+        pin_feet(sliding, contacts_left(), ease=-1)
     other = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
     with pytest.raises(LMMError, match="22-joint canonical body.*retarget"):
-        lock_feet(other)
+        pin_feet(other)
     with pytest.raises(LMMError, match="22-joint canonical body"):
-        detect_contacts(other)
+        foot_contacts(other)
     with pytest.raises(LMMError, match="not a hip -> knee -> ankle chain"):
-        lock_feet(sliding, contacts_left()[:, :2], legs=(Leg(J["left_knee"], J["left_hip"], J["left_ankle"]),))
+        pin_feet(sliding, contacts_left()[:, :2], legs=(Leg(J["left_knee"], J["left_hip"], J["left_ankle"]),))
 
 
 def test_the_model_commands_lock_gliding_feet_their_contacts_miss(sliding):
@@ -256,6 +262,9 @@ def test_the_model_commands_lock_gliding_feet_their_contacts_miss(sliding):
     out = clean_made(sliding, np.zeros((T, 4)), True)
     ankle = out.global_positions()[:, J["left_ankle"]]
     assert np.ptp(sliding.global_positions()[CONTACT, J["left_ankle"], 2]) > 0.14
-    assert np.ptp(ankle[CONTACT, 2]) < 0.005  # held (both feet are down throughout, so both are locked)
-    assert np.ptp(out.global_positions()[CONTACT, J["right_ankle"], 2]) < 0.005
+    # Both feet are down throughout, so both are locked, from frame 0 until the bent legs would have to
+    # lock straight to reach back (about frame 29 at 6 mm a frame).
+    reach = slice(CONTACT.start, 25)
+    assert np.ptp(ankle[reach, 2]) < 0.005
+    assert np.ptp(out.global_positions()[reach, J["right_ankle"], 2]) < 0.005
     assert clean_made(sliding, np.zeros((T, 4)), False) is sliding  # clean=False leaves it alone

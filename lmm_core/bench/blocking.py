@@ -8,7 +8,7 @@ numbers:
 
 - ``error_m``: mean joint position error, metres (global positions, every joint and made frame);
   ``error_ratio``: that over plain interpolation's on the same keys.
-- ``skate`` / ``skate_capture``: foot-skate ratio (``cleanup.feet.foot_skate``) on the made frames,
+- ``skate`` / ``skate_capture``: foot-skate ratio (``feet.foot_skate``) on the made frames,
   mean over windows, of the method and of the capture; ``skate_ratio`` the first over the second.
 - ``acc99`` / ``acc99_capture``: 99th percentile of joint accelerations (metres/frame^2) on the made
   frames; ``acc_ratio``: pops show here.
@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from ..canonical import canonical_skeleton
-from ..cleanup.feet import foot_skate
+from ..feet import foot_skate
 from ..model.runtime import Model, Sample
 from ..model.tasks import clean_made
 from ..motion import Motion

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import rotations as R
 from ..canonical import canonical_skeleton
-from ..cleanup.feet import foot_skate
+from ..feet import foot_skate
 from ..io.atomic import atomic_path
 from ..model.config import ModelConfig
 from ..motion import Motion
@@ -37,7 +37,7 @@ def segment_bank(cfg: TrainConfig, model_cfg: ModelConfig, per_pair: int = 2, fr
 
     A clip longer than ``frames`` gives its most active stretch (largest summed joint rotation speed)
     among a few candidates whose feet slide little: a bow or a kick, not the idle frames around it. Of
-    the candidates, those whose foot-skate ratio (``cleanup.feet.foot_skate``) is more than
+    the candidates, those whose foot-skate ratio (``feet.foot_skate``) is more than
     ``SKATE_MARGIN`` above the cleanest one's are passed over: generated motion is these recordings
     played back, and a take's stretch where the performer shuffled or the capture slid (one of
     ReActIdle's idles: 0.14, against 0.00 for the rest of its take) would slide in every clip made from
