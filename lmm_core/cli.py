@@ -250,6 +250,9 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     goal.add_argument("--path", type=Path, metavar="FILE",
                       help="follow a root path: a CSV of time,x,z rows (seconds, metres) or a BVH whose pelvis track "
                            "to follow, moved to start where the character stands")
+    p.add_argument("--reach", nargs=3, action="append", metavar=("JOINT", "X,Y,Z", "SECONDS"),
+                   help="bring a wrist or ankle (left_wrist, right_wrist, left_ankle, right_ankle) to a point in "
+                        "metres (Y up) at a time; repeatable; either method")
     _model_args(p)
 
 
@@ -264,9 +267,22 @@ def _ground_point(text: str) -> tuple[float, float]:
     return x, z
 
 
+def _reach_arg(values: list[str]) -> tuple[str, tuple[float, float, float], float]:
+    """``--reach JOINT X,Y,Z SECONDS`` as ``generate``'s ``reach`` item."""
+    joint, point, seconds = values
+    try:
+        x, y, z = (float(v) for v in point.split(","))
+        at = float(seconds)
+    except ValueError:
+        raise LMMError(f"--reach {' '.join(values)}: give JOINT X,Y,Z SECONDS, e.g. --reach right_wrist 0.3,1.5,0.4 "
+                       "2.0") from None
+    return joint, (x, y, z), at
+
+
 def _generate(args: argparse.Namespace) -> int:
     _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
-                           method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path), args)
+                           method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
+                           reach=[_reach_arg(r) for r in args.reach or []]), args)
     return 0
 
 

@@ -110,3 +110,32 @@ def test_the_command_line_walks_to_a_point(tmp_path, capsys):
         main(["generate", "--action", "walk", "--method", "network", "--to", "1;2", "-o", str(tmp_path / "x.bvh")])
     assert "give the point as X,Z" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
+
+
+@pytest.mark.parametrize("method", ["network", "segments"])
+@pytest.mark.parametrize("joint, index, above, offset", [("right_wrist", 21, 17, (0.1, 0.2, 0.3)),
+                                                          ("left_ankle", 7, 1, (0.0, -0.5, 0.4))])
+def test_a_hand_or_foot_reaches_its_target_at_its_time(model, method, joint, index, above, offset):
+    plain = tasks.generate("walk", seconds=4.0, seed=1, variation=1.0, model=model, method=method)
+    target = plain.global_positions()[60, above] + offset  # within the limb's reach of where it would be
+    made = tasks.generate("walk", seconds=4.0, seed=1, variation=1.0, model=model, method=method,
+                          reach=[(joint, tuple(target), 2.0)])
+    pos = made.global_positions()
+    np.testing.assert_allclose(pos[60, index], target, atol=1e-6)
+    # Only the frames around the reach change.
+    np.testing.assert_allclose(pos[:35], plain.global_positions()[:35], atol=0.1)
+    # The limb gets there smoothly: no frame-to-frame jump of the reaching joint larger than the walk's own.
+    speed = np.linalg.norm(np.diff(pos[:, index], axis=0), axis=1)
+    plain_speed = np.linalg.norm(np.diff(plain.global_positions()[:, index], axis=0), axis=1)
+    assert speed.max() < 2.0 * plain_speed.max() + 0.05
+
+
+@pytest.mark.parametrize("reach, message", [
+    ([("right_hand", (0, 1, 0), 1.0)], "reach with one of left_wrist"),
+    ([("right_wrist", (0, 1, 0), 9.0)], "lies outside the clip"),
+    ([("right_wrist", (0, np.nan, 0), 1.0)], "must be finite"),
+    ([("right_wrist", (0, 1), 1.0)], "a reach is"),
+])
+def test_bad_reaches_name_the_fix(model, reach, message):
+    with pytest.raises(LMMError, match=message):
+        tasks.generate("walk", seconds=2.0, model=model, reach=reach)

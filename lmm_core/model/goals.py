@@ -133,3 +133,43 @@ def read_path_csv(path: Path, fps: float) -> np.ndarray:
         raise LMMError(f"{path}: times must increase from row to row")
     frames = np.arange(0.0, t[-1] + 1e-9, 1.0 / fps)
     return np.column_stack([np.interp(frames, t, data[:, 1]), np.interp(frames, t, data[:, 2])])
+
+
+# Limbs a reach moves: the end joint, the two joints the leg's or arm's IK turns, and the joints above
+# them that the key also holds (so the network cannot move the shoulder the hand hangs from).
+REACH_CHAINS: dict[str, tuple[tuple[int, int, int], tuple[int, ...]]] = {
+    "left_wrist": ((16, 18, 20), (3, 6, 9, 13)),
+    "right_wrist": ((17, 19, 21), (3, 6, 9, 14)),
+    "left_ankle": ((1, 4, 7), ()),
+    "right_ankle": ((2, 5, 8), ()),
+}
+# How far either side of a reach the frames are made again around its key, frames.
+REACH_SPAN = 20
+
+
+def reach_key(rotations: np.ndarray, root: np.ndarray, offsets: np.ndarray, parents: tuple[int, ...],
+              joint: str, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's pose with ``joint`` (a key of ``REACH_CHAINS``) moved to ``target (3,)`` (metres, world)
+    by two-bone IK on its limb: ``rotations (22, 4)`` local and ``groups (22,)`` bool, the joints the key
+    fixes (the pelvis, the limb and what it hangs from). A target out of reach is reached towards."""
+    from ..ik import two_bone  # noqa: PLC0415 (ik is used only here in the model package)
+    from ..kinematics import fk  # noqa: PLC0415
+
+    if joint not in REACH_CHAINS:
+        raise LMMError(f"cannot reach with {joint!r}; reach with one of {', '.join(REACH_CHAINS)}")
+    target = np.asarray(target, dtype=np.float64)
+    if target.shape != (3,) or not np.isfinite(target).all():
+        raise LMMError(f"a reach target is three finite numbers X,Y,Z in metres, got {target!r}")
+    (a, b, c), above = REACH_CHAINS[joint]
+    rot = np.array(rotations, dtype=np.float64)
+    local = np.array(offsets, dtype=np.float64)
+    local[0] = root
+    g_rot, g_pos = fk(rot[None], local[None], np.array(parents))
+    qa, qb = two_bone(g_pos[:, a], g_pos[:, b], g_pos[:, c], target[None])
+    ga = R.mul(qa, g_rot[:, a])
+    gb = R.mul(R.mul(qa, qb), g_rot[:, b])
+    rot[a] = R.mul(R.conj(g_rot[0, parents[a]]), ga[0])
+    rot[b] = R.mul(R.conj(ga[0]), gb[0])
+    groups = np.zeros(len(parents), dtype=bool)
+    groups[[0, a, b, *above]] = True
+    return rot, groups

@@ -229,7 +229,8 @@ def styles_for(action: str, model: Model | str | None = None) -> tuple[str, ...]
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
              model: Model | str | None = None, start: Motion | None = None, clean: bool = True,
              method: str = "segments", to: tuple[float, float] | None = None, facing: float | None = None,
-             at: float | None = None, path: np.ndarray | str | Path | None = None) -> Motion:
+             at: float | None = None, path: np.ndarray | str | Path | None = None,
+             reach: list[tuple[str, tuple[float, float, float], float]] | None = None) -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
     ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
@@ -242,7 +243,10 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     seconds (default: the end) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
     ``path`` a root path to follow, ``(N, 2)`` ground points per frame from now or a CSV of ``time,x,z`` rows
     (``goals.read_path_csv``). Without ``start`` the network first makes the 10 frames it starts from. The
-    pelvis is exactly at its keys; feet locking moves only the legs."""
+    pelvis is exactly at its keys; feet locking moves only the legs. ``reach``: ``(joint, (x, y, z), seconds)``
+    items, a wrist or ankle (``goals.REACH_CHAINS``) brought to a point (metres) at a time, by either method:
+    the limb is turned there by IK and the frames around it are in-betweened again with that pose as a key
+    (the pelvis, the limb and what it hangs from), so the motion reaches for it and comes back."""
     if method not in GENERATION_METHODS:
         raise LMMError(f"--method must be one of {', '.join(GENERATION_METHODS)}, got {method!r}")
     if not seconds > 0:
@@ -268,15 +272,80 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         raise LMMError("give a point to walk to (--to) or a path to follow (--path), not both")
     if (facing is not None or at is not None) and to is None:
         raise LMMError("--facing and --at say how to arrive at --to X,Z: give --to as well")
+    reaches = _reach_frames(reach or [], frames, m.cfg.fps)
     if method == "network":
         # A model that does not sample can only give its average (which slows to a stand): no draw to ask for.
         sample = _sample(m, seed, variation) if m.cfg.sampling else None
         if not goal:
             rot, pos, con = m.generate_network(frames, a, s, sample, start_arrays)
-            return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
-        return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path)
+            rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, sample)
+            return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
+        return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path, reaches)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
-    return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
+    if reaches:
+        rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
+        made = made.copy()
+        for _, _, f in reaches:
+            made[max(0, f - goals.REACH_SPAN):f + goals.REACH_SPAN + 1] = True  # the network's frames now
+    cleaned = clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, floor_frames=made, anchor_frames=~made)
+    return _keep_reaches(cleaned, rot, reaches)
+
+
+def _keep_reaches(cleaned: Motion, made: np.ndarray, reaches: list) -> Motion:
+    """``cleaned`` with each reach's limb (and what it hangs from) back at the pose the key gave it: the
+    clean-up's joint limits may turn an arm that IK stretched to its target, and a key must be hit. The
+    limb eases from the cleaned motion to the key over half ``goals.REACH_SPAN`` either side (local
+    rotations ``made (T, 22, 4)`` from before the clean-up)."""
+    if not reaches:
+        return cleaned
+    rot = cleaned.rotations.copy()
+    t = np.arange(len(rot))
+    half = goals.REACH_SPAN // 2
+    for joint, _, f in reaches:
+        (a, b, _), above = goals.REACH_CHAINS[joint]
+        w = 0.5 + 0.5 * np.cos(np.pi * np.clip(np.abs(t - f) / half, 0.0, 1.0))
+        for j in (a, b, *above):
+            rot[:, j] = R.slerp(rot[:, j], made[:, j], w)
+    return replace(cleaned, rotations=rot)
+
+
+def _reach_frames(reach: list, frames: int, fps: float) -> list[tuple[str, np.ndarray, int]]:
+    """``generate``'s ``reach`` items checked, with their times as frames of the clip."""
+    out = []
+    for item in reach:
+        try:
+            joint, target, seconds = item
+            target = np.asarray(target, dtype=np.float64).reshape(3)
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise LMMError(f"a reach is (joint, (x, y, z), seconds), got {item!r}") from None
+        if joint not in goals.REACH_CHAINS:
+            raise LMMError(f"cannot reach with {joint!r}; reach with one of {', '.join(goals.REACH_CHAINS)}")
+        if not np.isfinite(target).all():
+            raise LMMError(f"the {joint} reach target must be finite numbers, got {target.tolist()}")
+        f = int(round(seconds * fps)) if np.isfinite(seconds) else -1
+        if not 0 < f < frames - 1:
+            raise LMMError(f"the {joint} reach at {seconds} s lies outside the clip (0 to {frames / fps:.2f} s, "
+                           "not its first or last frame)")
+        out.append((joint, target, f))
+    return out
+
+
+def _reach(m: Model, rot: np.ndarray, pos: np.ndarray, con: np.ndarray, reaches: list, action: int, style: int,
+           sample: Sample | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The motion with each reach keyed (``goals.reach_key``) and ``goals.REACH_SPAN`` frames either side of
+    it made again around that key, the rest kept."""
+    for joint, target, f in reaches:
+        key, groups = goals.reach_key(rot[f], pos[f], m.body.offsets, m.body.parents, joint, target)
+        known = np.ones((len(pos), m.body.num_joints), dtype=bool)
+        known[max(1, f - goals.REACH_SPAN):f + goals.REACH_SPAN + 1] = False
+        known[f] = groups
+        rot = rot.copy()
+        rot[f] = np.where(groups[:, None], key, rot[f])
+        rot, pos, new_con = m.fill(rot, pos, known, action, style, sample=sample)
+        span = ~known.all(axis=1)
+        con = np.where(span[:, None], new_con, con)
+    return rot, pos, con
 
 
 # Frames the network makes first when a goal is given without a motion to start from.
@@ -296,7 +365,7 @@ def _path_points(path: Path, fps: float) -> np.ndarray:
 def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sample | None,
                       start: tuple[np.ndarray, np.ndarray] | None, labels: dict, clean: bool,
                       to: tuple[float, float] | None, face: float | None, at: float | None,
-                      path: np.ndarray | str | Path | None) -> Motion:
+                      path: np.ndarray | str | Path | None, reaches: list) -> Motion:
     """``generate``'s network method steered by root keys (``goals``); see ``generate``."""
     made_start = start is None
     if made_start:
@@ -322,7 +391,8 @@ def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sa
         rot = np.concatenate([start[0], rot])
         pos = np.concatenate([start[1], pos])
         con = np.concatenate([np.zeros((_GOAL_START, 4)), con])
-    return clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean)
+    rot, pos, con = _reach(m, rot, pos, con, reaches, action, style, sample)
+    return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:
