@@ -20,16 +20,16 @@ from pathlib import Path
 
 if find_spec(f"{__package__}.lmm_core") is not None:  # the built extension
     from . import lmm_core
-    from .lmm_core import (bonemap, canonical, capture, cleanup, kinematics, mannequin, mirror, plots, retarget,
-                           rotations, skeleton, threads)
+    from .lmm_core import (bonemap, canonical, capture, cleanup, kinematics, mannequin, mirror, placement, plots,
+                           retarget, rotations, skeleton, threads)
     from .lmm_core.batch import runner as batch_runner
     from .lmm_core.batch.plan import record_output  # lmm_core.batch's own "plan" is a function
     from .lmm_core.io import atomic
     from .lmm_core.model import runtime, tasks
 else:  # the repository
     import lmm_core
-    from lmm_core import (bonemap, canonical, capture, cleanup, kinematics, mannequin, mirror, plots, retarget,
-                          rotations, skeleton, threads)
+    from lmm_core import (bonemap, canonical, capture, cleanup, kinematics, mannequin, mirror, placement, plots,
+                          retarget, rotations, skeleton, threads)
     from lmm_core.batch import runner as batch_runner
     from lmm_core.batch.plan import record_output  # lmm_core.batch's own "plan" is a function
     from lmm_core.io import atomic
@@ -49,6 +49,6 @@ UNITS_TO_METRES = skeleton.UNITS_TO_METRES
 
 __all__ = [
     "CORE_NAME", "lmm_core", "atomic", "batch_runner", "record_output", "bonemap", "canonical", "capture", "cleanup",
-    "kinematics", "mannequin", "mirror", "plots", "retarget", "rotations", "runtime", "skeleton", "tasks", "threads",
+    "kinematics", "mannequin", "mirror", "placement", "plots", "retarget", "rotations", "runtime", "skeleton", "tasks", "threads",
     "PRESETS_DIR", "Motion", "Skeleton", "LMMError", "read_bvh", "write_bvh", "UNITS_TO_METRES",
 ]

@@ -19,7 +19,7 @@ import bpy
 import numpy as np
 
 from . import bridge, fbx_import, mapping
-from ._core import LMMError, Motion, bonemap, canonical, cleanup, read_bvh, retarget, tasks
+from ._core import LMMError, Motion, bonemap, canonical, cleanup, placement, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
 from ._core import rotations as R
 
@@ -41,7 +41,12 @@ def read(obj: bpy.types.Object, scene: bpy.types.Scene, frame_range: tuple[int, 
 
 def rig_skeleton(obj: bpy.types.Object, scene: bpy.types.Scene):
     """The rig as a ``Skeleton`` (metres, Y up), read on the current frame."""
-    return read(obj, scene, (scene.frame_current, scene.frame_current)).skeleton
+    return pose_now(obj, scene).skeleton
+
+
+def pose_now(obj: bpy.types.Object, scene: bpy.types.Scene) -> Motion:
+    """The rig's pose on the current frame as one frame (metres, Y up): its skeleton, and where it stands."""
+    return read(obj, scene, (scene.frame_current, scene.frame_current))
 
 
 def _action_name(obj: bpy.types.Object) -> str:
@@ -107,8 +112,23 @@ def extend(context, obj, model, frames: int, progress: Progress) -> str:
 # ---- generate, retarget, mirror, clean up: a new action -----------------------------------------------
 
 
+# Generate and Retarget start their clip on the current frame, where the character stands on it and facing
+# its way (docs/addon.md, "Where new motion starts"): what the animator sees in the viewport, the object's
+# transform and the pose on that frame both. The scene's range changes only when Fit Scene Range asks.
+
+
+def from_where_it_stands(now: Motion, motion: Motion, bone_map) -> Motion:
+    """``motion`` (on the rig's skeleton, metres, Y up) turned about the up axis and moved over the ground so
+    that its first frame's pelvis is where the rig's is in ``now`` (``pose_now``) and faces as its hips do
+    (``lmm_core.placement``). Heights stay as made: retargeting already stands it on the rig's own feet."""
+    joints = placement.stance_joints(now.skeleton, bone_map)
+    ground, forward = placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
+    return placement.place(motion, ground, forward, joints)
+
+
 def _write_new(context, obj, motion: Motion, name: str, frame_start: int, fit_scene: bool, progress: Progress):
-    """``motion`` (on the rig's skeleton) as a new action on ``obj`` at the scene's frame rate."""
+    """``motion`` (on the rig's skeleton) as a new action on ``obj`` at the scene's frame rate, its first frame
+    on scene frame ``frame_start``; with ``fit_scene`` the scene's frame range becomes the clip's."""
     scene = context.scene
     fps = bridge.scene_fps(scene)
     if abs(motion.fps - fps) > 1e-6 * fps:
@@ -121,20 +141,24 @@ def _write_new(context, obj, motion: Motion, name: str, frame_start: int, fit_sc
 
 
 def generate(context, obj, model, action: str, style: str, seconds: float, seed: int, variation: float,
-             fit_scene: bool, progress: Progress) -> str:
-    """A new action on ``obj``: the model's ``action`` in ``style``, retargeted onto the rig."""
+             fit_scene: bool, progress: Progress, from_character: bool = True) -> str:
+    """A new action on ``obj``: the model's ``action`` in ``style``, retargeted onto the rig, from the current
+    frame (and, with ``from_character``, from where the rig stands on it; see ``from_where_it_stands``)."""
     scene = context.scene
-    skeleton = rig_skeleton(obj, scene)
-    target_map = mapping.rig_bone_map(obj, skeleton)
+    now = pose_now(obj, scene)
+    target_map = mapping.rig_bone_map(obj, now.skeleton)
     if not action:
         raise LMMError("pick an action to generate; the model's actions are listed in the Generate panel")
     made = tasks.generate(action, style or None, seconds, seed, variation, model)
     progress(0.4)
-    motion = tasks.from_canonical(made, skeleton, target_map)
+    motion = tasks.from_canonical(made, now.skeleton, target_map)
+    if from_character:
+        motion = from_where_it_stands(now, motion, target_map)
     progress(0.6)
     name = "_".join(p for p in (action, style, f"seed{seed}") if p)
-    new, motion = _write_new(context, obj, motion, name, scene.frame_start, fit_scene, _sub(progress, 0.6, 1.0))
-    return f"Generated {new.name!r} on {obj.name!r}: {motion.num_frames} frames ({seconds:g} s)"
+    first = scene.frame_current
+    new, motion = _write_new(context, obj, motion, name, first, fit_scene, _sub(progress, 0.6, 1.0))
+    return f"Generated {new.name!r} on {obj.name!r}: {motion.num_frames} frames ({seconds:g} s) from frame {first}"
 
 
 def source_motion(context, source_object: bpy.types.Object | None, filepath: str, progress: Progress):
@@ -152,17 +176,21 @@ def source_motion(context, source_object: bpy.types.Object | None, filepath: str
 
 
 def retarget_onto(context, obj, source, source_map, name: str, root_motion: str, fix_feet: bool, fit_scene: bool,
-                  progress: Progress) -> str:
-    """``source`` (any rig) as a new action on ``obj``."""
+                  progress: Progress, from_character: bool = True) -> str:
+    """``source`` (any rig) as a new action on ``obj`` from the current frame (and, with ``from_character``,
+    from where the rig stands on it, turned to face its way; else where the source stood)."""
     scene = context.scene
-    skeleton = rig_skeleton(obj, scene)
-    target_map = mapping.rig_bone_map(obj, skeleton)
-    motion = retarget.retarget(source, source_map, skeleton, target_map, root_motion=root_motion, fix_feet=fix_feet)
+    now = pose_now(obj, scene)
+    target_map = mapping.rig_bone_map(obj, now.skeleton)
+    motion = retarget.retarget(source, source_map, now.skeleton, target_map, root_motion=root_motion,
+                               fix_feet=fix_feet)
+    if from_character:
+        motion = from_where_it_stands(now, motion, target_map)
     progress(0.5)
-    new, motion = _write_new(context, obj, motion, f"{name}_{obj.name}", scene.frame_start, fit_scene,
-                             _sub(progress, 0.5, 1.0))
-    return (f"Retargeted {name!r} onto {obj.name!r} as {new.name!r}: {motion.num_frames} frames, "
-            f"{len(target_map.bones)} of 22 body joints mapped")
+    first = scene.frame_current
+    new, motion = _write_new(context, obj, motion, f"{name}_{obj.name}", first, fit_scene, _sub(progress, 0.5, 1.0))
+    return (f"Retargeted {name!r} onto {obj.name!r} as {new.name!r}: {motion.num_frames} frames from frame "
+            f"{first}, {len(target_map.bones)} of 22 body joints mapped")
 
 
 def mirror(context, obj, frame_range: tuple[int, int] | None, progress: Progress) -> str:

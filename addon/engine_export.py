@@ -26,6 +26,7 @@ import bpy
 
 from . import bridge
 from ._core import PRESETS_DIR, LMMError, atomic, write_bvh
+from .bridge.action import assigned_fcurves
 
 FORMATS = ("fbx", "gltf", "bvh")
 _PRESET_KEYS = {"name", "description", "format", "extension"}
@@ -94,6 +95,25 @@ def presets() -> dict[str, ExportPreset]:
     return {p.stem: read_preset(p) for p in files}
 
 
+def output_path(filepath: str | Path, preset: ExportPreset) -> Path:
+    """``filepath`` with the preset's extension: another export format's extension is replaced (``x.fbx`` ->
+    ``x.glb`` for Godot), anything else is kept and the extension added (``take.01`` -> ``take.01.glb``)."""
+    path = Path(filepath)
+    ext = preset.extension.lower()
+    if path.name.lower().endswith(ext):
+        return path
+    known = {p.extension.lower() for p in presets().values()} | {".fbx", ".glb", ".gltf", ".bvh"}
+    if path.suffix.lower() in known:
+        return path.with_suffix(preset.extension)
+    return path.with_name(path.name + preset.extension)
+
+
+def key_count(obj: bpy.types.Object) -> int:
+    """How many keys the F-curves of ``obj``'s action (its slot's, in Blender 4.4+) hold."""
+    fcurves, _ = assigned_fcurves(obj)
+    return 0 if fcurves is None else sum(len(fc.keyframe_points) for fc in fcurves)
+
+
 def _exporter_kwargs(preset: ExportPreset) -> dict:
     rna = _exporter(preset.format).get_rna_type().properties
     kwargs = {}
@@ -106,15 +126,16 @@ def _exporter_kwargs(preset: ExportPreset) -> dict:
 def export(context: bpy.types.Context, obj: bpy.types.Object, preset: ExportPreset, filepath: str,
            progress: Callable[[float], None]) -> str:
     """Write ``obj``'s action as one clip to ``filepath`` with ``preset``; returns the report sentence."""
-    path = Path(bpy.path.abspath(filepath))
-    if path.suffix.lower() != preset.extension.lower():
-        path = path.with_name(path.name + preset.extension)
+    path = output_path(bpy.path.abspath(filepath), preset)
     if not path.parent.is_dir():
         raise LMMError(f"folder {path.parent} does not exist; pick an existing folder")
     anim = obj.animation_data
     action = anim.action if anim is not None else None
     if action is None:
         raise LMMError(f"{obj.name!r} has no action to export; assign or make one first")
+    if key_count(obj) == 0:  # its frame range would be one made-up frame
+        raise LMMError(f"action {action.name!r} of {obj.name!r} has no keys, so there is no clip to export; key the "
+                       "animation (or assign an action with keys) first")
     first, last = (int(round(f)) for f in action.frame_range)
     scene = context.scene
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import bpy
 
 from . import preferences
-from ._core import LMMError, runtime, threads
+from ._core import LMMError, runtime, tasks, threads
 
 _LOADED: dict[Path, tuple[tuple[int, int], runtime.Model]] = {}  # path -> ((size, mtime), model)
 
@@ -61,3 +61,11 @@ def vocabulary(context: bpy.types.Context) -> tuple[tuple[str, ...], tuple[str, 
     except LMMError:
         return (), ()
     return m.generatable_actions(), tuple(m.cfg.styles[1:])
+
+
+def styles_for(context: bpy.types.Context, action: str) -> tuple[str, ...]:
+    """The styles the model can generate ``action`` in (``tasks.styles_for``); empty when no model loads."""
+    try:
+        return tasks.styles_for(action, load(context))
+    except LMMError:
+        return ()

@@ -24,6 +24,10 @@ _UNITS = (
     ("in", "Inches", "Lengths in the file are inches"),
 )
 
+_FIT_SCENE = "Set the scene's frame range to the new clip's (else the scene's range is left as it is)"
+_FROM_CHARACTER = ("Start where the character stands on the current frame, facing its way (else where the motion "
+                   "was made or recorded)")
+
 _ORDERS = tuple((o, o.upper(), f"Rotation channels {o.upper()} on every joint") for o in ("zyx", "xyz", "yxz", "yzx", "zxy", "xzy"))
 
 
@@ -94,7 +98,7 @@ class LMM_OT_import_bvh(bpy.types.Operator, ImportHelper):
     filter_glob: StringProperty(default=_BVH_GLOB, options={"HIDDEN"})
     units: EnumProperty(
         name="File Units",
-        items=(("AUTO", "Automatic", "Guess the file's units from the performer's height"),) + _UNITS,
+        items=(("AUTO", "Automatic", "Guess the file's units from the performer's leg length"),) + _UNITS,
         default="AUTO",
     )
     scale: FloatProperty(
@@ -155,13 +159,17 @@ class LMM_OT_export_bvh(bpy.types.Operator, ExportHelper):
         return super().invoke(context, event)
 
     def execute(self, context):
-        from . import bridge
-        from ._core import write_bvh
+        from . import bridge, engine_export
+        from ._core import LMMError, write_bvh
 
         def work(progress):
             scene = context.scene
             obj = selected_armature(context)
             frames = (scene.frame_start, scene.frame_end) if self.frame_range == "SCENE" else None
+            action = obj.animation_data.action if obj.animation_data else None
+            if frames is None and action is not None and engine_export.key_count(obj) == 0:
+                raise LMMError(f"action {action.name!r} of {obj.name!r} has no keys, so its frames are not known; key "
+                               "the animation, or export the scene's frame range (Frames: Scene)")
             motion = bridge.motion_from_armature(
                 obj, scale=bridge.blender_scale(self.units, scene), units=self.units, frame_range=frames,
                 progress=progress,
@@ -178,16 +186,20 @@ class LMM_OT_export_bvh(bpy.types.Operator, ExportHelper):
 
 
 class _FrameRange:
-    """Operator properties for an optional frame range (default: the scene's, or the action's)."""
+    """Operator properties for an optional frame range (default: the scene's, or the action's).
+
+    A custom range whose frames were never given (a script passing only ``use_range=True``) is that default
+    too, not a fixed 1-250."""
 
     use_range: BoolProperty(name="Custom Range", description="Use the frames below", default=False)
-    frame_start: IntProperty(name="Start", default=1)
-    frame_end: IntProperty(name="End", default=250)
+    frame_start: IntProperty(name="Start", default=0)
+    frame_end: IntProperty(name="End", default=0)
 
     def chosen_range(self, context, default_to_scene: bool) -> "tuple[int, int] | None":
         from ._core import LMMError
 
-        if self.use_range:
+        given = self.properties.is_property_set("frame_start") or self.properties.is_property_set("frame_end")
+        if self.use_range and given:
             first, last = self.frame_start, self.frame_end
         elif default_to_scene:
             first, last = context.scene.frame_start, context.scene.frame_end
@@ -250,8 +262,8 @@ class LMM_OT_generate(bpy.types.Operator):
     variation: FloatProperty(name="Variation", description="The chance at each join of switching to another recorded "
                              "segment of the action rather than repeating one", default=0.5, min=0.0, max=1.0,
                              subtype="FACTOR")
-    fit_scene: BoolProperty(name="Fit Scene Range", description="Set the scene's end frame to the new clip's",
-                            default=True)
+    fit_scene: BoolProperty(name="Fit Scene Range", description=_FIT_SCENE, default=False)
+    from_character: BoolProperty(name="From Where It Stands", description=_FROM_CHARACTER, default=True)
 
     def execute(self, context):
         def work(progress):
@@ -259,7 +271,7 @@ class LMM_OT_generate(bpy.types.Operator):
 
             obj = selected_armature(context)
             return animate.generate(context, obj, model.load(context), self.action, self.style, self.seconds,
-                                    self.seed, self.variation, self.fit_scene, progress)
+                                    self.seed, self.variation, self.fit_scene, progress, self.from_character)
 
         return _run(self, context, work, "LMM: generating...")
 
@@ -319,7 +331,8 @@ class LMM_OT_retarget(bpy.types.Operator):
                              subtype="FILE_PATH")
     root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION, default="keep")
     fix_feet: BoolProperty(name="Pin Feet", default=True)
-    fit_scene: BoolProperty(name="Fit Scene Range", default=True)
+    fit_scene: BoolProperty(name="Fit Scene Range", description=_FIT_SCENE, default=False)
+    from_character: BoolProperty(name="From Where It Stands", description=_FROM_CHARACTER, default=True)
 
     def execute(self, context):
         def work(progress):
@@ -335,7 +348,7 @@ class LMM_OT_retarget(bpy.types.Operator):
             motion, source_map = animate.source_motion(context, source, self.filepath, lambda f: progress(0.3 * f))
             name = _motion_name(self.filepath) if self.filepath else source.name
             return animate.retarget_onto(context, obj, motion, source_map, name, self.root_motion, self.fix_feet,
-                                         self.fit_scene, lambda f: progress(0.3 + 0.7 * f))
+                                         self.fit_scene, lambda f: progress(0.3 + 0.7 * f), self.from_character)
 
         return _run(self, context, work, "LMM: retargeting...")
 
@@ -405,9 +418,11 @@ class LMM_OT_export_engine(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def check(self, context):
-        ext = self._extension()
-        if ext and not self.filepath.lower().endswith(ext):
-            self.filepath = str(Path(self.filepath).with_suffix(ext))
+        from . import engine_export
+
+        preset = engine_export.presets().get(self.preset)
+        if preset is not None and self.filepath and not self.filepath.lower().endswith(preset.extension.lower()):
+            self.filepath = str(engine_export.output_path(self.filepath, preset))
             return True
         return False
 

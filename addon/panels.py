@@ -62,13 +62,17 @@ def _needs_armature(layout, context) -> bool:
     return False
 
 
-def _range(layout, settings) -> None:
+def _range(layout, settings, prefix: str) -> dict:
+    """Draw a panel's own Custom Range (``<prefix>_use_range``, ``_start``, ``_end``); returns the operator
+    properties it stands for."""
     row = layout.row(align=True)
-    row.prop(settings, "use_range")
+    row.prop(settings, f"{prefix}_use_range")
     sub = row.row(align=True)
-    sub.active = settings.use_range
-    sub.prop(settings, "frame_start")
-    sub.prop(settings, "frame_end")
+    sub.active = getattr(settings, f"{prefix}_use_range")
+    sub.prop(settings, f"{prefix}_start")
+    sub.prop(settings, f"{prefix}_end")
+    return {"use_range": getattr(settings, f"{prefix}_use_range"), "frame_start": getattr(settings, f"{prefix}_start"),
+            "frame_end": getattr(settings, f"{prefix}_end")}
 
 
 class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
@@ -80,11 +84,18 @@ class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
         layout, settings = self.layout, context.scene.lmm
         if _needs_armature(layout, context):
             return
-        _range(layout, settings)
-        _button(layout, "lmm.inbetween", settings, ("use_range", "frame_start", "frame_end"), icon="IPO_BEZIER")
+        frames = _range(layout, settings, "inbetween")
+        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", **frames)
         row = layout.row(align=True)
         row.prop(settings, "extend_frames")
         _button(row, "lmm.extend", settings, (), icon="FF", frames=settings.extend_frames)
+
+
+def _placement(layout, settings) -> None:
+    """Where Generate and Retarget start (the current frame, where the character stands) and the scene range."""
+    row = layout.row(align=True)
+    row.prop(settings, "from_character", toggle=True)
+    row.prop(settings, "fit_scene", toggle=True)
 
 
 class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
@@ -103,12 +114,13 @@ class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "seed")
         row.prop(settings, "variation")
+        _placement(col, settings)
         action = settings.action if settings.action != "NONE" else ""
-        style = settings.style if settings.style != "NONE" else ""
+        style = settings.style if settings.style not in ("NONE", "ANY") else ""
         if not action:
             col.label(text="No model loaded: see Preferences", icon="ERROR")
-        _button(col, "lmm.generate", settings, ("seconds", "seed", "variation"), icon="PLAY", action=action,
-                style=style)
+        _button(col, "lmm.generate", settings, ("seconds", "seed", "variation", "fit_scene", "from_character"),
+                icon="PLAY", action=action, style=style)
 
 
 class LMM_UL_bone_map(bpy.types.UIList):
@@ -132,7 +144,6 @@ class VIEW3D_PT_lmm_retarget(_LMMPanel, bpy.types.Panel):
         layout, settings = self.layout, context.scene.lmm
         if _needs_armature(layout, context):
             return
-        obj = _armature(context)
         col = layout.column()
         col.prop(settings, "source_kind", expand=True)
         if settings.source_kind == "ARMATURE":
@@ -145,20 +156,31 @@ class VIEW3D_PT_lmm_retarget(_LMMPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "root_motion", text="")
         row.prop(settings, "fix_feet")
-        _button(col, "lmm.retarget", settings, ("root_motion", "fix_feet"), icon="ARMATURE_DATA", **fixed)
+        _placement(col, settings)
+        _button(col, "lmm.retarget", settings, ("root_motion", "fix_feet", "fit_scene", "from_character"),
+                icon="ARMATURE_DATA", **fixed)
 
-        box = layout.box()
-        box.label(text=f"Bone map of {obj.name}", icon="GROUP_BONE")
-        row = box.row(align=True)
+
+class VIEW3D_PT_lmm_bone_map(_LMMPanel, bpy.types.Panel):
+    """The active armature's bone map: which of its bones play LMM's body joints, for every operator."""
+
+    bl_label = "Bone Map"
+
+    def draw(self, context):
+        layout, settings = self.layout, context.scene.lmm
+        if _needs_armature(layout, context):
+            return
+        obj = _armature(context)
+        row = layout.row(align=True)
         row.prop(settings, "rig_preset", text="")
         row.operator("lmm.map_detect", text="Detect", icon="VIEWZOOM").preset = settings.rig_preset
         if len(obj.lmm_map.rows):
-            box.template_list("LMM_UL_bone_map", "", obj.lmm_map, "rows", obj.lmm_map, "index", rows=6)
-            row = box.row(align=True)
+            layout.template_list("LMM_UL_bone_map", "", obj.lmm_map, "rows", obj.lmm_map, "index", rows=6)
+            row = layout.row(align=True)
             row.prop(settings, "preset_name", text="")
             row.operator("lmm.map_save", icon="FILE_TICK").name = settings.preset_name
         else:
-            box.label(text="Detected when needed; press Detect to see and fix it")
+            layout.label(text="Detected when needed; press Detect to see and fix it")
 
 
 class VIEW3D_PT_lmm_cleanup(_LMMPanel, bpy.types.Panel):
@@ -170,15 +192,14 @@ class VIEW3D_PT_lmm_cleanup(_LMMPanel, bpy.types.Panel):
         layout, settings = self.layout, context.scene.lmm
         if _needs_armature(layout, context):
             return
-        _range(layout, settings)
-        names = ("use_range", "frame_start", "frame_end")
-        _button(layout, "lmm.mirror", settings, names, icon="MOD_MIRROR")
+        frames = _range(layout, settings, "cleanup")
+        _button(layout, "lmm.mirror", settings, (), icon="MOD_MIRROR", **frames)
         col = layout.column(heading="Clean Up")
         col.prop(settings, "lock_feet")
         col.prop(settings, "clamp_limits")
         col.prop(settings, "add_constraints")
-        _button(layout, "lmm.clean_up", settings, (*names, "lock_feet", "clamp_limits", "add_constraints"),
-                icon="BRUSH_DATA")
+        _button(layout, "lmm.clean_up", settings, ("lock_feet", "clamp_limits", "add_constraints"),
+                icon="BRUSH_DATA", **frames)
 
 
 class VIEW3D_PT_lmm_export(_LMMPanel, bpy.types.Panel):
@@ -194,7 +215,7 @@ class VIEW3D_PT_lmm_export(_LMMPanel, bpy.types.Panel):
         _button(layout, "lmm.export_engine", settings, (), icon="EXPORT", preset=settings.export_preset)
 
 
-CLASSES = (
-    VIEW3D_PT_lmm, VIEW3D_PT_lmm_animate, VIEW3D_PT_lmm_generate, LMM_UL_bone_map, VIEW3D_PT_lmm_retarget,
-    VIEW3D_PT_lmm_cleanup, VIEW3D_PT_lmm_export,
+CLASSES = (  # panels show in this order: the bone map first, since every operator uses it
+    VIEW3D_PT_lmm, LMM_UL_bone_map, VIEW3D_PT_lmm_bone_map, VIEW3D_PT_lmm_animate, VIEW3D_PT_lmm_generate,
+    VIEW3D_PT_lmm_retarget, VIEW3D_PT_lmm_cleanup, VIEW3D_PT_lmm_export,
 )

@@ -54,11 +54,46 @@ def _vocabulary_items(which: int, key: str):
 
 
 action_items = _vocabulary_items(0, "action")
-style_items = _vocabulary_items(1, "style")
+
+ANY_STYLE = "ANY"  # the style list's first item: segments of the action in whatever style the model holds
+
+
+def style_items(self, context):
+    """"Any", then the styles the model holds the chosen action in (no others: those would not be honoured)."""
+    from . import model
+
+    names: tuple[str, ...] = ()
+    try:
+        action = getattr(self, "action", "")
+        names = model.styles_for(context, action) if action and action != _NONE[0] else model.vocabulary(context)[1]
+    except Exception:  # noqa: BLE001 (drawing must never fail; the operator reports the real problem)
+        pass
+    any_item = (ANY_STYLE, "Any", "Whatever styles the model holds the action in")
+    return _keep("style", [any_item] + [(n, n.replace("_", " ").title(), n) for n in names])
 
 
 def _is_armature(self, obj) -> bool:
     return obj.type == "ARMATURE"
+
+
+def _range_update(prefix: str, of_action: bool):
+    """Ticking a panel's Custom Range fills a never-set range (0-0) with the scene's frame range, or with the
+    active armature's action's (Mirror and Clean Up work on the action): a start, not 1-250."""
+
+    def update(self, context):
+        unset = (getattr(self, f"{prefix}_start"), getattr(self, f"{prefix}_end")) == (0, 0)
+        if not (getattr(self, f"{prefix}_use_range") and unset):
+            return
+        scene = context.scene
+        first, last = scene.frame_start, scene.frame_end
+        obj = context.active_object
+        anim = obj.animation_data if of_action and obj is not None and obj.type == "ARMATURE" else None
+        if anim is not None and anim.action is not None:
+            first, last = (int(round(f)) for f in anim.action.frame_range)
+        setattr(self, f"{prefix}_start", first)
+        setattr(self, f"{prefix}_end", last)
+
+    return update
 
 
 # Shared by the scene settings and the operators, so both say the same.
@@ -82,19 +117,32 @@ class LMM_PG_rig_map(bpy.types.PropertyGroup):
 
 
 class LMM_PG_settings(bpy.types.PropertyGroup):
-    use_range: BoolProperty(
-        name="Custom Range", description="Work on the frames below instead of the scene's frame range", default=False,
+    # In-between's range and Mirror / Clean Up's, each its own (0-0: not set yet; ticking fills it in).
+    inbetween_use_range: BoolProperty(
+        name="Custom Range", description="In-between the frames below instead of the scene's frame range",
+        default=False, update=_range_update("inbetween", of_action=False),
     )
-    frame_start: IntProperty(name="Start", default=1)
-    frame_end: IntProperty(name="End", default=250)
+    inbetween_start: IntProperty(name="Start", default=0)
+    inbetween_end: IntProperty(name="End", default=0)
+    cleanup_use_range: BoolProperty(
+        name="Custom Range", description="Mirror or clean up the frames below instead of the whole action",
+        default=False, update=_range_update("cleanup", of_action=True),
+    )
+    cleanup_start: IntProperty(name="Start", default=0)
+    cleanup_end: IntProperty(name="End", default=0)
     extend_frames: IntProperty(name="Frames", description="How many frames to add after the last key", default=30,
                                min=1, soft_max=600)
     action: EnumProperty(name="Action", description="What the character does (the model's actions)", items=action_items)
-    style: EnumProperty(name="Style", description="How the character does it (the model's styles)", items=style_items)
+    style: EnumProperty(name="Style", description="How the character does it: Any, or a style the model holds the "
+                        "action in", items=style_items)
     seconds: FloatProperty(name="Seconds", description="Length of the new motion", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", description="Another seed gives another take", default=0, min=0)
     variation: FloatProperty(name="Variation", description="The chance at each join of switching to another recorded segment of the action rather than repeating one (0 to 1)", default=0.5, min=0.0,
                              max=1.0, subtype="FACTOR")
+    fit_scene: BoolProperty(name="Fit Scene Range", description="Generate and Retarget set the scene's frame range "
+                            "to the new clip's (else it is left as it is)", default=False)
+    from_character: BoolProperty(name="From Where It Stands", description="Generate and Retarget start where the "
+                                 "character stands on the current frame, facing its way", default=True)
     source_kind: EnumProperty(
         name="From",
         items=(("ARMATURE", "Armature", "Another armature in the scene"), ("FILE", "File", "A BVH or FBX file")),

@@ -6,6 +6,7 @@ from typing import Callable, Iterable
 
 import bpy
 import numpy as np
+from bpy_extras import anim_utils
 
 from .._core import UNITS_TO_METRES, LMMError, Motion, Skeleton, kinematics
 from .._core import rotations as R
@@ -59,12 +60,49 @@ def _joint_bones(obj: bpy.types.Object, bones: Iterable[str] | None) -> tuple[li
 
 
 def action_frames(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[int, int]:
-    """First and last frame of the object's action (rounded), or the scene's range when it has none."""
+    """First and last frame of the object's action (rounded); with no action, of the NLA strips that play
+    (``nla_strips``); else the scene's range."""
     anim = obj.animation_data
     if anim is not None and anim.action is not None:
         frame_range = anim.action.frame_range
         return int(round(frame_range[0])), int(round(frame_range[1]))
+    strips = nla_strips(obj)
+    if strips:
+        return (int(round(min(s.frame_start for s in strips))), int(round(max(s.frame_end for s in strips))))
     return scene.frame_start, scene.frame_end
+
+
+def nla_strips(obj: bpy.types.Object) -> list:
+    """The action strips of ``obj``'s NLA that play (track and strip not muted) when it has no action of its
+    own: an action pushed down into the NLA, or a strip laid out there, is where its keys are. Empty when the
+    object has an action (that is what the operators key) or no NLA."""
+    anim = obj.animation_data
+    if anim is None or anim.action is not None:
+        return []
+    return [s for track in anim.nla_tracks if not track.mute for s in track.strips
+            if not s.mute and s.type == "CLIP" and s.action is not None]
+
+
+def _strip_fcurves(strip):
+    """The F-curves a strip plays: its action's (4.4+: the channel bag of the strip's slot)."""
+    action = strip.action
+    if not hasattr(action, "slots"):
+        return action.fcurves
+    slot = getattr(strip, "action_slot", None)
+    bag = anim_utils.action_get_channelbag_for_slot(action, slot) if slot is not None else None
+    return bag.fcurves if bag is not None else []
+
+
+def _strip_to_scene(strip, times: np.ndarray) -> np.ndarray:
+    """Scene frames at which a strip plays action frames ``times (N,)``: each repeat of the strip's action
+    range, scaled and reversed as the strip says, cut at the strip's end."""
+    first, last = strip.action_frame_start, strip.action_frame_end
+    length = (last - first) * strip.scale
+    times = times[(times >= first - 1e-6) & (times <= last + 1e-6)]
+    offset = (last - times) if strip.use_reverse else (times - first)
+    plays = [strip.frame_start + k * length + offset * strip.scale for k in range(max(1, int(np.ceil(strip.repeat))))]
+    out = np.concatenate(plays) if plays else np.zeros(0)
+    return out[out <= strip.frame_end + 1e-6]
 
 
 def motion_from_armature(
@@ -209,17 +247,19 @@ def keyed_frames(
     """Scene frames ``(K,)`` int, sorted, on which ``obj``'s action keys a transform (location, rotation
     or scale) of one of ``bones`` (default: any bone), within ``frame_range`` (inclusive) if given.
 
-    A key between frames counts for its nearest frame.
+    A key between frames counts for its nearest frame. An object with no action of its own reads the keys of
+    the NLA strips that play (``nla_strips``), at the scene frames where each strip plays them.
     """
     fcurves, _ = assigned_fcurves(obj)
-    if fcurves is None:
-        return np.zeros(0, dtype=np.int64)
+    sources = [(fcurves, None)] if fcurves is not None else [(_strip_fcurves(s), s) for s in nla_strips(obj)]
     wanted = None if bones is None else set(bones)
     times = [np.zeros(0)]
-    for fcurve in fcurves:
-        channel = _bone_channel(fcurve.data_path)
-        if channel is not None and (wanted is None or channel[0] in wanted):
-            times.append(key_times(fcurve))
+    for curves, strip in sources:
+        for fcurve in curves:
+            channel = _bone_channel(fcurve.data_path)
+            if channel is not None and (wanted is None or channel[0] in wanted):
+                at = key_times(fcurve)
+                times.append(at if strip is None else _strip_to_scene(strip, at))
     frames = np.unique(np.round(np.concatenate(times)).astype(np.int64))
     if frame_range is not None:
         frames = frames[(frames >= frame_range[0]) & (frames <= frame_range[1])]
