@@ -25,6 +25,7 @@ if find_spec(f"{__package__}.lmm_core") is not None:  # the built extension
     from .lmm_core.batch import runner as batch_runner
     from .lmm_core.batch.plan import record_output  # lmm_core.batch's own "plan" is a function
     from .lmm_core.io import atomic
+    from .lmm_core import keys
     from .lmm_core.model import runtime, tasks
 else:  # the repository
     import lmm_core
@@ -33,6 +34,7 @@ else:  # the repository
     from lmm_core.batch import runner as batch_runner
     from lmm_core.batch.plan import record_output  # lmm_core.batch's own "plan" is a function
     from lmm_core.io import atomic
+    from lmm_core import keys
     from lmm_core.model import runtime, tasks
 
 CORE_NAME = lmm_core.__name__
@@ -49,6 +51,6 @@ UNITS_TO_METRES = skeleton.UNITS_TO_METRES
 
 __all__ = [
     "CORE_NAME", "lmm_core", "atomic", "batch_runner", "record_output", "bonemap", "canonical", "capture", "cleanup",
-    "kinematics", "mannequin", "mirror", "placement", "plots", "retarget", "rotations", "runtime", "skeleton", "tasks", "threads",
+    "keys", "kinematics", "mannequin", "mirror", "placement", "plots", "retarget", "rotations", "runtime", "skeleton", "tasks", "threads",
     "PRESETS_DIR", "Motion", "Skeleton", "LMMError", "read_bvh", "write_bvh", "UNITS_TO_METRES",
 ]

@@ -13,13 +13,14 @@ on the mapped bones; keys already in the action are never moved or changed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import bpy
 import numpy as np
 
 from . import bridge, fbx_import, mapping
-from ._core import LMMError, Motion, bonemap, canonical, cleanup, placement, read_bvh, retarget, tasks
+from ._core import LMMError, Motion, bonemap, canonical, cleanup, keys, placement, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
 from ._core import rotations as R
 
@@ -59,54 +60,161 @@ def _sub(progress: Progress, start: float, end: float) -> Progress:
 
 
 # ---- in-between and extend --------------------------------------------------------------------------
+# Both are jobs (``jobs.Job``): generators that read and compute, yielding their progress, and return the
+# ``finish`` that writes the keys, so that a modal operator can stop them (Esc) with nothing written.
+
+_CHUNK_FRAMES = 600  # on longer actions the model runs a few key gaps per step (each step cancellable)
 
 
-def inbetween(context, obj, model, frame_range: tuple[int, int], progress: Progress) -> str:
-    """Fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion."""
+@dataclass(frozen=True)
+class KeyOptions:
+    """How In-between and Extend key the rig.
+
+    Attributes:
+        tolerance: metres; the sparse keys play the made motion back within it at every joint and end site.
+        every_frame: a key on every new frame instead (still Bezier, on the motion's slopes).
+        selected_only: key only the selected bones (of those the bone map drives); the rest keep their curves.
+        seed, variation: a draw of a sampling model (``tasks.inbetween``); variation 0 is the deterministic answer.
+    """
+
+    tolerance: float = keys.DEFAULT_TOLERANCE_M
+    every_frame: bool = False
+    selected_only: bool = False
+    seed: int = 0
+    variation: float = 0.0
+
+
+# Where the tolerance is held: the feet and hands, the ends of the chains an animator watches (the wrist
+# bone's children, fingers, follow it, and a joint that carries none of these gets few keys).
+_HELD = ("left_ankle", "right_ankle", "left_toe", "right_toe", "left_wrist", "right_wrist")
+
+
+def held_bones(bone_map) -> list[str]:
+    """The rig's bones for the feet and hands, whose positions the sparse keys hold within the tolerance."""
+    return [bone_map.bones[j] for j in _HELD if j in bone_map.bones]
+
+
+def _selected(pose_bone) -> bool:
+    # Blender 5.0 keeps pose-mode selection on the pose bone, 4.2 on the bone.
+    return bool(pose_bone.select if hasattr(pose_bone, "select") else pose_bone.bone.select)
+
+
+def key_bones(obj, driven: list[str], selected_only: bool) -> list[str]:
+    """The bones to key: the driven bones, or those of them that are selected."""
+    if not selected_only:
+        return driven
+    chosen = [b for b in driven if _selected(obj.pose.bones[b])]
+    if not chosen:
+        raise LMMError(f"no bone of {obj.name!r} that LMM drives is selected; select bones in Pose Mode, or untick "
+                       "Selected Bones Only")
+    return chosen
+
+
+def _fill(motion: Motion, known: np.ndarray, model, bone_map, opts: KeyOptions):
+    """Job part: ``tasks.inbetween`` on the whole motion, or on long ones a few key gaps at a time (each run
+    with one more key of context on either side, so that the model sees the motion into and out of its
+    keys as it would on the whole); yields fractions, returns the made motion."""
+    if motion.num_frames <= _CHUNK_FRAMES or len(known) <= 2:
+        yield 0.0
+        return tasks.inbetween(motion, known, model, source_map=bone_map, seed=opts.seed, variation=opts.variation)
+    rotations, root = motion.rotations.copy(), motion.root_positions.copy()
+    translations = None if motion.translations is None else motion.translations.copy()
+    i, chunk = 0, 0
+    while i < len(known) - 1:
+        j = i + 1
+        while j + 1 < len(known) and known[j + 1] - known[i] <= _CHUNK_FRAMES:
+            j += 1
+        lo, hi = int(known[max(i - 1, 0)]), int(known[min(j + 1, len(known) - 1)])
+        inside = known[(known >= lo) & (known <= hi)] - lo
+        part = tasks.inbetween(motion.slice(lo, hi + 1), inside, model, source_map=bone_map,
+                               seed=opts.seed + chunk, variation=opts.variation)
+        a, b = int(known[i]), int(known[j])
+        rotations[a:b + 1] = part.rotations[a - lo:b - lo + 1]
+        root[a:b + 1] = part.root_positions[a - lo:b - lo + 1]
+        if translations is not None and part.translations is not None:
+            translations[a:b + 1] = part.translations[a - lo:b - lo + 1]
+        i, chunk = j, chunk + 1
+        yield b / motion.num_frames
+    return replace(motion, rotations=rotations, root_positions=root, translations=translations)
+
+
+def _span(work, start: float, end: float):
+    """Forward a job part's fractions into ``start..end``; returns what the part returns."""
+    try:
+        while True:
+            yield start + (end - start) * next(work)
+    except StopIteration as stop:
+        return stop.value
+
+
+def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOptions = KeyOptions()):
+    """Job: fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion."""
     scene = context.scene
     skeleton = rig_skeleton(obj, scene)
     bone_map = mapping.rig_bone_map(obj, skeleton)
     driven = mapping.driven_bones(bone_map)
-    keys = bridge.keyed_frames(obj, driven, frame_range)
+    bones = key_bones(obj, driven, opts.selected_only)
+    keyed = bridge.keyed_frames(obj, driven, frame_range)
     a, b = frame_range
-    if len(keys) < 2:
+    if len(keyed) < 2:
         raise LMMError(
-            f"In-between needs at least two keyed frames in frames {a}-{b}, and {obj.name!r} has {len(keys)} there; "
+            f"In-between needs at least two keyed frames in frames {a}-{b}, and {obj.name!r} has {len(keyed)} there; "
             "key the poses to go between first"
         )
-    first, last = int(keys[0]), int(keys[-1])
-    if last - first + 1 == len(keys):
+    first, last = int(keyed[0]), int(keyed[-1])
+    if last - first + 1 == len(keyed):
         raise LMMError(f"every frame from {first} to {last} is keyed, so there is nothing to fill; delete keys between "
                        "the poses you want to keep")
-    motion = read(obj, scene, (first, last), _sub(progress, 0.0, 0.4))
-    known = keys - first
-    result = tasks.inbetween(motion, known, model, source_map=bone_map)
-    progress(0.7)
+    yield 0.02
+    motion = read(obj, scene, (first, last))
+    yield 0.25
+    known = keyed - first
+    result = yield from _span(_fill(motion, known, model, bone_map, opts), 0.25, 0.75)
     gaps = np.setdiff1d(np.arange(motion.num_frames), known)
-    added = bridge.insert_keys(obj, result, gaps, keep=known, bones=driven, scale=_metres(scene), frame_start=first,
-                               progress=_sub(progress, 0.7, 1.0))
-    return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keys)} key frames ({first}-{last}), "
-            f"{added} keys added")
+    plan = bridge.plan_keys(obj, result, motion, gaps, keep=known, bones=bones, scale=_metres(scene),
+                            frame_start=first, tolerance=opts.tolerance, every_frame=opts.every_frame,
+                            watch=held_bones(bone_map))
+    yield 0.9
+
+    def finish() -> str:
+        added, worst = bridge.write_keys(obj, plan)
+        return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keyed)} key frames ({first}-{last}), "
+                f"{added} keys added on {len(bones)} bones (played back within {worst * 1000:.2f} mm)")
+
+    return finish
 
 
-def extend(context, obj, model, frames: int, progress: Progress) -> str:
-    """Continue the action for ``frames`` frames after its last key frame."""
+def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
+    """Job: continue the action for ``frames`` frames after its last key frame."""
     scene = context.scene
     skeleton = rig_skeleton(obj, scene)
     bone_map = mapping.rig_bone_map(obj, skeleton)
     driven = mapping.driven_bones(bone_map)
-    keys = bridge.keyed_frames(obj, driven)
-    if len(keys) == 0:
+    bones = key_bones(obj, driven, opts.selected_only)
+    keyed = bridge.keyed_frames(obj, driven)
+    if len(keyed) == 0:
         raise LMMError(f"{obj.name!r} has no keys to extend; key a pose or import motion first")
-    last = int(keys[-1])
-    first = max(int(keys[0]), last - int(round(4 * bridge.scene_fps(scene))))  # a few seconds of context
-    motion = read(obj, scene, (first, last), _sub(progress, 0.0, 0.3))
-    result = tasks.complete(motion, frames, model, source_map=bone_map)
-    progress(0.7)
+    last = int(keyed[-1])
+    first = max(int(keyed[0]), last - int(round(4 * bridge.scene_fps(scene))))  # a few seconds of context
+    yield 0.02
+    motion = read(obj, scene, (first, last))
+    yield 0.3
+    result = tasks.complete(motion, frames, model, source_map=bone_map, seed=opts.seed, variation=opts.variation)
+    yield 0.7
     known = motion.num_frames - 1
-    added = bridge.insert_keys(obj, result, range(known + 1, result.num_frames), keep=[known], bones=driven,
-                               scale=_metres(scene), frame_start=first, progress=_sub(progress, 0.7, 1.0))
-    return f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added)"
+    # What the rig shows on the new frames now (its curves held past their last key): the bones not keyed.
+    current = read(obj, scene, (first, first + result.num_frames - 1))
+    plan = bridge.plan_keys(obj, result, current, range(known + 1, result.num_frames), keep=[known], bones=bones,
+                            scale=_metres(scene), frame_start=first, tolerance=opts.tolerance,
+                            every_frame=opts.every_frame, watch=held_bones(bone_map))
+    yield 0.9
+
+    def finish() -> str:
+        added, worst = bridge.write_keys(obj, plan)
+        return (f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added on {len(bones)} "
+                f"bones, played back within {worst * 1000:.2f} mm)")
+
+    return finish
 
 
 # ---- generate, retarget, mirror, clean up: a new action -----------------------------------------------
@@ -211,7 +319,7 @@ def mirror(context, obj, frame_range: tuple[int, int] | None, progress: Progress
 
 
 def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool, clamp_limits: bool,
-             add_constraints: bool, progress: Progress) -> str:
+             add_constraints: bool, progress: Progress, selected_only: bool = False) -> str:
     """Joint limits and foot locking on the rig's action (into a new action), and Limit Rotation constraints.
 
     Clean-up works on the canonical body (``lmm_core.cleanup.clean_up_rig``): only the change it made reaches
@@ -223,9 +331,16 @@ def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool,
     done = []
     limits = cleanup.JointLimits.load() if (clamp_limits or add_constraints) else None
     if lock_feet or clamp_limits:
+        if not len(bridge.keyed_frames(obj, frame_range=frame_range)):
+            # Without keys there is no motion of the animator's to clean (the rest pose would be read instead).
+            where = f" in frames {frame_range[0]}-{frame_range[1]}" if frame_range else ""
+            raise LMMError(f"nothing to clean up: {obj.name!r} has no keys{where}; key its action (or pick a "
+                           "frame range that holds keys) first")
         motion = read(obj, scene, frame_range, _sub(progress, 0.0, 0.4))
         bone_map = mapping.rig_bone_map(obj, motion.skeleton, pose=motion.global_positions()[0])
         cleaned = cleanup.clean_up_rig(motion, bone_map, limits=limits if clamp_limits else False, feet=lock_feet)
+        if selected_only:
+            cleaned = _only_bones(motion, cleaned, key_bones(obj, mapping.driven_bones(bone_map), True))
         progress(0.7)
         first = frame_range[0] if frame_range else bridge.action_frames(obj, scene)[0]
         new = bridge.write_action(obj, cleaned, scale=_metres(scene), frame_start=first,
@@ -238,6 +353,17 @@ def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool,
                     + (f", {skipped} bones skipped (their rest pose is not a T-pose)" if skipped else ""))
     progress(1.0)
     return f"Clean up {obj.name!r}: " + "; ".join(done)
+
+
+def _only_bones(before: Motion, after: Motion, bones: list[str]) -> Motion:
+    """``after`` on ``bones`` (and the root's path when the root is one of them), ``before`` elsewhere."""
+    chosen = np.isin(np.asarray(before.skeleton.names), bones)
+    rotations = np.where(chosen[None, :, None], after.rotations, before.rotations)
+    root = after.root_positions if chosen[0] else before.root_positions
+    translations = after.translations
+    if before.translations is not None and after.translations is not None:
+        translations = np.where(chosen[None, :, None], after.translations, before.translations)
+    return replace(after, rotations=rotations, root_positions=root, translations=translations)
 
 
 def add_limit_constraints(obj, scene, limits) -> tuple[int, int]:

@@ -210,25 +210,138 @@ class _FrameRange:
         return first, last
 
 
-class LMM_OT_inbetween(_FrameRange, bpy.types.Operator):
+class _KeyOptions:
+    """Operator properties for how In-between and Extend key the rig, and for a draw of a sampling model."""
+
+    tolerance: FloatProperty(name="Tolerance (mm)", description="Sparse keys play the made motion back within this "
+                             "distance at the feet and hands", default=0.9, min=0.01, soft_max=20.0)
+    every_frame: BoolProperty(name="Every Frame", description="A key on every new frame instead of sparse keys",
+                              default=False)
+    selected_only: BoolProperty(name="Selected Bones Only", description="Key only the selected bones; the others "
+                                "keep their curves", default=False)
+    seed: IntProperty(name="Seed", description="Which draw of a sampling model (Re-roll takes the next)", default=0,
+                      min=0)
+    variation: FloatProperty(name="Variation", description="With a sampling model, how freely it draws (0: its one "
+                             "deterministic answer)", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+
+    def key_options(self):
+        from .animate import KeyOptions
+
+        return KeyOptions(tolerance=self.tolerance / 1000.0, every_frame=self.every_frame,
+                          selected_only=self.selected_only, seed=self.seed, variation=self.variation)
+
+
+class _Steps:
+    """Long work as a modal operator: progress in the status bar, Esc to cancel with nothing changed.
+
+    ``work(context, obj)`` returns a job generator (``jobs``): it reads and computes in steps and returns
+    the ``finish`` that writes. ``invoke`` steps it from a timer (Blender stays responsive); ``execute``
+    (scripts, the redo panel) runs it at once. With ``preview`` ticked, ``finish`` runs on a trial action
+    (``proposal``). ``trial_copy``: the work adds keys to the rig's action (the trial is a copy of it), or
+    assigns a new action.
+    """
+
+    preview: BoolProperty(name="Preview", description="Show the result on a trial action first; Apply, Discard or "
+                          "Re-roll it in the panel", default=False)
+    trial_copy = True
+    status = "LMM: working..."
+
+    def work(self, context, obj):
+        raise NotImplementedError
+
+    def job(self, context, report=None):
+        from . import jobs, proposal
+
+        obj = selected_armature(context)
+        work = self.work(context, obj)
+        if self.preview:
+            props = self.properties
+            arguments = {k: getattr(props, k) for k in props.bl_rna.properties.keys() if k != "rna_type"}
+            name = self.bl_idname.split("_OT_", 1)[-1].split(".", 1)[-1].lower()  # "LMM_OT_inbetween": "inbetween"
+
+            def on_trial(inner):
+                finish = yield from inner
+                return lambda: proposal.show(obj, finish, self.trial_copy, name, arguments)
+
+            work = on_trial(work)
+        return jobs.Job(work, report)
+
+    def execute(self, context):
+        return _run(self, context, lambda progress: self.job(context, progress).run(), self.status)
+
+    def invoke(self, context, event):
+        from ._core import LMMError
+
+        wm = context.window_manager
+        if context.window is None:  # no window to hold a timer (a script, the background): all at once
+            return self.execute(context)
+        try:
+            self._job = self.job(context, wm.progress_update)
+        except LMMError as exc:
+            self.report({"ERROR"}, " ".join(str(exc).split()))
+            return {"CANCELLED"}
+        wm.progress_begin(0.0, 1.0)
+        self._say(context, 0.0)
+        self._timer = wm.event_timer_add(0.01, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _say(self, context, fraction: float) -> None:
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None:
+            workspace.status_text_set(f"{self.status} {100 * fraction:.0f}% (Esc to cancel)")
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None:
+            workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        from ._core import LMMError
+
+        if event.type == "ESC":
+            self._job.cancel()
+            self._end(context)
+            self.report({"WARNING"}, "Cancelled; the action is as it was")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            done = self._job.step(0.05)  # a twentieth of a second of work, then Blender redraws
+        except LMMError as exc:
+            self._end(context)
+            self.report({"ERROR"}, " ".join(str(exc).split()))
+            return {"CANCELLED"}
+        except BaseException:
+            self._end(context)
+            raise
+        if not done:
+            self._say(context, self._job.progress)
+            return {"RUNNING_MODAL"}
+        self._end(context)
+        self.report({"INFO"}, self._job.message or "")
+        return {"FINISHED"}
+
+
+class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
     """Fill the frames between the selected armature's keyed poses with the model's motion (keys stay as they are)"""
 
     bl_idname = "lmm.inbetween"
     bl_label = "In-between"
     bl_options = {"REGISTER", "UNDO"}
+    status = "LMM: in-betweening..."
 
-    def execute(self, context):
-        def work(progress):
-            from . import animate, model
+    def work(self, context, obj):
+        from . import animate, model
 
-            obj = selected_armature(context)
-            frames = self.chosen_range(context, default_to_scene=True)
-            return animate.inbetween(context, obj, model.load(context), frames, progress)
-
-        return _run(self, context, work, "LMM: in-betweening...")
+        frames = self.chosen_range(context, default_to_scene=True)
+        return animate.inbetween(context, obj, model.load(context), frames, self.key_options())
 
 
-class LMM_OT_extend(bpy.types.Operator):
+class LMM_OT_extend(_KeyOptions, _Steps, bpy.types.Operator):
     """Continue the selected armature's action past its last key with the model's motion"""
 
     bl_idname = "lmm.extend"
@@ -238,17 +351,15 @@ class LMM_OT_extend(bpy.types.Operator):
     frames: IntProperty(name="Frames", description="How many frames to add after the last key", default=30, min=1,
                         soft_max=600)
 
-    def execute(self, context):
-        def work(progress):
-            from . import animate, model
+    status = "LMM: extending..."
 
-            obj = selected_armature(context)
-            return animate.extend(context, obj, model.load(context), self.frames, progress)
+    def work(self, context, obj):
+        from . import animate, model
 
-        return _run(self, context, work, "LMM: extending...")
+        return animate.extend(context, obj, model.load(context), self.frames, self.key_options())
 
 
-class LMM_OT_generate(bpy.types.Operator):
+class LMM_OT_generate(_Steps, bpy.types.Operator):
     """Make new motion with the model (an action in a style) as a new action on the selected armature"""
 
     bl_idname = "lmm.generate"
@@ -265,15 +376,16 @@ class LMM_OT_generate(bpy.types.Operator):
     fit_scene: BoolProperty(name="Fit Scene Range", description=_FIT_SCENE, default=False)
     from_character: BoolProperty(name="From Where It Stands", description=_FROM_CHARACTER, default=True)
 
-    def execute(self, context):
-        def work(progress):
-            from . import animate, model
+    status = "LMM: generating..."
+    trial_copy = False  # a new action: on trial, the old one comes back on Discard
 
-            obj = selected_armature(context)
-            return animate.generate(context, obj, model.load(context), self.action, self.style, self.seconds,
-                                    self.seed, self.variation, self.fit_scene, progress, self.from_character)
+    def work(self, context, obj):
+        from . import animate, model
 
-        return _run(self, context, work, "LMM: generating...")
+        loaded = model.load(context)
+        yield 0.0  # the clip is made and written in one step (a few seconds of motion: well under a second)
+        return lambda: animate.generate(context, obj, loaded, self.action, self.style, self.seconds, self.seed,
+                                        self.variation, self.fit_scene, lambda f: None, self.from_character)
 
 
 class LMM_OT_map_detect(bpy.types.Operator):
@@ -370,7 +482,7 @@ class LMM_OT_mirror(_FrameRange, bpy.types.Operator):
         return _run(self, context, work, "LMM: mirroring...")
 
 
-class LMM_OT_clean_up(_FrameRange, bpy.types.Operator):
+class LMM_OT_clean_up(_FrameRange, _Steps, bpy.types.Operator):
     """Lock feet while they touch the ground and keep joints within human limits (into a new action)"""
 
     bl_idname = "lmm.clean_up"
@@ -381,15 +493,18 @@ class LMM_OT_clean_up(_FrameRange, bpy.types.Operator):
     clamp_limits: BoolProperty(name="Joint Limits", default=True)
     add_constraints: BoolProperty(name="Limit Rotation Constraints", default=False)
 
-    def execute(self, context):
-        def work(progress):
-            from . import animate
+    selected_only: BoolProperty(name="Selected Bones Only", description="Clean up only the selected bones; the "
+                                "others keep their motion", default=False)
+    status = "LMM: cleaning up..."
+    trial_copy = False  # a new action
 
-            obj = selected_armature(context)
-            return animate.clean_up(context, obj, self.chosen_range(context, default_to_scene=False),
-                                    self.lock_feet, self.clamp_limits, self.add_constraints, progress)
+    def work(self, context, obj):
+        from . import animate
 
-        return _run(self, context, work, "LMM: cleaning up...")
+        frames = self.chosen_range(context, default_to_scene=False)
+        yield 0.0
+        return lambda: animate.clean_up(context, obj, frames, self.lock_feet, self.clamp_limits, self.add_constraints,
+                                        lambda f: None, selected_only=self.selected_only)
 
 
 class LMM_OT_export_engine(bpy.types.Operator):
@@ -442,6 +557,67 @@ class LMM_OT_export_engine(bpy.types.Operator):
         return _run(self, context, work, "LMM: exporting...")
 
 
+class LMM_OT_preview_apply(bpy.types.Operator):
+    """Keep the previewed result: it becomes the armature's action"""
+
+    bl_idname = "lmm.preview_apply"
+    bl_label = "Apply"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from . import proposal
+
+        return _run(self, context, lambda progress: proposal.apply(selected_armature(context)))
+
+
+class LMM_OT_preview_discard(bpy.types.Operator):
+    """Drop the previewed result: the armature's action is as it was"""
+
+    bl_idname = "lmm.preview_discard"
+    bl_label = "Discard"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from . import proposal
+
+        return _run(self, context, lambda progress: proposal.discard(selected_armature(context)))
+
+
+class LMM_OT_preview_reroll(bpy.types.Operator):
+    """Drop the previewed result and make another draw with the next seed (a sampling model's In-between and
+    Extend; Generate's recorded segments)"""
+
+    bl_idname = "lmm.preview_reroll"
+    bl_label = "Re-roll"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from . import model, proposal
+        from ._core import LMMError
+
+        obj = None
+        try:
+            obj = selected_armature(context)
+            trial = proposal.pending(obj)
+            if trial is None:
+                raise LMMError(f"{obj.name!r} has no preview to re-roll; run an operator with Preview ticked first")
+            if "seed" not in trial.arguments:
+                raise LMMError(f"{trial.operator.replace('_', ' ').title()} makes one answer, not draws; Apply or "
+                               "Discard its preview")
+            arguments = dict(trial.arguments, seed=trial.arguments["seed"] + 1, preview=True)
+            if trial.operator in ("inbetween", "extend"):
+                if not model.load(context).cfg.sampling:
+                    raise LMMError("the model in Preferences does not sample, so every seed gives the same motion; "
+                                   "set Model File to a sampling model (lmm train --sampling) to re-roll")
+                arguments["variation"] = arguments.get("variation") or 1.0  # a draw, at the model's own spread
+        except LMMError as exc:
+            self.report({"ERROR"}, " ".join(str(exc).split()))
+            return {"CANCELLED"}
+        proposal.discard(obj)
+        run = getattr(bpy.ops.lmm, trial.operator)
+        return run("INVOKE_DEFAULT" if context.window is not None else "EXEC_DEFAULT", **arguments)
+
+
 def menu_import(self, context):
     self.layout.operator(LMM_OT_import_bvh.bl_idname, text="Motion BVH (LMM) (.bvh)")
 
@@ -452,6 +628,7 @@ def menu_export(self, context):
 
 CLASSES = (
     LMM_OT_import_bvh, LMM_OT_export_bvh, LMM_OT_inbetween, LMM_OT_extend, LMM_OT_generate, LMM_OT_map_detect,
-    LMM_OT_map_save, LMM_OT_retarget, LMM_OT_mirror, LMM_OT_clean_up, LMM_OT_export_engine,
+    LMM_OT_map_save, LMM_OT_retarget, LMM_OT_mirror, LMM_OT_clean_up, LMM_OT_export_engine, LMM_OT_preview_apply,
+    LMM_OT_preview_discard, LMM_OT_preview_reroll,
 )
 MENUS = (("TOPBAR_MT_file_import", menu_import), ("TOPBAR_MT_file_export", menu_export))

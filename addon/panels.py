@@ -85,10 +85,45 @@ class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
         if _needs_armature(layout, context):
             return
         frames = _range(layout, settings, "inbetween")
-        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", **frames)
+        col = layout.column(align=True)
+        row = col.row(align=True)
+        row.prop(settings, "key_tolerance")
+        row.prop(settings, "key_every_frame", toggle=True)
+        row = col.row(align=True)
+        row.prop(settings, "selected_only", toggle=True)
+        row.prop(settings, "preview", toggle=True)
+        row = col.row(align=True)
+        row.prop(settings, "draw_seed")
+        row.prop(settings, "draw_variation")
+        keys = _key_settings(settings)
+        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", **frames, **keys)
         row = layout.row(align=True)
         row.prop(settings, "extend_frames")
-        _button(row, "lmm.extend", settings, (), icon="FF", frames=settings.extend_frames)
+        _button(row, "lmm.extend", settings, (), icon="FF", frames=settings.extend_frames, **keys)
+        _trial(layout, context)
+
+
+def _key_settings(settings) -> dict:
+    """In-between's and Extend's key, preview and draw settings, by their operator property names."""
+    return {"tolerance": settings.key_tolerance, "every_frame": settings.key_every_frame,
+            "selected_only": settings.selected_only, "preview": settings.preview, "seed": settings.draw_seed,
+            "variation": settings.draw_variation}
+
+
+def _trial(layout, context) -> None:
+    """Apply / Discard / Re-roll when the active rig has a result on trial."""
+    from . import proposal  # light: bpy only
+
+    trial = proposal.pending(_armature(context))
+    if trial is None:
+        return
+    box = layout.box()
+    box.label(text=f"Preview: {trial.trial}", icon="HIDE_OFF")
+    row = box.row(align=True)
+    row.operator("lmm.preview_apply", icon="CHECKMARK")
+    row.operator("lmm.preview_discard", icon="X")
+    if "seed" in trial.arguments:
+        row.operator("lmm.preview_reroll", icon="FILE_REFRESH")
 
 
 def _placement(layout, settings) -> None:
@@ -119,8 +154,10 @@ class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
         style = settings.style if settings.style not in ("NONE", "ANY") else ""
         if not action:
             col.label(text="No model loaded: see Preferences", icon="ERROR")
-        _button(col, "lmm.generate", settings, ("seconds", "seed", "variation", "fit_scene", "from_character"),
-                icon="PLAY", action=action, style=style)
+        col.prop(settings, "preview", toggle=True)
+        _button(col, "lmm.generate", settings, ("seconds", "seed", "variation", "fit_scene", "from_character",
+                                                "preview"), icon="PLAY", action=action, style=style)
+        _trial(layout, context)
 
 
 class LMM_UL_bone_map(bpy.types.UIList):
@@ -133,6 +170,8 @@ class LMM_UL_bone_map(bpy.types.UIList):
         warn = item.bone and item.confidence < 0.7
         split.label(text=item.joint.replace("_", " "), icon="ERROR" if warn else "BONE_DATA")
         split.prop_search(item, "bone", obj.data, "bones", text="")
+        if item.control:  # a control rig: the control the keys go on
+            row.label(text=item.control, icon="CON_ARMATURE")
 
 
 class VIEW3D_PT_lmm_retarget(_LMMPanel, bpy.types.Panel):
@@ -198,7 +237,11 @@ class VIEW3D_PT_lmm_cleanup(_LMMPanel, bpy.types.Panel):
         col.prop(settings, "lock_feet")
         col.prop(settings, "clamp_limits")
         col.prop(settings, "add_constraints")
-        _button(layout, "lmm.clean_up", settings, ("lock_feet", "clamp_limits", "add_constraints"),
+        row = col.row(align=True)
+        row.prop(settings, "selected_only", toggle=True)
+        row.prop(settings, "preview", toggle=True)
+        _button(layout, "lmm.clean_up", settings, ("lock_feet", "clamp_limits", "add_constraints", "selected_only",
+                                                   "preview"),
                 icon="BRUSH_DATA", **frames)
 
 

@@ -107,6 +107,8 @@ class LMM_PG_map_row(bpy.types.PropertyGroup):
     joint: StringProperty(name="Joint", description="Joint of LMM's canonical body")
     bone: StringProperty(name="Bone", description="The rig's bone that plays this joint; empty: none")
     confidence: FloatProperty(name="Confidence", description="How sure the automatic mapping was", min=0.0, max=1.0)
+    control: StringProperty(name="Control", description="A control rig's control that is keyed for this joint "
+                            "(its deforming bone follows it); empty on a rig keyed on its bones")
 
 
 class LMM_PG_rig_map(bpy.types.PropertyGroup):
@@ -132,6 +134,20 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
     cleanup_end: IntProperty(name="End", default=0)
     extend_frames: IntProperty(name="Frames", description="How many frames to add after the last key", default=30,
                                min=1, soft_max=600)
+    # How In-between and Extend key, the preview every model operator offers, and a sampling model's draw.
+    key_tolerance: FloatProperty(name="Tolerance (mm)", description="Sparse keys play the made motion back within "
+                                 "this distance at the feet and hands", default=0.9, min=0.01, soft_max=20.0)
+    key_every_frame: BoolProperty(name="Every Frame", description="A key on every new frame instead of sparse keys",
+                                  default=False)
+    selected_only: BoolProperty(name="Selected Bones Only", description="In-between, Extend and Clean Up change only "
+                                "the selected bones", default=False)
+    preview: BoolProperty(name="Preview", description="Show the result on a trial action first; Apply, Discard or "
+                          "Re-roll it", default=False)
+    draw_seed: IntProperty(name="Seed", description="Which draw of a sampling model (Re-roll takes the next)",
+                           default=0, min=0)
+    draw_variation: FloatProperty(name="Variation", description="With a sampling model, how freely In-between and "
+                                  "Extend draw (0: its one deterministic answer)", default=0.0, min=0.0, max=1.0,
+                                  subtype="FACTOR")
     action: EnumProperty(name="Action", description="What the character does (the model's actions)", items=action_items)
     style: EnumProperty(name="Style", description="How the character does it: Any, or a style the model holds the "
                         "action in", items=style_items)

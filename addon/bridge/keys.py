@@ -156,11 +156,17 @@ def plan_keys(
     if motion.translations is not None and current.translations is not None:
         translations = np.where(keyed_joint[None, :, None], motion.translations, current.translations)
     target = replace(motion, rotations=rotations, root_positions=root, translations=translations)
-
-    columns, paths, indices, names, groups, spans, group_scale = [], [], [], [], [], [], []
     index = {n: j for j, n in enumerate(sk.names)}
     watched = None if watch is None else [index[n] for n in watch if n in index]
-    reach = core_keys.reach(motion, watched)
+    if watched:  # a held bone is held by its head and its tail, so that its own turn counts (a hand's)
+        world_rot, world_scale, _ = world_transform(obj)
+        rest_rot, rest_head, rest_tail = armature_rest(obj, sk.names)
+        tips = (rest_tail - rest_head) * world_scale @ world_rot.T @ to_blender_axes(sk.up_axis) / scale
+        ends = {**sk.end_sites, **{j: tips[j] for j in watched if j not in sk.end_sites}}
+        target = replace(target, skeleton=replace(sk, end_sites=ends))
+
+    columns, paths, indices, names, groups, spans, group_scale = [], [], [], [], [], [], []
+    reach = core_keys.reach(target, watched)
     metres = UNITS_TO_METRES[sk.units]
     _, world_scale, _ = world_transform(obj)
     col = 0

@@ -1,0 +1,215 @@
+"""Keys an animator can edit, in real Blender with the installed extension and the shipped models.
+
+On Blender's human metarig (Rigify's, 159 bones) keyed on two poses 55 frames apart: sparse Bezier keys hold
+the feet and hands within 1 mm of the made motion (compared with the same in-between keyed on every frame,
+which plays it exactly on whole frames) with far fewer keys; every-frame mode; selected bones only leaves
+the other bones' F-curves as they were; a preview leaves the action as it was until Apply, and Re-roll draws
+another motion through the same keys (the sampling model). Long work: on a 5,391-frame LAFAN1 take keyed
+every 30 frames the job runs in steps and cancelling it leaves the action exactly as it was.
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy", reason="needs the bpy module (real headless Blender): pip install bpy==5.0.1")
+
+import addon_utils  # noqa: E402
+import blender_rigs as rigs  # noqa: E402
+from mathutils import Quaternion, Vector  # noqa: E402
+
+pytestmark = pytest.mark.blender
+
+FEET_AND_HANDS = ("foot.L", "foot.R", "toe.L", "toe.R", "hand.L", "hand.R")
+OLD_KEY_COUNT = 5228  # keys the metarig's action held after In-between before sparse keys (issue 20)
+
+
+@pytest.fixture(scope="module")
+def installed():
+    yield rigs.installed_extension()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+@pytest.fixture
+def addon(installed):
+    """The installed add-on (its shipped default model) in a fresh scene, with Rigify for the metarig."""
+    module = rigs.enable_extension()
+    addon_utils.enable("rigify", default_set=True)
+    return importlib.import_module(module)
+
+
+def _metarig(seed: int = 0, frames=(1, 56)):
+    """Blender's human metarig keyed on ``frames``: limbs and spine turned, the root moved."""
+    bpy.ops.object.armature_human_metarig_add()
+    obj = bpy.context.active_object
+    rng = np.random.default_rng(seed)
+    for f in frames:
+        for pb in obj.pose.bones:
+            if pb.name.startswith(("thigh", "shin", "upper_arm", "forearm", "spine")):
+                q = Quaternion(Vector(rng.normal(size=3)).normalized(), float(rng.uniform(-0.3, 0.3)))
+                if pb.rotation_mode == "QUATERNION":
+                    pb.rotation_quaternion = q
+                    pb.keyframe_insert("rotation_quaternion", frame=f)
+                else:
+                    pb.rotation_euler = q.to_euler(pb.rotation_mode)
+                    pb.keyframe_insert("rotation_euler", frame=f)
+        obj.pose.bones["spine"].location = (0.0, 0.1 * f / frames[-1], 0.0)
+        obj.pose.bones["spine"].keyframe_insert("location", frame=f)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = frames[0], frames[-1]
+    return obj
+
+
+def _curves(obj) -> dict[tuple[str, int], np.ndarray]:
+    """Every key of the rig's action: (path, index) -> (N, 6) frame, value and both handles."""
+    from bpy_extras import anim_utils
+
+    anim = obj.animation_data
+    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
+    out = {}
+    for fc in bag.fcurves:
+        n = len(fc.keyframe_points)
+        parts = []
+        for name in ("co", "handle_left", "handle_right"):
+            flat = np.empty(2 * n, dtype=np.float32)
+            fc.keyframe_points.foreach_get(name, flat)
+            parts.append(flat.reshape(-1, 2))
+        out[fc.data_path, fc.array_index] = np.concatenate(parts, axis=1)
+    return out
+
+
+def _count(obj) -> int:
+    return sum(len(v) for v in _curves(obj).values())
+
+
+def _feet_and_hands(obj, frames) -> np.ndarray:
+    heads, tails = rigs.world_bone_points(obj, frames, list(FEET_AND_HANDS))
+    return np.concatenate([heads, tails], axis=1)
+
+
+def test_sparse_keys_hold_the_feet_and_hands_within_a_millimetre(addon):
+    sparse = _metarig()
+    assert bpy.ops.lmm.inbetween() == {"FINISHED"}
+    dense = _metarig()  # the same rig and keys: the same made motion (the default model is deterministic)
+    assert bpy.ops.lmm.inbetween(every_frame=True) == {"FINISHED"}
+    frames = range(1, 57)
+    error = np.linalg.norm(_feet_and_hands(sparse, frames) - _feet_and_hands(dense, frames), axis=-1)
+    assert error.max() < 0.001
+    assert _count(dense) >= 0.95 * OLD_KEY_COUNT  # every frame of every mapped bone, as before
+    assert _count(sparse) < 0.5 * _count(dense)
+    # Sparse keys are Bezier with aligned handles, editable as an animator's own.
+    keys = _curves(sparse)['pose.bones["thigh.L"].rotation_quaternion', 1]
+    assert len(keys) < 56 and np.all(keys[:, 2] < keys[:, 0]) and np.all(keys[:, 4] > keys[:, 0])
+
+
+def test_every_frame_mode_keys_every_new_frame(addon):
+    obj = _metarig()
+    assert bpy.ops.lmm.inbetween(every_frame=True) == {"FINISHED"}
+    frames = np.round(_curves(obj)['pose.bones["spine"].location', 0][:, 0]).astype(int)
+    assert list(frames) == list(range(1, 57))
+
+
+def test_selected_bones_only_leaves_the_other_curves_untouched(addon):
+    obj = _metarig()
+    before = _curves(obj)
+    bpy.ops.object.mode_set(mode="POSE")
+    for pb in obj.pose.bones:
+        pb.select = pb.name in ("thigh.L", "shin.L", "foot.L")
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert bpy.ops.lmm.inbetween(selected_only=True) == {"FINISHED"}
+    after = _curves(obj)
+    changed = {path for path, _ in after if path not in {p for p, _ in before}
+               or len(after[path, 0]) != len(before.get((path, 0), []))}
+    assert changed and all(p.split('"')[1] in ("thigh.L", "shin.L", "foot.L") for p in changed)
+    for channel, points in before.items():
+        if channel[0].split('"')[1] not in ("thigh.L", "shin.L", "foot.L"):
+            np.testing.assert_array_equal(after[channel], points)
+    # With nothing selected that LMM drives, one sentence says what to do.
+    for pb in obj.pose.bones:
+        pb.select = False
+    with pytest.raises(RuntimeError, match="Selected Bones Only"):
+        bpy.ops.lmm.inbetween(selected_only=True)
+
+
+def test_preview_discard_and_apply(addon):
+    obj = _metarig()
+    action = obj.animation_data.action
+    before, actions = _curves(obj), len(bpy.data.actions)
+    assert bpy.ops.lmm.inbetween(preview=True) == {"FINISHED"}
+    assert obj.animation_data.action is not action and action.name in obj.animation_data.action.name
+    assert _count(obj) > sum(len(v) for v in before.values())  # the rig plays the trial
+    obj.animation_data.action = action
+    np.testing.assert_equal(_curves(obj), before)  # the animator's action has not changed
+    obj.animation_data.action = bpy.data.actions[action.name + " [LMM preview]"]
+    assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(bpy.data.actions) == actions
+    np.testing.assert_equal(_curves(obj), before)
+
+    assert bpy.ops.lmm.inbetween(preview=True) == {"FINISHED"}
+    trial = _curves(obj)
+    name = action.name
+    assert bpy.ops.lmm.preview_apply() == {"FINISHED"}
+    applied = obj.animation_data.action
+    assert applied.name == name and len(bpy.data.actions) == actions
+    np.testing.assert_equal(_curves(obj), trial)
+    with pytest.raises(RuntimeError, match="no preview"):
+        bpy.ops.lmm.preview_apply()
+
+
+def test_reroll_draws_another_motion_through_the_same_keys(addon):
+    path = rigs.ROOT / "presets" / "models" / "lmm_sampling.npz"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    module = addon.__name__
+    obj = _metarig()
+    points = {f: _feet_and_hands(obj, [f]) for f in (1, 56)}
+    assert bpy.ops.lmm.preview_reroll.poll() is not None
+    bpy.context.preferences.addons[module].preferences.model_path = str(path)
+    assert bpy.ops.lmm.inbetween(preview=True, variation=1.0, seed=3) == {"FINISHED"}
+    first = _feet_and_hands(obj, range(1, 57))
+    assert bpy.ops.lmm.preview_reroll() == {"FINISHED"}
+    second = _feet_and_hands(obj, range(1, 57))
+    assert np.abs(second[20:36] - first[20:36]).max() > 0.01  # another draw: frames between the keys moved
+    for i, f in enumerate((0, 55)):  # the keys are still hit exactly
+        np.testing.assert_allclose(second[f], points[(1, 56)[i]][0], atol=1e-5)
+        np.testing.assert_allclose(first[f], points[(1, 56)[i]][0], atol=1e-5)
+    trial = importlib.import_module(f"{module}.proposal").pending(obj)
+    assert trial is not None and trial.arguments["seed"] == 4
+    assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
+
+
+def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_data):
+    path = shared_data / "lafan1" / "obstacles1_subject1.bvh.xz"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    assert bpy.ops.lmm.import_bvh(filepath=str(path)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    from bpy_extras import anim_utils
+
+    anim = obj.animation_data
+    for fc in anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot).fcurves:
+        pts = fc.keyframe_points
+        co = np.empty(2 * len(pts), dtype=np.float32)
+        pts.foreach_get("co", co)
+        keep = co.reshape(-1, 2)[(np.round(co[0::2]) - 1) % 30 == 0]  # blocking: every 30th frame
+        pts.clear()
+        pts.add(len(keep))
+        pts.foreach_set("co", keep.ravel())
+        fc.update()
+    scene = bpy.context.scene
+    assert scene.frame_end - scene.frame_start + 1 >= 5000
+    before = _curves(obj)
+    animate = importlib.import_module(f"{addon.__name__}.animate")
+    jobs = importlib.import_module(f"{addon.__name__}.jobs")
+    model = importlib.import_module(f"{addon.__name__}.model")
+    seen = []
+    job = jobs.Job(animate.inbetween(bpy.context, obj, model.load(bpy.context), (scene.frame_start, scene.frame_end)),
+                   seen.append)
+    for _ in range(4):  # the model's first gaps: each a step of its own
+        assert job.step(0.0) is False
+    assert 0 < seen[-1] < 0.9
+    job.cancel()
+    assert job.cancelled and not job.done and job.step() is False
+    np.testing.assert_equal(_curves(obj), before)
