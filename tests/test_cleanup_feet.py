@@ -9,7 +9,7 @@ from lmm_core import canonical as cn
 from lmm_core import feet as F
 from lmm_core import rotations as R
 from lmm_core.bonemap import bone_map_for
-from lmm_core.cleanup import clean_up
+from lmm_core.cleanup import clean_up, clean_up_rig
 from lmm_core.feet import Leg, canonical_legs, foot_contacts, foot_skate, pin_feet
 from lmm_core.retarget import retarget
 from lmm_core.skeleton import UNITS_TO_METRES
@@ -268,3 +268,14 @@ def test_the_model_commands_lock_gliding_feet_their_contacts_miss(sliding):
     assert np.ptp(ankle[reach, 2]) < 0.005
     assert np.ptp(out.global_positions()[reach, J["right_ankle"], 2]) < 0.005
     assert clean_made(sliding, np.zeros((T, 4)), False) is sliding  # clean=False leaves it alone
+
+
+def test_clean_up_rig_on_one_frame_or_none(test_data):
+    """One frame (an action with one key) has nothing to slide on: feet are left alone, limits still apply,
+    and nothing raises (the contact finder's arrays were empty: a numpy traceback)."""
+    m = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    bone_map = bone_map_for(m.skeleton, "cmu")
+    one = m.slice(10, 11)
+    out = clean_up_rig(one, bone_map, limits=False)
+    assert out.num_frames == 1 and np.array_equal(out.rotations, one.rotations)
+    assert clean_up_rig(one, bone_map).num_frames == 1

@@ -13,7 +13,7 @@ from lmm_core import rotations as R
 from lmm_core.bonemap import bone_map_for
 from lmm_core.cleanup import DEFAULT_PATH, JointLimits, clean_up, clean_up_rig
 from lmm_core.retarget import retarget
-from lmm_core.cleanup.limits import _wrap, from_swing_twist, swing_twist
+from lmm_core.cleanup.limits import HYPEREXTENSION, _wrap, from_swing_twist, swing_twist
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "out" / "corpus"
@@ -132,6 +132,25 @@ def test_clamp_is_idempotent_and_stays_continuous(limits):
     assert not limits.violations(once).any()
     # The quaternion sign of the input is kept, so an unrolled sequence stays unrolled.
     assert np.all(np.sum(once.rotations * q, axis=-1) >= -1e-12)
+
+
+@pytest.mark.parametrize("knee", ["left_knee", "right_knee"])
+def test_a_knee_bent_backwards_is_clamped_to_the_hyperextension_cap(limits, knee):
+    """Keyed 20, 70 or 100 degrees backwards, a knee comes back to 5 degrees past the T-pose, not the 20-25
+    the percentile hull alone allowed; bent forwards it is left alone. The Euler box Blender's Limit
+    Rotation gets stops the hinge axis there too."""
+    j = cn.JOINT_INDEX[knee]
+    cap = np.degrees(HYPEREXTENSION[knee])
+    q = R.identity((4, cn.NUM_JOINTS))
+    for f, degrees in enumerate((20.0, 70.0, 100.0, -60.0)):  # about -X: the shin forwards, the knee backwards
+        q[f, j] = R.from_axis_angle(np.array([-1.0, 0.0, 0.0]), np.radians(degrees))
+    out = limits.clamp(motion(q))
+    swing, _ = swing_twist(out.rotations, limits.frames)
+    assert np.allclose(np.degrees(swing[:3, j, 0]), cap, atol=1e-6)  # bone +X is backwards
+    assert np.array_equal(out.rotations[3, j], q[3, j])
+    assert not limits.violations(out).any()
+    box = limits.euler_limits()[j]
+    assert box.use[0] and cap < np.degrees(box.max[0]) < cap + 1.0 and np.degrees(box.min[0]) < -100
 
 
 def test_violation_rate_on_held_out_clips_is_small(limits, validation):

@@ -7,7 +7,6 @@ import numpy as np
 from .. import rotations as R
 from ..bonemap import BoneMap, bone_map_for
 from ..canonical import JOINT_NAMES, canonical_skeleton
-from ..errors import LMMError
 from ..feet import foot_contacts, leg_joints, mapped_legs, pin_feet
 from ..motion import Motion
 from ..retarget import bind_motion, retarget
@@ -54,7 +53,8 @@ def clean_up_rig(motion: Motion, bone_map: BoneMap, *, limits: JointLimits | boo
     Limits: the motion is retargeted onto the canonical body (feet not pinned) and clamped there; the
     canonical motion before and after the clamp are both retargeted back onto the rig (bound to the
     motion's own pose), and the rotation each joint gained between those two is applied to the rig's
-    own values. Frames and joints the clamp leaves alone keep exactly what they had.
+    own values. Frames and joints the clamp leaves alone keep exactly what they had; the root path and
+    translations are never changed by it.
 
     Feet are pinned on the rig's own legs (``feet.pin_feet`` with ``feet.mapped_legs``), on the contacts
     of the motion as given. Pinned on the canonical body and carried back as a change, they were not
@@ -73,13 +73,7 @@ def clean_up_rig(motion: Motion, bone_map: BoneMap, *, limits: JointLimits | boo
 
     Returns:
         The cleaned motion on the same skeleton, frame rate and labels, ``T`` frames.
-
-    Raises:
-        LMMError: the motion has no frames.
     """
-    if motion.num_frames == 0:
-        raise LMMError("nothing to clean up: the motion has no frames (key the action, or pick a frame range "
-                       "that holds keys)")
     cleaned = motion
     if limits is not False:
         canon_sk = canonical_skeleton()
@@ -90,12 +84,11 @@ def clean_up_rig(motion: Motion, bone_map: BoneMap, *, limits: JointLimits | boo
         before = retarget(canon, canon_map, motion.skeleton, binding, fix_feet=False)
         after = retarget(clamped, canon_map, motion.skeleton, binding, fix_feet=False)
         change = R.inv_mul(before.rotations, after.rotations)  # identity wherever the clamp changed nothing
-        translations = motion.translations
-        if translations is not None and before.translations is not None and after.translations is not None:
-            translations = translations + (after.translations - before.translations)
-        cleaned = Motion(motion.skeleton, R.unroll(R.mul(motion.rotations, change)),
-                         motion.root_positions + (after.root_positions - before.root_positions), motion.fps,
-                         dict(motion.labels), translations)
+        # The clamp turns joints and moves nothing: the root path and translations stay the rig's own (the
+        # way back stands the pelvis on the ankles' ground level, which a clamped knee shifts by a hair).
+        cleaned = Motion(motion.skeleton, R.unroll(R.mul(motion.rotations, change)), motion.root_positions.copy(),
+                         motion.fps, dict(motion.labels),
+                         None if motion.translations is None else motion.translations.copy())
     if feet and motion.num_frames > 1:
         names = motion.skeleton.names
         bones = getattr(bone_map, "bones", bone_map)

@@ -16,6 +16,13 @@ the bone (Y) applied first and a *swing* that tilts the bone, ``q_b = swing * tw
 ``clamp`` is the projection onto that set in these coordinates: twist clipped to its interval, swing
 moved to the nearest point of the polygon. Rotations inside are returned bit for bit. The pelvis (the
 root: the body's orientation in the world) has no limit.
+
+Knees are hinges that stop at straight: their region is also cut at ``HYPEREXTENSION`` past the canonical
+T-pose (whose knees stand 5 degrees bent, so about straight), by the swing half-plane along the bone's
++X, the extension side of both knees in these frames. The
+percentile hull alone let a knee bend 25 degrees backwards, so the clamp left a knee keyed 70 or 100
+degrees backwards at 20; the data itself hardly goes past 5 (Bandai and LAFAN1 clips on the canonical
+body, 61,606 knee frames: 99.9th percentile 5.0 degrees, none past 10).
 """
 from __future__ import annotations
 
@@ -35,6 +42,8 @@ from .body import bone_frames, require_canonical
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "presets" / "models" / "joint_limits.npz"
 _Y = np.array([0.0, 1.0, 0.0])
 _INSIDE_TOL = 1e-9  # radians of slack when testing membership, so clamped rotations count as inside
+# The furthest past straight a hinge joint may bend backwards, radians (see the module docstring).
+HYPEREXTENSION = {"left_knee": np.radians(5.0), "right_knee": np.radians(5.0)}
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:
@@ -170,6 +179,14 @@ class JointLimits:
     _polygons: list[np.ndarray | None] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
+        # Normals are spread from angle 0, so the first faces the bone's +X: the knees' extension side.
+        if len(self.normals) and np.allclose(self.normals[0], (1.0, 0.0)):
+            h = np.array(self.swing_h, dtype=np.float64, copy=True)
+            for name, cap in HYPEREXTENSION.items():
+                j = cn.JOINT_INDEX[name]
+                if self.limited[j]:
+                    h[j, 0] = min(h[j, 0], cap)
+            object.__setattr__(self, "swing_h", h)
         polys = [_polygon(self.normals, h) if on else None for h, on in zip(self.swing_h, self.limited)]
         object.__setattr__(self, "_polygons", polys)
 
