@@ -73,7 +73,7 @@ def _info(args: argparse.Namespace) -> int:
         print(f"{d['file']}")
         print(f"  joints    {d['joints']} (root {d['root']}, {d['left_right_pairs']} left/right pairs, {d['end_sites']} end sites)")
         print(f"  frames    {d['frames']} at {d['fps']:g} fps = {d['duration_s']:.2f} s")
-        print(f"  height    {d['height']:.3f} {d['units']} (about {d['height_m']:.2f} m; units guessed from the height)")
+        print(f"  height    {d['height']:.3f} {d['units']} (about {d['height_m']:.2f} m; units guessed from the leg length)")
         print(f"  rotations Euler {', '.join(d['rotation_orders'])}"
               + ("; joints other than the root have animated translations" if d["animated_joint_translations"] else ""))
     return 0

@@ -103,7 +103,7 @@ def test_bad_placements_are_clear_errors(shared_data):
 
 def test_every_lafan1_clip_reads_in_centimetres_with_a_human_leg(shared_data):
     # LAFAN1's floor-heavy clips (ground, fallAndGetUp) measure 34-77 cm tall: standing height guessed
-    # inches or CMU units for 8 of them (a 2.2 m or 4.9 m leg). The leg is the same length in any pose.
+    # inches or CMU units for 7 of them (a 2.2 m or 4.9 m leg). The leg is the same length in any pose.
     files = sorted((shared_data / "lafan1").glob("*.bvh.xz"))
     if not files:
         pytest.skip("no LAFAN1 clips")
