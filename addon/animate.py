@@ -230,7 +230,10 @@ def from_where_it_stands(now: Motion, motion: Motion, bone_map) -> Motion:
     that its first frame's pelvis is where the rig's is in ``now`` (``pose_now``) and faces as its hips do
     (``lmm_core.placement``). Heights stay as made: retargeting already stands it on the rig's own feet."""
     joints = placement.stance_joints(now.skeleton, bone_map)
-    ground, forward = placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
+    try:
+        ground, forward = placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
+    except LMMError as exc:  # lying on its side: no facing to read
+        raise LMMError(f"{exc}, or untick From Where It Stands") from None
     return placement.place(motion, ground, forward, joints)
 
 

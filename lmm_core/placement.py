@@ -52,14 +52,15 @@ def stance(positions: np.ndarray, joints: StanceJoints, up_index: int) -> tuple[
 
     Returns:
         ``(ground (3,), forward (3,))``: the pelvis with its height set to 0, and the unit horizontal facing
-        direction. An ``LMMError`` when the hips lie one above the other (no facing to read).
+        direction. An ``LMMError`` when the hips lie (within 6 degrees) one above the other: no facing to read.
     """
     up = _up(up_index)
     ground = positions[joints.pelvis] * (1.0 - up)
-    forward = np.cross(positions[joints.left] - positions[joints.right], up)
-    forward -= (forward @ up) * up
+    across = positions[joints.left] - positions[joints.right]
+    forward = np.cross(across, up)  # horizontal, as long as the hips' horizontal spread
     norm = float(np.linalg.norm(forward))
-    if not norm > 1e-9 * max(float(np.abs(positions).max()), 1e-9):
+    # Hips within 6 degrees of one above the other (lying on a side) give a facing that is mostly noise.
+    if not norm > 0.1 * float(np.linalg.norm(across)):
         raise LMMError("the character's hips are one above the other, so which way it faces is unknown; "
                        "start from a frame where it stands or lies less sideways")
     return ground, forward / norm

@@ -129,3 +129,14 @@ def test_retarget_starts_where_the_rigs_pose_stands_on_the_current_frame(scene, 
     assert (scene.frame_start, scene.frame_end, scene.frame_current) == (1, 250, 30)
     now, now_facing = _stance(obj, 30, MIXAMO)
     assert np.linalg.norm(now - ground) < 1e-3 and _degrees(now_facing, facing) < 0.5
+
+
+def test_a_rig_lying_on_its_side_is_a_clear_message(scene):
+    # Turned 90 degrees about Y, one hip lies above the other: there is no facing to start from.
+    obj = rigs.make_rig(rigs.RIGIFY_STYLE, "lying", transform=Matrix.Rotation(math.radians(90), 4, "Y"))
+    _select(obj)
+    actions = len(bpy.data.actions)
+    with pytest.raises(RuntimeError, match="one above the other.*untick From Where It Stands"):
+        bpy.ops.lmm.generate(action="walk", seconds=1.0)
+    assert len(bpy.data.actions) == actions
+    assert bpy.ops.lmm.generate(action="walk", seconds=1.0, from_character=False) == {"FINISHED"}

@@ -93,9 +93,12 @@ def test_bad_placements_are_clear_errors(shared_data):
     with pytest.raises(LMMError, match="outside the motion"):
         placement.place(motion, np.zeros(3), _yaw(0.0), joints, frame=motion.num_frames)
     stacked = motion.global_positions()[0].copy()
-    stacked[joints.left] = stacked[joints.right] + [0.0, 10.0, 0.0]  # one hip above the other
-    with pytest.raises(LMMError, match="one above the other"):
-        placement.stance(stacked, joints, 1)
+    for sideways in (0.0, 0.5):  # one hip above the other, exactly and 3 degrees off (float noise is no facing)
+        stacked[joints.left] = stacked[joints.right] + [sideways, 10.0, 0.0]
+        with pytest.raises(LMMError, match="one above the other"):
+            placement.stance(stacked, joints, 1)
+    stacked[joints.left] = stacked[joints.right] + [2.0, 10.0, 0.0]  # 11 degrees off: a facing (left +X: +Z)
+    np.testing.assert_allclose(placement.stance(stacked, joints, 1)[1], [0.0, 0.0, 1.0], atol=1e-12)
 
 
 # ---- units from the legs ----------------------------------------------------------------------------------
