@@ -6,6 +6,10 @@ spine or neck joint is merged into the nearest mapped spine, neck or head joint 
 map merged it into, if still mapped); a required joint is an error. Shared bones (extra spine and neck
 bones) and the root bone of a detected map are kept with the list. Saved presets are TOML files in the
 user's config folder (``<Blender config>/lmm/rigs``), in the format of ``presets/rigs`` (docs/rigs.md).
+
+A control rig (Rigify's generated rig, ``bridge.controls``) lists its deforming bones, and beside each the
+control that is keyed for it; its controls, switches and twist segments travel with the list and into a
+saved preset (docs/control_rigs.md).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import bpy
 
+from . import bridge
 from ._core import LMMError, atomic, bonemap, canonical
 
 USER_PREFIX = "user:"
@@ -48,16 +53,22 @@ def fill(obj: bpy.types.Object, bone_map) -> None:
     """Show ``bone_map`` (an ``lmm_core`` ``BoneMap``) in ``obj``'s list, replacing what was there."""
     rig_map = obj.lmm_map
     rig_map.rows.clear()
+    rig = bridge.controls.control_rig(obj)
+    controls = dict(rig.bone_map.controls) if rig is not None else {}
     for joint in canonical.JOINT_NAMES:
         row = rig_map.rows.add()
         row.joint = joint
         row.bone = bone_map.bones.get(joint, "")
         row.confidence = float(bone_map.confidence.get(joint, 0.0))
+        if hasattr(row, "control"):
+            row.control = controls.get(joint, "") if row.bone else ""
     rig_map.source = bone_map.source or bone_map.rig
     rig_map.extra = json.dumps({
         "rig": bone_map.rig, "merged": dict(bone_map.merged), "absent": dict(bone_map.absent),
         "shared": dict(bone_map.shared), "root_bone": bone_map.root_bone, "description": bone_map.description,
-        "notes": bone_map.notes,
+        "notes": bone_map.notes, "controls": controls,
+        "switches": {b: dict(v) for b, v in rig.bone_map.switches.items()} if rig is not None else {},
+        "twist": {b: list(t) for b, t in rig.bone_map.twist.items()} if rig is not None else {},
     })
     rig_map.index = 0
 
@@ -101,10 +112,16 @@ def from_list(obj: bpy.types.Object):
     shared = {b: j for b, j in extra.get("shared", {}).items() if j in bones and obj.data.bones.get(b) is not None}
     root = extra.get("root_bone")
     confidence = {row.joint: min(max(row.confidence, 0.0), 1.0) for row in rig_map.rows if row.joint in bones}
+    # A control rig's controls hold while every listed joint keeps one; a list edited beyond that is plain.
+    controls = {j: c for j, c in extra.get("controls", {}).items() if j in bones}
+    if set(controls) != set(bones):
+        controls = {}
     return bonemap.BoneMap(
         rig=extra.get("rig") or obj.name, bones=bones, confidence=confidence, merged=merged, absent=absent,
         shared=shared, root_bone=root if root and obj.data.bones.get(root) is not None else None,
         description=extra.get("description", ""), notes=extra.get("notes", ""), source=f"list:{obj.name}",
+        controls=controls, switches=extra.get("switches", {}) if controls else {},
+        twist={b: tuple(t) for b, t in extra.get("twist", {}).items() if b in bones.values()} if controls else {},
     )
 
 
@@ -160,6 +177,14 @@ def to_toml(bone_map, name: str) -> str:
         lines.append(f"notes = {_quote(bone_map.notes)}")
     if bone_map.shared:
         lines += ["", "[unmapped.share]", *(f"{_quote(b)} = {_quote(j)}" for b, j in bone_map.shared.items())]
+    if bone_map.controls:
+        lines += ["", "[controls]", *(f"{k} = {_quote(v)}" for k, v in bone_map.controls.items())]
+    if bone_map.switches:
+        lines += ["", "[switches]", *(f"{_quote(b)} = {{ {', '.join(f'{_quote(k)} = {float(v)!r}' for k, v in props.items())} }}"
+                                      for b, props in bone_map.switches.items())]
+    if bone_map.twist:
+        lines += ["", "[twist]", *(f"{_quote(b)} = {{ bone = {_quote(t)}, share = {float(share)!r} }}"
+                                   for b, (t, share) in bone_map.twist.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,13 @@ pose (``unmapped_policy = "rest"``: fingers, twist and corrective bones, ``joint
 listed in ``shared`` that lie in series with a mapped bone of the spine or neck and share its joint's
 rotation (a five-bone spine spreads three canonical rotations over five bones).
 
+A *control rig* (Rigify's generated rig) deforms through bones that constraints drive from the
+animator's controls. Its map names the deforming bones in ``bones`` (the motion is read from them) and,
+in ``controls``, the control that carries each joint (keys go there), plus ``switches``: custom
+properties to set so the controls drive the deformation (a limb's IK/FK switch set to FK). Controls and
+switches live on the armature, not in the deforming skeleton that ``lmm_core`` sees, so fitting a map to
+a skeleton keeps them as they are; ``fit_control_map`` checks them against the armature's bone names.
+
 Presets are TOML files in ``presets/rigs/`` (format in ``docs/rigs.md``), read strictly: an unknown key,
 a misspelt canonical joint or a joint left unsorted is an error. ``bone_map_for`` fits a map to a
 skeleton: a named preset, a detected preset, or automatic mapping (``auto_bone_map``: the placement
@@ -47,7 +54,7 @@ PRESET_ALIASES = {
 UNMAPPED_POLICIES = ("rest",)
 ABSENT = "absent"
 
-_TOP_KEYS = {"rig", "bones", "merged", "absent", "optional", "unmapped"}
+_TOP_KEYS = {"rig", "bones", "merged", "absent", "optional", "unmapped", "controls", "switches", "twist"}
 _RIG_KEYS = {"name", "description", "root_bone", "source"}
 _UNMAPPED_KEYS = {"policy", "notes", "share"}
 
@@ -77,6 +84,14 @@ class BoneMap:
         source: ``"preset:<name>"``, the map file's path, or ``"auto"``.
         optional: preset only: canonical joint -> ``"absent"`` or the joint to merge into, applied by
             ``bone_map_for`` when the skeleton lacks the joint's bone (VRM's optional ``upperChest``).
+        controls: control rigs only: canonical joint (a key of ``bones``) -> the control bone an animator
+            keys for it; empty for a rig keyed on the bones themselves.
+        switches: control rigs only: bone -> {custom property: value} to set so that the controls drive
+            the deforming bones (Rigify: ``{"thigh_parent.L": {"IK_FK": 1.0}}``, the leg in FK).
+        twist: control rigs only: mapped bone -> ``(twist bone, share)``: the rig spreads the joint's twist
+            about the bone's axis over a twist segment, which turns by ``share`` of it while the mapped
+            bone keeps none (Rigify's ``DEF-upper_arm.L.001`` carries half the upper arm's twist); the
+            joint is read with the twist the segment implies.
     """
 
     rig: str
@@ -91,6 +106,9 @@ class BoneMap:
     notes: str = ""
     source: str = ""
     optional: Mapping[str, str] = field(default_factory=dict)
+    controls: Mapping[str, str] = field(default_factory=dict)
+    switches: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    twist: Mapping[str, tuple[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -116,6 +134,11 @@ class BoneMap:
         if joint in self.bones:
             return joint
         return self.merged.get(joint)
+
+    @property
+    def is_control_rig(self) -> bool:
+        """Whether keys go on controls (``controls``) rather than on the mapped bones."""
+        return bool(self.controls)
 
     @property
     def min_confidence(self) -> float:
@@ -231,6 +254,34 @@ def _validate(m: BoneMap) -> None:
             raise LMMError(f"{where}: bone {bone!r} is mapped to {seen[bone]!r} and cannot also share {joint!r}")
         if joint not in m.bones:
             raise LMMError(f"{where}: bone {bone!r} shares {joint!r}, which has no bone")
+    controls_seen: dict[str, str] = {}
+    for joint, control in m.controls.items():
+        _check_joint(joint, where)
+        if joint not in m.bones:
+            raise LMMError(f"{where}: [controls] {joint!r} has no bone in [bones]; a control carries a mapped joint")
+        if not isinstance(control, str) or not control:
+            raise LMMError(f"{where}: the control of {joint!r} must be a non-empty string, got {control!r}")
+        if control in seen or control in m.shared:
+            raise LMMError(f"{where}: control {control!r} is also a deforming bone; name the bone the animator keys")
+        if control in controls_seen:
+            raise LMMError(f"{where}: control {control!r} carries both {controls_seen[control]!r} and {joint!r}")
+        controls_seen[control] = joint
+    if m.controls and set(m.bones) - set(m.controls):
+        raise LMMError(f"{where}: [controls] names no control for {', '.join(sorted(set(m.bones) - set(m.controls)))}; "
+                       f"a control rig's every mapped joint needs the control that moves it")
+    for bone, props in m.switches.items():
+        if not m.controls:
+            raise LMMError(f"{where}: [switches] without [controls]; switches belong to control rigs")
+        if not isinstance(props, Mapping) or not props or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in props.items()):
+            raise LMMError(f"{where}: switch {bone!r} must be a table of property = number, e.g. {{ IK_FK = 1.0 }}")
+    for bone, spec in m.twist.items():
+        if bone not in seen:
+            raise LMMError(f"{where}: [twist] {bone!r} is not a bone of [bones]")
+        if (not isinstance(spec, tuple) or len(spec) != 2 or not isinstance(spec[0], str) or not spec[0]
+                or not isinstance(spec[1], (int, float)) or not 0.0 < float(spec[1]) <= 1.0):
+            raise LMMError(f"{where}: [twist] {bone!r} must be {{ bone = \"<twist segment>\", share = <0..1> }}, "
+                           f"got {spec!r}")
     if m.unmapped_policy not in UNMAPPED_POLICIES:
         raise LMMError(f"{where}: unknown unmapped policy {m.unmapped_policy!r}; use one of {', '.join(UNMAPPED_POLICIES)}")
     for joint, fallback in m.optional.items():
@@ -311,6 +362,13 @@ def load_bone_map(name_or_path: str | Path) -> BoneMap:
     if not isinstance(share, dict):
         raise LMMError(f"{path}: [unmapped.share] must be a table of bone = canonical joint")
     bones = _strings(_table(doc, "bones", path), "[bones]", path)
+    controls = _strings(_table(doc, "controls", path), "[controls]", path)
+    switches = _table(doc, "switches", path)
+    twist = {}
+    for bone, spec in _table(doc, "twist", path).items():
+        if not isinstance(spec, dict) or set(spec) != {"bone", "share"}:
+            raise LMMError(f"{path}: [twist] {bone!r} must be {{ bone = \"<twist segment>\", share = <0..1> }}")
+        twist[bone] = (spec["bone"], spec["share"])
     for section in ("merged", "absent", "optional"):
         _strings(_table(doc, section, path), f"[{section}]", path)
     for k in ("name", "description", "root_bone", "source"):
@@ -333,6 +391,9 @@ def load_bone_map(name_or_path: str | Path) -> BoneMap:
             notes=unmapped.get("notes", ""),
             source=source,
             optional=dict(_table(doc, "optional", path)),
+            controls=controls,
+            switches={b: dict(v) if isinstance(v, dict) else v for b, v in switches.items()},
+            twist=twist,
         )
     except LMMError as exc:
         raise LMMError(f"{path}: {exc}") from None
@@ -419,7 +480,66 @@ def fit_bone_map(bone_map: BoneMap, skeleton: Skeleton) -> BoneMap:
         shared=shared,
         root_bone=root,
         optional={},
+        controls={j: c for j, c in bone_map.controls.items() if j in bones},  # on the armature, not the skeleton
+        twist={resolve(b): t for b, t in bone_map.twist.items() if resolve(b) in set(bones.values())},
     )
+
+
+@dataclass(frozen=True)
+class _Names:
+    """A stand-in skeleton for name matching: an armature's bone names, with no tree."""
+
+    names: tuple[str, ...]
+
+
+def fit_control_map(bone_map: BoneMap, bone_names) -> BoneMap:
+    """A control rig's map with every name resolved against an armature's bone names (all of them:
+    deforming bones, controls and the bones holding switches), matched as ``fit_bone_map`` matches.
+
+    Raises ``RigMappingError`` naming the missing bones and controls when the armature lacks any (a
+    Rigify rig generated without some limb, or one whose controls were renamed), or ``LMMError`` when
+    ``bone_map`` names no controls.
+    """
+    if not bone_map.is_control_rig:
+        raise LMMError(f"bone map {bone_map.rig!r} names no controls; it is not a control rig's map")
+    names = _Names(tuple(bone_names))
+    resolve = _resolver(names)
+    fitted = fit_bone_map(bone_map, names)  # type: ignore[arg-type]  (only .names is used)
+    controls = {j: resolve(c) for j, c in bone_map.controls.items() if j in fitted.bones}
+    switches = {resolve(b): dict(v) for b, v in bone_map.switches.items()}
+    twist = {resolve(b): (resolve(t), share) for b, (t, share) in bone_map.twist.items()}
+    missing = [bone_map.controls[j] for j, c in controls.items() if c is None]
+    missing += [b for b in bone_map.switches if resolve(b) is None]
+    missing += [t for b, (t, _) in bone_map.twist.items() if resolve(b) is None or resolve(t) is None]
+    if missing:
+        raise RigMappingError(
+            f"control rig preset {bone_map.rig!r} does not fit this armature: it lacks {listing(missing)}; "
+            f"pick another preset, or a preset without [controls] to key the deforming bones",
+            (), tuple(missing),
+        )
+    return replace(fitted, controls=controls, switches=switches, twist=twist)
+
+
+def detect_control_rig(bone_names, extra: tuple[Path, ...] = ()) -> BoneMap | None:
+    """The control rig preset (one with ``[controls]``) whose deforming bones, controls and switches an
+    armature with ``bone_names`` all has, fitted to those names; ``None`` when none fits (a plain rig).
+
+    ``extra``: more preset files to try first (the user's saved presets)."""
+    names = tuple(bone_names)
+    for name in (*extra, *list_rig_presets()):
+        try:
+            preset = load_bone_map(name)
+        except LMMError:
+            if name in extra:  # a broken user file is the user's to fix in its own place; the shipped ones load
+                continue
+            raise
+        if not preset.is_control_rig:
+            continue
+        try:
+            return fit_control_map(preset, names)
+        except RigMappingError:
+            continue
+    return None
 
 
 def detect_rig_preset(skeleton: Skeleton) -> BoneMap | None:

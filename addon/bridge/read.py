@@ -10,6 +10,7 @@ from bpy_extras import anim_utils
 
 from .._core import UNITS_TO_METRES, LMMError, Motion, Skeleton, kinematics
 from .._core import rotations as R
+from . import controls as control_rigs
 from .action import assigned_fcurves, key_times
 from .space import armature_rest, scene_fps, to_blender_axes
 
@@ -19,9 +20,13 @@ Progress = Callable[[float], None]
 def _joint_bones(obj: bpy.types.Object, bones: Iterable[str] | None) -> tuple[list[str], np.ndarray]:
     """Names of the bones that become joints, parents first, and their parent indices ``(J,)``.
 
-    A joint's parent is its nearest ancestor among the chosen bones; exactly one root must remain.
+    A joint's parent is its nearest ancestor among the chosen bones; exactly one root must remain. A
+    control rig (``controls.control_rig``) read whole gives its deforming bones, in its own tree.
     """
     all_bones = obj.data.bones
+    rig = control_rigs.control_rig(obj) if bones is None else None
+    if rig is not None:
+        return list(rig.joints), rig.parents.copy()
     if bones is None:
         chosen = [b.name for b in all_bones]
     else:
@@ -44,7 +49,8 @@ def _joint_bones(obj: bpy.types.Object, bones: Iterable[str] | None) -> tuple[li
     if len(roots) != 1:
         raise LMMError(
             f"armature {obj.name!r} has {len(roots)} root bones ({', '.join(roots[:5])}); LMM needs one: "
-            "parent them under one bone, or use only the bones below one root"
+            "parent them under one bone, or use only the bones below one root; a control rig (Rigify's generated "
+            "rig) needs a rig preset with [controls] (docs/control_rigs.md)"
         )
     # Stable topological order: keeps Blender's bone order where it already has parents first.
     order: list[str] = []
@@ -155,10 +161,13 @@ def motion_from_armature(
     rest_rot, rest_head, rest_tail = armature_rest(obj, names)
     pose_bones = obj.pose.bones
     index = [pose_bones.find(n) for n in names]
+    # A control rig's twist segments: the joints read with the twist they carry (controls.with_twist).
+    twist = control_rigs.twist_sources(control_rigs.control_rig(obj) if bones is None else None, names)
+    index += [pose_bones.find(seg) for _, seg, _ in twist]
 
     n_frames = last - first + 1
     flat = np.empty(len(pose_bones) * 16, dtype=np.float32)
-    pose = np.empty((n_frames, len(names), 4, 4))
+    pose = np.empty((n_frames, len(index), 4, 4))
     world = np.empty((n_frames, 4, 4))
     saved = scene.frame_current, scene.frame_subframe
     try:
@@ -171,6 +180,9 @@ def motion_from_armature(
                 progress(0.9 * (t + 1) / n_frames)
     finally:
         scene.frame_set(saved[0], subframe=saved[1])
+    if twist:
+        twist_rest, _, _ = armature_rest(obj, [seg for _, seg, _ in twist])
+        pose = control_rigs.with_twist(pose, len(names), twist, rest_rot[[j for j, _, _ in twist]], twist_rest)
 
     # Object transform per frame: rotation, uniform scale; the rest pose is taken at the first frame.
     scales = np.linalg.norm(world[:, :3, :3], axis=1)  # (T, 3) column norms
@@ -248,11 +260,13 @@ def keyed_frames(
     or scale) of one of ``bones`` (default: any bone), within ``frame_range`` (inclusive) if given.
 
     A key between frames counts for its nearest frame. An object with no action of its own reads the keys of
-    the NLA strips that play (``nla_strips``), at the scene frames where each strip plays them.
+    the NLA strips that play (``nla_strips``), at the scene frames where each strip plays them. On a control
+    rig (``controls.control_rig``) the deforming bones are never keyed: a key on any of its bones counts (the
+    animator's controls, FK or IK, and the mechanism they drive all pose the deforming bones).
     """
     fcurves, _ = assigned_fcurves(obj)
     sources = [(fcurves, None)] if fcurves is not None else [(_strip_fcurves(s), s) for s in nla_strips(obj)]
-    wanted = None if bones is None else set(bones)
+    wanted = None if bones is None or control_rigs.control_rig(obj) is not None else set(bones)
     times = [np.zeros(0)]
     for curves, strip in sources:
         for fcurve in curves:

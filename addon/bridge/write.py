@@ -8,6 +8,7 @@ import numpy as np
 
 from .._core import LMMError, Motion, Skeleton
 from .._core import rotations as R
+from . import controls as control_rigs
 from .action import add_keys, assigned_fcurves, fill_fcurve, key_times, new_action
 from .space import armature_rest, to_blender_axes, world_transform
 
@@ -217,10 +218,19 @@ def write_action(
     if obj is None or obj.type != "ARMATURE":
         raise LMMError("the motion can only be written to an armature object")
     sk = motion.skeleton
-    basis, locations = _pose_values(obj, motion, scale)
+    rig = control_rigs.control_rig(obj)
+    if control_rigs.drives(rig, sk):  # a control rig: keys on the controls that move its deforming bones
+        names, basis, locations = control_rigs.pose_values(
+            obj, rig, motion, scale, progress=None if progress is None else (lambda f: progress(0.8 * f)))
+    else:
+        names = sk.names
+        basis, locations = _pose_values(obj, motion, scale)
     action, new_fcurve = new_action(obj, name or obj.name)
     frames = frame_start + np.arange(motion.num_frames, dtype=np.float64)
-    for j, joint in enumerate(sk.names):
+    if control_rigs.drives(rig, sk):
+        for bone, path, value in control_rigs.switch_paths(rig):  # one key: the limbs stay in FK
+            fill_fcurve(new_fcurve(path, 0, bone), frames[:1], np.array([value]))
+    for j, joint in enumerate(names):
         bone_path = f'pose.bones["{bpy.utils.escape_identifier(joint)}"]'
         pose_bone = obj.pose.bones[joint]
         if pose_bone.rotation_mode == "AXIS_ANGLE":
@@ -232,7 +242,8 @@ def write_action(
             for i in range(3):
                 fill_fcurve(new_fcurve(f"{bone_path}.location", i, joint), frames, locations[j][:, i])
         if progress:
-            progress(0.1 + 0.9 * (j + 1) / sk.num_joints)
+            start = 0.8 if control_rigs.drives(rig, sk) else 0.1
+            progress(start + (1 - start) * (j + 1) / len(names))
     return action
 
 
@@ -347,21 +358,36 @@ def insert_keys(
     chosen = set(sk.names if bones is None else bones)
     frames = sorted({int(t) for t in frames})
     keep = sorted({int(t) for t in keep})
-    for pose_bone in (obj.pose.bones[n] for n in sk.names if n in chosen):
+    rig = control_rigs.control_rig(obj)
+    on_controls = control_rigs.drives(rig, sk)
+    if on_controls:  # the chosen deforming bones' controls are keyed
+        chosen = {c for d, c in rig.pairs if d in chosen}
+        names = rig.controls
+    else:
+        names = sk.names
+    for pose_bone in (obj.pose.bones[n] for n in names if n in chosen):
         if pose_bone.rotation_mode == "AXIS_ANGLE":
             raise LMMError(
                 f"bone {pose_bone.name!r} rotates in Axis Angle mode; switch it to Quaternion or an Euler "
                 "order (Bone properties > Transform > Mode) and try again"
             )
-    basis, locations = _pose_values(obj, motion, scale)
     fcurves, new_fcurve = assigned_fcurves(obj, create=True)
     if fcurves is None:
         raise LMMError(f"armature {obj.name!r} has no action to add keys to; key a pose first")
     scene_frames = frame_start + np.arange(motion.num_frames)
     added = 0
-    joints = [j for j, n in enumerate(sk.names) if n in chosen]
+    if on_controls:
+        # Solved on the key frames too: a control without a key there gets the value that holds the
+        # deforming pose once its limb is in FK (the animator may have posed it in IK).
+        _, basis, locations = control_rigs.pose_values(
+            obj, rig, motion, scale, solve_at=[*frames, *keep], frame_start=frame_start,
+            progress=None if progress is None else (lambda f: progress(0.8 * f)))
+        added += _key_switches(obj, rig, scene_frames[[*frames, *keep]], fcurves, new_fcurve)
+    else:
+        basis, locations = _pose_values(obj, motion, scale)
+    joints = [j for j, n in enumerate(names) if n in chosen]
     for count, j in enumerate(joints):
-        joint = sk.names[j]
+        joint = names[j]
         pose_bone = obj.pose.bones[joint]
         bone_path = f'pose.bones["{bpy.utils.escape_identifier(joint)}"]'
         mode = pose_bone.rotation_mode
@@ -376,6 +402,12 @@ def insert_keys(
                 t: np.array([c.evaluate(scene_frames[t]) if c is not None else static[i] for i, c in enumerate(curves)])
                 for t in keep
             }
+            if on_controls:  # only the animator's own keys hold there; other channels take the solved pose
+                solved = _chain(values, anchors, mode) if mode != "LOCATION" else values
+                for t, value in anchors.items():
+                    for i, c in enumerate(curves):
+                        if c is None or not np.any(np.abs(key_times(c) - scene_frames[t]) < 0.5):
+                            value[i] = solved[t, i]
             if mode != "LOCATION":
                 values = _chain(values, anchors, mode)
             for t, value in anchors.items():
@@ -389,5 +421,21 @@ def insert_keys(
                     add_keys(curve, scene_frames[todo].astype(np.float64), values[todo, i])
                     added += len(todo)
         if progress:
-            progress((count + 1) / len(joints))
+            start = 0.8 if on_controls else 0.0
+            progress(start + (1 - start) * (count + 1) / len(joints))
+    return added
+
+
+def _key_switches(obj, rig, scene_frames: np.ndarray, fcurves, new_fcurve) -> int:
+    """Key the control rig's switches (the limbs' IK/FK set to FK) on ``scene_frames`` where their curves
+    have no key; the static values are set too. Returns the number of keys added."""
+    control_rigs.set_switches(obj, rig)
+    added = 0
+    for bone, path, value in control_rigs.switch_paths(rig):
+        curve = fcurves.find(path, index=0) or new_fcurve(path, 0, bone)
+        have = key_times(curve)
+        todo = np.array([f for f in np.unique(scene_frames) if not np.any(np.abs(have - f) < 0.5)], dtype=np.float64)
+        if len(todo):
+            add_keys(curve, todo, np.full(len(todo), value))
+            added += len(todo)
     return added
