@@ -16,7 +16,7 @@ How it works (numpy, vectorised over frames):
 4. **Root.** The pelvis path is scaled by the ratio of the rigs' pelvis-over-ankle heights (which
    also converts units), kept or made in place; heights are put on the target's own standing ankle
    height, so feet of other sizes neither sink nor float.
-5. **Feet.** Contacts are detected on the source (``feet.RULES["lock"]``: low, and slower than a
+5. **Feet.** Contacts are detected on the source (``feet.RULES["touch"]``: low, and slower than a
    swinging foot); during a contact the target foot is pinned where it lands (ankle, or toe when only
    the toe is down), horizontally, eased in and out, and reached with two-bone leg IK
    (``feet.pin_feet``, the routine Clean Up and the model's commands use), so retargeting adds no foot
@@ -485,8 +485,8 @@ def retarget(
 # and is gone at PIN_DROP: that foot drags along the ground rather than stands on it (Bandai's backward
 # walks, whose contacts lasting seconds put pins up to a metre behind the body). Held further, the foot
 # walks away from the source's: LAFAN1 obstacles1_subject1 to a Bandai rig and back, frames with a
-# joint more than 5% of the height off the source: 0 with (0.05, 0.15), 121 with ground contacts, 784
-# with (0.1, 0.25) and ground contacts (benchmarks/feet.py).
+# joint more than 5% of the height off the source: 3 with (0.05, 0.15), 16 with (0.1, 0.25) and the
+# "lock" rule's contacts, 784 with (0.1, 0.25) and "ground" contacts (benchmarks/feet.py).
 PIN_HOLD, PIN_DROP = 0.05, 0.15
 
 
@@ -498,8 +498,14 @@ def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding) -> Motion
     pairs = [(s.ankle, t.ankle) for s, t in zip(src_legs, legs)] + [(s.toe, t.toe) for s, t in zip(src_legs, legs)]
     have = [k for k, (s, t) in enumerate(pairs) if s >= 0 and t >= 0]
     contacts = np.zeros((out.num_frames, len(pairs)), dtype=bool)
-    contacts[:, have] = F.foot_contacts(source, [pairs[k][0] for k in have], rule="lock")
-    return F.pin_feet(out, contacts, legs=legs, floor=None, pull=(PIN_HOLD, PIN_DROP))
+    joints = [pairs[k][0] for k in have]
+    contacts[:, have] = F.foot_contacts(source, joints, rule="touch")
+    # Each pin is held where the source's foot settles (its first planted frame), not where it first
+    # skims the floor: held at the landing, a planted foot sat up to 2 cm off where the source's stands.
+    planted = np.zeros_like(contacts)
+    planted[:, have] = F.foot_contacts(source, joints, rule="planted")
+    settled = planted[:, :len(legs)] | planted[:, len(legs):]
+    return F.pin_feet(out, contacts, legs=legs, floor=None, pull=(PIN_HOLD, PIN_DROP), anchor_frames=settled)
 
 
 def foot_joints(binding: Binding, names: list[str] | None = None) -> list[int]:
