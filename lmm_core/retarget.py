@@ -498,12 +498,13 @@ def _pin_feet(source: Motion, src: Binding, out: Motion, tgt: Binding) -> Motion
     pairs = [(s.ankle, t.ankle) for s, t in zip(src_legs, legs)] + [(s.toe, t.toe) for s, t in zip(src_legs, legs)]
     have = [k for k, (s, t) in enumerate(pairs) if s >= 0 and t >= 0]
     contacts = np.zeros((out.num_frames, len(pairs)), dtype=bool)
-    joints = [pairs[k][0] for k in have]
-    contacts[:, have] = F.foot_contacts(source, joints, rule="touch")
+    feet = source.global_positions()[:, [pairs[k][0] for k in have]]
+    height, up = source.height(), source.skeleton.up_index
+    contacts[:, have] = F.detect(feet, source.fps, height, up, "touch")
     # Each pin is held where the source's foot settles (its first planted frame), not where it first
     # skims the floor: held at the landing, a planted foot sat up to 2 cm off where the source's stands.
     planted = np.zeros_like(contacts)
-    planted[:, have] = F.foot_contacts(source, joints, rule="planted")
+    planted[:, have] = F.detect(feet, source.fps, height, up, "planted")
     settled = planted[:, :len(legs)] | planted[:, len(legs):]
     return F.pin_feet(out, contacts, legs=legs, floor=None, pull=(PIN_HOLD, PIN_DROP), anchor_frames=settled)
 
