@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 
 from . import bridge, fbx_import, mapping
+from .bridge import keys as bridge_keys
 from ._core import LMMError, Motion, bonemap, canonical, cleanup, keys, placement, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
 from ._core import rotations as R
@@ -63,7 +64,7 @@ def _sub(progress: Progress, start: float, end: float) -> Progress:
 # Both are jobs (``jobs.Job``): generators that read and compute, yielding their progress, and return the
 # ``finish`` that writes the keys, so that a modal operator can stop them (Esc) with nothing written.
 
-_CHUNK_FRAMES = 600  # on longer actions the model runs a few key gaps per step (each step cancellable)
+_CHUNK_FRAMES = 150  # on longer actions the model runs a few key gaps per step (each step cancellable)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,16 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     known = keyed - first
     result = yield from _span(_fill(motion, known, model, bone_map, opts), 0.25, 0.75)
     gaps = np.setdiff1d(np.arange(motion.num_frames), known)
+    if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: every frame, solved on its controls
+        yield 0.9
+
+        def on_controls() -> str:
+            added = bridge.insert_keys(obj, result, gaps, keep=known, bones=bones, scale=_metres(scene),
+                                       frame_start=first)
+            return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keyed)} key frames "
+                    f"({first}-{last}), {added} keys added on its controls")
+
+        return on_controls
     plan = bridge.plan_keys(obj, result, motion, gaps, keep=known, bones=bones, scale=_metres(scene),
                             frame_start=first, tolerance=opts.tolerance, every_frame=opts.every_frame,
                             watch=held_bones(bone_map))
@@ -202,6 +213,15 @@ def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
     result = tasks.complete(motion, frames, model, source_map=bone_map, seed=opts.seed, variation=opts.variation)
     yield 0.7
     known = motion.num_frames - 1
+    if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: every frame, solved on its controls
+        yield 0.9
+
+        def on_controls() -> str:
+            added = bridge.insert_keys(obj, result, range(known + 1, result.num_frames), keep=[known], bones=bones,
+                                       scale=_metres(scene), frame_start=first)
+            return f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added on its controls)"
+
+        return on_controls
     # What the rig shows on the new frames now (its curves held past their last key): the bones not keyed.
     current = read(obj, scene, (first, first + result.num_frames - 1))
     plan = bridge.plan_keys(obj, result, current, range(known + 1, result.num_frames), keep=[known], bones=bones,

@@ -196,7 +196,7 @@ def test_inbetween_hits_keys_and_keeps_the_animators_keys(addon, test_data, kind
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 40
 
-    assert bpy.ops.lmm.inbetween() == {"FINISHED"}
+    assert bpy.ops.lmm.inbetween(every_frame=True) == {"FINISHED"}  # sparse keys: tests/test_addon_keys.py
 
     size = _size(obj)
     np.testing.assert_allclose(_points(obj, keyed), before, atol=1e-5 * size)  # keys hit exactly
@@ -235,7 +235,7 @@ def test_inbetween_custom_range_and_a_bone_never_keyed(addon, test_data):
     obj.pose.bones["spine.001"].rotation_quaternion = Quaternion((0, 0, 1), 0.3)  # posed, never keyed
     before, posed = _keys(obj), _points(obj, [10, 20])
     assert not any(p.startswith('pose.bones["spine.001"]') for p, _ in before)
-    assert bpy.ops.lmm.inbetween(use_range=True, frame_start=10, frame_end=20) == {"FINISHED"}
+    assert bpy.ops.lmm.inbetween(use_range=True, frame_start=10, frame_end=20, every_frame=True) == {"FINISHED"}
     after = _keys(obj)
     frames = np.round(after['pose.bones["spine"].rotation_quaternion', 0][:, 0]).astype(int)
     assert sorted(frames) == [1, *range(10, 21), 30]  # nothing outside the range
@@ -249,7 +249,7 @@ def test_inbetween_custom_range_and_a_bone_never_keyed(addon, test_data):
 def test_extend_adds_frames_after_the_last_key(addon, test_data):
     obj = make_rig("mixamo", test_data, keyed=(1, 15, 30))
     last = _points(obj, [30])
-    assert bpy.ops.lmm.extend(frames=20) == {"FINISHED"}
+    assert bpy.ops.lmm.extend(frames=20, every_frame=True) == {"FINISHED"}
     keys = _keys(obj)
     frames = np.round(keys['pose.bones["mixamorig:Hips"].location', 0][:, 0]).astype(int)
     assert sorted(frames) == [1, 15, *range(30, 51)]

@@ -68,6 +68,15 @@ class KeyPlan:
         return int((self.keys.keyed & allowed[:, None])[:, self.keys.groups].sum())
 
 
+def on_controls(obj: bpy.types.Object, skeleton) -> bool:
+    """Whether a motion on ``skeleton`` goes onto ``obj``'s controls (a Rigify rig: ``controls``). Sparse keys
+    are fitted on bones that the motion's joints are; on controls the pose is solved frame by frame, so the
+    callers key every frame there (``write.insert_keys``)."""
+    from . import controls
+
+    return controls.drives(controls.control_rig(obj), skeleton)
+
+
 def _bone_path(name: str) -> str:
     return f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
 
@@ -210,8 +219,11 @@ def plan_keys(
     # Frames outside ``frames`` and not kept are not ours to key: the fit keys them so that its curves
     # match the rig there (they are never written), and the curves between start at the animator's keys.
     outside = np.setdiff1d(np.arange(motion.num_frames), frames)
+    # Beside each animator's key too: Blender recomputes its automatic handles from its new neighbours (and
+    # a stepped key holds until the next), which one-frame segments make harmless on whole frames.
+    beside = np.intersect1d(np.concatenate([keep - 1, keep + 1]), frames)
     plan.keys = core_keys.fit(values, groups, np.asarray(group_scale), error, tolerance,
-                              keep=np.union1d(keep, outside), every_frame=every_frame)
+                              keep=np.union1d(np.union1d(keep, outside), beside), every_frame=every_frame)
     if every_frame:
         keyed = np.zeros_like(plan.keys.keyed)
         keyed[np.union1d(frames, keep)] = True
@@ -349,7 +361,7 @@ def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int
             new = np.setdiff1d(frames, ours[c])
             have = key_times(curve)
             if len(have) and len(new):  # a key already on a frame stays (the animator's)
-                new = new[np.abs(have[None, :] - scene_frames[new][:, None]).min(axis=1) >= 0.5]
+                new = new[~np.isin(scene_frames[new], np.round(have).astype(np.int64))]
             if len(new):
                 _add_points(curve, scene_frames[new].astype(np.float64), plan.values[new, c])
                 added += len(new)
@@ -359,7 +371,11 @@ def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int
                 _set_handles(curve, scene_frames[ours[c]].astype(np.float64), left, right)
         if progress:
             progress(min(1.0, (round_ + 1) / 3))
-        played = _played(plan, fcurves)
+        if round_ == 0:
+            played = _played(plan, fcurves)
+        else:  # only the curves that got keys play differently
+            columns = np.flatnonzero(touched)
+            played[:, columns] = _played(plan, fcurves, columns)[:, columns]
         error = measure(_decode(obj, plan, played))
         worst = float(error[check].max()) if len(check) else 0.0
         bad = np.zeros(n, dtype=bool)
