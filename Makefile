@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench typecheck extension clean venv
+.PHONY: demo test test-fast bench typecheck extension clean venv capture-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# Video input for `lmm capture` (BlazePose via MediaPipe, OpenCV) in .venv: the `capture` extra alone
+# (`make venv` installs it too, with the test pins).
+capture-deps: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check "numpy==1.26.4" -e ".[capture]"
 
 # The main job on shipped defaults.
 demo: $(STAMP)

@@ -430,7 +430,7 @@ COMMANDS: list[Command] = [
     ("complete", "continue a clip for N frames (prediction, trajectory included)", _complete_args, _complete),
     ("generate", "make new motion for an action and style", _generate_args, _generate),
     ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
-    ("capture", "motion from calibrated cameras' 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", _capture_args, _capture),
+    ("capture", "motion from calibrated cameras' videos (BlazePose) or 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", _capture_args, _capture),
     ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
     ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", _bench_args, _bench),
     ("demo", "the newcomer's demo in headless Blender: generate, in-between, retarget, export, preview", _demo_args,

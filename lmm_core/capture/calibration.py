@@ -20,6 +20,15 @@ OpenCV YAML (``%YAML:1.0``), either one file for all cameras (``names`` lists th
 pairs, which may be given as the folder holding them), or a folder of one file per camera named after
 it with ``camera_matrix``, ``distortion_coefficients``, ``R``/``rvec``, ``T``/``tvec``,
 ``image_width``/``image_height`` (OpenCV's calibration sample's names, and common variants).
+
+Qualisys QTM ``.qca.txt`` (XML): see ``qualisys.py`` (millimetres, Z up). Pose2Sim writes its
+calibrations as Anipose's TOML (``[cam_01]`` tables, metres; ``fisheye = true`` is refused: the lens model
+here is Brown-Conrady).
+
+Where a file in Anipose's layout (no ``cameras`` table) does not say which way is up, the up axis is
+taken from the cameras (``guess_up``): the world axis nearest to where their images' "up" points, on
+average; cameras on tripods or held upright make it plain (Pose2Sim's worlds are Z up, Anipose's are often
+the first camera's, -Y up). Where the cameras do not agree it stays Y.
 """
 from __future__ import annotations
 
@@ -36,6 +45,7 @@ from ..io.atomic import atomic_text_writer, read_text
 from ..skeleton import UNITS_TO_METRES
 from .cameras import Camera, rotation_vector
 from .opencv_yaml import format_opencv_yaml, read_opencv_yaml
+from .qualisys import is_qca, read_qca
 
 _UPS = ("x", "y", "z", "-x", "-y", "-z")
 _YAML_SUFFIXES = (".yml", ".yaml")
@@ -89,6 +99,28 @@ class Calibration:
 
 # ---- reading -----------------------------------------------------------------------------------------
 
+# How near (degrees) the cameras' mean image-up direction must lie to a world axis for ``guess_up`` to take it.
+_UP_GUESS_DEG = 30.0
+
+
+def guess_up(cameras) -> str | None:
+    """The world axis (``"z"``, ``"-y"``, ...) the cameras' images show as up, or ``None`` where their mean
+    image-up direction is not within ``_UP_GUESS_DEG`` of an axis (cameras rolled, or looking straight down).
+
+    A camera's image up is its -Y axis (OpenCV: +Y runs down the image), in the world: ``-R[1]``.
+    """
+    ups = np.stack([-np.asarray(c.R)[1] for c in cameras])
+    mean = ups.mean(axis=0)
+    n = float(np.linalg.norm(mean))
+    if n < 1e-6:
+        return None
+    mean /= n
+    axis = int(np.argmax(np.abs(mean)))
+    if np.degrees(np.arccos(min(1.0, abs(float(mean[axis]))))) > _UP_GUESS_DEG:
+        return None
+    return ("-" if mean[axis] < 0 else "") + "xyz"[axis]
+
+
 def _num_array(value, shape_ok, what: str, path, camera: str) -> np.ndarray:
     try:
         a = np.asarray(value, dtype=np.float64)
@@ -131,6 +163,7 @@ def _from_document(doc: dict, path) -> Calibration:
     if up not in _UPS:
         raise MotionFileError(path, f"up = {up!r} is not one of {', '.join(_UPS)}")
     scale = UNITS_TO_METRES[units]
+    anipose = "cameras" not in doc
     tables: list[tuple[str, dict]] = []
     cams = doc.get("cameras")
     if isinstance(cams, dict):
@@ -141,7 +174,13 @@ def _from_document(doc: dict, path) -> Calibration:
         tables = [(k, v) for k, v in doc.items() if isinstance(v, dict) and ("matrix" in v or "fx" in v)]
     if not tables:
         raise MotionFileError(path, "no cameras found: expected [cameras.NAME] tables (or tables with a 'matrix')")
+    for k, t in tables:
+        if t.get("fisheye") is True:
+            raise MotionFileError(path, f"camera {str(t.get('name', k))!r} is calibrated with the fisheye lens model, which "
+                                        "LMM does not read; calibrate it with the standard (Brown-Conrady) model")
     cameras = tuple(_camera_from_table(str(t.get("name", k)), t, scale, path) for k, t in tables)
+    if anipose and "up" not in doc:
+        up = guess_up(cameras) or up
     return Calibration(cameras, up, Path(path) if path else None)
 
 
@@ -197,8 +236,8 @@ def _from_yaml_mappings(docs: list[tuple[Path, dict]], path: Path, units: str | 
 
 
 def read_calibration(path: str | Path, *, units: str | None = None, up: str | None = None) -> Calibration:
-    """Read a calibration: ``.toml``, ``.json``, an OpenCV ``.yml``/``.yaml``, or a folder of OpenCV YAML
-    files (one per camera, or ``intri.yml`` + ``extri.yml``).
+    """Read a calibration: ``.toml``, ``.json``, an OpenCV ``.yml``/``.yaml``, a Qualisys ``.qca.txt``, or a
+    folder of OpenCV YAML files (one per camera, or ``intri.yml`` + ``extri.yml``).
 
     Args:
         units: length unit of the translations, overriding the file's ``units`` (YAML files have none:
@@ -210,7 +249,9 @@ def read_calibration(path: str | Path, *, units: str | None = None, up: str | No
         raise MotionFileError(path, "calibration not found; check the path")
     if units is not None and units not in UNITS_TO_METRES:
         raise LMMError(f"units must be one of {', '.join(UNITS_TO_METRES)}, got {units!r}")
-    if path.is_dir():
+    if path.is_file() and is_qca(path):
+        calib = Calibration(tuple(read_qca(path, units)), up or "z", path)
+    elif path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _YAML_SUFFIXES)
         if not files:
             raise MotionFileError(path, "the folder holds no OpenCV .yml/.yaml calibration files")
@@ -236,7 +277,8 @@ def read_calibration(path: str | Path, *, units: str | None = None, up: str | No
                 doc = dict(doc, up=up)
             calib = _from_document(doc, path)
         else:
-            raise MotionFileError(path, "unknown calibration format; use .toml, .json, .yml/.yaml (OpenCV) or a folder of .yml files")
+            raise MotionFileError(path, "unknown calibration format; use .toml, .json, .yml/.yaml (OpenCV), Qualisys .qca.txt "
+                                        "or a folder of .yml files")
     if not calib.cameras:
         raise MotionFileError(path, "the calibration holds no cameras")
     return calib

@@ -10,15 +10,19 @@ from ..results import numbered, write_result
 from ..skeleton import UNITS_TO_METRES
 from .pipeline import CaptureOptions, capture_files
 from .segment import segment
+from .video import cache_folder
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("calibration", type=Path, help="camera calibration: .toml, .json, OpenCV .yml/.yaml, or a folder of .yml files")
+    p.add_argument("calibration", type=Path,
+                   help="camera calibration: .toml (Anipose, Pose2Sim), .json, OpenCV .yml/.yaml, Qualisys .qca.txt, or a folder of .yml files")
     p.add_argument("keypoints", nargs="+", type=Path,
-                   help="2D keypoints: one .npz (cameras, frames, joints, 3), or one folder of JSON files per camera, named as in the calibration")
+                   help="one video per camera (or a folder of them), named as in the calibration (BlazePose detects the keypoints; "
+                        "needs pip install 'lmm[capture]'); or 2D keypoints: one .npz (cameras, frames, joints, 3), or one folder of "
+                        "JSON files per camera")
     p.add_argument("-o", "--output", type=Path, required=True, help="output BVH (with --split: OUT_001.bvh, OUT_002.bvh, ...)")
-    p.add_argument("--format", default="auto", choices=["auto", "coco17", "body25"],
-                   help="keypoint set: COCO-17 JSON or OpenPose BODY_25 JSON (default: detected from the files)")
+    p.add_argument("--format", default="auto", choices=["auto", "coco17", "body25", "blazepose"],
+                   help="keypoint set: COCO-17 JSON, OpenPose BODY_25 JSON, BlazePose (default: detected from the files)")
     p.add_argument("--fps", type=float, help="frame rate of the footage (default: the .npz's, else 30)")
     p.add_argument("--no-sync", action="store_true", help="the cameras are synchronised (genlock): do not estimate frame offsets")
     p.add_argument("--max-offset", type=int, default=30, help="largest frame offset between cameras searched, either way (default 30)")
@@ -44,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
         raise LMMError("--max-offset and --smooth must not be negative, and --threshold must be positive")
     options = CaptureOptions(fps=args.fps, sync=not args.no_sync, max_offset=args.max_offset, threshold_px=args.threshold,
                              smooth_s=args.smooth, limits=not args.no_limits)
+    # Video detections are kept beside the output (take.keypoints/), so a re-run skips detection.
     result = capture_files(args.calibration, args.keypoints, options, fmt=args.format, units=args.units, up=args.up,
-                           show_progress=True)
+                           show_progress=True, cache=cache_folder(args.output))
     print(result.summary())
     motion = result.motion
     if not args.split:

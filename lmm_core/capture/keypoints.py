@@ -9,8 +9,9 @@ Formats read (one performer: where a frame holds several people, the most confid
 - **OpenPose BODY_25 JSON**: a folder per camera, one ``*_keypoints.json`` per frame with
   ``people[i].pose_keypoints_2d`` (75 numbers: x, y, confidence of 25 points).
 - **npz**: one file, array ``keypoints`` ``(cameras, frames, joints, 3)`` of x, y (pixels) and confidence;
-  optionally ``cameras`` (names, matched to the calibration), ``joint_set`` (``coco17``/``body25``,
-  else guessed from the joint count) and ``fps``.
+  optionally ``cameras`` (names, matched to the calibration), ``joint_set`` (``coco17``/``body25``/
+  ``blazepose``, else guessed from the joint count) and ``fps``. ``video.py`` writes BlazePose's 33
+  landmarks detected in videos this way (its cache).
 
 Frame numbers are taken from the last number in each file name (OpenPose's ``_000000000012_``), or the
 file order where names have none. Confidence 0 means "not detected"; pixels are in the original,
@@ -102,8 +103,36 @@ BODY25 = JointSet(
      ("right_ankle", _mirror(_HEEL))),
 )
 
-JOINT_SETS: dict[str, JointSet] = {"coco17": COCO17, "body25": BODY25}
-_BY_SIZE = {17: COCO17, 25: BODY25}
+# BlazePose (MediaPipe Pose): 33 landmarks. The body points are COCO's; the face adds the eyes' corners and
+# the mouth's, the hands three points each (seen from the wrist: pinky knuckle behind, index knuckle ahead,
+# thumb ahead and below, on a left hand in the T-pose, palm down), the feet a heel and the tip of the foot
+# (between the big and second toes, ahead of the ball of the foot).
+_EYE_INNER: Vec = (0.018, 0.06, 0.09)
+_EYE_OUTER: Vec = (0.048, 0.06, 0.078)
+_MOUTH: Vec = (0.025, 0.0, 0.095)
+_PINKY: Vec = (0.08, -0.01, -0.035)
+_INDEX: Vec = (0.09, -0.01, 0.02)
+_THUMB: Vec = (0.045, -0.025, 0.045)
+_FOOT_INDEX: Vec = (-0.015, -0.01, 0.05)
+BLAZEPOSE = JointSet(
+    "blazepose",
+    ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+     "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+     "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+     "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+     "left_heel", "right_heel", "left_foot_index", "right_foot_index"),
+    (("head", _NOSE), ("head", _EYE_INNER), ("head", _EYE), ("head", _EYE_OUTER), ("head", _mirror(_EYE_INNER)),
+     ("head", _mirror(_EYE)), ("head", _mirror(_EYE_OUTER)), ("head", _EAR), ("head", _mirror(_EAR)),
+     ("head", _MOUTH), ("head", _mirror(_MOUTH)))
+    + tuple((f"{side}_{j}", _ZERO) for j in ("shoulder", "elbow", "wrist") for side in ("left", "right"))
+    + (("left_wrist", _PINKY), ("right_wrist", _mirror(_PINKY)), ("left_wrist", _INDEX), ("right_wrist", _mirror(_INDEX)),
+       ("left_wrist", _THUMB), ("right_wrist", _mirror(_THUMB)))
+    + tuple((f"{side}_{j}", _ZERO) for j in ("hip", "knee", "ankle") for side in ("left", "right"))
+    + (("left_ankle", _HEEL), ("right_ankle", _mirror(_HEEL)), ("left_toe", _FOOT_INDEX), ("right_toe", _mirror(_FOOT_INDEX))),
+)
+
+JOINT_SETS: dict[str, JointSet] = {"coco17": COCO17, "body25": BODY25, "blazepose": BLAZEPOSE}
+_BY_SIZE = {17: COCO17, 25: BODY25, 33: BLAZEPOSE}
 
 # Names under which the solver looks a body point up in either set.
 ALIASES: dict[str, dict[str, str]] = {
@@ -115,14 +144,16 @@ ALIASES: dict[str, dict[str, str]] = {
                "left_ear": "LEar", "right_ear": "REar", "mid_hip": "MidHip", "left_big_toe": "LBigToe",
                "left_small_toe": "LSmallToe", "left_heel": "LHeel", "right_big_toe": "RBigToe",
                "right_small_toe": "RSmallToe", "right_heel": "RHeel"},
+    "blazepose": {n: n for n in BLAZEPOSE.names},
 }
 
 
 def joint_set(name: str) -> JointSet:
-    """A joint set by name (``coco17``, ``body25``; ``coco`` and ``openpose`` are accepted too)."""
-    key = {"coco": "coco17", "openpose": "body25", "body_25": "body25"}.get(name.lower(), name.lower())
+    """A joint set by name (``coco17``, ``body25``, ``blazepose``; ``coco``, ``openpose`` and ``mediapipe``
+    are accepted too)."""
+    key = {"coco": "coco17", "openpose": "body25", "body_25": "body25", "mediapipe": "blazepose"}.get(name.lower(), name.lower())
     if key not in JOINT_SETS:
-        raise LMMError(f"unknown keypoint set {name!r}; use coco17 or body25")
+        raise LMMError(f"unknown keypoint set {name!r}; use coco17, body25 or blazepose")
     return JOINT_SETS[key]
 
 

@@ -21,11 +21,13 @@ from ..errors import LMMError, MotionFileError
 from ..motion import Motion
 from ..progress import progress as progress_bar
 from .calibration import Calibration, read_calibration
+from .consistency import foreign, refine
 from .keypoints import Keypoints2D, read_keypoints
 from .smoothing import sample_weights, smooth
 from .solve import fit_skeleton, solve
 from .sync import apply_offsets, estimate_offsets, search_limit
 from .triangulate import reprojection_errors, triangulate
+from .video import detect_videos, video_files
 
 DEFAULT_FPS = 30.0
 _CHUNK = 256  # frames triangulated at once (bounded memory, and the progress bar's step)
@@ -56,6 +58,8 @@ class CaptureOptions:
         threshold_px: reprojection error under which a camera agrees with a triangulated point.
         smooth_s: the smoothing window's standard deviation, seconds (0: no smoothing).
         limits: keep joints inside the learned joint limits.
+        body_check: decide keypoints the cameras split on evenly by the body's segment lengths
+            (``consistency``).
     """
 
     fps: float | None = None
@@ -64,6 +68,7 @@ class CaptureOptions:
     threshold_px: float = 20.0
     smooth_s: float = 0.05
     limits: bool = True
+    body_check: bool = True
 
 
 @dataclass(eq=False)
@@ -241,6 +246,23 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         for c in range(C):
             miss[c].append(e[c][np.isfinite(e[c])])
         report(0.15 + 0.6 * (i + 1) / len(starts))
+    # 4b. one person (``consistency``): a camera watching someone else in a frame is left out of that frame,
+    # and keypoints on which the cameras split evenly are decided by the body's segment lengths.
+    valid_a = conf_a > 0
+    obs_nan = np.where(valid_a[..., None], obs_a, np.nan)
+    away = foreign(obs_nan, valid_a, raw, poses, focal, options.threshold_px)
+    if away.any():
+        conf_a = np.where(away[..., None], 0.0, conf_a)
+        frames = np.flatnonzero(away.any(axis=0))
+        o = obs_nan[:, frames].reshape(C, -1, 2)
+        w = conf_a[:, frames].reshape(C, -1)
+        tri = triangulate(np.where((w > 0)[..., None], o, np.nan), w, poses, focal, threshold_px=options.threshold_px)
+        n = len(frames)
+        raw[frames], err[frames] = tri.points.reshape(n, K, 3), tri.error_px.reshape(n, K)
+        views[frames], tconf[frames] = tri.views.reshape(n, K), tri.confidence.reshape(n, K)
+    if options.body_check:
+        refine(np.where((conf_a > 0)[..., None], obs_a, np.nan), conf_a, poses, focal, kp.joint_set, options.threshold_px,
+               raw, err, views, tconf)
     if np.all(np.isnan(raw)):
         raise LMMError("no keypoint was seen by two cameras that agree on it; check that the calibration belongs to this footage "
                        "(camera names, order, units)")
@@ -269,9 +291,27 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
 
 def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = CaptureOptions(), *, fmt: str = "auto",
                   units: str | None = None, up: str | None = None, progress: Callable[[float], None] | None = None,
-                  show_progress: bool = False) -> CaptureResult:
+                  show_progress: bool = False, cache: Path | None = None,
+                  cancel: Callable[[], bool] | None = None) -> CaptureResult:
     """``capture`` on files: a calibration (``read_calibration``) and keypoints (``read_keypoints``: one
-    ``.npz`` or one JSON folder per camera)."""
+    ``.npz`` or one JSON folder per camera) or videos (one per camera, named after it, or folders of them:
+    BlazePose detects the keypoints, ``video.py``).
+
+    Args:
+        cache: where video detections are cached (``video.cache_folder(output)``); ``None``: not cached.
+        cancel: called between video frames; True stops the detection with an ``LMMError``.
+    """
     calib = read_calibration(calibration, units=units, up=up)
-    kp = read_keypoints(keypoints, fmt)
-    return capture(calib, kp, options, progress=progress, show_progress=show_progress)
+    videos = video_files([keypoints] if isinstance(keypoints, (str, Path)) else keypoints)
+    if videos is None:
+        kp = read_keypoints(keypoints, fmt)
+        return capture(calib, kp, options, progress=progress, show_progress=show_progress)
+    if fmt not in ("auto", "blazepose"):
+        raise LMMError(f"videos are detected with BlazePose; --format {fmt} applies to keypoint files only")
+    missing = [v.stem for v in videos if v.stem not in calib.names]
+    if missing:  # before minutes of detection
+        raise MotionFileError(calib.source, f"no calibration for the video(s) {', '.join(missing)}: each video is named after its "
+                              f"camera, and the calibration has: {', '.join(calib.names)}")
+    report = progress or (lambda f: None)
+    kp, _ = detect_videos(videos, cache, show_progress=show_progress, progress=lambda f: report(0.8 * f), cancel=cancel)
+    return capture(calib, kp, options, progress=lambda f: report(0.8 + 0.2 * f), show_progress=show_progress)

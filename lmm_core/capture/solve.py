@@ -370,12 +370,19 @@ def solve_rotations(points: np.ndarray, joint_set: JointSet, skeleton: Skeleton,
     for side in ("left", "right"):
         hip, knee, ankle, toe = (_J[f"{side}_{n}"] for n in ("hip", "knee", "ankle", "toe"))
         limb(hip, knee, ankle, P[f"{side}_knee"], P[f"{side}_ankle"], -Z)
-        if P.has(f"{side}_heel"):
+        if P.has(f"{side}_heel") and P.has(f"{side}_big_toe"):
             idx = {n: joint_set.index(P.alias[f"{side}_{n}"]) for n in ("heel", "big_toe", "small_toe")}
             toes = 0.5 * (P[f"{side}_big_toe"] + P[f"{side}_small_toe"])
             rest_toes = 0.5 * (rest_marks[idx["big_toe"]] + rest_marks[idx["small_toe"]])
             set_global(ankle, _rotation(rest_toes - rest_marks[idx["heel"]], rest_marks[idx["big_toe"]] - rest_marks[idx["small_toe"]],
                                         toes - P[f"{side}_heel"], P[f"{side}_big_toe"] - P[f"{side}_small_toe"]))
+        elif P.has(f"{side}_heel") and P.has(f"{side}_foot_index"):
+            # BlazePose: heel and foot tip give the foot's direction; with no second toe point, the foot's
+            # left-right axis is the knee's (a foot does not roll far from its shin's).
+            idx = {n: joint_set.index(P.alias[f"{side}_{n}"]) for n in ("heel", "foot_index")}
+            side_axis = R.mul_vec(G[:, knee], np.broadcast_to(X, (T, 3)))
+            set_global(ankle, _rotation(rest_marks[idx["foot_index"]] - rest_marks[idx["heel"]], X,
+                                        P[f"{side}_foot_index"] - P[f"{side}_heel"], side_axis))
         else:
             # No foot points. Standing, the foot stays level and points where the knee does; the further
             # the shin leans from vertical (kneeling, lying), the more the foot just follows the shin,

@@ -110,6 +110,11 @@ _OCCLUDE = {
                ("right_knee", "right_ankle"), ("nose", "left_eye", "right_eye"), ("left_hip", "left_knee")),
     "body25": (("LElbow", "LWrist"), ("RElbow", "RWrist"), ("LKnee", "LAnkle", "LBigToe", "LSmallToe", "LHeel"),
                ("RKnee", "RAnkle", "RBigToe", "RSmallToe", "RHeel"), ("Nose", "LEye", "REye"), ("LHip", "LKnee")),
+    "blazepose": (("left_elbow", "left_wrist", "left_pinky", "left_index", "left_thumb"),
+                  ("right_elbow", "right_wrist", "right_pinky", "right_index", "right_thumb"),
+                  ("left_knee", "left_ankle", "left_heel", "left_foot_index"),
+                  ("right_knee", "right_ankle", "right_heel", "right_foot_index"),
+                  ("nose", "left_eye", "right_eye", "mouth_left", "mouth_right"), ("left_hip", "left_knee")),
 }
 
 

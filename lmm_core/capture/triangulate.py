@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Callable
 
 import numpy as np
 
@@ -83,8 +84,16 @@ def reprojection_errors(points: np.ndarray, obs: np.ndarray, poses: np.ndarray, 
     return np.where((z > 1e-3) & np.isfinite(err), err, np.inf)
 
 
+def penalty_at(penalty: Callable[[np.ndarray], np.ndarray], X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``penalty`` of the points ``X[idx]`` (it sees all ``N`` points, NaN where not proposed)."""
+    full = np.full(X.shape, np.nan)
+    full[idx] = X[idx]
+    return penalty(full)[idx]
+
+
 def triangulate(obs: np.ndarray, conf: np.ndarray, poses: np.ndarray, focal: np.ndarray, *,
-                threshold_px: float = 20.0, min_views: int = 2) -> Triangulation:
+                threshold_px: float = 20.0, min_views: int = 2,
+                penalty: Callable[[np.ndarray], np.ndarray] | None = None) -> Triangulation:
     """Robust, confidence-weighted triangulation of ``N`` points from ``C`` cameras.
 
     1. Every pair of cameras that both see a point proposes it (two-view DLT).
@@ -102,6 +111,9 @@ def triangulate(obs: np.ndarray, conf: np.ndarray, poses: np.ndarray, focal: np.
         focal: ``(C,)`` focal lengths in pixels (to express errors in pixels).
         threshold_px: reprojection error under which a camera agrees with a point.
         min_views: fewer agreeing cameras than this leave the point NaN.
+        penalty: ``(N, 3) -> (N,)``, subtracted from each proposal's score (in units of one fully
+            confident camera): what else is known against a point there (``consistency``: a body whose
+            bones would change length). Decides between proposals the cameras split on evenly.
     """
     C, N = conf.shape
     valid = (conf > 0) & np.all(np.isfinite(obs), axis=-1)
@@ -120,6 +132,8 @@ def triangulate(obs: np.ndarray, conf: np.ndarray, poses: np.ndarray, focal: np.
         agree = valid[:, has] & (err < threshold_px)
         score = (w[:, has] * agree).sum(axis=0) - 1e-3 * np.where(valid[:, has], np.minimum(err, threshold_px) / threshold_px, 0).sum(axis=0)
         idx = np.flatnonzero(has)
+        if penalty is not None:
+            score = score - np.nan_to_num(penalty_at(penalty, X, idx), nan=0.0)
         better = score > best_score[idx]
         best_score[idx[better]] = score[better]
         best[idx[better]] = X[has][better]

@@ -1,0 +1,264 @@
+"""Video files in, 2D keypoints out: decoding each camera's video and detecting BlazePose's 33 landmarks.
+
+The detector is BlazePose (MediaPipe Pose, "full" model), whose model files ship inside the ``mediapipe``
+0.10.14 wheel (``mediapipe/modules/pose_landmark/``, ``pose_detection/``): nothing is downloaded when it
+runs, and it runs on the CPU. MediaPipe and OpenCV (which decodes the video) are an optional extra
+(``pip install 'lmm[capture]'``, or ``make capture-deps``): they are imported only here and only when a
+video is given, so ``lmm_core`` and the Blender extension need neither.
+
+Detections are cached per camera next to the output: ``take.bvh``'s are in ``take.keypoints/cam01.npz``
+(``keypoints.write_npz``'s layout, plus the key below). A re-run reads the cache when the video's size and
+modification time and the detector's settings are unchanged, and detects again otherwise. A cache file
+also works as a keypoints file for ``lmm capture`` on its own.
+
+One person per frame: BlazePose tracks the person it found first (the landmark model's region follows
+them from frame to frame) and looks for a person again only when it loses them. Where several people
+are in view (``docs/capture.md``), the triangulation keeps the cameras that agree on one person; see
+``pipeline``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import LMMError, MotionFileError
+from ..io.atomic import atomic_binary_writer
+from ..io.npz import read_npz
+from ..progress import progress as progress_bar
+from .keypoints import BLAZEPOSE, Keypoints2D
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+INSTALL_HINT = "video input needs MediaPipe and OpenCV: pip install 'lmm[capture]' (or make capture-deps)"
+MEDIAPIPE_VERSION = "0.10.14"
+# What a cache file was made with: a cache made otherwise is detected again.
+DETECTOR = f"blazepose-full mediapipe {MEDIAPIPE_VERSION} min_detection 0.5 min_tracking 0.5 no_smoothing pixel_centres"
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_files(paths) -> list[Path] | None:
+    """The videos among the inputs, one per camera, or ``None`` where the inputs are keypoint files.
+
+    A folder counts as videos when it holds video files (each one a camera, in name order); video files
+    and keypoint inputs cannot be mixed.
+    """
+    paths = [Path(p) for p in paths]
+    found: list[Path] = []
+    other: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            vids = sorted(q for q in p.iterdir() if q.is_file() and is_video(q) and not q.name.startswith("."))
+            (found.extend(vids) if vids else other.append(p))
+        elif is_video(p):
+            if not p.is_file():
+                raise MotionFileError(p, "video not found; check the path")
+            found.append(p)
+        else:
+            other.append(p)
+    if not found:
+        return None
+    if other:
+        raise MotionFileError(other[0], "give either videos (files or folders of them) or keypoint files, not a mix")
+    stems = [p.stem for p in found]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise LMMError(f"two videos are named {dup[0]!r}: each camera's video must be named after its camera in the calibration")
+    return found
+
+
+def _modules():
+    """``(cv2, mediapipe pose solution)``, or the one-line install hint."""
+    # MediaPipe logs every graph start to stderr through glog, and its protobuf use warns; neither is news
+    # to a user.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import cv2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from mediapipe.python.solutions import pose as mp_pose
+    except ImportError:
+        raise LMMError(INSTALL_HINT) from None
+    return cv2, mp_pose
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what MediaPipe's C++ side prints to the process's stderr (file descriptor 2) while its
+    graph starts: TensorFlow Lite and absl log lines no user needs. Python's own stderr is untouched
+    between these calls."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _stamp(path: Path) -> str:
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One camera's BlazePose detections.
+
+    Attributes:
+        keypoints: ``(T, 33, 3)``: x, y in pixels of the video frame, and visibility in ``[0, 1]`` (0: no
+            person found in that frame).
+        world: ``(T, 33, 3)`` BlazePose's own 3D landmarks, metres, origin between the hips, camera axes
+            (x right, y down, z away from the camera); NaN where no person was found.
+        fps: the video's frame rate.
+        size: ``(width, height)`` of the frames, pixels.
+    """
+
+    keypoints: np.ndarray
+    world: np.ndarray
+    fps: float
+    size: tuple[int, int]
+
+
+def detect(path: Path, *, show_progress: bool = False, progress: Callable[[float], None] | None = None,
+           cancel: Callable[[], bool] | None = None) -> Detections:
+    """Decode a video and detect BlazePose's landmarks in every frame (CPU).
+
+    Args:
+        show_progress: draw a progress bar on stderr, named after the video.
+        progress: called with the fraction of frames done.
+        cancel: called between frames; when it returns True, detection stops with an ``LMMError``.
+    """
+    cv2, mp_pose = _modules()
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise MotionFileError(path, "cannot be read as a video (OpenCV could not open it); convert it to .mp4 (H.264)")
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        kps: list[np.ndarray] = []
+        worlds: list[np.ndarray] = []
+        size = (0, 0)
+        # The "full" model (complexity 1) is the one the wheel ships; the others would be downloaded.
+        # MediaPipe's own temporal smoothing is off: the pipeline smooths, and lag would blur the sync.
+        with _quiet_native_stderr():
+            pose = mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
+                                enable_segmentation=False, min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        with pose, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # protobuf's deprecation warning on every result
+            bar = progress_bar((), total=total or None, desc=path.stem, unit="frame", enabled=show_progress)
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if cancel is not None and cancel():
+                    raise LMMError("detection cancelled")
+                h, w = frame.shape[:2]
+                size = (w, h)
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                if kps:
+                    res = pose.process(rgb)
+                else:
+                    with _quiet_native_stderr():  # the first frame starts the inference engines
+                        res = pose.process(rgb)
+                kp = np.zeros((BLAZEPOSE.size, 3))
+                world = np.full((BLAZEPOSE.size, 3), np.nan)
+                if res.pose_landmarks is not None:
+                    # MediaPipe's 0..1 spans the image's edges; OpenCV's pixel i is centred at i.
+                    kp[:] = [(p.x * w - 0.5, p.y * h - 0.5, p.visibility) for p in res.pose_landmarks.landmark]
+                    if res.pose_world_landmarks is not None:
+                        world[:] = [(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark]
+                kps.append(kp)
+                worlds.append(world)
+                bar.update()
+                if progress is not None and total:
+                    progress(min(1.0, len(kps) / total))
+            bar.close()
+    finally:
+        cap.release()
+    if not kps:
+        raise MotionFileError(path, "no frame could be decoded from the video")
+    if not fps > 0:
+        fps = 30.0
+    return Detections(np.stack(kps), np.stack(worlds), fps, size)
+
+
+def cache_folder(output: Path) -> Path:
+    """Where the detections for ``output`` (a BVH) are cached: ``take.bvh`` -> ``take.keypoints/``."""
+    return output.with_name(output.name.split(".")[0] + ".keypoints")
+
+
+def _cache_file(folder: Path, video: Path) -> Path:
+    return folder / f"{video.stem}.npz"
+
+
+def read_cache(folder: Path, video: Path) -> Detections | None:
+    """The cached detections of ``video``, or ``None`` where there are none or they are stale."""
+    f = _cache_file(folder, video)
+    if not f.is_file():
+        return None
+    try:
+        z = read_npz(f, "keypoints cache")
+        if str(z.get("video_stamp", "")) != _stamp(video) or str(z.get("detector", "")) != DETECTOR:
+            return None
+        kp = np.asarray(z["keypoints"], dtype=np.float64)[0]
+        world = np.asarray(z["world"], dtype=np.float64)
+        size = tuple(int(v) for v in z["size"])
+        return Detections(kp, world, float(z["fps"]), (size[0], size[1]))
+    except (LMMError, KeyError, ValueError, IndexError):
+        return None  # a damaged cache is a missing one: detect again
+
+
+def write_cache(folder: Path, video: Path, det: Detections) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    f = _cache_file(folder, video)
+    with atomic_binary_writer(f) as out:
+        np.savez_compressed(out, keypoints=det.keypoints[None], joint_set=np.array(BLAZEPOSE.name),
+                            cameras=np.array([video.stem]), fps=np.array(det.fps), world=det.world,
+                            size=np.array(det.size), video_stamp=np.array(_stamp(video)), detector=np.array(DETECTOR))
+    return f
+
+
+def detect_videos(videos: list[Path], cache: Path | None = None, *, show_progress: bool = False,
+                  progress: Callable[[float], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> tuple[Keypoints2D, list[Detections]]:
+    """BlazePose keypoints of every camera's video (named by the video's stem), from ``cache`` where fresh.
+
+    Returns the keypoints ``(C, T, 33, 3)`` (shorter videos padded with missing detections) and each
+    camera's detections (with BlazePose's 3D world landmarks).
+    """
+    dets: list[Detections] = []
+    for i, video in enumerate(videos):
+        det = read_cache(cache, video) if cache is not None else None
+        if det is None:
+            sub = None if progress is None else (lambda f, i=i: progress((i + f) / len(videos)))
+            det = detect(video, show_progress=show_progress, progress=sub, cancel=cancel)
+            if cache is not None:
+                write_cache(cache, video, det)
+        elif show_progress:
+            print(f"{video.stem}: {len(det.keypoints)} frames of keypoints from the cache ({cache})")
+        dets.append(det)
+    rates = {round(d.fps, 2) for d in dets}
+    if len(rates) > 1:
+        raise LMMError(f"the videos have different frame rates ({', '.join(f'{r:g}' for r in sorted(rates))} fps); "
+                       "convert them to one rate first")
+    length = max(len(d.keypoints) for d in dets)
+    data = np.zeros((len(dets), length, BLAZEPOSE.size, 3))
+    for c, d in enumerate(dets):
+        data[c, : len(d.keypoints)] = d.keypoints
+    return Keypoints2D(data, BLAZEPOSE, tuple(v.stem for v in videos), dets[0].fps, videos[0].parent), dets
