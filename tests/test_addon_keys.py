@@ -213,3 +213,37 @@ def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_
     job.cancel()
     assert job.cancelled and not job.done and job.step() is False
     np.testing.assert_equal(_curves(obj), before)
+
+
+def test_generate_on_trial_rerolls_and_discards(addon):
+    obj = _metarig()
+    action = obj.animation_data.action
+    actions = len(bpy.data.actions)
+    assert bpy.ops.lmm.generate(action="walk", seconds=1.0, seed=1, preview=True) == {"FINISHED"}
+    first = obj.animation_data.action
+    assert first.name.endswith("[LMM preview]") and first != action
+    walk = _feet_and_hands(obj, range(1, 20))
+    assert bpy.ops.lmm.preview_reroll() == {"FINISHED"}  # the next seed: another take from the recorded segments
+    assert len(bpy.data.actions) == actions + 1  # the first take is gone, the second on trial
+    assert np.abs(_feet_and_hands(obj, range(1, 20)) - walk).max() > 0.01
+    assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(bpy.data.actions) == actions
+
+
+def test_clean_up_selected_bones_only(addon):
+    obj = _metarig(frames=(1, 30, 56))
+    assert bpy.ops.lmm.inbetween(every_frame=True) == {"FINISHED"}
+    names = ["spine", "upper_arm.R", "hand.R", "thigh.R", "foot.R"]
+    before = rigs.world_bone_points(obj, range(1, 57), names)
+    for pb in obj.pose.bones:
+        pb.select = pb.name in ("thigh.L", "shin.L", "foot.L", "toe.L")
+    assert bpy.ops.lmm.clean_up(selected_only=True) == {"FINISHED"}
+    assert obj.animation_data.action.name.endswith(".clean")
+    after = rigs.world_bone_points(obj, range(1, 57), names)
+    for b, a in zip(before, after):  # the bones not selected move as they did
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    whole = _metarig(frames=(1, 30, 56))  # the same rig cleaned up whole: those bones do change
+    assert bpy.ops.lmm.inbetween(every_frame=True) == {"FINISHED"}
+    assert bpy.ops.lmm.clean_up() == {"FINISHED"}
+    moved = rigs.world_bone_points(whole, range(1, 57), names)
+    assert max(np.abs(m - b).max() for m, b in zip(moved, before)) > 1e-3
