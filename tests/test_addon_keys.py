@@ -10,6 +10,7 @@ every 30 frames the job runs in steps and cancelling it leaves the action exactl
 from __future__ import annotations
 
 import importlib
+import types
 
 import numpy as np
 import pytest
@@ -214,6 +215,23 @@ def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_
     assert job.cancelled and not job.done and job.step() is False
     np.testing.assert_equal(_curves(obj), before)
 
+    # The operator's own modal handler, driven by timer events and then Esc (headless Blender has no window
+    # to run a modal operator in, so its methods are called on a stand-in for the running operator).
+    ops = importlib.import_module(f"{addon.__name__}.operators").LMM_OT_inbetween
+    reports = []
+    running = types.SimpleNamespace(status="LMM: in-betweening...", report=lambda kind, text: reports.append(text))
+    running._end = lambda context: ops._end(running, context)
+    running._say = lambda context, fraction: ops._say(running, context, fraction)
+    running._job = jobs.Job(animate.inbetween(bpy.context, obj, model.load(bpy.context),
+                                              (scene.frame_start, scene.frame_end)))
+    running._timer = bpy.context.window_manager.event_timer_add(1.0)
+    assert ops.modal(running, bpy.context, types.SimpleNamespace(type="MOUSEMOVE")) == {"PASS_THROUGH"}
+    assert ops.modal(running, bpy.context, types.SimpleNamespace(type="TIMER")) == {"RUNNING_MODAL"}
+    assert 0 < running._job.progress < 0.9
+    assert ops.modal(running, bpy.context, types.SimpleNamespace(type="ESC")) == {"CANCELLED"}
+    assert reports == ["Cancelled; the action is as it was"]
+    np.testing.assert_equal(_curves(obj), before)
+
 
 def test_generate_on_trial_rerolls_and_discards(addon):
     obj = _metarig()
@@ -247,3 +265,25 @@ def test_clean_up_selected_bones_only(addon):
     assert bpy.ops.lmm.clean_up() == {"FINISHED"}
     moved = rigs.world_bone_points(whole, range(1, 57), names)
     assert max(np.abs(m - b).max() for m, b in zip(moved, before)) > 1e-3
+
+
+def test_the_modal_runs_to_the_end_in_steps_as_execute_does(addon):
+    ops = importlib.import_module(f"{addon.__name__}.operators").LMM_OT_inbetween
+    animate = importlib.import_module(f"{addon.__name__}.animate")
+    jobs = importlib.import_module(f"{addon.__name__}.jobs")
+    model = importlib.import_module(f"{addon.__name__}.model")
+    at_once = _metarig()
+    assert bpy.ops.lmm.inbetween() == {"FINISHED"}
+    stepped = _metarig()
+    reports, steps = [], 0
+    running = types.SimpleNamespace(status="LMM: in-betweening...", report=lambda kind, text: reports.append(text))
+    running._end = lambda context: ops._end(running, context)
+    running._say = lambda context, fraction: ops._say(running, context, fraction)
+    running._job = jobs.Job(animate.inbetween(bpy.context, stepped, model.load(bpy.context), (1, 56)))
+    running._timer = bpy.context.window_manager.event_timer_add(1.0)
+    while (result := ops.modal(running, bpy.context, types.SimpleNamespace(type="TIMER"))) == {"RUNNING_MODAL"}:
+        steps += 1
+    assert result == {"FINISHED"} and steps >= 1 and reports[-1].startswith("In-between 'metarig.001'")
+    assert _count(stepped) == _count(at_once)
+    frames = range(1, 57)
+    np.testing.assert_allclose(_feet_and_hands(stepped, frames), _feet_and_hands(at_once, frames), atol=1e-6)
