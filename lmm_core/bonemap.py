@@ -88,10 +88,10 @@ class BoneMap:
             keys for it; empty for a rig keyed on the bones themselves.
         switches: control rigs only: bone -> {custom property: value} to set so that the controls drive
             the deforming bones (Rigify: ``{"thigh_parent.L": {"IK_FK": 1.0}}``, the leg in FK).
-        twist: control rigs only: mapped bone -> ``(twist bone, share)``: the rig spreads the joint's twist
-            about the bone's axis over a twist segment, which turns by ``share`` of it while the mapped
-            bone keeps none (Rigify's ``DEF-upper_arm.L.001`` carries half the upper arm's twist); the
-            joint is read with the twist the segment implies.
+        twist: control rigs only: mapped bone -> ``(twist bone, share)``: the rig keeps the joint's twist
+            about the bone's axis out of the mapped bone; the twist bone, along the same line, turns by
+            ``share`` of it (Rigify's ``ORG-upper_arm.L`` by all of it, 1.0), and the joint is read with
+            the twist that implies.
     """
 
     rig: str

@@ -226,6 +226,10 @@ def test_inbetween_two_keyed_control_poses(addon, rig):
     path = np.linalg.norm(after[:, 0] - after[0, 0], axis=1)
     total = np.linalg.norm(after[-1, 0] - after[0, 0])
     assert total > 0.3 and 0.2 * total < path[30] < 0.8 * total
+    # ... without a jump: a control solved the wrong way round (a flipped quaternion, a limb left in IK) would
+    # move a DEF bone tens of centimetres in a frame; the model's motion moves the fastest one under 12 cm.
+    step = np.linalg.norm(np.diff(after, axis=0), axis=-1).max(axis=1)  # (60,) metres, the fastest DEF bone
+    assert step.max() < 0.12, step.max()
     keyed = [fc for fc in _fcurve_object(rig) if fc.data_path == 'pose.bones["thigh_fk.L"].rotation_quaternion']
     assert len(keyed[0].keyframe_points) == 61
 

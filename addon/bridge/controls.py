@@ -12,16 +12,13 @@ nearest of them above it in Blender, else to the bone of its canonical parent jo
 thigh's DEF bone to ``ORG-spine``, not to ``DEF-spine``), so the motion is one tree whatever the rig's
 roots.
 
-Writing (``solve``): for each frame, each control is moved so that its deforming bone lands where the
-motion puts it, assuming the deforming bone follows its control rigidly: new control matrix = target @
-deform^-1 @ control (armature space, scale removed). Controls are visited in the order they depend on
-each other (a control's level is one more than that of any mapped control its parents or constraint
-targets lead to), with the depsgraph updated between levels, and the whole pass repeats until every
-deforming bone is within ``POSITION_TOLERANCE`` and ``ANGLE_TOLERANCE_DEG`` of its target (Rigify's spine
-couples its FK bones at half influence, so a second or third pass settles it). Each frame starts from the
-previous frame's answer. The switches (the limbs' IK/FK) are set first so the controls drive the limbs.
-Only the controls at the top level (no mapped control above them: Rigify's ``torso``) get location keys;
-the others keep the location they have.
+Writing (``solve``): for each frame, the controls are posed so that the deforming bones land where the
+motion puts them, visited in the order they depend on each other (a control's level is one more than
+that of any mapped control its parents or constraint targets lead to). See ``solve``: each control turns as its deforming bone should, the top-level controls
+(no mapped control above them: Rigify's ``torso``) also move, and the others keep the location they have.
+The switches (the limbs' IK/FK) are set first so the controls drive the limbs. Twist that the rig keeps out
+of a deforming bone (Rigify's upper arms and thighs) is read from a bone along the same line that has it
+(``with_twist``, the preset's ``[twist]``).
 """
 from __future__ import annotations
 
@@ -38,8 +35,11 @@ from .._core import rotations as R
 
 Progress = Callable[[float], None]
 
-POSITION_TOLERANCE = 1e-4   # Blender units (0.1 mm on a rig in metres): deforming heads this close are done
-ANGLE_TOLERANCE_DEG = 0.05  # and their orientations this close
+# A frame is solved when every control sits this close to where the pass put it (its parent moved as
+# predicted): Blender units (0.1 mm on a rig in metres), and degrees (a head 0.2 degrees off moves its top
+# 0.7 mm; tighter costs a depsgraph update on most frames, as Rigify's neck half follows the torso).
+POSITION_TOLERANCE = 1e-4
+ANGLE_TOLERANCE_DEG = 0.2
 MAX_PASSES = 4
 
 
@@ -145,37 +145,13 @@ def _describe(obj: bpy.types.Object, bone_map: bonemap.BoneMap) -> ControlRig:
 
 def _levels(obj: bpy.types.Object, controls: list[str]) -> dict[str, int]:
     """Each control's dependency level: 0 when no other control lies among the bones its parent chain
-    and constraint targets reach, else one more than the highest such control's level."""
-    pose = obj.pose.bones
-    reach: dict[str, frozenset[str]] = {}
-
-    def reached(name: str) -> frozenset[str]:
-        if name in reach:
-            return reach[name]
-        reach[name] = frozenset()  # a cycle (none in a working rig) ends here
-        direct = []
-        bone = obj.data.bones[name]
-        if bone.parent is not None:
-            direct.append(bone.parent.name)
-        for con in pose[name].constraints:
-            if getattr(con, "target", None) == obj and getattr(con, "subtarget", ""):
-                direct.append(con.subtarget)
-            for target in getattr(con, "targets", ()):  # Armature constraints
-                if target.target == obj and target.subtarget:
-                    direct.append(target.subtarget)
-        found = set()
-        for d in direct:
-            if pose.get(d) is not None:
-                found.add(d)
-                found |= reached(d)
-        reach[name] = frozenset(found)
-        return reach[name]
-
+    and constraint targets reach (``_reached``), else one more than the highest such control's level."""
+    reach = {c: _reached(obj, c) for c in controls}
     level: dict[str, int] = {}
 
     def level_of(c: str, seen: tuple[str, ...] = ()) -> int:
         if c not in level:
-            above = [o for o in controls if o != c and o not in seen and o in reached(c)]
+            above = [o for o in controls if o != c and o not in seen and o in reach[c]]
             level[c] = max((level_of(o, seen + (c,)) + 1 for o in above), default=0)
         return level[c]
 

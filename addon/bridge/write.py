@@ -410,6 +410,8 @@ def insert_keys(
                             value[i] = solved[t, i]
             if mode != "LOCATION":
                 values = _chain(values, anchors, mode)
+            if on_controls:
+                values = _ease_into_keys(values, anchors, mode)
             for t, value in anchors.items():
                 values[t] = value
             for i, curve in enumerate(curves):
@@ -424,6 +426,25 @@ def insert_keys(
             start = 0.8 if on_controls else 0.0
             progress(start + (1 - start) * (count + 1) / len(joints))
     return added
+
+
+def _ease_into_keys(values: np.ndarray, anchors: dict[int, np.ndarray], mode: str) -> np.ndarray:
+    """``values (T, n)`` plus the difference between the animator's values and the solved ones on the key
+    frames ``anchors``, interpolated linearly between key frames (held beyond them).
+
+    A control rig does not always give back exactly the controls it was read from (Rigify's spine rolls
+    its lower bones with the hips; a twist bone keeps no twist), so the solved value on a key frame can sit
+    a few degrees from the animator's key. Carrying that difference across the gap makes the new keys
+    meet the animator's without a jump."""
+    if not anchors:
+        return values
+    frames = sorted(anchors)
+    diff = np.array([anchors[t] - values[t] for t in frames])  # (K, n)
+    at = np.arange(len(values))
+    out = values + np.stack([np.interp(at, frames, diff[:, i]) for i in range(values.shape[1])], axis=1)
+    if mode == "QUATERNION":
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
 
 
 def _key_switches(obj, rig, scene_frames: np.ndarray, fcurves, new_fcurve) -> int:
