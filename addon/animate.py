@@ -64,7 +64,7 @@ def _sub(progress: Progress, start: float, end: float) -> Progress:
 # Both are jobs (``jobs.Job``): generators that read and compute, yielding their progress, and return the
 # ``finish`` that writes the keys, so that a modal operator can stop them (Esc) with nothing written.
 
-_CHUNK_FRAMES = 150  # on longer actions the model runs a few key gaps per step (each step cancellable)
+_CHUNK_FRAMES = 300  # on longer actions the model runs a few key gaps per step (each step cancellable)
 
 
 @dataclass(frozen=True)
