@@ -312,3 +312,73 @@ def test_metarig_and_a_rig_with_a_root_bone_above_the_hips(addon, test_data):
     assert bpy.ops.lmm.map_detect() == {"FINISHED"}
     assert {row.joint: row.bone for row in meta.lmm_map.rows}["pelvis"] == "spine"
     assert not any(row.control for row in meta.lmm_map.rows)
+
+
+_BODY = ["spine", "spine.001", "spine.002", "spine.003", "spine.004", "spine.005", "spine.006",
+         *(f"{b}.{s}" for s in "LR" for b in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot",
+                                              "toe"))]
+
+
+def _custom_control_rig():
+    """A hand-made control rig with no preset: the metarig's body bones twice, ``CTL-`` controls under a
+    ``root`` bone and ``DEF-`` deforming bones (their own tree) that copy their control's transforms."""
+    addon_utils.enable("rigify", default_set=True)
+    try:
+        assert bpy.ops.object.armature_human_metarig_add() == {"FINISHED"}
+    finally:
+        addon_utils.disable("rigify")
+    meta = bpy.context.active_object
+    bpy.ops.object.mode_set(mode="EDIT")
+    spec = {}
+    for name in _BODY:
+        eb = meta.data.edit_bones[name]
+        parent = eb.parent
+        while parent is not None and parent.name not in _BODY:
+            parent = parent.parent
+        spec[name] = (eb.head.copy(), eb.tail.copy(), eb.roll, parent.name if parent else None)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    bpy.data.objects.remove(meta)
+    data = bpy.data.armatures.new("ctlrig")
+    obj = bpy.data.objects.new("ctlrig", data)
+    bpy.context.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    obj.select_set(True)
+    bpy.ops.object.mode_set(mode="EDIT")
+    root = data.edit_bones.new("root")
+    root.head, root.tail, root.use_deform = (0, 0, 0), (0, 0.4, 0), False
+    for prefix in ("CTL-", "DEF-"):
+        for name in _BODY:
+            head, tail, roll, parent = spec[name]
+            eb = data.edit_bones.new(prefix + name)
+            eb.head, eb.tail, eb.roll, eb.use_deform = head, tail, roll, prefix == "DEF-"
+            eb.parent = data.edit_bones[prefix + parent] if parent else (root if prefix == "CTL-" else None)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for name in _BODY:
+        con = obj.pose.bones["DEF-" + name].constraints.new("COPY_TRANSFORMS")
+        con.target, con.subtarget = obj, "CTL-" + name
+    return obj
+
+
+def test_a_control_rig_without_a_preset_is_recognised_from_its_constraints(addon, test_data):
+    rig = _custom_control_rig()
+    controls = importlib.import_module(f"{addon.__name__}.bridge.controls")
+    found = controls.control_rig(rig)
+    assert found is not None and found.bone_map.source == "auto"
+    assert found.bone_map.controls["left_knee"] == "CTL-shin.L" and found.bone_map.bones["left_knee"] == "DEF-shin.L"
+    assert found.located == {"CTL-spine"}
+    path = test_data / HOP
+    assert bpy.ops.lmm.retarget(filepath=str(path)) == {"FINISHED"}
+    keyed = _keyed_bones(rig)
+    assert keyed and all(b.startswith("CTL-") for b in keyed) and {"CTL-spine", "CTL-shin.R"} <= keyed
+    scene = bpy.context.scene
+    heads = _track(rig, range(scene.frame_start, scene.frame_end + 1, 3), ["DEF-spine", "DEF-foot.L"])
+    source = read_bvh(path, units="m").global_positions()
+    hips = read_bvh(path).skeleton.names.index("Hips")
+    rise_src = np.ptp(source[:, hips, 1]) / source[0, hips, 1]
+    rise_rig = np.ptp(heads[:, 0, 2]) / heads[0, 0, 2]
+    assert abs(rise_rig - rise_src) < 0.3 * rise_src, (rise_src, rise_rig)
+    # Constraints taken away, the same armature is a plain rig again (its two roots are then refused).
+    for pb in rig.pose.bones:
+        while pb.constraints:
+            pb.constraints.remove(pb.constraints[0])
+    assert controls.control_rig(rig) is None

@@ -85,17 +85,85 @@ def _user_presets() -> tuple[Path, ...]:
 def control_rig(obj: bpy.types.Object | None) -> ControlRig | None:
     """The control rig description of ``obj``, or ``None`` for a plain armature (keyed on its bones).
 
-    Found from the user's saved rig presets and the shipped ones that have ``[controls]``; remembered
-    per set of bone names and presets (an armature whose bones change is looked at again)."""
+    Found from the user's saved rig presets and the shipped ones that have ``[controls]``, else
+    recognised from the rig itself (``auto_control_map``); remembered per set of bone names, constraints
+    and presets (an armature whose bones or constraints change is looked at again)."""
     if obj is None or obj.type != "ARMATURE":
         return None
     names = tuple(b.name for b in obj.data.bones)
     user = _user_presets()
-    key = (obj.data.name_full, hash(names), tuple((str(p), p.stat().st_mtime) for p in user))
+    constraints = tuple(len(pb.constraints) for pb in obj.pose.bones)
+    key = (obj.data.name_full, hash(names), hash(constraints), tuple((str(p), p.stat().st_mtime) for p in user))
     if key not in _CACHE:
-        fitted = bonemap.detect_control_rig(names, user)
+        fitted = bonemap.detect_control_rig(names, user) or auto_control_map(obj)
         _CACHE[key] = None if fitted is None else _describe(obj, fitted)
     return _CACHE[key]
+
+
+# Constraints through which a bone follows another one as a whole (a deforming bone its control, or a
+# mechanism bone on the way there).
+_FOLLOWS = ("COPY_TRANSFORMS", "COPY_ROTATION", "CHILD_OF", "ARMATURE")
+
+
+def _followed(obj: bpy.types.Object, name: str) -> str | None:
+    """The bone ``name`` follows through its first full-strength following constraint, or ``None``."""
+    for con in obj.pose.bones[name].constraints:
+        if con.type not in _FOLLOWS or con.mute or con.influence < 0.99:
+            continue
+        if con.type == "ARMATURE":
+            targets = [t.subtarget for t in con.targets if t.target == obj and t.subtarget]
+            if len(targets) == 1:
+                return targets[0]
+        elif getattr(con, "target", None) == obj and con.subtarget in obj.pose.bones:
+            return con.subtarget
+    return None
+
+
+def _control_of(obj: bpy.types.Object, name: str) -> str | None:
+    """The bone an animator poses to move deforming bone ``name``: the end of its chain of following
+    constraints (through mechanism bones), when that is not a deforming bone itself."""
+    bone, seen = _followed(obj, name), {name}
+    while bone is not None and bone not in seen:
+        seen.add(bone)
+        nxt = _followed(obj, bone)
+        if nxt is None:
+            return None if obj.data.bones[bone].use_deform else bone
+        bone = nxt
+    return None
+
+
+def auto_control_map(obj: bpy.types.Object) -> bonemap.BoneMap | None:
+    """A control rig's map found from the rig alone, or ``None``.
+
+    A rig is taken for a control rig when it has several root bones, its deforming bones form one tree
+    of their own, and every deforming bone the automatic mapping places follows a control through
+    constraints (Copy Transforms, Copy Rotation, Child Of or a one-bone Armature constraint, possibly
+    through mechanism bones). Rigs whose deforming bones do not form one tree (Rigify's) need a preset.
+    """
+    from .read import motion_from_armature  # noqa: PLC0415  (read imports this module)
+
+    bones = obj.data.bones
+    if sum(b.parent is None for b in bones) < 2:
+        return None
+    deform = [b.name for b in bones if b.use_deform]
+    controls = {d: _control_of(obj, d) for d in deform}
+    if len(deform) < len(canonical.REQUIRED_JOINTS) or sum(c is not None for c in controls.values()) * 2 < len(deform):
+        return None
+    frame = bpy.context.scene.frame_current
+    try:
+        skeleton = motion_from_armature(obj, bones=deform, frame_range=(frame, frame)).skeleton
+        placed = bonemap.auto_bone_map(skeleton)
+    except LMMError:  # several deforming roots, or no body in them
+        return None
+    chosen = {j: controls.get(b) for j, b in placed.bones.items()}
+    if any(c is None for c in chosen.values()) or len(set(chosen.values())) < len(chosen):
+        return None
+    mapped = bonemap.BoneMap(
+        rig="auto control rig", bones=placed.bones, confidence=placed.confidence, merged=placed.merged,
+        absent=placed.absent, shared=placed.shared, description="a control rig recognised from its constraints",
+        notes=placed.notes, source="auto", controls=chosen,
+    )
+    return bonemap.fit_control_map(mapped, [b.name for b in bones])
 
 
 def _describe(obj: bpy.types.Object, bone_map: bonemap.BoneMap) -> ControlRig:
