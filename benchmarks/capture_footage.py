@@ -50,7 +50,7 @@ from lmm_core import canonical as cn  # noqa: E402
 from lmm_core import rotations as R  # noqa: E402
 from lmm_core.capture.calibration import read_calibration  # noqa: E402
 from lmm_core.capture.keypoints import BLAZEPOSE  # noqa: E402
-from lmm_core.capture.pipeline import CaptureOptions, capture  # noqa: E402
+from lmm_core.capture.pipeline import CaptureOptions, capture, capture_files  # noqa: E402
 from lmm_core.capture.solve import marker_positions  # noqa: E402
 from lmm_core.capture.video import detect, detect_videos  # noqa: E402
 from lmm_core.feet import drift, foot_contacts, foot_skate  # noqa: E402
@@ -163,9 +163,13 @@ def main() -> None:
     t0 = time.perf_counter()
     frames = sum(len(detect(v).keypoints) for v in videos)
     det_fps = frames / (time.perf_counter() - t0)
-    kp, dets = detect_videos(videos, work / "demo.keypoints")
+    # The command's path: detection (cached), capture, the performer looked for again where a camera
+    # followed someone else, capture again.
+    options = CaptureOptions(threshold_px=args.threshold)
+    res = capture_files(demo / "calibration" / "Calib.qca.txt", videos, options, cache=work / "demo.keypoints")
+    kp, _ = detect_videos(videos, work / "demo.keypoints")
     t0 = time.perf_counter()
-    res = capture(calib, kp, CaptureOptions(threshold_px=args.threshold))
+    capture(calib, kp, options)
     solve_seconds = time.perf_counter() - t0
     T = res.motion.num_frames
     W = calib.to_y_up()

@@ -27,9 +27,10 @@ from .smoothing import sample_weights, smooth
 from .solve import fit_skeleton, solve
 from .sync import apply_offsets, estimate_offsets, search_limit
 from .triangulate import reprojection_errors, triangulate
-from .video import detect_videos, video_files
+from .video import detect_videos, redetect_performer, video_files
 
 DEFAULT_FPS = 30.0
+REDETECT_ROUNDS = 3  # looking for the performer again in frames a camera was left out of (videos only)
 _CHUNK = 256  # frames triangulated at once (bounded memory, and the progress bar's step)
 # Geometry a capture cannot be made from. Depth comes from the angle between two cameras' rays to the same
 # point: cameras (nearly) at one place, or whose rays to the performer are nearly parallel, give points
@@ -87,6 +88,8 @@ class CaptureResult:
             motion's frame ``k``; negative where another camera started recording earlier).
         cameras: camera names, in the keypoints' order.
         lengths: the measured bone lengths, metres.
+        left_out: ``(C, T)`` the frames in which a camera's detections were left out as another
+            person's (``consistency.foreign``), on the motion's frames.
     """
 
     motion: Motion
@@ -99,6 +102,7 @@ class CaptureResult:
     start: int
     cameras: tuple[str, ...]
     lengths: dict[str, float] = field(default_factory=dict)
+    left_out: np.ndarray | None = None
 
     def summary(self) -> str:
         """A few lines for the command line."""
@@ -270,6 +274,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     # would only be held copies of the first and last seen poses: leave them out.
     seen = np.flatnonzero(np.isfinite(raw[..., 0]).any(axis=1))
     raw, err, views, tconf = (a[seen[0]:seen[-1] + 1] for a in (raw, err, views, tconf))
+    away = away[:, seen[0]:seen[-1] + 1]
     start += int(seen[0])
     # 5. Y up, smooth, fill
     check_agreement([np.concatenate(m) for m in miss], calib.names, options.threshold_px, calib.source)
@@ -286,7 +291,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     check_body(lengths, calib.source)
     motion = solve(points, kp.joint_set, fps, limits=options.limits, skeleton=skeleton)
     report(1.0)
-    return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths)
+    return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths, away)
 
 
 def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = CaptureOptions(), *, fmt: str = "auto",
@@ -313,5 +318,24 @@ def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = 
         raise MotionFileError(calib.source, f"no calibration for the video(s) {', '.join(missing)}: each video is named after its "
                               f"camera, and the calibration has: {', '.join(calib.names)}")
     report = progress or (lambda f: None)
-    kp, _ = detect_videos(videos, cache, show_progress=show_progress, progress=lambda f: report(0.8 * f), cancel=cancel)
-    return capture(calib, kp, options, progress=lambda f: report(0.8 + 0.2 * f), show_progress=show_progress)
+    kp, _ = detect_videos(videos, cache, show_progress=show_progress, progress=lambda f: report(0.7 * f), cancel=cancel)
+    result = capture(calib, kp, options, progress=lambda f: report(0.7 + 0.1 * f), show_progress=show_progress)
+    if result.left_out is None or not result.left_out.any():
+        report(1.0)
+        return result
+    # A camera that followed somebody else for some frames: look again there, in a crop around where the
+    # other cameras put the performer, and keep what agrees with them.
+    # A repaired camera can change the triangulation enough to leave out other frames: a few rounds, until
+    # every frame left out has been looked at (the cache remembers them, so a re-run does not look again).
+    for i in range(REDETECT_ROUNDS):
+        again = redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache,
+                                   show_progress=show_progress)
+        if again is None:
+            break
+        kp = again
+        result = capture(calib, kp, options, progress=lambda f, i=i: report(0.8 + 0.2 * (i + f) / REDETECT_ROUNDS),
+                         show_progress=show_progress)
+    else:  # out of rounds: what is left out now stays so, on a re-run too
+        redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache, look=False)
+    report(1.0)
+    return result

@@ -127,12 +127,14 @@ class Detections:
             (x right, y down, z away from the camera); NaN where no person was found.
         fps: the video's frame rate.
         size: ``(width, height)`` of the frames, pixels.
+        checked: ``(T,)`` frames already looked at again in a crop (``redetect_performer``), or ``None``.
     """
 
     keypoints: np.ndarray
     world: np.ndarray
     fps: float
     size: tuple[int, int]
+    checked: np.ndarray | None = None
 
 
 def detect(path: Path, *, show_progress: bool = False, progress: Callable[[float], None] | None = None,
@@ -171,11 +173,8 @@ def detect(path: Path, *, show_progress: bool = False, progress: Callable[[float
                 h, w = frame.shape[:2]
                 size = (w, h)
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                if kps:
+                with _quiet_native_stderr():  # the models start lazily, logging as they do
                     res = pose.process(rgb)
-                else:
-                    with _quiet_native_stderr():  # the first frame starts the inference engines
-                        res = pose.process(rgb)
                 kp = np.zeros((BLAZEPOSE.size, 3))
                 world = np.full((BLAZEPOSE.size, 3), np.nan)
                 if res.pose_landmarks is not None:
@@ -219,7 +218,8 @@ def read_cache(folder: Path, video: Path) -> Detections | None:
         kp = np.asarray(z["keypoints"], dtype=np.float64)[0]
         world = np.asarray(z["world"], dtype=np.float64)
         size = tuple(int(v) for v in z["size"])
-        return Detections(kp, world, float(z["fps"]), (size[0], size[1]))
+        checked = np.asarray(z["checked"], dtype=bool) if "checked" in z else None
+        return Detections(kp, world, float(z["fps"]), (size[0], size[1]), checked)
     except (LMMError, KeyError, ValueError, IndexError):
         return None  # a damaged cache is a missing one: detect again
 
@@ -230,7 +230,8 @@ def write_cache(folder: Path, video: Path, det: Detections) -> Path:
     with atomic_binary_writer(f) as out:
         np.savez_compressed(out, keypoints=det.keypoints[None], joint_set=np.array(BLAZEPOSE.name),
                             cameras=np.array([video.stem]), fps=np.array(det.fps), world=det.world,
-                            size=np.array(det.size), video_stamp=np.array(_stamp(video)), detector=np.array(DETECTOR))
+                            size=np.array(det.size), video_stamp=np.array(_stamp(video)), detector=np.array(DETECTOR),
+                            **({} if det.checked is None else {"checked": det.checked}))
     return f
 
 
@@ -262,3 +263,128 @@ def detect_videos(videos: list[Path], cache: Path | None = None, *, show_progres
     for c, d in enumerate(dets):
         data[c, : len(d.keypoints)] = d.keypoints
     return Keypoints2D(data, BLAZEPOSE, tuple(v.stem for v in videos), dets[0].fps, videos[0].parent), dets
+
+
+def _detect_in_crops(path: Path, boxes: dict[int, tuple[int, int, int, int]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """BlazePose on single frames of a video, each in a crop ``(x0, y0, x1, y1)`` (pixels): frame ->
+    ``(keypoints (33, 3) in the full frame's pixels, world (33, 3))``; frames with nobody found are left out."""
+    cv2, mp_pose = _modules()
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise MotionFileError(path, "cannot be read as a video (OpenCV could not open it); convert it to .mp4 (H.264)")
+    with _quiet_native_stderr():
+        pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False, min_detection_confidence=0.3)
+    try:
+        with pose, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            last = max(boxes)
+            t = 0
+            while t <= last:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if t in boxes:
+                    x0, y0, x1, y1 = boxes[t]
+                    crop = frame[y0:y1, x0:x1]
+                    if crop.size:
+                        with _quiet_native_stderr():
+                            res = pose.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+                        if res.pose_landmarks is not None:
+                            w, h = x1 - x0, y1 - y0
+                            kp = np.array([(p.x * w - 0.5 + x0, p.y * h - 0.5 + y0, p.visibility) for p in res.pose_landmarks.landmark])
+                            world = np.full((BLAZEPOSE.size, 3), np.nan)
+                            if res.pose_world_landmarks is not None:
+                                world[:] = [(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark]
+                            found[t] = (kp, world)
+                t += 1
+    finally:
+        cap.release()
+    return found
+
+
+# A crop around the performer reaches this share of the body's size beyond it on every side.
+CROP_MARGIN = 0.25
+
+
+def redetect_performer(videos: list[Path], calib, kp: Keypoints2D, result, threshold_px: float, cache: Path | None = None,
+                       *, show_progress: bool = False, look: bool = True) -> Keypoints2D | None:
+    """Look for the performer again where a camera's tracker followed somebody else.
+
+    For each frame a camera was left out of (``result.left_out``), the frame is cropped around where the
+    other cameras put the performer (``result.points`` projected into it, plus ``CROP_MARGIN``) and BlazePose
+    runs on the crop alone. A detection that agrees with the others (median reprojection under
+    ``threshold_px``) replaces the old one; otherwise that frame of the camera is left empty. The cache is
+    updated (with the frames looked at), so a re-run starts from the repaired keypoints and does not
+    look again.
+
+    Args:
+        calib: the cameras in ``kp``'s order; ``result``: the capture that left them out.
+        look: False only marks the frames as looked at in the cache (the last round: a re-run must find
+            what this run found) and returns ``None``.
+    Returns:
+        the keypoints with those frames replaced, or ``None`` where every such frame was looked at before.
+    """
+    W = calib.to_y_up()
+    world = result.points @ W  # Y up -> the calibration's world
+    data = kp.data.copy()
+    T = data.shape[1]
+    repaired = looked = 0
+    for c, (video, cam) in enumerate(zip(videos, calib.cameras)):
+        rows = np.flatnonzero(result.left_out[c])
+        vidx = result.start + rows + int(result.offsets[c])
+        det = read_cache(cache, video) if cache is not None else None
+        checked = np.zeros(T, dtype=bool)
+        if det is not None and det.checked is not None:
+            checked[: min(T, len(det.checked))] = det.checked[:T]
+        inside = (vidx >= 0) & (vidx < T)
+        inside[inside] &= ~checked[vidx[inside]]
+        rows, vidx = rows[inside], vidx[inside]
+        if not rows.size:
+            continue
+        looked += len(rows)
+        if not look:
+            if det is not None and cache is not None:
+                checked[vidx] = True
+                write_cache(cache, video, Detections(det.keypoints, det.world, det.fps, det.size, checked[: len(det.keypoints)]))
+            continue
+        px, _ = cam.project(world[rows])
+        boxes: dict[int, tuple[int, int, int, int]] = {}
+        wanted: dict[int, np.ndarray] = {}
+        w_img, h_img = cam.size or (10**6, 10**6)
+        for f, p in zip(vidx.tolist(), px):
+            p = p[np.all(np.isfinite(p), axis=1)]
+            if len(p) < 4:
+                continue
+            lo, hi = p.min(axis=0), p.max(axis=0)
+            m = CROP_MARGIN * float(np.max(hi - lo))
+            x0, y0 = int(max(0, lo[0] - m)), int(max(0, lo[1] - m))
+            x1, y1 = int(min(w_img, hi[0] + m)), int(min(h_img, hi[1] + m))
+            if x1 - x0 > 8 and y1 - y0 > 8:
+                boxes[f] = (x0, y0, x1, y1)
+        for f, p in zip(vidx.tolist(), px):
+            wanted[f] = p
+        found = _detect_in_crops(video, boxes) if boxes else {}
+        for f in vidx.tolist():
+            new = found.get(f)
+            data[c, f] = 0.0
+            if new is None:
+                continue
+            k = new[0]
+            seen = k[:, 2] > 0.5
+            e = np.linalg.norm(k[:, :2] - wanted[f], axis=-1)[seen & np.all(np.isfinite(wanted[f]), axis=1)]
+            if e.size >= 4 and float(np.median(e)) < threshold_px:
+                data[c, f] = k
+                repaired += 1
+                if det is not None:
+                    det.world[f] = new[1]
+        if det is not None and cache is not None:
+            n = min(len(det.keypoints), T)
+            det.keypoints[:n] = data[c, :n]
+            checked[vidx] = True
+            write_cache(cache, video, Detections(det.keypoints, det.world, det.fps, det.size, checked[: len(det.keypoints)]))
+    if not looked or not look:
+        return None
+    if show_progress:
+        print(f"re-detected the performer in {repaired} of {looked} camera frames that followed someone else")
+    return Keypoints2D(data, kp.joint_set, kp.cameras, kp.fps, kp.source)
