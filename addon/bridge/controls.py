@@ -249,7 +249,8 @@ def set_switches(obj: bpy.types.Object, rig: ControlRig) -> None:
             if prop not in pose_bone:
                 raise LMMError(f"control rig {rig.bone_map.rig!r}: bone {bone!r} of {obj.name!r} has no property "
                                f"{prop!r}; the rig was not generated as the preset expects")
-            pose_bone[prop] = type(pose_bone[prop])(value) if isinstance(pose_bone[prop], (int, float)) else value
+            if pose_bone[prop] != value:  # setting even the same value would cost a depsgraph update
+                pose_bone[prop] = type(pose_bone[prop])(value) if isinstance(pose_bone[prop], (int, float)) else value
 
 
 # ---- solving the controls -----------------------------------------------------------------------------
