@@ -115,6 +115,13 @@ def test_the_rig_is_a_control_rig_its_list_shows_the_controls(addon, rig):
     rows = {row.joint: (row.bone, row.control) for row in rig.lmm_map.rows}
     assert rows["left_knee"] == ("DEF-shin.L", "shin_fk.L") and rows["spine2"] == ("DEF-spine.002", "torso")
     assert rows["right_collar"] == ("DEF-shoulder.R", "shoulder.R")
+    # Saved from the list, the preset keeps the controls, switches and twist bones, and loads back.
+    assert bpy.ops.lmm.map_save(name="my_rigify") == {"FINISHED"}
+    mapping = importlib.import_module(f"{addon.__name__}.mapping")
+    saved = importlib.import_module(f"{addon.__name__}._core").bonemap.load_bone_map(
+        mapping.user_rig_dir() / "my_rigify.toml")
+    assert saved.controls == found.bone_map.controls and saved.switches == found.bone_map.switches
+    assert saved.twist == found.bone_map.twist
 
 
 def test_motion_written_on_controls_reads_back_from_the_deforming_bones(addon, rig, test_data):
@@ -232,6 +239,11 @@ def test_inbetween_two_keyed_control_poses(addon, rig):
     assert step.max() < 0.12, step.max()
     keyed = [fc for fc in _fcurve_object(rig) if fc.data_path == 'pose.bones["thigh_fk.L"].rotation_quaternion']
     assert len(keyed[0].keyframe_points) == 61
+
+    assert bpy.ops.lmm.extend(frames=20) == {"FINISHED"}  # Extend goes on the controls too
+    _assert_keys_on_controls_only(rig)
+    assert int(round(rig.animation_data.action.frame_range[1])) == 81
+    assert np.abs(_track(rig, [61]) - before[1:]).max() < 5e-4  # the last key pose holds
 
 
 def _fcurve_object(obj):
