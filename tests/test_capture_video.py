@@ -181,3 +181,19 @@ def test_real_footage_to_bvh_with_a_keypoint_cache(demo_footage, tmp_path, monke
     assert turn.max() < 30.0  # no joint flips
     # Standing on the platform, Z up in the lab: the solved body is upright (head above pelvis) all along.
     assert np.all(g_pos[:, cn.JOINT_INDEX["head"], 1] > g_pos[:, 0, 1] + 0.3)
+
+
+def test_a_camera_that_follows_someone_else_most_of_the_take_is_refused():
+    motion = source(frames=60)
+    P, calib, kp, _ = footage(motion, BLAZEPOSE, 4, S.Corruption(noise_px=1.0, max_offset=0), seed=2)
+    other = P[::-1] + np.array([1.0, 0.0, 0.5])
+    data = kp.data.copy()
+    px, _ = calib.cameras[3].project(other[:40])
+    data[3, :40, :, :2] = px  # two thirds of the take on the other person
+    with pytest.raises(MotionFileError, match=r"cam4 \(\d+% of the frames\).*follow another person"):
+        capture(calib, kp.__class__(data, kp.joint_set, kp.cameras, kp.fps), CaptureOptions(sync=False))
+    data = kp.data.copy()
+    data[3, :12, :, :2] = px[:12]  # a fifth: those frames are left out, the take is made
+    res = capture(calib, kp.__class__(data, kp.joint_set, kp.cameras, kp.fps), CaptureOptions(sync=False))
+    assert res.left_out[3, :12].all() and res.left_out.sum() <= 14  # (a frame or two of noise besides)
+    assert mpjpe_mm(res.points[:12], P[:12]) < 15.0

@@ -154,6 +154,22 @@ def check_agreement(errors: list[np.ndarray], names, threshold_px: float, source
                               "calibration's order), and the calibration's units")
 
 
+# A camera left out (as watching someone else) of more than this share of the frames is refused.
+MAX_LEFT_OUT = 0.5
+
+
+def check_followed(away: np.ndarray, names, source) -> None:
+    """Refuse cameras left out of more than ``MAX_LEFT_OUT`` of the frames (``away``: ``(C, T)``) as
+    watching someone else: they follow another person, or their keypoints are another camera's."""
+    share = away.mean(axis=1) if away.size else np.zeros(len(names))
+    bad = [f"{n} ({100 * s:.0f}% of the frames)" for n, s in zip(names, share) if s > MAX_LEFT_OUT]
+    if bad:
+        raise MotionFileError(source, f"the detections of camera(s) {', '.join(bad)} disagree with the other cameras on "
+                              "the whole body: they follow another person, or belong to another camera. Keep other "
+                              "people out of that camera's view (or leave the camera out), and check that each camera's "
+                              "keypoints are filed under its own name")
+
+
 def check_parallax(raw: np.ndarray, cams: list, source) -> None:
     """Refuse a take that no two cameras see from directions ``MIN_PARALLAX_DEG`` apart (``raw``: ``(T, K, 3)``
     triangulated points, calibration world)."""
@@ -184,8 +200,11 @@ def check_body(lengths: dict[str, float], source) -> None:
 
 
 def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = CaptureOptions(), *,
-            progress: Callable[[float], None] | None = None, show_progress: bool = False) -> CaptureResult:
+            progress: Callable[[float], None] | None = None, show_progress: bool = False, strict: bool = True) -> CaptureResult:
     """Run the pipeline (see the module docstring).
+
+    ``strict=False`` skips the checks that cameras agree with each other (``check_agreement``,
+    ``check_followed``): for a first pass whose disagreeing frames are looked at again (video input).
 
     Args:
         progress: called with the fraction done (0 to 1), e.g. Blender's progress bar.
@@ -234,7 +253,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     err = np.full((T, K), np.nan)
     views = np.zeros((T, K), dtype=int)
     tconf = np.zeros((T, K))
-    miss: list[list[np.ndarray]] = [[] for _ in range(C)]  # per camera, its detections' reprojection errors
+    miss: list[np.ndarray] = []  # per chunk, (C, frames, K) the detections' reprojection errors
     starts = list(range(0, T, _CHUNK))
     a: int
     for i, a in enumerate(progress_bar(starts, desc="triangulating", unit="chunk", enabled=show_progress)):
@@ -247,8 +266,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         views[a:b] = tri.views.reshape(b - a, K)
         tconf[a:b] = tri.confidence.reshape(b - a, K)
         e = reprojection_errors(tri.points, np.where((w > 0)[..., None], o, np.nan), poses, focal)
-        for c in range(C):
-            miss[c].append(e[c][np.isfinite(e[c])])
+        miss.append(np.where(w > 0, e, np.nan).reshape(C, b - a, K).astype(np.float32))
         report(0.15 + 0.6 * (i + 1) / len(starts))
     # 4b. one person (``consistency``): a camera watching someone else in a frame is left out of that frame,
     # and keypoints on which the cameras split evenly are decided by the body's segment lengths.
@@ -277,7 +295,13 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     away = away[:, seen[0]:seen[-1] + 1]
     start += int(seen[0])
     # 5. Y up, smooth, fill
-    check_agreement([np.concatenate(m) for m in miss], calib.names, options.threshold_px, calib.source)
+    if strict:
+        # Judged on the frames each camera was not left out of as watching someone else; a camera left out
+        # of most frames is refused as one whose keypoints do not agree.
+        e_all = np.concatenate(miss, axis=1)[:, seen[0]:seen[-1] + 1]
+        per_camera = [e_all[c][~away[c]] for c in range(C)]
+        check_agreement([m[np.isfinite(m)] for m in per_camera], calib.names, options.threshold_px, calib.source)
+        check_followed(away, calib.names, calib.source)
     check_parallax(raw, cams, calib.source)
     W = calib.to_y_up()
     raw = raw @ W.T
@@ -319,23 +343,24 @@ def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = 
                               f"camera, and the calibration has: {', '.join(calib.names)}")
     report = progress or (lambda f: None)
     kp, _ = detect_videos(videos, cache, show_progress=show_progress, progress=lambda f: report(0.7 * f), cancel=cancel)
-    result = capture(calib, kp, options, progress=lambda f: report(0.7 + 0.1 * f), show_progress=show_progress)
-    if result.left_out is None or not result.left_out.any():
-        report(1.0)
-        return result
+    result = capture(calib, kp, options, progress=lambda f: report(0.7 + 0.1 * f), show_progress=show_progress, strict=False)
     # A camera that followed somebody else for some frames: look again there, in a crop around where the
-    # other cameras put the performer, and keep what agrees with them.
-    # A repaired camera can change the triangulation enough to leave out other frames: a few rounds, until
-    # every frame left out has been looked at (the cache remembers them, so a re-run does not look again).
+    # other cameras put the performer, and keep what agrees with them. A repaired camera can change the
+    # triangulation enough to leave out other frames: a few rounds, until every frame left out has been
+    # looked at (the cache remembers them, so a re-run does not look again). The last pass checks that the
+    # cameras agree (``strict``).
     for i in range(REDETECT_ROUNDS):
+        if result.left_out is None or not result.left_out.any():
+            break
         again = redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache,
                                    show_progress=show_progress)
         if again is None:
             break
         kp = again
-        result = capture(calib, kp, options, progress=lambda f, i=i: report(0.8 + 0.2 * (i + f) / REDETECT_ROUNDS),
-                         show_progress=show_progress)
+        result = capture(calib, kp, options, progress=lambda f, i=i: report(0.8 + 0.15 * (i + f) / REDETECT_ROUNDS),
+                         strict=False)
     else:  # out of rounds: what is left out now stays so, on a re-run too
         redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache, look=False)
+    result = capture(calib, kp, options, strict=True)
     report(1.0)
     return result
