@@ -161,7 +161,9 @@ def test_retarget_from_a_bvh_file_and_from_another_armature(addon, rig, test_dat
     hips = source.skeleton.names.index("Hips")
     rise_src = np.ptp(src[:, hips, 1]) / src[0, hips, 1]
     rise_rig = np.ptp(heads[:, 0, 2]) / heads[0, 0, 2]
-    assert rise_src > 0.05 and abs(rise_rig - rise_src) < 0.3 * rise_src, (rise_src, rise_rig)
+    # Measured: the source's pelvis rises 11.0% of its height, the DEF pelvis 11.4% (retargeting pins the feet
+    # on a body of other proportions); 15% apart at most.
+    assert rise_src > 0.05 and abs(rise_rig - rise_src) < 0.15 * rise_src, (rise_src, rise_rig)
     assert np.all(heads[:, 4, 2] > heads[:, 1:3, 2].max(axis=1) + 1.0)  # the DEF head stays above the DEF feet
 
     first = rig.animation_data.action
@@ -178,11 +180,10 @@ def test_retarget_from_a_bvh_file_and_from_another_armature(addon, rig, test_dat
     first_frame, last_frame = (int(round(f)) for f in rig.animation_data.action.frame_range)
     again = _track(rig, range(first_frame, last_frame + 1, 3))
     rise_again = np.ptp(again[:, 0, 2]) / again[0, 0, 2]
-    assert abs(rise_again - rise_rig) < 0.1 * rise_rig  # the same hop from the file or from the armature
+    assert abs(rise_again - rise_rig) < 0.02 * rise_rig  # the same hop from the file or the armature (0.1% apart)
 
 
 def test_generate_a_walk(addon, rig):
-    scene = bpy.context.scene
     assert bpy.ops.lmm.generate(action="walk", seconds=3.0, seed=1) == {"FINISHED"}
     _assert_keys_on_controls_only(rig)
     action = rig.animation_data.action
@@ -194,7 +195,9 @@ def test_generate_a_walk(addon, rig):
     way = (heads[-1, 0, :2] - heads[0, 0, :2]) / travel
     lead = (heads[:, 1, :2] - heads[:, 2, :2]) @ way
     assert lead.max() > 0.15 and lead.min() < -0.15
-    assert scene.frame_current == scene.frame_current  # scene left usable
+    # ... and come down to the floor: each DEF foot's lowest point within 5 cm of where it rests.
+    rest = np.array([rig.matrix_world @ rig.data.bones[n].head_local for n in ("DEF-foot.L", "DEF-foot.R")])
+    assert np.all(np.abs(heads[:, 1:3, 2].min(axis=0) - rest[:, 2]) < 0.05), (heads[:, 1:3, 2].min(axis=0), rest)
 
 
 def _key_control_pose(obj, frame: int, pose: dict[str, tuple], torso=(0.0, 0.0, 0.0)) -> None:
@@ -213,7 +216,6 @@ def _key_control_pose(obj, frame: int, pose: dict[str, tuple], torso=(0.0, 0.0, 
 
 def test_inbetween_two_keyed_control_poses(addon, rig):
     """An animator's blocking on the FK controls (limbs in FK), two poses 60 frames apart."""
-    scene = bpy.context.scene
     for bone in LEGS:
         rig.pose.bones[bone]["IK_FK"] = 1.0
     calm = {"thigh_fk.L": ((1, 0, 0), 0.0), "thigh_fk.R": ((1, 0, 0), 0.0), "shin_fk.L": ((1, 0, 0), 0.0),
@@ -388,7 +390,7 @@ def test_a_control_rig_without_a_preset_is_recognised_from_its_constraints(addon
     hips = read_bvh(path).skeleton.names.index("Hips")
     rise_src = np.ptp(source[:, hips, 1]) / source[0, hips, 1]
     rise_rig = np.ptp(heads[:, 0, 2]) / heads[0, 0, 2]
-    assert abs(rise_rig - rise_src) < 0.3 * rise_src, (rise_src, rise_rig)
+    assert abs(rise_rig - rise_src) < 0.15 * rise_src, (rise_src, rise_rig)  # measured 11.0% and 11.4%
     # Constraints taken away, the same armature is a plain rig again (its two roots are then refused).
     for pb in rig.pose.bones:
         while pb.constraints:
