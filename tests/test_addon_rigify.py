@@ -267,13 +267,14 @@ def test_mirror_and_clean_up(addon, rig, test_data):
     flip = np.array([-1.0, 1.0, 1.0])  # the rig stands at the origin facing -Y: its mirror plane is x = 0
     swapped = original[:, [1, 0, 3, 2]] * flip
     error = np.linalg.norm(mirrored - swapped, axis=-1)
-    assert error.max() < 0.01, error.max()  # within a centimetre (the generated rig is symmetric to 0.1 mm)
+    assert error.max() < 1e-3, error.max()  # within a millimetre (measured: under a micrometre)
 
     assert bpy.ops.lmm.clean_up(lock_feet=True, clamp_limits=True) == {"FINISHED"}
     assert rig.animation_data.action.name.endswith(".clean")
     _assert_keys_on_controls_only(rig)
     cleaned = _track(rig, frames, names)
-    assert np.isfinite(cleaned).all() and np.abs(cleaned - mirrored).max() < 0.25
+    # Clean-up moves feet and hands (locking the hop's feet, clamping joints) up to 21 cm here, no more.
+    assert np.isfinite(cleaned).all() and 1e-3 < np.abs(cleaned - mirrored).max() < 0.3
 
 
 def test_undo_restores_and_a_refusal_leaves_the_action(addon, rig, test_data):
