@@ -4,7 +4,9 @@
 (Motion -> Blender: ``create_armature``, ``armature_from_motion``, ``write_action``, ``insert_keys``,
 ``fit_scene_to_motion``), ``keys`` (a made motion as sparse Bezier keys that play it back within a
 tolerance: ``plan_keys``, ``write_keys``), and what both use: ``space`` (axes, lengths, frame rate, an armature's rest and
-placement) and ``action`` (F-curves in Blender 4.2's and 4.4+'s action layouts).
+placement) and ``action`` (F-curves in Blender 4.2's and 4.4+'s action layouts). ``controls``: a control
+rig (Rigify's generated rig) is read from its deforming bones and written as keys on its controls; ``read``
+and ``write`` turn to it by themselves (docs/control_rigs.md).
 
 Frames of reference
 -------------------
