@@ -19,7 +19,7 @@ from typing import Callable
 import bpy
 import numpy as np
 
-from . import bridge, fbx_import, mapping
+from . import bridge, fbx_import, jobs, mapping
 from .bridge import keys as bridge_keys
 from ._core import LMMError, Motion, bonemap, canonical, cleanup, keys, placement, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
@@ -64,7 +64,7 @@ def _sub(progress: Progress, start: float, end: float) -> Progress:
 # Both are jobs (``jobs.Job``): generators that read and compute, yielding their progress, and return the
 # ``finish`` that writes the keys, so that a modal operator can stop them (Esc) with nothing written.
 
-_CHUNK_FRAMES = 300  # on longer actions the model runs a few key gaps per step (each step cancellable)
+_MODEL_SECONDS_PER_FRAME = 0.003  # about what the model takes for blocking keys (one core): progress estimates
 
 
 @dataclass(frozen=True)
@@ -112,31 +112,15 @@ def key_bones(obj, driven: list[str], selected_only: bool) -> list[str]:
 
 
 def _fill(motion: Motion, known: np.ndarray, model, bone_map, opts: KeyOptions):
-    """Job part: ``tasks.inbetween`` on the whole motion, or on long ones a few key gaps at a time (each run
-    with one more key of context on either side, so that the model sees the motion into and out of its
-    keys as it would on the whole); yields fractions, returns the made motion."""
-    if motion.num_frames <= _CHUNK_FRAMES or len(known) <= 2:
-        yield 0.0
-        return tasks.inbetween(motion, known, model, source_map=bone_map, seed=opts.seed, variation=opts.variation)
-    rotations, root = motion.rotations.copy(), motion.root_positions.copy()
-    translations = None if motion.translations is None else motion.translations.copy()
-    i, chunk = 0, 0
-    while i < len(known) - 1:
-        j = i + 1
-        while j + 1 < len(known) and known[j + 1] - known[i] <= _CHUNK_FRAMES:
-            j += 1
-        lo, hi = int(known[max(i - 1, 0)]), int(known[min(j + 1, len(known) - 1)])
-        inside = known[(known >= lo) & (known <= hi)] - lo
-        part = tasks.inbetween(motion.slice(lo, hi + 1), inside, model, source_map=bone_map,
-                               seed=opts.seed + chunk, variation=opts.variation)
-        a, b = int(known[i]), int(known[j])
-        rotations[a:b + 1] = part.rotations[a - lo:b - lo + 1]
-        root[a:b + 1] = part.root_positions[a - lo:b - lo + 1]
-        if translations is not None and part.translations is not None:
-            translations[a:b + 1] = part.translations[a - lo:b - lo + 1]
-        i, chunk = j, chunk + 1
-        yield b / motion.num_frames
-    return replace(motion, rotations=rotations, root_positions=root, translations=translations)
+    """Job part: ``tasks.inbetween`` on the whole motion in a worker thread (numpy only); returns the made motion."""
+    return (yield from jobs.in_background(
+        lambda: tasks.inbetween(motion, known, model, source_map=bone_map, seed=opts.seed, variation=opts.variation),
+        expected=_MODEL_SECONDS_PER_FRAME * motion.num_frames))
+
+
+def _fit_seconds(plan) -> float:
+    """About how long the key fit takes (progress estimates): a few microseconds per curve value."""
+    return 5e-6 * plan.values.size
 
 
 def _span(work, start: float, end: float):
@@ -184,8 +168,8 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
         return on_controls
     plan = bridge.plan_keys(obj, result, motion, gaps, keep=known, bones=bones, scale=_metres(scene),
                             frame_start=first, tolerance=opts.tolerance, every_frame=opts.every_frame,
-                            watch=held_bones(bone_map))
-    yield 0.9
+                            watch=held_bones(bone_map), fit=False)
+    plan = yield from _span(jobs.in_background(lambda: bridge.fit_keys(plan), expected=_fit_seconds(plan)), 0.8, 0.95)
 
     def finish() -> str:
         added, worst = bridge.write_keys(obj, plan)
@@ -210,8 +194,9 @@ def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
     yield 0.02
     motion = read(obj, scene, (first, last))
     yield 0.3
-    result = tasks.complete(motion, frames, model, source_map=bone_map, seed=opts.seed, variation=opts.variation)
-    yield 0.7
+    result = yield from _span(jobs.in_background(
+        lambda: tasks.complete(motion, frames, model, source_map=bone_map, seed=opts.seed, variation=opts.variation),
+        expected=_MODEL_SECONDS_PER_FRAME * (motion.num_frames + frames)), 0.3, 0.7)
     known = motion.num_frames - 1
     if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: every frame, solved on its controls
         yield 0.9
@@ -226,8 +211,8 @@ def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
     current = read(obj, scene, (first, first + result.num_frames - 1))
     plan = bridge.plan_keys(obj, result, current, range(known + 1, result.num_frames), keep=[known], bones=bones,
                             scale=_metres(scene), frame_start=first, tolerance=opts.tolerance,
-                            every_frame=opts.every_frame, watch=held_bones(bone_map))
-    yield 0.9
+                            every_frame=opts.every_frame, watch=held_bones(bone_map), fit=False)
+    plan = yield from _span(jobs.in_background(lambda: bridge.fit_keys(plan), expected=_fit_seconds(plan)), 0.8, 0.95)
 
     def finish() -> str:
         added, worst = bridge.write_keys(obj, plan)

@@ -5,15 +5,48 @@ everything before ``finish`` reads the rig and computes (the model, the key fit)
 animator's data, and ``finish()`` writes the result and returns the sentence to report. A modal operator
 steps the job from a timer a few tens of milliseconds at a time; cancelling between steps (Esc) leaves
 every action exactly as it was, since nothing has been written yet. ``run`` does all of it at once (the
-operator's ``execute``: scripts, the redo panel, tests).
+operator's ``execute``: scripts, the redo panel, tests). ``in_background`` runs a long computation that
+touches no Blender data (the model) in a worker thread as one part of a job.
 """
 from __future__ import annotations
 
+import math
+import threading
 import time
-from typing import Callable, Generator
+from typing import Callable, Generator, TypeVar
 
 Finish = Callable[[], str]
 Work = Generator[float, None, Finish]
+T = TypeVar("T")
+
+
+def in_background(work: Callable[[], T], expected: float = 1.0, poll: float = 0.02) -> Generator[float, None, T]:
+    """Job part: run ``work`` in a worker thread and yield an estimate of its progress (0 to below 1, from
+    ``expected`` seconds) every ``poll`` seconds until it is done; returns what it returns, or raises what
+    it raised.
+
+    ``work`` must touch no Blender data (only numpy and ``lmm_core``: the model, a key fit), since Blender's
+    data is not thread-safe. The model's answer is then the same as in one piece (cutting the action into
+    pieces for the model would change it: the model and its clean-up see the whole motion), while Blender
+    redraws and hears Esc. A cancelled job drops the result; the thread ends on its own.
+    """
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the job, on Blender's thread)
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="lmm-job", daemon=True)
+    start = time.perf_counter()
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll)
+        yield 1.0 - math.exp(-(time.perf_counter() - start) / max(expected, 1e-3))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class Job:

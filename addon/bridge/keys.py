@@ -59,6 +59,11 @@ class KeyPlan:
     joints: list[tuple[int, str, str, slice]]  # (joint, property, rotation mode or LOCATION, its columns)
     group_scale: list[float]  # metres per channel unit of each group (see lmm_core.keys.fit)
     watched: list[int] | None = None  # the joints held within the tolerance (None: all)
+    placement: tuple = ()  # the rig's world rotation (3, 3), scale and position (3,) (``space.world_transform``)
+    rest: tuple = ()  # its bones' rest orientations (J, 3, 3) and heads (J, 3), armature space
+    every_frame: bool = False
+    fit_keep: np.ndarray | None = None  # frames the fit keys on every group
+    groups: np.ndarray | None = None  # (C,) the group (bone rotation, bone location) of each curve
 
     @property
     def count(self) -> int:
@@ -81,14 +86,15 @@ def _bone_path(name: str) -> str:
     return f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
 
 
-def _decode(obj: bpy.types.Object, plan_like: KeyPlan, values: np.ndarray) -> Motion:
+def _decode(plan_like: KeyPlan, values: np.ndarray) -> Motion:
     """The motion the curve values ``(T, C)`` pose on the rig: ``target`` with the keyed joints' rotations
-    (and locations) replaced by what the curves give (the inverse of ``write._pose_values``)."""
+    (and locations) replaced by what the curves give (the inverse of ``write._pose_values``). Reads no
+    Blender data (the rig's placement and rest are in the plan), so a fit can run in a worker thread."""
     base = plan_like.target
     sk = base.skeleton
     axes = to_blender_axes(sk.up_axis)
-    world_rot, world_scale, world_pos = world_transform(obj)
-    rest_rot, rest_head, _ = armature_rest(obj, sk.names)
+    world_rot, world_scale, world_pos = plan_like.placement
+    rest_rot, rest_head = plan_like.rest
     e = R.from_matrix(axes.T @ world_rot @ rest_rot)  # (J, 4) as in _pose_values
     rotations = base.rotations.copy()
     root = base.root_positions.copy()
@@ -126,6 +132,7 @@ def plan_keys(
     tolerance: float = core_keys.DEFAULT_TOLERANCE_M,
     every_frame: bool = False,
     watch: Iterable[str] | None = None,
+    fit: bool = True,
 ) -> KeyPlan:
     """Keys for ``motion`` on ``bones`` of ``obj`` over motion frames ``frames``, within ``tolerance`` metres.
 
@@ -136,8 +143,8 @@ def plan_keys(
         frames: motion frames that may get keys; ``keep``: the animator's key frames.
         bones: the bones to key (default: every joint of the motion).
         every_frame: a key on every frame of ``frames`` (still Bezier, with the motion's slopes).
-        watch: the bones whose heads (and tips, for bones without children) are held within ``tolerance``
-            (default: every bone).
+        watch: the bones whose heads and tails are held within ``tolerance`` (default: every joint and end site).
+        fit: fit the keys now; ``False`` leaves that to ``fit_keys`` (numpy only: a worker thread may run it).
     """
     if obj is None or obj.type != "ARMATURE":
         raise LMMError("keys can only be added to an armature object")
@@ -213,26 +220,29 @@ def plan_keys(
     groups = np.asarray(groups, dtype=np.int64)
     plan = KeyPlan(motion, target, paths, indices, names, values, None, frames, keep, tolerance, scale,  # type: ignore[arg-type]
                    frame_start, spans, group_scale)
-    plan.watched = watched
-    measure = core_keys.point_error(target, watched)
-    error = functools.partial(_error, obj, plan, measure)
+    plan.watched, plan.every_frame, plan.groups = watched, every_frame, groups
+    plan.placement = world_transform(obj)
+    plan.rest = armature_rest(obj, sk.names)[:2]
     # Frames outside ``frames`` and not kept are not ours to key: the fit keys them so that its curves
     # match the rig there (they are never written), and the curves between start at the animator's keys.
     outside = np.setdiff1d(np.arange(motion.num_frames), frames)
     # Beside each animator's key too: Blender recomputes its automatic handles from its new neighbours (and
     # a stepped key holds until the next), which one-frame segments make harmless on whole frames.
     beside = np.intersect1d(np.concatenate([keep - 1, keep + 1]), frames)
-    plan.keys = core_keys.fit(values, groups, np.asarray(group_scale), error, tolerance,
-                              keep=np.union1d(np.union1d(keep, outside), beside), every_frame=every_frame)
-    if every_frame:
-        keyed = np.zeros_like(plan.keys.keyed)
-        keyed[np.union1d(frames, keep)] = True
-        plan.keys = core_keys.Keys(keyed, plan.keys.slopes, plan.keys.groups)
-    return plan
+    plan.fit_keep = np.union1d(np.union1d(keep, outside), beside)
+    return fit_keys(plan) if fit else plan
 
 
-def _error(obj, plan: KeyPlan, measure, values: np.ndarray) -> np.ndarray:
-    return measure(_decode(obj, plan, values))
+def fit_keys(plan: KeyPlan) -> KeyPlan:
+    """The plan with its keys fitted (``lmm_core.keys.fit``); numpy only, so it may run in a worker thread."""
+    measure = core_keys.point_error(plan.target, plan.watched)
+    keys = core_keys.fit(plan.values, plan.groups, np.asarray(plan.group_scale), lambda v: measure(_decode(plan, v)),
+                         plan.tolerance, keep=plan.fit_keep, every_frame=plan.every_frame)
+    if plan.every_frame:
+        keyed = np.zeros_like(keys.keyed)
+        keyed[np.union1d(plan.frames, plan.keep)] = True
+        keys = core_keys.Keys(keyed, keys.slopes, keys.groups)
+    return replace(plan, keys=keys)
 
 
 def _add_points(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
@@ -376,7 +386,7 @@ def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int
         else:  # only the curves that got keys play differently
             columns = np.flatnonzero(touched)
             played[:, columns] = _played(plan, fcurves, columns)[:, columns]
-        error = measure(_decode(obj, plan, played))
+        error = measure(_decode(plan, played))
         worst = float(error[check].max()) if len(check) else 0.0
         bad = np.zeros(n, dtype=bool)
         bad[check[error[check] > plan.tolerance]] = True
