@@ -111,6 +111,31 @@ def key_bones(obj, driven: list[str], selected_only: bool) -> list[str]:
     return chosen
 
 
+_READ_FRAMES = 500  # frames read per job step: a long action is read in pieces, Blender redrawing between
+
+
+def _read_in_steps(obj, scene, first: int, last: int):
+    """Job part: ``read`` of frames ``first..last`` a few hundred frames per step; returns the motion.
+
+    The pieces are one motion when they agree on the skeleton (the rest pose is read on each piece's first
+    frame, so an armature object that moves or scales between them is read again in one piece)."""
+    if last - first + 1 <= _READ_FRAMES:
+        return read(obj, scene, (first, last))
+    parts = []
+    for start in range(first, last + 1, _READ_FRAMES):
+        parts.append(read(obj, scene, (start, min(start + _READ_FRAMES - 1, last))))
+        yield (start + _READ_FRAMES - first) / (last - first + 1)
+    sk = parts[0].skeleton
+    if any(not np.allclose(p.skeleton.offsets, sk.offsets, atol=1e-9) for p in parts[1:]):
+        return read(obj, scene, (first, last))
+    translations = None
+    if any(p.translations is not None for p in parts):
+        translations = np.concatenate([p.translations if p.translations is not None else p.local_positions()
+                                       for p in parts])
+    return replace(parts[0], rotations=np.concatenate([p.rotations for p in parts]),
+                   root_positions=np.concatenate([p.root_positions for p in parts]), translations=translations)
+
+
 def _fill(motion: Motion, known: np.ndarray, model, bone_map, opts: KeyOptions):
     """Job part: ``tasks.inbetween`` on the whole motion in a worker thread (numpy only); returns the made motion."""
     return (yield from jobs.in_background(
@@ -151,8 +176,7 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
         raise LMMError(f"every frame from {first} to {last} is keyed, so there is nothing to fill; delete keys between "
                        "the poses you want to keep")
     yield 0.02
-    motion = read(obj, scene, (first, last))
-    yield 0.25
+    motion = yield from _span(_read_in_steps(obj, scene, first, last), 0.02, 0.25)
     known = keyed - first
     result = yield from _span(_fill(motion, known, model, bone_map, opts), 0.25, 0.75)
     gaps = np.setdiff1d(np.arange(motion.num_frames), known)
