@@ -197,3 +197,40 @@ def test_a_camera_that_follows_someone_else_most_of_the_take_is_refused():
     res = capture(calib, kp.__class__(data, kp.joint_set, kp.cameras, kp.fps), CaptureOptions(sync=False))
     assert res.left_out[3, :12].all() and res.left_out.sum() <= 14  # (a frame or two of noise besides)
     assert mpjpe_mm(res.points[:12], P[:12]) < 15.0
+
+
+def test_one_camera_placement_recovers_the_translation_of_a_known_body():
+    """BlazePose's world landmarks are centred between the hips; put through a pinhole with a known
+    translation, ``place`` must find that translation again from the 2D keypoints alone."""
+    from lmm_core.capture.monocular import place
+
+    motion = source(frames=20)
+    P = S.keypoints_3d(motion, BLAZEPOSE) * np.array([1.0, -1.0, 1.0])  # Y down, as the camera's axes
+    centred = P - 0.5 * (P[:, [BLAZEPOSE.index("left_hip")]] + P[:, [BLAZEPOSE.index("right_hip")]])
+    truth = np.stack([np.linspace(-0.5, 0.8, 20), np.full(20, 0.3), np.linspace(3.0, 5.0, 20)], axis=1)
+    f, size = 1400.0, (1920, 1080)
+    cam = centred + truth[:, None]
+    px = cam[..., :2] / cam[..., 2:] * f + np.array([(size[0] - 1) / 2, (size[1] - 1) / 2])
+    kp = np.concatenate([px, np.ones(px.shape[:2] + (1,))], axis=-1)
+    kp[:, :5, 2] = 0.0  # a few keypoints not seen
+    np.testing.assert_allclose(place(centred, kp, size, f), truth, atol=1e-6)
+    # A wrong focal length moves the body along the rays: the depth follows it, the direction stays.
+    t2 = place(centred, kp, size, 2 * f)
+    assert np.all(t2[:, 2] > 1.5 * truth[:, 2])
+
+
+@needs_mediapipe
+def test_one_camera_without_calibration_on_real_footage(demo_footage, tmp_path, capsys):
+    out = tmp_path / "cam02.bvh"
+    assert main(["capture", str(demo_footage / "videos" / "cam02.mp4"), "-o", str(out)]) == 0
+    assert "one camera cam02" in capsys.readouterr().out
+    m = read_bvh(out)
+    assert m.num_frames == 100 and 1.4 < m.height() < 1.9
+    order = [m.skeleton.index(n) for n in cn.JOINT_NAMES]
+    g = m.global_positions()[:, order]
+    # Upright and on the floor: head above the pelvis every frame, the feet down at y = 0 when lowest.
+    assert np.all(g[:, cn.JOINT_INDEX["head"], 1] > g[:, 0, 1] + 0.3)
+    feet = g[:, [cn.JOINT_INDEX[n] for n in ("left_ankle", "right_ankle", "left_toe", "right_toe")], 1].min(axis=1)
+    assert 0.0 < np.percentile(feet, 5) < 0.12
+    assert main(["capture", str(demo_footage / "calibration" / "Calib.qca.txt"), "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "one video alone" in capsys.readouterr().err

@@ -4,26 +4,31 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import LMMError
 from ..model.tasks import intent
 from ..results import numbered, write_result
 from ..skeleton import UNITS_TO_METRES
 from .pipeline import CaptureOptions, capture_files
 from .segment import segment
-from .video import cache_folder
+from .video import Detections, cache_folder, detect_videos, is_video
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("calibration", type=Path,
-                   help="camera calibration: .toml (Anipose, Pose2Sim), .json, OpenCV .yml/.yaml, Qualisys .qca.txt, or a folder of .yml files")
-    p.add_argument("keypoints", nargs="+", type=Path,
+                   help="camera calibration: .toml (Anipose, Pose2Sim), .json, OpenCV .yml/.yaml, Qualisys .qca.txt, or a folder "
+                        "of .yml files; or, alone, one video: one camera with no calibration (BlazePose's 3D landmarks)")
+    p.add_argument("keypoints", nargs="*", type=Path,
                    help="one video per camera (or a folder of them), named as in the calibration (BlazePose detects the keypoints; "
                         "needs pip install 'lmm[capture]'); or 2D keypoints: one .npz (cameras, frames, joints, 3), or one folder of "
                         "JSON files per camera")
     p.add_argument("-o", "--output", type=Path, required=True, help="output BVH (with --split: OUT_001.bvh, OUT_002.bvh, ...)")
     p.add_argument("--format", default="auto", choices=["auto", "coco17", "body25", "blazepose"],
                    help="keypoint set: COCO-17 JSON, OpenPose BODY_25 JSON, BlazePose (default: detected from the files)")
-    p.add_argument("--fps", type=float, help="frame rate of the footage (default: the .npz's, else 30)")
+    p.add_argument("--fps", type=float, help="frame rate of the footage (default: the video's or the .npz's, else 30)")
+    p.add_argument("--focal", type=float,
+                   help="one camera: its focal length in pixels (default: a 65-degree horizontal field of view)")
     p.add_argument("--no-sync", action="store_true", help="the cameras are synchronised (genlock): do not estimate frame offsets")
     p.add_argument("--max-offset", type=int, default=30, help="largest frame offset between cameras searched, either way (default 30)")
     p.add_argument("--threshold", type=float, default=20.0, help="reprojection error in pixels under which a camera agrees (default 20)")
@@ -48,11 +53,14 @@ def run(args: argparse.Namespace) -> int:
         raise LMMError("--max-offset and --smooth must not be negative, and --threshold must be positive")
     options = CaptureOptions(fps=args.fps, sync=not args.no_sync, max_offset=args.max_offset, threshold_px=args.threshold,
                              smooth_s=args.smooth, limits=not args.no_limits)
-    # Video detections are kept beside the output (take.keypoints/), so a re-run skips detection.
-    result = capture_files(args.calibration, args.keypoints, options, fmt=args.format, units=args.units, up=args.up,
-                           show_progress=True, cache=cache_folder(args.output))
-    print(result.summary())
-    motion = result.motion
+    if not args.keypoints:
+        motion = _one_camera(args)
+    else:
+        # Video detections are kept beside the output (take.keypoints/), so a re-run skips detection.
+        result = capture_files(args.calibration, args.keypoints, options, fmt=args.format, units=args.units, up=args.up,
+                               show_progress=True, cache=cache_folder(args.output))
+        print(result.summary())
+        motion = result.motion
     if not args.split:
         clips = [(0, motion.num_frames)]
     else:
@@ -70,6 +78,27 @@ def run(args: argparse.Namespace) -> int:
             print(f"          action: {top[0]} ({top[1]:.0%})" if top else "          action: (none)")
         write_result(clip, out, args.rig)
     return 0
+
+
+def _one_camera(args: argparse.Namespace):
+    """``lmm capture VIDEO -o OUT``: one camera, no calibration (``monocular``)."""
+    video = args.calibration
+    if not is_video(video):
+        raise LMMError(f"{video}: give the keypoints or videos after the calibration (or one video alone, for one camera "
+                       "with no calibration)")
+    if not video.is_file():
+        raise LMMError(f"{video}: video not found; check the path")
+    from .monocular import monocular
+
+    _, dets = detect_videos([video], cache_folder(args.output), show_progress=True)
+    det = dets[0]
+    if args.fps is not None:
+        det = Detections(det.keypoints, det.world, args.fps, det.size, det.checked)
+    motion, points = monocular(det, focal_px=args.focal, smooth_s=args.smooth, limits=not args.no_limits)
+    seen = float(np.mean(det.keypoints[..., 2].max(axis=1) > 0))
+    print(f"one camera {video.stem}: {motion.num_frames} frames at {motion.fps:g} fps, person found in {100 * seen:.0f}% of them; "
+          f"height {motion.height():.2f} m (scale and distance are BlazePose's guess: see docs/capture.md)")
+    return motion
 
 
 __all__ = ["add_arguments", "run"]
