@@ -274,7 +274,7 @@ def main() -> None:
         "shows as a few centimetres of wrist and ankle error, not as a changing body. Without the one-person "
         "checks (`consistency.py`) and the second look in crops, the left thigh varied by 13.8%, the hip width "
         "by 18.9%, two frames flipped and the jitter was 80 m/s^2: cam02's tracker follows a bystander in frames "
-        "41-74. The detection speed depends on the machine's load (17-28 frames/s measured here while a training "
+        "41-74. The detection speed depends on the machine's load (17-37 frames/s measured here while a training "
         "run used the other core).\n\n"
         "One camera alone (`lmm capture cam01.mp4 -o take.bvh`: no calibration, BlazePose's 3D landmarks placed "
         "through an assumed 65-degree field of view, levelled, feet on the floor; `monocular.py`) against the "
