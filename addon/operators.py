@@ -245,6 +245,7 @@ class _Steps:
                           "Re-roll it in the panel", default=False)
     trial_copy = True
     status = "LMM: working..."
+    running = None  # what the modal job under way is doing, or None (class-wide: one job at a time)
 
     def work(self, context, obj):
         raise NotImplementedError
@@ -275,6 +276,9 @@ class _Steps:
         wm = context.window_manager
         if context.window is None:  # no window to hold a timer (a script, the background): all at once
             return self.execute(context)
+        if _Steps.running is not None:  # one at a time: two jobs would key the same action
+            self.report({"ERROR"}, f"LMM is still working ({_Steps.running}); wait for it, or press Esc to stop it")
+            return {"CANCELLED"}
         try:
             self._job = self.job(context, wm.progress_update)
         except LMMError as exc:
@@ -282,6 +286,7 @@ class _Steps:
             return {"CANCELLED"}
         wm.progress_begin(0.0, 1.0)
         self._say(context, 0.0)
+        _Steps.running = self.status.removeprefix("LMM: ").rstrip(".")
         self._timer = wm.event_timer_add(0.01, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
@@ -292,6 +297,7 @@ class _Steps:
             workspace.status_text_set(f"{self.status} {100 * fraction:.0f}% (Esc to cancel)")
 
     def _end(self, context) -> None:
+        _Steps.running = None
         wm = context.window_manager
         wm.event_timer_remove(self._timer)
         wm.progress_end()
