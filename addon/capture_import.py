@@ -2,7 +2,11 @@
 2D keypoints, then a new armature with the solved motion (``bridge.armature_from_motion``).
 
 Keypoints are one ``.npz`` file or one folder of JSON files per camera (COCO-17 or OpenPose BODY_25): give
-the folder that holds the camera folders. Bad input is one reported sentence, as for every LMM operator.
+the folder that holds the camera folders. Or give the folder of the cameras' videos (``cam01.mp4``, ...,
+named after the calibration's cameras): BlazePose detects the keypoints, which needs MediaPipe in
+Blender's Python (``pip install 'lmm[capture]'``; without it the import says so in one sentence), and the
+detections are cached beside the folder (``videos.keypoints/``) so a second import is quick. Bad input is
+one reported sentence, as for every LMM operator.
 """
 # No "from __future__ import annotations": Blender reads property annotations as live objects.
 from pathlib import Path
@@ -25,8 +29,9 @@ class LMM_OT_import_capture(bpy.types.Operator):
         description="Camera calibration: .toml, .json, OpenCV .yml, or a folder of OpenCV .yml files",
     )
     keypoints: StringProperty(
-        name="Keypoints", subtype="FILE_PATH",
-        description="2D keypoints: one .npz, or the folder holding one folder of JSON files per camera",
+        name="Keypoints or Videos", subtype="FILE_PATH",
+        description="2D keypoints (one .npz, or the folder holding one folder of JSON files per camera), or the folder "
+                    "of the cameras' videos, named after them (BlazePose; needs MediaPipe)",
     )
     keypoint_format: EnumProperty(
         name="Format",
@@ -53,11 +58,19 @@ class LMM_OT_import_capture(bpy.types.Operator):
             if not self.calibration or not self.keypoints:
                 raise LMMError("choose a calibration file and the keypoints (an .npz, or the folder of camera folders)")
             scene = context.scene
-            calib = capture.read_calibration(bpy.path.abspath(self.calibration))
-            kp = capture.read_keypoints(bpy.path.abspath(self.keypoints), self.keypoint_format)
-            fps = self.fps or kp.fps or bridge.scene_fps(scene)
-            options = capture.CaptureOptions(fps=fps, sync=self.sync, limits=self.limits)
-            result = capture.capture(calib, kp, options, progress=lambda f: progress(0.7 * f))
+            source = Path(bpy.path.abspath(self.keypoints))
+            if source.exists() and capture.video.video_files([source]) is not None:
+                # Videos: detection, then the pipeline; the detections are kept beside the folder.
+                cache = source.with_name(source.name.split(".")[0] + ".keypoints")
+                options = capture.CaptureOptions(fps=self.fps or None, sync=self.sync, limits=self.limits)
+                result = capture.capture_files(bpy.path.abspath(self.calibration), [source], options,
+                                               progress=lambda f: progress(0.7 * f), cache=cache)
+            else:
+                calib = capture.read_calibration(bpy.path.abspath(self.calibration))
+                kp = capture.read_keypoints(bpy.path.abspath(self.keypoints), self.keypoint_format)
+                fps = self.fps or kp.fps or bridge.scene_fps(scene)
+                options = capture.CaptureOptions(fps=fps, sync=self.sync, limits=self.limits)
+                result = capture.capture(calib, kp, options, progress=lambda f: progress(0.7 * f))
             motion = result.motion
             name = Path(bpy.path.abspath(self.keypoints)).name.split(".")[0] or "Capture"
             obj = bridge.armature_from_motion(motion, scale=bridge.blender_scale("m", scene), name=name,

@@ -8,6 +8,7 @@ import pytest
 bpy = pytest.importorskip("bpy", reason="needs the bpy module (real headless Blender): pip install bpy==5.0.1")
 
 from capture_fixtures import footage, source  # noqa: E402
+from footage_fixtures import demo_footage, have_mediapipe, pose2sim_wheel  # noqa: E402,F401  (fixtures)
 from lmm_core import canonical as cn  # noqa: E402
 from lmm_core.capture import synthetic as S  # noqa: E402
 from lmm_core.capture.calibration import write_calibration  # noqa: E402
@@ -77,3 +78,23 @@ def test_the_addon_registers_the_operator_and_its_import_menu_entry():
     finally:
         addon.unregister()
     assert not hasattr(bpy.types, "LMM_OT_import_capture")
+
+
+def test_import_capture_from_a_folder_of_real_videos(operator, demo_footage):
+    """Pose2Sim's four-camera demo: the Qualisys calibration and the folder of videos make an armature;
+    the detections are cached beside the folder."""
+    if not have_mediapipe():
+        pytest.skip("video capture needs MediaPipe and OpenCV: pip install '.[capture]'")
+    scene = bpy.context.scene
+    videos = demo_footage / "videos"
+    assert operator(calibration=str(demo_footage / "calibration" / "Calib.qca.txt"), keypoints=str(videos)) == {"FINISHED"}
+    obj = bpy.data.objects["videos"]
+    assert obj.type == "ARMATURE" and obj.animation_data.action is not None
+    assert scene.render.fps == 60 and scene.frame_end - scene.frame_start + 1 >= 95
+    assert sorted(p.name for p in (demo_footage / "videos.keypoints").iterdir()) == ["cam01.npz", "cam02.npz", "cam03.npz", "cam04.npz"]
+    # Blender is Z up: the head stays above the hips all through the take.
+    for frame in (scene.frame_start, scene.frame_start + 50, scene.frame_end):
+        scene.frame_set(frame)
+        head = obj.matrix_world @ obj.pose.bones["head"].head
+        pelvis = obj.matrix_world @ obj.pose.bones["pelvis"].head
+        assert head.z > pelvis.z + 0.3
