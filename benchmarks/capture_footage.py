@@ -214,6 +214,16 @@ def main() -> None:
     drifts = drift(g_pos[:, feet], contacts, 1.0)
     drift_all = np.concatenate([d for d in drifts if d.size]) if any(d.size for d in drifts) else np.zeros(1)
     lowest = g_pos[:, feet, 1].min(axis=1)
+    # The same keypoints with the feet pinned on their contacts (--pin-feet), and with Pose2Sim's agreement
+    # threshold (15 px) instead of LMM's 20.
+    pinned = capture(calib, kp, CaptureOptions(threshold_px=args.threshold, pin_feet=True)).motion
+    c_pin = foot_contacts(pinned, rule="lock", floor=None)
+    d_pin = np.concatenate([d for d in drift(pinned.global_positions()[:, feet], c_pin, 1.0) if d.size] or [np.zeros(1)])
+    strict = capture(calib, kp, CaptureOptions(threshold_px=15.0))
+    tri15 = reprojection(strict.raw_points @ W, calib, kp.data, strict, 15.0)
+    L15 = np.stack([np.linalg.norm(strict.points[:, BLAZEPOSE.index(a)] - strict.points[:, BLAZEPOSE.index(b)], axis=-1)
+                    for a, b in SEGMENTS.values()], axis=1)
+    cv15 = np.std(L15, axis=0) / np.mean(L15, axis=0)
 
     # -- one camera alone (no calibration), against the four-camera solution on the 12 marked joints
     marked = [cn.JOINT_INDEX[f"{s}_{j}"] for j in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist") for s in ("left", "right")]
@@ -259,13 +269,19 @@ def main() -> None:
         f"Joint flips (a joint's world rotation turning more than {FLIP_DEG:g} degrees between frames): {flips} frames. "
         f"Feet: skate ratio {skate:.3f}, planted feet drift median {100 * np.median(drift_all):.1f} cm, 95th percentile "
         f"{100 * np.percentile(drift_all, 95):.1f} cm, over {int(contacts.any(axis=1).sum())} of {T} frames with a foot "
-        f"down; lowest foot joint {100 * np.median(lowest):.1f} cm above the floor (median). Jitter: 99th percentile "
+        f"down; lowest foot joint {100 * np.median(lowest):.1f} cm above the floor (median; the performer stands on a "
+        f"platform above the lab's floor). With `--pin-feet`: drift median {100 * np.median(d_pin):.1f} cm, 95th "
+        f"percentile {100 * np.percentile(d_pin, 95):.1f} cm. Jitter: 99th percentile "
         f"joint acceleration {acc99:.1f} m/s^2.\n\n"
         f"Speed on one core: detection {det_fps:.1f} frames/s (decoding 1088x1920 H.264 included); the pipeline "
         f"(sync, triangulation, smoothing, solving) {kp.num_frames / solve_seconds:.0f} frames/s.\n\n"
         f"Goals (issue 21): reprojection under 8 px (mean of the cameras {tri_mean:.1f} px: "
         f"{'met' if tri_mean < 8 else 'not met'}); bone lengths within 3% CV (worst: {worst_cv[0]} {100 * worst_cv[1][1]:.1f}%: "
-        f"{'met' if worst_cv[1][1] < 0.03 else 'not met'}); no joint flips ({'met' if flips == 0 else 'not met'}).\n\n"
+        f"{'met' if worst_cv[1][1] < 0.03 else 'not met'}); no joint flips ({'met' if flips == 0 else 'not met'}). "
+        f"With `--threshold 15` (Pose2Sim's own triangulation threshold) the cameras' reprojection errors are "
+        f"{', '.join(f'{t[0]:.1f}' for t in tri15)} px (mean {np.mean([t[0] for t in tri15]):.1f}; "
+        f"{', '.join(f'{100 * t[1]:.0f}%' for t in tri15)} of the detections agreeing) and the worst bone's CV "
+        f"{100 * cv15.max():.1f}% (median {100 * np.median(cv15):.1f}%).\n\n"
         "Reading it: BlazePose places a landmark to within about 9 px (median) on these frames, about the same for "
         "every landmark, the face's included: it sees the body in a 256-pixel crop, about 5 frame pixels to one of its "
         "own, and each camera's detections sit 2 to 6 px off the others' on average (view-dependent bias, or the "

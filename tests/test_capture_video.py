@@ -164,6 +164,8 @@ def test_real_footage_to_bvh_with_a_keypoint_cache(demo_footage, tmp_path, monke
     st = os.stat(vid)
     os.utime(vid, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert video.read_cache(cache, vid) is None
+    os.utime(vid, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert video.read_cache(cache, vid) is not None
 
     # What the footage measures (benchmarks/capture_footage.py has the full set): the body is a body.
     res = again
@@ -181,6 +183,17 @@ def test_real_footage_to_bvh_with_a_keypoint_cache(demo_footage, tmp_path, monke
     assert turn.max() < 30.0  # no joint flips
     # Standing on the platform, Z up in the lab: the solved body is upright (head above pelvis) all along.
     assert np.all(g_pos[:, cn.JOINT_INDEX["head"], 1] > g_pos[:, 0, 1] + 0.3)
+    # --pin-feet holds planted feet still: the median slide of a planted foot drops well under a centimetre.
+    from lmm_core.feet import drift, foot_contacts
+
+    feet = [cn.JOINT_INDEX[n] for n in cn.CONTACT_JOINTS]
+
+    def planted_drift(m):
+        c = foot_contacts(m, rule="lock", floor=None)
+        return float(np.median(np.concatenate([d for d in drift(m.global_positions()[:, feet], c, 1.0) if d.size])))
+
+    pinned = capture_files(calib_file, [demo_footage / "videos"], CaptureOptions(pin_feet=True), cache=cache).motion
+    assert planted_drift(pinned) < 0.005 < planted_drift(res.motion)
 
 
 def test_a_camera_that_follows_someone_else_most_of_the_take_is_refused():

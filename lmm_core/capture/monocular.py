@@ -79,8 +79,8 @@ def place(world: np.ndarray, keypoints: np.ndarray, size: tuple[int, int], focal
     return t
 
 
-def monocular(det: Detections, *, focal_px: float | None = None, smooth_s: float = 0.05, limits: bool = True
-              ) -> tuple[Motion, np.ndarray]:
+def monocular(det: Detections, *, focal_px: float | None = None, smooth_s: float = 0.05, limits: bool = True,
+              pin_feet: bool = False) -> tuple[Motion, np.ndarray]:
     """A motion on the canonical body from one camera's BlazePose detections (see the module docstring).
 
     Returns:
@@ -111,4 +111,9 @@ def monocular(det: Detections, *, focal_px: float | None = None, smooth_s: float
     motion.root_positions = motion.root_positions - np.array([0.0, floor, 0.0])
     points = points - np.array([0.0, floor, 0.0])
     motion.labels["source"] = "capture (one camera)"
+    if pin_feet:
+        from ..feet import foot_contacts
+        from ..feet import pin_feet as pin
+
+        motion = pin(motion, foot_contacts(motion, rule="lock"), floor=0.0)
     return motion, points

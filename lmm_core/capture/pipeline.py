@@ -61,6 +61,8 @@ class CaptureOptions:
         limits: keep joints inside the learned joint limits.
         body_check: decide keypoints the cameras split on evenly by the body's segment lengths
             (``consistency``).
+        pin_feet: hold each foot still while it is down (``feet.pin_feet`` on the "lock" contacts), two-bone
+            IK on the legs: the centimetre of slide detector noise leaves on a planted foot goes.
     """
 
     fps: float | None = None
@@ -70,6 +72,7 @@ class CaptureOptions:
     smooth_s: float = 0.05
     limits: bool = True
     body_check: bool = True
+    pin_feet: bool = False
 
 
 @dataclass(eq=False)
@@ -314,6 +317,11 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     skeleton, lengths = fit_skeleton(points, kp.joint_set)
     check_body(lengths, calib.source)
     motion = solve(points, kp.joint_set, fps, limits=options.limits, skeleton=skeleton)
+    if options.pin_feet:
+        from ..feet import foot_contacts, pin_feet  # (feet imports the clean-up, which the rest does not need)
+
+        # Contacts by the motion's own ground level: the calibration's floor need not be the one stood on.
+        motion = pin_feet(motion, foot_contacts(motion, rule="lock", floor=None), floor=None)
     report(1.0)
     return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths, away)
 
