@@ -105,9 +105,8 @@ def fitted_slopes(values: np.ndarray, keyed: np.ndarray, groups: np.ndarray, gue
     model's in-betweens, whose small frame-to-frame jitter the motion's own slope at a key follows).
     """
     n, count = keyed.shape
-    out = guess.copy()
     if n < 3 or count == 0:
-        return out
+        return guess.copy()
     frame = np.arange(n)
     index = np.cumsum(keyed, axis=0) - 1  # (T, G) the number of the key at or before each frame
     before = np.maximum.accumulate(np.where(keyed, frame[:, None], -1), axis=0)
@@ -124,34 +123,56 @@ def fitted_slopes(values: np.ndarray, keyed: np.ndarray, groups: np.ndarray, gue
     for c in range(len(groups)):
         slot[c] = np.count_nonzero(groups[:c] == groups[c])
     curves = int(slot.max()) + 1
-    diag = np.full((count, width), ridge)
-    off = np.zeros((count, width))
-    rhs = np.zeros((count, width, curves))
+    laid = np.zeros((n, count, curves))  # the curves by (group, place), and their guessed slopes
+    laid[:, groups, slot] = values
+    hint = np.zeros_like(laid)
+    hint[:, groups, slot] = guess
+    # Normal equations, laid out key number first (rows the solver steps through), summed by bincount.
     i0 = index[t, g]
-    np.add.at(diag, (g, i0), a * a)
-    np.add.at(diag, (g, i0 + 1), b * b)
-    np.add.at(off, (g, i0), a * b)
+    size = width * count
+    first, second = i0 * count + g, (i0 + 1) * count + g
+    diag = (np.bincount(first, a * a, size) + np.bincount(second, b * b, size)).reshape(width, count) + ridge
+    off = np.bincount(first, a * b, size).reshape(width, count)
+    r = laid[t, g] - h00[:, None] * laid[k0, g] - h01[:, None] * laid[k1, g]  # (M, curves)
+    rhs = np.stack([np.bincount(first, a * r[:, j], size) + np.bincount(second, b * r[:, j], size)
+                    for j in range(curves)], axis=-1).reshape(width, count, curves)
     key_t, key_g = np.nonzero(keyed)
-    for c in range(len(groups)):
-        mine = g == groups[c]
-        tc, kc0, kc1 = t[mine], k0[mine], k1[mine]
-        r = values[tc, c] - h00[mine] * values[kc0, c] - h01[mine] * values[kc1, c]
-        np.add.at(rhs[:, :, slot[c]], (g[mine], i0[mine]), a[mine] * r)
-        np.add.at(rhs[:, :, slot[c]], (g[mine], i0[mine] + 1), b[mine] * r)
-        at = key_g == groups[c]
-        rhs[groups[c], index[key_t[at], groups[c]], slot[c]] += ridge * guess[key_t[at], c]
-    for i in range(1, width):  # Thomas: forward sweep over all groups at once
-        w = off[:, i - 1] / diag[:, i - 1]
-        diag[:, i] -= w * off[:, i - 1]
-        rhs[:, i] -= w[:, None] * rhs[:, i - 1]
-    solved = np.zeros_like(rhs)
-    solved[:, -1] = rhs[:, -1] / diag[:, -1, None]
-    for i in range(width - 2, -1, -1):
-        solved[:, i] = (rhs[:, i] - off[:, i, None] * solved[:, i + 1]) / diag[:, i, None]
-    for c in range(len(groups)):
-        at = key_g == groups[c]
-        out[key_t[at], c] = solved[groups[c], index[key_t[at], groups[c]], slot[c]]
+    rhs[index[key_t, key_g], key_g] += ridge * hint[key_t, key_g]
+    solved = _tridiagonal(off, diag, rhs)
+    at_keys = np.zeros_like(laid)
+    at_keys[key_t, key_g] = solved[index[key_t, key_g], key_g]
+    return np.where(keyed[:, groups], at_keys[:, groups, slot], guess)
+
+
+def _shift(x: np.ndarray, by: int) -> np.ndarray:
+    """``x`` moved ``by`` rows along its first axis (``x[i - by]`` at row ``i``), zeros where it runs out."""
+    out = np.zeros_like(x)
+    if by > 0:
+        out[by:] = x[:-by]
+    else:
+        out[:by] = x[-by:]
     return out
+
+
+def _tridiagonal(off: np.ndarray, diag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve symmetric tridiagonal systems by parallel cyclic reduction: ``diag (N, G)``, ``off (N, G)``
+    (row ``i`` couples to ``i + 1``; the last row's is 0), ``rhs (N, G, R)``; returns ``(N, G, R)``.
+
+    ``log2 N`` whole-array steps instead of ``2 N`` row steps (the normal equations of slopes are
+    symmetric positive definite, for which the reduction needs no pivoting)."""
+    lower = _shift(off, 1)  # row i couples to i - 1
+    upper = off.copy()
+    b, d = diag.copy(), rhs.copy()
+    stride = 1
+    while stride < len(b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.where(lower != 0, -lower / _shift(b, stride), 0.0)
+            gamma = np.where(upper != 0, -upper / _shift(b, -stride), 0.0)
+        b = b + alpha * _shift(upper, stride) + gamma * _shift(lower, -stride)
+        d = d + alpha[..., None] * _shift(d, stride) + gamma[..., None] * _shift(d, -stride)
+        lower, upper = alpha * _shift(lower, stride), gamma * _shift(upper, -stride)
+        stride *= 2
+    return d / b[..., None]
 
 
 def _split(local: np.ndarray, over: np.ndarray, keyed: np.ndarray) -> np.ndarray:
