@@ -65,3 +65,32 @@ def test_bad_input_names_the_problem(clip):
         keys.fit(np.full_like(values, np.nan), groups, scale, lambda v: np.zeros(len(v)))
     with pytest.raises(LMMError, match="kept key frames must lie in"):
         keys.fit(values, groups, scale, lambda v: np.zeros(len(v)), keep=[500])
+
+
+def test_fitted_slopes_are_the_least_squares_ones(clip):
+    """Against a dense least-squares solve of the same Hermite curves (real joint curves, uneven keys)."""
+    values, groups, _, _ = _curves(clip)
+    values, groups = values[:60, :9], groups[:9]  # the hips' and two joints' quaternions
+    keyed = np.zeros((60, 3), dtype=bool)
+    keyed[[0, 7, 9, 10, 25, 59], 0] = keyed[[0, 30, 59], 1] = keyed[[0, 2, 13, 40, 59], 2] = True
+    guess = np.gradient(values, axis=0)
+    fitted = keys.fitted_slopes(values, keyed, groups, guess, ridge=1e-12)
+    frames = np.arange(60)
+    for c in range(values.shape[1]):
+        k = np.flatnonzero(keyed[:, groups[c]])
+        pos = np.clip(np.searchsorted(k, frames, side="right") - 1, 0, len(k) - 2)
+        d = (k[pos + 1] - k[pos]).astype(float)
+        u = (frames - k[pos]) / d
+        a = np.zeros((60, len(k)))
+        a[frames, pos] += (u ** 3 - 2 * u ** 2 + u) * d
+        a[frames, pos + 1] += (u ** 3 - u ** 2) * d
+        rest = values[:, c] - (2 * u ** 3 - 3 * u ** 2 + 1) * values[k[pos], c] - (-2 * u ** 3 + 3 * u ** 2) * values[
+            k[pos + 1], c]
+        best, *_ = np.linalg.lstsq(a, rest, rcond=None)
+        decided = np.abs(a).sum(axis=0) > 0  # a key whose segments hold no frame keeps its guess
+        np.testing.assert_allclose(fitted[k[decided], c], best[decided], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(fitted[k[~decided], c], guess[k[~decided], c])
+        assert np.all(fitted[~keyed[:, groups[c]], c] == guess[~keyed[:, groups[c]], c])
+    played = keys.evaluate(values, keys.Keys(keyed, fitted, groups))
+    plain = keys.evaluate(values, keys.Keys(keyed, guess, groups))
+    assert np.square(played - values).sum() < np.square(plain - values).sum()
