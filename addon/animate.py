@@ -125,9 +125,15 @@ def _read_in_steps(obj, scene, first: int, last: int):
     for start in range(first, last + 1, _READ_FRAMES):
         parts.append(read(obj, scene, (start, min(start + _READ_FRAMES - 1, last))))
         yield (start + _READ_FRAMES - first) / (last - first + 1)
+    return _joined(parts) or read(obj, scene, (first, last))
+
+
+def _joined(parts: list[Motion]) -> Motion | None:
+    """Consecutive pieces of one rig's motion as one motion; ``None`` when they disagree on the skeleton
+    (each piece's rest pose is read on its first frame: an armature object that moved or scaled)."""
     sk = parts[0].skeleton
     if any(not np.allclose(p.skeleton.offsets, sk.offsets, atol=1e-9) for p in parts[1:]):
-        return read(obj, scene, (first, last))
+        return None
     translations = None
     if any(p.translations is not None for p in parts):
         translations = np.concatenate([p.translations if p.translations is not None else p.local_positions()
@@ -232,7 +238,8 @@ def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
 
         return on_controls
     # What the rig shows on the new frames now (its curves held past their last key): the bones not keyed.
-    current = read(obj, scene, (first, first + result.num_frames - 1))
+    later = read(obj, scene, (last + 1, first + result.num_frames - 1))
+    current = _joined([motion, later]) or read(obj, scene, (first, first + result.num_frames - 1))
     plan = bridge.plan_keys(obj, result, current, range(known + 1, result.num_frames), keep=[known], bones=bones,
                             scale=_metres(scene), frame_start=first, tolerance=opts.tolerance,
                             every_frame=opts.every_frame, watch=held_bones(bone_map), fit=False)
