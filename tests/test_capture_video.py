@@ -203,7 +203,7 @@ def test_a_camera_that_follows_someone_else_most_of_the_take_is_refused():
     data = kp.data.copy()
     px, _ = calib.cameras[3].project(other[:40])
     data[3, :40, :, :2] = px  # two thirds of the take on the other person
-    with pytest.raises(MotionFileError, match=r"cam4 \(\d+% of the frames\).*follow another person"):
+    with pytest.raises(MotionFileError, match=r"cam4 \(median \d+ px\) do not agree.*does not follow someone else"):
         capture(calib, kp.__class__(data, kp.joint_set, kp.cameras, kp.fps), CaptureOptions(sync=False))
     data = kp.data.copy()
     data[3, :12, :, :2] = px[:12]  # a fifth: those frames are left out, the take is made
@@ -247,3 +247,11 @@ def test_one_camera_without_calibration_on_real_footage(demo_footage, tmp_path, 
     assert 0.0 < np.percentile(feet, 5) < 0.12
     assert main(["capture", str(demo_footage / "calibration" / "Calib.qca.txt"), "-o", str(tmp_path / "x.bvh")]) == 2
     assert "one video alone" in capsys.readouterr().err
+
+
+def test_a_camera_left_out_of_most_frames_is_named():
+    from lmm_core.capture.pipeline import check_followed
+
+    check_followed(np.array([[True] * 5 + [False] * 5, [False] * 10]), ["a", "b"], None)  # half: still made
+    with pytest.raises(MotionFileError, match=r"camera\(s\) a \(60% of the frames\) disagree .* follow another person"):
+        check_followed(np.array([[True] * 6 + [False] * 4, [False] * 10]), ["a", "b"], None)

@@ -154,7 +154,7 @@ def check_agreement(errors: list[np.ndarray], names, threshold_px: float, source
         raise MotionFileError(source, f"the keypoints of camera(s) {', '.join(bad)} do not agree with their calibration: "
                               f"they lie further than {threshold_px:g} px from where the other cameras put the "
                               "points. Check that each camera's keypoints are filed under its own name (or in the "
-                              "calibration's order), and the calibration's units")
+                              "calibration's order), the calibration's units, and that the camera does not follow someone else")
 
 
 # A camera left out (as watching someone else) of more than this share of the frames is refused.
@@ -299,10 +299,10 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     start += int(seen[0])
     # 5. Y up, smooth, fill
     if strict:
-        # Judged on the frames each camera was not left out of as watching someone else; a camera left out
-        # of most frames is refused as one whose keypoints do not agree.
+        # Judged on the frames each camera was not left out of as watching someone else, unless that is most
+        # of them: such a camera is judged on all its frames (its keypoints may be another camera's).
         e_all = np.concatenate(miss, axis=1)[:, seen[0]:seen[-1] + 1]
-        per_camera = [e_all[c][~away[c]] for c in range(C)]
+        per_camera = [e_all[c] if away[c].mean() > MAX_LEFT_OUT else e_all[c][~away[c]] for c in range(C)]
         check_agreement([m[np.isfinite(m)] for m in per_camera], calib.names, options.threshold_px, calib.source)
         check_followed(away, calib.names, calib.source)
     check_parallax(raw, cams, calib.source)
