@@ -71,3 +71,28 @@ def test_only_completion_windows_are_pushed(clip):
     assert not np.allclose(batch.rotations[0], rot[0])
     for b in range(1, B):
         np.testing.assert_array_equal(batch.rotations[b], rot[b])
+
+
+def test_the_skip_takes_none_of_the_guess_at_t0_and_all_of_it_at_the_end():
+    from lmm_core.model.sampling import skip_weight
+    np.testing.assert_allclose(skip_weight(np.array([0.0, 0.5, 1.0])), [0.0, 1.0, 1.0])
+    assert 0 < skip_weight(0.25) < 1
+
+
+def test_a_skip_model_is_the_same_regressor_at_t0_and_keeps_keys_when_drawing(clip):
+    """``flow_skip`` changes nothing in the deterministic mode (t = 0 takes none of the guess), and a draw
+    still returns the keys exactly."""
+    from dataclasses import replace
+
+    from lmm_core.model import runtime, tasks
+    from lmm_core.model.runtime import Sample
+    m = runtime.load(ROOT / "presets" / "models" / "lmm_sampling.npz")
+    skip = runtime.Model(m.params, replace(m.cfg, flow_skip=True), m.mean, m.std, None, None, None, m.scale, m.vel_std)
+    known = np.zeros(60, dtype=bool)
+    known[:10] = known[59] = True
+    a = m.fill(clip.rotations[:60], clip.root_positions[:60], known)
+    b = skip.fill(clip.rotations[:60], clip.root_positions[:60], known)
+    np.testing.assert_array_equal(a[0], b[0])
+    r, p, _ = skip.fill(clip.rotations[:60], clip.root_positions[:60], known, sample=Sample.seeded(2))
+    np.testing.assert_allclose(r[known], clip.rotations[:60][known], atol=1e-9)
+    assert not np.allclose(r, a[0])

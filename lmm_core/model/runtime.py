@@ -25,7 +25,7 @@ from . import network
 from .body import Body
 from .config import ModelConfig
 from .features import FEATURES, GROUP_OF_FEATURE
-from .sampling import STEPS, distance_scale, euler_step, noise, with_flow
+from .sampling import STEPS, distance_scale, euler_step, noise, skip_weight, with_flow
 from .goals import RootKeys
 from .segments import CONTEXT, plan
 from .window import Window, choose_anchor, finish, key_distance, prepare
@@ -168,8 +168,14 @@ class Model:
                 t = k / steps
                 x = with_flow(win.x, z, t, self.cfg.pos_freqs)
                 out, act, sty = network.forward(self.params, self.cfg, x[None], *labels)
+                skip = skip_weight(t) * z * unknown if self.cfg.flow_skip else 0.0
                 if k + 1 < steps:
-                    z = euler_step(z, out[0, :, : FEATURES] * win.gate * unknown / unit, t, (k + 1) / steps)
+                    z = euler_step(z, out[0, :, : FEATURES] * win.gate * unknown / unit + skip, t, (k + 1) / steps)
+            if self.cfg.flow_skip and sample is not None:
+                # The answer is the last prediction, skip included, in the network's output units (the
+                # gate is at least 0.28 on unknown entries: they are a frame or more from a key).
+                out = out.copy()
+                out[0, :, :FEATURES] += np.where(unknown, skip * unit / np.maximum(win.gate, 1e-6), 0.0)
         rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std, self.scale)
         return rot, pos, contacts, act[0], sty[0]
 
@@ -371,7 +377,7 @@ def check_config(raw, path: Path) -> ModelConfig:
         value = raw.get(key, ["<unknown>"])
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise LMMError(f"{where}'s {key} must be a non-empty list of names, got {str(value)[:80]}")
-    for key in ("velocity_inputs", "sampling"):
+    for key in ("velocity_inputs", "sampling", "flow_skip"):
         if not isinstance(raw.get(key, False), bool):
             raise LMMError(f"{where}'s {key} must be true or false, got {raw[key]!r}")
     if not isinstance(raw.get("baseline", ""), str) or not isinstance(raw.get("body") or {}, dict):

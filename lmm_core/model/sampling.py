@@ -58,6 +58,14 @@ def distance_scale(distance: np.ndarray, frames: float) -> np.ndarray:
     return np.clip(np.asarray(distance, dtype=np.float64) / frames, 1.0, MAX_DISTANCE_SCALE)
 
 
+def skip_weight(t: float | np.ndarray) -> float | np.ndarray:
+    """How much of the noisy guess ``z_t`` a ``ModelConfig.flow_skip`` model's prediction of ``z_1`` takes
+    as it is: ``t / (t^2 + (1 - t)^2)``, the best linear guess of ``z_1`` from ``z_t`` when both it and
+    the noise have unit size (0 at t = 0, 1 at t = 0.5 and t = 1)."""
+    t = np.asarray(t, dtype=np.float64)
+    return t / (t * t + (1.0 - t) ** 2)
+
+
 def with_flow(x: np.ndarray, z: np.ndarray, t: float | np.ndarray, pos_freqs: int) -> np.ndarray:
     """Frame inputs ``x (..., T, I)`` with the flow inputs ``[z (..., T, F), t]`` inserted before the
     ``2 * pos_freqs`` frame-position columns, as ``network.input_size`` lays them out."""

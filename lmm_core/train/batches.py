@@ -11,7 +11,7 @@ from ..model import features as Fe
 from ..model.body import Body
 from ..model.config import ModelConfig
 from ..model.sampling import noise as sample_noise
-from ..model.sampling import distance_scale, noisy, with_flow
+from ..model.sampling import distance_scale, noisy, skip_weight, with_flow
 from ..model.config import GATE_FRAMES
 from ..model.window import choose_anchor, key_distance, prepare
 from .config import TrainConfig
@@ -37,9 +37,10 @@ class Prepared:
                  pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
                  baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
                  flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0,
-                 flow_scale_frames: float = 0.0):
+                 flow_scale_frames: float = 0.0, flow_skip: bool = False):
         B, W = known.shape[:2]
         J = len(body.names)
+        self.skip = torch.zeros(())  # the flow's skip term (``flow_skip``), in ``scale`` units
         xs, bases, knowns, targets, positions, rotations, gates = [], [], [], [], [], [], []
         offsets, parents = np.asarray(body.offsets), np.array(body.parents)
         for b in range(B):
@@ -72,8 +73,12 @@ class Prepared:
             z1 = (np.stack(targets) - np.stack(bases)) / scale / unit * unknown
             times = np.where(rng.random(B) < zero_share, 0.0, rng.random(B))
             noise = sample_noise(rng, z1.shape, noise_frames) * unknown * (times > 0)[:, None, None]
-            self.x = torch.as_tensor(with_flow(np.stack(xs), noisy(z1, noise, times), times, pos_freqs),
-                                     dtype=torch.float32)
+            z_t = noisy(z1, noise, times)
+            self.x = torch.as_tensor(with_flow(np.stack(xs), z_t, times, pos_freqs), dtype=torch.float32)
+            if flow_skip:
+                # What a ``flow_skip`` model adds to its output before the scale (``sampling.skip_weight``).
+                skip = skip_weight(times)[:, None, None] * z_t * unit * unknown
+                self.skip = torch.as_tensor(skip, dtype=torch.float32)
         # Frames the loss counts: something to predict, and not excluded by the task (``task_masks``).
         scored = np.ones(known.shape[:2], dtype=bool) if scored is None else scored
         self.scored = torch.as_tensor(~known.all(axis=2) & scored)
@@ -112,4 +117,5 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
                 perturb(rng, batch, known, cfg.push_share)
         flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
-                       vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames)
+                       vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames,
+                       model_cfg.flow_skip)

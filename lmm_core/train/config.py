@@ -72,6 +72,8 @@ class TrainConfig:
                                                  "key, one unit per this many frames up to 8 (sampling.distance_scale; "
                                                  "0: off; default: a warm start's own, else 8 for a new sampling model)",
                                            0.0, 1000.0)
+    flow_skip: bool = _opt(False, "a sampling model's prediction adds the noisy guess, weighted by the flow time "
+                                  "(sampling.skip_weight; ModelConfig.flow_skip); a warm start from such a model keeps it")
     push_share: float = _opt(0.0, "share of completion windows whose context is pushed off its course (the "
                                   "pelvis and spine leaning 15-40 degrees) with the frames after it recovering "
                                   "within half a second (data.perturb): training for recovery", 0.0, 1.0)

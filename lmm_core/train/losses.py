@@ -43,7 +43,7 @@ def losses(net, prep: Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainCon
     # Everything below in float32: joint positions come from chains of rotations, which bfloat16's
     # 8 bits of mantissa would blur by millimetres.
     out, act_logits, sty_logits = out.float(), act_logits.float(), sty_logits.float()
-    pred = torch.where(prep.known, prep.base, prep.base + out[..., : Fe.FEATURES] * prep.scale * prep.gate)
+    pred = torch.where(prep.known, prep.base, prep.base + (out[..., : Fe.FEATURES] * prep.gate + prep.skip) * prep.scale)
     feat = per_item_mean((pred - prep.target).abs(), (~prep.known).float() * prep.scored.float()[..., None])
     pos, g_rot = global_pose(pred * std_t + mean_t, offsets_t, parents)
     pos_l = per_item_mean((pos - prep.positions).abs(), prep.scored.float()[..., None, None])

@@ -71,6 +71,8 @@ def gate(cfg: TrainConfig, base: ModelConfig | None = None) -> dict:
     warm start keeps ``base``'s where they are None); a model that starts sampling here gets
     ``NOISE_FRAMES`` and ``FLOW_SCALE_FRAMES`` where none is asked for."""
     out = {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames", "flow_scale_frames") if getattr(cfg, k) is not None}
+    if cfg.flow_skip:
+        out["flow_skip"] = True
     if cfg.sampling and not (base is not None and base.sampling):
         if cfg.noise_frames is None:
             out["noise_frames"] = NOISE_FRAMES
