@@ -85,13 +85,13 @@ class KeyOptions:
     variation: float = 0.0
 
 
-# Where the tolerance is held: the feet and hands, the ends of the chains an animator watches (the wrist
-# bone's children, fingers, follow it, and a joint that carries none of these gets few keys).
-_HELD = ("left_ankle", "right_ankle", "left_toe", "right_toe", "left_wrist", "right_wrist")
+# Where the tolerance is held: the feet, the hands and the head, the ends of the chains an animator watches
+# (each by its bone's head and tail; fingers follow the hand). Every other bone carries one of them.
+_HELD = ("left_ankle", "right_ankle", "left_toe", "right_toe", "left_wrist", "right_wrist", "head")
 
 
 def held_bones(bone_map) -> list[str]:
-    """The rig's bones for the feet and hands, whose positions the sparse keys hold within the tolerance."""
+    """The rig's bones for the feet, hands and head, whose positions the sparse keys hold within the tolerance."""
     return [bone_map.bones[j] for j in _HELD if j in bone_map.bones]
 
 

@@ -214,7 +214,7 @@ class _KeyOptions:
     """Operator properties for how In-between and Extend key the rig, and for a draw of a sampling model."""
 
     tolerance: FloatProperty(name="Tolerance (mm)", description="Sparse keys play the made motion back within this "
-                             "distance at the feet and hands", default=0.9, min=0.01, soft_max=20.0)
+                             "distance at the feet, hands and head", default=0.9, min=0.01, soft_max=20.0)
     every_frame: BoolProperty(name="Every Frame", description="A key on every new frame instead of sparse keys",
                               default=False)
     selected_only: BoolProperty(name="Selected Bones Only", description="Key only the selected bones; the others "

@@ -136,7 +136,7 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                                min=1, soft_max=600)
     # How In-between and Extend key, the preview every model operator offers, and a sampling model's draw.
     key_tolerance: FloatProperty(name="Tolerance (mm)", description="Sparse keys play the made motion back within "
-                                 "this distance at the feet and hands", default=0.9, min=0.01, soft_max=20.0)
+                                 "this distance at the feet, hands and head", default=0.9, min=0.01, soft_max=20.0)
     key_every_frame: BoolProperty(name="Every Frame", description="A key on every new frame instead of sparse keys",
                                   default=False)
     selected_only: BoolProperty(name="Selected Bones Only", description="In-between, Extend and Clean Up change only "

@@ -1,7 +1,7 @@
 """Keys an animator can edit, in real Blender with the installed extension and the shipped models.
 
 On Blender's human metarig (Rigify's, 159 bones) keyed on two poses 55 frames apart: sparse Bezier keys hold
-the feet and hands within 1 mm of the made motion (compared with the same in-between keyed on every frame,
+the feet, hands and head within 1 mm of the made motion (compared with the same in-between keyed on every frame,
 which plays it exactly on whole frames) with far fewer keys; every-frame mode; selected bones only leaves
 the other bones' F-curves as they were; a preview leaves the action as it was until Apply, and Re-roll draws
 another motion through the same keys (the sampling model). Long work: on a 5,391-frame LAFAN1 take keyed
@@ -23,7 +23,7 @@ from mathutils import Quaternion, Vector  # noqa: E402
 
 pytestmark = pytest.mark.blender
 
-FEET_AND_HANDS = ("foot.L", "foot.R", "toe.L", "toe.R", "hand.L", "hand.R")
+FEET_AND_HANDS = ("foot.L", "foot.R", "toe.L", "toe.R", "hand.L", "hand.R", "spine.006")  # and the head
 OLD_KEY_COUNT = 5228  # keys the metarig's action held after In-between before sparse keys (issue 20)
 
 
@@ -65,12 +65,8 @@ def _metarig(seed: int = 0, frames=(1, 56)):
 
 def _curves(obj) -> dict[tuple[str, int], np.ndarray]:
     """Every key of the rig's action: (path, index) -> (N, 6) frame, value and both handles."""
-    from bpy_extras import anim_utils
-
-    anim = obj.animation_data
-    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
     out = {}
-    for fc in bag.fcurves:
+    for fc in rigs.fcurves_of(obj):
         n = len(fc.keyframe_points)
         parts = []
         for name in ("co", "handle_left", "handle_right"):
@@ -187,10 +183,7 @@ def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_
         pytest.skip(f"{path} is missing")
     assert bpy.ops.lmm.import_bvh(filepath=str(path)) == {"FINISHED"}
     obj = bpy.context.active_object
-    from bpy_extras import anim_utils
-
-    anim = obj.animation_data
-    for fc in anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot).fcurves:
+    for fc in rigs.fcurves_of(obj):
         pts = fc.keyframe_points
         co = np.empty(2 * len(pts), dtype=np.float32)
         pts.foreach_get("co", co)

@@ -2,12 +2,14 @@
 
 ``plan_keys`` turns the motion into the F-curve values the rig's bones would take on every frame (in each
 bone's rotation mode, continuous with the animator's own values on their key frames, as ``insert_keys``
-writes them) and fits keys to them; the fit measures the world positions of every joint and end site that
-the played-back curves give, decoded back to a motion here (``_decode``: the inverse of ``_pose_values``).
-``write_keys`` adds the keys, Bezier with aligned handles a third of the way to their neighbours, then reads
-the F-curves back as Blender evaluates them and, where the animator's own keys (whose automatic handles
-Blender recomputes next to new keys, or whose interpolation is constant) make a frame miss, adds keys there
-until every frame is within the tolerance. A key already on a curve is never moved or changed.
+writes them); ``fit_keys`` (numpy only, so a worker thread may run it) picks the keys, measuring the world
+positions of the held bones' heads and tails (the feet, hands and head) that the played-back curves give,
+decoded back to a motion here (``_decode``: the inverse of ``write._pose_values``). A key goes beside each
+animator's key too: Blender recomputes an automatic handle from its new neighbours (and a constant key
+holds to the next), which a one-frame segment makes harmless on whole frames. ``write_keys`` adds the keys,
+Bezier with aligned handles a third of the way to their neighbours, reads the F-curves back as Blender
+evaluates them and keys the frames still over the tolerance. A key already on a curve is never moved or
+changed.
 
 Arrays: curve values ``(T, C)`` on motion frames ``0..T-1`` (scene frame ``frame_start + t``).
 """
@@ -24,9 +26,8 @@ from .._core import UNITS_TO_METRES, LMMError, Motion
 from .._core import keys as core_keys
 from .._core import rotations as R
 from .action import assigned_fcurves, key_times
-from .space import to_blender_axes, world_transform
+from .space import armature_rest, to_blender_axes, world_transform
 from .write import _chain, _pose_values, _rotation_curves
-from .space import armature_rest
 
 _REFINE_ROUNDS = 4
 
@@ -41,7 +42,8 @@ class KeyPlan:
         paths, indices, bones: each curve's data path, array index and bone (its F-curve group).
         values: ``(T, C)`` the value of every curve on every frame; ``keys``: ``lmm_core.keys.Keys``.
         frames: motion frames that may get new keys; ``keep``: the animator's key frames (kept as they are).
-        tolerance: metres; ``scale``: Blender units per motion unit.
+        tolerance: metres; ``scale``: Blender units per motion unit; ``frame_start``: scene frame of frame 0.
+        The rest is what ``fit_keys`` needs without Blender (see the comments).
     """
 
     motion: Motion
@@ -64,13 +66,6 @@ class KeyPlan:
     every_frame: bool = False
     fit_keep: np.ndarray | None = None  # frames the fit keys on every group
     groups: np.ndarray | None = None  # (C,) the group (bone rotation, bone location) of each curve
-
-    @property
-    def count(self) -> int:
-        """Keys the plan puts on the frames that may get new keys."""
-        allowed = np.zeros(len(self.values), dtype=bool)
-        allowed[self.frames] = True
-        return int((self.keys.keyed & allowed[:, None])[:, self.keys.groups].sum())
 
 
 def on_controls(obj: bpy.types.Object, skeleton) -> bool:
