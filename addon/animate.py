@@ -201,8 +201,8 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
                             watch=held_bones(bone_map), fit=False)
     plan = yield from _span(jobs.in_background(lambda: bridge.fit_keys(plan), expected=_fit_seconds(plan)), 0.8, 0.95)
 
-    def finish() -> str:
-        added, worst = bridge.write_keys(obj, plan)
+    def finish():
+        added, worst = yield from bridge.write_key_steps(obj, plan)
         return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keyed)} key frames ({first}-{last}), "
                 f"{added} keys added on {len(bones)} bones (played back within {worst * 1000:.2f} mm)")
 
@@ -245,8 +245,8 @@ def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
                             every_frame=opts.every_frame, watch=held_bones(bone_map), fit=False)
     plan = yield from _span(jobs.in_background(lambda: bridge.fit_keys(plan), expected=_fit_seconds(plan)), 0.8, 0.95)
 
-    def finish() -> str:
-        added, worst = bridge.write_keys(obj, plan)
+    def finish():
+        added, worst = yield from bridge.write_key_steps(obj, plan)
         return (f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added on {len(bones)} "
                 f"bones, played back within {worst * 1000:.2f} mm)")
 

@@ -2,9 +2,10 @@
 
 A job is a generator that yields its progress (0 to 1) between steps and returns a ``finish`` function:
 everything before ``finish`` reads the rig and computes (the model, the key fit) without changing the
-animator's data, and ``finish()`` writes the result and returns the sentence to report. A modal operator
-steps the job from a timer a few tens of milliseconds at a time; cancelling between steps (Esc) leaves
-every action exactly as it was, since nothing has been written yet. ``run`` does all of it at once (the
+animator's data, and ``finish()`` writes the result and returns the sentence to report, or returns a
+generator that writes in steps and returns that sentence (it must undo its writes when closed part way).
+A modal operator steps the job from a timer a few tens of milliseconds at a time; cancelling between steps
+(Esc) leaves every action exactly as it was. ``run`` does all of it at once (the
 operator's ``execute``: scripts, the redo panel, tests). ``in_background`` runs a long computation that
 touches no Blender data (the model) in a worker thread as one part of a job.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 import math
 import threading
 import time
+import types
 from typing import Callable, Generator, TypeVar
 
 Finish = Callable[[], str]
 Work = Generator[float, None, Finish]
 T = TypeVar("T")
+_FINISHING = 0.95  # the progress a job reports when it starts writing
 
 
 def in_background(work: Callable[[], T], expected: float = 1.0, poll: float = 0.02) -> Generator[float, None, T]:
@@ -64,6 +67,7 @@ class Job:
         self.message: str | None = None
         self.done = False
         self.cancelled = False
+        self._finishing = False
 
     def step(self, seconds: float = 0.05) -> bool:
         """Advance for about ``seconds`` (at least one step); ``True`` when the job has finished."""
@@ -74,12 +78,18 @@ class Job:
             try:
                 fraction = next(self._work)
             except StopIteration as stop:
-                finish = stop.value
-                self.message = finish() if finish is not None else ""
+                result = stop.value
+                if not self._finishing:  # the work returned ``finish``: run it
+                    self._finishing = True
+                    result = result() if result is not None else ""
+                    if isinstance(result, types.GeneratorType):  # it writes in steps too
+                        self._work = result
+                        continue
+                self.message = result or ""
                 self.done = True
                 self._tell(1.0)
                 return True
-            self._tell(fraction)
+            self._tell(_FINISHING + (1 - _FINISHING) * fraction if self._finishing else fraction)
             if time.perf_counter() >= end:
                 return False
 

@@ -14,6 +14,7 @@ noticed: ``pending`` forgets a trial whose actions are gone).
 """
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -66,9 +67,10 @@ def pending(obj: bpy.types.Object | None) -> Trial | None:
     return trial
 
 
-def show(obj: bpy.types.Object, finish: Callable[[], str], copy: bool, operator: str, arguments: dict) -> str:
-    """Run ``finish`` on trial (see the module docstring); returns its sentence. A trial the rig already has
-    is discarded first. If ``finish`` fails, the rig keeps the action it had."""
+def show(obj: bpy.types.Object, finish: Callable[[], str], copy: bool, operator: str, arguments: dict):
+    """Run ``finish`` on trial (see the module docstring); returns its sentence, or, when ``finish`` writes in
+    steps (returns a generator, ``jobs``), a generator of those steps that returns it. A trial the rig
+    already has is discarded first. If ``finish`` fails or is stopped, the rig keeps the action it had."""
     if pending(obj) is not None:
         discard(obj)
     anim = obj.animation_data
@@ -83,12 +85,31 @@ def show(obj: bpy.types.Object, finish: Callable[[], str], copy: bool, operator:
         working.use_fake_user = False
         _assign(obj, working, slot)
     try:
-        message = finish()
+        result = finish()
     except BaseException:
-        _assign(obj, original, slot)
-        if working is not None:
-            bpy.data.actions.remove(working)
+        _back(obj, original, slot, working)
         raise
+    if isinstance(result, types.GeneratorType):  # it writes in steps: so does the trial
+        return _in_steps(obj, result, original, slot, working, copy, operator, arguments)
+    return _opened(obj, result, original, copy, operator, arguments)
+
+
+def _back(obj, original, slot, working) -> None:
+    _assign(obj, original, slot)
+    if working is not None:
+        bpy.data.actions.remove(working)
+
+
+def _in_steps(obj, steps, original, slot, working, copy: bool, operator: str, arguments: dict):
+    try:
+        message = yield from steps
+    except BaseException:  # cancelled part way, or failed: the rig gets its action back
+        _back(obj, original, slot, working)
+        raise
+    return _opened(obj, message, original, copy, operator, arguments)
+
+
+def _opened(obj, message: str, original, copy: bool, operator: str, arguments: dict) -> str:
     new = obj.animation_data.action
     if not copy and original is not None:
         new.name = new.name if new.name.endswith(SUFFIX) else new.name + SUFFIX

@@ -280,3 +280,21 @@ def test_the_modal_runs_to_the_end_in_steps_as_execute_does(addon):
     assert _count(stepped) == _count(at_once)
     frames = range(1, 57)
     np.testing.assert_allclose(_feet_and_hands(stepped, frames), _feet_and_hands(at_once, frames), atol=1e-6)
+
+
+def test_cancelling_while_the_keys_are_written_puts_the_action_back(addon):
+    animate = importlib.import_module(f"{addon.__name__}.animate")
+    jobs = importlib.import_module(f"{addon.__name__}.jobs")
+    model = importlib.import_module(f"{addon.__name__}.model")
+    obj = _metarig()
+    bpy.context.scene.frame_set(1)
+    obj.pose.bones["shin.L"].keyframe_insert("rotation_quaternion", frame=30)  # an animator's key in between
+    before = _curves(obj)
+    job = jobs.Job(animate.inbetween(bpy.context, obj, model.load(bpy.context), (1, 56)))
+    while not job._finishing:
+        assert job.step(0.0) is False
+    for _ in range(3):  # a few curves' keys are written...
+        assert job.step(0.0) is False
+    assert _count(obj) > sum(len(v) for v in before.values())
+    job.cancel()  # ...and taken back, the animator's own curves restored exactly, the new ones removed
+    np.testing.assert_equal(_curves(obj), before)

@@ -27,13 +27,13 @@ Lengths: Blender length = motion length x ``scale`` (Blender units per motion un
 Frames: motion frame ``t`` (0-based) is scene frame ``frame_start + t``.
 """
 from .action import fill_fcurve, keep_action, new_action
-from .keys import KeyPlan, fit_keys, plan_keys, write_keys
+from .keys import KeyPlan, fit_keys, plan_keys, write_key_steps, write_keys
 from .read import action_frames, keyed_frames, motion_from_armature
 from .space import blender_scale, bone_axes, scene_fps, to_blender_axes
 from .write import armature_from_motion, create_armature, fit_scene_to_motion, insert_keys, write_action
 
 __all__ = [
-    "KeyPlan", "plan_keys", "fit_keys", "write_keys",
+    "KeyPlan", "plan_keys", "fit_keys", "write_keys", "write_key_steps",
     "motion_from_armature", "action_frames", "keyed_frames", "create_armature", "armature_from_motion", "write_action",
     "insert_keys", "fit_scene_to_motion", "keep_action", "new_action", "fill_fcurve", "blender_scale", "scene_fps",
     "bone_axes", "to_blender_axes",

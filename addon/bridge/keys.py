@@ -336,14 +336,70 @@ def _beside_keep(keys, miss: np.ndarray, scale: np.ndarray, budget: np.ndarray, 
     return replace(keys, keyed=keyed)
 
 
-def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int, float]:
-    """Add the plan's keys to ``obj``'s action (missing F-curves made), then read the curves back and, where
-    Blender plays a frame more than the tolerance away (next to the animator's keys, whose handles it
-    recomputes), add keys to the groups that miss, a few rounds at most, then on every group of a frame
-    still over. Returns the number of keys added and the worst error left, in metres, over the plan's frames."""
+_POINT_DATA = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+               ("handle_left_type", 1, np.int32), ("handle_right_type", 1, np.int32), ("interpolation", 1, np.int32),
+               ("type", 1, np.int32), ("easing", 1, np.int32), ("back", 1, np.float32), ("amplitude", 1, np.float32),
+               ("period", 1, np.float32), ("select_control_point", 1, bool), ("select_left_handle", 1, bool),
+               ("select_right_handle", 1, bool))
+
+
+def _snapshot(fcurve: bpy.types.FCurve) -> dict[str, np.ndarray]:
+    """Everything its keys hold, in bulk, so that ``_restore`` can put the curve back exactly."""
+    points = fcurve.keyframe_points
+    out = {}
+    for name, width, kind in _POINT_DATA:
+        flat = np.empty(width * len(points), dtype=kind)
+        points.foreach_get(name, flat)
+        out[name] = flat
+    return out
+
+
+def _restore(fcurve: bpy.types.FCurve, saved: dict[str, np.ndarray]) -> None:
+    points = fcurve.keyframe_points
+    points.clear()
+    points.add(len(saved["co"]) // 2)
+    for name, _, _ in _POINT_DATA:
+        points.foreach_set(name, saved[name])
+    fcurve.update()
+
+
+def write_keys(obj: bpy.types.Object, plan: KeyPlan) -> tuple[int, float]:
+    """``write_key_steps`` all at once: the number of keys added and the worst error left, in metres."""
+    steps = write_key_steps(obj, plan)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def write_key_steps(obj: bpy.types.Object, plan: KeyPlan, curves_per_step: int = 12):
+    """Job part: add the plan's keys to ``obj``'s action (missing F-curves made) a few curves per step, then
+    read the curves back and, where Blender plays a frame more than the tolerance away, add keys to the
+    groups that miss, a few rounds at most, then on every group of a frame still over. Yields progress;
+    returns the number of keys added and the worst error left, in metres, over the plan's frames.
+
+    Stopped part way (a cancel closes it) or failing, it puts every curve back as it was: the keys of the
+    curves it changed are restored from a copy taken before, and the curves it made are removed."""
     fcurves, new_fcurve = assigned_fcurves(obj, create=True)
     if fcurves is None:
         raise LMMError(f"armature {obj.name!r} has no action to add keys to; key a pose first")
+    saved: dict[int, dict] = {}  # curve column -> its keys before
+    made: list[bpy.types.FCurve] = []
+    try:
+        result = yield from _write_rounds(plan, fcurves, new_fcurve, saved, made, curves_per_step)
+    except BaseException:  # GeneratorExit (cancelled) included: the action as it was
+        for c, data in saved.items():
+            curve = fcurves.find(plan.paths[c], index=plan.indices[c])
+            if curve is not None:
+                _restore(curve, data)
+        for curve in made:
+            fcurves.remove(curve)
+        raise
+    return result
+
+
+def _write_rounds(plan: KeyPlan, fcurves, new_fcurve, saved: dict, made: list, curves_per_step: int):
     n = len(plan.values)
     scene_frames = plan.frame_start + np.arange(n)
     allowed = np.zeros(n, dtype=bool)
@@ -357,12 +413,17 @@ def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int
     ours = [np.zeros(0, dtype=np.int64) for _ in plan.paths]  # per curve: the frames we keyed
     added, worst, touched = 0, 0.0, np.ones(len(plan.paths), dtype=bool)
     for round_ in range(_REFINE_ROUNDS + 2):
-        for c in np.flatnonzero(touched):
+        for done, c in enumerate(np.flatnonzero(touched)):
+            if done and done % curves_per_step == 0:
+                yield 0.9 * done / len(plan.paths) if round_ == 0 else 0.9
             path, index, bone = plan.paths[c], plan.indices[c], plan.bones[c]
             frames = np.flatnonzero(keys.keyed[:, keys.groups[c]])
             curve = fcurves.find(path, index=index)
             if curve is None:
                 curve = new_fcurve(path, index, bone)
+                made.append(curve)
+            elif c not in saved:
+                saved[c] = _snapshot(curve)
             new = np.setdiff1d(frames, ours[c])
             have = key_times(curve)
             if len(have) and len(new):  # a key already on a frame stays (the animator's)
@@ -374,8 +435,7 @@ def write_keys(obj: bpy.types.Object, plan: KeyPlan, progress=None) -> tuple[int
             if len(ours[c]):  # handles a third of the way to the neighbours, old keys included
                 left, right = _handles(keys, plan.values, c, ours[c], scene_frames)
                 _set_handles(curve, scene_frames[ours[c]].astype(np.float64), left, right)
-        if progress:
-            progress(min(1.0, (round_ + 1) / 3))
+        yield 0.9
         if round_ == 0:
             played = _played(plan, fcurves)
         else:  # only the curves that got keys play differently
