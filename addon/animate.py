@@ -21,6 +21,7 @@ import numpy as np
 
 from . import bridge, fbx_import, jobs, mapping
 from .bridge import keys as bridge_keys
+from .bridge.controls import control_rig
 from ._core import LMMError, Motion, bonemap, canonical, cleanup, keys, placement, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
 from ._core import rotations as R
@@ -386,7 +387,12 @@ def clean_up(context, obj, frame_range: tuple[int, int] | None, lock_feet: bool,
                                   name=f"{_action_name(obj)}.clean", progress=_sub(progress, 0.7, 0.95))
         changed = float(np.degrees(R.angle(R.inv_mul(motion.rotations, cleaned.rotations)).max()))
         done.append(f"cleaned into {new.name!r} (largest change {changed:.1f} degrees)")
-    if add_constraints:
+    if add_constraints and control_rig(obj) is not None:
+        # A control rig's deform bones follow its controls through constraints: a Limit Rotation there
+        # would fight them (the clamp above already holds the keyed controls inside the limits).
+        done.append("no Limit Rotation constraints added: a control rig's deform bones are driven by its "
+                    "controls, and the clamp already keeps the keyed controls inside the limits")
+    elif add_constraints:
         added, skipped = add_limit_constraints(obj, scene, limits)
         done.append(f"{added} Limit Rotation constraints added"
                     + (f", {skipped} bones skipped (their rest pose is not a T-pose)" if skipped else ""))

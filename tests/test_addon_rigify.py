@@ -75,11 +75,7 @@ def rig(addon, rigify_file):
 
 
 def _fcurve_paths(obj) -> set[str]:
-    from bpy_extras import anim_utils
-
-    anim = obj.animation_data
-    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-    return {fc.data_path for fc in bag.fcurves}
+    return {fc.data_path for fc in rigs.fcurves_of(obj)}
 
 
 def _keyed_bones(obj) -> set[str]:
@@ -249,10 +245,7 @@ def test_inbetween_two_keyed_control_poses(addon, rig):
 
 
 def _fcurve_object(obj):
-    from bpy_extras import anim_utils
-
-    anim = obj.animation_data
-    return anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot).fcurves
+    return rigs.fcurves_of(obj)
 
 
 def test_mirror_and_clean_up(addon, rig, test_data):
@@ -275,6 +268,9 @@ def test_mirror_and_clean_up(addon, rig, test_data):
     cleaned = _track(rig, frames, names)
     # Clean-up moves feet and hands (locking the hop's feet, clamping joints) up to 21 cm here, no more.
     assert np.isfinite(cleaned).all() and 1e-3 < np.abs(cleaned - mirrored).max() < 0.3
+    # Limit Rotation constraints would fight the rig's own constraints on its deform bones: none are added.
+    assert bpy.ops.lmm.clean_up(lock_feet=False, clamp_limits=True, add_constraints=True) == {"FINISHED"}
+    assert not [c for b in rig.pose.bones for c in b.constraints if c.name.startswith("LMM")]
 
 
 def test_undo_restores_and_a_refusal_leaves_the_action(addon, rig, test_data):
