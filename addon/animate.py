@@ -22,6 +22,7 @@ import numpy as np
 from . import bridge, fbx_import, jobs, mapping
 from .bridge import keys as bridge_keys
 from .bridge.controls import control_rig
+from .bridge.read import nla_strips
 from ._core import LMMError, Motion, bonemap, canonical, cleanup, keys, placement, read_bvh, retarget, tasks
 from ._core import mirror as mirroring
 from ._core import rotations as R
@@ -164,8 +165,19 @@ def _span(work, start: float, end: float):
         return stop.value
 
 
+def _require_own_action(obj, what: str) -> None:
+    """``LMMError`` naming the fix when ``obj``'s keys play only from NLA strips: the new keys go into the
+    rig's own action, which the strips' frames (offset, scaled, repeated) do not line up with."""
+    strips = nla_strips(obj)
+    if strips:
+        raise LMMError(f"{what} keys {obj.name!r}'s own action, but its keys play from the NLA strip "
+                       f"{strips[0].name!r} ({strips[0].action.name!r}); select the strip and press Tab in the NLA "
+                       "editor to edit its action (or make that action the rig's own), then run it again")
+
+
 def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOptions = KeyOptions()):
     """Job: fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion."""
+    _require_own_action(obj, "In-between")
     scene = context.scene
     skeleton = rig_skeleton(obj, scene)
     bone_map = mapping.rig_bone_map(obj, skeleton)
@@ -212,6 +224,7 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
 
 def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
     """Job: continue the action for ``frames`` frames after its last key frame."""
+    _require_own_action(obj, "Extend")
     scene = context.scene
     skeleton = rig_skeleton(obj, scene)
     bone_map = mapping.rig_bone_map(obj, skeleton)
