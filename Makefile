@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench typecheck extension clean venv capture-deps
+.PHONY: demo test test-fast test-blender42 bench typecheck extension clean venv capture-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,22 @@ test: $(STAMP)
 # The quick loop while editing.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# The extension's tests in Blender 4.2 LTS, the oldest Blender it supports (blender_version_min), in a venv
+# of their own, .venv42: bpy 4.2.0 and the non-torch pins of requirements.txt. Not part of `make test`.
+VENV42 := .venv42
+STAMP42 := $(VENV42)/.installed
+ADDON_TESTS := $(sort $(wildcard tests/test_addon_*.py tests/test_*_addon.py))
+
+$(STAMP42): requirements.txt pyproject.toml
+	@test -x $(VENV42)/bin/python || $(PY) -m venv $(VENV42)
+	$(VENV42)/bin/pip install --quiet --disable-pip-version-check bpy==4.2.0 \
+		$$(grep -E '^(numpy|pytest|tqdm|matplotlib|pillow)==' requirements.txt)
+	$(VENV42)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP42)
+
+test-blender42: $(STAMP42)
+	$(VENV42)/bin/python -m pytest -q $(ADDON_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bvh_parse.py

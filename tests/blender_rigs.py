@@ -139,6 +139,45 @@ def world_bone_points(obj: bpy.types.Object, frames: range, names: list[str]) ->
     return heads, tails
 
 
+def fcurves_of(owner: bpy.types.Object | bpy.types.Action):
+    """The F-curves of an object's assigned action, or of an action, in whichever layout this Blender keeps.
+
+    Blender 4.2 and 4.3 hold them on the action (``action.fcurves``); 4.4+ in layered actions, in the
+    channel bag of a slot (the object's assigned slot; for a bare action, its only slot). Returns the
+    collection itself, so ``.remove`` and ``.new`` work on it; an empty tuple when there is no action or bag.
+    """
+    if isinstance(owner, bpy.types.Action):
+        action, slot = owner, None
+    else:
+        anim = owner.animation_data
+        action = anim.action if anim is not None else None
+        slot = anim.action_slot if anim is not None and hasattr(anim, "action_slot") else None
+    if action is None:
+        return ()
+    if not hasattr(action, "slots"):  # 4.2, 4.3
+        return action.fcurves
+    if slot is None:
+        assert len(action.slots) <= 1, f"action {action.name!r} has {len(action.slots)} slots; pass the object"
+        slot = action.slots[0] if len(action.slots) else None
+    if slot is None:
+        return ()
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot)
+            if bag is not None:
+                return bag.fcurves
+    return ()
+
+
+def select_bone(pose_bone: bpy.types.PoseBone, state: bool) -> None:
+    """Select or deselect a bone as the animator does in pose mode: ``PoseBone.select`` in 5.0, ``Bone.select``
+    in 4.2 (the pose bone has no flag of its own there)."""
+    if hasattr(pose_bone, "select"):
+        pose_bone.select = state
+    else:
+        pose_bone.bone.select = state
+
+
 def mixamo_import_transform() -> Matrix:
     """The world matrix of a Mixamo FBX armature in Blender: 90 degrees about X, scale 0.01, moved."""
     turn = Euler((math.radians(90), 0, 0)).to_matrix().to_4x4()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,24 @@ def shared_data() -> Path:
 def test_data() -> Path:
     """Small real clips shipped with the repository (ReActIdle, CMU excerpts)."""
     return TEST_DATA
+
+
+# ---- bpy 4.2: end the process before Blender's own teardown crashes it --------------------------------------
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    session.config.lmm_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config) -> None:
+    """bpy 4.2.0 segfaults at exit, after the interpreter is gone, once any class with a Python property
+    callback (``update``, ``items``, ``poll``) has been registered, even if unregistered again: a C++ static
+    destructor frees Blender's space types and calls back into Python (``bpy_class_free``). Every add-on with
+    such a property (LMM's settings, Rigify) triggers it; a three-line PropertyGroup does too. The report is
+    written by now, so exit with pytest's own status before that teardown. bpy 5.0.1 exits normally."""
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and bpy.app.version[:2] == (4, 2):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(getattr(config, "lmm_exitstatus", 1))

@@ -106,9 +106,7 @@ def test_action_is_keyed_in_bulk_on_channels(request):
     if hasattr(action, "slots"):
         assert len(action.slots) == 1 and len(action.layers) == 1 and len(action.layers[0].strips) == 1
         assert obj.animation_data.action_slot == action.slots[0]
-        fcurves = action.layers[0].strips[0].channelbag(action.slots[0]).fcurves
-    else:
-        fcurves = action.fcurves
+    fcurves = rigs.fcurves_of(obj)
     n_moving = int((np.abs(clip.translations - clip.skeleton.offsets)[:, 1:].max(axis=(0, 2))
                     > 1e-7 * np.abs(clip.skeleton.offsets).max()).sum())
     assert len(fcurves) == 4 * clip.skeleton.num_joints + 3 * (1 + n_moving)

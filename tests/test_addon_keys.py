@@ -113,7 +113,7 @@ def test_selected_bones_only_leaves_the_other_curves_untouched(addon):
     before = _curves(obj)
     bpy.ops.object.mode_set(mode="POSE")
     for pb in obj.pose.bones:
-        pb.select = pb.name in ("thigh.L", "shin.L", "foot.L")
+        rigs.select_bone(pb, pb.name in ("thigh.L", "shin.L", "foot.L"))
     bpy.ops.object.mode_set(mode="OBJECT")
     assert bpy.ops.lmm.inbetween(selected_only=True) == {"FINISHED"}
     after = _curves(obj)
@@ -125,7 +125,7 @@ def test_selected_bones_only_leaves_the_other_curves_untouched(addon):
             np.testing.assert_array_equal(after[channel], points)
     # With nothing selected that LMM drives, one sentence says what to do.
     for pb in obj.pose.bones:
-        pb.select = False
+        rigs.select_bone(pb, False)
     with pytest.raises(RuntimeError, match="Selected Bones Only"):
         bpy.ops.lmm.inbetween(selected_only=True)
 
@@ -247,7 +247,7 @@ def test_clean_up_selected_bones_only(addon):
     names = ["spine", "upper_arm.R", "hand.R", "thigh.R", "foot.R"]
     before = rigs.world_bone_points(obj, range(1, 57), names)
     for pb in obj.pose.bones:
-        pb.select = pb.name in ("thigh.L", "shin.L", "foot.L", "toe.L")
+        rigs.select_bone(pb, pb.name in ("thigh.L", "shin.L", "foot.L", "toe.L"))
     assert bpy.ops.lmm.clean_up(selected_only=True) == {"FINISHED"}
     assert obj.animation_data.action.name.endswith(".clean")
     after = rigs.world_bone_points(obj, range(1, 57), names)

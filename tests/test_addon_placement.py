@@ -60,11 +60,7 @@ def _degrees(a: np.ndarray, b: np.ndarray) -> float:
 
 def _key_span(obj) -> tuple[int, int]:
     """First and last key frame over every F-curve of the rig's action."""
-    from bpy_extras import anim_utils
-
-    anim = obj.animation_data
-    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-    frames = [p.co[0] for fc in bag.fcurves for p in fc.keyframe_points]
+    frames = [p.co[0] for fc in rigs.fcurves_of(obj) for p in fc.keyframe_points]
     return round(min(frames)), round(max(frames))
 
 

@@ -149,18 +149,10 @@ def make_rig(kind: str, test_data, keyed=range(1, 41, 13)):
     return obj
 
 
-def _channelbag(obj):
-    """The F-curves of the rig's action (Blender 4.4+ layout: the channel bag of its slot)."""
-    from bpy_extras import anim_utils
-
-    anim = obj.animation_data
-    return anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-
-
 def _keys(obj) -> dict[tuple[str, int], np.ndarray]:
     """Every keyframe point of the rig's action: (data path, index) -> (N, 2) frames and values."""
     out = {}
-    for fc in _channelbag(obj).fcurves:
+    for fc in rigs.fcurves_of(obj):
         co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
         fc.keyframe_points.foreach_get("co", co)
         out[fc.data_path, fc.array_index] = co.reshape(-1, 2)
@@ -229,9 +221,9 @@ def test_inbetween_hits_keys_and_keeps_the_animators_keys(addon, test_data, kind
 
 def test_inbetween_custom_range_and_a_bone_never_keyed(addon, test_data):
     obj = make_rig("rigify", test_data, keyed=(1, 10, 20, 30))
-    bag = _channelbag(obj)
-    for fc in [fc for fc in bag.fcurves if fc.data_path.startswith('pose.bones["spine.001"]')]:
-        bag.fcurves.remove(fc)  # spine.001: no keys at all
+    fcurves = rigs.fcurves_of(obj)
+    for fc in [fc for fc in fcurves if fc.data_path.startswith('pose.bones["spine.001"]')]:
+        fcurves.remove(fc)  # spine.001: no keys at all
     obj.pose.bones["spine.001"].rotation_quaternion = Quaternion((0, 0, 1), 0.3)  # posed, never keyed
     before, posed = _keys(obj), _points(obj, [10, 20])
     assert not any(p.startswith('pose.bones["spine.001"]') for p, _ in before)
