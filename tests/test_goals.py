@@ -139,3 +139,37 @@ def test_a_hand_or_foot_reaches_its_target_at_its_time(model, method, joint, ind
 def test_bad_reaches_name_the_fix(model, reach, message):
     with pytest.raises(LMMError, match=message):
         tasks.generate("walk", seconds=2.0, model=model, reach=reach)
+
+
+def _pushed_start(degrees: float, heading: float):
+    """The ReActIdle excerpt's first second on the canonical body, its last 5 frames leaning ``degrees`` over."""
+    from dataclasses import replace
+
+    from lmm_core.bench.recovery import pushed
+    canon = tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "reactidle_001_acted_excerpt.bvh.xz"), 30.0)
+    start = replace(canon, rotations=canon.rotations[:30], root_positions=canon.root_positions[:30],
+                    translations=None if canon.translations is None else canon.translations[:30])
+    return replace(start, rotations=pushed(start.rotations, degrees, heading))
+
+
+@pytest.mark.parametrize("how", ["complete", "generate"])
+def test_a_pushed_character_recovers_within_half_a_second(model, how):
+    """A push of 30 degrees at the end of the context: half a second later the torso leans under 60% of it
+    (the model trained with pushed contexts; 2026-12-05's model before them kept 95% of it)."""
+    from lmm_core.bench.recovery import angle_between, torso_up
+    leans = []
+    for heading in (0.0, 1.6, 3.2, 4.7):
+        start = _pushed_start(30.0, heading)
+        upright = torso_up(tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "reactidle_001_acted_excerpt.bvh.xz"),
+                                              30.0).rotations[29:30])
+        if how == "complete":
+            r, _, _ = model.complete(start.rotations, start.root_positions, 30)
+            after = r[30:]
+        else:
+            after = tasks.generate("idle", seconds=1.0, seed=0, variation=1.0, model=model, method="network",
+                                   start=start, clean=False).rotations
+        lean = angle_between(torso_up(after), np.repeat(upright, len(after), axis=0))
+        leans.append((lean[0], lean[14]))
+    first, half_second = np.mean(leans, axis=0)
+    assert first > 20.0  # it starts pushed over
+    assert half_second < 0.6 * 30.0, (first, half_second)
