@@ -246,7 +246,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
                       help="walk to this ground point, metres (Y up: X and Z are the floor), from where it starts")
     goal.add_argument("--facing", type=float, metavar="DEG",
                       help="facing there, degrees about the up axis (0: +Z, 90: +X; default: the way it walked)")
-    goal.add_argument("--at", type=float, metavar="SECONDS", help="when it gets there (default: the end of the clip)")
+    goal.add_argument("--at", type=float, metavar="SECONDS",
+                      help="when it gets there (default: at the action's own pace, or the end of the clip if later)")
     goal.add_argument("--path", type=Path, metavar="FILE",
                       help="follow a root path: a CSV of time,x,z rows (seconds, metres) or a BVH whose pelvis track "
                            "to follow, moved to start where the character stands")

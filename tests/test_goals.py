@@ -173,3 +173,13 @@ def test_a_pushed_character_recovers_within_half_a_second(model, how):
     first, half_second = np.mean(leans, axis=0)
     assert first > 20.0  # it starts pushed over
     assert half_second < 0.6 * 30.0, (first, half_second)
+
+
+def test_without_at_it_arrives_at_the_actions_own_pace(model):
+    """A point 3 m ahead with no --at: reached exactly, about when a walk at the network's own pace would get
+    there (the default keys the arrival at that pace, not at the clip's end)."""
+    made = tasks.generate("walk", seconds=6.0, seed=2, variation=1.0, model=model, method="network", to=(0.0, 3.0))
+    root = made.root_positions[:, [0, 2]]
+    arrival = int(np.argmin(np.linalg.norm(root - [0.0, 3.0], axis=1)))
+    np.testing.assert_allclose(root[arrival], [0.0, 3.0], atol=1e-6)
+    assert 45 <= arrival <= 150  # 2.6-3.0 m at 0.6-2 m/s, not the last frame (179)

@@ -240,7 +240,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``). ``start``: motion to carry on from (any rig); the result holds only the new frames.
 
     Goals (the network method; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
-    seconds (default: the end) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
+    seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
     ``path`` a root path to follow, ``(N, 2)`` ground points per frame from now or a CSV of ``time,x,z`` rows
     (``goals.read_path_csv``). Without ``start`` the network first makes the 10 frames it starts from. The
     pelvis is exactly at its keys; feet locking moves only the legs. ``reach``: ``(joint, (x, y, z), seconds)``
@@ -352,6 +352,21 @@ def _reach(m: Model, rot: np.ndarray, pos: np.ndarray, con: np.ndarray, reaches:
 _GOAL_START = 10
 
 
+def _arrival(m: Model, start: tuple[np.ndarray, np.ndarray], action: int, style: int, sample: Sample | None,
+             to: tuple[float, float], frames: int) -> int:
+    """Frames after the start's last pose at which a walk to ``to`` arrives at the action's own pace: the
+    ground speed of a second the network makes freely from the start (the last 20 of its 30 frames), at least
+    0.3 m/s, arriving no sooner than 15 frames and no later than the clip's end (``frames`` new frames).
+
+    Why: a goal keyed slower than the action's capture walks (a walk's 1.3 m/s held to 0.7) does not make
+    the network slow down; it overshoots each root key and is pulled back at the next (measured on a
+    straight 4 m path: 19.7 m of pelvis travel at 0.67 m/s, 4.1 m at 1.14 m/s; benchmarks/goals.py)."""
+    rot, pos, _ = m.complete(start[0], start[1], 30, action, style, sample=sample)
+    speed = np.linalg.norm(np.diff(pos[-20:, [0, 2]], axis=0), axis=1).mean() * m.cfg.fps
+    distance = float(np.hypot(to[0] - start[1][-1, 0], to[1] - start[1][-1, 2]))
+    return int(np.clip(round(distance / max(speed, 0.3) * m.cfg.fps), 15, frames))
+
+
 def _path_points(path: Path, fps: float) -> np.ndarray:
     """``(N, 2)`` ground points per frame (metres) of a root path file: a CSV of ``time,x,z`` rows, or a
     motion (BVH) whose pelvis track is followed, on any rig."""
@@ -378,7 +393,10 @@ def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sa
     new = frames - (_GOAL_START if made_start else 0)
     forward = m.body.forward
     if to is not None:
-        at_frame = frames - 1 if at is None else int(round(at * m.cfg.fps)) if np.isfinite(at) else -1
+        if at is None:
+            at_frame = before + _arrival(m, start, action, style, sample, to, new)
+        else:
+            at_frame = int(round(at * m.cfg.fps)) if np.isfinite(at) else -1
         if not 0 < at_frame - before <= new:
             raise LMMError(f"--at must lie inside the clip and after its start: more than "
                            f"{(before + 1) / m.cfg.fps:.2f} s and under {frames / m.cfg.fps:.2f} s, got {at}")
