@@ -72,6 +72,8 @@ def test_the_demo_calibration_puts_four_cameras_around_the_performer(demo_footag
     (qca().replace(' focalLengthU="107599.671875"', ''), "no 'focalLengthU'"),
     (qca().replace('r11="0.5536380477336265"', 'r11="2.0"'), "not a rotation"),
     (qca().replace('right="1087"', 'right="0"'), "fov_video"),
+    (qca().replace('sensorMinU="0.000000"', 'sensorMinU="x"'), "sensorMinU='x' is not a number"),
+    (qca().replace('skew="0.000000"', 'skew="nan"'), "skew must be a finite number"),
     ('<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaa">]><calibration/>', "DTD or entities"),
 ])
 def test_bad_qualisys_files_name_the_problem(tmp_path, text, words):
@@ -149,3 +151,4 @@ def test_written_calibrations_keep_the_qualisys_cameras(tmp_path):
     np.testing.assert_allclose(back.cameras[0].centre, calib.cameras[0].centre, atol=1e-9)
     with pytest.raises(LMMError):
         read_calibration(path, units="furlong")
+

@@ -67,7 +67,10 @@ def test_only_completion_windows_are_pushed(clip):
     known[1, 40] = True           # a key later: in-betweening, not pushed
     known[2, :3] = True           # too little context
     known[3, :20, 0] = True       # root only: not whole frames
-    assert perturb(rng, batch, known, share=1.0) == 1
+    known[4, :20] = True          # an intent window (labels hidden): its poses name the action, not pushed
+    hide = np.zeros(B, dtype=bool)
+    hide[4] = True
+    assert perturb(rng, batch, known, share=1.0, hide=hide) == 1
     assert not np.allclose(batch.rotations[0], rot[0])
     for b in range(1, B):
         np.testing.assert_array_equal(batch.rotations[b], rot[b])

@@ -39,7 +39,9 @@ def is_qca(path: Path) -> bool:
     return name.endswith(".qca.txt") or name.endswith(".qca")
 
 
-def _number(attrs: dict, key: str, path: Path, camera: str) -> float:
+def _number(attrs: dict, key: str, path: Path, camera: str, default: float | None = None) -> float:
+    if key not in attrs and default is not None:
+        return default
     if key not in attrs:
         raise MotionFileError(path, f"camera {camera!r}: its <{attrs.get('_tag', 'element')}> has no {key!r}")
     try:
@@ -92,8 +94,8 @@ def read_qca(path: str | Path, units: str | None = None) -> list[Camera]:
         if width <= 1 or height <= 1:
             raise MotionFileError(path, f"camera {name!r}: <fov_video> is {width} x {height} pixels")
         # Sensor pixels per video pixel: 1 unless the video is read out binned or scaled.
-        sensor_w = (_number(it, "sensorMaxU", path, name) - float(it.get("sensorMinU", 0.0))) / _SUBPIXEL + 1.0
-        sensor_h = (_number(it, "sensorMaxV", path, name) - float(it.get("sensorMinV", 0.0))) / _SUBPIXEL + 1.0
+        sensor_w = (_number(it, "sensorMaxU", path, name) - _number(it, "sensorMinU", path, name, 0.0)) / _SUBPIXEL + 1.0
+        sensor_h = (_number(it, "sensorMaxV", path, name) - _number(it, "sensorMinV", path, name, 0.0)) / _SUBPIXEL + 1.0
         if sensor_w <= 1 or sensor_h <= 1:
             raise MotionFileError(path, f"camera {name!r}: the sensor size (sensorMaxU, sensorMaxV) must be positive")
         su = 1.0 if abs(sensor_w - width) < 2 else width / sensor_w
@@ -102,7 +104,7 @@ def read_qca(path: str | Path, units: str | None = None) -> list[Camera]:
         fv = _number(it, "focalLengthV", path, name) / _SUBPIXEL * sv
         cu = _number(it, "centerPointU", path, name) / _SUBPIXEL * su - left
         cv = _number(it, "centerPointV", path, name) / _SUBPIXEL * sv - top
-        skew = float(it.get("skew", 0.0) or 0.0)
+        skew = _number(it, "skew", path, name, 0.0) if it.get("skew") not in (None, "") else 0.0
         K = np.array([[fu, skew, cu], [0.0, fv, cv], [0.0, 0.0, 1.0]])
         dist = np.array([_number(it, k, path, name) for k in ("radialDistortion1", "radialDistortion2", "tangentalDistortion1",
                                                               "tangentalDistortion2", "radialDistortion3")])

@@ -111,11 +111,10 @@ def along_path(pelvis: np.ndarray, root: np.ndarray, forward: np.ndarray, path: 
 def read_path_csv(path: Path, fps: float) -> np.ndarray:
     """``(N, 2)`` ground points per frame at ``fps`` from a CSV of ``time,x,z`` rows (seconds, metres; a
     header row is allowed), linearly resampled."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    except OSError as e:
-        raise LMMError(f"cannot read the root path {path}: {e.strerror or e}") from None
+    from ..io.atomic import read_text  # noqa: PLC0415 (io is above the model package)
+
+    text = read_text(path, "root path (a CSV of time,x,z rows)")
+    rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
     try:
         float(rows[0][0])
     except (IndexError, ValueError):

@@ -114,7 +114,7 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
             batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
             known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
             if cfg.push_share > 0:
-                perturb(rng, batch, known, cfg.push_share)
+                perturb(rng, batch, known, cfg.push_share, hide)
         flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
                        vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames,

@@ -246,8 +246,10 @@ def push(rotations: np.ndarray, axis: np.ndarray, degrees: float, weights: np.nd
     return out
 
 
-def perturb(rng: np.random.Generator, batch: Batch, known: np.ndarray, share: float) -> int:
-    """Push ``share`` of the completion windows (``known``: whole frames from the start, nothing after)
+def perturb(rng: np.random.Generator, batch: Batch, known: np.ndarray, share: float,
+            hide: np.ndarray | None = None) -> int:
+    """Push ``share`` of the completion windows (``known``: whole frames from the start, nothing after; not
+    ``hide``'s windows, whose labels are hidden: every intent window, whose poses name the action)
     off their course, in place: the last context frames lean 15-40 degrees about a random horizontal axis
     (``push``) and the frames after them return to the capture within 8-15 frames (half a second). The
     model learns that a context it has never seen (a character shoved, a bad key) is recovered from, not
@@ -257,6 +259,8 @@ def perturb(rng: np.random.Generator, batch: Batch, known: np.ndarray, share: fl
     for b in range(known.shape[0]):
         frames = known[b].all(axis=1)
         c = int(frames.sum())
+        if hide is not None and hide[b]:
+            continue
         if not (6 <= c <= W - 16 and frames[:c].all() and not known[b, c:].any()) or rng.random() >= share:
             continue
         heading = rng.uniform(0, 2 * np.pi)
