@@ -199,14 +199,15 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     known = keyed - first
     result = yield from _span(_fill(motion, known, model, bone_map, opts), 0.25, 0.75)
     gaps = np.setdiff1d(np.arange(motion.num_frames), known)
-    if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: every frame, solved on its controls
+    if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: solved on its controls, then thinned
         yield 0.9
 
         def on_controls() -> str:
-            added = bridge.insert_keys(obj, result, gaps, keep=known, bones=bones, scale=_metres(scene),
-                                       frame_start=first)
+            added, worst = bridge_keys.insert_control_keys(
+                obj, result, gaps, keep=known, bones=bones, scale=_metres(scene), frame_start=first,
+                tolerance=opts.tolerance, every_frame=opts.every_frame, held=held_bones(bone_map))
             return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keyed)} key frames "
-                    f"({first}-{last}), {added} keys added on its controls")
+                    f"({first}-{last}), {added} keys added on its controls (played back within {worst * 1000:.2f} mm)")
 
         return on_controls
     plan = bridge.plan_keys(obj, result, motion, gaps, keep=known, bones=bones, scale=_metres(scene),
@@ -242,13 +243,15 @@ def extend(context, obj, model, frames: int, opts: KeyOptions = KeyOptions()):
         lambda: tasks.complete(motion, frames, model, source_map=bone_map, seed=opts.seed, variation=opts.variation),
         expected=_MODEL_SECONDS_PER_FRAME * (motion.num_frames + frames)), 0.3, 0.7)
     known = motion.num_frames - 1
-    if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: every frame, solved on its controls
+    if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: solved on its controls, then thinned
         yield 0.9
 
         def on_controls() -> str:
-            added = bridge.insert_keys(obj, result, range(known + 1, result.num_frames), keep=[known], bones=bones,
-                                       scale=_metres(scene), frame_start=first)
-            return f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added on its controls)"
+            added, worst = bridge_keys.insert_control_keys(
+                obj, result, range(known + 1, result.num_frames), keep=[known], bones=bones, scale=_metres(scene),
+                frame_start=first, tolerance=opts.tolerance, every_frame=opts.every_frame, held=held_bones(bone_map))
+            return (f"Extended {obj.name!r} by {frames} frames after frame {last} ({added} keys added on its controls, "
+                    f"played back within {worst * 1000:.2f} mm)")
 
         return on_controls
     # What the rig shows on the new frames now (its curves held past their last key): the bones not keyed.

@@ -29,6 +29,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import rotations as R
 from .errors import LMMError
 from .motion import Motion
 from .skeleton import UNITS_TO_METRES
@@ -322,3 +323,66 @@ def reach(motion: Motion, joints: Iterable[int] | None = None) -> np.ndarray:
         p = int(sk.parents[j])
         out[p] = max(out[p], float(np.linalg.norm(sk.offsets[j])) + out[j])
     return np.maximum(out, 0.0) * UNITS_TO_METRES[sk.units]
+
+
+def swing_error(
+    values: np.ndarray,
+    spans: list[tuple[slice, str]],
+    frames: np.ndarray,
+    pivots: np.ndarray,
+    points: np.ndarray,
+    carries: np.ndarray,
+    metres: float,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A measure for ``fit`` where the watched points are not computed from the curves here (a control rig,
+    whose deforming bones Blender's constraints pose from its controls), to first order: a rotation group
+    playing off by the small rotation ``d`` (its bone's own axes, ``played = values * d``) turns what it
+    carries about its pivot by ``w = frame @ axis-angle(d)``, moving point ``p`` by ``w x (p - pivot)``;
+    the moves of the groups that carry a point add up as vectors (a chain's errors may cancel, as they do
+    on the rig), and a location group adds its distance (as a bound: its direction is not known here).
+
+    Args:
+        values: ``(T, C)`` the curves as they should play; ``spans``: per group, its columns and mode:
+            ``"QUATERNION"`` (compared normalised, as Blender plays it), an Euler order in Blender's spelling
+            (``"XYZ"``) or ``"LOCATION"``.
+        frames: ``(T, G, 3, 3)`` each group's bone orientation on each frame (columns: its axes), the space
+            of ``pivots`` and ``points``; unused for location groups.
+        pivots: ``(T, G, 3)`` where each group's bone turns about (its head).
+        points: ``(T, H, 3)`` the watched points on the made motion.
+        carries: ``(G, H)`` bool, group ``g`` moves point ``h``.
+        metres: metres per unit of ``pivots``, ``points`` and of the location channels.
+
+    Returns:
+        played ``(T, C)`` -> ``(T,)`` metres, the worst point on each frame.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    carries = np.asarray(carries, dtype=bool)
+    shape = (len(values), len(spans))
+    if carries.shape != (len(spans), points.shape[1]) or frames.shape[:2] != shape or pivots.shape[:2] != shape:
+        raise LMMError(f"swing_error needs a frame and a pivot per frame and group {shape} and a row of carries per "
+                       f"group, got {frames.shape}, {pivots.shape} and {carries.shape}; build them from the same "
+                       "frames and groups as the curves")
+
+    def rotation(v: np.ndarray, mode: str) -> np.ndarray:
+        if mode == "QUATERNION":
+            return R.normalize(v)
+        order = mode[::-1].lower()  # Blender's "XYZ" applies X first: intrinsic z, y, x here
+        return R.from_euler(np.stack([v[:, "xyz".index(k)] for k in order], axis=1), order)
+
+    def measure(played: np.ndarray) -> np.ndarray:
+        move = np.zeros(points.shape)
+        shift = np.zeros(points.shape[:2])
+        for g, (cols, mode) in enumerate(spans):
+            if not carries[g].any():
+                continue
+            a, b = values[:, cols], played[:, cols]
+            if mode == "LOCATION":
+                shift += np.linalg.norm(b - a, axis=1)[:, None] * carries[g][None]
+                continue
+            turn = R.to_scaled_axis(R.inv_mul(rotation(a, mode), rotation(b, mode)))  # (T, 3) own axes
+            w = np.einsum("tij,tj->ti", frames[:, g], turn)
+            h = carries[g]
+            move[:, h] += np.cross(w[:, None], points[:, h] - pivots[:, g, None])
+        return ((np.linalg.norm(move, axis=-1) + shift) * metres).max(axis=1) if points.shape[1] else np.zeros(len(values))
+
+    return measure

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Callable, Iterable
 
 import bpy
 import numpy as np
@@ -25,9 +25,9 @@ import numpy as np
 from .._core import UNITS_TO_METRES, LMMError, Motion
 from .._core import keys as core_keys
 from .._core import rotations as R
-from .action import assigned_fcurves, key_times
+from .action import add_keys, assigned_fcurves, key_times
 from .space import armature_rest, to_blender_axes, world_transform
-from .write import _chain, _pose_values, _rotation_curves
+from .write import _chain, _pose_values, _rotation_curves, insert_keys
 
 _REFINE_ROUNDS = 4
 
@@ -66,12 +66,12 @@ class KeyPlan:
     every_frame: bool = False
     fit_keep: np.ndarray | None = None  # frames the fit keys on every group
     groups: np.ndarray | None = None  # (C,) the group (bone rotation, bone location) of each curve
+    measure: Callable | None = None  # played curves (T, C) -> (T,) metres; None: FK of the keyed joints
 
 
 def on_controls(obj: bpy.types.Object, skeleton) -> bool:
-    """Whether a motion on ``skeleton`` goes onto ``obj``'s controls (a Rigify rig: ``controls``). Sparse keys
-    are fitted on bones that the motion's joints are; on controls the pose is solved frame by frame, so the
-    callers key every frame there (``write.insert_keys``)."""
+    """Whether a motion on ``skeleton`` goes onto ``obj``'s controls (a Rigify rig: ``controls``): keyed by
+    ``insert_control_keys`` (the pose solved frame by frame, then thinned), not ``plan_keys``."""
     from . import controls
 
     return controls.drives(controls.control_rig(obj), skeleton)
@@ -228,10 +228,18 @@ def plan_keys(
     return fit_keys(plan) if fit else plan
 
 
+def _measure(plan: KeyPlan) -> Callable[[np.ndarray], np.ndarray]:
+    """Played curves ``(T, C)`` -> ``(T,)`` metres off on each frame: the plan's own measure (a control rig's
+    bound) or the distance of the held points, by forward kinematics of the decoded motion."""
+    if plan.measure is not None:
+        return plan.measure
+    measure = core_keys.point_error(plan.target, plan.watched)
+    return lambda v: measure(_decode(plan, v))
+
+
 def fit_keys(plan: KeyPlan) -> KeyPlan:
     """The plan with its keys fitted (``lmm_core.keys.fit``); numpy only, so it may run in a worker thread."""
-    measure = core_keys.point_error(plan.target, plan.watched)
-    keys = core_keys.fit(plan.values, plan.groups, np.asarray(plan.group_scale), lambda v: measure(_decode(plan, v)),
+    keys = core_keys.fit(plan.values, plan.groups, np.asarray(plan.group_scale), _measure(plan),
                          plan.tolerance, keep=plan.fit_keep, every_frame=plan.every_frame)
     if plan.every_frame:
         keyed = np.zeros_like(keys.keyed)
@@ -406,7 +414,7 @@ def _write_rounds(plan: KeyPlan, fcurves, new_fcurve, saved: dict, made: list, c
     allowed[plan.frames] = True
     allowed[plan.keep] = True
     keys = replace(plan.keys, keyed=plan.keys.keyed & allowed[:, None])
-    measure = core_keys.point_error(plan.target, plan.watched)
+    measure = _measure(plan)
     check = np.union1d(plan.frames, plan.keep)
     scale = np.asarray(plan.group_scale)
     budget = np.full(n, 0.5 * plan.tolerance)
@@ -441,7 +449,7 @@ def _write_rounds(plan: KeyPlan, fcurves, new_fcurve, saved: dict, made: list, c
         else:  # only the curves that got keys play differently
             columns = np.flatnonzero(touched)
             played[:, columns] = _played(plan, fcurves, columns)[:, columns]
-        error = measure(_decode(plan, played))
+        error = measure(played)
         worst = float(error[check].max()) if len(check) else 0.0
         bad = np.zeros(n, dtype=bool)
         bad[check[error[check] > plan.tolerance]] = True
@@ -458,3 +466,175 @@ def _write_rounds(plan: KeyPlan, fcurves, new_fcurve, saved: dict, made: list, c
             keys = core_keys.key_frames(keys, bad & allowed)
         touched = (keys.keyed != before)[:, keys.groups].any(axis=0)
     return added, worst
+
+
+def insert_control_keys(
+    obj: bpy.types.Object,
+    motion: Motion,
+    frames: Iterable[int],
+    *,
+    keep: Iterable[int] = (),
+    bones: Iterable[str] | None = None,
+    scale: float = 1.0,
+    frame_start: int = 1,
+    tolerance: float = core_keys.DEFAULT_TOLERANCE_M,
+    every_frame: bool = False,
+    held: Iterable[str] = (),
+) -> tuple[int, float]:
+    """``write.insert_keys`` on a control rig's controls (Rigify's), thinned to sparse Bezier keys.
+
+    The controls are solved on every frame and keyed there (``insert_keys``: the animator's keys hold, the
+    limbs are switched to FK). Unless ``every_frame``, those values are read back, the curves put back as
+    they were, and a sparse set of keys fitted to them (``lmm_core.keys.fit``) and written (``write_keys``,
+    which reads the curves back and adds keys where they still miss), so that the ``held`` deforming bones
+    (their heads and tails: the feet, hands and head) stay within ``tolerance`` metres of where the
+    every-frame keys put them. The switches keep a key at each end of every run of frames they were keyed on
+    (their value is constant there).
+
+    Blender's constraints pose the deforming bones from the controls, and evaluating the rig per frame and
+    fitting round would cost seconds: the measure is ``lmm_core.keys.swing_error`` on the made motion
+    instead (``_control_plan``): each control's rotation error, to first order, turns the held points it
+    carries about its head; a location error moves them by as much. tests/test_addon_rigify.py measures the
+    deforming bones in Blender against the every-frame keys.
+
+    Returns:
+        The number of keys added and the worst error left by that measure over the keyed frames, metres (0
+        with ``every_frame``).
+    """
+    from . import controls  # noqa: PLC0415  (as in on_controls)
+
+    rig = controls.control_rig(obj)
+    if not controls.drives(rig, motion.skeleton):
+        raise LMMError(f"{obj.name!r} is not keyed through controls; key its bones with plan_keys instead")
+    sk = motion.skeleton
+    frames = np.asarray(sorted({int(t) for t in frames}), dtype=np.int64)
+    keep = np.asarray(sorted({int(t) for t in keep}), dtype=np.int64)
+    chosen = {c for d, c in rig.pairs if d in set(sk.names if bones is None else bones)}
+    channels = []  # (control, property, mode, width), curves in this order
+    for c in (c for c in rig.controls if c in chosen):
+        mode = obj.pose.bones[c].rotation_mode
+        channels.append((c, "rotation_quaternion" if mode == "QUATERNION" else "rotation_euler", mode,
+                         4 if mode == "QUATERNION" else 3))
+        if c in rig.located:
+            channels.append((c, "location", "LOCATION", 3))
+    curves = [(f"{_bone_path(c)}.{prop}", i, c) for c, prop, _, w in channels for i in range(w)]
+    switches = [(path, 0, bone) for bone, path, _ in controls.switch_paths(rig)]
+    before, _ = assigned_fcurves(obj)
+    saved = {}
+    for path, i, _ in curves + switches:
+        curve = before.find(path, index=i) if before is not None else None
+        if curve is not None:
+            saved[(path, i)] = _snapshot(curve)
+    added = insert_keys(obj, motion, frames, keep=keep, bones=bones, scale=scale, frame_start=frame_start)
+    if every_frame:
+        return added, 0.0
+    fcurves, _ = assigned_fcurves(obj)
+
+    def put_back(which) -> None:
+        for path, i, _ in which:
+            curve = fcurves.find(path, index=i)
+            if curve is not None and (path, i) in saved:
+                _restore(curve, saved[(path, i)])
+            elif curve is not None:
+                fcurves.remove(curve)
+
+    try:
+        n = motion.num_frames
+        scene_frames = frame_start + np.arange(n)
+        values = np.empty((n, len(curves)))
+        for c, (path, i, _) in enumerate(curves):  # the every-frame keys, exact on their frames
+            curve = fcurves.find(path, index=i)
+            values[:, c] = [curve.evaluate(float(f)) for f in scene_frames]
+        put_back(curves)
+        added = _thin_switches(fcurves, switches, saved)
+        plan = _control_plan(obj, rig, motion, channels, curves, values, frames, keep, scale, frame_start,
+                             tolerance, list(held))
+        more, worst = write_keys(obj, fit_keys(plan))
+    except BaseException:
+        put_back(curves + switches)
+        raise
+    return added + more, worst
+
+
+def _thin_switches(fcurves, switches, saved: dict) -> int:
+    """Keep only the first and last of each run of consecutive frames ``insert_keys`` keyed a switch on (the
+    value is the same along the run); returns the switch keys left added."""
+    added = 0
+    for path, i, _ in switches:
+        curve = fcurves.find(path, index=i)
+        if curve is None:
+            continue
+        old = set(np.round(saved[(path, i)]["co"][0::2]).astype(np.int64)) if (path, i) in saved else set()
+        points = curve.keyframe_points
+        co = np.empty(2 * len(points), dtype=np.float32)
+        points.foreach_get("co", co)
+        times = np.round(co[0::2]).astype(np.int64)
+        new = {int(t): float(v) for t, v in zip(times, co[1::2]) if int(t) not in old}
+        ends = sorted(t for t in new if t - 1 not in new or t + 1 not in new)
+        if (path, i) in saved:
+            _restore(curve, saved[(path, i)])
+        else:
+            points.clear()
+        if ends:
+            add_keys(curve, np.asarray(ends, dtype=np.float64), np.array([new[t] for t in ends]))
+        added += len(ends)
+    return added
+
+
+def _control_plan(obj, rig, motion: Motion, channels, curves, values: np.ndarray, frames: np.ndarray,
+                  keep: np.ndarray, scale: float, frame_start: int, tolerance: float, held: list[str]) -> KeyPlan:
+    """The ``KeyPlan`` of ``insert_control_keys``: a group per control channel (rotation, location), measured
+    by ``lmm_core.keys.swing_error`` on the made motion in armature space.
+
+    Each control's orientation is its deforming bone's times their rest relation (as ``controls.solve``
+    poses it), its pivot its head, carried rigidly from the deforming bone's head; a control carries the held
+    bones whose pose depends on it (``controls._reached``: parents and constraint targets)."""
+    from . import controls  # noqa: PLC0415
+
+    sk = motion.skeleton
+    world_rot, world_scale, world_pos = world_transform(obj)
+    per_unit = world_scale / scale * UNITS_TO_METRES[sk.units]  # metres per Blender unit of the armature
+    held = [h for h in held if h in sk.names]
+    deform_of = {c: d for d, c in rig.pairs}
+    names = list(dict.fromkeys([deform_of[c] for c, *_ in channels] + held))
+    index = [sk.names.index(n) for n in names]
+    axes = to_blender_axes(sk.up_axis)
+    to_arm = world_rot.T @ axes
+    g_rot, g_pos = motion.fk()
+    rest_rot, rest_head, _ = armature_rest(obj, names)
+    orient = to_arm @ R.to_matrix(g_rot[:, index]) @ to_arm.T @ rest_rot  # (T, N, 3, 3) armature space
+    heads = ((g_pos[:, index] @ axes.T) * scale - world_pos) @ world_rot / world_scale  # (T, N, 3)
+    at = {n: k for k, n in enumerate(names)}
+    bones = obj.data.bones
+    h_at = [at[h] for h in held]
+    lengths = np.array([bones[h].length for h in held])
+    points = np.concatenate([heads[:, h_at], heads[:, h_at] + orient[:, h_at][..., :, 1] * lengths[None, :, None]], axis=1)
+    carried = [controls._reached(obj, h) for h in held]
+    n, groups_n = motion.num_frames, len(channels)
+    ctrl_rot, ctrl_head, _ = armature_rest(obj, [c for c, *_ in channels])
+    group_frames = np.zeros((n, groups_n, 3, 3))
+    pivots = np.zeros((n, groups_n, 3))
+    carries = np.zeros((groups_n, 2 * len(held)), dtype=bool)
+    spans, groups, group_scale = [], [], []
+    col = 0
+    for g, (c, _, mode, width) in enumerate(channels):
+        k = at[deform_of[c]]
+        group_frames[:, g] = orient[:, k] @ (rest_rot[k].T @ ctrl_rot[g])
+        pivots[:, g] = heads[:, k] + orient[:, k] @ (rest_rot[k].T @ (ctrl_head[g] - rest_head[k]))
+        carries[g] = np.tile([c in r for r in carried], 2)
+        spans.append((slice(col, col + width), mode))
+        groups += [g] * width
+        col += width
+        far = np.linalg.norm(points[:, carries[g]] - pivots[:, g, None], axis=-1).max(initial=0.0) * per_unit
+        # How a channel error is judged before the whole pose is (lmm_core.keys.fit's scale): a quaternion
+        # component turns the control by up to 2 radians, an Euler radian by about one.
+        group_scale.append(per_unit if mode == "LOCATION" else (2.0 if mode == "QUATERNION" else 1.0) * max(far, 1e-3))
+    plan = KeyPlan(motion, motion, [p for p, _, _ in curves], [i for _, i, _ in curves], [b for _, _, b in curves],
+                   values, None, frames, keep, tolerance, scale, frame_start, [], group_scale)  # type: ignore[arg-type]
+    plan.groups = np.asarray(groups, dtype=np.int64)
+    plan.measure = core_keys.swing_error(values, spans, group_frames, pivots, points, carries, per_unit)
+    # As in plan_keys: frames not ours are keyed in the fit (never written), and beside each animator's key.
+    outside = np.setdiff1d(np.arange(motion.num_frames), np.union1d(frames, keep))
+    beside = np.intersect1d(np.concatenate([keep - 1, keep + 1]), frames)
+    plan.fit_keep = np.union1d(np.union1d(keep, outside), beside)
+    return plan
