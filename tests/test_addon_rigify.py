@@ -11,6 +11,7 @@ foot where the right one was); undo gives the action back, and a refused operato
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -273,19 +274,23 @@ def _open_rig(path):
     return obj
 
 
-def test_inbetween_on_controls_writes_sparse_keys_within_the_tolerance(addon, rig, rigify_file):
+def test_inbetween_on_controls_writes_sparse_keys_within_the_tolerance(addon, rig, rigify_file, tmp_path):
     """Sparse Bezier keys on the controls play the DEF feet, hands and head within the tolerance (0.9 mm by
     default) of where every-frame keys put them, with far fewer keys; Every Frame keys every frame."""
     _block_two_poses(rig)
     blocked = _control_keys(rig)
+    start = time.perf_counter()
     assert bpy.ops.lmm.inbetween(every_frame=True) == {"FINISHED"}
+    print(f"\nevery-frame in-between on the controls: {time.perf_counter() - start:.2f} s")
     dense = _control_keys(rig)
     assert set(dense.values()) == {61}  # every frame of every control channel keyed
     want = np.concatenate(rigs.world_bone_points(rig, range(1, 62), HELD), axis=1)  # (61, 14, 3) heads, tails
 
     rig = _open_rig(rigify_file)
     _block_two_poses(rig)
+    start = time.perf_counter()
     assert bpy.ops.lmm.inbetween() == {"FINISHED"}
+    print(f"\nsparse in-between on the controls: {time.perf_counter() - start:.2f} s")
     _assert_keys_on_controls_only(rig)
     sparse = _control_keys(rig)
     assert sparse.keys() == dense.keys()
@@ -307,6 +312,24 @@ def test_inbetween_on_controls_writes_sparse_keys_within_the_tolerance(addon, ri
     for frame in (1, 20, 45, 61):
         bpy.context.scene.frame_set(frame)
         assert all(rig.pose.bones[b]["IK_FK"] == pytest.approx(1.0) for b in LEGS)
+
+    # Extend on the same action: every frame, then (the file as it was before) sparse keys.
+    saved = tmp_path / "blocked.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(saved), copy=True)
+    assert bpy.ops.lmm.extend(frames=20, every_frame=True) == {"FINISHED"}
+    dense = _control_keys(rig)
+    assert all(n - sparse[k] == 20 for k, n in dense.items())  # a key on each new frame of each channel
+    want = np.concatenate(rigs.world_bone_points(rig, range(61, 82), HELD), axis=1)
+    rig = _open_rig(saved)
+    assert bpy.ops.lmm.extend(frames=20) == {"FINISHED"}
+    _assert_keys_on_controls_only(rig)
+    extended = _control_keys(rig)
+    got = np.concatenate(rigs.world_bone_points(rig, range(61, 82), HELD), axis=1)
+    error = np.linalg.norm(got - want, axis=-1)
+    added = sum(extended.values()) - sum(sparse.values())
+    print(f"extend: {added} keys added instead of {20 * len(dense)}; held bones off by {error.max() * 1000:.3f} mm")
+    assert error.max() < 0.9e-3, error.max()
+    assert added < 0.6 * 20 * len(dense), added
 
 
 def test_mirror_and_clean_up(addon, rig, test_data):
