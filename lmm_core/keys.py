@@ -383,6 +383,8 @@ def swing_error(
             w = np.einsum("tij,tj->ti", frames[:, g], turn)
             h = carries[g]
             move[:, h] += np.cross(w[:, None], points[:, h] - pivots[:, g, None])
-        return ((np.linalg.norm(move, axis=-1) + shift) * metres).max(axis=1) if points.shape[1] else np.zeros(len(values))
+        if not points.shape[1]:
+            return np.zeros(len(values))
+        return ((np.linalg.norm(move, axis=-1) + shift) * metres).max(axis=1)
 
     return measure

@@ -608,7 +608,8 @@ def _control_plan(obj, rig, motion: Motion, channels, curves, values: np.ndarray
     bones = obj.data.bones
     h_at = [at[h] for h in held]
     lengths = np.array([bones[h].length for h in held])
-    points = np.concatenate([heads[:, h_at], heads[:, h_at] + orient[:, h_at][..., :, 1] * lengths[None, :, None]], axis=1)
+    tails = heads[:, h_at] + orient[:, h_at][..., :, 1] * lengths[None, :, None]  # along each bone's Y axis
+    points = np.concatenate([heads[:, h_at], tails], axis=1)  # (T, 2H, 3) the held heads, then their tails
     carried = [controls._reached(obj, h) for h in held]
     n, groups_n = motion.num_frames, len(channels)
     ctrl_rot, ctrl_head, _ = armature_rest(obj, [c for c, *_ in channels])
