@@ -7,6 +7,8 @@ Nothing here uses ``addon.bridge``: these rigs and readings are what the bridge 
 - ``RIGIFY_STYLE``: Blender metarig names (``spine.001``, ``thigh.L``), connected chains, rolled bones and
   Euler rotation modes.
 
+``fcurves_of`` and ``select_bone`` read an action and select bones the same way in Blender 4.2 and 5.0.
+
 It also builds and installs the extension once per test process (``installed_extension``), so every
 ``test_addon_*`` module runs against the same installed copy.
 """
