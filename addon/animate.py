@@ -103,10 +103,19 @@ def _selected(pose_bone) -> bool:
 
 
 def key_bones(obj, driven: list[str], selected_only: bool) -> list[str]:
-    """The bones to key: the driven bones, or those of them that are selected."""
+    """The bones to key: the driven bones, or those of them that are selected; on a control rig a deforming
+    bone counts as selected when its control is (the animator selects controls, not DEF bones)."""
     if not selected_only:
         return driven
-    chosen = [b for b in driven if _selected(obj.pose.bones[b])]
+    rig = control_rig(obj)
+    control_of = dict(rig.pairs) if rig is not None else {}
+    bones = obj.pose.bones
+
+    def chosen_bone(b: str) -> bool:
+        control = control_of.get(b)
+        return _selected(bones[b]) or (control is not None and control in bones and _selected(bones[control]))
+
+    chosen = [b for b in driven if chosen_bone(b)]
     if not chosen:
         raise LMMError(f"no bone of {obj.name!r} that LMM drives is selected; select bones in Pose Mode, or untick "
                        "Selected Bones Only")

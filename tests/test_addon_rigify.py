@@ -250,6 +250,18 @@ def test_inbetween_two_keyed_control_poses(addon, rig):
     assert np.abs(_track(rig, [61]) - before[1:]).max() < 5e-4  # the last key pose holds
 
 
+def test_selected_controls_choose_what_is_keyed(addon, rig):
+    """Selected Bones Only on a control rig: the animator selects a control (not a DEF bone); only it is keyed."""
+    _block_two_poses(rig)
+    for pose_bone in rig.pose.bones:
+        rigs.select_bone(pose_bone, pose_bone.name == "thigh_fk.L")
+    assert bpy.ops.lmm.inbetween(selected_only=True) == {"FINISHED"}
+    keys = {fc.data_path: len(fc.keyframe_points) for fc in _fcurve_object(rig)}
+    assert keys['pose.bones["thigh_fk.L"].rotation_quaternion'] > 2  # the gap is keyed on the selected control
+    assert keys['pose.bones["upper_arm_fk.L"].rotation_quaternion'] == 2  # the others keep the animator's keys
+    assert keys['pose.bones["torso"].location'] == 2
+
+
 def _fcurve_object(obj):
     return rigs.fcurves_of(obj)
 
