@@ -66,13 +66,7 @@ def addon(installed, tmp_path, monkeypatch):
 @pytest.fixture
 def rig(addon, rigify_file):
     """The generated rig, opened fresh, selected and active; the metarig is left out of the way."""
-    bpy.ops.wm.open_mainfile(filepath=str(rigify_file))
-    obj = bpy.data.objects["rig"]
-    for other in bpy.context.view_layer.objects:
-        other.select_set(False)
-    obj.select_set(True)
-    bpy.context.view_layer.objects.active = obj
-    return obj
+    return _open_rig(rigify_file)
 
 
 def _fcurve_paths(obj) -> set[str]:
@@ -277,6 +271,7 @@ def _control_keys(obj) -> dict[tuple[str, int], int]:
 
 
 def _open_rig(path):
+    """The rig of a saved .blend, opened fresh, the only object selected and the active one."""
     bpy.ops.wm.open_mainfile(filepath=str(path))
     obj = bpy.data.objects["rig"]
     for other in bpy.context.view_layer.objects:
