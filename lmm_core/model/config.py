@@ -54,6 +54,10 @@ class ModelConfig:
     # of the true correction it predicted it only 20% better than given none, and every draw of a
     # generated wave ended within 3 mm of the others.
     flow_skip: bool = False
+    # The flow's unit is measured per feature and key distance on the training windows (the weights file's
+    # ``flow_unit``, ``(len(sampling.UNIT_BUCKETS), FEATURES)``; ``sampling.flow_unit``) instead of
+    # ``flow_scale_frames``' one curve for every feature. False: models before 2026-12-06.
+    flow_unit: bool = False
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:

@@ -25,7 +25,7 @@ from . import network
 from .body import Body
 from .config import ModelConfig
 from .features import FEATURES, GROUP_OF_FEATURE
-from .sampling import STEPS, distance_scale, euler_step, noise, skip_weight, with_flow
+from .sampling import STEPS, UNIT_BUCKETS, euler_step, flow_unit, noise, skip_weight, with_flow
 from .goals import RootKeys
 from .segments import CONTEXT, plan
 from .window import Window, choose_anchor, finish, key_distance, prepare
@@ -56,8 +56,13 @@ class Model:
 
     def __init__(self, params: dict[str, np.ndarray], cfg: ModelConfig, mean: np.ndarray, std: np.ndarray,
                  bank: dict[str, np.ndarray] | None = None, meta: dict | None = None, path: Path | None = None,
-                 scale: np.ndarray | None = None, vel_std: np.ndarray | None = None):
+                 scale: np.ndarray | None = None, vel_std: np.ndarray | None = None,
+                 flow_unit: np.ndarray | None = None):
         self.params, self.cfg, self.mean, self.std = params, cfg, mean, std
+        if cfg.sampling and cfg.flow_unit and flow_unit is None:
+            raise LMMError(f"{path or 'model'}: a model with a measured flow unit needs its table (flow_unit)")
+        # ``(len(UNIT_BUCKETS), F)``: the flow's unit by key distance and feature (``sampling.flow_unit``).
+        self.flow_unit = flow_unit if (cfg.sampling and cfg.flow_unit) else None
         if cfg.velocity_inputs and vel_std is None:
             raise LMMError(f"{path or 'model'}: a model with velocity inputs needs their statistics (vel_std)")
         self.vel_std = vel_std if cfg.velocity_inputs else None
@@ -160,7 +165,7 @@ class Model:
             # Deterministic: one pass at t = 0 with no guess. Sampled: noise on the unknown entries, walked
             # to t = 1 in ``steps`` Euler steps; the last pass's prediction is the answer.
             unknown = ~win.known
-            unit = distance_scale(key_distance(known)[:, GROUP_OF_FEATURE], self.cfg.flow_scale_frames)
+            unit = flow_unit(key_distance(known)[:, GROUP_OF_FEATURE], self.cfg.flow_scale_frames, self.flow_unit)
             steps = 1 if sample is None else sample.steps
             z = np.zeros(win.base.shape) if sample is None else \
                 noise(sample.rng, win.base.shape, self.cfg.noise_frames) * sample.temperature * unknown
@@ -347,6 +352,8 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
                "mean": (FEATURES,), "std": (FEATURES,), "scale": (FEATURES,)}
     if cfg.velocity_inputs:
         shapes["vel_std"] = (FEATURES,)
+    if cfg.sampling and cfg.flow_unit:
+        shapes["flow_unit"] = (len(UNIT_BUCKETS), FEATURES)
     return shapes
 
 
@@ -377,7 +384,7 @@ def check_config(raw, path: Path) -> ModelConfig:
         value = raw.get(key, ["<unknown>"])
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise LMMError(f"{where}'s {key} must be a non-empty list of names, got {str(value)[:80]}")
-    for key in ("velocity_inputs", "sampling", "flow_skip"):
+    for key in ("velocity_inputs", "sampling", "flow_skip", "flow_unit"):
         if not isinstance(raw.get(key, False), bool):
             raise LMMError(f"{where}'s {key} must be true or false, got {raw[key]!r}")
     if not isinstance(raw.get("baseline", ""), str) or not isinstance(raw.get("body") or {}, dict):
@@ -469,13 +476,14 @@ def load(path: str | Path | None = None) -> Model:
                            "is damaged")
         if not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)):
             raise LMMError(f"{path}: array {key} must hold finite floating-point numbers; the file is damaged")
-    for key in ("std", "scale", "vel_std"):
+    for key in ("std", "scale", "vel_std", "flow_unit"):
         if key in shapes and not np.all(data[key] > 0):
             raise LMMError(f"{path}: array {key} must be positive everywhere; the file is damaged")
     params = {k[2:]: v for k, v in data.items() if k.startswith("p.")}
     bank = {k: v for k, v in data.items() if k.startswith("bank_")}
     _check_bank(bank, cfg, path)
-    return Model(params, cfg, data["mean"], data["std"], bank, meta, path, data["scale"], data.get("vel_std"))
+    return Model(params, cfg, data["mean"], data["std"], bank, meta, path, data["scale"], data.get("vel_std"),
+                 data.get("flow_unit"))
 
 
 def load_seconds(path: str | Path | None = None) -> float:

@@ -11,7 +11,7 @@ from ..model import features as Fe
 from ..model.body import Body
 from ..model.config import ModelConfig
 from ..model.sampling import noise as sample_noise
-from ..model.sampling import distance_scale, noisy, skip_weight, with_flow
+from ..model.sampling import flow_unit as unit_of, noisy, skip_weight, with_flow
 from ..model.config import GATE_FRAMES
 from ..model.window import choose_anchor, key_distance, prepare
 from .config import TrainConfig
@@ -30,14 +30,14 @@ class Prepared:
     guess, the deterministic mode) adds the flow inputs to ``x`` (``model.sampling``): each window a time
     ``t``, and the true correction ``(target - base) / scale`` noised to it on the unknown entries, with
     noise of ``noise_frames``' time scale (``sampling.noise``), in units that grow with the distance from
-    the nearest key after ``flow_scale_frames`` (``sampling.distance_scale``).
+    the nearest key (``sampling.flow_unit``: the measured table ``flow_unit``, else ``flow_scale_frames``).
     """
 
     def __init__(self, batch: Batch, known: np.ndarray, hide: np.ndarray, mean: np.ndarray, std: np.ndarray,
                  pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
                  baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
                  flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0,
-                 flow_scale_frames: float = 0.0, flow_skip: bool = False):
+                 flow_scale_frames: float = 0.0, flow_skip: bool = False, flow_unit: np.ndarray | None = None):
         B, W = known.shape[:2]
         J = len(body.names)
         self.skip = torch.zeros(())  # the flow's skip term (``flow_skip``), in ``scale`` units
@@ -68,8 +68,9 @@ class Prepared:
         if flow is not None:
             rng, zero_share = flow
             unknown = ~np.stack(knowns)
-            # The flow's unit grows away from the keys (``sampling.distance_scale``), as the runtime's does.
-            unit = np.stack([distance_scale(key_distance(k)[:, Fe.GROUP_OF_FEATURE], flow_scale_frames) for k in known])
+            # The flow's unit by key distance (and feature, where measured: ``sampling.flow_unit``), as the
+            # runtime's.
+            unit = np.stack([unit_of(key_distance(k)[:, Fe.GROUP_OF_FEATURE], flow_scale_frames, flow_unit) for k in known])
             z1 = (np.stack(targets) - np.stack(bases)) / scale / unit * unknown
             times = np.where(rng.random(B) < zero_share, 0.0, rng.random(B))
             noise = sample_noise(rng, z1.shape, noise_frames) * unknown * (times > 0)[:, None, None]
@@ -99,9 +100,10 @@ class Prepared:
 
 
 def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tuple, body: Body,
-            rng_seed: int | tuple[int, ...], start: int):
+            rng_seed: int | tuple[int, ...], start: int, flow_unit: np.ndarray | None = None):
     """The prepared batches of steps ``start .. cfg.steps - 1``, drawn from ``rng_seed``'s generator in
-    order (window length, clips, task masks). ``stats`` is ``(mean, std, scale, vel_std)``."""
+    order (window length, clips, task masks). ``stats`` is ``(mean, std, scale, vel_std)``; ``flow_unit``
+    a sampling model's measured unit table (``sampling.flow_unit``)."""
     mean, std, scale, vel_std = stats
     rng = np.random.default_rng(rng_seed)
     for _ in range(start, cfg.steps):
@@ -118,4 +120,4 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
         flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
                        vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames,
-                       model_cfg.flow_skip)
+                       model_cfg.flow_skip, flow_unit)

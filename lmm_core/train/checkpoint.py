@@ -20,7 +20,7 @@ from ..model.network import FLOW_INPUTS, INPUT
 from ..model.runtime import FORMAT, load
 
 # Feature statistics and the position spread: numpy arrays in memory, tensors in the file.
-ARRAYS = ("mean", "std", "scale", "vel_std", "position_spread")
+ARRAYS = ("mean", "std", "scale", "vel_std", "position_spread", "flow_unit")
 _NUMPY_ARRAYS = [np.core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float64)),
                  type(np.dtype(np.float32)), np.core.multiarray.scalar]
 
@@ -62,7 +62,7 @@ def warm_start(path: Path) -> dict:
         return read(path)
     model = load(path)
     return {"model_config": asdict(model.cfg), "mean": model.mean, "std": model.std, "scale": model.scale,
-            "vel_std": model.vel_std,
+            "vel_std": model.vel_std, "flow_unit": model.flow_unit,
             "model": {f"p.{k}": torch.as_tensor(v) for k, v in model.params.items()}}
 
 

@@ -74,6 +74,9 @@ class TrainConfig:
                                            0.0, 1000.0)
     flow_skip: bool = _opt(False, "a sampling model's prediction adds the noisy guess, weighted by the flow time "
                                   "(sampling.skip_weight; ModelConfig.flow_skip); a warm start from such a model keeps it")
+    flow_unit: bool = _opt(False, "measure a sampling model's flow unit per feature and key distance on the run's own "
+                                  "windows before training (sampling.flow_unit; ModelConfig.flow_unit); a warm start "
+                                  "from such a model keeps its table")
     push_share: float = _opt(0.0, "share of completion windows whose context is pushed off its course (the "
                                   "pelvis and spine leaning 15-40 degrees) with the frames after it recovering "
                                   "within half a second (data.perturb): training for recovery", 0.0, 1.0)

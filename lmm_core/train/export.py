@@ -91,6 +91,8 @@ def export(checkpoint_path: Path, path: Path, bank: bool = True) -> Path:
     arrays["scale"] = np.asarray(state["scale"], dtype=np.float64)
     if state.get("vel_std") is not None:
         arrays["vel_std"] = np.asarray(state["vel_std"], dtype=np.float64)
+    if state.get("flow_unit") is not None:
+        arrays["flow_unit"] = np.asarray(state["flow_unit"], dtype=np.float64)
     if bank and model_cfg.body is None:
         # Only canonical models generate (the commands that do work through the canonical body); a
         # benchmark model on a rig's own skeleton carries no segments of its data.

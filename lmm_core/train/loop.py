@@ -27,7 +27,7 @@ from .config import DEVICES, RESUMABLE, TrainConfig, saved_config
 from .losses import losses
 from .network import Network
 from .sources import default_model_config, gate, load_corpus, vocabulary_for_warm_start
-from .stats import feature_stats, position_spread, velocity_std
+from .stats import feature_stats, flow_unit_table, position_spread, velocity_std
 
 
 def device_for(name: str) -> torch.device:
@@ -84,6 +84,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         model_cfg = ModelConfig.from_dict(state["model_config"], f"{ckpt_path} model config")
         mean, std, scale, vel_std = state["mean"], state["std"], state["scale"], state.get("vel_std")
         spread = state.get("position_spread")
+        unit_table = state.get("flow_unit")
     warm = checkpoint.warm_start(Path(cfg.init_from)) if (state is None and cfg.init_from) else None
     if warm is not None:
         warm_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
@@ -111,6 +112,17 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         spread = position_spread(corpus, np.random.default_rng(cfg.seed + 1), cfg.stats_windows, body)
     if not model_cfg.velocity_inputs:
         vel_std = None
+    if state is None:
+        unit_table = warm.get("flow_unit") if (warm is not None and model_cfg.flow_unit) else None
+        if model_cfg.sampling and cfg.flow_unit and unit_table is None:
+            # Measured on the run's own task mix, from a stream no training batch replays (the trailing 2).
+            n = 150
+            unit_table = flow_unit_table(progress(
+                batches(corpus, replace(cfg, steps=n), model_cfg, (mean, std, scale, vel_std), body, (cfg.seed, 0, 0, 2), 0),
+                total=n, desc="flow unit", unit="batch", enabled=show_progress and rank == 0))
+            model_cfg = replace(model_cfg, flow_unit=True)
+    if not model_cfg.sampling:
+        unit_table = None
     net = Network(model_cfg)
     if warm is not None:
         weights = checkpoint.fit_vocabulary(warm["model"], warm_cfg, model_cfg)
@@ -134,7 +146,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         return {
             "format": checkpoint.FORMAT, "step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
             "train_config": asdict(cfg), "model_config": asdict(model_cfg), "mean": mean, "std": std, "scale": scale,
-            "vel_std": vel_std, "position_spread": spread,
+            "vel_std": vel_std, "position_spread": spread, "flow_unit": unit_table,
         }
 
     if rank == 0:
@@ -143,7 +155,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
                    enabled=show_progress and rank == 0)
     log = open(out / "log.jsonl", "a") if rank == 0 else None
     t0, ema = time.perf_counter(), None
-    stream = batches(corpus, cfg, model_cfg, (mean, std, scale, vel_std), body, rng_seed, step)
+    stream = batches(corpus, cfg, model_cfg, (mean, std, scale, vel_std), body, rng_seed, step, unit_table)
     for step in bar:
         lr = _learning_rate(cfg, step)
         for g in opt.param_groups:

@@ -7,6 +7,8 @@ import numpy as np
 from ..kinematics import fk
 from ..model import features as Fe
 from ..model.body import Body
+from ..model.sampling import UNIT_BUCKETS, unit_bucket
+from ..model.window import key_distance
 from .batches import Prepared
 from .data import Corpus
 
@@ -82,3 +84,39 @@ def position_spread(corpus: Corpus, rng: np.random.Generator, n: int, body: Body
             count += length
     mean = sums / count
     return np.sqrt(np.maximum(sq / count - mean ** 2, 0.0)).clip(min=1e-3)
+
+
+def flow_unit_table(prepared, floor: float = 0.02) -> np.ndarray:
+    """A sampling model's flow unit ``(len(UNIT_BUCKETS), F)`` (``sampling.flow_unit``), in ``scale`` units:
+    the RMS of the true correction ``(target - base) / scale`` of the unknown entries of ``prepared`` (an
+    iterable of ``Prepared`` batches of the run's own task mix), per feature and distance bucket from the
+    nearest key of the entry's joint.
+
+    A bucket with fewer than 200 entries of a feature takes the nearest bucket's value that has them
+    (windows no longer than 128 frames rarely put an entry 64 frames from a key in every feature); no
+    value is below ``floor``, so no noise vanishes."""
+    buckets, F = len(UNIT_BUCKETS), Fe.FEATURES
+    sq, count = np.zeros((buckets, F)), np.zeros((buckets, F))
+    cols = np.arange(F)
+    for prep in prepared:
+        known = prep.known.numpy()
+        z = (prep.target.numpy() - prep.base.numpy()) / prep.scale.numpy()
+        groups = np.zeros(known.shape[:2] + (Fe.NUM_GROUPS,), dtype=bool)
+        for g in range(Fe.NUM_GROUPS):
+            groups[..., g] = known[..., Fe.GROUP_OF_FEATURE == g].any(axis=-1)
+        for b in range(known.shape[0]):
+            bucket = unit_bucket(key_distance(groups[b])[:, Fe.GROUP_OF_FEATURE])  # (W, F)
+            unknown = ~known[b]
+            np.add.at(sq, (bucket[unknown], np.broadcast_to(cols, bucket.shape)[unknown]), z[b][unknown] ** 2)
+            np.add.at(count, (bucket[unknown], np.broadcast_to(cols, bucket.shape)[unknown]), 1)
+    table = np.full((buckets, F), np.nan)
+    enough = count >= 200
+    table[enough] = np.sqrt(sq[enough] / count[enough])
+    for f in range(F):
+        have = np.flatnonzero(enough[:, f])
+        if not len(have):
+            raise ValueError(f"flow_unit_table: feature {f} has fewer than 200 unknown entries in every bucket; "
+                             "measure on more batches")
+        for k in np.flatnonzero(~enough[:, f]):
+            table[k, f] = table[have[np.argmin(np.abs(have - k))], f]
+    return np.maximum(table, floor)

@@ -1,0 +1,154 @@
+"""A sampling model's flow unit measured per feature and key distance: the lookup, the measurement on
+training windows, the same unit in training batches and at run time, and the weights file's table."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm_core import read_bvh
+from lmm_core.errors import LMMError
+from lmm_core.model import features as Fe
+from lmm_core.model import tasks
+from lmm_core.model.body import Body
+from lmm_core.model.config import ModelConfig
+from lmm_core.model.runtime import DEFAULT_MODEL, load
+from lmm_core.model.sampling import UNIT_BUCKETS, distance_scale, flow_unit, unit_bucket
+
+torch = pytest.importorskip("torch")
+from lmm_core.train.batches import Prepared  # noqa: E402
+from lmm_core.train.data import Batch  # noqa: E402
+from lmm_core.train.stats import flow_unit_table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_buckets_split_key_distances_at_powers_of_two_and_hold_no_key_in_the_last():
+    d = np.array([0.0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 500, np.inf])
+    np.testing.assert_array_equal(unit_bucket(d), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 6])
+    assert len(UNIT_BUCKETS) == 7
+
+
+def test_a_measured_unit_is_looked_up_per_feature_and_a_missing_table_keeps_the_old_curve():
+    table = np.arange(7 * Fe.FEATURES, dtype=float).reshape(7, Fe.FEATURES) + 1
+    d = np.full((2, 5, Fe.FEATURES), 3.0)
+    d[1, :, 4] = np.inf
+    u = flow_unit(d, 8.0, table)
+    assert u.shape == d.shape
+    np.testing.assert_array_equal(u[0, 0], table[1])
+    assert u[1, 0, 4] == table[6, 4] and u[1, 0, 5] == table[1, 5]
+    np.testing.assert_array_equal(flow_unit(d, 8.0, None), distance_scale(d, 8.0))
+
+
+@pytest.fixture(scope="module")
+def hop_batches():
+    """Prepared batches of the hop excerpt: 10 context frames, then a gap to a key (in-betweening), and a
+    window with only its first frame known (generation), sampled at many offsets."""
+    clip = tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0)
+    W, B = 80, 12
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, clip.num_frames - W, size=B)
+    batch = Batch(np.stack([clip.rotations[s:s + W] for s in starts]), np.stack([clip.root_positions[s:s + W] for s in starts]),
+                  np.zeros((B, W, 4), dtype=bool), np.zeros(B, dtype=int), np.zeros(B, dtype=int))
+    known = np.zeros((B, W, 22), dtype=bool)
+    known[: B // 2, :10] = True
+    known[: B // 2, 50] = True
+    known[B // 2:, 0] = True
+    mean, std, scale = np.zeros(Fe.FEATURES), np.ones(Fe.FEATURES), np.full(Fe.FEATURES, 0.5)
+    prep = Prepared(batch, known, np.zeros(B, dtype=bool), mean, std, 16, scale, Body.from_dict(None))
+    return [prep] * 3, known
+
+
+def test_the_table_is_the_rms_correction_by_key_distance(hop_batches):
+    preps, known = hop_batches
+    table = flow_unit_table(preps, floor=1e-6)
+    assert table.shape == (len(UNIT_BUCKETS), Fe.FEATURES) and np.all(table > 0)
+    # Feature 10 (the first joint's rotation), by hand, in bucket 3 (8-15 frames from a key).
+    p = preps[0]
+    z = (p.target.numpy() - p.base.numpy()) / 0.5
+    from lmm_core.model.window import key_distance
+    d = np.stack([key_distance(k)[:, Fe.GROUP_OF_FEATURE] for k in known])
+    pick = (~p.known.numpy()) & (unit_bucket(d) == 3)
+    f = 10
+    assert pick[..., f].sum() >= 200 / 3
+    np.testing.assert_allclose(table[3, f], np.sqrt(np.mean(z[..., f][pick[..., f]] ** 2)), rtol=1e-6)
+    # Far from keys the correction is larger than next to one, for most features.
+    assert np.mean(table[5] > table[0]) > 0.8
+    # A floor keeps every unit above it; too few entries anywhere is said.
+    assert flow_unit_table(preps, floor=10.0).min() == 10.0
+    with pytest.raises(ValueError, match="fewer than 200"):
+        flow_unit_table(preps[:1][:0])
+
+
+def test_a_batch_poses_its_guess_in_the_measured_unit(hop_batches):
+    preps, known = hop_batches
+    p0 = preps[0]
+    table = np.full((len(UNIT_BUCKETS), Fe.FEATURES), 3.0)
+    table[:, :9] = 7.0
+    B = known.shape[0]
+    clipb = p0  # the same windows, now with the flow at t = 1 (no noise): the guess is the truth in units
+    prep = Prepared(_batch_of(p0, known), known, np.zeros(B, dtype=bool), np.zeros(Fe.FEATURES), np.ones(Fe.FEATURES), 16,
+                    np.full(Fe.FEATURES, 0.5), Body.from_dict(None), flow=(_ones_rng(), 0.0), flow_unit=table)
+    from lmm_core.model.network import INPUT
+    z = prep.x.numpy()[..., INPUT:INPUT + Fe.FEATURES]
+    truth = (clipb.target.numpy() - clipb.base.numpy()) / 0.5 * ~clipb.known.numpy()
+    np.testing.assert_allclose(z[..., :9], truth[..., :9] / 7.0, atol=1e-5)
+    np.testing.assert_allclose(z[..., 9:], truth[..., 9:] / 3.0, atol=1e-5)
+
+
+class _ones_rng:
+    """A generator whose flow times are all 1 (no noise left), for reading the guess exactly."""
+
+    def __init__(self):
+        self._rng = np.random.default_rng(0)
+
+    def random(self, n):
+        return np.full(n, 0.999999999)
+
+    def standard_normal(self, shape):
+        return self._rng.standard_normal(shape)
+
+
+def _batch_of(prep, known):
+    clip = tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0)
+    W, B = known.shape[1], known.shape[0]
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, clip.num_frames - W, size=B)
+    return Batch(np.stack([clip.rotations[s:s + W] for s in starts]), np.stack([clip.root_positions[s:s + W] for s in starts]),
+                 np.zeros((B, W, 4), dtype=bool), np.zeros(B, dtype=int), np.zeros(B, dtype=int))
+
+
+def _save(path: Path, arrays: dict, meta: dict) -> Path:
+    arrays = dict(arrays)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def test_a_weights_file_with_a_measured_unit_must_carry_its_table(tmp_path):
+    with np.load(DEFAULT_MODEL) as z:
+        arrays = {k: z[k] for k in z.files if not k.startswith("bank_")}
+    meta = json.loads(arrays.pop("meta").tobytes().decode())
+    cfg = ModelConfig.from_dict(meta["model_config"])
+    sampling = replace(cfg, sampling=True, flow_unit=True)
+    from lmm_core.train.checkpoint import fit_inputs
+    from lmm_core.train.network import Network
+    weights = {k: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("p.")}
+    net = Network(sampling)
+    net.load_state_dict(fit_inputs(weights, cfg, sampling))
+    new = {f"p.{k}": v for k, v in net.numpy_parameters().items()}
+    new |= {k: arrays[k] for k in ("mean", "std", "scale")}
+    meta["model_config"] = json.loads(sampling.to_json())
+    with pytest.raises(LMMError, match=r"lacks 1 array.*flow_unit"):
+        load(_save(tmp_path / "no_table.npz", new, meta))
+    bad = np.full((len(UNIT_BUCKETS), Fe.FEATURES), 1.0)
+    bad[2, 3] = 0.0
+    with pytest.raises(LMMError, match="flow_unit must be positive"):
+        load(_save(tmp_path / "zero.npz", new | {"flow_unit": bad}, meta))
+    good = np.full((len(UNIT_BUCKETS), Fe.FEATURES), 2.0)
+    m = load(_save(tmp_path / "good.npz", new | {"flow_unit": good}, meta))
+    assert m.cfg.flow_unit and m.flow_unit.shape == good.shape
