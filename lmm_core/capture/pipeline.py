@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import LMMError, MotionFileError
 from ..motion import Motion
 from ..progress import progress as progress_bar
+from . import image_offsets
 from .calibration import Calibration, read_calibration
 from .consistency import foreign, refine
 from .keypoints import Keypoints2D, read_keypoints
@@ -32,6 +33,11 @@ from .video import detect_videos, redetect_performer, video_files
 DEFAULT_FPS = 30.0
 REDETECT_ROUNDS = 3  # looking for the performer again in frames a camera was left out of (videos only)
 _CHUNK = 256  # frames triangulated at once (bounded memory, and the progress bar's step)
+# The cameras' image offsets (``image_offsets``): rounds of measuring and triangulating again, until a round
+# moves no camera by more than the tolerance. Measured on Pose2Sim's demo (2026-12-05): each round's step is about
+# 0.45 of the last (4.6, 2.1, 0.9, 0.4, 0.1 px for the camera that moved most).
+OFFSET_ROUNDS = 6
+OFFSET_TOLERANCE_PX = 0.2
 # Geometry a capture cannot be made from. Depth comes from the angle between two cameras' rays to the same
 # point: cameras (nearly) at one place, or whose rays to the performer are nearly parallel, give points
 # anywhere along the ray (two cameras at one place made a 19 m torso). Real rigs see the performer from
@@ -63,6 +69,11 @@ class CaptureOptions:
             (``consistency``).
         pin_feet: hold each foot still while it is down (``feet.pin_feet`` on the "lock" contacts), two-bone
             IK on the legs: the centimetre of slide detector noise leaves on a planted foot goes.
+        refine_cameras: measure each camera's constant image offset on the take and take it off before the
+            final triangulation (``image_offsets``; three cameras or more): a few pixels of calibration or
+            detector bias.
+        flip: video input: detect each frame also mirrored and average the two (``video.detect``); twice
+            the detection time.
     """
 
     fps: float | None = None
@@ -73,6 +84,8 @@ class CaptureOptions:
     limits: bool = True
     body_check: bool = True
     pin_feet: bool = False
+    refine_cameras: bool = True
+    flip: bool = True
 
 
 @dataclass(eq=False)
@@ -93,6 +106,9 @@ class CaptureResult:
         lengths: the measured bone lengths, metres.
         left_out: ``(C, T)`` the frames in which a camera's detections were left out as another
             person's (``consistency.foreign``), on the motion's frames.
+        image_offsets_px: ``(C, 2)`` each camera's constant image offset taken off its detections, pixels
+            (``image_offsets``; zeros where not measured): the calibration's projection plus it is where the
+            camera sees a point.
     """
 
     motion: Motion
@@ -106,6 +122,7 @@ class CaptureResult:
     cameras: tuple[str, ...]
     lengths: dict[str, float] = field(default_factory=dict)
     left_out: np.ndarray | None = None
+    image_offsets_px: np.ndarray | None = None
 
     def summary(self) -> str:
         """A few lines for the command line."""
@@ -202,6 +219,53 @@ def check_body(lengths: dict[str, float], source) -> None:
                                   "not at one place")
 
 
+def _triangulate_take(obs_a: np.ndarray, conf_a: np.ndarray, poses: np.ndarray, focal: np.ndarray, joint_set,
+                      options: CaptureOptions, report: Callable[[float], None], show_progress: bool):
+    """Steps 4 and 4b on the aligned detections ``obs_a (C, T, K, 2)`` (normalised) and ``conf_a (C, T, K)``.
+
+    Returns ``raw (T, K, 3)`` (calibration world, NaN where not triangulated), ``err``, ``views``, ``tconf``
+    ``(T, K)``, ``miss``: per chunk of frames the detections' reprojection errors ``(C, frames, K)`` px, and
+    ``away (C, T)``: the frames a camera was left out of as watching someone else.
+    """
+    C, T, K = conf_a.shape
+    raw = np.full((T, K, 3), np.nan)
+    err = np.full((T, K), np.nan)
+    views = np.zeros((T, K), dtype=int)
+    tconf = np.zeros((T, K))
+    miss: list[np.ndarray] = []
+    starts = list(range(0, T, _CHUNK))
+    for i, a in enumerate(progress_bar(starts, desc="triangulating", unit="chunk", enabled=show_progress)):
+        b = min(T, a + _CHUNK)
+        o = obs_a[:, a:b].reshape(C, -1, 2)
+        w = conf_a[:, a:b].reshape(C, -1)
+        tri = triangulate(np.where((w > 0)[..., None], o, np.nan), w, poses, focal, threshold_px=options.threshold_px)
+        raw[a:b] = tri.points.reshape(b - a, K, 3)
+        err[a:b] = tri.error_px.reshape(b - a, K)
+        views[a:b] = tri.views.reshape(b - a, K)
+        tconf[a:b] = tri.confidence.reshape(b - a, K)
+        e = reprojection_errors(tri.points, np.where((w > 0)[..., None], o, np.nan), poses, focal)
+        miss.append(np.where(w > 0, e, np.nan).reshape(C, b - a, K).astype(np.float32))
+        report((i + 1) / len(starts))
+    # 4b. one person (``consistency``): a camera watching someone else in a frame is left out of that frame,
+    # and keypoints on which the cameras split evenly are decided by the body's segment lengths.
+    valid_a = conf_a > 0
+    obs_nan = np.where(valid_a[..., None], obs_a, np.nan)
+    away = foreign(obs_nan, valid_a, raw, poses, focal, options.threshold_px)
+    if away.any():
+        conf_a = np.where(away[..., None], 0.0, conf_a)
+        frames = np.flatnonzero(away.any(axis=0))
+        o = obs_nan[:, frames].reshape(C, -1, 2)
+        w = conf_a[:, frames].reshape(C, -1)
+        tri = triangulate(np.where((w > 0)[..., None], o, np.nan), w, poses, focal, threshold_px=options.threshold_px)
+        n = len(frames)
+        raw[frames], err[frames] = tri.points.reshape(n, K, 3), tri.error_px.reshape(n, K)
+        views[frames], tconf[frames] = tri.views.reshape(n, K), tri.confidence.reshape(n, K)
+    if options.body_check:
+        refine(np.where((conf_a > 0)[..., None], obs_a, np.nan), conf_a, poses, focal, joint_set, options.threshold_px,
+               raw, err, views, tconf)
+    return raw, err, views, tconf, miss, away
+
+
 def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = CaptureOptions(), *,
             progress: Callable[[float], None] | None = None, show_progress: bool = False, strict: bool = True) -> CaptureResult:
     """Run the pipeline (see the module docstring).
@@ -248,46 +312,25 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         raise LMMError("after aligning the cameras' frames no frame is seen by two cameras; check the frame offsets or use --no-sync")
     obs_a, conf_a = aligned[..., :2], aligned[..., 2]
     report(0.15)
-    # 4. triangulate, in chunks of frames
-    T, K = obs_a.shape[1:3]
+    # 4. triangulate (with the one-person checks), then measure each camera's constant image offset and
+    # triangulate again with it taken off (``image_offsets``)
     poses = np.stack([c.pose for c in cams])
     focal = np.array([c.focal for c in cams])
-    raw = np.full((T, K, 3), np.nan)
-    err = np.full((T, K), np.nan)
-    views = np.zeros((T, K), dtype=int)
-    tconf = np.zeros((T, K))
-    miss: list[np.ndarray] = []  # per chunk, (C, frames, K) the detections' reprojection errors
-    starts = list(range(0, T, _CHUNK))
-    a: int
-    for i, a in enumerate(progress_bar(starts, desc="triangulating", unit="chunk", enabled=show_progress)):
-        b = min(T, a + _CHUNK)
-        o = obs_a[:, a:b].reshape(C, -1, 2)
-        w = conf_a[:, a:b].reshape(C, -1)
-        tri = triangulate(np.where((w > 0)[..., None], o, np.nan), w, poses, focal, threshold_px=options.threshold_px)
-        raw[a:b] = tri.points.reshape(b - a, K, 3)
-        err[a:b] = tri.error_px.reshape(b - a, K)
-        views[a:b] = tri.views.reshape(b - a, K)
-        tconf[a:b] = tri.confidence.reshape(b - a, K)
-        e = reprojection_errors(tri.points, np.where((w > 0)[..., None], o, np.nan), poses, focal)
-        miss.append(np.where(w > 0, e, np.nan).reshape(C, b - a, K).astype(np.float32))
-        report(0.15 + 0.6 * (i + 1) / len(starts))
-    # 4b. one person (``consistency``): a camera watching someone else in a frame is left out of that frame,
-    # and keypoints on which the cameras split evenly are decided by the body's segment lengths.
+    shift = np.zeros((C, 2))  # normalised image coordinates
+    rounds = OFFSET_ROUNDS if options.refine_cameras and C >= image_offsets.MIN_CAMERAS else 0
     valid_a = conf_a > 0
-    obs_nan = np.where(valid_a[..., None], obs_a, np.nan)
-    away = foreign(obs_nan, valid_a, raw, poses, focal, options.threshold_px)
-    if away.any():
-        conf_a = np.where(away[..., None], 0.0, conf_a)
-        frames = np.flatnonzero(away.any(axis=0))
-        o = obs_nan[:, frames].reshape(C, -1, 2)
-        w = conf_a[:, frames].reshape(C, -1)
-        tri = triangulate(np.where((w > 0)[..., None], o, np.nan), w, poses, focal, threshold_px=options.threshold_px)
-        n = len(frames)
-        raw[frames], err[frames] = tri.points.reshape(n, K, 3), tri.error_px.reshape(n, K)
-        views[frames], tconf[frames] = tri.views.reshape(n, K), tri.confidence.reshape(n, K)
-    if options.body_check:
-        refine(np.where((conf_a > 0)[..., None], obs_a, np.nan), conf_a, poses, focal, kp.joint_set, options.threshold_px,
-               raw, err, views, tconf)
+    for r in range(rounds + 1):
+        obs_r = obs_a - shift[:, None, None]
+        raw, err, views, tconf, miss, away = _triangulate_take(
+            obs_r, conf_a, poses, focal, kp.joint_set, options,
+            lambda f, r=r: report(0.15 + 0.6 * (r + f) / (rounds + 1)), show_progress and r == 0)
+        if r == rounds:
+            break
+        step = image_offsets.measure(np.where(valid_a[..., None], obs_r, np.nan), valid_a & ~away[..., None], raw,
+                                     poses, focal, options.threshold_px)
+        shift += step
+        if float(np.max(np.abs(step) * focal[:, None])) < OFFSET_TOLERANCE_PX:
+            rounds = r + 1  # settled: one more triangulation with it, then stop
     if np.all(np.isnan(raw)):
         raise LMMError("no keypoint was seen by two cameras that agree on it; check that the calibration belongs to this footage "
                        "(camera names, order, units)")
@@ -308,7 +351,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     check_parallax(raw, cams, calib.source)
     W = calib.to_y_up()
     raw = raw @ W.T
-    never = [kp.joint_set.names[k] for k in range(K) if np.all(np.isnan(raw[:, k, 0]))]
+    never = [kp.joint_set.names[k] for k in range(raw.shape[1]) if np.all(np.isnan(raw[:, k, 0]))]
     if never:
         raise LMMError(f"keypoints never triangulated: {', '.join(never)}; at least two cameras must see each of them")
     points, filled = smooth(raw, sample_weights(tconf, views, err), fps, options.smooth_s)
@@ -323,7 +366,8 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         # Contacts by the motion's own ground level: the calibration's floor need not be the one stood on.
         motion = pin_feet(motion, foot_contacts(motion, rule="lock", floor=None), floor=None)
     report(1.0)
-    return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths, away)
+    return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths, away,
+                         shift * focal[:, None])
 
 
 def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = CaptureOptions(), *, fmt: str = "auto",
@@ -350,7 +394,7 @@ def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = 
         raise MotionFileError(calib.source, f"no calibration for the video(s) {', '.join(missing)}: each video is named after its "
                               f"camera, and the calibration has: {', '.join(calib.names)}")
     report = progress or (lambda f: None)
-    kp, _ = detect_videos(videos, cache, show_progress=show_progress, progress=lambda f: report(0.7 * f), cancel=cancel)
+    kp, _ = detect_videos(videos, cache, flip=options.flip, show_progress=show_progress, progress=lambda f: report(0.7 * f), cancel=cancel)
     result = capture(calib, kp, options, progress=lambda f: report(0.7 + 0.1 * f), show_progress=show_progress, strict=False)
     # A camera that followed somebody else for some frames: look again there, in a crop around where the
     # other cameras put the performer, and keep what agrees with them. A repaired camera can change the
@@ -361,14 +405,15 @@ def capture_files(calibration: str | Path, keypoints, options: CaptureOptions = 
         if result.left_out is None or not result.left_out.any():
             break
         again = redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache,
-                                   show_progress=show_progress)
+                                   flip=options.flip, show_progress=show_progress)
         if again is None:
             break
         kp = again
         result = capture(calib, kp, options, progress=lambda f, i=i: report(0.8 + 0.15 * (i + f) / REDETECT_ROUNDS),
                          strict=False)
     else:  # out of rounds: what is left out now stays so, on a re-run too
-        redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache, look=False)
+        redetect_performer(videos, calib.select(kp.cameras or calib.names), kp, result, options.threshold_px, cache, flip=options.flip,
+                           look=False)
     result = capture(calib, kp, options, strict=True)
     report(1.0)
     return result
