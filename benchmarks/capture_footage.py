@@ -78,10 +78,13 @@ def observed(kp: np.ndarray, res, c: int) -> np.ndarray:
 
 
 def reprojection(points_world: np.ndarray, calib, kp: np.ndarray, res, threshold: float) -> list[tuple[float, float]]:
-    """Per camera: (mean error over agreeing detections px, share of confident detections agreeing)."""
+    """Per camera: (mean error over agreeing detections px, share of confident detections agreeing). The
+    projection is the calibration's plus the camera's image offset the capture measured (``image_offsets``)."""
     out = []
     for c, cam in enumerate(calib.cameras):
         px, _ = cam.project(points_world)
+        if res.image_offsets_px is not None:
+            px = px + res.image_offsets_px[c]
         o = observed(kp, res, c)
         ok = (o[..., 2] > 0.5) & np.all(np.isfinite(px), axis=-1)
         e = np.linalg.norm(px - o[..., :2], axis=-1)[ok]
@@ -175,13 +178,16 @@ def main() -> None:
 
     # -- detection speed (no cache), then the cached keypoints for the rest
     t0 = time.perf_counter()
-    frames = sum(len(detect(v).keypoints) for v in videos)
+    frames = sum(len(detect(v, flip=True).keypoints) for v in videos)
     det_fps = frames / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    frames = sum(len(detect(v).keypoints) for v in videos)
+    det_fps_one = frames / (time.perf_counter() - t0)
     # The command's path: detection (cached), capture, the performer looked for again where a camera
     # followed someone else, capture again.
     options = CaptureOptions(threshold_px=args.threshold)
     res = capture_files(demo / "calibration" / "Calib.qca.txt", videos, options, cache=work / "demo.keypoints")
-    kp, _ = detect_videos(videos, work / "demo.keypoints")
+    kp, _ = detect_videos(videos, work / "demo.keypoints", flip=True)
     t0 = time.perf_counter()
     capture(calib, kp, options)
     solve_seconds = time.perf_counter() - t0
@@ -225,12 +231,30 @@ def main() -> None:
                     for a, b in SEGMENTS.values()], axis=1)
     cv15 = np.std(L15, axis=0) / np.mean(L15, axis=0)
 
+    # -- the levers one at a time: flip averaging (its own cache) and the cameras' image offsets
+    def figures(r, k):
+        rep_ = reprojection(r.raw_points @ W, calib, k.data, r, args.threshold)
+        L = np.stack([np.linalg.norm(r.points[:, BLAZEPOSE.index(a)] - r.points[:, BLAZEPOSE.index(b)], axis=-1)
+                      for a, b in SEGMENTS.values()], axis=1)
+        c = np.std(L, axis=0) / np.mean(L, axis=0)
+        return float(np.mean([t[0] for t in rep_])), float(np.mean([t[1] for t in rep_])), float(c.max()), list(SEGMENTS)[int(np.argmax(c))], float(np.median(c))
+
+    one = CaptureOptions(threshold_px=args.threshold, flip=False)
+    capture_files(demo / "calibration" / "Calib.qca.txt", videos, one, cache=work / "demo_one_pass.keypoints")
+    kp1, _ = detect_videos(videos, work / "demo_one_pass.keypoints")
+    levers = []
+    for name, k, o in (("one pass, no image offsets (before)", kp1, CaptureOptions(threshold_px=args.threshold, flip=False, refine_cameras=False)),
+                       ("one pass, image offsets", kp1, one),
+                       ("flip averaged, no image offsets", kp, CaptureOptions(threshold_px=args.threshold, refine_cameras=False)),
+                       ("flip averaged, image offsets (default)", kp, options)):
+        levers.append((name,) + figures(capture(calib, k, o), k))
+
     # -- one camera alone (no calibration), against the four-camera solution on the 12 marked joints
     marked = [cn.JOINT_INDEX[f"{s}_{j}"] for j in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist") for s in ("left", "right")]
     multi = g_pos[:, marked]
     mono_rows = []
     for c, v in enumerate(videos):
-        det = read_cache(work / "demo.keypoints", v)
+        det = read_cache(work / "demo.keypoints", v, flip=True)
         t0 = time.perf_counter()
         m, _ = monocular(det)
         mono_seconds = time.perf_counter() - t0
@@ -247,8 +271,9 @@ def main() -> None:
     if not args.no_write:
         preview(videos, calib, res, kp.data, min(args.frame, T - 1), IMAGE)
 
-    rows = "\n".join(f"| {n} | {t[0]:.1f} | {100 * t[1]:.0f}% | {s[0]:.1f} | {100 * s[1]:.0f}% | {int(o):+d} |"
-                     for n, t, s, o in zip(names, tri, sol, res.offsets))
+    rows = "\n".join(f"| {n} | {t[0]:.1f} | {100 * t[1]:.0f}% | {s[0]:.1f} | {100 * s[1]:.0f}% | {int(o):+d} | {io[0]:+.1f}, {io[1]:+.1f} |"
+                     for n, t, s, o, io in zip(names, tri, sol, res.offsets, res.image_offsets_px))
+    lever_rows = "\n".join(f"| {n} | {m:.2f} | {100 * a:.0f}% | {100 * w:.1f}% ({wn}) | {100 * md:.1f}% |" for n, m, a, w, wn, md in levers)
     bones = "\n".join(f"| {n} | {100 * m:.1f} | {100 * c:.1f}% |" for n, (m, c) in cv.items())
     share = ", ".join(f"{n} {100 * seen[BLAZEPOSE.index(n)]:.0f}%" for n in BODY)
     face = np.mean([seen[k] for k, n in enumerate(BLAZEPOSE.names) if n not in BODY])
@@ -257,13 +282,20 @@ def main() -> None:
     body = (
         f"Pose2Sim's single-person demo (`pose2sim` 0.10.49 wheel, BSD-3-Clause): 4 cameras, {kp.num_frames} frames "
         f"at {kp.fps:g} fps, 1088x1920 (cam01, cam02: 1080x1920), Qualisys calibration (`Calib.qca.txt`). BlazePose "
-        f"(MediaPipe 0.10.14, full model, CPU) detects 33 keypoints per frame; `lmm capture` does the rest. Solved "
+        f"(MediaPipe 0.10.14, full model, CPU) detects 33 keypoints per frame, on the frame and on its mirror image "
+        f"(each pass its own tracker; left and right swapped back, the two averaged by visibility); `lmm capture` does "
+        f"the rest, with each camera's constant image offset measured on the take and taken off (`image_offsets.py`). Solved "
         f"take: {T} frames, torso {100 * res.lengths['torso']:.1f} cm, legs "
         f"{100 * (res.lengths['left_thigh'] + res.lengths['left_shin']):.1f} cm.\n\n"
-        "| camera | reprojection, triangulated px | detections agreeing | reprojection, solved body px | agreeing | frame offset found |\n"
-        "|---|---|---|---|---|---|\n" + rows + "\n\n"
+        "| camera | reprojection, triangulated px | detections agreeing | reprojection, solved body px | agreeing | frame offset found | image offset px |\n"
+        "|---|---|---|---|---|---|---|\n" + rows + "\n\n"
         "Reprojection: mean over the detections (visibility > 0.5) that lie within the agreement threshold "
-        f"({args.threshold:g} px) of the projection; the share is of all confident detections.\n\n"
+        f"({args.threshold:g} px) of the projection (the calibration's, plus the camera's image offset); the share is of all "
+        "confident detections.\n\n"
+        "The two refinements one at a time, on the same footage (reprojection and agreement: mean of the cameras; "
+        "bone lengths: coefficient of variation of the triangulated keypoints, as below):\n\n"
+        "| detection and triangulation | reprojection px | agreeing | worst bone CV | median bone CV |\n|---|---|---|---|---|\n"
+        + lever_rows + "\n\n"
         "| segment | mean length cm | coefficient of variation |\n|---|---|---|\n" + bones + "\n\n"
         f"Triangulated (two agreeing cameras): {share}; face and hand points {100 * face:.0f}% on average. "
         f"Joint flips (a joint's world rotation turning more than {FLIP_DEG:g} degrees between frames): {flips} frames. "
@@ -273,7 +305,8 @@ def main() -> None:
         f"platform above the lab's floor). With `--pin-feet`: drift median {100 * np.median(d_pin):.1f} cm, 95th "
         f"percentile {100 * np.percentile(d_pin, 95):.1f} cm. Jitter: 99th percentile "
         f"joint acceleration {acc99:.1f} m/s^2.\n\n"
-        f"Speed on one core: detection {det_fps:.1f} frames/s (decoding 1088x1920 H.264 included); the pipeline "
+        f"Speed on one core: detection {det_fps:.1f} frames/s with the mirrored pass, {det_fps_one:.1f} without "
+        f"(`--no-flip`; decoding 1088x1920 H.264 included); the pipeline "
         f"(sync, triangulation, smoothing, solving) {kp.num_frames / solve_seconds:.0f} frames/s.\n\n"
         f"Goals (issue 21): reprojection under 8 px (mean of the cameras {tri_mean:.1f} px: "
         f"{'met' if tri_mean < 8 else 'not met'}); bone lengths within 3% CV (worst: {worst_cv[0]} {100 * worst_cv[1][1]:.1f}%: "
@@ -281,7 +314,17 @@ def main() -> None:
         f"With `--threshold 15` (Pose2Sim's own triangulation threshold) the cameras' reprojection errors are "
         f"{', '.join(f'{t[0]:.1f}' for t in tri15)} px (mean {np.mean([t[0] for t in tri15]):.1f}; "
         f"{', '.join(f'{100 * t[1]:.0f}%' for t in tri15)} of the detections agreeing) and the worst bone's CV "
-        f"{100 * cv15.max():.1f}% (median {100 * np.median(cv15):.1f}%).\n\n"
+        f"{100 * cv15.max():.1f}% (median {100 * np.median(cv15):.1f}%). Feet: with the image offsets on, `--pin-feet` "
+        "leaves a median slide of about a centimetre where it left 0.2 cm without them (not yet understood).\n\n"
+        "Levers measured that did not help (2026-12-05, on the one-pass detections, before the refinements): the "
+        "bones' length variation is slow (a forearm 22 to 28 cm over tens of frames, with the pose), so filtering "
+        "in time does not remove it: a zero-phase 6 Hz Butterworth on the 3D points (Pose2Sim's) gave a worst CV of "
+        "6.4% and 3 Hz 7.3%, against the local quadratic's 6.2% (sigma 0.05 s, a similar pass band); weighting the "
+        "triangulation by visibility squared, its square root, or not at all moved the mean reprojection by at most "
+        "0.3 px and the worst CV by 0.5 points; leaving any one camera out made the worst CV worse (6.1-11.9%), so no "
+        "one camera is to blame. What is left is BlazePose's view-dependent placement: a constant per camera and "
+        "landmark would take another 1.5-3 px off the reprojection error, but that is a few hundred numbers fitted "
+        "to one take, not a calibration, and is not done.\n\n"
         "Reading it: BlazePose places a landmark to within about 9 px (median) on these frames, about the same for "
         "every landmark, the face's included: it sees the body in a 256-pixel crop, about 5 frame pixels to one of its "
         "own, and each camera's detections sit 2 to 6 px off the others' on average (view-dependent bias, or the "
@@ -302,7 +345,11 @@ def main() -> None:
         + ("met" if max(r[1] for r in mono_rows) < 0.060 else "not met")
         + ". BlazePose's 3D landmarks are an average body's proportions with learned depth; the per-frame figure "
         "is what remains of the pose itself, the take-aligned one adds the path through the room (depth from an "
-        "assumed focal length). With the true focal length (1681 px) the take-aligned errors are 100-127 mm.\n\n"
+        "assumed focal length). With the true focal length (1681 px, `--focal 1681`) the take-aligned errors are "
+        "100-127 mm. Measured and not kept: putting each landmark on its 2D keypoint's ray at BlazePose's depth "
+        "(65-86 mm per frame, 94-142 mm take-aligned: within a few mm of the above). Of the take-aligned error, "
+        "40-120 mm is the body's path (depth from the body's apparent size) and the rest its heading; the pose alone "
+        "(per frame) is already above 60 mm, so no placement can meet the goal from these landmarks.\n\n"
         "![solved body on each camera's frame, and in 3D](docs/images/capture_footage.jpg)"
     )
     print(body)
