@@ -152,3 +152,24 @@ def test_a_weights_file_with_a_measured_unit_must_carry_its_table(tmp_path):
     good = np.full((len(UNIT_BUCKETS), Fe.FEATURES), 2.0)
     m = load(_save(tmp_path / "good.npz", new | {"flow_unit": good}, meta))
     assert m.cfg.flow_unit and m.flow_unit.shape == good.shape
+
+
+def test_a_model_that_reads_its_guess_in_output_units_sees_the_correction_it_must_write(hop_batches):
+    """At t = 1 the guess it reads is exactly the output that returns the truth: ``(target - base) /
+    scale / gate``; so reading its guess back is the identity whatever the entry's unit."""
+    preps, known = hop_batches
+    B = known.shape[0]
+    table = np.full((len(UNIT_BUCKETS), Fe.FEATURES), 3.0)
+    table[:, :9] = 40.0
+    prep = Prepared(_batch_of(preps[0], known), known, np.zeros(B, dtype=bool), np.zeros(Fe.FEATURES), np.ones(Fe.FEATURES),
+                    16, np.full(Fe.FEATURES, 0.5), Body.from_dict(None), flow=(_ones_rng(), 0.0), flow_unit=table,
+                    guess_in_output_units=True)
+    from lmm_core.model.network import INPUT
+    z = prep.x.numpy()[..., INPUT:INPUT + Fe.FEATURES]
+    unknown = ~prep.known.numpy()
+    out = (prep.target.numpy() - prep.base.numpy()) / 0.5 / prep.gate.numpy()
+    np.testing.assert_allclose(z[unknown], out[unknown], rtol=1e-4, atol=1e-4)
+    assert (z[~unknown] == 0).all()
+    from lmm_core.model.sampling import guess_input
+    g = np.random.default_rng(0).normal(size=(4, 6))
+    np.testing.assert_array_equal(guess_input(g, np.full((4, 6), 5.0), np.ones((4, 6)), False), g)

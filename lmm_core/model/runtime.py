@@ -25,7 +25,7 @@ from . import network
 from .body import Body
 from .config import ModelConfig
 from .features import FEATURES, GROUP_OF_FEATURE
-from .sampling import STEPS, UNIT_BUCKETS, euler_step, flow_unit, noise, skip_weight, with_flow
+from .sampling import STEPS, UNIT_BUCKETS, euler_step, flow_unit, guess_input, noise, skip_weight, with_flow
 from .goals import RootKeys
 from .segments import CONTEXT, plan
 from .window import Window, choose_anchor, finish, key_distance, prepare
@@ -171,7 +171,7 @@ class Model:
                 noise(sample.rng, win.base.shape, self.cfg.noise_frames) * sample.temperature * unknown
             for k in range(steps):
                 t = k / steps
-                x = with_flow(win.x, z, t, self.cfg.pos_freqs)
+                x = with_flow(win.x, guess_input(z, unit, win.gate, self.cfg.guess_in_output_units), t, self.cfg.pos_freqs)
                 out, act, sty = network.forward(self.params, self.cfg, x[None], *labels)
                 skip = skip_weight(t) * z * unknown if self.cfg.flow_skip else 0.0
                 if k + 1 < steps:
@@ -384,7 +384,7 @@ def check_config(raw, path: Path) -> ModelConfig:
         value = raw.get(key, ["<unknown>"])
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise LMMError(f"{where}'s {key} must be a non-empty list of names, got {str(value)[:80]}")
-    for key in ("velocity_inputs", "sampling", "flow_skip", "flow_unit"):
+    for key in ("velocity_inputs", "sampling", "flow_skip", "flow_unit", "guess_in_output_units"):
         if not isinstance(raw.get(key, False), bool):
             raise LMMError(f"{where}'s {key} must be true or false, got {raw[key]!r}")
     if not isinstance(raw.get("baseline", ""), str) or not isinstance(raw.get("body") or {}, dict):

@@ -90,6 +90,17 @@ def flow_unit(distance: np.ndarray, frames: float, table: np.ndarray | None = No
     return table[unit_bucket(distance), np.arange(table.shape[1])]
 
 
+def guess_input(z: np.ndarray, unit: np.ndarray, gate: np.ndarray, output_units: bool) -> np.ndarray:
+    """What the network reads of the guess ``z (..., T, F)`` (flow units): ``z`` itself, or for a
+    ``ModelConfig.guess_in_output_units`` model ``z * unit / gate``, the correction in the network's own
+    output units (its answer is ``base + out * gate * scale``, the guess's ``base + z * unit * scale``).
+    ``unit`` is ``flow_unit``'s, ``gate`` the window's (at least 0.28 on an unknown entry, a frame or more
+    from a key; known entries carry a zero guess)."""
+    if not output_units:
+        return z
+    return z * unit / np.maximum(gate, 1e-3)
+
+
 def skip_weight(t: float | np.ndarray) -> float | np.ndarray:
     """How much of the noisy guess ``z_t`` a ``ModelConfig.flow_skip`` model's prediction of ``z_1`` takes
     as it is: ``t / (t^2 + (1 - t)^2)``, the best linear guess of ``z_1`` from ``z_t`` when both it and

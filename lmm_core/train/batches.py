@@ -11,7 +11,7 @@ from ..model import features as Fe
 from ..model.body import Body
 from ..model.config import ModelConfig
 from ..model.sampling import noise as sample_noise
-from ..model.sampling import flow_unit as unit_of, noisy, skip_weight, with_flow
+from ..model.sampling import flow_unit as unit_of, guess_input, noisy, skip_weight, with_flow
 from ..model.config import GATE_FRAMES
 from ..model.window import choose_anchor, key_distance, prepare
 from .config import TrainConfig
@@ -37,7 +37,8 @@ class Prepared:
                  pos_freqs: int, scale: np.ndarray, body: Body, scored: np.ndarray | None = None,
                  baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
                  flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0,
-                 flow_scale_frames: float = 0.0, flow_skip: bool = False, flow_unit: np.ndarray | None = None):
+                 flow_scale_frames: float = 0.0, flow_skip: bool = False, flow_unit: np.ndarray | None = None,
+                 guess_in_output_units: bool = False):
         B, W = known.shape[:2]
         J = len(body.names)
         self.skip = torch.zeros(())  # the flow's skip term (``flow_skip``), in ``scale`` units
@@ -75,7 +76,8 @@ class Prepared:
             times = np.where(rng.random(B) < zero_share, 0.0, rng.random(B))
             noise = sample_noise(rng, z1.shape, noise_frames) * unknown * (times > 0)[:, None, None]
             z_t = noisy(z1, noise, times)
-            self.x = torch.as_tensor(with_flow(np.stack(xs), z_t, times, pos_freqs), dtype=torch.float32)
+            guess = guess_input(z_t, unit, np.stack(gates), guess_in_output_units)
+            self.x = torch.as_tensor(with_flow(np.stack(xs), guess, times, pos_freqs), dtype=torch.float32)
             if flow_skip:
                 # What a ``flow_skip`` model adds to its output before the scale (``sampling.skip_weight``).
                 skip = skip_weight(times)[:, None, None] * z_t * unit * unknown
@@ -120,4 +122,4 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
         flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
                        vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames,
-                       model_cfg.flow_skip, flow_unit)
+                       model_cfg.flow_skip, flow_unit, model_cfg.guess_in_output_units)

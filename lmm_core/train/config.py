@@ -77,6 +77,9 @@ class TrainConfig:
     flow_unit: bool = _opt(False, "measure a sampling model's flow unit per feature and key distance on the run's own "
                                   "windows before training (sampling.flow_unit; ModelConfig.flow_unit); a warm start "
                                   "from such a model keeps its table")
+    guess_in_output_units: bool = _opt(False, "a sampling model reads its guess in its output's units "
+                                              "(sampling.guess_input; ModelConfig.guess_in_output_units); a warm "
+                                              "start from such a model keeps it")
     push_share: float = _opt(0.0, "share of completion windows whose context is pushed off its course (the "
                                   "pelvis and spine leaning 15-40 degrees) with the frames after it recovering "
                                   "within half a second (data.perturb): training for recovery", 0.0, 1.0)

@@ -73,6 +73,8 @@ def gate(cfg: TrainConfig, base: ModelConfig | None = None) -> dict:
     out = {k: getattr(cfg, k) for k in ("gate_frames", "noise_frames", "flow_scale_frames") if getattr(cfg, k) is not None}
     if cfg.flow_skip:
         out["flow_skip"] = True
+    if cfg.guess_in_output_units:
+        out["guess_in_output_units"] = True
     if cfg.sampling and not (base is not None and base.sampling):
         if cfg.noise_frames is None:
             out["noise_frames"] = NOISE_FRAMES
