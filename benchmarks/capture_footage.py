@@ -54,9 +54,10 @@ from lmm_core.capture.calibration import read_calibration  # noqa: E402
 from lmm_core.capture.keypoints import BLAZEPOSE  # noqa: E402
 from lmm_core.capture.pipeline import CaptureOptions, capture, capture_files  # noqa: E402
 from lmm_core.capture.solve import marker_positions  # noqa: E402
+from lmm_core.capture.stance import EASE_S, FLAT_GAP_S  # noqa: E402
 from lmm_core.capture.monocular import monocular  # noqa: E402
 from lmm_core.capture.video import detect, detect_videos, read_cache  # noqa: E402
-from lmm_core.feet import drift, foot_contacts, foot_skate  # noqa: E402
+from lmm_core.feet import drift, foot_contacts, foot_skate, pin_feet  # noqa: E402
 
 IMAGE = ROOT / "docs" / "images" / "capture_footage.jpg"
 SEGMENTS = {f"{s} {name}": (f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
@@ -222,9 +223,26 @@ def main() -> None:
     lowest = g_pos[:, feet, 1].min(axis=1)
     # The same keypoints with the feet pinned on their contacts (--pin-feet), and with Pose2Sim's agreement
     # threshold (15 px) instead of LMM's 20.
+    def planted(m):
+        c = foot_contacts(m, rule="lock", floor=None)
+        return np.concatenate([d for d in drift(m.global_positions()[:, feet], c, 1.0) if d.size] or [np.zeros(1)])
+
     pinned = capture(calib, kp, CaptureOptions(threshold_px=args.threshold, pin_feet=True)).motion
-    c_pin = foot_contacts(pinned, rule="lock", floor=None)
-    d_pin = np.concatenate([d for d in drift(pinned.global_positions()[:, feet], c_pin, 1.0) if d.size] or [np.zeros(1)])
+    d_pin = planted(pinned)
+    acc99_pin = float(np.percentile(np.linalg.norm(np.diff(pinned.global_positions(), 2, axis=0), axis=-1) * pinned.fps ** 2, 99))
+    # What --pin-feet did before a flat foot was held at one orientation (``stance.py``): one point of each
+    # foot held, the foot turning as solved; and both, without the image offsets.
+    d_one = planted(pin_feet(res.motion, contacts, floor=None))
+    plain = capture(calib, kp, CaptureOptions(threshold_px=args.threshold, refine_cameras=False))
+    c_plain = foot_contacts(plain.motion, rule="lock", floor=None)
+    one_plain = pin_feet(plain.motion, c_plain, floor=None)
+    d_one_plain = planted(one_plain)
+    d_one_plain_left_toe = drift(one_plain.global_positions()[:, feet], foot_contacts(one_plain, rule="lock", floor=None), 1.0)[2]
+    d_pin_plain = planted(capture(calib, kp, CaptureOptions(threshold_px=args.threshold, refine_cameras=False, pin_feet=True)).motion)
+    left = [cn.JOINT_INDEX[n] for n in ("left_ankle", "left_toe")]
+    g_left = res.motion.global_positions()[:, left]
+    stance = contacts[:, 0] & contacts[:, 2]
+    heading = np.degrees(np.arctan2(*(g_left[:, 1] - g_left[:, 0])[:, [2, 0]].T))[stance]
     strict = capture(calib, kp, CaptureOptions(threshold_px=15.0))
     tri15 = reprojection(strict.raw_points @ W, calib, kp.data, strict, 15.0)
     L15 = np.stack([np.linalg.norm(strict.points[:, BLAZEPOSE.index(a)] - strict.points[:, BLAZEPOSE.index(b)], axis=-1)
@@ -302,20 +320,35 @@ def main() -> None:
         f"Feet: skate ratio {skate:.3f}, planted feet drift median {100 * np.median(drift_all):.1f} cm, 95th percentile "
         f"{100 * np.percentile(drift_all, 95):.1f} cm, over {int(contacts.any(axis=1).sum())} of {T} frames with a foot "
         f"down; lowest foot joint {100 * np.median(lowest):.1f} cm above the floor (median; the performer stands on a "
-        f"platform above the lab's floor). With `--pin-feet`: drift median {100 * np.median(d_pin):.1f} cm, 95th "
-        f"percentile {100 * np.percentile(d_pin, 95):.1f} cm. Jitter: 99th percentile "
-        f"joint acceleration {acc99:.1f} m/s^2.\n\n"
+        f"platform above the lab's floor); with `--pin-feet` below. Jitter: 99th percentile "
+        f"joint acceleration {acc99:.1f} m/s^2 ({acc99_pin:.1f} with `--pin-feet`).\n\n"
         f"Speed on one core: detection {det_fps:.1f} frames/s with the mirrored pass, {det_fps_one:.1f} without "
         f"(`--no-flip`; decoding 1088x1920 H.264 included); the pipeline "
         f"(sync, triangulation, smoothing, solving) {kp.num_frames / solve_seconds:.0f} frames/s.\n\n"
         f"Goals (issue 21): reprojection under 8 px (mean of the cameras {tri_mean:.1f} px: "
         f"{'met' if tri_mean < 8 else 'not met'}); bone lengths within 3% CV (worst: {worst_cv[0]} {100 * worst_cv[1][1]:.1f}%: "
-        f"{'met' if worst_cv[1][1] < 0.03 else 'not met'}); no joint flips ({'met' if flips == 0 else 'not met'}). "
+        f"{'met' if worst_cv[1][1] < 0.03 else 'not met'}); no joint flips ({'met' if flips == 0 else 'not met'}); feet planted while standing (with `--pin-feet`, a planted foot joint's "
+        f"median slide {100 * np.median(d_pin):.1f} cm, under 0.5: {'met' if np.median(d_pin) < 0.005 else 'not met'}). "
         f"With `--threshold 15` (Pose2Sim's own triangulation threshold) the cameras' reprojection errors are "
         f"{', '.join(f'{t[0]:.1f}' for t in tri15)} px (mean {np.mean([t[0] for t in tri15]):.1f}; "
         f"{', '.join(f'{100 * t[1]:.0f}%' for t in tri15)} of the detections agreeing) and the worst bone's CV "
-        f"{100 * cv15.max():.1f}% (median {100 * np.median(cv15):.1f}%). Feet: with the image offsets on, `--pin-feet` "
-        "leaves a median slide of about a centimetre where it left 0.2 cm without them (not yet understood).\n\n"
+        f"{100 * cv15.max():.1f}% (median {100 * np.median(cv15):.1f}%).\n\n"
+        f"Feet with `--pin-feet`: `feet.pin_feet` holds one point of a planted foot, the heel or the ball, and the "
+        f"foot keeps its solved orientation, which BlazePose's heel and foot-index keypoints make wobble: standing "
+        f"flat in the video from frame 10 to 73, the left foot turns through {np.ptp(heading):.0f} degrees about the "
+        f"vertical on its {int(stance.sum())} flat frames, its ball swinging about the held heel, and each hand-over "
+        f"between the heel and the ball pin walks the ankle on. The image offsets made it show: with them the left "
+        f"foot is found down for {int(contacts[:, 0].sum())} ankle and {int(contacts[:, 2].sum())} toe frames, "
+        f"against {int(c_plain[:, 0].sum())} and {int(c_plain[:, 2].sum())} without, and holding one point left a "
+        f"median slide of {100 * np.median(d_one):.1f} cm (95th percentile {100 * np.percentile(d_one, 95):.1f}) "
+        f"where it left {100 * np.median(d_one_plain):.1f} cm ({100 * np.percentile(d_one_plain, 95):.1f}) without "
+        f"them; there the median hid the left foot's ball swinging {100 * np.median(d_one_plain_left_toe):.1f} cm "
+        f"(median) about the held heel on the fewer frames it was found down. A foot with heel and ball both down cannot turn without one of them sliding, so while it stands "
+        f"flat it is now held at one orientation, the mean of its own there (`stance.py`; a flat stance broken "
+        f"for up to {FLAT_GAP_S:g} s is one stance, and the pin and the turn ease in and out over {EASE_S:g} s): median slide "
+        f"{100 * np.median(d_pin):.1f} cm, 95th percentile {100 * np.percentile(d_pin, 95):.1f} cm "
+        f"({100 * np.median(d_pin_plain):.1f} and {100 * np.percentile(d_pin_plain, 95):.1f} cm without the image "
+        f"offsets).\n\n"
         "Levers measured that did not help (2026-12-05, on the one-pass detections, before the refinements): the "
         "bones' length variation is slow (a forearm 22 to 28 cm over tens of frames, with the pose), so filtering "
         "in time does not remove it: a zero-phase 6 Hz Butterworth on the 3D points (Pose2Sim's) gave a worst CV of "

@@ -33,6 +33,7 @@ from ..motion import Motion
 from .keypoints import BLAZEPOSE
 from .smoothing import smooth
 from .solve import fit_skeleton, marker_positions, solve
+from .stance import pin_planted
 from .video import Detections
 
 DEFAULT_FOV_DEG = 65.0
@@ -112,8 +113,5 @@ def monocular(det: Detections, *, focal_px: float | None = None, smooth_s: float
     points = points - np.array([0.0, floor, 0.0])
     motion.labels["source"] = "capture (one camera)"
     if pin_feet:
-        from ..feet import foot_contacts
-        from ..feet import pin_feet as pin
-
-        motion = pin(motion, foot_contacts(motion, rule="lock"), floor=0.0)
+        motion = pin_planted(motion, floor=0.0)
     return motion, points

@@ -26,6 +26,7 @@ from .consistency import foreign, refine
 from .keypoints import Keypoints2D, read_keypoints
 from .smoothing import sample_weights, smooth
 from .solve import fit_skeleton, solve
+from .stance import pin_planted
 from .sync import apply_offsets, estimate_offsets, search_limit
 from .triangulate import reprojection_errors, triangulate
 from .video import detect_videos, redetect_performer, video_files
@@ -68,7 +69,8 @@ class CaptureOptions:
         body_check: decide keypoints the cameras split on evenly by the body's segment lengths
             (``consistency``).
         pin_feet: hold each foot still while it is down (``feet.pin_feet`` on the "lock" contacts), two-bone
-            IK on the legs: the centimetre of slide detector noise leaves on a planted foot goes.
+            IK on the legs, and at one orientation while it stands flat (``stance``): the centimetre of
+            slide detector noise leaves on a planted foot goes.
         refine_cameras: measure each camera's constant image offset on the take and take it off before the
             final triangulation (``image_offsets``; three cameras or more): a few pixels of calibration or
             detector bias.
@@ -361,10 +363,8 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     check_body(lengths, calib.source)
     motion = solve(points, kp.joint_set, fps, limits=options.limits, skeleton=skeleton)
     if options.pin_feet:
-        from ..feet import foot_contacts, pin_feet  # (feet imports the clean-up, which the rest does not need)
-
         # Contacts by the motion's own ground level: the calibration's floor need not be the one stood on.
-        motion = pin_feet(motion, foot_contacts(motion, rule="lock", floor=None), floor=None)
+        motion = pin_planted(motion, floor=None)
     report(1.0)
     return CaptureResult(motion, points, raw, err, views, filled, offsets, start, tuple(calib.names), lengths, away,
                          shift * focal[:, None])
