@@ -77,6 +77,8 @@ class TrainConfig:
     flow_unit: bool = _opt(False, "measure a sampling model's flow unit per feature and key distance on the run's own "
                                   "windows before training (sampling.flow_unit; ModelConfig.flow_unit); a warm start "
                                   "from such a model keeps its table")
+    flow_unit_statistic: str = _opt("rms", "what --flow-unit measures: the corrections' rms, or 1.4826 times their "
+                                           "median size (stats.flow_unit_table says when each)", choices=("rms", "median"))
     guess_in_output_units: bool = _opt(False, "a sampling model reads its guess in its output's units "
                                               "(sampling.guess_input; ModelConfig.guess_in_output_units); a warm "
                                               "start from such a model keeps it")

@@ -119,7 +119,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
             n = 150
             unit_table = flow_unit_table(progress(
                 batches(corpus, replace(cfg, steps=n), model_cfg, (mean, std, scale, vel_std), body, (cfg.seed, 0, 0, 2), 0),
-                total=n, desc="flow unit", unit="batch", enabled=show_progress and rank == 0))
+                total=n, desc="flow unit", unit="batch", enabled=show_progress and rank == 0), statistic=cfg.flow_unit_statistic)
             model_cfg = replace(model_cfg, flow_unit=True)
     if not model_cfg.sampling:
         unit_table = None
