@@ -84,7 +84,8 @@ def test_the_table_is_the_typical_correction_by_key_distance(hop_batches):
     assert np.mean(table[5] > table[0]) > 0.8
     # A floor keeps every unit above it; too few entries anywhere is said.
     assert flow_unit_table(preps, floor=10.0).min() == 10.0
-    with pytest.raises(ValueError, match="fewer than 200"):
+    assert flow_unit_table(preps, floor=1e-6, ceiling=0.1).max() == 0.1
+    with pytest.raises(LMMError, match="fewer than 200"):
         flow_unit_table(preps[:1][:0])
 
 
@@ -179,3 +180,54 @@ def test_a_model_that_reads_its_guess_in_output_units_sees_the_correction_it_mus
     from lmm_core.model.sampling import guess_input
     g = np.random.default_rng(0).normal(size=(4, 6))
     np.testing.assert_array_equal(guess_input(g, np.full((4, 6), 5.0), np.ones((4, 6)), False), g)
+
+
+def test_flow_options_without_sampling_are_refused():
+    from lmm_core.train.config import TrainConfig
+    for opts in ({"flow_unit": True}, {"flow_skip": True}, {"guess_in_output_units": True}):
+        with pytest.raises(LMMError, match="add --sampling"):
+            TrainConfig(**opts)
+    TrainConfig(sampling=True, flow_unit=True, flow_unit_statistic="median")  # fine
+
+
+@pytest.mark.parametrize("output_units", [False, True])
+def test_a_draw_reads_its_guess_in_the_tables_unit(output_units):
+    """The runtime poses the guess as training does: noise in the table's unit, read as ``guess_input``
+    (flow units, or the network's own output units); and the step back to flow units divides by the same
+    unit, so a network that returns its guess (in output units) keeps it."""
+    import lmm_core.model.runtime as rt
+    from lmm_core.model import network
+    from lmm_core.model.sampling import guess_input, noise
+    from lmm_core.model.window import key_distance
+    from lmm_core.train.network import Network
+
+    cfg = ModelConfig(d_model=32, layers=1, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>",), sampling=True,
+                      noise_frames=3.0, flow_unit=True, guess_in_output_units=output_units, baseline="hermite")
+    table = np.linspace(0.5, 3.0, len(UNIT_BUCKETS))[:, None] * np.linspace(1.0, 2.0, Fe.FEATURES)[None]
+    model = rt.Model(Network(cfg).numpy_parameters(), cfg, np.zeros(Fe.FEATURES), np.ones(Fe.FEATURES),
+                     scale=np.full(Fe.FEATURES, 0.5), flow_unit=table)
+    clip = tasks.to_canonical(read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"), 30.0).slice(0, 40)
+    known = np.zeros((40, 22), dtype=bool)
+    known[:10] = known[35:] = True
+    seen = []
+    real = rt.network.forward
+
+    def spy(p, c, x, a, s):
+        seen.append(x[0].copy())
+        return real(p, c, x, a, s)
+
+    rt.network.forward = spy
+    try:
+        model._one_pass(clip.rotations, clip.root_positions, known, 1, 0, rt.Sample.seeded(5, steps=1))
+    finally:
+        rt.network.forward = real
+    win = model.prepare(clip.rotations, clip.root_positions, known)
+    unknown = ~win.known
+    unit = flow_unit(key_distance(known)[:, Fe.GROUP_OF_FEATURE], cfg.flow_scale_frames, table)
+    z0 = noise(np.random.default_rng(5), win.base.shape, cfg.noise_frames) * unknown
+    split = network.INPUT
+    np.testing.assert_allclose(seen[0][:, split:split + Fe.FEATURES], guess_input(z0, unit, win.gate, output_units),
+                               rtol=1e-5, atol=1e-5)
+    read = seen[0][:, split:split + Fe.FEATURES]
+    # In flow units the network reads the noise itself; in output units, scaled by unit / gate per entry.
+    assert np.allclose(read, z0, atol=1e-5) != output_units

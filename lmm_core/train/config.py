@@ -76,7 +76,7 @@ class TrainConfig:
                                   "(sampling.skip_weight; ModelConfig.flow_skip); a warm start from such a model keeps it")
     flow_unit: bool = _opt(False, "measure a sampling model's flow unit per feature and key distance on the run's own "
                                   "windows before training (sampling.flow_unit; ModelConfig.flow_unit); a warm start "
-                                  "from such a model keeps its table")
+                                  "from such a model keeps its table (then leave this out)")
     flow_unit_statistic: str = _opt("rms", "what --flow-unit measures: the corrections' rms, or 1.4826 times their "
                                            "median size (stats.flow_unit_table says when each)", choices=("rms", "median"))
     guess_in_output_units: bool = _opt(False, "a sampling model reads its guess in its output's units "
@@ -100,6 +100,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             _check(f, getattr(self, f.name))
+        flow = [_flag(k) for k in ("flow_unit", "flow_skip", "guess_in_output_units") if getattr(self, k)]
+        if flow and not self.sampling:
+            raise LMMError(f"{', '.join(flow)} shape{'s' if len(flow) == 1 else ''} a sampling model's flow: add --sampling")
 
 
 # Options that runs before 2026-12-05 saved and no run uses any more (docs/training.md, "Retired options").

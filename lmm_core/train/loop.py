@@ -114,6 +114,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         vel_std = None
     if state is None:
         unit_table = warm.get("flow_unit") if (warm is not None and model_cfg.flow_unit) else None
+        if unit_table is not None and cfg.flow_unit:
+            raise LMMError(f"--init-from {cfg.init_from} already has a measured flow unit, which the warm start keeps; "
+                           "leave out --flow-unit (and --flow-unit-statistic)")
         if model_cfg.sampling and cfg.flow_unit and unit_table is None:
             # Measured on the run's own task mix, from a stream no training batch replays (the trailing 2).
             n = 150

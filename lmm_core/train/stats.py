@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import LMMError
 from ..kinematics import fk
 from ..model import features as Fe
 from ..model.body import Body
@@ -90,7 +91,7 @@ def position_spread(corpus: Corpus, rng: np.random.Generator, n: int, body: Body
 _BINS = np.geomspace(1e-4, 1e4, 378)
 
 
-def flow_unit_table(prepared, floor: float = 0.02, statistic: str = "rms") -> np.ndarray:
+def flow_unit_table(prepared, floor: float = 0.02, statistic: str = "rms", ceiling: float = 64.0) -> np.ndarray:
     """A sampling model's flow unit ``(len(UNIT_BUCKETS), F)`` (``sampling.flow_unit``), in ``scale`` units:
     the size of the true correction ``(target - base) / scale`` on the unknown entries of ``prepared`` (an
     iterable of ``Prepared`` batches of the run's own task mix), per feature and distance bucket from the
@@ -105,7 +106,10 @@ def flow_unit_table(prepared, floor: float = 0.02, statistic: str = "rms") -> np
 
     A bucket with fewer than 200 entries of a feature takes the nearest bucket's value that has them
     (windows no longer than 128 frames rarely put an entry 64 frames from a key in every feature); no
-    value is below ``floor``, so no noise vanishes. The median is read from 5%-wide bins."""
+    value is below ``floor``, so no noise vanishes, nor above ``ceiling``: the root's forward travel a
+    second or more from any key measures 63, the largest real correction; above it are only the few
+    features whose correction scale sits at its floor (a spine joint nearly still in in-betweening
+    measured 1,099 in the RMS table), where noise that large is noise a skip passes on and nothing removes. The median is read from 5%-wide bins."""
     if statistic not in ("rms", "median"):
         raise ValueError(f"flow_unit_table: statistic must be rms or median, got {statistic!r}")
     buckets, F = len(UNIT_BUCKETS), Fe.FEATURES
@@ -136,8 +140,9 @@ def flow_unit_table(prepared, floor: float = 0.02, statistic: str = "rms") -> np
     for f in range(F):
         have = np.flatnonzero(enough[:, f])
         if not len(have):
-            raise ValueError(f"flow_unit_table: feature {f} has fewer than 200 unknown entries in every bucket; "
-                             "measure on more batches")
+            raise LMMError(f"the flow unit could not be measured: feature {f} has fewer than 200 unknown entries in "
+                           "every distance bucket of the measuring batches; use larger --batch or --windows, or a "
+                           "task mix with generation or completion windows")
         for k in np.flatnonzero(~enough[:, f]):
             table[k, f] = table[have[np.argmin(np.abs(have - k))], f]
-    return np.maximum(table, floor)
+    return np.clip(table, floor, ceiling)
