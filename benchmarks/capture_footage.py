@@ -78,13 +78,15 @@ def observed(kp: np.ndarray, res, c: int) -> np.ndarray:
     return out
 
 
-def reprojection(points_world: np.ndarray, calib, kp: np.ndarray, res, threshold: float) -> list[tuple[float, float]]:
+def reprojection(points_world: np.ndarray, calib, kp: np.ndarray, res, threshold: float,
+                 offsets: bool = True) -> list[tuple[float, float]]:
     """Per camera: (mean error over agreeing detections px, share of confident detections agreeing). The
-    projection is the calibration's plus the camera's image offset the capture measured (``image_offsets``)."""
+    projection is the calibration's plus the camera's image offset the capture measured (``image_offsets``),
+    or the calibration's alone with ``offsets=False``."""
     out = []
     for c, cam in enumerate(calib.cameras):
         px, _ = cam.project(points_world)
-        if res.image_offsets_px is not None:
+        if offsets and res.image_offsets_px is not None:
             px = px + res.image_offsets_px[c]
         o = observed(kp, res, c)
         ok = (o[..., 2] > 0.5) & np.all(np.isfinite(px), axis=-1)
@@ -192,6 +194,9 @@ def main() -> None:
     t0 = time.perf_counter()
     capture(calib, kp, options)
     solve_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    capture(calib, kp, CaptureOptions(threshold_px=args.threshold, refine_cameras=False))
+    solve_seconds_plain = time.perf_counter() - t0
     T = res.motion.num_frames
     W = calib.to_y_up()
     names = list(calib.names)
@@ -201,6 +206,7 @@ def main() -> None:
     g_rot, g_pos = res.motion.fk()
     solved_world = marker_positions(g_rot, g_pos, res.motion.skeleton, BLAZEPOSE) @ W
     tri = reprojection(raw_world, calib, kp.data, res, args.threshold)
+    tri_plain = reprojection(raw_world, calib, kp.data, res, args.threshold, offsets=False)
     sol = reprojection(solved_world, calib, kp.data, res, args.threshold)
     # -- bone lengths over the take (smoothed triangulation)
     P = res.points
@@ -252,20 +258,41 @@ def main() -> None:
     # -- the levers one at a time: flip averaging (its own cache) and the cameras' image offsets
     def figures(r, k):
         rep_ = reprojection(r.raw_points @ W, calib, k.data, r, args.threshold)
+        plain_ = reprojection(r.raw_points @ W, calib, k.data, r, args.threshold, offsets=False)
         L = np.stack([np.linalg.norm(r.points[:, BLAZEPOSE.index(a)] - r.points[:, BLAZEPOSE.index(b)], axis=-1)
                       for a, b in SEGMENTS.values()], axis=1)
         c = np.std(L, axis=0) / np.mean(L, axis=0)
-        return float(np.mean([t[0] for t in rep_])), float(np.mean([t[1] for t in rep_])), float(c.max()), list(SEGMENTS)[int(np.argmax(c))], float(np.median(c))
+        return (float(np.mean([t[0] for t in rep_])), float(np.mean([t[0] for t in plain_])), float(np.mean([t[1] for t in rep_])),
+                float(c.max()), list(SEGMENTS)[int(np.argmax(c))], float(np.median(c)))
 
     one = CaptureOptions(threshold_px=args.threshold, flip=False)
     capture_files(demo / "calibration" / "Calib.qca.txt", videos, one, cache=work / "demo_one_pass.keypoints")
     kp1, _ = detect_videos(videos, work / "demo_one_pass.keypoints")
-    levers = []
+    levers, lever_results = [], []
     for name, k, o in (("one pass, no image offsets (before)", kp1, CaptureOptions(threshold_px=args.threshold, flip=False, refine_cameras=False)),
                        ("one pass, image offsets", kp1, one),
                        ("flip averaged, no image offsets", kp, CaptureOptions(threshold_px=args.threshold, refine_cameras=False)),
                        ("flip averaged, image offsets (default)", kp, options)):
-        levers.append((name,) + figures(capture(calib, k, o), k))
+        lever_results.append(capture(calib, k, o))
+        levers.append((name,) + figures(lever_results[-1], k))
+    # Filtering in time instead of the local quadratic, on the first row's triangulation: a zero-phase
+    # 4th-order Butterworth (Pose2Sim's filter) on the triangulated points, gaps filled linearly.
+    from scipy.signal import butter, filtfilt
+
+    raw0 = lever_results[0].raw_points
+    tt = np.arange(len(raw0))
+    filled0 = np.empty_like(raw0)
+    for k_ in range(raw0.shape[1]):
+        for d_ in range(3):
+            y = raw0[:, k_, d_]
+            ok_ = np.isfinite(y)
+            filled0[:, k_, d_] = np.interp(tt, tt[ok_], y[ok_]) if ok_.any() else 0.0
+    butter_cv = {}
+    for hz in (6.0, 3.0):
+        b_, a_ = butter(4, hz / (0.5 * kp1.fps))
+        Pb = filtfilt(b_, a_, filled0, axis=0)
+        Lb = np.stack([np.linalg.norm(Pb[:, BLAZEPOSE.index(a)] - Pb[:, BLAZEPOSE.index(b)], axis=-1) for a, b in SEGMENTS.values()], axis=1)
+        butter_cv[hz] = float((np.std(Lb, axis=0) / np.mean(Lb, axis=0)).max())
 
     # -- one camera alone (no calibration), against the four-camera solution on the 12 marked joints
     marked = [cn.JOINT_INDEX[f"{s}_{j}"] for j in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist") for s in ("left", "right")]
@@ -284,19 +311,24 @@ def main() -> None:
         take = float(np.linalg.norm(aligned - b, axis=-1).mean())
         per_frame = float(np.mean([np.linalg.norm(similarity(g[i], multi[k])[0] - multi[k], axis=-1).mean()
                                    for k, i in zip(np.flatnonzero(ok), idx[ok])]))
-        mono_rows.append((v.stem, take, per_frame, scale, m.height(), len(g) / mono_seconds))
+        m_f, _ = monocular(det, focal_px=float(calib.cameras[c].K[0, 0]))
+        a_f = m_f.global_positions()[:, marked][idx[ok]].reshape(-1, 3)
+        take_focal = float(np.linalg.norm(similarity(a_f, b)[0] - b, axis=-1).mean())
+        mono_rows.append((v.stem, take, per_frame, scale, m.height(), len(g) / mono_seconds, take_focal, float(calib.cameras[c].K[0, 0])))
 
     if not args.no_write:
         preview(videos, calib, res, kp.data, min(args.frame, T - 1), IMAGE)
 
     rows = "\n".join(f"| {n} | {t[0]:.1f} | {100 * t[1]:.0f}% | {s[0]:.1f} | {100 * s[1]:.0f}% | {int(o):+d} | {io[0]:+.1f}, {io[1]:+.1f} |"
                      for n, t, s, o, io in zip(names, tri, sol, res.offsets, res.image_offsets_px))
-    lever_rows = "\n".join(f"| {n} | {m:.2f} | {100 * a:.0f}% | {100 * w:.1f}% ({wn}) | {100 * md:.1f}% |" for n, m, a, w, wn, md in levers)
+    lever_rows = "\n".join(f"| {n} | {m:.2f} | {mp:.2f} | {100 * a:.0f}% | {100 * w:.1f}% ({wn}) | {100 * md:.1f}% |" for n, m, mp, a, w, wn, md in levers)
     bones = "\n".join(f"| {n} | {100 * m:.1f} | {100 * c:.1f}% |" for n, (m, c) in cv.items())
     share = ", ".join(f"{n} {100 * seen[BLAZEPOSE.index(n)]:.0f}%" for n in BODY)
     face = np.mean([seen[k] for k, n in enumerate(BLAZEPOSE.names) if n not in BODY])
     worst_cv = max(cv.items(), key=lambda kv: kv[1][1])
     tri_mean = float(np.mean([t[0] for t in tri]))
+    tri_plain_mean = float(np.mean([t[0] for t in tri_plain]))
+    flat = np.flatnonzero(stance)
     body = (
         f"Pose2Sim's single-person demo (`pose2sim` 0.10.49 wheel, BSD-3-Clause): 4 cameras, {kp.num_frames} frames "
         f"at {kp.fps:g} fps, 1088x1920 (cam01, cam02: 1080x1920), Qualisys calibration (`Calib.qca.txt`). BlazePose "
@@ -310,9 +342,10 @@ def main() -> None:
         "Reprojection: mean over the detections (visibility > 0.5) that lie within the agreement threshold "
         f"({args.threshold:g} px) of the projection (the calibration's, plus the camera's image offset); the share is of all "
         "confident detections.\n\n"
-        "The two refinements one at a time, on the same footage (reprojection and agreement: mean of the cameras; "
-        "bone lengths: coefficient of variation of the triangulated keypoints, as below):\n\n"
-        "| detection and triangulation | reprojection px | agreeing | worst bone CV | median bone CV |\n|---|---|---|---|---|\n"
+        "The two refinements one at a time, on the same footage (reprojection and agreement: mean of the cameras, "
+        "the projection with the camera's image offset where one was fitted, and without it, against the plain "
+        "calibration; bone lengths: coefficient of variation of the triangulated keypoints, as below):\n\n"
+        "| detection and triangulation | reprojection px | against the plain calibration px | agreeing | worst bone CV | median bone CV |\n|---|---|---|---|---|---|\n"
         + lever_rows + "\n\n"
         "| segment | mean length cm | coefficient of variation |\n|---|---|---|\n" + bones + "\n\n"
         f"Triangulated (two agreeing cameras): {share}; face and hand points {100 * face:.0f}% on average. "
@@ -324,9 +357,14 @@ def main() -> None:
         f"joint acceleration {acc99:.1f} m/s^2 ({acc99_pin:.1f} with `--pin-feet`).\n\n"
         f"Speed on one core: detection {det_fps:.1f} frames/s with the mirrored pass, {det_fps_one:.1f} without "
         f"(`--no-flip`; decoding 1088x1920 H.264 included); the pipeline "
-        f"(sync, triangulation, smoothing, solving) {kp.num_frames / solve_seconds:.0f} frames/s.\n\n"
-        f"Goals (issue 21): reprojection under 8 px (mean of the cameras {tri_mean:.1f} px: "
-        f"{'met' if tri_mean < 8 else 'not met'}); bone lengths within 3% CV (worst: {worst_cv[0]} {100 * worst_cv[1][1]:.1f}%: "
+        f"(sync, triangulation, smoothing, solving) {kp.num_frames / solve_seconds:.0f} frames/s, "
+        f"{kp.num_frames / solve_seconds_plain:.0f} without the image offsets (`--no-refine-cameras`): with them, "
+        "triangulation, the one-person check and the body check run again after each refinement round (up to 7 times "
+        "in all).\n\n"
+        f"Goals (issue 21): reprojection under 8 px (mean of the cameras {tri_mean:.1f} px, measured after taking "
+        f"off each camera's constant image offset, 8 numbers fitted on this same take: "
+        f"{'met' if tri_mean < 8 else 'not met'}; against the plain calibration, the same triangulated points and "
+        f"detections without the offsets, {tri_plain_mean:.1f} px: {'met' if tri_plain_mean < 8 else 'not met'}); bone lengths within 3% CV (worst: {worst_cv[0]} {100 * worst_cv[1][1]:.1f}%: "
         f"{'met' if worst_cv[1][1] < 0.03 else 'not met'}); no joint flips ({'met' if flips == 0 else 'not met'}); feet planted while standing (with `--pin-feet`, a planted foot joint's "
         f"median slide {100 * np.median(d_pin):.1f} cm, under 0.5: {'met' if np.median(d_pin) < 0.005 else 'not met'}). "
         f"With `--threshold 15` (Pose2Sim's own triangulation threshold) the cameras' reprojection errors are "
@@ -334,8 +372,8 @@ def main() -> None:
         f"{', '.join(f'{100 * t[1]:.0f}%' for t in tri15)} of the detections agreeing) and the worst bone's CV "
         f"{100 * cv15.max():.1f}% (median {100 * np.median(cv15):.1f}%).\n\n"
         f"Feet with `--pin-feet`: `feet.pin_feet` holds one point of a planted foot, the heel or the ball, and the "
-        f"foot keeps its solved orientation, which BlazePose's heel and foot-index keypoints make wobble: standing "
-        f"flat in the video from frame 10 to 73, the left foot turns through {np.ptp(heading):.0f} degrees about the "
+        f"foot keeps its solved orientation, which BlazePose's heel and foot-index keypoints make wobble: found "
+        f"flat (heel and ball down) between solved frames {flat[0]} and {flat[-1]}, the left foot turns through {np.ptp(heading):.0f} degrees about the "
         f"vertical on its {int(stance.sum())} flat frames, its ball swinging about the held heel, and each hand-over "
         f"between the heel and the ball pin walks the ankle on. The image offsets made it show: with them the left "
         f"foot is found down for {int(contacts[:, 0].sum())} ankle and {int(contacts[:, 2].sum())} toe frames, "
@@ -349,16 +387,24 @@ def main() -> None:
         f"{100 * np.median(d_pin):.1f} cm, 95th percentile {100 * np.percentile(d_pin, 95):.1f} cm "
         f"({100 * np.median(d_pin_plain):.1f} and {100 * np.percentile(d_pin_plain, 95):.1f} cm without the image "
         f"offsets).\n\n"
-        "Levers measured that did not help (2026-12-05, on the one-pass detections, before the refinements): the "
-        "bones' length variation is slow (a forearm 22 to 28 cm over tens of frames, with the pose), so filtering "
-        "in time does not remove it: a zero-phase 6 Hz Butterworth on the 3D points (Pose2Sim's) gave a worst CV of "
-        "6.4% and 3 Hz 7.3%, against the local quadratic's 6.2% (sigma 0.05 s, a similar pass band); weighting the "
-        "triangulation by visibility squared, its square root, or not at all moved the mean reprojection by at most "
-        "0.3 px and the worst CV by 0.5 points; leaving any one camera out made the worst CV worse (6.1-11.9%), so no "
-        "one camera is to blame. What is left is BlazePose's view-dependent placement: a constant per camera and "
-        "landmark would take another 1.5-3 px off the reprojection error, but that is a few hundred numbers fitted "
-        "to one take, not a calibration, and is not done.\n\n"
-        "Reading it: BlazePose places a landmark to within about 9 px (median) on these frames, about the same for "
+        f"Filtering in time, computed here on the first row's triangulation (one pass, no image offsets): a "
+        f"zero-phase 4th-order Butterworth on the triangulated points (Pose2Sim's filter; gaps filled linearly) gives "
+        f"a worst bone CV of {100 * butter_cv[6.0]:.1f}% at 6 Hz and {100 * butter_cv[3.0]:.1f}% at 3 Hz, against the "
+        f"local quadratic's {100 * levers[0][4]:.1f}% (sigma 0.05 s, a similar pass band): "
+        + ("the bones' length variation is slow and follows the pose, so filtering in time does not remove it (the "
+           f"best is {100 * (levers[0][4] - min(butter_cv.values())):.1f} points lower)"
+           if levers[0][4] - min(butter_cv.values()) < 0.005 else "a lower pass band removes some of the variation")
+        + ".\n\n"
+        "One-off measurements, not recomputed by this script (2026-12-05, on this footage with the one-pass "
+        "detections, no image offsets, threshold 20 px, before flip averaging and the image offsets existed): a "
+        "forearm's length ran from 22 to 28 cm over tens of frames, with the pose; weighting the triangulation by "
+        "visibility squared, its square root, or not at all moved the mean reprojection by at most 0.3 px and the "
+        "worst CV by 0.5 points; leaving any one camera out made the worst CV worse (6.1-11.9%), so no one camera is "
+        "to blame. What is left is BlazePose's view-dependent placement: a constant per camera and landmark would "
+        "take another 1.5-3 px off the reprojection error, but that is a few hundred numbers fitted to one take, "
+        "not a calibration, and is not done.\n\n"
+        "Reading it (the figures in this paragraph are one-off measurements of 2026-12-05 on this footage, "
+        "one-pass detections, not recomputed by this script): BlazePose places a landmark to within about 9 px (median) on these frames, about the same for "
         "every landmark, the face's included: it sees the body in a 256-pixel crop, about 5 frame pixels to one of its "
         "own, and each camera's detections sit 2 to 6 px off the others' on average (view-dependent bias, or the "
         "calibration). Wrists and ankles, which move fastest and are smallest, vary most in length between "
@@ -373,16 +419,19 @@ def main() -> None:
         "four-camera solution, the 12 joints the keypoints mark, mean over the take, after one similarity "
         "transform for the whole take and after one per frame (the pose alone):\n\n"
         "| camera | take aligned mm | per frame aligned mm | scale found | height m | frames/s |\n|---|---|---|---|---|---|\n"
-        + "\n".join(f"| {n} | {1000 * t:.0f} | {1000 * f:.0f} | {s:.3f} | {h:.2f} | {fps:.0f} |" for n, t, f, s, h, fps in mono_rows)
+        + "\n".join(f"| {n} | {1000 * t:.0f} | {1000 * f:.0f} | {s:.3f} | {h:.2f} | {fps:.0f} |" for n, t, f, s, h, fps, *_ in mono_rows)
         + "\n\nGoal (issue 21): within 60 mm after alignment: "
         + ("met" if max(r[1] for r in mono_rows) < 0.060 else "not met")
         + ". BlazePose's 3D landmarks are an average body's proportions with learned depth; the per-frame figure "
         "is what remains of the pose itself, the take-aligned one adds the path through the room (depth from an "
-        "assumed focal length). With the true focal length (1681 px, `--focal 1681`) the take-aligned errors are "
-        "100-127 mm. Measured and not kept: putting each landmark on its 2D keypoint's ray at BlazePose's depth "
-        "(65-86 mm per frame, 94-142 mm take-aligned: within a few mm of the above). Of the take-aligned error, "
-        "40-120 mm is the body's path (depth from the body's apparent size) and the rest its heading; the pose alone "
-        "(per frame) is already above 60 mm, so no placement can meet the goal from these landmarks.\n\n"
+        "assumed focal length). With each camera's calibrated focal length ("
+        + ", ".join(f"{r[0]} `--focal {r[7]:.0f}`" for r in mono_rows) + ") the take-aligned errors are "
+        + ", ".join(f"{1000 * r[6]:.0f}" for r in mono_rows) + " mm. One-off measurements (2026-12-05, this footage, "
+        "default field of view; not recomputed by this script): putting each landmark on its 2D keypoint's ray at "
+        "BlazePose's depth, measured and not kept, gave 65-86 mm per frame, 94-142 mm take-aligned (within a few mm "
+        "of the above); of the take-aligned error, 40-120 mm was the body's path (depth from the body's apparent "
+        "size) and the rest its heading. The pose alone (per frame) is already above 60 mm, so no placement can meet "
+        "the goal from these landmarks.\n\n"
         "![solved body on each camera's frame, and in 3D](docs/images/capture_footage.jpg)"
     )
     print(body)

@@ -35,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smooth", type=float, default=0.05, help="smoothing window in seconds (Gaussian sigma; 0: off; default 0.05)")
     p.add_argument("--no-limits", action="store_true", help="do not keep joints inside the learned joint limits")
     p.add_argument("--no-flip", action="store_true",
-                   help="videos: detect each frame once, not also mirrored and averaged (half the detection time, a "
-                        "little less accurate)")
+                   help="videos: detect each frame once, not also mirrored and averaged (detection 2 to 2.5 times "
+                        "as fast; on Pose2Sim's demo a higher mean reprojection error and median bone-length "
+                        "variation, a lower worst one: BENCHMARKS.md)")
     p.add_argument("--no-refine-cameras", action="store_true",
                    help="do not measure and take off each camera's constant image offset (3 or more cameras)")
     p.add_argument("--pin-feet", action="store_true", help="hold each foot still while it is down (leg IK on its contacts)")

@@ -9,8 +9,10 @@ of each camera's residual (detection minus projection), over the detections that
 Part of those medians is not the cameras' but the points': moving every point by the same 3D vector
 shifts each camera's projections too, by an amount the cameras share out by their viewing directions (a
 gauge: such a shift cannot be told from the points being elsewhere). That part is removed (projected out
-through the Jacobian of the projections at the body's centre), so the offsets never drag the body, and
-repeated rounds converge instead of drifting.
+through the Jacobian of the projections at the body's centre), so the offsets carry no common translation
+of the body (to first order, at its centre), and repeated rounds converge instead of drifting. Only that
+translation is removed: the offsets may still move the triangulated points otherwise (a rotation or
+scaling of the body, or points moving relative to each other), which is what they are for.
 
 Two numbers per camera, fitted to all keypoints of all frames (thousands of detections), and held
 constant over the take: they cannot follow the pose, so they remove bias, not motion. Off for two

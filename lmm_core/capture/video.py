@@ -100,14 +100,14 @@ def merge_flipped(kp_a: np.ndarray, world_a: np.ndarray, kp_b: np.ndarray, world
     return kp, world
 
 
-def _landmarks(res, w: int, h: int, x0: int = 0, y0: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """MediaPipe's result -> ``keypoints (33, 3)`` (pixels of a ``w`` x ``h`` image placed at ``x0, y0``,
+def _landmarks(res, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's result -> ``keypoints (33, 3)`` (pixels of the ``w`` x ``h`` image it was given,
     visibility; zeros where nobody was found) and ``world (33, 3)`` (NaN where none)."""
     kp = np.zeros((BLAZEPOSE.size, 3))
     world = np.full((BLAZEPOSE.size, 3), np.nan)
     if res.pose_landmarks is not None:
         # MediaPipe's 0..1 spans the image's edges; OpenCV's pixel i is centred at i.
-        kp[:] = [(p.x * w - 0.5 + x0, p.y * h - 0.5 + y0, p.visibility) for p in res.pose_landmarks.landmark]
+        kp[:] = [(p.x * w - 0.5, p.y * h - 0.5, p.visibility) for p in res.pose_landmarks.landmark]
         if res.pose_world_landmarks is not None:
             world[:] = [(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark]
     return kp, world
