@@ -59,11 +59,11 @@ class ModelConfig:
     # ``flow_scale_frames``' one curve for every feature. False: every shipped model (the option came on 2026-12-05, after the third cut).
     flow_unit: bool = False
     # The network reads its guess in the units it writes its correction in (``sampling.guess_input``:
-    # ``z * unit / gate``) instead of the flow's own units. Why: the flow's unit differs between entries
-    # by up to 300 times (a key next to the entry, or a second of walking away from any), so to return
-    # its guess in flow units the network must multiply each input by its entry's unit, which a
-    # transformer's linear input and output layers cannot do; in its output's units returning the guess
-    # is the identity. False: every shipped model (the option came on 2026-12-05, after the third cut).
+    # ``z * unit / gate``) instead of the flow's own units, in which the unit differs between entries by
+    # up to three orders of magnitude (a key next to the entry, or a second of walking away from any):
+    # in its output's units, returning the guess is the identity. Measured, it did not make the network
+    # read its guess (docs/sampling.md, model card runs 7C and 7C2); an option for experiments. False:
+    # every shipped model (the option came on 2026-12-05, after the third cut).
     guess_in_output_units: bool = False
 
     def __post_init__(self) -> None:

@@ -79,12 +79,13 @@ def flow_unit(distance: np.ndarray, frames: float, table: np.ndarray | None = No
     ``table[unit_bucket(distance), feature]`` for a model with a measured unit (``table``:
     ``(len(UNIT_BUCKETS), F)``, in ``scale`` units), else ``distance_scale(distance, frames)``.
 
-    Why measure it: a flow learns only if its noise is as large as the thing it stands for. The growth
-    by distance alone (``distance_scale``) is one curve for every feature, and measured on the 2026-12-05
-    sampling model's generation windows the true correction in those units had a median size of 0.32
-    per feature (10th-90th percentile 0.19-0.90) and 6.5 for the root's forward travel: unit noise
-    drowned most features' corrections until the flow's very end, so the network learned to ignore its
-    guess, and it was a sixth of the root's travel, so every draw walked at the average pace."""
+    Why measure it: a flow's noise should be as large as the thing it stands for. The growth by
+    distance alone (``distance_scale``) is one curve for every feature, and measured on the third cut's
+    generation windows the true correction in those units had a median RMS per feature of 0.32 (10th-90th
+    percentile 0.19-0.90) and 6.5 for the root's forward travel: unit noise drowned most features'
+    corrections until the flow's very end, and was a sixth of the root's travel, so no draw could walk
+    at another pace than the average. What measuring it changed, and what it did not, is in
+    docs/sampling.md ("Why draws still end near the average")."""
     if table is None:
         return distance_scale(distance, frames)
     return table[unit_bucket(distance), np.arange(table.shape[1])]
@@ -94,8 +95,9 @@ def guess_input(z: np.ndarray, unit: np.ndarray, gate: np.ndarray, output_units:
     """What the network reads of the guess ``z (..., T, F)`` (flow units): ``z`` itself, or for a
     ``ModelConfig.guess_in_output_units`` model ``z * unit / gate``, the correction in the network's own
     output units (its answer is ``base + out * gate * scale``, the guess's ``base + z * unit * scale``).
-    ``unit`` is ``flow_unit``'s, ``gate`` the window's (at least 0.28 on an unknown entry, a frame or more
-    from a key; known entries carry a zero guess)."""
+    ``unit`` is ``flow_unit``'s, ``gate`` the window's (``1 - exp(-1 / gate_frames)`` or more on an unknown
+    entry, a frame or more from a key: 0.28 for the shipped models' 3 frames; known entries carry a zero
+    guess)."""
     if not output_units:
         return z
     return z * unit / np.maximum(gate, 1e-3)
