@@ -231,3 +231,37 @@ def test_a_draw_reads_its_guess_in_the_tables_unit(output_units):
     read = seen[0][:, split:split + Fe.FEATURES]
     # In flow units the network reads the noise itself; in output units, scaled by unit / gate per entry.
     assert np.allclose(read, z0, atol=1e-5) != output_units
+
+
+def test_training_measures_the_table_and_keeps_it_through_export_and_warm_start(tmp_path):
+    """`lmm train --sampling --flow-unit` on a corpus of the shipped clips: the checkpoint and the exported
+    file carry the table; a warm start keeps it unchanged, and asking it to measure again is refused."""
+    import shutil
+
+    from lmm_core import dataset
+    from lmm_core.model import runtime
+    from lmm_core.train import checkpoint
+    from lmm_core.train.config import TrainConfig
+    from lmm_core.train.export import export
+    from lmm_core.train.loop import train
+
+    data = tmp_path / "data"
+    (data / "cmu").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz", data / "cmu" / "131_03.bvh.xz")
+    corpus = tmp_path / "corpus"
+    index = dataset.build(data, corpus, show_progress=False)
+    for c in index:
+        c.split = "train"
+    (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
+    cfg = TrainConfig(corpus=str(corpus), sources=("cmu",), out=str(tmp_path / "run"), batch=8, steps=1, windows=(64,),
+                      sampling=True, flow_unit=True, stats_windows=32, threads=1, task_mix=(0.3, 0.2, 0.3, 0.0, 0.2))
+    ckpt = train(cfg, show_progress=False)
+    table = checkpoint.read(ckpt)["flow_unit"]
+    assert table.shape == (len(UNIT_BUCKETS), Fe.FEATURES) and np.all(table >= 0.02) and np.all(table <= 64.0)
+    assert np.median(table[-1]) > np.median(table[0])  # far from keys the correction is larger
+    model = runtime.load(export(ckpt, tmp_path / "m.npz", bank=False))
+    assert model.cfg.flow_unit and np.array_equal(model.flow_unit, table)
+    again = replace(cfg, out=str(tmp_path / "run2"), flow_unit=False, init_from=str(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(checkpoint.read(train(again, show_progress=False))["flow_unit"], table)
+    with pytest.raises(LMMError, match="already has a measured flow unit"):
+        train(replace(again, out=str(tmp_path / "run3"), flow_unit=True), show_progress=False)
