@@ -612,7 +612,7 @@ class LMM_OT_preview_reroll(bpy.types.Operator):
                                "Discard its preview")
             arguments = dict(trial.arguments, seed=trial.arguments["seed"] + 1, preview=True)
             if trial.operator in ("inbetween", "extend"):
-                if not model.load(context).cfg.sampling:
+                if not model.load(context).samples:
                     raise LMMError("the model in Preferences does not sample, so every seed gives the same motion; "
                                    "set Model File to a sampling model (lmm train --sampling) to re-roll")
                 arguments["variation"] = arguments.get("variation") or 1.0  # a draw, at the model's own spread

@@ -103,7 +103,7 @@ def main() -> None:
         wins, labs, trs, skate, viol, div = [], [], [], [], [], []
         for a in progress(actions, desc=f"generate ({method})", unit="action"):
             outs = []
-            variation = (args.variation if model.cfg.sampling else 0.0) if method == "network" else 0.5
+            variation = (args.variation if model.samples else 0.0) if method == "network" else 0.5
             if method == "segments" and a not in model.generatable_actions():
                 continue
             for seed in range(args.seeds):

@@ -86,7 +86,7 @@ def filmstrip(clips: list, model, degrees: float = 35.0) -> dict[str, np.ndarray
     bent = pushed(rot[:CONTEXT], degrees, 0.0)
     out = {"capture (no push)": Motion(sk, rot, root, 30.0).global_positions()}
     runs = {"model after the push": None}
-    if model.cfg.sampling:
+    if model.samples:
         runs["a draw after the push"] = Sample.seeded(0, temperature=1.0)
     for name, sample in runs.items():
         r, p, _ = model.complete(bent, root[:CONTEXT], FOLLOW, sample=sample)

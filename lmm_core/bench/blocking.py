@@ -118,7 +118,7 @@ def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> d
         return method
 
     methods = {"model": run(lambda i: None)}
-    if model.cfg.sampling and variation > 0:
+    if model.samples and variation > 0:
         methods["sampled"] = run(lambda i: Sample.seeded(i, temperature=variation))
     return methods
 

@@ -61,7 +61,7 @@ def run_recovery(clips: list, model: Model, degrees: tuple[float, ...] = (20.0, 
     out: dict = {}
     for deg in degrees:
         curves: dict[str, list] = {"held": [], "unpushed": [], "model": []}
-        if model.cfg.sampling and variation > 0:
+        if model.samples and variation > 0:
             curves["sampled"] = []
         for i, (rot, root) in enumerate(wins):
             truth = torso_up(rot[CONTEXT:])

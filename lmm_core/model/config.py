@@ -65,6 +65,12 @@ class ModelConfig:
     # read its guess (docs/sampling.md, model card runs 7C and 7C2); an option for experiments. False:
     # every shipped model (the option came on 2026-12-05, after the third cut).
     guess_in_output_units: bool = False
+    # Mixture of modes (``model/modes.py``): besides its correction (the average, trained as before) the
+    # network writes ``modes`` more whole-window answers, each trained only on the windows where it is the
+    # nearest to the truth (winner takes all), and a choice among them from the window's summary token. A
+    # draw picks one mode in one pass: where the future is uncertain the modes split it (a fast and a slow
+    # walk, a step with either foot) instead of averaging it. 0: none (every model before 2026-12-06).
+    modes: int = 0
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:
@@ -73,6 +79,10 @@ class ModelConfig:
             raise LMMError(f"model config: gate_frames must be a positive number of frames, got {self.gate_frames!r}")
         if not (isinstance(self.noise_frames, (int, float)) and 0 <= self.noise_frames <= 100):
             raise LMMError(f"model config: noise_frames must be a number of frames from 0 to 100, got {self.noise_frames!r}")
+        if isinstance(self.modes, bool) or not (isinstance(self.modes, int) and self.modes in (0, *range(2, 65))):
+            raise LMMError(f"model config: modes must be 0 (none) or a whole number from 2 to 64, got {self.modes!r}")
+        if self.modes and self.flow_skip:
+            raise LMMError("model config: a model with modes draws by choosing one; it has no flow skip")
         if not (isinstance(self.flow_scale_frames, (int, float)) and 0 <= self.flow_scale_frames <= 1000):
             raise LMMError("model config: flow_scale_frames must be a number of frames from 0 to 1000, "
                            f"got {self.flow_scale_frames!r}")

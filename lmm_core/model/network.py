@@ -4,7 +4,9 @@ Tokens: ``[CLS, ACTION, STYLE, frame_0 .. frame_{T-1}]``. A frame token is a lin
 ``[normalised baseline features (F), known flags (22), baseline-present flags (22), (with
 ``velocity_inputs``) each feature's change from the previous frame (F), (with ``sampling``) the flow's
 noisy correction (F) and its time t (1), sinusoidal frame position (2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
-contact logits (4); the CLS output gives action and style logits (intent).
+contact logits (4); the CLS output gives action and style logits (intent). A model with ``modes``
+(``ModelConfig.modes``, M) also writes M more frame outputs of the same kind (``mode_w``), one per mode,
+and from the CLS output the logits of the choice among them (``choice_w``); see ``model/modes.py``.
 
 ``lmm_core.train.network`` is the torch twin with the same parameter names; ``tests/test_model.py``
 keeps the two within 1e-4.
@@ -45,7 +47,7 @@ def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -
 
 
 def forward(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: np.ndarray, style: np.ndarray):
-    """Run the network.
+    """Run the network (a model with modes: the average only; ``forward_modes`` gives them all).
 
     Args:
         p: parameters (float32 arrays, names as in the torch twin).
@@ -55,6 +57,24 @@ def forward(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: n
     Returns:
         ``(frame_out (B, T, F + 4), action_logits (B, A), style_logits (B, S))``.
     """
+    h = trunk(p, cfg, x, action, style)
+    out = h[:, 3:] @ p["head_w"] + p["head_b"]
+    return out, h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
+
+
+def forward_modes(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: np.ndarray, style: np.ndarray):
+    """``forward``'s outputs and a ``modes`` model's: ``(frame_out, action_logits, style_logits, mode_out
+    (B, M, T, F + 4), choice_logits (B, M))``, ``M = cfg.modes``."""
+    h = trunk(p, cfg, x, action, style)
+    out = h[:, 3:] @ p["head_w"] + p["head_b"]
+    B, T, M = h.shape[0], h.shape[1] - 3, cfg.modes
+    modes = (h[:, 3:] @ p["mode_w"] + p["mode_b"]).reshape(B, T, M, -1).transpose(0, 2, 1, 3)
+    return (out, h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"], modes,
+            h[:, 0] @ p["choice_w"] + p["choice_b"])
+
+
+def trunk(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """The transformer's final normalised tokens ``(B, 3 + T, d_model)`` (CLS, ACTION, STYLE, frames)."""
     B, T, _ = x.shape
     d, H = cfg.d_model, cfg.heads
     frames = x @ p["in_w"] + p["in_b"]
@@ -73,6 +93,4 @@ def forward(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: n
         h = h + o @ p[pre + "out_w"] + p[pre + "out_b"]
         a = layer_norm(h, p[pre + "ln2_g"], p[pre + "ln2_b"])
         h = h + gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"]) @ p[pre + "ff2_w"] + p[pre + "ff2_b"]
-    h = layer_norm(h, p["lnf_g"], p["lnf_b"])
-    out = h[:, 3:] @ p["head_w"] + p["head_b"]
-    return out, h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
+    return layer_norm(h, p["lnf_g"], p["lnf_b"])

@@ -25,6 +25,7 @@ from . import network
 from .body import Body
 from .config import ModelConfig
 from .features import FEATURES, GROUP_OF_FEATURE
+from .modes import choose
 from .sampling import STEPS, UNIT_BUCKETS, euler_step, flow_unit, guess_input, noise, skip_weight, with_flow
 from .goals import RootKeys
 from .segments import CONTEXT, plan
@@ -38,7 +39,9 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "presets" / "models" / "lm
 class Sample:
     """How a sampling model draws (``Model.run_window``): ``rng`` the random stream (a fixed seed makes
     the draw repeatable), ``temperature`` the size of the starting noise (0: the deterministic regressor,
-    1: the distribution as trained; between, draws nearer the average), ``steps`` Euler steps."""
+    1: the distribution as trained; between, draws nearer the average; for a model with modes, the
+    temperature of the choice among them, lower picking the likelier modes more often), ``steps`` Euler
+    steps (a flow's; a model with modes draws in one pass)."""
 
     rng: np.random.Generator
     temperature: float = 1.0
@@ -78,6 +81,11 @@ class Model:
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
 
     @property
+    def samples(self) -> bool:
+        """Whether the model draws (``Sample``): a flow (``cfg.sampling``) or modes (``cfg.modes``)."""
+        return bool(self.cfg.sampling or self.cfg.modes)
+
+    @property
     def skeleton(self):
         """The body as a ``Skeleton`` (metres, Y up): the joints the arrays are given on."""
         return self.body.skeleton()
@@ -114,7 +122,8 @@ class Model:
         """One window of up to ``cfg.max_frames`` frames.
 
         With ``sample`` (a sampling model, ``Sample.temperature > 0``) the window is one draw of what may
-        fill it (``model/sampling.py``), in one pass per flow step and without the mirror average (the
+        fill it: one mode, whole, for a model with modes (``model/modes.py``, one pass), else the flow's
+        draw (``model/sampling.py``), in one pass per flow step and without the mirror average (the
         average of two draws is no draw). Otherwise the answer is the deterministic regressor's.
 
         With ``self.symmetric`` (the default) the network runs on the window and on its mirror image
@@ -136,7 +145,7 @@ class Model:
             raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
         rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         g = np.asarray(known, dtype=bool)
-        if not (self.cfg.sampling and sample is not None and sample.temperature > 0):
+        if not (self.samples and sample is not None and sample.temperature > 0):
             sample = None
         rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style, sample)
         if self.symmetric and sample is None:
@@ -159,7 +168,13 @@ class Model:
                   sample: "Sample | None" = None):
         win = self.prepare(rotations, root, known)
         labels = np.array([action]), np.array([style])
-        if not self.cfg.sampling:
+        if self.cfg.modes and sample is not None:
+            # One pass (a sampling model's flow inputs at t = 0 with no guess, as modes are trained); the
+            # answer is one mode, whole (``model/modes.py``).
+            x = with_flow(win.x, np.zeros(win.base.shape), 0.0, self.cfg.pos_freqs) if self.cfg.sampling else win.x
+            _, act, sty, modes, choice = network.forward_modes(self.params, self.cfg, x[None], *labels)
+            out = modes[:, choose(choice[0], sample.rng, sample.temperature)]
+        elif not self.cfg.sampling:
             out, act, sty = network.forward(self.params, self.cfg, win.x[None], *labels)
         else:
             # Deterministic: one pass at t = 0 with no guess. Sampled: noise on the unknown entries, walked
@@ -354,6 +369,9 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes["vel_std"] = (FEATURES,)
     if cfg.sampling and cfg.flow_unit:
         shapes["flow_unit"] = (len(UNIT_BUCKETS), FEATURES)
+    if cfg.modes:
+        shapes |= {"p.mode_w": (d, cfg.modes * out_width), "p.mode_b": (cfg.modes * out_width,),
+                   "p.choice_w": (d, cfg.modes), "p.choice_b": (cfg.modes,)}
     return shapes
 
 
@@ -361,7 +379,7 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 _CONFIG_NUMBERS = {"d_model": (int, 1, 1 << 16), "layers": (int, 1, 1024), "heads": (int, 1, 1024),
                    "ff_mult": (int, 1, 64), "pos_freqs": (int, 1, 4096), "max_frames": (int, 1, 100_000),
                    "fps": (float, MIN_FPS, MAX_FPS), "gate_frames": (float, 1e-6, 1e6),
-                   "noise_frames": (float, 0, 100), "flow_scale_frames": (float, 0, 1000)}
+                   "noise_frames": (float, 0, 100), "flow_scale_frames": (float, 0, 1000), "modes": (int, 0, 64)}
 
 
 def check_config(raw, path: Path) -> ModelConfig:

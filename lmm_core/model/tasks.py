@@ -149,8 +149,8 @@ def _sample(m: Model, seed: int, variation: float) -> Sample | None:
         raise LMMError(f"--variation must be from 0 to 1, got {variation}")
     if variation == 0:
         return None
-    if not m.cfg.sampling:
-        raise LMMError(f"{m.path or 'this model'} does not sample (it was not trained with --sampling); "
+    if not m.samples:
+        raise LMMError(f"{m.path or 'this model'} does not sample (it was not trained with --sampling or --modes); "
                        "use --variation 0, or a sampling model")
     return Sample.seeded(seed, temperature=variation)
 
@@ -275,7 +275,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     reaches = _reach_frames(reach or [], frames, m.cfg.fps)
     if method == "network":
         # A model that does not sample can only give its average (which slows to a stand): no draw to ask for.
-        sample = _sample(m, seed, variation) if m.cfg.sampling else None
+        sample = _sample(m, seed, variation) if m.samples else None
         if not goal:
             rot, pos, con = m.generate_network(frames, a, s, sample, start_arrays)
             rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, sample)

@@ -119,7 +119,8 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
             known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
             if cfg.push_share > 0:
                 perturb(rng, batch, known, cfg.push_share, hide)
-        flow = (rng, cfg.flow_zero_share) if model_cfg.sampling else None
+        # A model with modes draws by choosing a mode, not by the flow: every window at t = 0, no guess.
+        flow = (rng, 1.0 if model_cfg.modes else cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
                        vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames,
                        model_cfg.flow_skip, flow_unit, model_cfg.guess_in_output_units)

@@ -102,3 +102,22 @@ def fit_vocabulary(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
         out[f"p.{kind}_w"] = torch.cat([w, torch.zeros(w.shape[0], extra, dtype=w.dtype)], dim=1)
         out[f"p.{kind}_b"] = torch.cat([b, torch.full((extra,), -10.0, dtype=b.dtype)])
     return out
+
+
+def fit_modes(weights: dict, old: ModelConfig, new: ModelConfig, seed: int = 0) -> dict:
+    """A warm start's weights for a ``modes`` model (``model/modes.py``): a network without modes gets
+    ``new.modes`` copies of its average answer as its modes, each nudged by noise 1% of the answer's
+    weights' spread so that the first windows have a nearest mode and the copies part, and an even
+    choice among them (zero weights). A network with modes keeps them (their count must agree)."""
+    if not new.modes:
+        return weights
+    if old.modes:
+        if old.modes != new.modes:
+            raise LMMError(f"the warm start has {old.modes} modes, the new model {new.modes}")
+        return weights
+    gen = torch.Generator().manual_seed(seed)
+    w, b = weights["p.head_w"], weights["p.head_b"]
+    noise = torch.randn(w.shape[0], new.modes * w.shape[1], generator=gen, dtype=w.dtype) * (0.01 * float(w.std()))
+    return {**weights, "p.mode_w": w.repeat(1, new.modes) + noise, "p.mode_b": b.repeat(new.modes),
+            "p.choice_w": torch.zeros(w.shape[0], new.modes, dtype=w.dtype),
+            "p.choice_b": torch.zeros(new.modes, dtype=w.dtype)}

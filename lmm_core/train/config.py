@@ -82,6 +82,12 @@ class TrainConfig:
     guess_in_output_units: bool = _opt(False, "a sampling model reads its guess in its output's units "
                                               "(sampling.guess_input; ModelConfig.guess_in_output_units); a warm "
                                               "start from such a model keeps it")
+    modes: int = _opt(0, "a mixture of modes (model/modes.py): the network also writes this many whole-window "
+                         "answers, each learning the windows it is nearest on, and a choice among them; a draw "
+                         "picks one in one pass (0: none; a warm start from a model without them copies its "
+                         "answer into each; from a model with them, keeps its count)", 0, 64)
+    mode_lr: float = _opt(0.0, "peak learning rate of the modes' output and choice (0: --lr; loop.param_groups "
+                               "says why higher)", 0.0, 1.0)
     push_share: float = _opt(0.0, "share of completion windows whose context is pushed off its course (the "
                                   "pelvis and spine leaning 15-40 degrees) with the frames after it recovering "
                                   "within half a second (data.perturb): training for recovery", 0.0, 1.0)
@@ -103,6 +109,10 @@ class TrainConfig:
         flow = [_flag(k) for k in ("flow_unit", "flow_skip", "guess_in_output_units") if getattr(self, k)]
         if flow and not self.sampling:
             raise LMMError(f"{', '.join(flow)} shape{'s' if len(flow) == 1 else ''} a sampling model's flow: add --sampling")
+        if self.modes == 1:
+            raise LMMError("--modes 1 is one more average: give 0 (none) or 2 or more modes")
+        if self.modes and self.flow_skip:
+            raise LMMError("--modes and --flow-skip are two ways to draw; a model has one (leave out --flow-skip)")
 
 
 # Options that runs before 2026-12-05 saved and no run uses any more (docs/training.md, "Retired options").

@@ -33,16 +33,17 @@ def per_item_mean(err: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (total[has] / count[has]).sum() / has.sum().clamp_min(1)
 
 
-def losses(net, prep: Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainConfig,
-           spread_t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """The training losses of one batch; ``spread_t (J, 3)`` (``stats.position_spread``) is needed when
-    ``cfg.spread_weight`` is not 0."""
-    device = "cuda" if prep.x.is_cuda else "cpu"
-    with torch.autocast(device, dtype=torch.bfloat16, enabled=cfg.bf16):
-        out, act_logits, sty_logits = net(prep.x, prep.action, prep.style)
-    # Everything below in float32: joint positions come from chains of rotations, which bfloat16's
-    # 8 bits of mantissa would blur by millimetres.
-    out, act_logits, sty_logits = out.float(), act_logits.float(), sty_logits.float()
+# A mode that is not the nearest to a window still learns from it this much (relaxed winner-takes-all,
+# Rupprecht et al. 2017): without it a mode that never wins is never moved and stays useless.
+RELAX = 0.05
+# The weight of the choice among modes (cross-entropy against the winner; ~log(M) untrained).
+CHOICE_WEIGHT = 0.1
+
+
+def answer_losses(out: torch.Tensor, prep: Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainConfig,
+                  spread_t: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """The losses of one answer ``out (B, W, F + 4)`` (a correction and contact logits, float32): features,
+    joint positions, their spread-normalised norm, global rotations and contacts (unweighted)."""
     pred = torch.where(prep.known, prep.base, prep.base + (out[..., : Fe.FEATURES] * prep.gate + prep.skip) * prep.scale)
     feat = per_item_mean((pred - prep.target).abs(), (~prep.known).float() * prep.scored.float()[..., None])
     pos, g_rot = global_pose(pred * std_t + mean_t, offsets_t, parents)
@@ -62,13 +63,57 @@ def losses(net, prep: Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainCon
     else:
         rot_l = pos_l * 0.0
     contact = torch.nn.functional.binary_cross_entropy_with_logits(out[..., Fe.FEATURES:], prep.contacts)
+    return {"feat": feat, "pos_m": pos_l, "pos_spread": spread, "rot_global": rot_l, "contact": contact}
+
+
+def _weighted(parts: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
+    return (parts["feat"] + cfg.position_weight * parts["pos_m"] + cfg.spread_weight * parts["pos_spread"]
+            + cfg.rotation_weight * parts["rot_global"] + cfg.contact_weight * parts["contact"])
+
+
+def mode_losses(modes: torch.Tensor, choice: torch.Tensor, prep: Prepared, mean_t, std_t, offsets_t, parents,
+                cfg: TrainConfig, spread_t: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """A ``modes`` model's losses (``model/modes.py``) from its answers ``modes (B, M, W, F + 4)`` and choice
+    logits ``choice (B, M)``: each window's winner is the mode whose made entries are nearest the truth
+    (mean absolute normalised feature error); it gets every loss the average gets, every mode ``RELAX``
+    times its feature error, and the choice learns to name the winner. Windows with nothing to make
+    (intent windows) count for none of it."""
+    made = ((~prep.known) & prep.scored[..., None]).float()[:, None]  # (B, 1, W, F)
+    pred = prep.base[:, None] + (modes[..., : Fe.FEATURES] * prep.gate[:, None] + prep.skip) * prep.scale
+    err = ((pred - prep.target[:, None]).abs() * made).sum(dim=(2, 3)) / made.sum(dim=(2, 3)).clamp_min(1.0)  # (B, M)
+    has = made.sum(dim=(1, 2, 3)) > 0
+    winner = err.detach().argmin(dim=1)
+    chosen = modes[torch.arange(len(winner), device=modes.device), winner]
+    parts = answer_losses(chosen, prep, mean_t, std_t, offsets_t, parents, cfg, spread_t)
+    if has.any():
+        relax = err[has].mean()
+        pick = torch.nn.functional.cross_entropy(choice[has], winner[has])
+    else:
+        relax = pick = choice.sum() * 0.0
+    total = _weighted(parts, cfg) + RELAX * relax + CHOICE_WEIGHT * pick
+    return {"modes": total, "mode_feat": parts["feat"], "mode_pos_m": parts["pos_m"], "choice": pick}
+
+
+def losses(net, prep: Prepared, mean_t, std_t, offsets_t, parents, cfg: TrainConfig,
+           spread_t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The training losses of one batch; ``spread_t (J, 3)`` (``stats.position_spread``) is needed when
+    ``cfg.spread_weight`` is not 0. A ``modes`` model adds ``mode_losses``' to the average's."""
+    device = "cuda" if prep.x.is_cuda else "cpu"
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=cfg.bf16):
+        outs = net(prep.x, prep.action, prep.style)
+    # Everything below in float32: joint positions come from chains of rotations, which bfloat16's
+    # 8 bits of mantissa would blur by millimetres.
+    out, act_logits, sty_logits = (o.float() for o in outs[:3])
+    parts = answer_losses(out, prep, mean_t, std_t, offsets_t, parents, cfg, spread_t)
     h = prep.hide
     if h.any():
         intent = torch.nn.functional.cross_entropy(act_logits[h], prep.true_action[h]) + \
             torch.nn.functional.cross_entropy(sty_logits[h], prep.true_style[h])
     else:
         intent = (act_logits.sum() + sty_logits.sum()) * 0.0  # keeps every parameter in the graph (DDP)
-    total = (feat + cfg.position_weight * pos_l + cfg.spread_weight * spread + cfg.rotation_weight * rot_l
-             + cfg.contact_weight * contact + cfg.intent_weight * intent)
-    return {"loss": total, "feat": feat, "pos_m": pos_l, "pos_spread": spread, "rot_global": rot_l, "contact": contact,
-            "intent": intent}
+    total = _weighted(parts, cfg) + cfg.intent_weight * intent
+    if len(outs) == 5:
+        extra = mode_losses(outs[3].float(), outs[4].float(), prep, mean_t, std_t, offsets_t, parents, cfg, spread_t)
+        total = total + extra["modes"]
+        parts |= extra
+    return {"loss": total, **parts, "intent": intent}

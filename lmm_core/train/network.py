@@ -41,9 +41,16 @@ class Network(nn.Module):
         self.p["head_w"], self.p["head_b"] = Z(d, FEATURES + CONTACTS), Z(FEATURES + CONTACTS)
         self.p["act_w"], self.p["act_b"] = P(d, len(cfg.actions)), Z(len(cfg.actions))
         self.p["sty_w"], self.p["sty_b"] = P(d, len(cfg.styles)), Z(len(cfg.styles))
+        if cfg.modes:
+            # A new model's modes start as its average (zero) and choose evenly; a warm start copies its
+            # average into them (``checkpoint.fit_modes``).
+            width = cfg.modes * (FEATURES + CONTACTS)
+            self.p["mode_w"], self.p["mode_b"] = P(d, width, std=1e-3), Z(width)
+            self.p["choice_w"], self.p["choice_b"] = Z(d, cfg.modes), Z(cfg.modes)
 
     def forward(self, x: torch.Tensor, action: torch.Tensor, style: torch.Tensor):
-        """Same contract as ``lmm_core.model.network.forward`` with tensors."""
+        """Same contract as ``lmm_core.model.network.forward`` with tensors; a ``modes`` model returns
+        ``forward_modes``' five outputs."""
         p, cfg = self.p, self.cfg
         B, T, _ = x.shape
         d, H = cfg.d_model, cfg.heads
@@ -62,7 +69,11 @@ class Network(nn.Module):
             h = h + nn.functional.gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"], approximate="tanh") @ p[pre + "ff2_w"] + p[pre + "ff2_b"]
         h = nn.functional.layer_norm(h, (d,), p["lnf_g"], p["lnf_b"], eps=1e-5)
         out = h[:, 3:] @ p["head_w"] + p["head_b"]
-        return out, h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
+        act, sty = h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
+        if not cfg.modes:
+            return out, act, sty
+        modes = (h[:, 3:] @ p["mode_w"] + p["mode_b"]).reshape(B, T, cfg.modes, -1).transpose(1, 2)
+        return out, act, sty, modes, h[:, 0] @ p["choice_w"] + p["choice_b"]
 
     def numpy_parameters(self) -> dict[str, np.ndarray]:
         """Parameters as float32 arrays for ``lmm_core.model.network.forward``."""

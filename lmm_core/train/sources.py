@@ -75,6 +75,10 @@ def gate(cfg: TrainConfig, base: ModelConfig | None = None) -> dict:
         out["flow_skip"] = True
     if cfg.guess_in_output_units:
         out["guess_in_output_units"] = True
+    if cfg.modes:
+        if base is not None and base.modes and base.modes != cfg.modes:
+            raise LMMError(f"the warm start has {base.modes} modes; continue it with --modes {base.modes} or leave --modes out")
+        out["modes"] = cfg.modes
     if cfg.sampling and not (base is not None and base.sampling):
         if cfg.noise_frames is None:
             out["noise_frames"] = NOISE_FRAMES
