@@ -231,3 +231,44 @@ def test_the_modes_heads_may_learn_at_their_own_rate():
     assert len(rest["params"]) + len(heads["params"]) == len(list(net.parameters()))
     assert [g["lr_scale"] for g in param_groups(net, TrainConfig(lr=2e-4))] == [1.0, 1.0]  # 0: the run's rate
     assert len(param_groups(Network(replace(CFG, modes=0)), TrainConfig(mode_lr=1e-3))) == 1  # no modes, one group
+
+
+def test_no_mode_learns_from_more_than_its_capacity_of_a_batch():
+    from lmm_core.train.losses import assign
+
+    # Mode 0 is nearest on all 8 windows; with 4 modes and capacity 2 it takes 4, the next nearest the rest.
+    err = torch.tensor([[0.1, 0.5, 0.6, 0.9]] * 8) + torch.arange(8.0)[:, None] * 0.01
+    got = assign(err, capacity=2.0)
+    assert torch.bincount(got, minlength=4).tolist() == [4, 4, 0, 0]
+    assert got[:4].tolist() == [0, 0, 0, 0]  # the windows it is nearest on keep it
+    # Where every mode has room, each window learns its nearest mode.
+    err = torch.rand(6, 3, generator=torch.Generator().manual_seed(0))
+    assert assign(err, capacity=3.0).tolist() == err.argmin(dim=1).tolist()
+
+
+def test_fitting_finds_two_ways_a_window_goes_that_the_average_splits():
+    """Rows whose windows follow one of two linear readouts: the average (their mean) is wrong on every
+    window; the fit from k-means on its residuals finds both, each taking its half."""
+    from lmm_core.train import modes_fit
+
+    rng = np.random.default_rng(0)
+    d, windows, per = 8, 60, 12
+    A = rng.normal(size=(d + 1, FEATURES)).astype(np.float32)
+    B = A + rng.normal(size=(d + 1, FEATURES)).astype(np.float32)
+    h = np.concatenate([rng.normal(size=(windows * per, d)), np.ones((windows * per, 1))], axis=1).astype(np.float32)
+    window = np.repeat(np.arange(windows), per)
+    second = (window % 2).astype(bool)
+    y = np.where(second[:, None], h @ B, h @ A).astype(np.float32)
+    rows = {"h": h, "y": y, "w": np.ones_like(y), "window": window}
+    base = (A + B) / 2
+    head_w = np.concatenate([base[:-1], np.zeros((d, network.CONTACTS))], axis=1)
+    head_b = np.concatenate([base[-1], np.full(network.CONTACTS, 0.5)])
+    mode_w, mode_b, choice_b, history = modes_fit.fit(rows, head_w, head_b, 2, rng)
+    assert history[-1]["best"] < 0.05 * history[-1]["average"]
+    assert sorted(history[-1]["shares"]) == [30, 30]
+    np.testing.assert_allclose(np.exp(choice_b), [0.5, 0.5])
+    fitted = [np.concatenate([mode_w[:, k * OUT:k * OUT + FEATURES], mode_b[None, k * OUT:k * OUT + FEATURES]]) for k in range(2)]
+    truths = sorted([A, B], key=lambda M: float(np.abs(M - fitted[0]).mean()))
+    np.testing.assert_allclose(fitted[0], truths[0], atol=0.1)
+    np.testing.assert_allclose(fitted[1], truths[1], atol=0.1)
+    np.testing.assert_array_equal(mode_b[FEATURES:OUT], head_b[FEATURES:])  # contacts: the average's

@@ -86,6 +86,8 @@ class TrainConfig:
                          "answers, each learning the windows it is nearest on, and a choice among them; a draw "
                          "picks one in one pass (0: none; a warm start from a model without them copies its "
                          "answer into each; from a model with them, keeps its count)", 0, 64)
+    mode_init: str = _opt("copy", "how a warm start without modes starts them: copies of its average, or fitted "
+                                  "on its own frame tokens first (modes_fit.py, a minute or two)", choices=("copy", "fit"))
     mode_lr: float = _opt(0.0, "peak learning rate of the modes' output and choice (0: --lr; loop.param_groups "
                                "says why higher)", 0.0, 1.0)
     push_share: float = _opt(0.0, "share of completion windows whose context is pushed off its course (the "

@@ -21,7 +21,7 @@ from ..errors import LMMError
 from ..model.body import Body
 from ..model.config import ModelConfig
 from ..progress import progress
-from . import checkpoint
+from . import checkpoint, modes_fit
 from .batches import batches
 from .config import DEVICES, RESUMABLE, TrainConfig, saved_config
 from .losses import losses
@@ -78,6 +78,33 @@ def param_groups(net: Network, cfg: TrainConfig) -> list[dict]:
     rest = [p for k, p in net.p.items() if k not in MODE_PARAMETERS]
     scale = cfg.mode_lr / cfg.lr if (cfg.mode_lr and cfg.lr) else 1.0
     return [g for g in ({"params": rest, "lr_scale": 1.0}, {"params": modes, "lr_scale": scale}) if g["params"]]
+
+
+# Batches of the run's own windows the modes are fitted on (``--mode-init fit``; about 65,000 frames).
+MODE_FIT_BATCHES = 40
+
+
+def _fit_modes(net: Network, cfg: TrainConfig, model_cfg: ModelConfig, corpus, stats, body: Body, unit_table,
+               out: Path, show: bool) -> None:
+    """Fit ``net``'s modes on its own frame tokens (``modes_fit``) from a batch stream no training batch
+    replays (the trailing 3); the fit's history goes to ``out / "modes_fit.json"``."""
+    stream = batches(corpus, replace(cfg, steps=MODE_FIT_BATCHES), model_cfg, stats, body, (cfg.seed, 0, 0, 3), 0, unit_table)
+    rows = modes_fit.collect(net, progress(stream, total=MODE_FIT_BATCHES, desc="mode fit", unit="batch", enabled=show))
+    bar = progress(None, total=8, desc="mode EM", unit="it", enabled=show)  # driven by hand
+
+    def report(h: dict) -> None:
+        bar.postfix = f"average's error {h['average']:.4f}, the best mode's {h['best']:.4f}"
+        bar.update()
+
+    p = {k: v.detach().cpu().numpy() for k, v in net.p.items() if k in ("head_w", "head_b")}
+    mode_w, mode_b, choice_b, history = modes_fit.fit(rows, p["head_w"], p["head_b"], model_cfg.modes,
+                                                      np.random.default_rng(cfg.seed), report=report)
+    with torch.no_grad():
+        net.p["mode_w"].copy_(torch.as_tensor(mode_w))
+        net.p["mode_b"].copy_(torch.as_tensor(mode_b))
+        net.p["choice_b"].copy_(torch.as_tensor(choice_b))
+    bar.close()
+    (out / "modes_fit.json").write_text(json.dumps(history, indent=1))
 
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool = False, show_progress: bool = True) -> Path:
@@ -149,6 +176,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         weights = checkpoint.fit_vocabulary(warm["model"], warm_cfg, model_cfg)
         weights = checkpoint.fit_modes(weights, warm_cfg, model_cfg, cfg.seed)
         net.load_state_dict(checkpoint.fit_inputs(weights, warm_cfg, model_cfg))
+        if model_cfg.modes and not warm_cfg.modes and cfg.mode_init == "fit":
+            _fit_modes(net, cfg, model_cfg, corpus, (mean, std, scale, vel_std), body, unit_table, out,
+                       show_progress and rank == 0)
     net.to(device)
     opt = torch.optim.AdamW(param_groups(net, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0

@@ -53,6 +53,18 @@ class Network(nn.Module):
         ``forward_modes``' five outputs."""
         p, cfg = self.p, self.cfg
         B, T, _ = x.shape
+        h = self.trunk(x, action, style)
+        out = h[:, 3:] @ p["head_w"] + p["head_b"]
+        act, sty = h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
+        if not cfg.modes:
+            return out, act, sty
+        modes = (h[:, 3:] @ p["mode_w"] + p["mode_b"]).reshape(B, T, cfg.modes, -1).transpose(1, 2)
+        return out, act, sty, modes, h[:, 0] @ p["choice_w"] + p["choice_b"]
+
+    def trunk(self, x: torch.Tensor, action: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The final normalised tokens ``(B, 3 + T, d_model)``, as ``lmm_core.model.network.trunk``."""
+        p, cfg = self.p, self.cfg
+        B, T, _ = x.shape
         d, H = cfg.d_model, cfg.heads
         frames = x @ p["in_w"] + p["in_b"]
         special = torch.stack([p["cls"].expand(B, d), p["act_emb"][action], p["sty_emb"][style]], dim=1)
@@ -67,13 +79,7 @@ class Network(nn.Module):
             h = h + o.transpose(1, 2).reshape(B, n, d) @ p[pre + "out_w"] + p[pre + "out_b"]
             a = nn.functional.layer_norm(h, (d,), p[pre + "ln2_g"], p[pre + "ln2_b"], eps=1e-5)
             h = h + nn.functional.gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"], approximate="tanh") @ p[pre + "ff2_w"] + p[pre + "ff2_b"]
-        h = nn.functional.layer_norm(h, (d,), p["lnf_g"], p["lnf_b"], eps=1e-5)
-        out = h[:, 3:] @ p["head_w"] + p["head_b"]
-        act, sty = h[:, 0] @ p["act_w"] + p["act_b"], h[:, 0] @ p["sty_w"] + p["sty_b"]
-        if not cfg.modes:
-            return out, act, sty
-        modes = (h[:, 3:] @ p["mode_w"] + p["mode_b"]).reshape(B, T, cfg.modes, -1).transpose(1, 2)
-        return out, act, sty, modes, h[:, 0] @ p["choice_w"] + p["choice_b"]
+        return nn.functional.layer_norm(h, (d,), p["lnf_g"], p["lnf_b"], eps=1e-5)
 
     def numpy_parameters(self) -> dict[str, np.ndarray]:
         """Parameters as float32 arrays for ``lmm_core.model.network.forward``."""
