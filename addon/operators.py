@@ -614,7 +614,7 @@ class LMM_OT_preview_reroll(bpy.types.Operator):
             if trial.operator in ("inbetween", "extend"):
                 if not model.load(context).samples:
                     raise LMMError("the model in Preferences does not sample, so every seed gives the same motion; "
-                                   "set Model File to a sampling model (lmm train --sampling) to re-roll")
+                                   "set Model File to a sampling model (lmm train --sampling or --modes) to re-roll")
                 arguments["variation"] = arguments.get("variation") or 1.0  # a draw, at the model's own spread
         except LMMError as exc:
             self.report({"ERROR"}, " ".join(str(exc).split()))

@@ -181,6 +181,11 @@ def test_mode_options_that_cannot_work_are_refused():
         TrainConfig(modes=65)
     with pytest.raises(LMMError, match="no flow skip"):
         ModelConfig(modes=4, sampling=True, flow_skip=True)
+    with pytest.raises(LMMError, match="add --init-from"):
+        TrainConfig(modes=4, mode_init="fit")
+    from lmm_core.train.sources import gate
+    with pytest.raises(LMMError, match="trained with --flow-skip"):
+        gate(TrainConfig(modes=4, sampling=True), ModelConfig(sampling=True, flow_skip=True))
 
 
 def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path):
@@ -202,10 +207,13 @@ def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path)
     base = TrainConfig(corpus=str(corpus), sources=("cmu",), out=str(tmp_path / "plain"), batch=6, steps=2, windows=(48,),
                        stats_windows=32, threads=1, lr=1e-3, warmup=1, task_mix=(0.5, 0.2, 0.3, 0.0, 0.0))
     plain = export(train(base, show_progress=False), tmp_path / "plain.npz", bank=False)
-    cfg = replace(base, out=str(tmp_path / "modes"), init_from=str(plain), modes=3, steps=6)
+    cfg = replace(base, out=str(tmp_path / "modes"), init_from=str(plain), modes=3, steps=6, mode_lr=1e-2)
     ckpt = train(cfg, show_progress=False)
+    groups = checkpoint.read(ckpt)["optimizer"]["param_groups"]
+    assert [g["lr_scale"] for g in groups] == [1.0, 10.0] and groups[1]["lr"] == pytest.approx(10 * groups[0]["lr"])
+    assert checkpoint.read(train(replace(cfg, steps=8), resume=True, show_progress=False))["step"] == 8  # resumes
     log = [json.loads(line) for line in (tmp_path / "modes" / "log.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(r["modes"]) and r["choice"] > 0 for r in log)
+    assert all(np.isfinite(r["modes"]) and np.isfinite(r["choice"]) for r in log)
     model = runtime.load(export(ckpt, tmp_path / "m.npz", bank=False))
     assert model.cfg.modes == 3 and model.samples
     clip = read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz").slice(0, 60)
@@ -216,9 +224,21 @@ def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path)
         np.testing.assert_allclose(o.root_positions[keys], clip.root_positions[keys], atol=1e-6)
     made = [o.root_positions[10:25] for o in outs]
     assert max(np.abs(a - b).max() for a in made for b in made) > 1e-4  # seeds pick different modes
-    np.testing.assert_array_equal(det.root_positions, tasks.inbetween(clip, keys, model, clean=False).root_positions)
+    # The deterministic answer is the average's: the same as the model with its modes taken away.
+    bare = runtime.Model({k: v for k, v in model.params.items() if not k.startswith(("mode_", "choice_"))},
+                         replace(model.cfg, modes=0), model.mean, model.std, scale=model.scale)
+    np.testing.assert_allclose(det.root_positions, tasks.inbetween(clip, keys, bare, clean=False).root_positions, atol=1e-9)
     with pytest.raises(LMMError, match="--modes 3"):
         train(replace(cfg, out=str(tmp_path / "again"), init_from=str(tmp_path / "m.npz"), modes=4), show_progress=False)
+    with pytest.raises(LMMError, match="add --modes M"):
+        train(replace(base, out=str(tmp_path / "lr"), mode_lr=1e-3), show_progress=False)
+    with pytest.raises(LMMError, match="already has modes"):
+        train(replace(cfg, out=str(tmp_path / "refit"), init_from=str(tmp_path / "m.npz"), mode_init="fit"), show_progress=False)
+    # Fitted first: the fit's history is written, and on its own windows the nearest mode beats the average.
+    fitted = train(replace(cfg, out=str(tmp_path / "fit"), mode_init="fit", steps=1), show_progress=False)
+    history = json.loads((tmp_path / "fit" / "modes_fit.json").read_text())
+    assert len(history) == 8 and history[-1]["best"] < history[-1]["average"]
+    assert sum(history[-1]["shares"]) > 0 and checkpoint.read(fitted)["model_config"]["modes"] == 3
 
 
 def test_the_modes_heads_may_learn_at_their_own_rate():

@@ -113,6 +113,9 @@ class TrainConfig:
             raise LMMError(f"{', '.join(flow)} shape{'s' if len(flow) == 1 else ''} a sampling model's flow: add --sampling")
         if self.modes == 1:
             raise LMMError("--modes 1 is one more average: give 0 (none) or 2 or more modes")
+        if self.mode_init == "fit" and not self.init_from:
+            raise LMMError("--mode-init fit fits a warm start's modes on its frame tokens: add --init-from MODEL "
+                           "(a new model's modes start with it and need no fit)")
         if self.modes and self.flow_skip:
             raise LMMError("--modes and --flow-skip are two ways to draw; a model has one (leave out --flow-skip)")
 

@@ -72,8 +72,8 @@ def param_groups(net: Network, cfg: TrainConfig) -> list[dict]:
 
     Why a learning rate of their own: modes warm-started as copies of the average part only as fast as
     Adam moves their weights, about the learning rate per step, while the corrections they must part by
-    are about 0.2 of a unit; at a warm start's 1.5e-4 the nearest mode was 5% better than the average after
-    900 steps (model card, run 9)."""
+    are about 0.2 of a unit; at a warm start's 1.5e-4 the nearest of 8 modes was 3% better than the average
+    after 1,750 steps (model card, run 9M1)."""
     modes = [p for k, p in net.p.items() if k in MODE_PARAMETERS]
     rest = [p for k, p in net.p.items() if k not in MODE_PARAMETERS]
     scale = cfg.mode_lr / cfg.lr if (cfg.mode_lr and cfg.lr) else 1.0
@@ -85,9 +85,10 @@ MODE_FIT_BATCHES = 40
 
 
 def _fit_modes(net: Network, cfg: TrainConfig, model_cfg: ModelConfig, corpus, stats, body: Body, unit_table,
-               out: Path, show: bool) -> None:
+               out: Path, show: bool, write: bool = True) -> None:
     """Fit ``net``'s modes on its own frame tokens (``modes_fit``) from a batch stream no training batch
-    replays (the trailing 3); the fit's history goes to ``out / "modes_fit.json"``."""
+    replays (the trailing 3); the fit's history goes to ``out / "modes_fit.json"`` (with ``write``: rank 0;
+    every rank fits the same, and DistributedDataParallel starts from rank 0's weights anyway)."""
     stream = batches(corpus, replace(cfg, steps=MODE_FIT_BATCHES), model_cfg, stats, body, (cfg.seed, 0, 0, 3), 0, unit_table)
     rows = modes_fit.collect(net, progress(stream, total=MODE_FIT_BATCHES, desc="mode fit", unit="batch", enabled=show))
     bar = progress(None, total=8, desc="mode EM", unit="it", enabled=show)  # driven by hand
@@ -104,7 +105,8 @@ def _fit_modes(net: Network, cfg: TrainConfig, model_cfg: ModelConfig, corpus, s
         net.p["mode_b"].copy_(torch.as_tensor(mode_b))
         net.p["choice_b"].copy_(torch.as_tensor(choice_b))
     bar.close()
-    (out / "modes_fit.json").write_text(json.dumps(history, indent=1))
+    if write:
+        (out / "modes_fit.json").write_text(json.dumps(history, indent=1))
 
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool = False, show_progress: bool = True) -> Path:
@@ -137,6 +139,12 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
                                                            sampling=cfg.sampling, **gate(cfg, warm_cfg)))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
+    if cfg.mode_lr and not model_cfg.modes:
+        raise LMMError("--mode-lr sets the learning rate of a model's modes, and this one has none: add --modes M")
+    if cfg.mode_init == "fit" and not model_cfg.modes:
+        raise LMMError("--mode-init fit fits a model's modes, and this one has none: add --modes M")
+    if state is None and cfg.mode_init == "fit" and warm is not None and warm_cfg.modes:
+        raise LMMError(f"--init-from {cfg.init_from} already has modes, which the warm start keeps; leave out --mode-init fit")
     body = Body.from_dict(model_cfg.body)
     corpus = load_corpus(cfg, model_cfg)
     # Each process's batch stream, and a resumed run's from where it stopped; as one entropy tuple so that
@@ -178,13 +186,17 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         net.load_state_dict(checkpoint.fit_inputs(weights, warm_cfg, model_cfg))
         if model_cfg.modes and not warm_cfg.modes and cfg.mode_init == "fit":
             _fit_modes(net, cfg, model_cfg, corpus, (mean, std, scale, vel_std), body, unit_table, out,
-                       show_progress and rank == 0)
+                       show_progress and rank == 0, rank == 0)
     net.to(device)
     opt = torch.optim.AdamW(param_groups(net, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
     if state is not None:
         net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except ValueError as exc:  # a run with modes saved before their heads had a parameter group of their own
+            raise LMMError(f"{ckpt_path}: its optimiser state does not fit this version's ({exc}); continue it as a "
+                           f"warm start instead: --init-from {ckpt_path} with a new --out") from None
         step = state["step"]
         rng_seed = (cfg.seed, rank, step, 1)
     if world > 1:

@@ -34,8 +34,9 @@ def per_item_mean(err: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (total[has] / count[has]).sum() / has.sum().clamp_min(1)
 
 
-# A mode that is not the nearest to a window still learns from it this much (relaxed winner-takes-all,
-# Rupprecht et al. 2017): without it a mode that never wins is never moved and stays useless.
+# Relaxed winner-takes-all (Rupprecht et al. 2017): the modes' feature errors, averaged over the modes, are
+# added at this weight, so a mode that is not the winner still learns ``RELAX / M`` as much as the winner
+# learns from its feature loss (1/160 with 8 modes): without it a mode that never wins is never moved.
 RELAX = 0.05
 # The weight of the choice among modes (cross-entropy against the nearest; ~log(M) untrained).
 CHOICE_WEIGHT = 0.1
@@ -102,7 +103,7 @@ def mode_losses(modes: torch.Tensor, choice: torch.Tensor, prep: Prepared, mean_
     """A ``modes`` model's losses (``model/modes.py``) from its answers ``modes (B, M, W, F + 4)`` and choice
     logits ``choice (B, M)``. A mode's error on a window is the mean absolute normalised feature error of
     its made entries; each window's winner (``assign``: the nearest mode with room) gets every loss the
-    average gets, every mode ``RELAX`` times its feature error, and the choice learns to name the nearest
+    average gets, every mode ``RELAX / M`` times its feature error, and the choice learns to name the nearest
     mode. Windows with nothing to make (intent windows) count for none of it."""
     made = ((~prep.known) & prep.scored[..., None]).float()[:, None]  # (B, 1, W, F)
     pred = prep.base[:, None] + (modes[..., : Fe.FEATURES] * prep.gate[:, None] + prep.skip) * prep.scale

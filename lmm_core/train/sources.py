@@ -76,6 +76,9 @@ def gate(cfg: TrainConfig, base: ModelConfig | None = None) -> dict:
     if cfg.guess_in_output_units:
         out["guess_in_output_units"] = True
     if cfg.modes:
+        if base is not None and base.flow_skip:
+            raise LMMError("the warm start was trained with --flow-skip, which a model with modes cannot have; start "
+                           "the modes from a model without it (presets/models/lmm_sampling.npz, say)")
         if base is not None and base.modes and base.modes != cfg.modes:
             raise LMMError(f"the warm start has {base.modes} modes; continue it with --modes {base.modes} or leave --modes out")
         out["modes"] = cfg.modes
