@@ -26,6 +26,26 @@ def test_data() -> Path:
     return TEST_DATA
 
 
+@pytest.fixture
+def hop_corpus(tmp_path: Path) -> Path:
+    """A built canonical corpus (``lmm dataset build``) of the shipped CMU hop excerpt, every clip in the train
+    split: the smallest real corpus a training run can read (source ``cmu``)."""
+    import json
+    import shutil
+
+    from lmm_core import dataset
+
+    data = tmp_path / "data"
+    (data / "cmu").mkdir(parents=True)
+    shutil.copy(TEST_DATA / "cmu_131_03_hop_excerpt.bvh.xz", data / "cmu" / "131_03.bvh.xz")
+    corpus = tmp_path / "corpus"
+    index = dataset.build(data, corpus, show_progress=False)
+    for c in index:
+        c.split = "train"
+    (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
+    return corpus
+
+
 # ---- bpy 4.2: end the process before Blender's own teardown crashes it --------------------------------------
 
 

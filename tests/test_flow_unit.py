@@ -233,26 +233,16 @@ def test_a_draw_reads_its_guess_in_the_tables_unit(output_units):
     assert np.allclose(read, z0, atol=1e-5) != output_units
 
 
-def test_training_measures_the_table_and_keeps_it_through_export_and_warm_start(tmp_path):
+def test_training_measures_the_table_and_keeps_it_through_export_and_warm_start(tmp_path, hop_corpus):
     """`lmm train --sampling --flow-unit` on a corpus of the shipped clips: the checkpoint and the exported
     file carry the table; a warm start keeps it unchanged, and asking it to measure again is refused."""
-    import shutil
-
-    from lmm_core import dataset
     from lmm_core.model import runtime
     from lmm_core.train import checkpoint
     from lmm_core.train.config import TrainConfig
     from lmm_core.train.export import export
     from lmm_core.train.loop import train
 
-    data = tmp_path / "data"
-    (data / "cmu").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz", data / "cmu" / "131_03.bvh.xz")
-    corpus = tmp_path / "corpus"
-    index = dataset.build(data, corpus, show_progress=False)
-    for c in index:
-        c.split = "train"
-    (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
+    corpus = hop_corpus
     cfg = TrainConfig(corpus=str(corpus), sources=("cmu",), out=str(tmp_path / "run"), batch=8, steps=1, windows=(64,),
                       sampling=True, flow_unit=True, stats_windows=32, threads=1, task_mix=(0.3, 0.2, 0.3, 0.0, 0.2))
     ckpt = train(cfg, show_progress=False)

@@ -4,7 +4,6 @@ the option errors, and a real training run."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -188,22 +187,14 @@ def test_mode_options_that_cannot_work_are_refused():
         gate(TrainConfig(modes=4, sampling=True), ModelConfig(sampling=True, flow_skip=True))
 
 
-def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path):
+def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path, hop_corpus):
     """`lmm train --modes 3` warm-started from a model without modes on a corpus of the shipped clips: the
     export loads, its deterministic answer is the average's, and seeds draw different motions that all
     hit the keys; a warm start asking for another count is refused."""
-    from lmm_core import dataset
     from lmm_core.train.export import export
     from lmm_core.train.loop import train
 
-    data = tmp_path / "data"
-    (data / "cmu").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz", data / "cmu" / "131_03.bvh.xz")
-    corpus = tmp_path / "corpus"
-    index = dataset.build(data, corpus, show_progress=False)
-    for c in index:
-        c.split = "train"
-    (corpus / "index.json").write_text(json.dumps({"fps": 30.0, "clips": [c.__dict__ for c in index]}))
+    corpus = hop_corpus
     base = TrainConfig(corpus=str(corpus), sources=("cmu",), out=str(tmp_path / "plain"), batch=6, steps=2, windows=(48,),
                        stats_windows=32, threads=1, lr=1e-3, warmup=1, task_mix=(0.5, 0.2, 0.3, 0.0, 0.0))
     plain = export(train(base, show_progress=False), tmp_path / "plain.npz", bank=False)
