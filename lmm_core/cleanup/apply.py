@@ -39,6 +39,9 @@ def clean_up(motion: Motion, *, limits: JointLimits | bool = True, feet: bool = 
     held = motion  # feet that are down keep this pose's orientation (pin_feet's hold), not the clamp's
     if limits is not False:
         model = JointLimits.load() if limits is True else limits
+        if anchor_frames is not None and np.any(anchor_frames):
+            # The keys (or recorded frames) are this character's own poses: never clamp tighter than them.
+            model = model.widened(motion.rotations[np.asarray(anchor_frames, dtype=bool)])
         motion = model.clamp(motion)
     if feet:
         motion = pin_feet(motion, contacts, ease=ease, floor_frames=floor_frames, anchor_frames=anchor_frames,

@@ -308,6 +308,28 @@ class JointLimits:
             out[bad, j] = new
         return out.reshape(q.shape)
 
+    def widened(self, rotations: np.ndarray) -> "JointLimits":
+        """These limits grown just enough to hold every rotation of ``rotations (..., 22, 4)``.
+
+        Keys an animator set, or frames of a recording, are poses this character takes: a clamp tighter
+        than them would pull the frames between two keys away from both. It matters most on rigs whose
+        spine and neck the retargeter lays out unlike the training sources' (LAFAN1 subject 4, a key
+        every 8 frames: the clamp alone moved the made frames 2.2 cm further from the capture).
+        """
+        q = np.asarray(rotations, dtype=np.float64).reshape(-1, cn.NUM_JOINTS, 4)
+        if not len(q):
+            return self
+        swing, twist = swing_twist(R.normalize(q), self.frames)
+        h = np.maximum(self.swing_h, np.einsum("njc,kc->njk", swing, self.normals).max(axis=0))
+        rel = _wrap(twist - self.twist_centre)
+        lo, hi = np.minimum(self.twist_lo, rel.min(axis=0)), np.maximum(self.twist_hi, rel.max(axis=0))
+        keep = ~self.limited
+        h[keep], lo[keep], hi[keep] = self.swing_h[keep], self.twist_lo[keep], self.twist_hi[keep]
+        # The knees' hyperextension cap (``HYPEREXTENSION``) is applied again by the constructor: bending
+        # backwards is not a convention of a rig, and a key past it is restored as given anyway.
+        widened = JointLimits(self.frames, self.limited, self.normals, h, self.twist_centre, lo, hi, dict(self.info))
+        return widened
+
     def excess(self, motion: Motion) -> np.ndarray:
         """How far each joint is past its limits, ``(T, 22)`` radians: the angle from its rotation to the
         clamped one (0 inside, and always 0 for the pelvis)."""

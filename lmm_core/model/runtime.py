@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import LMMError, MotionFileError
 from ..io.npz import read_npz
 from ..mirror import mirror_label
+from ..motion import Motion
 from ..validate import MAX_FPS, MIN_FPS
 from . import network
 from .body import Body
@@ -29,6 +30,7 @@ from .modes import choose
 from .sampling import STEPS, UNIT_BUCKETS, euler_step, flow_unit, guess_input, noise, skip_weight, with_flow
 from .goals import RootKeys
 from .segments import CONTEXT, plan
+from .trust import check_frames, trust, unusual
 from .window import Window, choose_anchor, finish, key_distance, prepare
 
 FORMAT = "lmm-model-1"
@@ -76,6 +78,9 @@ class Model:
         self.body = Body.from_dict(cfg.body)
         # Run every window twice, as given and mirrored, and average the two (``run_window``).
         self.symmetric = True
+        # Scale the network's correction by how well it predicts the window's own hidden keys
+        # (``model/trust.py``); False takes the correction whole, as models before 2026-12-06 did.
+        self.check_keys = True
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
@@ -121,6 +126,11 @@ class Model:
                    sample: "Sample | None" = None):
         """One window of up to ``cfg.max_frames`` frames.
 
+        With ``self.check_keys`` (the default) and isolated inner keys to check against, the network's
+        correction of its baseline is first scaled by how well it predicts some of those keys hidden
+        (``model/trust.py``; one more deterministic answer), so motion unlike the training data falls
+        back towards the baseline instead of away from the keys.
+
         With ``sample`` (a sampling model, ``Sample.temperature > 0``) the window is one draw of what may
         fill it: one mode, whole, for a model with modes (``model/modes.py``, one pass), else the flow's
         draw (``model/sampling.py``), in one pass per flow step and without the mirror average (the
@@ -145,13 +155,44 @@ class Model:
             raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
         rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         g = np.asarray(known, dtype=bool)
+        correction = self.key_trust(rotations, root, g, action, style) if self.check_keys else 1.0
+        return self._answer(rotations, root, g, action, style, sample, correction)
+
+    def key_trust(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0,
+                  style: int = 0) -> float:
+        """The share of the network's correction to take on this window, in [0, 1] (``model/trust.py``):
+        when the keys lie off the training data, every other isolated inner key hidden and the
+        deterministic answer's joint positions there set against the keys', relative to the baseline's.
+        1 when the keys look like the training data or the window has no such key."""
+        hide = check_frames(known)
+        if not len(hide):
+            return 1.0
+        win = self.prepare(rotations, root, known)
+        if not unusual(win.base[win.known]):
+            return 1.0
+        shown = known.copy()
+        shown[hide] = False
+        rot, pos, *_ = self._answer(rotations, root, shown, action, style, None, 1.0)
+        b_rot, b_pos, _ = finish(self.prepare(rotations, root, shown), np.zeros((len(root), FEATURES + 4)),
+                                 self.mean, self.std, self.scale)
+        sk = self.skeleton
+
+        def at_keys(r, p):
+            return Motion(sk, r[hide], p[hide], self.cfg.fps).global_positions()
+
+        return trust(at_keys(rot, pos), at_keys(b_rot, b_pos), at_keys(rotations, root))
+
+    def _answer(self, rotations: np.ndarray, root: np.ndarray, g: np.ndarray, action: int, style: int,
+                sample: "Sample | None", correction: float):
+        """``run_window`` with the correction's share given (``key_trust``)."""
         if not (self.samples and sample is not None and sample.temperature > 0):
             sample = None
-        rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style, sample)
+        rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style, sample, correction)
         if self.symmetric and sample is None:
             sigma = np.array(self.body.mirror)
             m_rot, m_pos = self.body.mirrored(rotations, root)
-            r2, p2, c2, a2, s2 = self._one_pass(m_rot, m_pos, g[:, sigma], int(self._mirror_action[action]), style)
+            r2, p2, c2, a2, s2 = self._one_pass(m_rot, m_pos, g[:, sigma], int(self._mirror_action[action]), style,
+                                                None, correction)
             r2, p2 = self.body.mirrored(r2, p2)
             r2 = np.where((np.sum(rot * r2, axis=-1) < 0)[..., None], -r2, r2)
             rot = rot + r2
@@ -165,7 +206,7 @@ class Model:
         return rot, pos, contacts, act, sty
 
     def _one_pass(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int, style: int,
-                  sample: "Sample | None" = None):
+                  sample: "Sample | None" = None, correction: float = 1.0):
         win = self.prepare(rotations, root, known)
         labels = np.array([action]), np.array([style])
         if self.cfg.modes and sample is not None:
@@ -196,7 +237,9 @@ class Model:
                 # gate is at least 0.28 on unknown entries: they are a frame or more from a key).
                 out = out.copy()
                 out[0, :, :FEATURES] += np.where(unknown, skip * unit / np.maximum(win.gate, 1e-6), 0.0)
-        rot, pos, contacts = finish(win, out[0].astype(np.float64), self.mean, self.std, self.scale)
+        out = out[0].astype(np.float64)
+        out[:, :FEATURES] *= correction  # the share of the correction this window trusts (``key_trust``)
+        rot, pos, contacts = finish(win, out, self.mean, self.std, self.scale)
         return rot, pos, contacts, act[0], sty[0]
 
     # ---- the benchmark interface -------------------------------------------------------------------
