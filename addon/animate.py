@@ -208,6 +208,8 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     known = keyed - first
     result = yield from _span(_fill(motion, known, model, bone_map, opts), 0.25, 0.75)
     gaps = np.setdiff1d(np.arange(motion.num_frames), known)
+    said = tasks.network_note(result)
+    note = f"; note: {said}" if said else ""
     if bridge_keys.on_controls(obj, motion.skeleton):  # a control rig: solved on its controls, then thinned
         yield 0.9
 
@@ -216,7 +218,8 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
                 obj, result, gaps, keep=known, bones=bones, scale=_metres(scene), frame_start=first,
                 tolerance=opts.tolerance, every_frame=opts.every_frame, held=held_bones(bone_map))
             return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keyed)} key frames "
-                    f"({first}-{last}), {added} keys added on its controls (played back within {worst * 1000:.2f} mm)")
+                    f"({first}-{last}), {added} keys added on its controls (played back within {worst * 1000:.2f} mm)"
+                    f"{note}")
 
         return on_controls
     plan = bridge.plan_keys(obj, result, motion, gaps, keep=known, bones=bones, scale=_metres(scene),
@@ -227,7 +230,7 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     def finish():
         added, worst = yield from bridge.write_key_steps(obj, plan)
         return (f"In-between {obj.name!r}: {len(gaps)} frames filled between {len(keyed)} key frames ({first}-{last}), "
-                f"{added} keys added on {len(bones)} bones (played back within {worst * 1000:.2f} mm)")
+                f"{added} keys added on {len(bones)} bones (played back within {worst * 1000:.2f} mm){note}")
 
     return finish
 

@@ -23,7 +23,7 @@ from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
 from .model.runtime import load as load_model
-from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent
+from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent, network_note
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .rotations import EULER_ORDERS
@@ -197,8 +197,12 @@ def _draw_args(p: argparse.ArgumentParser) -> None:
 def _inbetween(args: argparse.Namespace) -> int:
     keys = _parse_keys(args.keys)
     motion = read_bvh(args.input)
-    _write_result(inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
-                            variation=args.variation), args)
+    result = inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
+                       variation=args.variation)
+    _write_result(result, args)
+    note = network_note(result)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

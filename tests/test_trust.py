@@ -115,3 +115,27 @@ def test_motion_like_the_training_data_keeps_the_whole_correction(model, test_da
     whole.check_keys = False
     a, b = model.fill(rot, root, known), whole.fill(rot, root, known)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_the_user_is_told_when_the_network_was_held_back(shared_data, tmp_path):
+    """``lmm inbetween`` on a LAFAN1 take (its own rig, keys every 8 frames) says so on stderr; the written
+    file's keys are the input's."""
+    import subprocess
+    import sys
+
+    from lmm_core import write_bvh
+
+    take = read_bvh(shared_data / "lafan1" / "obstacles3_subject4.bvh.xz")
+    clip = take.slice(600, 721)
+    src = tmp_path / "take.bvh"
+    write_bvh(clip, src)
+    out = tmp_path / "made.bvh"
+    keys = ",".join(str(k) for k in range(0, 121, 8)) + ",120"
+    run = subprocess.run([sys.executable, "-m", "lmm_core", "inbetween", str(src), "--keys", keys, "-o", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "note: the keys look unlike the model's training data" in run.stderr
+    made = tasks.inbetween(clip, list(range(0, 121, 8)) + [120])
+    assert float(made.labels[tasks.NETWORK_SHARE]) < 0.5 and "%" in tasks.network_note(made)
+    assert tasks.network_note(tasks.inbetween(clip, [0, 120])) is None  # no inner key: nothing checked
+    assert tasks.NETWORK_SHARE not in clip.labels  # the input is left alone

@@ -81,6 +81,8 @@ class Model:
         # Scale the network's correction by how well it predicts the window's own hidden keys
         # (``model/trust.py``); False takes the correction whole, as models before 2026-12-06 did.
         self.check_keys = True
+        # The share each window of the latest ``fill`` took (``key_trust``; 1 where nothing was checked).
+        self.shares: list[float] = []
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
@@ -156,6 +158,7 @@ class Model:
         rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         g = np.asarray(known, dtype=bool)
         correction = self.key_trust(rotations, root, g, action, style) if self.check_keys else 1.0
+        self.shares.append(correction)
         return self._answer(rotations, root, g, action, style, sample, correction)
 
     def key_trust(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0,
@@ -254,8 +257,10 @@ class Model:
              sample: Sample | None = None):
         """Fill every gap; long clips are done gap by gap, each with ``context`` frames either side.
 
-        ``known`` is ``(T,)`` (whole frames) or ``(T, 22)``. Returns rotations, root, contacts.
+        ``known`` is ``(T,)`` (whole frames) or ``(T, 22)``. Returns rotations, root, contacts; the share
+        of the network's correction each window took is left in ``self.shares``.
         """
+        self.shares = []
         rotations = np.asarray(rotations, dtype=np.float64)
         root = np.asarray(root, dtype=np.float64)
         known = np.asarray(known, dtype=bool)

@@ -185,9 +185,29 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style),
                            sample=sample)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
+    share = min(m.shares, default=1.0)
     made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
     back = _back_onto(made, motion, motion.num_frames, source_map)
-    return match_keys(back, motion, keys)
+    out = match_keys(back, motion, keys)
+    if share < 1.0:
+        # Said to the user (``network_note``): the frames lean on the baseline because the keys look
+        # unlike the training data and the network mispredicted keys it was not shown.
+        out = replace(out, labels={**out.labels, NETWORK_SHARE: f"{share:.2f}"})
+    return out
+
+
+NETWORK_SHARE = "network_share"
+
+
+def network_note(motion: Motion) -> str | None:
+    """A sentence for the user when ``inbetween`` took less than the network's whole correction (the key
+    check, ``model/trust.py``), else ``None``."""
+    share = motion.labels.get(NETWORK_SHARE)
+    if share is None:
+        return None
+    return (f"the keys look unlike the model's training data (a rig laid out unlike its sources, or unusual motion), "
+            f"and on keys it was not shown the network did worse than the plain curve between keys, so its correction "
+            f"was taken at {float(share) * 100:.0f}%: the frames are mostly the smooth curve through the keys")
 
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
