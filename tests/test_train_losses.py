@@ -158,3 +158,38 @@ def test_bank_passes_over_a_stretch_whose_feet_slide(monkeypatch):
     # A margin's worth of sliding is tolerated for the sake of activity.
     monkeypatch.setattr(E, "_stretch_skate", lambda rot, root: 0.05 + E.SKATE_MARGIN / 2 if first_frame(root) > 150 else 0.05)
     assert first_frame(E.segment_bank(TrainConfig(), mc, per_pair=1, frames=120)["bank_root"]) > 200
+
+
+def test_skate_loss_counts_a_planted_foot_that_glides_not_one_that_stands_off():
+    """A planted foot a fixed 2 cm off where the capture has it costs nothing in the skate loss; the same
+    foot drifting 1 cm a frame costs 1 cm; frames where the capture's foot is up cost nothing; off, 0."""
+    from lmm_core.model.config import ModelConfig
+    from lmm_core.model.features import FEATURES
+    from lmm_core.train.losses import _skate
+
+    mc = ModelConfig(d_model=32, layers=1, heads=4, actions=("<unknown>", "walk"), styles=("<unknown>", "normal"),
+                     baseline="interpolation")
+    body = Body.from_dict(None)
+    corpus = bobbing_corpus()
+    batch = corpus.sample(np.random.default_rng(2), 1, 32, mirror=False)
+    batch.contacts[:] = False
+    batch.contacts[0, 10:20, 0] = True  # the left ankle planted on frames 10-19 (inside the gap)
+    known = np.zeros((1, 32, 22), dtype=bool)
+    known[:, :5] = known[:, 31] = True
+    prep = Prepared(batch, known, np.zeros(1, dtype=bool), np.zeros(FEATURES), np.ones(FEATURES), mc.pos_freqs,
+                    np.ones(FEATURES), body, baseline="interpolation")
+    ankle = list(body.contacts)[0]
+    off = prep.positions.clone()
+    off[0, :, ankle, 0] += 0.02
+    assert float(_skate(off, prep)) == pytest.approx(0.0, abs=1e-4)
+    drift = prep.positions.clone()
+    drift[0, :, ankle, 2] += 0.01 * torch.arange(32, dtype=torch.float32)
+    assert float(_skate(drift, prep)) == pytest.approx(0.01, rel=1e-3)
+    up = prep.positions.clone()
+    up[0, 25:, ankle, 2] += 0.05 * torch.arange(7, dtype=torch.float32)  # moves only after the contact
+    assert float(_skate(up, prep)) == pytest.approx(0.0, abs=1e-4)
+    net = Network(mc)
+    args = (torch.zeros(FEATURES), torch.ones(FEATURES), torch.as_tensor(np.array(body.offsets), dtype=torch.float32),
+            body.parents)
+    assert float(losses(net, prep, *args, TrainConfig(spread_weight=0.0), None)["skate"]) == 0.0  # weight 0: off
+    assert float(losses(net, prep, *args, TrainConfig(spread_weight=0.0, skate_weight=1.0), None)["skate"]) >= 0.0

@@ -300,6 +300,7 @@ class Model:
         new frame) fix the pelvis there: each window carries the keys that fall inside it, so keep them
         closer than ``window - context`` frames apart (``goals.toward`` does). Returns the whole sequence
         (old frames unchanged) and the contact probabilities ``(frames, 4)`` of the new ones."""
+        self.shares = []
         rot, pos = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         contacts = []
         made = 0
@@ -342,6 +343,7 @@ class Model:
 
         Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4))``.
         """
+        self.shares = []
         J = self.body.num_joints
         if root_keys is not None and start is None:
             raise LMMError("root keys steer a continuation: give generate_network a start (tasks.generate makes one)")
@@ -372,6 +374,7 @@ class Model:
         Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4), made
         (frames,) bool)``, ``made`` marking the frames the network made (the others are recorded).
         """
+        self.shares = []
         if action and self.bank and self.cfg.actions[action] not in self.generatable_actions():
             raise LMMError(f"this model holds no motion of {self.cfg.actions[action]!r} to generate from (no training "
                            f"clip of it was long enough); it can generate: {', '.join(self.generatable_actions())}")

@@ -86,6 +86,7 @@ class Prepared:
         scored = np.ones(known.shape[:2], dtype=bool) if scored is None else scored
         self.scored = torch.as_tensor(~known.all(axis=2) & scored)
         self.contacts = torch.as_tensor(batch.contacts, dtype=torch.float32)
+        self.contact_joints = list(body.contacts)  # the joints of ``contacts``' columns
         self.action = torch.as_tensor(np.where(hide, 0, batch.action))
         self.style = torch.as_tensor(np.where(hide, 0, batch.style))
         self.true_action = torch.as_tensor(batch.action)

@@ -54,6 +54,8 @@ class TrainConfig:
     rotation_weight: float = _opt(0.0, "weight of a loss on global joint rotations, the way L2Q measures (0: off)",
                                   0.0, 1e6)
     contact_weight: float = _opt(0.1, "weight of the foot-contact loss", 0.0, 1e6)
+    skate_weight: float = _opt(0.0, "weight of a foot-skate loss: the made feet's horizontal velocity against the "
+                                    "capture's (metres/frame) while the capture's foot is planted (0: off)", 0.0, 1e6)
     intent_weight: float = _opt(0.2, "weight of the action and style recognition loss", 0.0, 1e6)
     mirror: bool = _opt(True, "mirror augmentation (half the windows left-right mirrored)")
     init_from: str = _opt("", "start from this checkpoint's (or exported .npz model's) weights and statistics "

@@ -90,12 +90,29 @@ def answer_losses(out: torch.Tensor, prep: Prepared, mean_t, std_t, offsets_t, p
     else:
         rot_l = pos_l * 0.0
     contact = torch.nn.functional.binary_cross_entropy_with_logits(out[..., Fe.FEATURES:], prep.contacts)
-    return {"feat": feat, "pos_m": pos_l, "pos_spread": spread, "rot_global": rot_l, "contact": contact}
+    skate = _skate(pos, prep) if cfg.skate_weight else pos_l * 0.0
+    return {"feat": feat, "pos_m": pos_l, "pos_spread": spread, "rot_global": rot_l, "contact": contact,
+            "skate": skate}
+
+
+def _skate(pos: torch.Tensor, prep: Prepared) -> torch.Tensor:
+    """Foot skate as a loss: on every step ``t - 1 -> t`` where the capture's foot joint is planted on both
+    frames (the corpus's contacts) and either frame is made, the distance (metres) between the made
+    foot's horizontal step and the capture's. The position loss alone lets an average of possible steps
+    glide: a foot a centimetre off where it stands costs as much as one drifting a centimetre a frame,
+    and only the second slides."""
+    j = prep.contact_joints
+    step = pos[:, 1:, j][..., [0, 2]] - pos[:, :-1, j][..., [0, 2]]  # (B, W - 1, 4, 2), y is up
+    true = prep.positions[:, 1:, j][..., [0, 2]] - prep.positions[:, :-1, j][..., [0, 2]]
+    made = (prep.scored[:, 1:] | prep.scored[:, :-1]).float()[..., None]
+    planted = prep.contacts[:, 1:] * prep.contacts[:, :-1] * made  # (B, W - 1, 4)
+    return per_item_mean((step - true).square().sum(-1).add(1e-10).sqrt(), planted)
 
 
 def _weighted(parts: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
     return (parts["feat"] + cfg.position_weight * parts["pos_m"] + cfg.spread_weight * parts["pos_spread"]
-            + cfg.rotation_weight * parts["rot_global"] + cfg.contact_weight * parts["contact"])
+            + cfg.rotation_weight * parts["rot_global"] + cfg.contact_weight * parts["contact"]
+            + cfg.skate_weight * parts["skate"])
 
 
 def mode_losses(modes: torch.Tensor, choice: torch.Tensor, prep: Prepared, mean_t, std_t, offsets_t, parents,
