@@ -16,7 +16,9 @@ numbers:
 
 Methods: ``interp`` (lerp/slerp between keys), ``model`` (deterministic, then the clean-up users get:
 limits and locked feet), and for a sampling model ``sampled`` (one draw per window, seed = window
-index, ``variation`` its temperature, then the same clean-up).
+index, ``variation`` its temperature, then the same clean-up). Both model methods run as users get
+them, the key check included (``Model.check_keys``, ``model/trust.py``); set it False on the model to
+score the network's whole correction.
 """
 from __future__ import annotations
 
