@@ -54,6 +54,33 @@ def test_unusual_keys_are_those_far_off_the_training_statistics():
     assert not unusual(np.zeros(0))
 
 
+def test_widening_a_twist_range_goes_the_short_way_round():
+    """Two keys just across the far side of the circle from a joint's twist range grow it by the shorter
+    way (about 2 radians), not into a full circle: a twist between them and the range is still clamped."""
+    from lmm_core.cleanup.limits import from_swing_twist, swing_twist
+
+    limits = JointLimits.load()
+    j = JOINT_INDEX["left_elbow"]
+    centre = limits.twist_centre[j]
+
+    def twisted(rel):
+        q = np.tile(R.identity(), (len(rel), 22, 1))
+        q[:, j] = from_swing_twist(np.zeros((len(rel), 1, 2)), (centre + np.asarray(rel))[:, None],
+                                   limits.frames[j:j + 1])[:, 0]
+        return q
+
+    keys = twisted([np.pi - 0.05, -np.pi + 0.05])
+    wide = limits.widened(keys)
+    grown = (wide.twist_hi[j] - wide.twist_lo[j]) - (limits.twist_hi[j] - limits.twist_lo[j])
+    assert 0 < grown < 2.5
+    assert np.allclose(np.abs(np.sum(wide.clamp_rotations(keys)[:, j] * keys[:, j], axis=-1)), 1.0)  # keys stand
+    inside = 0.5 * (limits.twist_lo[j] + limits.twist_hi[j])
+    beyond = twisted([limits.twist_hi[j] + 0.6])  # past the range's far end, away from the keys
+    assert not np.allclose(np.abs(np.sum(wide.clamp_rotations(beyond)[:, j] * beyond[:, j], axis=-1)), 1.0)
+    _, tw = swing_twist(wide.clamp_rotations(twisted([inside])), limits.frames)
+    assert tw[0, j] == pytest.approx(centre + inside)
+
+
 def test_widened_limits_hold_the_keys_and_nothing_else_changes():
     limits = JointLimits.load()
     elbow = JOINT_INDEX["left_elbow"]
@@ -138,4 +165,24 @@ def test_the_user_is_told_when_the_network_was_held_back(shared_data, tmp_path):
     made = tasks.inbetween(clip, list(range(0, 121, 8)) + [120])
     assert float(made.labels[tasks.NETWORK_SHARE]) < 0.5 and "%" in tasks.network_note(made)
     assert tasks.network_note(tasks.inbetween(clip, [0, 120])) is None  # no inner key: nothing checked
-    assert tasks.NETWORK_SHARE not in clip.labels  # the input is left alone
+    # A note an input carries (a result in-betweened again) is not passed on: only this run's is said.
+    noted = made.slice(0, 121)
+    assert tasks.NETWORK_SHARE in noted.labels
+    assert tasks.network_note(tasks.inbetween(noted, [0, 120])) is None
+
+
+def test_a_clip_longer_than_a_window_takes_one_share_for_all_its_gaps(model, shared_data):
+    """300 frames (the window holds 192) are filled gap by gap; the check pools every window's hidden keys
+    into one share, so neighbouring gaps do not swing between the network and the baseline."""
+    rot, root = canonical_clip(shared_data / "lafan1" / "obstacles3_subject4.bvh.xz", 300, start=600)
+    known = every(8, 300)
+    assert len(model._check_spans(known)) == 2
+    share = model.key_trust(rot, root, known)
+    assert share < 0.5
+    whole = runtime.load()
+    whole.check_keys = False
+    checked, unchecked = error(model, rot, root, known), error(whole, rot, root, known)
+    assert checked < 0.6 * unchecked
+    r1, p1, _ = model.fill(rot, root, known)
+    r2, p2, _ = whole.fill(rot, root, known, correction=share)  # the same share, given: the same frames
+    assert np.array_equal(r1, r2) and np.array_equal(p1, p2)

@@ -41,7 +41,8 @@ def clean_up(motion: Motion, *, limits: JointLimits | bool = True, feet: bool = 
         model = JointLimits.load() if limits is True else limits
         if anchor_frames is not None and np.any(anchor_frames):
             # The keys (or recorded frames) are this character's own poses: never clamp tighter than them.
-            model = model.widened(motion.rotations[np.asarray(anchor_frames, dtype=bool)])
+            frames = np.asarray(anchor_frames, dtype=bool)
+            model = model.widened(motion.rotations[frames if frames.ndim == 1 else frames.any(axis=1)])
         motion = model.clamp(motion)
     if feet:
         motion = pin_feet(motion, contacts, ease=ease, floor_frames=floor_frames, anchor_frames=anchor_frames,

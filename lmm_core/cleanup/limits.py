@@ -98,6 +98,29 @@ def driven_mask(rotations: np.ndarray, clip_start: np.ndarray, tolerance: float 
     return mask
 
 
+def _widen_arc(centre: float, lo: float, hi: float, angles: np.ndarray) -> tuple[float, float, float]:
+    """The twist interval ``[centre + lo, centre + hi]`` (radians, taken round the circle) grown just enough
+    to hold every angle of ``angles (N,)``, each end moved the shorter way round; returned as ``(centre,
+    lo, hi)`` again, re-centred only when it grew (so an interval left alone clamps bit for bit as before)."""
+    start, length = centre + lo, hi - lo
+    grown = False
+    for a in np.asarray(angles, dtype=np.float64):
+        d = (a - start) % (2 * np.pi)
+        if d <= length + _INSIDE_TOL:
+            continue
+        grown = True
+        if d - length <= 2 * np.pi - d:  # past the end: move the end on
+            length = d
+        else:  # before the start: move the start back
+            length += 2 * np.pi - d
+            start = a
+        if length >= 2 * np.pi:
+            return centre, -np.pi, np.pi
+    if not grown:
+        return centre, lo, hi
+    return float(_wrap(np.array(start + length / 2))), -length / 2, length / 2
+
+
 def _directions(k: int) -> np.ndarray:
     a = np.arange(k) * (2 * np.pi / k)
     return np.stack([np.cos(a), np.sin(a)], axis=-1)
@@ -321,13 +344,14 @@ class JointLimits:
             return self
         swing, twist = swing_twist(R.normalize(q), self.frames)
         h = np.maximum(self.swing_h, np.einsum("njc,kc->njk", swing, self.normals).max(axis=0))
-        rel = _wrap(twist - self.twist_centre)
-        lo, hi = np.minimum(self.twist_lo, rel.min(axis=0)), np.maximum(self.twist_hi, rel.max(axis=0))
+        centre, lo, hi = self.twist_centre.copy(), self.twist_lo.copy(), self.twist_hi.copy()
+        for j in np.flatnonzero(self.limited):
+            centre[j], lo[j], hi[j] = _widen_arc(centre[j], lo[j], hi[j], twist[:, j])
         keep = ~self.limited
-        h[keep], lo[keep], hi[keep] = self.swing_h[keep], self.twist_lo[keep], self.twist_hi[keep]
+        h[keep] = self.swing_h[keep]
         # The knees' hyperextension cap (``HYPEREXTENSION``) is applied again by the constructor: bending
         # backwards is not a convention of a rig, and a key past it is restored as given anyway.
-        widened = JointLimits(self.frames, self.limited, self.normals, h, self.twist_centre, lo, hi, dict(self.info))
+        widened = JointLimits(self.frames, self.limited, self.normals, h, centre, lo, hi, dict(self.info))
         return widened
 
     def excess(self, motion: Motion) -> np.ndarray:

@@ -81,8 +81,6 @@ class Model:
         # Scale the network's correction by how well it predicts the window's own hidden keys
         # (``model/trust.py``); False takes the correction whole, as models before 2026-12-06 did.
         self.check_keys = True
-        # The share each window of the latest ``fill`` took (``key_trust``; 1 where nothing was checked).
-        self.shares: list[float] = []
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
@@ -125,13 +123,13 @@ class Model:
                        self.body.forward, self.cfg.baseline, self.vel_std, self.cfg.gate_frames)
 
     def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0,
-                   sample: "Sample | None" = None):
+                   sample: "Sample | None" = None, correction: float | None = None):
         """One window of up to ``cfg.max_frames`` frames.
 
-        With ``self.check_keys`` (the default) and isolated inner keys to check against, the network's
-        correction of its baseline is first scaled by how well it predicts some of those keys hidden
-        (``model/trust.py``; one more deterministic answer), so motion unlike the training data falls
-        back towards the baseline instead of away from the keys.
+        ``correction`` is the share of the network's correction of its baseline to take (``fill`` decides
+        it once for a whole clip). ``None``: with ``self.check_keys`` (the default) and isolated inner keys
+        to check against, this window's own ``key_trust`` (one more deterministic answer), so motion unlike
+        the training data falls back towards the baseline instead of away from the keys; else 1.
 
         With ``sample`` (a sampling model, ``Sample.temperature > 0``) the window is one draw of what may
         fill it: one mode, whole, for a model with modes (``model/modes.py``, one pass), else the flow's
@@ -157,22 +155,51 @@ class Model:
             raise LMMError(f"a window holds at most {self.cfg.max_frames} frames, got {len(root)}")
         rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         g = np.asarray(known, dtype=bool)
-        correction = self.key_trust(rotations, root, g, action, style) if self.check_keys else 1.0
-        self.shares.append(correction)
+        if correction is None:
+            correction = self.key_trust(rotations, root, g, action, style) if self.check_keys else 1.0
         return self._answer(rotations, root, g, action, style, sample, correction)
 
     def key_trust(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0,
                   style: int = 0) -> float:
-        """The share of the network's correction to take on this window, in [0, 1] (``model/trust.py``):
-        when the keys lie off the training data, every other isolated inner key hidden and the
-        deterministic answer's joint positions there set against the keys', relative to the baseline's.
-        1 when the keys look like the training data or the window has no such key."""
+        """The share of the network's correction to take on a clip, in [0, 1] (``model/trust.py``): when its
+        keys lie off the training data, every other isolated inner key hidden (window by window for a clip
+        longer than a window, pooled into one share) and the deterministic answer's joint positions there
+        set against the keys', relative to the baseline's. 1 when the keys look like the training data or
+        there is no such key. ``known`` is ``(T,)`` or ``(T, 22)``."""
+        known = np.asarray(known, dtype=bool)
+        if known.ndim == 1:
+            known = np.repeat(known[:, None], self.body.num_joints, axis=1)
+        rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
+        spans = self._check_spans(known)
+        if not spans:
+            return 1.0
+        keys = [self.prepare(rotations[a:b], root[a:b], known[a:b]) for a, b in spans]
+        if not unusual(np.concatenate([w.base[w.known] for w in keys])):
+            return 1.0
+        found = [self._key_evidence(rotations[a:b], root[a:b], known[a:b], action, style) for a, b in spans]
+        return trust(*(np.concatenate(part) for part in zip(*found)))
+
+    def _check_spans(self, known: np.ndarray) -> list[tuple[int, int]]:
+        """``[(start, stop)]`` windows of at most ``cfg.max_frames`` frames covering a clip, cut at whole
+        keys where one falls inside (the key then ends one window and starts the next), keeping only those
+        with an isolated inner key to hide (``check_frames``)."""
+        T, most = len(known), self.cfg.max_frames
+        whole = known.all(axis=1)
+        spans, a = [], 0
+        while a < T - 1:
+            b = min(T, a + most)
+            if b < T:
+                cut = np.flatnonzero(whole[a + 1:b])
+                b = a + 1 + int(cut[-1]) + 1 if len(cut) else b
+            spans.append((a, b))
+            a = b - 1 if b < T and whole[b - 1] else b
+        return [(a, b) for a, b in spans if len(check_frames(known[a:b]))]
+
+    def _key_evidence(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int,
+                      style: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint positions ``(K, J, 3)`` at the keys ``check_frames`` hides in one window: the deterministic
+        answer's with them hidden, the baseline's, and the keys' own."""
         hide = check_frames(known)
-        if not len(hide):
-            return 1.0
-        win = self.prepare(rotations, root, known)
-        if not unusual(win.base[win.known]):
-            return 1.0
         shown = known.copy()
         shown[hide] = False
         rot, pos, *_ = self._answer(rotations, root, shown, action, style, None, 1.0)
@@ -183,7 +210,7 @@ class Model:
         def at_keys(r, p):
             return Motion(sk, r[hide], p[hide], self.cfg.fps).global_positions()
 
-        return trust(at_keys(rot, pos), at_keys(b_rot, b_pos), at_keys(rotations, root))
+        return at_keys(rot, pos), at_keys(b_rot, b_pos), at_keys(rotations, root)
 
     def _answer(self, rotations: np.ndarray, root: np.ndarray, g: np.ndarray, action: int, style: int,
                 sample: "Sample | None", correction: float):
@@ -254,21 +281,25 @@ class Model:
         return rot, pos
 
     def fill(self, rotations, root, known, action: int = 0, style: int = 0, context: int = 10,
-             sample: Sample | None = None):
+             sample: Sample | None = None, correction: float | None = None):
         """Fill every gap; long clips are done gap by gap, each with ``context`` frames either side.
 
-        ``known`` is ``(T,)`` (whole frames) or ``(T, 22)``. Returns rotations, root, contacts; the share
-        of the network's correction each window took is left in ``self.shares``.
+        ``known`` is ``(T,)`` (whole frames) or ``(T, 22)``. ``correction``: the share of the network's
+        correction to take, one for the whole clip; ``None``: ``key_trust``'s (with ``self.check_keys``),
+        else 1. Returns rotations, root, contacts.
         """
-        self.shares = []
         rotations = np.asarray(rotations, dtype=np.float64)
         root = np.asarray(root, dtype=np.float64)
         known = np.asarray(known, dtype=bool)
         if known.ndim == 1:
             known = np.repeat(known[:, None], self.body.num_joints, axis=1)
+        if correction is None:
+            # One share for the clip: window by window, each gap of a long clip would rest on the one key
+            # hidden next to it, and neighbouring gaps would swing between the network and the baseline.
+            correction = self.key_trust(rotations, root, known, action, style) if self.check_keys else 1.0
         T = len(root)
         if T <= self.cfg.max_frames:
-            rot, pos, con, _, _ = self.run_window(rotations, root, known, action, style, sample)
+            rot, pos, con, _, _ = self.run_window(rotations, root, known, action, style, sample, correction)
             return rot, pos, con
         rot, pos = rotations.copy(), root.copy()
         con = np.zeros((T, 4))
@@ -285,7 +316,7 @@ class Model:
                 # A gap longer than a window: fill its first part, which then serves as context.
                 hi = lo + self.cfg.max_frames
                 b = hi - 1
-            r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], done[lo:hi], action, style, sample)
+            r, p, c, _, _ = self.run_window(rot[lo:hi], pos[lo:hi], done[lo:hi], action, style, sample, correction)
             rot[lo:hi], pos[lo:hi], con[lo:hi] = r, p, c
             done[lo:b + 1] = True
             gaps = np.flatnonzero(~done.all(axis=1))
@@ -300,7 +331,6 @@ class Model:
         new frame) fix the pelvis there: each window carries the keys that fall inside it, so keep them
         closer than ``window - context`` frames apart (``goals.toward`` does). Returns the whole sequence
         (old frames unchanged) and the contact probabilities ``(frames, 4)`` of the new ones."""
-        self.shares = []
         rot, pos = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
         contacts = []
         made = 0
@@ -343,7 +373,6 @@ class Model:
 
         Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4))``.
         """
-        self.shares = []
         J = self.body.num_joints
         if root_keys is not None and start is None:
             raise LMMError("root keys steer a continuation: give generate_network a start (tasks.generate makes one)")
@@ -374,7 +403,6 @@ class Model:
         Returns ``(rotations (frames, 22, 4), root (frames, 3), contact probabilities (frames, 4), made
         (frames,) bool)``, ``made`` marking the frames the network made (the others are recorded).
         """
-        self.shares = []
         if action and self.bank and self.cfg.actions[action] not in self.generatable_actions():
             raise LMMError(f"this model holds no motion of {self.cfg.actions[action]!r} to generate from (no training "
                            f"clip of it was long enough); it can generate: {', '.join(self.generatable_actions())}")

@@ -182,18 +182,19 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     scale = m.cfg.fps / motion.fps
     known = np.zeros(canon.num_frames, dtype=bool)
     known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
-    rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, m.action_index(action), m.style_index(style),
-                           sample=sample)
+    act, sty = m.action_index(action), m.style_index(style)
+    share = m.key_trust(canon.rotations, canon.root_positions, known, act, sty) if m.check_keys else 1.0
+    rot, pos, con = m.fill(canon.rotations, canon.root_positions, known, act, sty, sample=sample, correction=share)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
-    share = min(m.shares, default=1.0)
     made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
     back = _back_onto(made, motion, motion.num_frames, source_map)
     out = match_keys(back, motion, keys)
+    labels = {k: v for k, v in out.labels.items() if k != NETWORK_SHARE}  # an input's own note says nothing here
     if share < 1.0:
         # Said to the user (``network_note``): the frames lean on the baseline because the keys look
         # unlike the training data and the network mispredicted keys it was not shown.
-        out = replace(out, labels={**out.labels, NETWORK_SHARE: f"{share:.2f}"})
-    return out
+        labels[NETWORK_SHARE] = f"{share:.2f}"
+    return replace(out, labels=labels)
 
 
 NETWORK_SHARE = "network_share"
@@ -207,7 +208,8 @@ def network_note(motion: Motion) -> str | None:
         return None
     return (f"the keys look unlike the model's training data (a rig laid out unlike its sources, or unusual motion), "
             f"and on keys it was not shown the network did worse than the plain curve between keys, so its correction "
-            f"was taken at {float(share) * 100:.0f}%: the frames are mostly the smooth curve through the keys")
+            f"was taken at {float(share) * 100:.0f}%: the frames are mostly the smooth curve through the keys "
+            f"(and a sampling model's draws differ only in the part taken)")
 
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
