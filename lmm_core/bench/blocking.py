@@ -32,7 +32,7 @@ import numpy as np
 from ..canonical import canonical_skeleton
 from ..feet import foot_skate
 from ..model.runtime import Model, Sample
-from ..model.tasks import clean_made
+from ..model.tasks import clean_made, fill_checked
 from ..motion import Motion
 from ..progress import progress
 from .baselines import interpolation
@@ -112,7 +112,7 @@ def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> d
     """The model's methods: deterministic, and (a sampling model) one seeded draw per window."""
     def run(sample_of):
         def method(rot, root, known, index):
-            r, p, con = model.fill(rot, root, known, sample=sample_of(index))
+            r, p, con, _ = fill_checked(model, rot, root, known, sample=sample_of(index))
             made = Motion(canonical_skeleton(), r, p, FPS)
             if clean:
                 made = clean_made(made, con, anchor_frames=known)

@@ -1,4 +1,4 @@
-"""How much of the network's correction to trust on one window, measured on that window's own keys.
+"""How much of the network's correction to trust on a clip, measured on the clip's own keys.
 
 The network corrects a simple guess between keys (``ModelConfig.baseline``). On motion like its training
 data the correction makes the frames better; on motion it has never seen it can make them much worse
@@ -23,6 +23,10 @@ correction; otherwise the correction is scaled by the factor that would have ser
 (least squares on joint positions, clipped to [0, 1]). A window with no isolated inner key (two keys,
 or context frames and one key as the benchmarks pose) has nothing to check against and keeps the whole
 correction: over long gaps the network's moving legs are worth more than the baseline's glide.
+
+``Model.key_trust`` runs the check (one share per clip, pooled over the windows of a long one) and
+``tasks.fill_checked`` also scales the network's foot-contact probabilities by the share, so the
+clean-up does not pin feet where a mistrusted network put them down.
 """
 from __future__ import annotations
 
