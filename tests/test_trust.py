@@ -186,3 +186,17 @@ def test_a_clip_longer_than_a_window_takes_one_share_for_all_its_gaps(model, sha
     r1, p1, _ = model.fill(rot, root, known)
     r2, p2, _ = whole.fill(rot, root, known, correction=share)  # the same share, given: the same frames
     assert np.array_equal(r1, r2) and np.array_equal(p1, p2)
+
+
+def test_fill_checked_scales_the_networks_contacts_by_the_share(model, shared_data, test_data):
+    """Where the correction is mistrusted its foot contacts are too: the clean-up then pins feet on its own
+    contact detection, not where the network put them down; in-domain nothing changes."""
+    rot, root = canonical_clip(shared_data / "lafan1" / "obstacles3_subject4.bvh.xz", 121, start=600)
+    known = every(8, 121)
+    r, p, con, share = tasks.fill_checked(model, rot, root, known)
+    r0, p0, con0 = model.fill(rot, root, known, correction=share)
+    assert share < 0.5 and np.array_equal(r, r0) and np.allclose(con, con0 * share)
+    assert (con > 0.5).sum() < (con0 > 0.5).sum()
+    rot, root = canonical_clip(test_data / "reactidle_001_acted_excerpt.bvh.xz", 97)
+    r, p, con, share = tasks.fill_checked(model, rot, root, every(8, 97))
+    assert share == 1.0 and np.array_equal(con, model.fill(rot, root, every(8, 97))[2])
