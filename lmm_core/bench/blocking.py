@@ -115,7 +115,7 @@ def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> d
             r, p, con, _ = fill_checked(model, rot, root, known, sample=sample_of(index))
             made = Motion(canonical_skeleton(), r, p, FPS)
             if clean:
-                made = clean_made(made, con, anchor_frames=known)
+                made = clean_made(made, con, anchor_frames=known, widen_limits=True)
             return made.rotations, made.root_positions
         return method
 

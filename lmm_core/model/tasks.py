@@ -125,7 +125,7 @@ def match_keys(result: Motion, original: Motion, keys: np.ndarray) -> Motion:
 
 
 def clean_made(canon: Motion, contacts: np.ndarray, clean: bool = True, floor_frames: np.ndarray | None = None,
-           anchor_frames: np.ndarray | None = None) -> Motion:
+           anchor_frames: np.ndarray | None = None, widen_limits: bool = False) -> Motion:
     """The model's output cleaned: joints inside the learned limits, feet locked on its predicted contacts
     ``(T, 4)`` and wherever the motion itself shows a foot down (kept above the floor on ``floor_frames``,
     default all; held where ``anchor_frames`` have them)."""
@@ -139,7 +139,8 @@ def clean_made(canon: Motion, contacts: np.ndarray, clean: bool = True, floor_fr
     # 0.064; 30- and 15-frame in-betweens of validation clips 0.044 / 0.054 (those frames of the real
     # clips: 0.038). The feet's worst frame-to-frame accelerations did not grow.
     down = (contacts > 0.5) | foot_contacts(canon)
-    return clean_up(canon, contacts=down, floor_frames=floor_frames, anchor_frames=anchor_frames)
+    return clean_up(canon, contacts=down, floor_frames=floor_frames, anchor_frames=anchor_frames,
+                    widen_limits=widen_limits)
 
 
 def _sample(m: Model, seed: int, variation: float) -> Sample | None:
@@ -197,7 +198,8 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
                                         m.action_index(action), m.style_index(style), sample)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
-    made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known)
+    made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known,
+                      widen_limits=True)
     back = _back_onto(made, motion, motion.num_frames, source_map)
     out = match_keys(back, motion, keys)
     labels = {k: v for k, v in out.labels.items() if k != NETWORK_SHARE}  # an input's own note says nothing here
