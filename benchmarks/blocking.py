@@ -90,6 +90,7 @@ def main() -> None:
     body = ("Keys only, as an animator blocks a shot: full poses every 8, 15 or 30 frames over 121 frames, or two keys "
             "30-120 frames apart, nothing else given. In-domain: the validation takes of Bandai 1-2, ReActIdle, "
             "CMU 131 and cmu_iclone (the default model never trained on cmu_iclone; the sampling model did); "
+            "the same takes standing 0.3 m higher (a platform, a stair); "
             "off-domain: LAFAN1 subject 4 (obstacles, falls, dances; never trained on). Canonical "
             f"body, 30 fps, {args.windows} windows per setting and group. The model rows are what users get (the "
             "clean-up included); `sampled` is one draw per window at temperature "

@@ -53,14 +53,19 @@ class Group:
     clips: list
 
 
-def held_out_groups(corpus: str | Path, off_domain_subject: int = 4) -> list[Group]:
+def held_out_groups(corpus: str | Path, off_domain_subject: int = 4, raised: float = 0.3) -> list[Group]:
     """In-domain: the validation split of every source the shipped model trains on. Off-domain: LAFAN1's
-    takes of subject ``off_domain_subject`` (obstacles, falls, dances; the shipped model never sees LAFAN1)."""
+    takes of subject ``off_domain_subject`` (obstacles, falls, dances; the shipped model never sees LAFAN1).
+    With ``raised`` (metres, 0: none), the in-domain takes again standing that much higher, as on a
+    platform or a stair: the character standing somewhere other than where the capture stood."""
     val = corpus_clips(corpus, "val", list(IN_DOMAIN))
     held = {(c["source"], c["split"]) for c in json.loads((Path(corpus) / "index.json").read_text())["clips"]}
     lafan = [c for split in ("train", "val") if ("lafan1", split) in held for c in corpus_clips(corpus, split, ["lafan1"])
              if c.name.endswith(f"_subject{off_domain_subject}")]
     groups = [Group("in-domain", [(c.name, c.rotations, c.root) for c in val])]
+    if raised:
+        up = np.array([0.0, raised, 0.0])
+        groups.append(Group(f"in-domain, {raised:g} m up", [(c.name, c.rotations, c.root + up) for c in val]))
     if lafan:
         groups.append(Group(f"LAFAN1 subject {off_domain_subject}", [(c.name, c.rotations, c.root) for c in lafan]))
     return groups

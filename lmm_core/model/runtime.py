@@ -19,11 +19,13 @@ import numpy as np
 
 from ..errors import LMMError, MotionFileError
 from ..io.npz import read_npz
+from ..canonical import JOINT_NAMES
 from ..mirror import mirror_label
 from ..motion import Motion
 from ..validate import MAX_FPS, MIN_FPS
 from . import network
 from .body import Body
+from .floor import ground
 from .config import ModelConfig
 from .features import FEATURES, GROUP_OF_FEATURE
 from .modes import choose
@@ -81,6 +83,8 @@ class Model:
         # Scale the network's correction by how well it predicts the window's own hidden keys
         # (``model/trust.py``); False takes the correction whole, as models before 2026-12-06 did.
         self.check_keys = True
+        # Show the network each window standing on its own ground (``model/floor.py``; canonical bodies).
+        self.ground_keys = tuple(self.body.names) == JOINT_NAMES
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
@@ -173,7 +177,8 @@ class Model:
         spans = self._check_spans(known)
         if not spans:
             return 1.0
-        keys = [self.prepare(rotations[a:b], root[a:b], known[a:b]) for a, b in spans]
+        keys = [self.prepare(rotations[a:b], self._grounded(rotations[a:b], root[a:b], known[a:b])[0], known[a:b])
+                for a, b in spans]
         if not unusual(np.concatenate([w.base[w.known] for w in keys])):
             return 1.0
         found = [self._key_evidence(rotations[a:b], root[a:b], known[a:b], action, style) for a, b in spans]
@@ -203,8 +208,10 @@ class Model:
         shown = known.copy()
         shown[hide] = False
         rot, pos, *_ = self._answer(rotations, root, shown, action, style, None, 1.0)
-        b_rot, b_pos, _ = finish(self.prepare(rotations, root, shown), np.zeros((len(root), FEATURES + 4)),
+        low, lift = self._grounded(rotations, root, shown)
+        b_rot, b_pos, _ = finish(self.prepare(rotations, low, shown), np.zeros((len(root), FEATURES + 4)),
                                  self.mean, self.std, self.scale)
+        b_pos = b_pos + lift
         sk = self.skeleton
 
         def at_keys(r, p):
@@ -212,9 +219,29 @@ class Model:
 
         return at_keys(rot, pos), at_keys(b_rot, b_pos), at_keys(rotations, root)
 
+    def _grounded(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(root lowered onto the window's own ground, the lift (T, 3) that undoes it)``: ``model/floor.py``;
+        zeros where the keys stand on the floor, or with ``ground_keys`` off."""
+        lift = np.zeros_like(root)
+        if self.ground_keys:
+            level = ground(rotations, root, known, self.body.offsets, self.body.parents, list(self.body.contacts[:2]))
+            if level is not None:
+                lift[:, 1] = level
+        return root - lift, lift
+
     def _answer(self, rotations: np.ndarray, root: np.ndarray, g: np.ndarray, action: int, style: int,
                 sample: "Sample | None", correction: float):
-        """``run_window`` with the correction's share given (``key_trust``)."""
+        """``run_window`` with the correction's share given (``key_trust``), on the window's own ground."""
+        low, lift = self._grounded(rotations, root, g)
+        if lift.any():
+            rot, pos, contacts, act, sty = self._answer_on_floor(rotations, low, g, action, style, sample, correction)
+            pos = pos + lift
+            pos[g[:, 0]] = root[g[:, 0]]  # keys exactly as given, not lowered and raised again
+            return rot, pos, contacts, act, sty
+        return self._answer_on_floor(rotations, root, g, action, style, sample, correction)
+
+    def _answer_on_floor(self, rotations: np.ndarray, root: np.ndarray, g: np.ndarray, action: int, style: int,
+                         sample: "Sample | None", correction: float):
         if not (self.samples and sample is not None and sample.temperature > 0):
             sample = None
         rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style, sample, correction)
