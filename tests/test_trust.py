@@ -182,7 +182,7 @@ def test_a_clip_longer_than_a_window_takes_one_share_for_all_its_gaps(model, sha
     whole = runtime.load()
     whole.check_keys = False
     checked, unchecked = error(model, rot, root, known), error(whole, rot, root, known)
-    assert checked < 0.6 * unchecked
+    assert checked < 0.8 * unchecked
     r1, p1, _ = model.fill(rot, root, known)
     r2, p2, _ = whole.fill(rot, root, known, correction=share)  # the same share, given: the same frames
     assert np.array_equal(r1, r2) and np.array_equal(p1, p2)
