@@ -54,3 +54,4 @@ def test_a_character_on_a_platform_is_in_betweened_as_on_the_floor(clip):
     assert raised < 1.3 * on_floor + 0.005
     model.ground_keys = False
     assert made_error(model, rot, root + [0.0, 0.5, 0.0], known) > 3 * raised
+

@@ -32,7 +32,7 @@ import numpy as np
 from ..canonical import canonical_skeleton
 from ..feet import foot_skate
 from ..model.runtime import Model, Sample
-from ..model.tasks import clean_made, fill_checked
+from ..model.tasks import clean_made, fill_checked, match_keys
 from ..motion import Motion
 from ..progress import progress
 from .baselines import interpolation
@@ -120,7 +120,11 @@ def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> d
             r, p, con, _ = fill_checked(model, rot, root, known, sample=sample_of(index))
             made = Motion(canonical_skeleton(), r, p, FPS)
             if clean:
-                made = clean_made(made, con, anchor_frames=known, widen_limits=True)
+                made = clean_made(made, con, floor_frames=~known, anchor_frames=known, widen_limits=True)
+                # As ``tasks.inbetween`` does: the keys exactly as given, what the clean-up moved at them
+                # eased out across the gaps (without it the clean-up's lift of keys standing below y = 0
+                # stayed in the made frames, a cost users never see).
+                made = match_keys(made, Motion(canonical_skeleton(), rot, root, FPS), np.flatnonzero(known))
             return made.rotations, made.root_positions
         return method
 

@@ -197,9 +197,11 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
     rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
                                         m.action_index(action), m.style_index(style), sample)
-    # Contacts reaching a key are held where the key has the foot: the keys come back exactly below.
-    made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, anchor_frames=known,
-                      widen_limits=True)
+    # Contacts reaching a key are held where the key has the foot: the keys come back exactly below. The
+    # floor the made frames' feet are kept above is where the keys stand when that is lower than y = 0
+    # (captured soles sink a centimetre or two), as generation holds made frames to its recorded ones.
+    made = clean_made(replace(canon, rotations=rot, root_positions=pos), con, clean, floor_frames=~known,
+                      anchor_frames=known, widen_limits=True)
     back = _back_onto(made, motion, motion.num_frames, source_map)
     out = match_keys(back, motion, keys)
     labels = {k: v for k, v in out.labels.items() if k != NETWORK_SHARE}  # an input's own note says nothing here
