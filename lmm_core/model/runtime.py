@@ -242,6 +242,8 @@ class Model:
 
     def _answer_on_floor(self, rotations: np.ndarray, root: np.ndarray, g: np.ndarray, action: int, style: int,
                          sample: "Sample | None", correction: float):
+        """The answer for a window already standing on the floor the network knows: one pass, or (the
+        deterministic answer of a symmetric model) the average of the window's and its mirror image's."""
         if not (self.samples and sample is not None and sample.temperature > 0):
             sample = None
         rot, pos, contacts, act, sty = self._one_pass(rotations, root, g, action, style, sample, correction)
