@@ -120,17 +120,21 @@ def error(model, rot, root, known, fps=30.0):
     return float(np.linalg.norm(got - truth, axis=-1)[made].mean())
 
 
+def checked_against_whole(model, rot, root, known):
+    """``(share, made-frame error with the check, without it, the model without it)``."""
+    whole = runtime.load()
+    whole.check_keys = False
+    return model.key_trust(rot, root, known), error(model, rot, root, known), error(whole, rot, root, known), whole
+
+
 def test_a_rig_unlike_the_training_sources_falls_back_towards_interpolation(model, shared_data):
     """LAFAN1 (never trained on; its spine and neck come out of the retargeter unlike Bandai's): with a key
     every 8 frames the network alone moved the made frames far from the capture; checked on the window's
     own keys it takes little of its correction, and the frames come out much nearer the capture."""
     rot, root = canonical_clip(shared_data / "lafan1" / "obstacles3_subject4.bvh.xz", 121, start=600)
     known = every(8, 121)
-    share = model.key_trust(rot, root, known)
+    share, checked, unchecked, _ = checked_against_whole(model, rot, root, known)
     assert share < 0.5
-    whole = runtime.load()
-    whole.check_keys = False
-    checked, unchecked = error(model, rot, root, known), error(whole, rot, root, known)
     assert checked < 0.6 * unchecked
 
 
@@ -177,11 +181,8 @@ def test_a_clip_longer_than_a_window_takes_one_share_for_all_its_gaps(model, sha
     rot, root = canonical_clip(shared_data / "lafan1" / "obstacles3_subject4.bvh.xz", 300, start=600)
     known = every(8, 300)
     assert len(model._check_spans(known)) == 2
-    share = model.key_trust(rot, root, known)
+    share, checked, unchecked, whole = checked_against_whole(model, rot, root, known)
     assert share < 0.5
-    whole = runtime.load()
-    whole.check_keys = False
-    checked, unchecked = error(model, rot, root, known), error(whole, rot, root, known)
     assert checked < 0.8 * unchecked
     r1, p1, _ = model.fill(rot, root, known)
     r2, p2, _ = whole.fill(rot, root, known, correction=share)  # the same share, given: the same frames
