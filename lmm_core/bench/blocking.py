@@ -31,8 +31,8 @@ import numpy as np
 
 from ..canonical import canonical_skeleton
 from ..feet import foot_skate
-from ..model.runtime import Model, Sample
-from ..model.tasks import clean_made, fill_checked, match_keys
+from ..model.runtime import Model
+from ..model.tasks import inbetween
 from ..motion import Motion
 from ..progress import progress
 from .baselines import interpolation
@@ -114,23 +114,18 @@ Method = Callable[[np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, n
 
 
 def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> dict[str, Method]:
-    """The model's methods: deterministic, and (a sampling model) one seeded draw per window."""
-    def run(sample_of):
+    """The model's methods: deterministic, and (a sampling model) one seeded draw per window, each exactly as
+    users get it: ``tasks.inbetween`` on the window's keys (the key check, the clean-up, ``match_keys``)."""
+    def run(amount):
         def method(rot, root, known, index):
-            r, p, con, _ = fill_checked(model, rot, root, known, sample=sample_of(index))
-            made = Motion(canonical_skeleton(), r, p, FPS)
-            if clean:
-                made = clean_made(made, con, floor_frames=~known, anchor_frames=known, widen_limits=True)
-                # As ``tasks.inbetween`` does: the keys exactly as given, what the clean-up moved at them
-                # eased out across the gaps (without it the clean-up's lift of keys standing below y = 0
-                # stayed in the made frames, a cost users never see).
-                made = match_keys(made, Motion(canonical_skeleton(), rot, root, FPS), np.flatnonzero(known))
+            motion = Motion(canonical_skeleton(), rot, root, FPS)
+            made = inbetween(motion, np.flatnonzero(known), model, clean=clean, seed=index, variation=amount)
             return made.rotations, made.root_positions
         return method
 
-    methods = {"model": run(lambda i: None)}
+    methods = {"model": run(0.0)}
     if model.samples and variation > 0:
-        methods["sampled"] = run(lambda i: Sample.seeded(i, temperature=variation))
+        methods["sampled"] = run(variation)
     return methods
 
 

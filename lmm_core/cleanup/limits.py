@@ -351,8 +351,7 @@ class JointLimits:
         h[keep] = self.swing_h[keep]
         # The knees' hyperextension cap (``HYPEREXTENSION``) is applied again by the constructor: bending
         # backwards is not a convention of a rig, and a key past it is restored as given anyway.
-        widened = JointLimits(self.frames, self.limited, self.normals, h, centre, lo, hi, dict(self.info))
-        return widened
+        return JointLimits(self.frames, self.limited, self.normals, h, centre, lo, hi, dict(self.info))
 
     def excess(self, motion: Motion) -> np.ndarray:
         """How far each joint is past its limits, ``(T, 22)`` radians: the angle from its rotation to the

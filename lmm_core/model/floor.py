@@ -8,9 +8,8 @@ with a key every 8 frames (1.1 times on the floor). So the window is shown to th
 its own ground: at each whole key the support is the lower ankle's height above where a standing ankle
 is (``STANDING_ANKLE``; ankles, not toes: the retargeter puts every source's ankles on the canonical
 body's standing height, while toe heights differ by source), the ground at a key is the lowest support
-among the keys
-within ``REACH`` frames of it (so a key in mid-jump does not lift the ground), supports within
-``SNAP`` of 0 count as the floor, and between keys the ground is interpolated. The runtime lowers the
+among the keys within ``REACH`` frames of it (so a key in mid-jump does not lift the ground), supports
+within ``SNAP`` of 0 count as the floor, and between keys the ground is interpolated. The runtime lowers the
 root path by that ground before the network and raises its answer by it after.
 """
 from __future__ import annotations

@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import LMMError, MotionFileError
 from ..io.npz import read_npz
-from ..canonical import JOINT_NAMES
 from ..mirror import mirror_label
 from ..motion import Motion
 from ..validate import MAX_FPS, MIN_FPS
@@ -84,7 +83,7 @@ class Model:
         # (``model/trust.py``); False takes the correction whole, as models before 2026-12-06 did.
         self.check_keys = True
         # Show the network each window standing on its own ground (``model/floor.py``; canonical bodies).
-        self.ground_keys = tuple(self.body.names) == JOINT_NAMES
+        self.ground_keys = self.body.is_canonical
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
