@@ -71,6 +71,17 @@ class ModelConfig:
     # draw picks one mode in one pass: where the future is uncertain the modes split it (a fast and a slow
     # walk, a step with either foot) instead of averaging it. 0: none (every model before 2026-12-06).
     modes: int = 0
+    # Frame tokens also carry where the keys are (``window.key_times``): frames since the last frame whose
+    # root is known, frames to the next, and where between the two this frame lies. A transformer told
+    # only which frames are known must find the nearest ones through attention; published in-betweening
+    # ablations (Qin et al. 2022, SILK 2024) gain most from telling each frame its place in the gap.
+    # False: every model before 2026-12-06.
+    key_time_inputs: bool = False
+    # Attention between frames gets a learned bias per layer and head for each frame offset up to
+    # ``rel_frames`` either way (farther offsets share the outermost), added to the dot products: a
+    # relative position, which absolute sinusoids make the network compute. 0: off (every model before
+    # 2026-12-06). Zero at the start, so a warm start computes what it did.
+    rel_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:
@@ -81,6 +92,8 @@ class ModelConfig:
             raise LMMError(f"model config: noise_frames must be a number of frames from 0 to 100, got {self.noise_frames!r}")
         if isinstance(self.modes, bool) or not (isinstance(self.modes, int) and self.modes in (0, *range(2, 65))):
             raise LMMError(f"model config: modes must be 0 (none) or a whole number from 2 to 64, got {self.modes!r}")
+        if isinstance(self.rel_frames, bool) or not (isinstance(self.rel_frames, int) and 0 <= self.rel_frames <= 1024):
+            raise LMMError(f"model config: rel_frames must be a whole number of frames from 0 to 1024, got {self.rel_frames!r}")
         if self.modes and self.flow_skip:
             raise LMMError("model config: a model with modes draws by choosing one; it has no flow skip")
         if not (isinstance(self.flow_scale_frames, (int, float)) and 0 <= self.flow_scale_frames <= 1000):

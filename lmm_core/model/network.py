@@ -2,9 +2,11 @@
 
 Tokens: ``[CLS, ACTION, STYLE, frame_0 .. frame_{T-1}]``. A frame token is a linear map of
 ``[normalised baseline features (F), known flags (22), baseline-present flags (22), (with
-``velocity_inputs``) each feature's change from the previous frame (F), (with ``sampling``) the flow's
+``velocity_inputs``) each feature's change from the previous frame (F), (with ``key_time_inputs``) the
+frame's place between the keys (``KEY_TIME``, ``window.key_times``), (with ``sampling``) the flow's
 noisy correction (F) and its time t (1), sinusoidal frame position (2 * pos_freqs)]``. The frame outputs are a correction to the baseline (``F``) and foot
-contact logits (4); the CLS output gives action and style logits (intent). A model with ``modes``
+contact logits (4); with ``rel_frames`` attention between frames adds a learned bias per layer, head and
+frame offset (``rel_w``, ``relative_bias``). The CLS output gives action and style logits (intent). A model with ``modes``
 (``ModelConfig.modes``, M) also writes M more frame outputs of the same kind (``mode_w``), one per mode,
 and from the CLS output the logits of the choice among them (``choice_w``); see ``model/modes.py``.
 
@@ -21,11 +23,28 @@ from .features import FEATURES, NUM_GROUPS
 CONTACTS = 4
 INPUT = FEATURES + 2 * NUM_GROUPS  # before velocities, flow inputs and positions
 FLOW_INPUTS = FEATURES + 1  # a sampling model's noisy correction and flow time
+KEY_TIME = 8  # ``window.key_times``' numbers per frame
 
 
 def input_size(cfg: ModelConfig) -> int:
     """Numbers per frame token fed to the network (``Window.x``'s width) for ``cfg``."""
-    return INPUT + (FEATURES if cfg.velocity_inputs else 0) + (FLOW_INPUTS if cfg.sampling else 0) + 2 * cfg.pos_freqs
+    return (INPUT + (FEATURES if cfg.velocity_inputs else 0) + (KEY_TIME if cfg.key_time_inputs else 0)
+            + (FLOW_INPUTS if cfg.sampling else 0) + 2 * cfg.pos_freqs)
+
+
+def relative_index(t: int, frames: int) -> np.ndarray:
+    """``(t, t)`` int: the column of ``rel_w`` for each pair of frames (query i, key j), the offset ``j - i``
+    clipped to ``-frames .. frames`` and shifted to ``0 .. 2 * frames``."""
+    off = np.arange(t)[None, :] - np.arange(t)[:, None]
+    return np.clip(off, -frames, frames) + frames
+
+
+def relative_bias(rel_w: np.ndarray, t: int, frames: int) -> np.ndarray:
+    """``(H, 3 + t, 3 + t)`` attention bias from one layer's ``rel_w (H, 2 * frames + 1)``: the learned bias
+    between frame tokens, zero wherever the CLS, ACTION or STYLE token takes part."""
+    bias = np.zeros((rel_w.shape[0], 3 + t, 3 + t), dtype=np.float32)
+    bias[:, 3:, 3:] = rel_w[:, relative_index(t, frames)]
+    return bias
 
 
 def positional(t: int, freqs: int) -> np.ndarray:
@@ -87,6 +106,8 @@ def trunk(p: dict[str, np.ndarray], cfg: ModelConfig, x: np.ndarray, action: np.
         qkv = (a @ p[pre + "qkv_w"] + p[pre + "qkv_b"]).reshape(B, n, 3, H, d // H)
         q, k, v = qkv[:, :, 0].transpose(0, 2, 1, 3), qkv[:, :, 1].transpose(0, 2, 1, 3), qkv[:, :, 2].transpose(0, 2, 1, 3)
         s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d // H)
+        if cfg.rel_frames:
+            s = s + relative_bias(p[pre + "rel_w"], T, cfg.rel_frames)
         s = np.exp(s - s.max(-1, keepdims=True))
         s /= s.sum(-1, keepdims=True)
         o = (s @ v).transpose(0, 2, 1, 3).reshape(B, n, d)

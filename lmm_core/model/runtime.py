@@ -123,7 +123,7 @@ class Model:
 
     def prepare(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> Window:
         return prepare(rotations, root, known, self.mean, self.std, self.cfg.pos_freqs, choose_anchor(known),
-                       self.body.forward, self.cfg.baseline, self.vel_std, self.cfg.gate_frames)
+                       self.body.forward, self.cfg.baseline, self.vel_std, self.cfg.gate_frames, self.cfg.key_time_inputs)
 
     def run_window(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, action: int = 0, style: int = 0,
                    sample: "Sample | None" = None, correction: float | None = None):
@@ -469,6 +469,8 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes |= {pre + "ln1_g": (d,), pre + "ln1_b": (d,), pre + "qkv_w": (d, 3 * d), pre + "qkv_b": (3 * d,),
                    pre + "out_w": (d, d), pre + "out_b": (d,), pre + "ln2_g": (d,), pre + "ln2_b": (d,),
                    pre + "ff1_w": (d, ff), pre + "ff1_b": (ff,), pre + "ff2_w": (ff, d), pre + "ff2_b": (d,)}
+        if cfg.rel_frames:
+            shapes[pre + "rel_w"] = (cfg.heads, 2 * cfg.rel_frames + 1)
     shapes |= {"p.lnf_g": (d,), "p.lnf_b": (d,), "p.head_w": (d, out_width), "p.head_b": (out_width,),
                "p.act_w": (d, a), "p.act_b": (a,), "p.sty_w": (d, s), "p.sty_b": (s,),
                "mean": (FEATURES,), "std": (FEATURES,), "scale": (FEATURES,)}
@@ -486,7 +488,8 @@ def expected_arrays(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 _CONFIG_NUMBERS = {"d_model": (int, 1, 1 << 16), "layers": (int, 1, 1024), "heads": (int, 1, 1024),
                    "ff_mult": (int, 1, 64), "pos_freqs": (int, 1, 4096), "max_frames": (int, 1, 100_000),
                    "fps": (float, MIN_FPS, MAX_FPS), "gate_frames": (float, 1e-6, 1e6),
-                   "noise_frames": (float, 0, 100), "flow_scale_frames": (float, 0, 1000), "modes": (int, 0, 64)}
+                   "noise_frames": (float, 0, 100), "flow_scale_frames": (float, 0, 1000), "modes": (int, 0, 64),
+                   "rel_frames": (int, 0, 1024)}
 
 
 def check_config(raw, path: Path) -> ModelConfig:
@@ -509,7 +512,7 @@ def check_config(raw, path: Path) -> ModelConfig:
         value = raw.get(key, ["<unknown>"])
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise LMMError(f"{where}'s {key} must be a non-empty list of names, got {str(value)[:80]}")
-    for key in ("velocity_inputs", "sampling", "flow_skip", "flow_unit", "guess_in_output_units"):
+    for key in ("velocity_inputs", "sampling", "flow_skip", "flow_unit", "guess_in_output_units", "key_time_inputs"):
         if not isinstance(raw.get(key, False), bool):
             raise LMMError(f"{where}'s {key} must be true or false, got {raw[key]!r}")
     if not isinstance(raw.get("baseline", ""), str) or not isinstance(raw.get("body") or {}, dict):

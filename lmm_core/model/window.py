@@ -10,19 +10,53 @@ import numpy as np
 
 from . import features as Fe
 from .config import GATE_FRAMES
-from .network import positional
+from .network import KEY_TIME, positional
+
+# Distances to keys are read up to this many frames (``key_times``): a key further away than two seconds
+# is, for how a frame moves, as good as none.
+KEY_HORIZON = 64.0
 
 
 def key_distance(known: np.ndarray) -> np.ndarray:
     """Frames from each frame to the nearest known frame of the same group, ``(T, 22)`` (inf: never known)."""
+    known = np.asarray(known, dtype=bool)
     T = known.shape[0]
-    t = np.arange(T)[:, None]
-    d = np.full(known.shape, np.inf)
-    for g in range(known.shape[1]):
-        k = np.flatnonzero(known[:, g])
-        if len(k):
-            d[:, g] = np.abs(t - k[None]).min(axis=1)
-    return d
+    t = np.arange(T, dtype=np.float64)[:, None]
+    prev = np.maximum.accumulate(np.where(known, t, -np.inf), axis=0)  # the last known frame at or before
+    nxt = np.minimum.accumulate(np.where(known, t, np.inf)[::-1], axis=0)[::-1]  # the first at or after
+    return np.minimum(t - prev, nxt - t)
+
+
+def key_times(known: np.ndarray) -> np.ndarray:
+    """Each frame's place between the keys, ``(T, KEY_TIME)`` float, from ``known (T, 22)`` (a key: a frame
+    whose root is known, group 0; a frame whose root is known is its own key, at distance 0).
+
+    Columns, with ``a`` the frames since the last key and ``b`` the frames to the next (each at most
+    ``KEY_HORIZON``, which also stands for "none"): ``log1p(a) / log1p(H)``, ``exp(-a / 4)``, ``exp(-a / 16)``,
+    the same three of ``b``, ``a / (a + b)`` (0.5 on a key), and ``log1p(a + b) / log1p(2 H)`` (the gap's
+    length). Logarithms and decays because a frame next to a key and one 30 frames away differ far more
+    than frames 30 and 40 away do.
+    """
+    root = np.asarray(known, dtype=bool)[:, 0]
+    T = len(root)
+    t = np.arange(T)
+    keys = np.flatnonzero(root)
+    a = np.full(T, KEY_HORIZON)
+    b = np.full(T, KEY_HORIZON)
+    if len(keys):
+        prev = np.searchsorted(keys, t, side="right") - 1  # index into keys of the last key at or before t
+        nxt = np.searchsorted(keys, t, side="left")  # of the first key at or after t
+        has_prev, has_next = prev >= 0, nxt < len(keys)
+        a[has_prev] = t[has_prev] - keys[prev[has_prev]]
+        b[has_next] = keys[nxt[has_next]] - t[has_next]
+    a, b = np.minimum(a, KEY_HORIZON), np.minimum(b, KEY_HORIZON)
+    cols = []
+    for d in (a, b):
+        cols += [np.log1p(d) / np.log1p(KEY_HORIZON), np.exp(-d / 4.0), np.exp(-d / 16.0)]
+    cols += [np.where(a + b > 0, a / np.maximum(a + b, 1e-9), 0.5), np.log1p(a + b) / np.log1p(2 * KEY_HORIZON)]
+    out = np.stack(cols, axis=1)
+    assert out.shape[1] == KEY_TIME
+    return out
 
 
 @dataclass
@@ -64,7 +98,7 @@ def choose_anchor(known: np.ndarray) -> int | None:
 def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np.ndarray, std: np.ndarray,
             pos_freqs: int, anchor: int | None, forward: np.ndarray = Fe.FORWARD,
             baseline: str = "interpolation", vel_std: np.ndarray | None = None,
-            gate_frames: float = GATE_FRAMES) -> Window:
+            gate_frames: float = GATE_FRAMES, key_time: bool = False) -> Window:
     """Window inputs from world-frame frames of the model's body.
 
     Args:
@@ -81,6 +115,7 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
             those units. Velocities are what in-betweening turns on, and a transformer that sees only
             positions must learn to subtract neighbouring tokens through attention to find them.
         gate_frames: the gate's fade-in length in frames (``ModelConfig.gate_frames``; ``Window.gate``).
+        key_time: add ``key_times`` (``ModelConfig.key_time_inputs``).
     """
     yaw, origin = Fe.anchor_transform(rotations, root, anchor, forward)
     rot = np.array(rotations, dtype=np.float64)
@@ -93,6 +128,8 @@ def prepare(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, mean: np
     parts = [base, known.astype(np.float64), have.astype(np.float64)]
     if vel_std is not None:
         parts.append(np.diff(base, axis=0, prepend=base[:1]) / vel_std)
+    if key_time:
+        parts.append(key_times(known))
     x = np.concatenate(parts + [positional(len(base), pos_freqs)], axis=1)
     gate = 1.0 - np.exp(-key_distance(known) / gate_frames)
     return Window(x.astype(np.float32), base, known[:, Fe.GROUP_OF_FEATURE], yaw, origin, gate[:, Fe.GROUP_OF_FEATURE])

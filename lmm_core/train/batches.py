@@ -38,7 +38,7 @@ class Prepared:
                  baseline: str = "interpolation", vel_std: np.ndarray | None = None, gate_frames: float = GATE_FRAMES,
                  flow: tuple[np.random.Generator, float] | None = None, noise_frames: float = 0.0,
                  flow_scale_frames: float = 0.0, flow_skip: bool = False, flow_unit: np.ndarray | None = None,
-                 guess_in_output_units: bool = False):
+                 guess_in_output_units: bool = False, key_time: bool = False):
         B, W = known.shape[:2]
         J = len(body.names)
         self.skip = torch.zeros(())  # the flow's skip term (``flow_skip``), in ``scale`` units
@@ -47,7 +47,7 @@ class Prepared:
         for b in range(B):
             anchor = choose_anchor(known[b])
             win = prepare(batch.rotations[b], batch.root[b], known[b], mean, std, pos_freqs, anchor, body.forward, baseline,
-                          vel_std, gate_frames)
+                          vel_std, gate_frames, key_time)
             # Targets in the same anchor frame; generation from nothing is scored in frame 0's frame.
             ref = anchor if anchor is not None else 0
             yaw, origin = Fe.anchor_transform(batch.rotations[b], batch.root[b], ref, body.forward)
@@ -56,13 +56,15 @@ class Prepared:
             targets.append((Fe.encode(rot, pos) - mean) / std)
             local = np.broadcast_to(offsets, (W, J, 3)).copy()
             local[:, 0] = pos
-            g_rot, g_pos = fk(rot, local, parents)
-            positions.append(g_pos)
-            rotations.append(R.to_matrix(g_rot))
+            rotations.append(rot)
+            positions.append(local)
             xs.append(win.x)
             gates.append(win.gate)
             bases.append(win.base)
             knowns.append(win.known)
+        # The targets' global rotations and positions: one forward kinematics pass for the whole batch.
+        g_rot, g_pos = fk(np.stack(rotations), np.stack(positions), parents)
+        positions, rotations = g_pos, R.to_matrix(g_rot)
         t = lambda a, dt=torch.float32: torch.as_tensor(np.stack(a), dtype=dt)  # noqa: E731
         self.x, self.base, self.known, self.gate = t(xs), t(bases), t(knowns, torch.bool), t(gates)
         self.target, self.positions, self.rotations = t(targets), t(positions), t(rotations)
@@ -124,4 +126,4 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
         flow = (rng, 1.0 if model_cfg.modes else cfg.flow_zero_share) if model_cfg.sampling else None
         yield Prepared(batch, known, hide, mean, std, model_cfg.pos_freqs, scale, body, scored, model_cfg.baseline,
                        vel_std, model_cfg.gate_frames, flow, model_cfg.noise_frames, model_cfg.flow_scale_frames,
-                       model_cfg.flow_skip, flow_unit, model_cfg.guess_in_output_units)
+                       model_cfg.flow_skip, flow_unit, model_cfg.guess_in_output_units, model_cfg.key_time_inputs)

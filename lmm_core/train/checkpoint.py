@@ -16,7 +16,7 @@ from ..errors import LMMError
 from ..io.atomic import atomic_path
 from ..model import features as Fe
 from ..model.config import ModelConfig
-from ..model.network import FLOW_INPUTS, INPUT
+from ..model.network import FLOW_INPUTS, INPUT, KEY_TIME
 from ..model.runtime import FORMAT, load
 
 # Feature statistics and the position spread: numpy arrays in memory, tensors in the file.
@@ -72,7 +72,8 @@ def fit_inputs(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
     input rows at their place in the layout (``network.input_size``), so the network starts out computing
     exactly what it did. A block ``old`` had and ``new`` lacks is an ``LMMError``."""
     w = weights["p.in_w"]
-    blocks = [("velocity_inputs", Fe.FEATURES, "--velocity-inputs"), ("sampling", FLOW_INPUTS, "--sampling")]
+    blocks = [("velocity_inputs", Fe.FEATURES, "--velocity-inputs"), ("key_time_inputs", KEY_TIME, "--key-time-inputs"),
+              ("sampling", FLOW_INPUTS, "--sampling")]
     parts, at = [w[:INPUT]], INPUT
     for name, size, flag in blocks:
         had, wants = getattr(old, name), getattr(new, name)
@@ -83,6 +84,25 @@ def fit_inputs(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
         at += size if had else 0
     parts.append(w[at:])
     return {**weights, "p.in_w": torch.cat(parts)}
+
+
+def fit_attention(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
+    """A warm start's weights for a network with relative attention biases (``ModelConfig.rel_frames``):
+    a network without them gets zero biases (it computes what it did); one with them keeps its own, and
+    must have as many offsets."""
+    if not new.rel_frames:
+        if old.rel_frames:
+            raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames; keep --rel-frames "
+                           f"{old.rel_frames}")
+        return weights
+    if old.rel_frames:
+        if old.rel_frames != new.rel_frames:
+            raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames, not {new.rel_frames}: "
+                           f"use --rel-frames {old.rel_frames}")
+        return weights
+    dtype = weights["p.in_w"].dtype
+    return {**weights, **{f"p.l{i}_rel_w": torch.zeros(new.heads, 2 * new.rel_frames + 1, dtype=dtype)
+                          for i in range(new.layers)}}
 
 
 def fit_vocabulary(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:

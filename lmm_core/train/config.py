@@ -63,6 +63,11 @@ class TrainConfig:
     velocity_inputs: bool = _opt(False, "frame tokens also carry each feature's change from the previous frame "
                                         "(an ablation for the LAFAN1 benchmark; in no shipped model; a warm start "
                                         "from a model without them adds them with zero weights)")
+    key_time_inputs: bool = _opt(False, "frame tokens also carry each frame's place between the keys (frames since the "
+                                        "last, to the next, the gap's length; window.key_times); a warm start from a "
+                                        "model without them adds them with zero weights")
+    rel_frames: int = _opt(0, "attention between frames learns a bias per frame offset up to this many frames either "
+                              "way (0: off); a warm start from a model without it starts the biases at zero", 0, 1024)
     sampling: bool = _opt(False, "train the network to sample (flow matching on its correction, "
                                  "model/sampling.py); a warm start from a model without it adds its inputs with "
                                  "zero weights, so it starts as the regressor it was")

@@ -136,6 +136,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     if warm is not None:
         warm_cfg = ModelConfig.from_dict(warm["model_config"], f"{cfg.init_from} model config")
         model_cfg = vocabulary_for_warm_start(cfg, replace(warm_cfg, velocity_inputs=cfg.velocity_inputs,
+                                                           key_time_inputs=cfg.key_time_inputs,
+                                                           rel_frames=cfg.rel_frames,
                                                            sampling=cfg.sampling, **gate(cfg, warm_cfg)))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
@@ -183,6 +185,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
     if warm is not None:
         weights = checkpoint.fit_vocabulary(warm["model"], warm_cfg, model_cfg)
         weights = checkpoint.fit_modes(weights, warm_cfg, model_cfg, cfg.seed)
+        weights = checkpoint.fit_attention(weights, warm_cfg, model_cfg)
         net.load_state_dict(checkpoint.fit_inputs(weights, warm_cfg, model_cfg))
         if model_cfg.modes and not warm_cfg.modes and cfg.mode_init == "fit":
             _fit_modes(net, cfg, model_cfg, corpus, (mean, std, scale, vel_std), body, unit_table, out,

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..model.config import ModelConfig
 from ..model.features import FEATURES
-from ..model.network import CONTACTS, input_size
+from ..model.network import CONTACTS, input_size, relative_index
 
 
 class Network(nn.Module):
@@ -36,6 +36,8 @@ class Network(nn.Module):
             self.p[pre + "ln2_g"], self.p[pre + "ln2_b"] = O(d), Z(d)
             self.p[pre + "ff1_w"], self.p[pre + "ff1_b"] = P(d, ff), Z(ff)
             self.p[pre + "ff2_w"], self.p[pre + "ff2_b"] = P(ff, d, std=0.02 / math.sqrt(2 * cfg.layers)), Z(d)
+            if cfg.rel_frames:  # no preference for any offset at the start
+                self.p[pre + "rel_w"] = Z(cfg.heads, 2 * cfg.rel_frames + 1)
         self.p["lnf_g"], self.p["lnf_b"] = O(d), Z(d)
         # The correction head starts at zero: an untrained model returns the interpolation baseline.
         self.p["head_w"], self.p["head_b"] = Z(d, FEATURES + CONTACTS), Z(FEATURES + CONTACTS)
@@ -70,12 +72,16 @@ class Network(nn.Module):
         special = torch.stack([p["cls"].expand(B, d), p["act_emb"][action], p["sty_emb"][style]], dim=1)
         h = torch.cat([special, frames], dim=1)
         n = h.shape[1]
+        index = torch.as_tensor(relative_index(T, cfg.rel_frames), device=x.device) if cfg.rel_frames else None
         for i in range(cfg.layers):
             pre = f"l{i}_"
             a = nn.functional.layer_norm(h, (d,), p[pre + "ln1_g"], p[pre + "ln1_b"], eps=1e-5)
             qkv = (a @ p[pre + "qkv_w"] + p[pre + "qkv_b"]).reshape(B, n, 3, H, d // H)
             q, k, v = (qkv[:, :, j].transpose(1, 2) for j in range(3))
-            o = nn.functional.scaled_dot_product_attention(q, k, v)
+            bias = None
+            if index is not None:  # as ``network.relative_bias``: only between frame tokens
+                bias = nn.functional.pad(p[pre + "rel_w"][:, index], (3, 0, 3, 0)).to(q.dtype)
+            o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
             h = h + o.transpose(1, 2).reshape(B, n, d) @ p[pre + "out_w"] + p[pre + "out_b"]
             a = nn.functional.layer_norm(h, (d,), p[pre + "ln2_g"], p[pre + "ln2_b"], eps=1e-5)
             h = h + nn.functional.gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"], approximate="tanh") @ p[pre + "ff2_w"] + p[pre + "ff2_b"]

@@ -36,7 +36,8 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     """A new model's configuration for ``cfg``'s data: label vocabularies and, for ``cfg.bvh``, the body
     measured from those files; ``shape`` overrides network sizes (``d_model``, ``layers`` ...). New models
     correct the Hermite baseline."""
-    options = dict(baseline="hermite", velocity_inputs=cfg.velocity_inputs, sampling=cfg.sampling, **gate(cfg), **shape)
+    options = dict(baseline="hermite", velocity_inputs=cfg.velocity_inputs, key_time_inputs=cfg.key_time_inputs,
+                   rel_frames=cfg.rel_frames, sampling=cfg.sampling, **gate(cfg), **shape)
     if not cfg.bvh:
         actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
         return ModelConfig(actions=actions, styles=styles, **options)
