@@ -531,6 +531,26 @@ def test_a_warm_start_takes_new_labels_and_keeps_the_old_answers():
         fit_vocabulary(old.state_dict(), CFG, replace(CFG, actions=("<unknown>", "idle", "walk")))
 
 
+def test_a_warm_start_on_bvh_files_takes_the_labels_their_names_carry(tmp_path):
+    """Warm-starting on BVH files whose names carry actions the model lacks (pre-training data retargeted
+    onto a benchmark body, say) appends those actions and their mirror images; it used to stop with a
+    KeyError deep in the data loader."""
+    import shutil
+    from dataclasses import replace
+
+    from lmm_core.train.config import TrainConfig
+    from lmm_core.train.sources import vocabulary_for_warm_start
+
+    for name in ("prebandai1_0001.bvh.xz", "walk1_subject1.bvh.xz", "kickLeft2_subject2.bvh.xz"):
+        shutil.copy(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz", tmp_path / name)
+    warm = replace(CFG, actions=("<unknown>", "walk"))
+    got = vocabulary_for_warm_start(TrainConfig(bvh=str(tmp_path)), warm)
+    assert got.actions[:2] == ("<unknown>", "walk")  # the old ones first, in place
+    assert set(got.actions[2:]) == {"prebandai", "kickLeft", "kickRight"} and len(got.actions) == 5
+    assert got.styles == CFG.styles  # "normal" was there
+    assert vocabulary_for_warm_start(TrainConfig(bvh=str(tmp_path)), got) == got
+
+
 def test_a_checkpoint_from_before_the_split_still_reads(tmp_path):
     """Runs before 2026-12-05 stored their statistics as numpy arrays and two options since retired: such
     a checkpoint resumes, warm-starts and exports as it did."""

@@ -41,20 +41,27 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
     if not cfg.bvh:
         actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
         return ModelConfig(actions=actions, styles=styles, **options)
-    _, motions, labels, joint_map = bvh_clips(cfg.bvh, ModelConfig.fps)
+    _, motions, _, joint_map = bvh_clips(cfg.bvh, ModelConfig.fps)
     body = body_from_motions(motions, joint_map)
+    acts, stys = _bvh_vocabularies(cfg.bvh)
+    return ModelConfig(actions=("<unknown>",) + acts, styles=("<unknown>",) + stys, body=body.to_dict(), **options)
+
+
+def _bvh_vocabularies(spec: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The actions (with their mirror images) and styles the file names of ``spec``'s BVH files carry
+    (``dataset.name_labels``), sorted, without ``<unknown>``; reads no motion."""
+    labels = [name_labels(p) for p in motion_files(spec, "training")]
     acts = {lb["action"] for lb in labels} | {mirror_label(lb["action"]) for lb in labels}
-    stys = {lb["style"] for lb in labels}
-    return ModelConfig(actions=("<unknown>",) + tuple(sorted(acts)), styles=("<unknown>",) + tuple(sorted(stys)),
-                       body=body.to_dict(), **options)
+    return tuple(sorted(acts)), tuple(sorted({lb["style"] for lb in labels}))
 
 
 def vocabulary_for_warm_start(cfg: TrainConfig, model_cfg: ModelConfig) -> ModelConfig:
-    """``model_cfg`` (a warm start's) with the labels of ``cfg``'s corpus that it lacks appended to its
-    vocabularies (a new source's actions, say); BVH training keeps the vocabularies it has."""
+    """``model_cfg`` (a warm start's) with the labels of ``cfg``'s training data that it lacks appended to
+    its vocabularies (a new source's actions, say; for BVH files, the labels their names carry)."""
     if cfg.bvh:
-        return model_cfg
-    actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
+        actions, styles = _bvh_vocabularies(cfg.bvh)
+    else:
+        actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
     more_actions = tuple(a for a in actions if a not in model_cfg.actions)
     more_styles = tuple(s for s in styles if s not in model_cfg.styles)
     return replace(model_cfg, actions=model_cfg.actions + more_actions, styles=model_cfg.styles + more_styles)
