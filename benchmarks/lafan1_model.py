@@ -12,6 +12,7 @@ published ones (``docs/images/lafan1_ratios.png``; ``--plot`` writes it elsewher
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,12 +24,29 @@ from lmm_core.bench.baselines import BASELINES  # noqa: E402
 from lmm_core.bench.inbetween import load_model_inbetweener  # noqa: E402
 from lmm_core.bench.lafan1 import read_clips, run_lafan1, select_subjects  # noqa: E402
 from lmm_core.bench.files import motion_files  # noqa: E402
+from lmm_core.errors import LMMError  # noqa: E402
 from lmm_core.threads import set_blas_threads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PLOT = HERE.parent / "docs" / "images" / "lafan1_ratios.png"
 ERD_QV = "ERD-QV (Harvey et al. 2020)"
 QIN = "Two-stage transformer (Qin et al. 2022)"
+
+
+def training_subjects(meta: dict) -> list[int] | None:
+    """The LAFAN1 subjects of the BVH files the model's last run trained on (its ``train_config``'s
+    ``bvh``, resolved from the repository root as the runs are started), or ``None`` when that cannot be
+    told (no such record, or the files are not here)."""
+    spec = (meta.get("train_config") or {}).get("bvh")
+    if not spec:
+        return None
+    for where in (Path(spec), HERE.parent / spec):
+        try:
+            files = motion_files(where, "training")
+        except LMMError:
+            continue
+        return sorted({int(m.group(1)) for p in files if (m := re.search(r"_subject(\d+)", p.name))})
+    return None
 
 
 def main() -> None:
@@ -73,8 +91,13 @@ def main() -> None:
     verdicts.append(f"L2P at 30 frames {l2p30:.3f} of interpolation vs the two-stage transformer's {qin:.3f}: "
                     f"{'met' if l2p30 <= qin else 'not met'}")
     meta = model.model.meta
-    body = (f"Model: `{args.model.relative_to(HERE.parent) if args.model.is_relative_to(HERE.parent) else args.model}` "
-            f"(trained on subjects 1-3, {meta.get('step')} steps in its last run; benchmarks/models/LAFAN1_MODEL_CARD.md has every run). "
+    subjects = training_subjects(meta)
+    trained = ("subjects " + ", ".join(map(str, subjects))) if subjects else "subjects not recorded"
+    # A model that trained on the test subject scores its own training data: say so before the figures.
+    warning = ("**In-sample: this model trained on subject 4, the test subject here; these figures are not a "
+               "held-out result** (its held-out test is subject 5, the protocol's). ") if subjects and 4 in subjects else ""
+    body = (warning + f"Model: `{args.model.relative_to(HERE.parent) if args.model.is_relative_to(HERE.parent) else args.model}` "
+            f"(its last run trained on {trained}, {meta.get('step')} steps; benchmarks/models/LAFAN1_MODEL_CARD.md has every run). "
             "Statistics from subjects 1-3 (windows of 50 frames every 20), test windows from subject 4 (576 windows); "
             f"subject 5, the official test set, is not in ../shared/data. Scoring took {seconds:.0f} s on one thread.\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(rows) +
