@@ -139,8 +139,8 @@ def test_a_weights_file_with_them_loads_checked_and_runs(tmp_path):
 
 
 def test_training_with_them_from_a_model_without(hop_corpus, tmp_path):
-    """``lmm train --key-time-inputs --rel-frames N`` continues a plain model: at learning rate 0 its
-    export answers as the plain model did."""
+    """``lmm train --key-time-inputs --rel-frames N --grow-layers 1`` continues a plain model: at learning
+    rate 0 its export answers as the plain model did."""
     corpus = hop_corpus
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
     base = [sys.executable, "-m", "lmm_core", "train", "--corpus", str(corpus), "--batch", "2", "--d-model", "32",
@@ -149,11 +149,13 @@ def test_training_with_them_from_a_model_without(hop_corpus, tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     r = subprocess.run(base + ["--out", str(tmp_path / "b"), "--steps", "1", "--lr", "0", "--init-from", str(tmp_path / "a.npz"),
-                               "--key-time-inputs", "--rel-frames", "16", "--export", str(tmp_path / "b.npz")],
+                               "--key-time-inputs", "--rel-frames", "16", "--grow-layers", "1",
+                               "--export", str(tmp_path / "b.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = runtime.load(tmp_path / "a.npz"), runtime.load(tmp_path / "b.npz")
     assert b.cfg.key_time_inputs and b.cfg.rel_frames == 16 and not a.cfg.key_time_inputs
+    assert (a.cfg.layers, b.cfg.layers) == (1, 2)
     rng = np.random.default_rng(4)
     from lmm_core import rotations as R
     rot = R.normalize(rng.normal(size=(41, 22, 4)) * 0.1 + [1, 0, 0, 0])
@@ -166,3 +168,30 @@ def test_training_with_them_from_a_model_without(hop_corpus, tmp_path):
     rb, pb, _ = b.fill(rot, root, known)
     np.testing.assert_allclose(pb, pa, atol=1e-4)
     np.testing.assert_allclose(rb, ra, atol=1e-4)
+
+
+def test_growing_a_warm_start_by_layers_keeps_its_answers_until_trained():
+    """``--grow-layers``: new layers on top start as the identity (zero output projections); the deeper
+    network computes what the warm start did, in numpy and torch, and trains its new layers."""
+    from lmm_core.train.checkpoint import fit_depth
+    from lmm_core.train.config import TrainConfig
+
+    old = _net(CFG)
+    cfg = replace(CFG, layers=CFG.layers + 2)
+    new = Network(cfg)
+    new.load_state_dict(fit_depth(dict(old.state_dict()), CFG, cfg, seed=1))
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 25, network.input_size(CFG))).astype(np.float32)
+    a, s = np.array([1, 0]), np.array([0, 1])
+    before = network.forward(old.numpy_parameters(), CFG, x, a, s)
+    after = network.forward(new.numpy_parameters(), cfg, x, a, s)
+    for b, n in zip(before, after):
+        np.testing.assert_allclose(n, b, atol=1e-5)
+    # The new layers learn: their output projections get gradients at once.
+    out = new(torch.as_tensor(x), torch.as_tensor(a), torch.as_tensor(s))[0]
+    out.square().mean().backward()
+    assert float(new.p["l3_ff2_w"].grad.abs().max()) > 0 and float(new.p["l2_out_w"].grad.abs().max()) > 0
+    with pytest.raises(LMMError, match="cannot have 1"):
+        fit_depth(dict(old.state_dict()), CFG, replace(CFG, layers=1))
+    with pytest.raises(LMMError, match="add --init-from"):
+        TrainConfig(grow_layers=2)

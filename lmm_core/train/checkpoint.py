@@ -105,6 +105,34 @@ def fit_attention(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
                           for i in range(new.layers)}}
 
 
+def fit_depth(weights: dict, old: ModelConfig, new: ModelConfig, seed: int = 0) -> dict:
+    """A warm start's weights for a deeper network (``--grow-layers``): the layers ``old`` lacks go on top,
+    each initialised as a new model's layer but with its attention and feed-forward output projections
+    (and their biases) zero, so each is the identity on its residual stream and the network computes
+    exactly what ``old`` did until training moves them. Fewer layers than ``old`` is an ``LMMError``."""
+    if new.layers < old.layers:
+        raise LMMError(f"the warm start has {old.layers} layers; a model continued from it cannot have {new.layers}")
+    if new.layers == old.layers:
+        return weights
+    gen = torch.Generator().manual_seed(seed)
+    dtype = weights["p.in_w"].dtype
+    d, ff = new.d_model, new.d_model * new.ff_mult
+    out = dict(weights)
+    for i in range(old.layers, new.layers):
+        pre = f"p.l{i}_"
+        out |= {pre + "ln1_g": torch.ones(d, dtype=dtype), pre + "ln1_b": torch.zeros(d, dtype=dtype),
+                pre + "qkv_w": torch.randn(d, 3 * d, generator=gen, dtype=dtype) * 0.02,
+                pre + "qkv_b": torch.zeros(3 * d, dtype=dtype),
+                pre + "out_w": torch.zeros(d, d, dtype=dtype), pre + "out_b": torch.zeros(d, dtype=dtype),
+                pre + "ln2_g": torch.ones(d, dtype=dtype), pre + "ln2_b": torch.zeros(d, dtype=dtype),
+                pre + "ff1_w": torch.randn(d, ff, generator=gen, dtype=dtype) * 0.02,
+                pre + "ff1_b": torch.zeros(ff, dtype=dtype),
+                pre + "ff2_w": torch.zeros(ff, d, dtype=dtype), pre + "ff2_b": torch.zeros(d, dtype=dtype)}
+        if new.rel_frames:
+            out[pre + "rel_w"] = torch.zeros(new.heads, 2 * new.rel_frames + 1, dtype=dtype)
+    return out
+
+
 def fit_vocabulary(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
     """A warm start's weights for a model whose label vocabularies extend ``old``'s (new labels appended
     after the old ones, as ``sources.vocabulary_for_warm_start`` makes them): the new labels' embeddings

@@ -68,6 +68,9 @@ class TrainConfig:
                                         "model without them adds them with zero weights")
     rel_frames: int = _opt(0, "attention between frames learns a bias per frame offset up to this many frames either "
                               "way (0: off); a warm start from a model without it starts the biases at zero", 0, 1024)
+    grow_layers: int = _opt(0, "add this many transformer layers on top of a warm start's, each starting as the "
+                               "identity (its output projections zero), so the deeper network first computes what "
+                               "the warm start did (needs --init-from)", 0, 64)
     sampling: bool = _opt(False, "train the network to sample (flow matching on its correction, "
                                  "model/sampling.py); a warm start from a model without it adds its inputs with "
                                  "zero weights, so it starts as the regressor it was")
@@ -123,6 +126,9 @@ class TrainConfig:
         if self.mode_init == "fit" and not self.init_from:
             raise LMMError("--mode-init fit fits a warm start's modes on its frame tokens: add --init-from MODEL "
                            "(a new model's modes start with it and need no fit)")
+        if self.grow_layers and not self.init_from:
+            raise LMMError("--grow-layers adds layers to a warm start: add --init-from MODEL (a new model's depth is "
+                           "--layers)")
         if self.modes and self.flow_skip:
             raise LMMError("--modes and --flow-skip are two ways to draw; a model has one (leave out --flow-skip)")
 

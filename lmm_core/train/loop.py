@@ -138,6 +138,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         model_cfg = vocabulary_for_warm_start(cfg, replace(warm_cfg, velocity_inputs=cfg.velocity_inputs,
                                                            key_time_inputs=cfg.key_time_inputs,
                                                            rel_frames=cfg.rel_frames,
+                                                           layers=warm_cfg.layers + cfg.grow_layers,
                                                            sampling=cfg.sampling, **gate(cfg, warm_cfg)))
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
@@ -186,6 +187,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
         weights = checkpoint.fit_vocabulary(warm["model"], warm_cfg, model_cfg)
         weights = checkpoint.fit_modes(weights, warm_cfg, model_cfg, cfg.seed)
         weights = checkpoint.fit_attention(weights, warm_cfg, model_cfg)
+        weights = checkpoint.fit_depth(weights, warm_cfg, model_cfg, cfg.seed)
         net.load_state_dict(checkpoint.fit_inputs(weights, warm_cfg, model_cfg))
         if model_cfg.modes and not warm_cfg.modes and cfg.mode_init == "fit":
             _fit_modes(net, cfg, model_cfg, corpus, (mean, std, scale, vel_std), body, unit_table, out,
