@@ -19,7 +19,7 @@ PUBLISHED = {
     "interp": {"L2Q": (0.22, 0.62, 0.98, 1.25), "L2P": (0.3729, 1.2488, 2.3158, 3.4469), "NPSS": (0.0023, 0.0391, 0.2013, 0.4493)},
 }
 OTHERS = {  # published L2Q / L2P on subject 5 (5, 15, 30 frames)
-    "ERD-QV (Harvey et al. 2020)": {"L2Q": (None, None, 0.69, None), "L2P": (None, None, 1.28, None)},
+    "ERD-QV (Harvey et al. 2020)": {"L2Q": (0.17, 0.42, 0.69, None), "L2P": (0.23, 0.65, 1.28, None)},
     "Delta-Interpolator (Oreshkin et al. 2022)": {"L2Q": (0.114, 0.317, 0.572, None), "L2P": (0.129, 0.467, 0.995, None)},
     "Two-stage transformer (Qin et al. 2022)": {"L2Q": (0.0994, 0.2839, 0.5446, None), "L2P": (0.1049, 0.3943, 0.8948, None)},
 }
