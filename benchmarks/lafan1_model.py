@@ -36,20 +36,26 @@ QIN = "Two-stage transformer (Qin et al. 2022)"
 L2P30_GOAL = 0.45  # issue 24's step on the way to the two-stage transformer's 0.386
 
 
-def training_subjects(meta: dict) -> list[int] | None:
-    """The LAFAN1 subjects of the BVH files the model's last run trained on (its ``train_config``'s
-    ``bvh``, resolved from the repository root as the runs are started), or ``None`` when that cannot be
-    told (no such record, or the files are not here)."""
+def training_subjects(meta: dict, data: Path) -> tuple[list[int] | None, str]:
+    """The LAFAN1 subjects of the BVH files the model's last run trained on (its ``train_config``'s ``bvh``)
+    and how they were told: the files the spec names (as given, from the repository root, or its file
+    pattern in ``data / "lafan1"``), else the subject numbers written in the pattern itself
+    (``_subject[123]``, ``_subject4``); ``None`` when neither tells."""
     spec = (meta.get("train_config") or {}).get("bvh")
     if not spec:
-        return None
-    for where in (Path(spec), HERE.parent / spec):
+        return None, "not recorded (not trained on BVH files)"
+    for where in (Path(spec), HERE.parent / spec, data / "lafan1" / Path(spec).name):
         try:
             files = motion_files(where, "training")
         except LMMError:
             continue
-        return sorted({int(m.group(1)) for p in files if (m := re.search(r"_subject(\d+)", p.name))})
-    return None
+        found = sorted({int(m.group(1)) for p in files if (m := re.search(r"_subject(\d+)", p.name))})
+        if found:
+            return found, f"its files ({spec})"
+    m = re.search(r"_subject(\[\d+\]|\d)", spec)
+    if m:
+        return sorted({int(c) for c in m.group(1).strip("[]")}), f"its file pattern ({spec}; the files are not here)"
+    return None, f"recorded as {spec}, whose files are not here"
 
 
 def main() -> None:
@@ -98,8 +104,9 @@ def main() -> None:
     verdicts.append(f"L2P at 30 frames {l2p30:.3f} of interpolation: at most {L2P30_GOAL} {'met' if l2p30 <= L2P30_GOAL else 'not met'}, "
                     f"the two-stage transformer's {qin:.3f} {'met' if l2p30 <= qin else 'not met'}")
     meta = model.model.meta
-    subjects = training_subjects(meta)
-    trained = ("subjects " + ", ".join(map(str, subjects))) if subjects else "subjects not recorded"
+    subjects, told = training_subjects(meta, args.data)
+    trained = (("subjects " + ", ".join(map(str, subjects)) + f" (from {told})") if subjects
+               else f"subjects unknown: {told}")
     # A model that trained on the test subject scores its own training data: say so before the figures.
     warning = ("**In-sample: this model trained on subject 4, the test subject here; these figures are not a "
                "held-out result** (its held-out test is subject 5, the protocol's). ") if subjects and 4 in subjects else ""
@@ -108,7 +115,7 @@ def main() -> None:
             "Statistics from subjects 1-3 (windows of 50 frames every 20), test windows from subject 4 (576 windows); "
             f"subject 5, the official test set, is not in ../shared/data. Scoring took {seconds:.0f} s on one thread.\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(rows) +
-            "\n\nRatios to interpolation on each method's own test windows (ERD-QV reports only 30 frames):\n\n"
+            "\n\nRatios to interpolation on each method's own test windows (the published methods report 5, 15 and 30 frames):\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(ratio_rows) +
             "\n\nGoals (issue 24): " + "; ".join(verdicts) + ".")
     plot = args.plot or (None if args.no_write else PLOT)
@@ -141,19 +148,21 @@ def plot_ratios(res: dict, own: str, path: Path) -> None:
         for (name, vals), colour in zip(OTHERS.items(), ("#e0772b", "#6aa84f", "#b04fc2")):
             pts = [(n, v / i) for n, v, i in zip(x, vals[metric], interp) if v is not None]
             ax.plot(*zip(*pts), "s-" if len(pts) > 1 else "s", color=colour, label=f"{name} (subject 5)")
-        erd = OTHERS[ERD_QV][metric][2] / interp[2]
-        ax.plot([27, 33], [erd, erd], color="#e0772b", lw=1, ls="--")
+        # Issue 24's goals: below ERD-QV's ratio at 5, 15 and 30 frames (dashed), and L2P at 30 at most 0.45.
+        for n, v, i in zip(x, OTHERS[ERD_QV][metric], interp):
+            if v is not None:
+                ax.plot([n - 3, n + 3], [v / i, v / i], color="#e0772b", lw=1, ls="--")
         if metric == "L2P":
-            qin = OTHERS[QIN]["L2P"][2] / interp[2]
-            ax.annotate("goal at 30: at most the\ntwo-stage transformer's", (30, qin), (33, qin - 0.12), fontsize=8,
-                        arrowprops={"arrowstyle": "->", "color": "#b04fc2"})
+            ax.plot([27, 33], [L2P30_GOAL, L2P30_GOAL], color="#3b6fd4", lw=1, ls="--")
+            ax.annotate(f"goal at 30: at most {L2P30_GOAL}", (30, L2P30_GOAL), (33, L2P30_GOAL - 0.1), fontsize=8,
+                        arrowprops={"arrowstyle": "->", "color": "#3b6fd4"})
         ax.set_title(f"{metric} / interpolation (lower is better)")
         ax.set_xlabel("transition length, frames")
         ax.set_xticks(x)
         ax.set_ylim(0.2, 1.1)
         ax.grid(alpha=0.3)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("LAFAN1 in-betweening, ratio to interpolation (goal: below ERD-QV's, dashed, at every length)", fontsize=10)
+    fig.suptitle("LAFAN1 in-betweening, ratio to interpolation (goal: below ERD-QV's, dashed, at 5, 15 and 30 frames)", fontsize=10)
     fig.tight_layout(rect=(0, 0.13, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")

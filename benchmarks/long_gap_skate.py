@@ -64,9 +64,10 @@ def diagnose(model, wins, known) -> str:
         pairs += int(both.sum())
         steps.append(step[bad])
     s = np.concatenate(steps) * 100
+    sizes = ("step cm p25/50/75/90 " + " / ".join(f"{v:.1f}" for v in np.percentile(s, [25, 50, 75, 90]))
+             if s.size else "no sliding frame")
     return (f"skate {np.mean(out):.3f} (capture {np.mean(cap):.3f}); sliding frames: foot held on both frames {held[0]}, "
-            f"one {held[1]}, neither {held[2]} (of {pairs} ground pairs); step cm p25/50/75/90 "
-            + " / ".join(f"{v:.1f}" for v in np.percentile(s, [25, 50, 75, 90])))
+            f"one {held[1]}, neither {held[2]} (of {pairs} ground pairs); {sizes}")
 
 
 def _rolling(model, rot, root, known, piece: int, last: int):
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--last", type=int, default=30)
     ap.add_argument("--draws", type=int, default=6)
     args = ap.parse_args(argv)
+    if not 1 <= args.piece <= args.last:
+        ap.error(f"--piece must be from 1 to --last ({args.last}) frames: a piece is committed only where more than "
+                 f"--last frames of the gap are left, so it never reaches the far key; got {args.piece}")
     set_blas_threads(1)
     model = load(args.model)
     group = held_out_groups(args.corpus, raised=0)[0]

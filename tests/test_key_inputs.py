@@ -72,6 +72,14 @@ def test_relative_attention_agrees_in_numpy_and_torch_and_starts_as_no_bias():
     for t, n in zip(out_t, out_n):
         np.testing.assert_allclose(n, t.numpy(), atol=1e-4)
     assert np.abs(out_n[0] - network.forward(plain.numpy_parameters(), CFG, x, a, s)[0]).max() > 1e-2
+    # Rows are queries, columns keys, and the column of rel_w is the key's offset from the query (j - i):
+    # a key 3 frames after its query uses column 2 + 2 (clipped), one 3 frames before column 0.
+    index = network.relative_index(4, 2)
+    assert index[0, 3] == 4 and index[3, 0] == 0 and index[1, 2] == 3 and index[2, 2] == 2
+    lop = np.zeros((4, 13), dtype=np.float32)
+    lop[:, 12] = 5.0  # only "the key is 6 or more frames later" is favoured
+    b = network.relative_bias(lop, 20, 6)
+    assert b[0, 3 + 0, 3 + 10] == 5.0 and b[0, 3 + 10, 3 + 0] == 0.0
     # The bias reaches frame pairs only: offsets beyond rel_frames share the outermost column.
     bias = network.relative_bias(net.numpy_parameters()["l0_rel_w"], 20, 6)
     assert bias.shape == (4, 23, 23) and not bias[:, :3].any() and not bias[:, :, :3].any()
@@ -153,6 +161,11 @@ def test_training_with_them_from_a_model_without(hop_corpus, tmp_path):
                                "--export", str(tmp_path / "b.npz")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
+    # Continuing it without the flags it was made with stops at once, naming the flag to keep.
+    r = subprocess.run(base + ["--out", str(tmp_path / "c"), "--steps", "1", "--init-from", str(tmp_path / "b.npz"),
+                               "--rel-frames", "16"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "continues only with --key-time-inputs" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
     a, b = runtime.load(tmp_path / "a.npz"), runtime.load(tmp_path / "b.npz")
     assert b.cfg.key_time_inputs and b.cfg.rel_frames == 16 and not a.cfg.key_time_inputs
     assert (a.cfg.layers, b.cfg.layers) == (1, 2)

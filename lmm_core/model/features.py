@@ -107,6 +107,8 @@ def fill_baseline(rotations: np.ndarray, root: np.ndarray, known: np.ndarray,
     T, G = known.shape
     src = R.unroll(np.array(rotations, dtype=np.float64))
     src_pos = np.array(root, dtype=np.float64)
+    if T == 0:
+        return src, src_pos, known.copy()
     have = np.broadcast_to(known.any(axis=0), (T, G)).copy()
     t = np.arange(T)[:, None]
     # The known frame at or before / at or after each frame of each group; before the first key its

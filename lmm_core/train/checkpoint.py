@@ -66,19 +66,38 @@ def warm_start(path: Path) -> dict:
             "model": {f"p.{k}": torch.as_tensor(v) for k, v in model.params.items()}}
 
 
+# The optional input blocks of a frame token, in ``network.input_size``'s order: (option, width, flag).
+_INPUT_BLOCKS = (("velocity_inputs", Fe.FEATURES, "--velocity-inputs"), ("key_time_inputs", KEY_TIME, "--key-time-inputs"),
+                 ("sampling", FLOW_INPUTS, "--sampling"))
+
+
+def check_warm_start(old: ModelConfig, new: ModelConfig) -> None:
+    """An ``LMMError`` naming the flag to keep when a network configured ``old`` cannot be continued as ``new``
+    (an input block, relative attention or layers it has and ``new`` lacks); the training loop asks before
+    it reads any data, so a wrong command stops at once."""
+    for name, _, flag in _INPUT_BLOCKS:
+        if getattr(old, name) and not getattr(new, name):
+            raise LMMError(f"a model trained with {flag} continues only with {flag}")
+    if old.rel_frames and not new.rel_frames:
+        raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames; keep --rel-frames "
+                       f"{old.rel_frames}")
+    if old.rel_frames and new.rel_frames != old.rel_frames:
+        raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames, not {new.rel_frames}: "
+                       f"use --rel-frames {old.rel_frames}")
+    if new.layers < old.layers:
+        raise LMMError(f"the warm start has {old.layers} layers; a model continued from it cannot have {new.layers}")
+
+
 def fit_inputs(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
     """A warm start's weights (of a network configured ``old``) for a network configured ``new``: input
     blocks that ``new`` takes and ``old`` did not (velocity inputs, a sampling model's flow inputs) get zero
     input rows at their place in the layout (``network.input_size``), so the network starts out computing
     exactly what it did. A block ``old`` had and ``new`` lacks is an ``LMMError``."""
+    check_warm_start(old, new)
     w = weights["p.in_w"]
-    blocks = [("velocity_inputs", Fe.FEATURES, "--velocity-inputs"), ("key_time_inputs", KEY_TIME, "--key-time-inputs"),
-              ("sampling", FLOW_INPUTS, "--sampling")]
     parts, at = [w[:INPUT]], INPUT
-    for name, size, flag in blocks:
+    for name, size, flag in _INPUT_BLOCKS:
         had, wants = getattr(old, name), getattr(new, name)
-        if had and not wants:
-            raise LMMError(f"a model trained with {flag} continues only with {flag}")
         if wants:
             parts.append(w[at:at + size] if had else torch.zeros(size, w.shape[1], dtype=w.dtype))
         at += size if had else 0
@@ -90,15 +109,8 @@ def fit_attention(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
     """A warm start's weights for a network with relative attention biases (``ModelConfig.rel_frames``):
     a network without them gets zero biases (it computes what it did); one with them keeps its own, and
     must have as many offsets."""
-    if not new.rel_frames:
-        if old.rel_frames:
-            raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames; keep --rel-frames "
-                           f"{old.rel_frames}")
-        return weights
-    if old.rel_frames:
-        if old.rel_frames != new.rel_frames:
-            raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames, not {new.rel_frames}: "
-                           f"use --rel-frames {old.rel_frames}")
+    check_warm_start(old, new)
+    if not new.rel_frames or old.rel_frames:
         return weights
     dtype = weights["p.in_w"].dtype
     return {**weights, **{f"p.l{i}_rel_w": torch.zeros(new.heads, 2 * new.rel_frames + 1, dtype=dtype)
@@ -110,8 +122,7 @@ def fit_depth(weights: dict, old: ModelConfig, new: ModelConfig, seed: int = 0) 
     each initialised as a new model's layer but with its attention and feed-forward output projections
     (and their biases) zero, so each is the identity on its residual stream and the network computes
     exactly what ``old`` did until training moves them. Fewer layers than ``old`` is an ``LMMError``."""
-    if new.layers < old.layers:
-        raise LMMError(f"the warm start has {old.layers} layers; a model continued from it cannot have {new.layers}")
+    check_warm_start(old, new)
     if new.layers == old.layers:
         return weights
     gen = torch.Generator().manual_seed(seed)

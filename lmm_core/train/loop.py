@@ -140,6 +140,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
                                                            rel_frames=cfg.rel_frames,
                                                            layers=warm_cfg.layers + cfg.grow_layers,
                                                            sampling=cfg.sampling, **gate(cfg, warm_cfg)))
+        checkpoint.check_warm_start(warm_cfg, model_cfg)  # before any data is read
     if model_cfg is None:
         model_cfg = default_model_config(cfg)
     if cfg.mode_lr and not model_cfg.modes:
