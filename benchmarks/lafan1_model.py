@@ -51,11 +51,11 @@ def training_subjects(meta: dict, data: Path) -> tuple[list[int] | None, str]:
             continue
         found = sorted({int(m.group(1)) for p in files if (m := re.search(r"_subject(\d+)", p.name))})
         if found:
-            return found, f"its files ({spec})"
+            return found, f"read from the files of `{spec}`"
     m = re.search(r"_subject(\[\d+\]|\d)", spec)
     if m:
-        return sorted({int(c) for c in m.group(1).strip("[]")}), f"its file pattern ({spec}; the files are not here)"
-    return None, f"recorded as {spec}, whose files are not here"
+        return sorted({int(c) for c in m.group(1).strip("[]")}), f"read from the file pattern `{spec}` (its files are not here)"
+    return None, f"recorded as `{spec}`, whose files are not here"
 
 
 def main() -> None:
@@ -105,7 +105,7 @@ def main() -> None:
                     f"the two-stage transformer's {qin:.3f} {'met' if l2p30 <= qin else 'not met'}")
     meta = model.model.meta
     subjects, told = training_subjects(meta, args.data)
-    trained = (("subjects " + ", ".join(map(str, subjects)) + f" (from {told})") if subjects
+    trained = (("subjects " + ", ".join(map(str, subjects)) + f", {told}") if subjects
                else f"subjects unknown: {told}")
     # A model that trained on the test subject scores its own training data: say so before the figures.
     warning = ("**In-sample: this model trained on subject 4, the test subject here; these figures are not a "
