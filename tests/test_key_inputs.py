@@ -103,9 +103,9 @@ def test_a_warm_start_adds_both_with_the_answers_unchanged():
     # What a warm start cannot do, each said with the way out.
     with pytest.raises(LMMError, match="continues only with --key-time-inputs"):
         fit_inputs(dict(new.state_dict()), cfg, replace(cfg, key_time_inputs=False))
-    with pytest.raises(LMMError, match="keep --rel-frames 8"):
+    with pytest.raises(LMMError, match="continue it with --rel-frames 8"):
         fit_attention(dict(new.state_dict()), cfg, replace(cfg, rel_frames=0))
-    with pytest.raises(LMMError, match="use --rel-frames 8"):
+    with pytest.raises(LMMError, match="continue it with --rel-frames 8"):
         fit_attention(dict(new.state_dict()), cfg, replace(cfg, rel_frames=4))
 
 

@@ -21,7 +21,7 @@ from .config import ModelConfig
 from .features import FEATURES, NUM_GROUPS
 
 CONTACTS = 4
-INPUT = FEATURES + 2 * NUM_GROUPS  # before velocities, flow inputs and positions
+INPUT = FEATURES + 2 * NUM_GROUPS  # before velocities, key times, flow inputs and positions
 FLOW_INPUTS = FEATURES + 1  # a sampling model's noisy correction and flow time
 KEY_TIME = 8  # ``window.key_times``' numbers per frame
 

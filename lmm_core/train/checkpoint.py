@@ -78,12 +78,9 @@ def check_warm_start(old: ModelConfig, new: ModelConfig) -> None:
     for name, _, flag in _INPUT_BLOCKS:
         if getattr(old, name) and not getattr(new, name):
             raise LMMError(f"a model trained with {flag} continues only with {flag}")
-    if old.rel_frames and not new.rel_frames:
-        raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames; keep --rel-frames "
-                       f"{old.rel_frames}")
     if old.rel_frames and new.rel_frames != old.rel_frames:
-        raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames, not {new.rel_frames}: "
-                       f"use --rel-frames {old.rel_frames}")
+        raise LMMError(f"the warm start has relative attention over {old.rel_frames} frames: continue it with "
+                       f"--rel-frames {old.rel_frames}")
     if new.layers < old.layers:
         raise LMMError(f"the warm start has {old.layers} layers; a model continued from it cannot have {new.layers}")
 
