@@ -208,3 +208,24 @@ def test_growing_a_warm_start_by_layers_keeps_its_answers_until_trained():
         fit_depth(dict(old.state_dict()), CFG, replace(CFG, layers=1))
     with pytest.raises(LMMError, match="add --init-from"):
         TrainConfig(grow_layers=2)
+
+
+def test_dropout_acts_only_while_training():
+    """``--dropout`` (issue 24's regulariser): a training network drops a share of attention weights and
+    residual outputs, so two passes differ; in evaluation it is the same function as a network without it,
+    the one the numpy runtime computes."""
+    plain = _net(CFG, seed=3)
+    dropped = Network(CFG, dropout=0.3)
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 20, network.input_size(CFG))
+    labels = torch.zeros(2, dtype=torch.long)
+    with torch.no_grad():
+        dropped.train()
+        a, b = dropped(x, labels, labels)[0], dropped(x, labels, labels)[0]
+        assert (a - b).abs().max() > 1e-3
+        dropped.eval()
+        plain.eval()
+        np.testing.assert_array_equal(dropped(x, labels, labels)[0].numpy(), plain(x, labels, labels)[0].numpy())
+    p = plain.numpy_parameters()
+    want = network.forward(p, CFG, x.numpy(), labels.numpy(), labels.numpy())[0]
+    np.testing.assert_allclose(want, dropped(x, labels, labels)[0].detach().numpy(), atol=2e-4)

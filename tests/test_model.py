@@ -157,6 +157,18 @@ def test_hermite_baseline_keeps_the_velocity_at_keys():
     np.testing.assert_array_equal(a_r, b_r)
     with pytest.raises(ValueError, match="unknown baseline"):
         fill_baseline(rot, root, sparse, "cubic")
+    # Unknown frames may hold anything, NaN included: the fill never reads them (0 * NaN would be NaN).
+    # Context before the gap, the closing key with nothing after it: frame 31's NaN sits beside the key.
+    known = np.zeros((T, 22), dtype=bool)
+    known[:10] = True
+    known[30] = True
+    holed_rot, holed_root = rot.copy(), root.copy()
+    holed_rot[~known] = np.nan
+    holed_root[~known[:, 0]] = np.nan
+    want_r, want_p, _ = fill_baseline(rot, root, known, "hermite")
+    got_r, got_p, _ = fill_baseline(holed_rot, holed_root, known, "hermite")
+    np.testing.assert_array_equal(got_p, want_p)
+    np.testing.assert_array_equal(got_r, want_r)
 
 
 def test_untrained_model_is_the_interpolation_baseline():
@@ -325,6 +337,10 @@ def test_export_and_load(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "m.npz"]  # no temporary left
     m = runtime.load(path)
     assert m.cfg == CFG
+    # Options at their defaults are left out, so a runtime from before them still reads the file.
+    saved = json.loads(bytes(np.load(path)["meta"]).decode())["model_config"]
+    assert "rel_frames" not in saved and "modes" not in saved and "sampling" not in saved and saved["d_model"] == CFG.d_model
+    assert ModelConfig.from_dict(saved) == CFG
     np.testing.assert_array_equal(m.scale, np.full(FEATURES, 0.5))
     x = np.random.default_rng(0).normal(size=(1, 12, network.INPUT + 2 * CFG.pos_freqs)).astype(np.float32)
     np.testing.assert_allclose(network.forward(m.params, m.cfg, x, np.array([1]), np.array([1]))[0],

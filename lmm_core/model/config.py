@@ -103,9 +103,21 @@ class ModelConfig:
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
+    def saved_dict(self) -> dict[str, Any]:
+        """The config as a weights file stores it: every field, except the later options (``OPTIONAL``) left
+        at their defaults, so that a runtime from before an option still reads a model that does not use it."""
+        default = ModelConfig()
+        return {k: v for k, v in asdict(self).items() if not (k in OPTIONAL and v == getattr(default, k))}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], what: str = "model config") -> "ModelConfig":
         return strict_from_dict(cls, data, what)
+
+
+# Options that came after the first shipped models. Each one's default is what a file without the key means
+# (the comments above say so), so a weights file may leave it out.
+OPTIONAL = ("baseline", "velocity_inputs", "gate_frames", "sampling", "noise_frames", "flow_scale_frames",
+            "flow_skip", "flow_unit", "guess_in_output_units", "modes", "key_time_inputs", "rel_frames")
 
 
 def strict_from_dict(cls, data: dict[str, Any], what: str):

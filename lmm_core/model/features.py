@@ -154,7 +154,10 @@ def _keep_key_velocities(rot: np.ndarray, pos: np.ndarray, src: np.ndarray, src_
     h1 = np.where(end, s * s * (s - 1), 0.0)
     a0, b0, am0, bp0, n0 = a[:, 0], b[:, 0], am[:, 0], bp[:, 0], n[:, :1]
     mean_v = (src_pos[b0] - src_pos[a0]) / n0
-    pos += (h0[:, :1] * n0) * (src_pos[a0] - src_pos[am0] - mean_v) + (h1[:, :1] * n0) * (src_pos[bp0] - src_pos[b0] - mean_v)
+    # np.where, not a zero weight: an unknown neighbour may hold anything, NaN included, and 0 * NaN is NaN.
+    d0 = np.where(start[:, :1], src_pos[a0] - src_pos[am0] - mean_v, 0.0)
+    d1 = np.where(end[:, :1], src_pos[bp0] - src_pos[b0] - mean_v, 0.0)
+    pos += (h0[:, :1] * n0) * d0 + (h1[:, :1] * n0) * d1
     # Angular velocities as axis-angle per frame in the joint's own (local) frame; only the entries that
     # move (a frame with neither weight keeps its slerp exactly).
     moved = (h0 != 0) | (h1 != 0)
@@ -164,8 +167,8 @@ def _keep_key_velocities(rot: np.ndarray, pos: np.ndarray, src: np.ndarray, src_
     sa, sb, sam, sbp = src[a[moved], gi], src[b[moved], gi], src[am[moved], gi], src[bp[moved], gi]
     nm = n[moved][:, None]
     mean_w = R.to_scaled_axis(R.inv_mul(sa, sb)) / nm
-    w0 = R.to_scaled_axis(R.inv_mul(sam, sa))
-    w1 = R.to_scaled_axis(R.inv_mul(sb, sbp))
+    w0 = np.where(start[moved][:, None], R.to_scaled_axis(R.inv_mul(sam, sa)) - mean_w, 0.0)
+    w1 = np.where(end[moved][:, None], R.to_scaled_axis(R.inv_mul(sb, sbp)) - mean_w, 0.0)
     reach = np.minimum(nm, ROTATION_HORIZON)
-    offset = reach * (h0[moved][:, None] * (w0 - mean_w) + h1[moved][:, None] * (w1 - mean_w))
+    offset = reach * (h0[moved][:, None] * w0 + h1[moved][:, None] * w1)
     rot[ti, gi] = R.mul(rot[ti, gi], R.from_scaled_axis(offset))

@@ -48,6 +48,8 @@ class TrainConfig:
     lr: float = _opt(4e-4, "peak learning rate (cosine decay after the warm-up; 0 trains nothing)", 0.0, 1.0)
     warmup: int = _opt(150, "steps of learning-rate warm-up", 1, 10_000_000)
     weight_decay: float = _opt(0.01, "AdamW weight decay", 0.0, 10.0)
+    dropout: float = _opt(0.0, "share of attention weights and of each layer's residual outputs dropped while "
+                               "training (a regulariser for small data such as LAFAN1; inference never drops)", 0.0, 0.9)
     position_weight: float = _opt(10.0, "weight of the joint-position loss (metres)", 0.0, 1e6)
     spread_weight: float = _opt(0.25, "weight of the position loss in units of each joint coordinate's spread "
                                       "over training windows, the way L2P measures (0: off)", 0.0, 1e6)

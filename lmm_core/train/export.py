@@ -97,7 +97,7 @@ def export(checkpoint_path: Path, path: Path, bank: bool = True) -> Path:
         # Only canonical models generate (the commands that do work through the canonical body); a
         # benchmark model on a rig's own skeleton carries no segments of its data.
         arrays.update(segment_bank(saved_config(state["train_config"], "train config"), model_cfg))
-    meta = {"format": checkpoint.FORMAT, "model_config": state["model_config"], "train_config": state["train_config"], "step": state["step"]}
+    meta = {"format": checkpoint.FORMAT, "model_config": model_cfg.saved_dict(), "train_config": state["train_config"], "step": state["step"]}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no ".npz" to it

@@ -183,7 +183,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, resume: bool =
             model_cfg = replace(model_cfg, flow_unit=True)
     if not model_cfg.sampling:
         unit_table = None
-    net = Network(model_cfg)
+    net = Network(model_cfg, dropout=cfg.dropout)
     if warm is not None:
         weights = checkpoint.fit_vocabulary(warm["model"], warm_cfg, model_cfg)
         weights = checkpoint.fit_modes(weights, warm_cfg, model_cfg, cfg.seed)

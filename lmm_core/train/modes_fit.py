@@ -35,6 +35,8 @@ def collect(net: Network, prepared) -> dict[str, np.ndarray]:
     0 on known ones (so errors are squared normalised feature errors), ``window (N,)``."""
     hs, ys, ws, wins = [], [], [], []
     first = 0
+    was_training = net.training
+    net.eval()  # the fit reads the network as the runtime will: no dropout
     with torch.no_grad():
         for prep in prepared:
             h = net.trunk(prep.x, prep.action, prep.style)[:, 3:].float()
@@ -51,6 +53,7 @@ def collect(net: Network, prepared) -> dict[str, np.ndarray]:
             ws.append(w[rows].numpy())
             wins.append(b_idx.numpy() + first)
             first += prep.x.shape[0]
+    net.train(was_training)
     return {"h": np.concatenate(hs).astype(np.float32), "y": np.concatenate(ys).astype(np.float32),
             "w": np.concatenate(ws).astype(np.float32), "window": np.concatenate(wins)}
 

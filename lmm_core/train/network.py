@@ -15,9 +15,12 @@ from ..model.network import CONTACTS, input_size, relative_index
 class Network(nn.Module):
     """Pre-LayerNorm transformer over frames; see ``lmm_core.model.network`` for the token layout."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0):
+        """``dropout``: the share of attention weights and of each residual branch's output zeroed while
+        training (``TrainConfig.dropout``); evaluation and the numpy runtime never drop anything."""
         super().__init__()
         self.cfg = cfg
+        self.dropout = float(dropout)
         d, ff = cfg.d_model, cfg.d_model * cfg.ff_mult
         n_in = input_size(cfg)
         P = lambda *shape, std=0.02: nn.Parameter(torch.randn(*shape) * std)  # noqa: E731
@@ -73,6 +76,8 @@ class Network(nn.Module):
         h = torch.cat([special, frames], dim=1)
         n = h.shape[1]
         index = torch.as_tensor(relative_index(T, cfg.rel_frames), device=x.device) if cfg.rel_frames else None
+        drop = self.dropout if self.training else 0.0
+        branch = (lambda t: nn.functional.dropout(t, drop, training=True)) if drop else (lambda t: t)  # noqa: E731
         for i in range(cfg.layers):
             pre = f"l{i}_"
             a = nn.functional.layer_norm(h, (d,), p[pre + "ln1_g"], p[pre + "ln1_b"], eps=1e-5)
@@ -81,10 +86,11 @@ class Network(nn.Module):
             bias = None
             if index is not None:  # as ``network.relative_bias``: only between frame tokens
                 bias = nn.functional.pad(p[pre + "rel_w"][:, index], (3, 0, 3, 0)).to(q.dtype)
-            o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-            h = h + o.transpose(1, 2).reshape(B, n, d) @ p[pre + "out_w"] + p[pre + "out_b"]
+            o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)
+            h = h + branch(o.transpose(1, 2).reshape(B, n, d) @ p[pre + "out_w"] + p[pre + "out_b"])
             a = nn.functional.layer_norm(h, (d,), p[pre + "ln2_g"], p[pre + "ln2_b"], eps=1e-5)
-            h = h + nn.functional.gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"], approximate="tanh") @ p[pre + "ff2_w"] + p[pre + "ff2_b"]
+            ff = nn.functional.gelu(a @ p[pre + "ff1_w"] + p[pre + "ff1_b"], approximate="tanh")
+            h = h + branch(ff @ p[pre + "ff2_w"] + p[pre + "ff2_b"])
         return nn.functional.layer_norm(h, (d,), p["lnf_g"], p["lnf_b"], eps=1e-5)
 
     def numpy_parameters(self) -> dict[str, np.ndarray]:
