@@ -99,3 +99,37 @@ def test_a_skip_model_is_the_same_regressor_at_t0_and_keeps_keys_when_drawing(cl
     r, p, _ = skip.fill(clip.rotations[:60], clip.root_positions[:60], known, sample=Sample.seeded(2))
     np.testing.assert_allclose(r[known], clip.rotations[:60][known], atol=1e-9)
     assert not np.allclose(r, a[0])
+
+
+def test_pace_augmentation_plays_each_window_at_its_own_speed():
+    """``--speed-augment S``: a clip walking at a steady 1.5 cm/frame comes out of each window at its own
+    pace between 1/(1+S) and 1+S times that, steady within the window; rotations stay unit quaternions on
+    the path between captured frames; contacts come from the nearest captured frame; and S = 0 draws exactly
+    the plain windows."""
+    from lmm_core import rotations as R
+    from lmm_core.train.data import Corpus
+
+    frames = 300
+    t = np.arange(frames, dtype=float)
+    rot = np.tile(R.identity(), (frames, 22, 1))
+    rot[:, 3] = R.from_axis_angle(np.array([1.0, 0.0, 0.0]), 0.01 * t)  # a knee bending steadily
+    root = np.stack([np.zeros(frames), np.full(frames, 0.9), 0.015 * t], axis=1)
+    con = np.zeros((frames, 4), dtype=bool)
+    con[:, 0] = (t.astype(int) // 10) % 2 == 0
+    one = np.array([1])
+    corpus = Corpus(["walk"], rot, root, con, np.array([frames]), one, one, one, (rot, root, con))
+    b = corpus.sample(np.random.default_rng(0), 200, 40, mirror=False, speed=0.25)
+    step = np.diff(b.root[..., 2], axis=1)  # (B, 39)
+    pace = step[:, 0] / 0.015
+    np.testing.assert_allclose(step, step[:, :1].repeat(39, axis=1), atol=1e-9)
+    assert pace.min() >= 1 / 1.25 - 1e-9 and pace.max() <= 1.25 + 1e-9
+    assert (pace < 0.9).mean() > 0.2 and (pace > 1.1).mean() > 0.2
+    np.testing.assert_allclose(np.linalg.norm(b.rotations, axis=-1), 1.0, atol=1e-9)
+    angle = R.to_scaled_axis(b.rotations[:, :, 3])[..., 0]
+    np.testing.assert_allclose(np.diff(angle, axis=1), 0.01 * pace[:, None].repeat(39, axis=1), atol=1e-9)
+    captured = np.round(b.root[..., 2] / 0.015).astype(int)
+    np.testing.assert_array_equal(b.contacts[..., 0], con[captured, 0])
+    plain, old = corpus.sample(np.random.default_rng(5), 8, 40), corpus.sample(np.random.default_rng(5), 8, 40, speed=0.0)
+    np.testing.assert_array_equal(plain.root, old.root)
+    with pytest.raises(Exception, match="frames long"):
+        corpus.sample(np.random.default_rng(0), 2, 260, speed=0.25)

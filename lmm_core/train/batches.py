@@ -114,11 +114,11 @@ def batches(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, stats: tup
     for _ in range(start, cfg.steps):
         if cfg.protocol_windows:
             window = 11 + int(rng.integers(1, cfg.max_gap + 1))
-            batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
+            batch = corpus.sample(rng, cfg.batch, window, cfg.mirror, cfg.speed_augment)
             known, hide, scored = protocol_masks(cfg.batch, window)
         else:
             window = int(rng.choice(cfg.windows))
-            batch = corpus.sample(rng, cfg.batch, window, cfg.mirror)
+            batch = corpus.sample(rng, cfg.batch, window, cfg.mirror, cfg.speed_augment)
             known, hide, scored = task_masks(rng, cfg.batch, window, cfg.task_mix, cfg.max_gap)
             if cfg.push_share > 0:
                 perturb(rng, batch, known, cfg.push_share, hide)

@@ -60,6 +60,8 @@ class TrainConfig:
                                     "capture's (metres/frame) while the capture's foot is planted (0: off)", 0.0, 1e6)
     intent_weight: float = _opt(0.2, "weight of the action and style recognition loss", 0.0, 1e6)
     mirror: bool = _opt(True, "mirror augmentation (half the windows left-right mirrored)")
+    speed_augment: float = _opt(0.0, "pace augmentation: each window played at its own speed, from 1/(1+S) to 1+S "
+                                     "times the capture's (0: off)", 0.0, 1.0)
     init_from: str = _opt("", "start from this checkpoint's (or exported .npz model's) weights and statistics "
                               "(a warm start)")
     velocity_inputs: bool = _opt(False, "frame tokens also carry each feature's change from the previous frame "

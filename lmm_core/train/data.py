@@ -100,20 +100,40 @@ class Corpus:
     def frames(self) -> int:
         return int(self.lengths.sum())
 
-    def sample(self, rng: np.random.Generator, batch: int, window: int, mirror: bool = True) -> Batch:
-        valid = np.maximum(self.lengths - window + 1, 0)
+    def sample(self, rng: np.random.Generator, batch: int, window: int, mirror: bool = True,
+               speed: float = 0.0) -> Batch:
+        """``batch`` windows of ``window`` frames. ``speed`` > 0 plays each window at its own pace, drawn
+        log-uniformly from ``1 / (1 + speed)`` to ``1 + speed`` times the capture's (rotations slerped and the
+        root lerped between the captured frames, contacts from the nearest): the same motion done faster
+        or slower, as another performer might (``TrainConfig.speed_augment``). 0 draws exactly as before."""
+        span = window if speed <= 0 else int(np.ceil((window - 1) * (1 + speed))) + 1
+        valid = np.maximum(self.lengths - span + 1, 0)
         if valid.sum() == 0:
-            raise LMMError(f"no clip is {window} frames long")
+            raise LMMError(f"no clip is {span} frames long")
         clip = rng.choice(len(valid), size=batch, p=valid / valid.sum())
         offset = (rng.random(batch) * valid[clip]).astype(int)
-        idx = (self.starts[clip] + offset)[:, None] + np.arange(window)[None]
         flip = (rng.random(batch) < 0.5) if mirror else np.zeros(batch, dtype=bool)
         f = flip[:, None]
-        rot = np.where(f[..., None, None], self.rot_m[idx], self.rot[idx]).astype(np.float64)
-        root = np.where(f[..., None], self.root_m[idx], self.root[idx]).astype(np.float64)
-        contacts = np.where(f[..., None], self.contacts_m[idx], self.contacts[idx])
+        if speed <= 0:
+            idx = (self.starts[clip] + offset)[:, None] + np.arange(window)[None]
+            rot = np.where(f[..., None, None], self.rot_m[idx], self.rot[idx]).astype(np.float64)
+            root = np.where(f[..., None], self.root_m[idx], self.root[idx]).astype(np.float64)
+            contacts = np.where(f[..., None], self.contacts_m[idx], self.contacts[idx])
+        else:
+            pace = np.exp(rng.uniform(-np.log1p(speed), np.log1p(speed), batch))
+            at = pace[:, None] * np.arange(window)[None]  # frames after the window's first, (B, W)
+            lo = np.minimum(np.floor(at).astype(int), span - 2)
+            frac = at - lo
+            first = (self.starts[clip] + offset)[:, None]
+            a, b = first + lo, first + lo + 1
+            pick = lambda arr, arr_m, i: np.where(f.reshape((batch, 1) + (1,) * (arr.ndim - 1)), arr_m[i], arr[i])  # noqa: E731
+            ra, rb = pick(self.rot, self.rot_m, a).astype(np.float64), pick(self.rot, self.rot_m, b).astype(np.float64)
+            rot = R.slerp(ra, rb, np.broadcast_to(frac[..., None], ra.shape[:-1]))
+            root = pick(self.root, self.root_m, a) * (1 - frac[..., None]) + pick(self.root, self.root_m, b) * frac[..., None]
+            contacts = np.where((frac < 0.5)[..., None], pick(self.contacts, self.contacts_m, a),
+                                pick(self.contacts, self.contacts_m, b))
         action = np.where(flip, self.action_mirrored[clip], self.action[clip])
-        return Batch(rot, root, contacts, action, self.style[clip].copy())
+        return Batch(rot, root.astype(np.float64), contacts, action, self.style[clip].copy())
 
 
 def _index(vocab: tuple[str, ...]) -> dict[str, int]:
