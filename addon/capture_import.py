@@ -7,6 +7,10 @@ named after the calibration's cameras): BlazePose detects the keypoints, which n
 Blender's Python (``pip install 'lmm[capture]'``; without it the import says so in one sentence), and the
 detections are cached beside the folder (``videos.keypoints/``) so a second import is quick. Bad input is
 one reported sentence, as for every LMM operator.
+
+From the File menu the import runs in the background (``operators._Modal``): the status bar shows its
+progress, Blender stays responsive, and Esc stops it with nothing imported (the detection stops at its next
+frame; cameras already detected stay cached). From a script it runs at once.
 """
 # No "from __future__ import annotations": Blender reads property annotations as live objects.
 from pathlib import Path
@@ -14,10 +18,10 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
-from .operators import _run
+from .operators import _Modal
 
 
-class LMM_OT_import_capture(bpy.types.Operator):
+class LMM_OT_import_capture(_Modal, bpy.types.Operator):
     """Make an armature's motion from calibrated cameras' 2D keypoints (triangulate, solve the skeleton)"""
 
     bl_idname = "lmm.import_capture"
@@ -45,43 +49,63 @@ class LMM_OT_import_capture(bpy.types.Operator):
     sync: BoolProperty(name="Synchronise Cameras", description="Find each camera's frame offset from the keypoints", default=True)
     limits: BoolProperty(name="Joint Limits", description="Keep joints inside the learned joint limits", default=True)
     update_scene: BoolProperty(name="Update Scene", description="Set the scene's frame rate and range to the motion's", default=True)
+    in_steps: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)  # set by the menu's dialog: run modal
+
+    status = "LMM: capturing..."
+    cancelled_note = "Cancelled; nothing was imported"
 
     def invoke(self, context, event):
+        self.in_steps = True
         return context.window_manager.invoke_props_dialog(self, width=480)
 
     def execute(self, context):
+        # After the dialog: in steps, in the background; from a script: at once.
+        return self.start(context) if self.in_steps else _Modal.execute(self, context)
+
+    def job(self, context, report=None):
+        """Read the inputs on Blender's thread, solve the capture in a worker thread (``jobs.in_background``:
+        no Blender data there), then make the armature on Blender's thread."""
         # Imported here, as the operators do: enabling the add-on does not load numpy and the core.
-        from . import bridge
+        from . import bridge, jobs
         from ._core import LMMError, capture
 
-        def work(progress):
-            if not self.calibration or not self.keypoints:
-                raise LMMError("choose a calibration file and the keypoints (an .npz, or the folder of camera folders)")
-            scene = context.scene
-            source = Path(bpy.path.abspath(self.keypoints))
+        if not self.calibration or not self.keypoints:
+            raise LMMError("choose a calibration file and the keypoints (an .npz, or the folder of camera folders)")
+        scene = context.scene
+        calibration = bpy.path.abspath(self.calibration)
+        source = Path(bpy.path.abspath(self.keypoints))
+        scene_fps = bridge.scene_fps(scene)
+        fps, sync, limits, layout = self.fps, self.sync, self.limits, self.keypoint_format
+        update_scene = self.update_scene
+
+        def solve(progress):
             if source.exists() and capture.video.video_files([source]) is not None:
                 # Videos: detection, then the pipeline; the detections are kept beside the folder.
                 cache = source.with_name(source.name.split(".")[0] + ".keypoints")
-                options = capture.CaptureOptions(fps=self.fps or None, sync=self.sync, limits=self.limits)
-                result = capture.capture_files(bpy.path.abspath(self.calibration), [source], options,
-                                               progress=lambda f: progress(0.7 * f), cache=cache)
-            else:
-                calib = capture.read_calibration(bpy.path.abspath(self.calibration))
-                kp = capture.read_keypoints(bpy.path.abspath(self.keypoints), self.keypoint_format)
-                fps = self.fps or kp.fps or bridge.scene_fps(scene)
-                options = capture.CaptureOptions(fps=fps, sync=self.sync, limits=self.limits)
-                result = capture.capture(calib, kp, options, progress=lambda f: progress(0.7 * f))
-            motion = result.motion
-            name = Path(bpy.path.abspath(self.keypoints)).name.split(".")[0] or "Capture"
-            obj = bridge.armature_from_motion(motion, scale=bridge.blender_scale("m", scene), name=name,
-                                              frame_start=scene.frame_start, progress=lambda f: progress(0.7 + 0.3 * f))
-            if self.update_scene:
-                bridge.fit_scene_to_motion(scene, motion, scene.frame_start)
-            offsets = ", ".join(f"{n} {int(o):+d}" for n, o in zip(result.cameras, result.offsets))
-            return (f"Captured {obj.name!r}: {motion.num_frames} frames at {motion.fps:g} fps from {len(result.cameras)} cameras "
-                    f"(frame offsets {offsets})")
+                options = capture.CaptureOptions(fps=fps or None, sync=sync, limits=limits)
+                return capture.capture_files(calibration, [source], options, progress=progress, cache=cache)
+            calib = capture.read_calibration(calibration)
+            kp = capture.read_keypoints(str(source), layout)
+            options = capture.CaptureOptions(fps=fps or kp.fps or scene_fps, sync=sync, limits=limits)
+            return capture.capture(calib, kp, options, progress=progress)
 
-        return _run(self, context, work, "LMM: solving the capture...")
+        def work():
+            result = yield from jobs.in_background(solve, reports=True)
+
+            def finish():
+                motion = result.motion
+                name = source.name.split(".")[0] or "Capture"
+                obj = bridge.armature_from_motion(motion, scale=bridge.blender_scale("m", scene), name=name,
+                                                  frame_start=scene.frame_start)
+                if update_scene:
+                    bridge.fit_scene_to_motion(scene, motion, scene.frame_start)
+                offsets = ", ".join(f"{n} {int(o):+d}" for n, o in zip(result.cameras, result.offsets))
+                return (f"Captured {obj.name!r}: {motion.num_frames} frames at {motion.fps:g} fps from "
+                        f"{len(result.cameras)} cameras (frame offsets {offsets})")
+
+            return finish
+
+        return jobs.Job(work(), report)
 
 
 def menu_import(self, context):

@@ -23,30 +23,52 @@ T = TypeVar("T")
 _FINISHING = 0.95  # the progress a job reports when it starts writing
 
 
-def in_background(work: Callable[[], T], expected: float = 1.0, poll: float = 0.02) -> Generator[float, None, T]:
-    """Job part: run ``work`` in a worker thread and yield an estimate of its progress (0 to below 1, from
-    ``expected`` seconds) every ``poll`` seconds until it is done; returns what it returns, or raises what
-    it raised.
+class Stopped(Exception):
+    """Raised inside a background worker's progress report once its job was cancelled: the worker stops there."""
 
-    ``work`` must touch no Blender data (only numpy and ``lmm_core``: the model, a key fit), since Blender's
-    data is not thread-safe. The model's answer is then the same as in one piece (cutting the action into
-    pieces for the model would change it: the model and its clean-up see the whole motion), while Blender
-    redraws and hears Esc. A cancelled job drops the result; the thread ends on its own.
+
+def in_background(work: Callable[..., T], expected: float = 1.0, poll: float = 0.02,
+                  reports: bool = False) -> Generator[float, None, T]:
+    """Job part: run ``work`` in a worker thread and yield its progress (0 to below 1) every ``poll`` seconds
+    until it is done; returns what it returns, or raises what it raised.
+
+    Without ``reports`` the progress is an estimate from ``expected`` seconds. With ``reports``, ``work`` is
+    called as ``work(report)`` and says its own progress through ``report(fraction)``; once the job is
+    cancelled that call raises ``Stopped``, so a long worker (minutes of video detection) ends at its next
+    report instead of running on unseen.
+
+    ``work`` must touch no Blender data (only numpy and ``lmm_core``: the model, a key fit, a capture), since
+    Blender's data is not thread-safe. The model's answer is then the same as in one piece (cutting the action
+    into pieces for the model would change it: the model and its clean-up see the whole motion), while
+    Blender redraws and hears Esc. A cancelled job drops the result.
     """
-    box: dict = {}
+    box: dict = {"progress": 0.0}
+
+    def report(fraction: float) -> None:
+        if box.get("stop"):
+            raise Stopped()
+        box["progress"] = min(max(float(fraction), 0.0), 0.999)
 
     def target() -> None:
         try:
-            box["value"] = work()
+            box["value"] = work(report) if reports else work()
+        except Stopped:
+            pass
         except BaseException as exc:  # noqa: BLE001 (re-raised in the job, on Blender's thread)
             box["error"] = exc
 
     thread = threading.Thread(target=target, name="lmm-job", daemon=True)
     start = time.perf_counter()
     thread.start()
-    while thread.is_alive():
-        thread.join(poll)
-        yield 1.0 - math.exp(-(time.perf_counter() - start) / max(expected, 1e-3))
+    try:
+        while thread.is_alive():
+            thread.join(poll)
+            if reports:
+                yield box["progress"]
+            else:
+                yield 1.0 - math.exp(-(time.perf_counter() - start) / max(expected, 1e-3))
+    finally:
+        box["stop"] = True  # closed part way (cancelled): the worker stops at its next report
     if "error" in box:
         raise box["error"]
     return box["value"]

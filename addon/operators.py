@@ -231,21 +231,101 @@ class _KeyOptions:
                           selected_only=self.selected_only, seed=self.seed, variation=self.variation)
 
 
-class _Steps:
+class _Modal:
     """Long work as a modal operator: progress in the status bar, Esc to cancel with nothing changed.
 
+    ``job(context, report)`` returns a ``jobs.Job`` (``report`` hears its progress). ``start`` steps it from a
+    timer (Blender stays responsive); ``execute`` (scripts, the redo panel) runs it at once.
+    """
+
+    status = "LMM: working..."
+    cancelled_note = "Cancelled; the action is as it was"
+    running = None  # what the modal job under way is doing, or None (class-wide: one job at a time)
+
+    def job(self, context, report=None):
+        raise NotImplementedError
+
+    def execute(self, context):
+        return _run(self, context, lambda progress: self.job(context, progress).run(), self.status)
+
+    def start(self, context):
+        """Run the job in steps from a timer; all at once where there is no window to hold one."""
+        from ._core import LMMError
+
+        wm = context.window_manager
+        if context.window is None:  # no window to hold a timer (a script, the background): all at once
+            return _Modal.execute(self, context)
+        if _Modal.running is not None:  # one at a time: two jobs would key the same action
+            self.report({"ERROR"}, f"LMM is still working ({_Modal.running}); wait for it, or press Esc to stop it")
+            return {"CANCELLED"}
+        try:
+            self._job = self.job(context, wm.progress_update)
+        except LMMError as exc:
+            self.report({"ERROR"}, " ".join(str(exc).split()))
+            return {"CANCELLED"}
+        wm.progress_begin(0.0, 1.0)
+        self._say(context, 0.0)
+        _Modal.running = self.status.removeprefix("LMM: ").rstrip(".")
+        self._timer = wm.event_timer_add(0.01, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def invoke(self, context, event):
+        return self.start(context)
+
+    def _say(self, context, fraction: float) -> None:
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None:
+            workspace.status_text_set(f"{self.status} {100 * fraction:.0f}% (Esc to cancel)")
+
+    def _end(self, context) -> None:
+        _Modal.running = None
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None:
+            workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        from ._core import LMMError
+
+        if event.type == "ESC":
+            self._job.cancel()
+            self._end(context)
+            self.report({"WARNING"}, self.cancelled_note)
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            done = self._job.step(0.05)  # a twentieth of a second of work, then Blender redraws
+        except LMMError as exc:
+            self._end(context)
+            self.report({"ERROR"}, " ".join(str(exc).split()))
+            return {"CANCELLED"}
+        except BaseException:
+            self._end(context)
+            raise
+        if not done:
+            self._say(context, self._job.progress)
+            return {"RUNNING_MODAL"}
+        self._end(context)
+        self.report({"INFO"}, self._job.message or "")
+        return {"FINISHED"}
+
+
+class _Steps(_Modal):
+    """A modal job on the selected armature's animation.
+
     ``work(context, obj)`` returns a job generator (``jobs``): it reads and computes in steps and returns
-    the ``finish`` that writes. ``invoke`` steps it from a timer (Blender stays responsive); ``execute``
-    (scripts, the redo panel) runs it at once. With ``preview`` ticked, ``finish`` runs on a trial action
-    (``proposal``). ``trial_copy``: the work adds keys to the rig's action (the trial is a copy of it), or
-    assigns a new action.
+    the ``finish`` that writes. With ``preview`` ticked, ``finish`` runs on a trial action (``proposal``).
+    ``trial_copy``: the work adds keys to the rig's action (the trial is a copy of it), or assigns a new
+    action.
     """
 
     preview: BoolProperty(name="Preview", description="Show the result on a trial action first; Apply, Discard or "
                           "Re-roll it in the panel", default=False)
     trial_copy = True
-    status = "LMM: working..."
-    running = None  # what the modal job under way is doing, or None (class-wide: one job at a time)
 
     def work(self, context, obj):
         raise NotImplementedError
@@ -266,70 +346,6 @@ class _Steps:
 
             work = on_trial(work)
         return jobs.Job(work, report)
-
-    def execute(self, context):
-        return _run(self, context, lambda progress: self.job(context, progress).run(), self.status)
-
-    def invoke(self, context, event):
-        from ._core import LMMError
-
-        wm = context.window_manager
-        if context.window is None:  # no window to hold a timer (a script, the background): all at once
-            return self.execute(context)
-        if _Steps.running is not None:  # one at a time: two jobs would key the same action
-            self.report({"ERROR"}, f"LMM is still working ({_Steps.running}); wait for it, or press Esc to stop it")
-            return {"CANCELLED"}
-        try:
-            self._job = self.job(context, wm.progress_update)
-        except LMMError as exc:
-            self.report({"ERROR"}, " ".join(str(exc).split()))
-            return {"CANCELLED"}
-        wm.progress_begin(0.0, 1.0)
-        self._say(context, 0.0)
-        _Steps.running = self.status.removeprefix("LMM: ").rstrip(".")
-        self._timer = wm.event_timer_add(0.01, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def _say(self, context, fraction: float) -> None:
-        workspace = getattr(context, "workspace", None)
-        if workspace is not None:
-            workspace.status_text_set(f"{self.status} {100 * fraction:.0f}% (Esc to cancel)")
-
-    def _end(self, context) -> None:
-        _Steps.running = None
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        workspace = getattr(context, "workspace", None)
-        if workspace is not None:
-            workspace.status_text_set(None)
-
-    def modal(self, context, event):
-        from ._core import LMMError
-
-        if event.type == "ESC":
-            self._job.cancel()
-            self._end(context)
-            self.report({"WARNING"}, "Cancelled; the action is as it was")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        try:
-            done = self._job.step(0.05)  # a twentieth of a second of work, then Blender redraws
-        except LMMError as exc:
-            self._end(context)
-            self.report({"ERROR"}, " ".join(str(exc).split()))
-            return {"CANCELLED"}
-        except BaseException:
-            self._end(context)
-            raise
-        if not done:
-            self._say(context, self._job.progress)
-            return {"RUNNING_MODAL"}
-        self._end(context)
-        self.report({"INFO"}, self._job.message or "")
-        return {"FINISHED"}
 
 
 class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):

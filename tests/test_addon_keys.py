@@ -212,7 +212,7 @@ def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_
     # to run a modal operator in, so its methods are called on a stand-in for the running operator).
     ops = importlib.import_module(f"{addon.__name__}.operators").LMM_OT_inbetween
     reports = []
-    running = types.SimpleNamespace(status="LMM: in-betweening...", report=lambda kind, text: reports.append(text))
+    running = types.SimpleNamespace(status="LMM: in-betweening...", cancelled_note=ops.cancelled_note, report=lambda kind, text: reports.append(text))
     running._end = lambda context: ops._end(running, context)
     running._say = lambda context, fraction: ops._say(running, context, fraction)
     running._job = jobs.Job(animate.inbetween(bpy.context, obj, model.load(bpy.context),
@@ -269,7 +269,7 @@ def test_the_modal_runs_to_the_end_in_steps_as_execute_does(addon):
     assert bpy.ops.lmm.inbetween() == {"FINISHED"}
     stepped = _metarig()
     reports, steps = [], 0
-    running = types.SimpleNamespace(status="LMM: in-betweening...", report=lambda kind, text: reports.append(text))
+    running = types.SimpleNamespace(status="LMM: in-betweening...", cancelled_note=ops.cancelled_note, report=lambda kind, text: reports.append(text))
     running._end = lambda context: ops._end(running, context)
     running._say = lambda context, fraction: ops._say(running, context, fraction)
     running._job = jobs.Job(animate.inbetween(bpy.context, stepped, model.load(bpy.context), (1, 56)))

@@ -98,3 +98,82 @@ def test_import_capture_from_a_folder_of_real_videos(operator, demo_footage):
         head = obj.matrix_world @ obj.pose.bones["head"].head
         pelvis = obj.matrix_world @ obj.pose.bones["pelvis"].head
         assert head.z > pelvis.z + 0.3
+
+
+def test_import_capture_runs_in_the_background_and_esc_leaves_nothing(operator, tmp_path):
+    """From the File menu the import is a modal job: the solve runs in a worker thread with its progress in
+    the status bar, and Esc stops it with no armature made (headless Blender has no window to run a modal
+    operator in, so its methods are called on a stand-in for the running operator, as for the in-between)."""
+    import time
+    import types
+
+    from addon import capture_import, jobs
+
+    motion = source(frames=600)
+    _, calib, kp, _ = footage(motion, BODY25, 4, S.Corruption(noise_px=1.0, max_offset=2), seed=12)
+    write_calibration(calib, tmp_path / "calib.yml")
+    for c, name in enumerate(calib.names):
+        write_openpose_folder(kp.data[c], tmp_path / "long" / name, prefix=name)
+    bpy.context.scene.render.fps = 30
+    ops = capture_import.LMM_OT_import_capture
+    objects = len(bpy.data.objects)
+
+    def running_import():
+        reports = []
+        running = types.SimpleNamespace(calibration=str(tmp_path / "calib.yml"), keypoints=str(tmp_path / "long"),
+                                        keypoint_format="auto", fps=0.0, sync=True, limits=True, update_scene=True,
+                                        status=ops.status, cancelled_note=ops.cancelled_note,
+                                        report=lambda kind, text: reports.append(text))
+        running._end = lambda context: ops._end(running, context)
+        running._say = lambda context, fraction: ops._say(running, context, fraction)
+        running._job = ops.job(running, bpy.context)
+        running._timer = bpy.context.window_manager.event_timer_add(1.0)
+        return running, reports
+
+    running, reports = running_import()
+    assert ops.modal(running, bpy.context, types.SimpleNamespace(type="TIMER")) == {"RUNNING_MODAL"}
+    assert ops.modal(running, bpy.context, types.SimpleNamespace(type="ESC")) == {"CANCELLED"}
+    assert reports == ["Cancelled; nothing was imported"] and len(bpy.data.objects) == objects
+    # Run to the end: the same armature the import makes at once, after steps that each kept Blender free.
+    running, reports = running_import()
+    steps, start = 0, time.perf_counter()
+    while (result := ops.modal(running, bpy.context, types.SimpleNamespace(type="TIMER"))) == {"RUNNING_MODAL"}:
+        steps += 1
+        assert time.perf_counter() - start < 120
+    assert result == {"FINISHED"} and steps >= 2 and reports[-1].startswith("Captured 'long'")
+    assert bpy.data.objects["long"].type == "ARMATURE" and len(bpy.data.objects) == objects + 1
+
+
+def test_a_cancelled_background_worker_stops_at_its_next_report():
+    import time
+
+    from addon import jobs
+
+    seen = []
+
+    def work(report):
+        for i in range(10_000):
+            report(i / 10_000)
+            seen.append(i)
+            time.sleep(0.001)
+        return "done"
+
+    part = jobs.in_background(work, reports=True, poll=0.01)
+    fractions = [next(part) for _ in range(5)]
+    assert 0 < fractions[-1] < 0.5 and fractions == sorted(fractions)
+    part.close()  # the job was cancelled
+    time.sleep(0.1)
+    stopped_at = len(seen)
+    time.sleep(0.1)
+    assert len(seen) == stopped_at < 10_000
+
+    def run_out(part):
+        try:
+            while True:
+                next(part)
+        except StopIteration as stop:
+            return stop.value
+
+    assert run_out(jobs.in_background(lambda report: (report(0.5), 7)[1], reports=True)) == 7
+    with pytest.raises(ValueError, match="bad take"):  # the worker's own error, on the job's thread
+        run_out(jobs.in_background(lambda report: int("bad take"), reports=True))
