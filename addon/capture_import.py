@@ -59,8 +59,12 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self, width=480)
 
     def execute(self, context):
-        # After the dialog: in steps, in the background; from a script: at once.
-        return self.start(context) if self.in_steps else _Modal.execute(self, context)
+        # Right after the menu's dialog: in steps, in the background. From a script, the redo panel or Repeat
+        # Last: at once (the flag is cleared here, so a redo of a finished import never starts a modal job).
+        if self.in_steps:
+            self.in_steps = False
+            return self.start(context)
+        return _Modal.execute(self, context)
 
     def job(self, context, report=None):
         """Read the inputs on Blender's thread, solve the capture in a worker thread (``jobs.in_background``:
@@ -71,10 +75,9 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
 
         if not self.calibration or not self.keypoints:
             raise LMMError("choose a calibration file and the keypoints (an .npz, or the folder of camera folders)")
-        scene = context.scene
         calibration = bpy.path.abspath(self.calibration)
         source = Path(bpy.path.abspath(self.keypoints))
-        scene_fps = bridge.scene_fps(scene)
+        scene_fps = bridge.scene_fps(context.scene)
         fps, sync, limits, layout = self.fps, self.sync, self.limits, self.keypoint_format
         update_scene = self.update_scene
 
@@ -83,7 +86,8 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
                 # Videos: detection, then the pipeline; the detections are kept beside the folder.
                 cache = source.with_name(source.name.split(".")[0] + ".keypoints")
                 options = capture.CaptureOptions(fps=fps or None, sync=sync, limits=limits)
-                return capture.capture_files(calibration, [source], options, progress=progress, cache=cache)
+                return capture.capture_files(calibration, [source], options, progress=progress, cache=cache,
+                                             cancel=progress.stopped)
             calib = capture.read_calibration(calibration)
             kp = capture.read_keypoints(str(source), layout)
             options = capture.CaptureOptions(fps=fps or kp.fps or scene_fps, sync=sync, limits=limits)
@@ -93,6 +97,7 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
             result = yield from jobs.in_background(solve, reports=True)
 
             def finish():
+                scene = bpy.context.scene  # the scene now: the user may have switched while the solve ran
                 motion = result.motion
                 name = source.name.split(".")[0] or "Capture"
                 obj = bridge.armature_from_motion(motion, scale=bridge.blender_scale("m", scene), name=name,

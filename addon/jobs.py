@@ -34,8 +34,9 @@ def in_background(work: Callable[..., T], expected: float = 1.0, poll: float = 0
 
     Without ``reports`` the progress is an estimate from ``expected`` seconds. With ``reports``, ``work`` is
     called as ``work(report)`` and says its own progress through ``report(fraction)``; once the job is
-    cancelled that call raises ``Stopped``, so a long worker (minutes of video detection) ends at its next
-    report instead of running on unseen.
+    cancelled that call raises ``Stopped``, and ``report.stopped()`` turns True (for a worker's own cancel
+    hook), so a long worker (minutes of video detection) ends at its next report or check instead of
+    running on unseen.
 
     ``work`` must touch no Blender data (only numpy and ``lmm_core``: the model, a key fit, a capture), since
     Blender's data is not thread-safe. The model's answer is then the same as in one piece (cutting the action
@@ -48,6 +49,9 @@ def in_background(work: Callable[..., T], expected: float = 1.0, poll: float = 0
         if box.get("stop"):
             raise Stopped()
         box["progress"] = min(max(float(fraction), 0.0), 0.999)
+
+    # For workers that also take a cancel hook (``capture_files(cancel=...)``, asked every video frame).
+    report.stopped = lambda: bool(box.get("stop"))  # type: ignore[attr-defined]
 
     def target() -> None:
         try:

@@ -235,7 +235,7 @@ class _Modal:
     """Long work as a modal operator: progress in the status bar, Esc to cancel with nothing changed.
 
     ``job(context, report)`` returns a ``jobs.Job`` (``report`` hears its progress). ``start`` steps it from a
-    timer (Blender stays responsive); ``execute`` (scripts, the redo panel) runs it at once.
+    timer (Blender stays responsive); ``execute`` (scripts, the redo panel, Repeat Last) runs it at once.
     """
 
     status = "LMM: working..."
@@ -255,7 +255,7 @@ class _Modal:
         wm = context.window_manager
         if context.window is None:  # no window to hold a timer (a script, the background): all at once
             return _Modal.execute(self, context)
-        if _Modal.running is not None:  # one at a time: two jobs would key the same action
+        if _Modal.running is not None:  # one at a time: two jobs would key the same action, or fight over the CPU
             self.report({"ERROR"}, f"LMM is still working ({_Modal.running}); wait for it, or press Esc to stop it")
             return {"CANCELLED"}
         try:
@@ -286,6 +286,11 @@ class _Modal:
         workspace = getattr(context, "workspace", None)
         if workspace is not None:
             workspace.status_text_set(None)
+
+    def cancel(self, context):
+        """Blender ends the modal itself (a file opened, the window closed): stop the job, nothing written."""
+        self._job.cancel()
+        self._end(context)
 
     def modal(self, context, event):
         from ._core import LMMError

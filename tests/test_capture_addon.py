@@ -104,10 +104,11 @@ def test_import_capture_runs_in_the_background_and_esc_leaves_nothing(operator, 
     """From the File menu the import is a modal job: the solve runs in a worker thread with its progress in
     the status bar, and Esc stops it with no armature made (headless Blender has no window to run a modal
     operator in, so its methods are called on a stand-in for the running operator, as for the in-between)."""
+    import threading
     import time
     import types
 
-    from addon import capture_import, jobs
+    from addon import capture_import
 
     motion = source(frames=600)
     _, calib, kp, _ = footage(motion, BODY25, 4, S.Corruption(noise_px=1.0, max_offset=2), seed=12)
@@ -134,6 +135,11 @@ def test_import_capture_runs_in_the_background_and_esc_leaves_nothing(operator, 
     assert ops.modal(running, bpy.context, types.SimpleNamespace(type="TIMER")) == {"RUNNING_MODAL"}
     assert ops.modal(running, bpy.context, types.SimpleNamespace(type="ESC")) == {"CANCELLED"}
     assert reports == ["Cancelled; nothing was imported"] and len(bpy.data.objects) == objects
+    # The worker stops at its next progress report: no thread left computing for nobody.
+    start = time.perf_counter()
+    while any(t.name == "lmm-job" for t in threading.enumerate()):
+        assert time.perf_counter() - start < 60, "the cancelled capture kept running"
+        time.sleep(0.05)
     # Run to the end: the same armature the import makes at once, after steps that each kept Blender free.
     running, reports = running_import()
     steps, start = 0, time.perf_counter()
@@ -141,7 +147,24 @@ def test_import_capture_runs_in_the_background_and_esc_leaves_nothing(operator, 
         steps += 1
         assert time.perf_counter() - start < 120
     assert result == {"FINISHED"} and steps >= 2 and reports[-1].startswith("Captured 'long'")
-    assert bpy.data.objects["long"].type == "ARMATURE" and len(bpy.data.objects) == objects + 1
+    stepped = bpy.data.objects["long"]
+    assert stepped.type == "ARMATURE" and len(bpy.data.objects) == objects + 1
+    # The menu's path: the dialog sets in_steps and execute starts the modal job, once; the flag is cleared,
+    # so executing again (the redo panel, Repeat Last) runs at once and never starts a second modal job.
+    menu, _ = running_import()
+    menu.in_steps, starts = True, []
+    menu.start = lambda context: starts.append(context) or {"RUNNING_MODAL"}
+    menu.job = lambda context, report=None: ops.job(menu, context, report)
+    assert ops.execute(menu, bpy.context) == {"RUNNING_MODAL"} and len(starts) == 1 and not menu.in_steps
+    assert ops.execute(menu, bpy.context) == {"FINISHED"} and len(starts) == 1
+    at_once = bpy.data.objects["long.001"]
+    scene = bpy.context.scene
+    for frame in (scene.frame_start, scene.frame_start + 300, scene.frame_end):
+        scene.frame_set(frame)
+        for bone in ("pelvis", "left_wrist", "right_ankle"):
+            a = stepped.matrix_world @ stepped.pose.bones[bone].head
+            b = at_once.matrix_world @ at_once.pose.bones[bone].head
+            assert (a - b).length < 1e-5, (frame, bone)
 
 
 def test_a_cancelled_background_worker_stops_at_its_next_report():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm_core import read_bvh
+from lmm_core import LMMError, read_bvh
 from lmm_core.bench.recovery import angle_between, pushed, torso_up
 from lmm_core.model.sampling import MAX_DISTANCE_SCALE, distance_scale
 from lmm_core.model.tasks import to_canonical
@@ -129,7 +129,13 @@ def test_pace_augmentation_plays_each_window_at_its_own_speed():
     np.testing.assert_allclose(np.diff(angle, axis=1), 0.01 * pace[:, None].repeat(39, axis=1), atol=1e-9)
     captured = np.round(b.root[..., 2] / 0.015).astype(int)
     np.testing.assert_array_equal(b.contacts[..., 0], con[captured, 0])
-    plain, old = corpus.sample(np.random.default_rng(5), 8, 40), corpus.sample(np.random.default_rng(5), 8, 40, speed=0.0)
-    np.testing.assert_array_equal(plain.root, old.root)
-    with pytest.raises(Exception, match="frames long"):
+    # S = 0: the draws of the sampler before the option (one clip choice, offsets, mirror coins, in that order),
+    # so every earlier run's batch stream is unchanged.
+    plain = corpus.sample(np.random.default_rng(5), 8, 40, speed=0.0)
+    rng = np.random.default_rng(5)
+    valid = np.array([frames - 40 + 1])
+    clip = rng.choice(1, size=8, p=valid / valid.sum())
+    offset = (rng.random(8) * valid[clip]).astype(int)
+    np.testing.assert_array_equal(plain.root, root[offset[:, None] + np.arange(40)])
+    with pytest.raises(LMMError, match="260 at up to 1.25 times the pace: --speed-augment"):
         corpus.sample(np.random.default_rng(0), 2, 260, speed=0.25)

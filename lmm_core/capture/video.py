@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,24 +164,40 @@ def _modules():
     return cv2, mp_pose
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet = {"depth": 0, "saved": None}
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr():
     """Silence what MediaPipe's C++ side prints to the process's stderr (file descriptor 2) while its
     graph starts: TensorFlow Lite and absl log lines no user needs. Python's own stderr is untouched
-    between these calls."""
+    between these calls.
+
+    Reentrant across threads (Blender's capture import detects in a worker thread, and a cancelled
+    worker may still be finishing a frame when the next import starts): the first to enter saves the real
+    stderr and the last to leave puts it back, so overlapping detections never leave it silenced."""
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):
+                saved = None
+            if saved is not None:
+                with open(os.devnull, "wb") as null:
+                    os.dup2(null.fileno(), 2)
+            _quiet["saved"] = saved
+        _quiet["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and _quiet["saved"] is not None:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+                _quiet["saved"] = None
 
 
 def _stamp(path: Path) -> str:

@@ -105,11 +105,14 @@ class Corpus:
         """``batch`` windows of ``window`` frames. ``speed`` > 0 plays each window at its own pace, drawn
         log-uniformly from ``1 / (1 + speed)`` to ``1 + speed`` times the capture's (rotations slerped and the
         root lerped between the captured frames, contacts from the nearest): the same motion done faster
-        or slower, as another performer might (``TrainConfig.speed_augment``). 0 draws exactly as before."""
+        or slower, as another performer might (``TrainConfig.speed_augment``). Every window is cut from a
+        span long enough for the slowest pace, so clips shorter than that are left out. 0 draws exactly as
+        before."""
         span = window if speed <= 0 else int(np.ceil((window - 1) * (1 + speed))) + 1
         valid = np.maximum(self.lengths - span + 1, 0)
         if valid.sum() == 0:
-            raise LMMError(f"no clip is {span} frames long")
+            raise LMMError(f"no clip is {span} frames long" + (f" (a window of {window} at up to {1 + speed:g} times "
+                           "the pace: --speed-augment)" if speed > 0 else ""))
         clip = rng.choice(len(valid), size=batch, p=valid / valid.sum())
         offset = (rng.random(batch) * valid[clip]).astype(int)
         flip = (rng.random(batch) < 0.5) if mirror else np.zeros(batch, dtype=bool)

@@ -37,23 +37,25 @@ def collect(net: Network, prepared) -> dict[str, np.ndarray]:
     first = 0
     was_training = net.training
     net.eval()  # the fit reads the network as the runtime will: no dropout
-    with torch.no_grad():
-        for prep in prepared:
-            h = net.trunk(prep.x, prep.action, prep.style)[:, 3:].float()
-            out = (h @ net.p["head_w"] + net.p["head_b"])[..., :Fe.FEATURES]
-            made = (~prep.known) & prep.scored[..., None]
-            g = prep.gate * prep.scale
-            need = (prep.target - prep.base) / g.clamp_min(1e-6)
-            y = torch.where(made, need, out)
-            w = torch.where(made, g * g, torch.zeros(()))
-            rows = made.any(dim=-1)  # (B, W)
-            b_idx = torch.nonzero(rows)[:, 0]
-            hs.append(torch.cat([h[rows], torch.ones(int(rows.sum()), 1)], dim=1).numpy())
-            ys.append(y[rows].numpy())
-            ws.append(w[rows].numpy())
-            wins.append(b_idx.numpy() + first)
-            first += prep.x.shape[0]
-    net.train(was_training)
+    try:
+        with torch.no_grad():
+            for prep in prepared:
+                h = net.trunk(prep.x, prep.action, prep.style)[:, 3:].float()
+                out = (h @ net.p["head_w"] + net.p["head_b"])[..., :Fe.FEATURES]
+                made = (~prep.known) & prep.scored[..., None]
+                g = prep.gate * prep.scale
+                need = (prep.target - prep.base) / g.clamp_min(1e-6)
+                y = torch.where(made, need, out)
+                w = torch.where(made, g * g, torch.zeros(()))
+                rows = made.any(dim=-1)  # (B, W)
+                b_idx = torch.nonzero(rows)[:, 0]
+                hs.append(torch.cat([h[rows], torch.ones(int(rows.sum()), 1)], dim=1).numpy())
+                ys.append(y[rows].numpy())
+                ws.append(w[rows].numpy())
+                wins.append(b_idx.numpy() + first)
+                first += prep.x.shape[0]
+    finally:
+        net.train(was_training)
     return {"h": np.concatenate(hs).astype(np.float32), "y": np.concatenate(ys).astype(np.float32),
             "w": np.concatenate(ws).astype(np.float32), "window": np.concatenate(wins)}
 
