@@ -117,11 +117,13 @@ class Corpus:
         offset = (rng.random(batch) * valid[clip]).astype(int)
         flip = (rng.random(batch) < 0.5) if mirror else np.zeros(batch, dtype=bool)
         f = flip[:, None]
+        # Frames ``i (B, W)`` of ``arr``, or of its mirror image where the window is flipped.
+        pick = lambda arr, arr_m, i: np.where(f.reshape((batch, 1) + (1,) * (arr.ndim - 1)), arr_m[i], arr[i])  # noqa: E731
         if speed <= 0:
             idx = (self.starts[clip] + offset)[:, None] + np.arange(window)[None]
-            rot = np.where(f[..., None, None], self.rot_m[idx], self.rot[idx]).astype(np.float64)
-            root = np.where(f[..., None], self.root_m[idx], self.root[idx]).astype(np.float64)
-            contacts = np.where(f[..., None], self.contacts_m[idx], self.contacts[idx])
+            rot = pick(self.rot, self.rot_m, idx).astype(np.float64)
+            root = pick(self.root, self.root_m, idx)
+            contacts = pick(self.contacts, self.contacts_m, idx)
         else:
             pace = np.exp(rng.uniform(-np.log1p(speed), np.log1p(speed), batch))
             at = pace[:, None] * np.arange(window)[None]  # frames after the window's first, (B, W)
@@ -129,7 +131,6 @@ class Corpus:
             frac = at - lo
             first = (self.starts[clip] + offset)[:, None]
             a, b = first + lo, first + lo + 1
-            pick = lambda arr, arr_m, i: np.where(f.reshape((batch, 1) + (1,) * (arr.ndim - 1)), arr_m[i], arr[i])  # noqa: E731
             ra, rb = pick(self.rot, self.rot_m, a).astype(np.float64), pick(self.rot, self.rot_m, b).astype(np.float64)
             rot = R.slerp(ra, rb, np.broadcast_to(frac[..., None], ra.shape[:-1]))
             root = pick(self.root, self.root_m, a) * (1 - frac[..., None]) + pick(self.root, self.root_m, b) * frac[..., None]
