@@ -4,7 +4,7 @@ diversity between real takes, novelty (distance to the nearest training window),
 limits; for each generation method of the model.
 
 Usage: python benchmarks/generation.py [--model presets/models/lmm_default.npz] [--corpus out/corpus]
-       [--methods segments,network] [--seeds 4] [--seconds 6] [--no-write]
+       [--methods segments,network,next-frame] [--next-frame-model FILE] [--seeds 4] [--seconds 6] [--no-write]
 Needs a built corpus (`lmm dataset build --out out/corpus`).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from lmm_core.bench import generation as G  # noqa: E402
 from lmm_core.canonical import canonical_skeleton  # noqa: E402
 from lmm_core.feet import foot_skate  # noqa: E402
 from lmm_core.cleanup.limits import JointLimits  # noqa: E402
-from lmm_core.model import runtime, tasks  # noqa: E402
+from lmm_core.model import next_frame, runtime, tasks  # noqa: E402
 from lmm_core.motion import Motion  # noqa: E402
 from lmm_core.progress import progress  # noqa: E402
 
@@ -50,13 +50,15 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=runtime.DEFAULT_MODEL)
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus"))
     ap.add_argument("--methods", default="segments,network")
-    ap.add_argument("--variation", type=float, default=1.0, help="the network method's temperature")
+    ap.add_argument("--variation", type=float, default=1.0, help="the network and next-frame methods' temperature")
+    ap.add_argument("--next-frame-model", type=Path, help="the next-frame network (default: the shipped one)")
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
     model = runtime.load(args.model)
+    nf = next_frame.load(args.next_frame_model) if "next-frame" in args.methods.split(",") else None
     limits = JointLimits.load()
     canon = canonical_skeleton()
     train, val = clips_of(args.corpus, "train"), clips_of(args.corpus, "val")
@@ -103,11 +105,11 @@ def main() -> None:
         wins, labs, trs, skate, viol, div = [], [], [], [], [], []
         for a in progress(actions, desc=f"generate ({method})", unit="action"):
             outs = []
-            variation = (args.variation if model.samples else 0.0) if method == "network" else 0.5
+            variation = {"network": args.variation if model.samples else 0.0, "next-frame": args.variation}.get(method, 0.5)
             if method == "segments" and a not in model.generatable_actions():
                 continue
             for seed in range(args.seeds):
-                mo = tasks.generate(a, None, args.seconds, seed, variation, model=model, method=method)
+                mo = tasks.generate(a, None, args.seconds, seed, variation, model=model, method=method, next_frame=nf)
                 outs.append((mo.rotations, mo.root_positions))
                 skate.append(foot_skate(mo))
                 viol.append(limits.violations(mo).mean())

@@ -241,10 +241,14 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=GENERATION_METHODS, default="segments",
                    help="segments (default): recorded segments of the action joined by the network; network: the "
                         "network alone, window after window (a sampling model's draws; a model that does not "
-                        "sample gives its average, which slows to a stand)")
+                        "sample gives its average, which slows to a stand); next-frame: the next-frame network, "
+                        "sampling one frame at a time")
     p.add_argument("--variation", type=float, default=0.5,
                    help="0 to 1: with segments, the chance at each join of switching to another recorded segment "
-                        "rather than repeating one (seeds differ at 0 too); with network, the draws' temperature")
+                        "rather than repeating one (seeds differ at 0 too); with network, the draws' temperature; "
+                        "with next-frame, the spread of each frame's draw")
+    p.add_argument("--next-frame-model", type=Path, metavar="FILE",
+                   help="the next-frame network's weights for --method next-frame (default: the shipped one)")
     goal = p.add_argument_group("goals (with --method network)")
     goal.add_argument("--to", type=_ground_point, metavar="X,Z",
                       help="walk to this ground point, metres (Y up: X and Z are the floor), from where it starts")
@@ -287,7 +291,7 @@ def _reach_arg(values: list[str]) -> tuple[str, tuple[float, float, float], floa
 def _generate(args: argparse.Namespace) -> int:
     _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
                            method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
-                           reach=[_reach_arg(r) for r in args.reach or []]), args)
+                           reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model), args)
     return 0
 
 
@@ -344,6 +348,49 @@ def _train(args: argparse.Namespace) -> int:
     ckpt = train(cfg, model_cfg, resume=args.resume)
     if rank() != 0:  # under torchrun only the first process reports and exports
         return 0
+    print(f"checkpoint: {ckpt}")
+    if args.export:
+        print(f"weights: {export(ckpt, args.export)}")
+    return 0
+
+
+def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", type=Path, default=Path("out/corpus"), help="built corpus (lmm dataset build)")
+    p.add_argument("--out", type=Path, default=Path("out/next_frame"), help="run folder (checkpoint, log.jsonl)")
+    p.add_argument("--sources", default="bandai1,bandai2,reactidle,cmu,cmu_iclone", help="corpus sources, comma-separated")
+    p.add_argument("--steps", type=int, default=12_000)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--rollout", type=int, default=8, help="frames each window is rolled out on its own predictions")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--beta", type=float, default=0.3, help="weight of the latent's KL term")
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--latent", type=int, default=32)
+    p.add_argument("--speed-augment", type=float, default=0.1, help="each window at its own pace, up to 1+S times")
+    p.add_argument("--label-dropout", type=float, default=0.1, help="share of windows shown without their labels")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", type=Path, help="go on from a checkpoint.pt or an exported weights file")
+    p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
+
+
+def _train_next_frame(args: argparse.Namespace) -> int:
+    if args.export is not None and not args.export.parent.is_dir():
+        raise LMMError(f"--export {args.export}: the folder {args.export.parent} does not exist; create it first")
+    if not (args.corpus / "index.json").exists():
+        raise LMMError(f"--corpus {args.corpus} holds no built corpus; build one with `lmm dataset build --out {args.corpus}`")
+    try:
+        from .train.next_frame import NextFrameTrainConfig, export, train_next_frame
+    except ImportError as exc:
+        if not ((exc.name or "").startswith("torch") or "torch" in str(exc)):
+            raise
+        raise LMMError(f"lmm train-next-frame needs torch ({exc}); install it with `pip install torch`") from None
+    tc = NextFrameTrainConfig(corpus=args.corpus, out=args.out, sources=tuple(s for s in args.sources.split(",") if s),
+                              steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
+                              hidden=args.hidden, layers=args.layers, latent=args.latent,
+                              speed_augment=args.speed_augment, label_dropout=args.label_dropout,
+                              threads=args.threads, seed=args.seed, init_from=args.init_from)
+    ckpt = train_next_frame(tc)
     print(f"checkpoint: {ckpt}")
     if args.export:
         print(f"weights: {export(ckpt, args.export)}")
@@ -437,6 +484,8 @@ COMMANDS: list[Command] = [
     ("intent", "which action and style a clip's first frames show", _intent_args, _intent),
     ("capture", "motion from calibrated cameras' videos (BlazePose) or 2D keypoints (COCO-17, BODY_25): triangulate, solve, BVH", _capture_args, _capture),
     ("train", "train the model on the canonical corpus (needs torch)", _train_args, _train),
+    ("train-next-frame", "train the next-frame network that generates one frame at a time (needs torch)",
+     _train_next_frame_args, _train_next_frame),
     ("bench", "in-betweening benchmarks: the LAFAN1 protocol, or any clips on the canonical body", _bench_args, _bench),
     ("demo", "the newcomer's demo in headless Blender: generate, in-between, retarget, export, preview", _demo_args,
      _demo),
@@ -467,6 +516,12 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
     "capture": {"fps": lambda v, n: validate.fps(v, n), "max_offset": _range(0, 10_000, integer=True),
                 "threshold": _range(0.0, 1e5, low_open=True), "smooth": _range(0.0, 60.0),
                 "min_pause": _range(0.0, 3600.0, low_open=True), "pause_speed": _range(0.0, 100.0, low_open=True)},
+    "train-next-frame": {"steps": _range(1, 10_000_000, integer=True), "batch": _range(1, 65_536, integer=True),
+                         "rollout": _range(1, 120, integer=True), "lr": _range(0.0, 1.0, low_open=True),
+                         "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
+                         "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),
+                         "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE,
+                         "threads": _range(1, 256, integer=True), "seed": _SEED},
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},
 }
@@ -474,9 +529,9 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
 NON_EMPTY = {"generate": ("action",)}
 # Options that name an output file (checked to be writable before any work) or an output folder.
 OUTPUT_FILES = {"convert": ("output",), "retarget": ("output",), "mirror": ("output",), "inbetween": ("output",),
-                "complete": ("output",), "generate": ("output",), "capture": ("output",), "train": ("export",),
+                "complete": ("output",), "generate": ("output",), "capture": ("output",), "train": ("export",), "train-next-frame": ("export",),
                 "bench": ("json", "save_stats")}
-OUTPUT_FOLDERS = {"dataset": ("out",), "train": ("out",), "batch": ("out", "profile"), "demo": ("out",)}
+OUTPUT_FOLDERS = {"dataset": ("out",), "train": ("out",), "train-next-frame": ("out",), "batch": ("out", "profile"), "demo": ("out",)}
 
 
 def _flag(dest: str) -> str:

@@ -23,6 +23,8 @@ from ..motion import Motion
 from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
 from . import goals
+from .next_frame import NextFrameModel
+from .next_frame import load as load_next_frame
 from .runtime import Model, Sample, load
 from .segments import held_styles
 
@@ -249,7 +251,7 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     return match_keys(back, padded, np.arange(motion.num_frames))
 
 
-GENERATION_METHODS = ("segments", "network")
+GENERATION_METHODS = ("segments", "network", "next-frame")
 
 
 def styles_for(action: str, model: Model | str | None = None) -> tuple[str, ...]:
@@ -267,14 +269,18 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
              model: Model | str | None = None, start: Motion | None = None, clean: bool = True,
              method: str = "segments", to: tuple[float, float] | None = None, facing: float | None = None,
              at: float | None = None, path: np.ndarray | str | Path | None = None,
-             reach: list[tuple[str, tuple[float, float, float], float]] | None = None) -> Motion:
+             reach: list[tuple[str, tuple[float, float, float], float]] | None = None,
+             next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
     ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
     the action in is an ``LMMError``, not another style's motion) joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
     ``variation`` the chance at each join of switching segments; or ``"network"``, the network alone,
     window after window (``Model.generate_network``), a sampling model's draws at temperature
-    ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``). ``start``: motion to carry on from (any rig); the result holds only the new frames.
+    ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``);
+    or ``"next-frame"``, the next-frame network (``next_frame``: a ``NextFrameModel`` or its file, the
+    shipped one by default) sampling one frame at a time, ``variation`` scaling its latent draws
+    (``lmm_core.model.next_frame``). ``start``: motion to carry on from (any rig); the result holds only the new frames.
 
     Goals (the network method; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
     seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
@@ -297,14 +303,21 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         c = to_canonical(start, m.cfg.fps)
         start_arrays = (c.rotations, c.root_positions)
     labels = {"action": action} | ({"style": style} if style else {})
-    a, s = m.action_index(action), m.style_index(style)
+    if method == "next-frame":
+        nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame)
+        na, ns = nf.action_index(action), nf.style_index(style)  # its own vocabulary, checked first
+        # The window model re-makes the frames around a reach; it may not know labels the next-frame one does.
+        a = m.cfg.actions.index(action) if action in m.cfg.actions else 0
+        s = m.cfg.styles.index(style) if style in m.cfg.styles else 0
+    else:
+        a, s = m.action_index(action), m.style_index(style)
     if method == "segments" and s and a and m.bank and s not in held_styles(m.bank, a):
         # The segments would come from other styles: say so rather than hand back another style's motion.
         raise LMMError(f"this model holds no {action!r} in style {style!r}; its styles of {action!r}: "
                        f"{', '.join(styles_for(action, m)) or 'none'}; pick one of them, or none for any")
     goal = to is not None or path is not None
     if goal and method != "network":
-        raise LMMError("--to and --path steer the network: add --method network")
+        raise LMMError("--to and --path steer the window network: add --method network")
     if to is not None and path is not None:
         raise LMMError("give a point to walk to (--to) or a path to follow (--path), not both")
     if (facing is not None or at is not None) and to is None:
@@ -318,6 +331,10 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
             rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, sample)
             return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
         return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path, reaches)
+    if method == "next-frame":
+        rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays)
+        rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
+        return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     if reaches:
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)

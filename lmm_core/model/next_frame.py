@@ -1,0 +1,309 @@
+"""The next-frame network: motion sampled one frame at a time, as a language model samples the next word
+(numpy only; ``lmm_core.train.next_frame`` trains it).
+
+Why a second network: the in-betweening transformer predicts whole windows, and where the future is
+uncertain it predicts the average of the futures it has seen, which for generation is a shuffle that
+slows to a stand (docs/sampling.md). Drawing one whole window from it did not help on this compute
+(the flow and the modes). Here the choice is made where it is small: each next frame, given the two
+before it, the action and style, and a latent draw ``z``. Small choices compound into distinct motions.
+
+Each frame is a vector of ``FRAME = 136`` numbers in that frame's own *heading frame* (no absolute
+position or facing: a step looks the same wherever it is taken and whichever way it faces)::
+
+    [0]       pelvis height above the floor, metres
+    [1:3]     pelvis travel since the previous frame (x to the side, z forward), metres, this frame's heading
+    [3]       turn since the previous frame about +Y, radians
+    [4:10]    pelvis rotation relative to the heading, 6D
+    [10:136]  local rotations of joints 1..21 (the canonical body's order), 6D
+
+The network is a conditional VAE's decoder (Ling et al. 2020, "Character Controllers Using Motion
+VAEs", in kind): ``cond = [x_{t-1}, x_t]`` (normalised) with one-hot action and style, ``z`` fed to
+every layer, ELU hidden layers, and out comes the change to ``x_{t+1}`` (normalised) and four foot-contact
+logits. ``z ~ N(0, variation^2 I)``: ``variation = 0`` is one deterministic motion, 1 the trained spread.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import canonical as cn
+from .. import rotations as R
+from ..errors import LMMError
+from ..errors import MotionFileError
+from ..io.npz import read_npz
+from .body import NUM_JOINTS
+
+FRAME = 10 + (NUM_JOINTS - 1) * 6  # 136
+POSE = 2 * NUM_JOINTS * 3  # joint positions and velocities, the network's extra inputs (``pose_inputs``)
+CONTACTS = 4  # left ankle, right ankle, left toe, right toe
+ROT6 = slice(4, FRAME)  # the 6D columns (22 rotations)
+FORMAT = "lmm-next-frame-1"
+DEFAULT = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_next_frame.npz"
+_Y = np.array([0.0, 1.0, 0.0])
+
+
+@dataclass(frozen=True)
+class NextFrameConfig:
+    """Shape of the next-frame network; ``actions``/``styles`` are the label vocabularies (index 0 = unknown)."""
+
+    # The network also sees each frame's joint positions and velocities (``pose_inputs``): where the
+    # feet are and whether they move, which the travel it predicts must agree with.
+    positions: bool = True
+    hidden: int = 512
+    layers: int = 3
+    latent: int = 32
+    fps: float = 30.0
+    actions: tuple[str, ...] = ("<unknown>",)
+    styles: tuple[str, ...] = ("<unknown>",)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "NextFrameConfig":
+        d = json.loads(text)
+        known = set(cls.__dataclass_fields__)
+        if not isinstance(d, dict) or set(d) - known:
+            raise LMMError(f"next-frame model configuration has unknown keys: {sorted(set(d) - known)}")
+        for k in ("actions", "styles"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+    @property
+    def cond_size(self) -> int:
+        return 2 * FRAME + (POSE if self.positions else 0) + len(self.actions) + len(self.styles)
+
+
+def _heading(pelvis: np.ndarray) -> np.ndarray:
+    fwd = R.mul_vec(pelvis, cn.FORWARD)
+    return np.arctan2(fwd[..., 0], fwd[..., 2])
+
+
+def _wrap(a: np.ndarray) -> np.ndarray:
+    return (a + np.pi) % (2 * np.pi) - np.pi
+
+
+def encode(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Frame vectors ``(..., T - 1, FRAME)`` of frames 1..T-1 of canonical-body motion (local rotations
+    ``(..., T, 22, 4)``, pelvis positions ``(..., T, 3)`` in metres, Y up), each against the one before."""
+    yaw = _heading(rotations[..., 0, :])  # (..., T)
+    head = R.from_axis_angle(_Y, yaw[..., 1:])  # (..., T-1, 4)
+    step = R.inv_mul_vec(head, root[..., 1:, :] - root[..., :-1, :])
+    pelvis = R.inv_mul(head, rotations[..., 1:, 0, :])
+    d6 = R.to_6d(rotations[..., 1:, 1:, :])
+    lead = d6.shape[:-2]
+    return np.concatenate([root[..., 1:, 1:2], step[..., [0, 2]], _wrap(np.diff(yaw, axis=-1))[..., None],
+                           R.to_6d(pelvis), d6.reshape(lead + (-1,))], axis=-1)
+
+
+def decode(frames: np.ndarray, yaw0: float = 0.0, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical-body motion from frame vectors ``(T, FRAME)``: local rotations ``(T, 22, 4)`` and pelvis
+    positions ``(T, 3)``, the travel and turns summed from a frame before the first that faced ``yaw0``
+    (radians about +Y, 0 = +Z) with its pelvis above ``at`` ``(x, z)`` (the origin by default)."""
+    frames = np.asarray(frames, dtype=np.float64)
+    T = len(frames)
+    yaw = yaw0 + np.cumsum(frames[:, 3])
+    head = R.from_axis_angle(_Y, yaw)
+    step = np.stack([frames[:, 1], np.zeros(T), frames[:, 2]], axis=-1)
+    ground = np.cumsum(R.mul_vec(head, step), axis=0) + np.array([*(at if at is not None else (0.0, 0.0))])[[0, 0, 1]] * [1, 0, 1]
+    root = np.stack([ground[:, 0], frames[:, 0], ground[:, 2]], axis=-1)
+    d6 = frames[:, 4:].reshape(T, NUM_JOINTS, 6)
+    rot = R.from_6d(d6)
+    rot[:, 0] = R.mul(head, rot[:, 0])
+    return rot, root
+
+
+def project(frames: np.ndarray) -> np.ndarray:
+    """Frame vectors with every 6D block made orthonormal (Gram-Schmidt), as fed back to the network."""
+    out = np.array(frames, dtype=np.float64)
+    lead = out.shape[:-1]
+    m = R.matrix_from_6d(out[..., ROT6].reshape(lead + (NUM_JOINTS, 6)))
+    out[..., ROT6] = np.concatenate([m[..., :, 0], m[..., :, 1]], axis=-1).reshape(lead + (NUM_JOINTS * 6,))
+    return out
+
+
+_CANON = cn.canonical_skeleton()
+OFFSETS = _CANON.offsets * 1.0  # (22, 3) metres, the canonical body's bones
+PARENTS = tuple(int(p) for p in _CANON.parents)
+FEET = (7, 8, 10, 11)  # left ankle, right ankle, left toe, right toe: the contacts' joints
+
+
+def positions(frames: np.ndarray) -> np.ndarray:
+    """Joint positions ``(..., 22, 3)`` in metres of frame vectors ``(..., FRAME)``, each in its own heading
+    frame with the pelvis above the origin at its height."""
+    lead = frames.shape[:-1]
+    m = R.matrix_from_6d(frames[..., ROT6].reshape(lead + (NUM_JOINTS, 6)))
+    g_rot, g_pos = [m[..., 0, :, :]], [np.stack([np.zeros(lead), frames[..., 0], np.zeros(lead)], axis=-1)]
+    for j in range(1, NUM_JOINTS):
+        p = PARENTS[j]
+        g_pos.append(g_pos[p] + g_rot[p] @ OFFSETS[j])
+        g_rot.append(g_rot[p] @ m[..., j, :, :])
+    return np.stack(g_pos, axis=-2)
+
+
+def pose_inputs(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """``(..., POSE)``: the current frame's joint positions (``positions``) and their velocities in metres
+    per frame, both in the current frame's heading; ``prev``, ``cur`` ``(..., FRAME)`` consecutive frames."""
+    p_prev, p_cur = positions(prev), positions(cur)
+    c, s_ = np.cos(cur[..., 3])[..., None], np.sin(cur[..., 3])[..., None]
+    # The previous frame's positions seen from the current heading: turned back by the turn between them
+    # and moved back by the travel.
+    x = c * p_prev[..., 0] - s_ * p_prev[..., 2] - cur[..., 1:2]
+    z = s_ * p_prev[..., 0] + c * p_prev[..., 2] - cur[..., 2:3]
+    vel = p_cur - np.stack([x, p_prev[..., 1], z], axis=-1)
+    lead = cur.shape[:-1]
+    return np.concatenate([p_cur.reshape(lead + (-1,)), vel.reshape(lead + (-1,))], axis=-1)
+
+
+def _elu(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+class NextFrameModel:
+    """A trained next-frame network (``p``: the decoder's arrays, ``mean``/``std``: frame statistics,
+    ``starts``: per action, up to a few pairs of real frame vectors generation may begin from)."""
+
+    def __init__(self, cfg: NextFrameConfig, p: dict[str, np.ndarray], mean: np.ndarray, std: np.ndarray,
+                 starts: np.ndarray, start_action: np.ndarray, pose_mean: np.ndarray | None = None,
+                 pose_std: np.ndarray | None = None):
+        self.cfg, self.p, self.mean, self.std = cfg, p, mean, std
+        self.pose_mean, self.pose_std = pose_mean, pose_std  # (POSE,) each where cfg.positions
+        self.starts, self.start_action = starts, start_action  # (S, 2, FRAME), (S,)
+
+    def action_index(self, action: str | None) -> int:
+        if not action:
+            return 0
+        if action not in self.cfg.actions:
+            raise LMMError(f"the next-frame model does not know the action {action!r}; it knows: "
+                           f"{', '.join(self.cfg.actions[1:])}")
+        return self.cfg.actions.index(action)
+
+    def style_index(self, style: str | None) -> int:
+        if not style:
+            return 0
+        if style not in self.cfg.styles:
+            raise LMMError(f"the next-frame model does not know the style {style!r}; it knows: "
+                           f"{', '.join(self.cfg.styles[1:])}")
+        return self.cfg.styles.index(style)
+
+    def step(self, prev: np.ndarray, cur: np.ndarray, action: np.ndarray, style: np.ndarray,
+             z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One frame for each of ``B`` motions: ``prev``, ``cur`` ``(B, FRAME)`` (raw, not normalised),
+        labels ``(B,)``, latent ``z (B, latent)``. Returns the next frame ``(B, FRAME)`` (projected) and
+        foot-contact probabilities ``(B, 4)``."""
+        cfg, p = self.cfg, self.p
+        B = len(cur)
+        a1 = np.zeros((B, len(cfg.actions)))
+        a1[np.arange(B), action] = 1.0
+        s1 = np.zeros((B, len(cfg.styles)))
+        s1[np.arange(B), style] = 1.0
+        cn_ = (cur - self.mean) / self.std
+        extra = [(pose_inputs(prev, cur) - self.pose_mean) / self.pose_std] if cfg.positions else []
+        h = np.concatenate([(prev - self.mean) / self.std, cn_, *extra, a1, s1], axis=1)
+        for i in range(cfg.layers):
+            h = _elu(np.concatenate([h, z], axis=1) @ p[f"dec{i}_w"] + p[f"dec{i}_b"])
+        out = np.concatenate([h, z], axis=1) @ p["out_w"] + p["out_b"]
+        nxt = project((cn_ + out[:, :FRAME]) * self.std + self.mean)
+        return nxt, 1.0 / (1.0 + np.exp(-out[:, FRAME:]))
+
+    def start_pair(self, action: int, seed: int) -> np.ndarray:
+        """A pair of real frame vectors ``(2, FRAME)`` of the action (any action's when it has none) to
+        begin from, picked by ``seed``."""
+        pool = np.flatnonzero(self.start_action == action)
+        if not len(pool):
+            pool = np.arange(len(self.starts))
+        return self.starts[pool[np.random.default_rng(seed).integers(len(pool))]]
+
+    def roll(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
+             start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``frames`` frame vectors ``(frames, FRAME)`` after ``start`` (two frame vectors ``(2, FRAME)``;
+        default: a real pair of the action) and their contact probabilities ``(frames, 4)``. ``seed`` fixes
+        the draw; ``variation`` scales ``z``."""
+        rng = np.random.default_rng(seed)
+        pair = self.start_pair(action, seed) if start is None else np.asarray(start, dtype=np.float64)
+        prev, cur = pair[:1], pair[1:2]
+        out, con = np.empty((frames, FRAME)), np.empty((frames, CONTACTS))
+        a, s = np.array([action]), np.array([style])
+        for t in range(frames):
+            z = rng.standard_normal((1, self.cfg.latent)) * variation
+            nxt, c = self.step(prev, cur, a, s, z)
+            out[t], con[t] = nxt[0], c[0]
+            prev, cur = cur, nxt
+        return out, con
+
+    def generate(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
+                 start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``frames`` frames of canonical-body motion: ``(rotations (frames, 22, 4), root (frames, 3),
+        contact probabilities (frames, 4))``. With ``start`` (rotations ``(S >= 3, 22, 4)``, root
+        ``(S, 3)``) it carries on from its last frames, where they stand and face; without, it begins from
+        a real pair of the action's frames, at the origin facing +Z."""
+        if start is None:
+            vec, con = self.roll(frames + 1, action, style, seed, variation)
+            rot, root = decode(vec)
+            return rot[1:], root[1:], con[1:]
+        srot, sroot = np.asarray(start[0], dtype=np.float64), np.asarray(start[1], dtype=np.float64)
+        if len(sroot) < 3:
+            raise LMMError("carrying motion on needs at least 3 frames of it to start from")
+        pair = encode(srot[-3:], sroot[-3:])
+        vec, con = self.roll(frames, action, style, seed, variation, pair)
+        rot, root = decode(vec, float(_heading(srot[-1, 0])), sroot[-1, [0, 2]])
+        return rot, root, con
+
+
+def expected_arrays(cfg: NextFrameConfig) -> dict[str, tuple[int, ...]]:
+    """The decoder's arrays and the statistics a weights file for ``cfg`` must hold, and their shapes."""
+    h, z = cfg.hidden, cfg.latent
+    shapes = {"p.dec0_w": (cfg.cond_size + z, h), "p.dec0_b": (h,)}
+    for i in range(1, cfg.layers):
+        shapes |= {f"p.dec{i}_w": (h + z, h), f"p.dec{i}_b": (h,)}
+    return shapes | {"p.out_w": (h + z, FRAME + CONTACTS), "p.out_b": (FRAME + CONTACTS,),
+                     "mean": (FRAME,), "std": (FRAME,)} | ({"pose_mean": (POSE,), "pose_std": (POSE,)} if cfg.positions else {})
+
+
+def load(path: str | Path | None = None) -> NextFrameModel:
+    """Load a next-frame weights file (the shipped one when ``path`` is None), every array checked first;
+    each problem an ``LMMError`` naming the file and what is wrong."""
+    path = Path(path) if path else DEFAULT
+    if not path.exists():
+        raise LMMError(f"next-frame model file {path} not found; pass a file written by `lmm train-next-frame`")
+    try:
+        data = read_npz(path, "next-frame model file")
+    except MotionFileError as exc:
+        raise LMMError(f"{exc}; a next-frame model file is the .npz that `lmm train-next-frame` writes") from None
+    if "meta" not in data:
+        raise LMMError(f"{path} is not an LMM next-frame model file (no meta record)")
+    try:
+        meta = json.loads(np.asarray(data["meta"]).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise LMMError(f"{path}: the model's metadata is not JSON; the file is damaged") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise LMMError(f"{path} is not a next-frame model file (format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                       f"expected {FORMAT!r}); the in-betweening model loads with --model")
+    try:
+        cfg = NextFrameConfig.from_json(json.dumps(meta["config"]))
+    except (KeyError, TypeError) as exc:
+        raise LMMError(f"{path}: bad next-frame model configuration ({exc})") from None
+    want = expected_arrays(cfg) | {"starts": (-1, 2, FRAME), "start_action": (-1,)}
+    arrays = {}
+    for name, shape in want.items():
+        if name not in data:
+            raise LMMError(f"{path} lacks the array {name!r}; the file is damaged or from another version")
+        a = np.asarray(data[name])
+        if a.ndim != len(shape) or any(s not in (-1, d) for s, d in zip(shape, a.shape)):
+            raise LMMError(f"{path}: array {name!r} has shape {a.shape}, expected {shape}")
+        if not np.issubdtype(a.dtype, np.number) or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+            raise LMMError(f"{path}: array {name!r} is not finite numbers; the file is damaged")
+        arrays[name] = a
+    if len(arrays["starts"]) == 0 or len(arrays["starts"]) != len(arrays["start_action"]):
+        raise LMMError(f"{path}: the start frames and their actions do not match; the file is damaged")
+    if np.any(arrays["std"] <= 0) or (cfg.positions and np.any(arrays["pose_std"] <= 0)):
+        raise LMMError(f"{path}: a frame statistic's spread is not positive; the file is damaged")
+    p = {k[2:]: v.astype(np.float64) for k, v in arrays.items() if k.startswith("p.")}
+    return NextFrameModel(cfg, p, arrays["mean"].astype(np.float64), arrays["std"].astype(np.float64),
+                          arrays["starts"].astype(np.float64), arrays["start_action"].astype(np.int64),
+                          *((arrays["pose_mean"].astype(np.float64), arrays["pose_std"].astype(np.float64))
+                            if cfg.positions else ()))

@@ -1,0 +1,307 @@
+"""Training the next-frame network (``lmm_core.model.next_frame``): a conditional VAE over the next frame,
+rolled out on its own predictions (torch).
+
+Each step draws windows of ``2 + rollout + 1`` frames from the canonical corpus (mirror-augmented, each
+window at its own pace with ``speed_augment``), turns them into frame vectors, and walks the network
+forward ``rollout`` frames from the first two. At each frame an encoder sees the true next frame and
+proposes ``z``; the decoder predicts the next frame from the two before it, ``z`` and the labels. The loss
+is the next frame's error (normalised features; the travel, turn and height weighted ``ROOT_WEIGHT``),
+its foot contacts, and ``beta`` times the KL of ``z`` from N(0, I).
+
+Scheduled sampling (Ling et al. 2020): the frame fed to the next step is the network's own prediction
+with a probability that rises from 0 to 1 over the run (``schedule``): a network only ever shown true
+frames drifts off them once it feeds on its own, which generation does for hundreds of frames.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import LMMError
+from ..io.atomic import atomic_path
+from ..model import next_frame as NF
+from ..model.body import NUM_JOINTS
+from ..progress import progress
+from .data import Corpus, vocabularies
+
+SOURCES = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
+ROOT_WEIGHT = 4.0  # height, travel and turn: a small error there is a sliding or drifting body
+
+
+@dataclass
+class NextFrameTrainConfig:
+    corpus: Path = Path("out/corpus")
+    out: Path = Path("out/next_frame")
+    sources: tuple[str, ...] = SOURCES
+    steps: int = 10_000
+    batch: int = 128
+    rollout: int = 8
+    lr: float = 1e-3
+    beta: float = 0.3
+    hidden: int = 512
+    layers: int = 3
+    latent: int = 32
+    speed_augment: float = 0.1
+    label_dropout: float = 0.1
+    skate_weight: float = 0.01  # the planted-foot loss (``train_next_frame``); 0: off
+    positions: bool = True  # ``NextFrameConfig.positions``
+    threads: int = 1
+    seed: int = 0
+    init_from: Path | None = None
+    # The share of the run (from its start) over which the fed-back frames go from true to predicted.
+    schedule: tuple[float, float] = (0.1, 0.5)
+
+
+class Net(nn.Module):
+    """Encoder and decoder; the decoder's parameters are named as ``next_frame.expected_arrays`` lists them."""
+
+    def __init__(self, cfg: NF.NextFrameConfig):
+        super().__init__()
+        h, z, c = cfg.hidden, cfg.latent, cfg.cond_size
+        self.cfg = cfg
+        self.enc = nn.Sequential(nn.Linear(c + NF.FRAME, h), nn.ELU(), nn.Linear(h, h), nn.ELU(), nn.Linear(h, 2 * z))
+        self.dec = nn.ModuleList([nn.Linear(c + z, h)] + [nn.Linear(h + z, h) for _ in range(cfg.layers - 1)])
+        self.out = nn.Linear(h + z, NF.FRAME + NF.CONTACTS)
+        with torch.no_grad():  # start by predicting no change: the next frame is near the current one
+            self.out.weight.mul_(0.1)
+            self.out.bias.zero_()
+
+    def decode(self, cond: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        h = cond
+        for layer in self.dec:
+            h = nn.functional.elu(layer(torch.cat([h, z], dim=1)))
+        return self.out(torch.cat([h, z], dim=1))
+
+
+def _project(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Normalised frame vectors with every 6D block made orthonormal (as ``next_frame.project``)."""
+    raw = x * std + mean
+    d6 = raw[:, NF.ROT6].reshape(len(x), NUM_JOINTS, 6)
+    a, b = d6[..., :3], d6[..., 3:]
+    c0 = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    b = b - (c0 * b).sum(-1, keepdim=True) * c0
+    c1 = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    rot = torch.cat([c0, c1], dim=-1).reshape(len(x), -1)
+    return torch.cat([raw[:, :NF.ROT6.start], rot], dim=1).sub(mean).div(std)
+
+
+def frame_statistics(corpus: Corpus, rng: np.random.Generator, windows: int = 4000) -> tuple[np.ndarray, ...]:
+    """Mean and spread ``(FRAME,)`` of frame vectors, and of the pose inputs ``(POSE,)``, over ``windows``
+    random windows (both mirror images); spreads floored so a nearly constant number (a 6D entry of a
+    joint that hardly turns) is not blown up."""
+    b = corpus.sample(rng, windows, 8)
+    x = NF.encode(b.rotations, b.root)  # (windows, 7, FRAME)
+    pose = NF.pose_inputs(x[:, :-1], x[:, 1:]).reshape(-1, NF.POSE)
+    x = x.reshape(-1, NF.FRAME)
+    return (x.mean(axis=0), np.maximum(x.std(axis=0), np.r_[np.full(4, 1e-3), np.full(NF.FRAME - 4, 0.02)]),
+            pose.mean(axis=0), np.maximum(pose.std(axis=0), 1e-3))
+
+
+def positions(f: torch.Tensor) -> torch.Tensor:
+    """``next_frame.positions`` in torch: joint positions ``(N, 22, 3)`` of raw frame vectors ``(N, FRAME)``."""
+    n = len(f)
+    offsets = torch.as_tensor(NF.OFFSETS, dtype=f.dtype)
+    d6 = f[:, NF.ROT6].reshape(n, NUM_JOINTS, 6)
+    a, b = d6[..., :3], d6[..., 3:]
+    c0 = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    b = b - (c0 * b).sum(-1, keepdim=True) * c0
+    c1 = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    m = torch.stack([c0, c1, torch.cross(c0, c1, dim=-1)], dim=-1)  # columns, as matrix_from_6d
+    g_rot = [m[:, 0]]
+    zero = torch.zeros(n, dtype=f.dtype)
+    g_pos = [torch.stack([zero, f[:, 0], zero], dim=-1)]
+    for j in range(1, NUM_JOINTS):
+        p = NF.PARENTS[j]
+        g_pos.append(g_pos[p] + g_rot[p] @ offsets[j])
+        g_rot.append(g_rot[p] @ m[:, j])
+    return torch.stack(g_pos, dim=1)
+
+
+def pose_inputs(p_prev: torch.Tensor, p_cur: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
+    """``next_frame.pose_inputs`` in torch from the two frames' ``positions`` ``(B, 22, 3)`` and the current
+    raw frame vector ``(B, FRAME)``: ``(B, POSE)``."""
+    c, s = cur[:, 3:4].cos(), cur[:, 3:4].sin()
+    x = c * p_prev[..., 0] - s * p_prev[..., 2] - cur[:, 1:2]
+    z = s * p_prev[..., 0] + c * p_prev[..., 2] - cur[:, 2:3]
+    vel = p_cur - torch.stack([x, p_prev[..., 1], z], dim=-1)
+    return torch.cat([p_cur.reshape(len(cur), -1), vel.reshape(len(cur), -1)], dim=1)
+
+
+def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``per_action`` pairs of real frame vectors ``(S, 2, FRAME)`` per action, from different clips
+    where there are enough, and their action indices ``(S,)``: where generation may begin."""
+    pairs, acts = [], []
+    for a in np.unique(corpus.action):
+        clips = np.flatnonzero((corpus.action == a) & (corpus.lengths >= 3))
+        for i in rng.choice(clips, size=min(per_action, len(clips)), replace=False):
+            f = corpus.starts[i] + int(rng.integers(0, corpus.lengths[i] - 2))
+            pairs.append(NF.encode(corpus.rot[f:f + 3].astype(np.float64), corpus.root[f:f + 3].astype(np.float64)))
+            acts.append(int(a))
+    return np.array(pairs), np.array(acts)
+
+
+def schedule(step: int, steps: int, span: tuple[float, float]) -> float:
+    """The chance that a step feeds the network its own prediction: 0 before ``span[0]`` of the run, 1
+    after ``span[1]``, linear between."""
+    a, b = span[0] * steps, span[1] * steps
+    return float(np.clip((step - a) / max(b - a, 1.0), 0.0, 1.0))
+
+
+def _onehot(index: np.ndarray, size: int) -> torch.Tensor:
+    out = torch.zeros(len(index), size)
+    out[torch.arange(len(index)), torch.as_tensor(index)] = 1.0
+    return out
+
+
+def train_next_frame(tc: NextFrameTrainConfig) -> Path:
+    """Train (or go on training from ``tc.init_from``, a weights file or a run folder's checkpoint) and
+    write ``tc.out / "checkpoint.pt"``; returns its path."""
+    torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed)
+    rng = np.random.default_rng(tc.seed)
+    actions, styles = vocabularies(tc.corpus, tc.sources)
+    corpus = Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles)
+    cfg = NF.NextFrameConfig(positions=tc.positions, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
+                             actions=actions, styles=styles)
+    net = Net(cfg)
+    mean, std, pose_mean, pose_std = frame_statistics(corpus, rng)
+    starts = start_pairs(corpus, np.random.default_rng(tc.seed))
+    first = 0
+    if tc.init_from is not None:
+        state = warm_state(Path(tc.init_from))
+        if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
+            raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on this corpus")
+        shape = {k: state["config"][k] for k in ("hidden", "layers", "latent")}
+        if shape != {"hidden": tc.hidden, "layers": tc.layers, "latent": tc.latent}:
+            raise LMMError(f"--init-from {tc.init_from} has the shape {shape}; give the same --hidden/--layers/--latent")
+        net.load_state_dict(state["net"])
+        mean, std, pose_mean, pose_std = state["mean"], state["std"], state["pose_mean"], state["pose_std"]
+    mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+    pmean_t, pstd_t = torch.as_tensor(pose_mean, dtype=torch.float32), torch.as_tensor(pose_std, dtype=torch.float32)
+    feet = torch.as_tensor([NUM_JOINTS * 3 + 3 * j + k for j in NF.FEET for k in range(3)])  # their velocities
+    weight = torch.ones(NF.FRAME)
+    weight[:4] = ROOT_WEIGHT
+    opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + np.cos(np.pi * min(s / tc.steps, 1.0))) * 0.9 + 0.1)
+    tc.out.mkdir(parents=True, exist_ok=True)
+    log = open(tc.out / "log.jsonl", "a")
+    A, S, Z = len(actions), len(styles), cfg.latent
+    bar = progress(range(first, tc.steps), desc="next-frame training", unit="step")
+    t0 = time.perf_counter()
+    for step in bar:
+        b = corpus.sample(rng, tc.batch, tc.rollout + 3, speed=tc.speed_augment)
+        x = torch.as_tensor(((NF.encode(b.rotations, b.root) - mean) / std), dtype=torch.float32)  # (B, R+2, F)
+        con = torch.as_tensor(b.contacts[:, 3:], dtype=torch.float32)
+        act, sty = b.action.copy(), b.style.copy()
+        drop = rng.random(tc.batch) < tc.label_dropout
+        act[drop] = 0
+        sty[rng.random(tc.batch) < tc.label_dropout] = 0
+        labels = torch.cat([_onehot(act, A), _onehot(sty, S)], dim=1)
+        p_own = schedule(step, tc.steps, tc.schedule)
+        prev, cur = x[:, 0], x[:, 1]
+        need_positions = cfg.positions or tc.skate_weight > 0
+        if need_positions:  # the true frames' joints, once for the window
+            true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME)).reshape(len(x), -1, NUM_JOINTS, 3)
+            p_prev, p_cur = true_p[:, 0], true_p[:, 1]
+        rec = kl = bce = skate = torch.zeros(())
+        for k in range(tc.rollout):
+            target = x[:, k + 2]
+            extra = [(pose_inputs(p_prev, p_cur, cur * std_t + mean_t) - pmean_t) / pstd_t] if cfg.positions else []
+            cond = torch.cat([prev, cur, *extra, labels], dim=1)
+            mu, logvar = net.enc(torch.cat([cond, target], dim=1)).chunk(2, dim=1)
+            logvar = logvar.clamp(-10, 5)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            out = net.decode(cond, z)
+            pred = _project(cur + out[:, :NF.FRAME], mean_t, std_t)
+            rec = rec + (((pred - target) ** 2) * weight).mean()
+            kl = kl + 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1).mean()
+            bce = bce + nn.functional.binary_cross_entropy_with_logits(out[:, NF.FRAME:], con[:, k])
+            own = torch.as_tensor(rng.random(tc.batch) < p_own)[:, None]
+            if need_positions:
+                p_pred = positions(pred * std_t + mean_t)
+                if tc.skate_weight:
+                    # A foot the capture has down must not move (metres per frame, squared, per contact joint).
+                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
+                    skate = skate + (con[:, k] * (v ** 2).sum(-1)).mean() / 1e-4
+                p_prev, p_cur = p_cur, torch.where(own[:, :, None], p_pred, true_p[:, k + 2])
+            prev, cur = cur, torch.where(own, pred, target)
+        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate) / tc.rollout
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == tc.steps - 1:
+            row = {"step": step, "rec": rec.item() / tc.rollout, "kl": kl.item() / tc.rollout, "bce": bce.item() / tc.rollout,
+                   "skate": skate.item() / tc.rollout,
+                   "own": p_own, "s": time.perf_counter() - t0}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            bar.postfix = f"rec {row['rec']:.3f} kl {row['kl']:.2f} own {p_own:.2f}"
+        if (step + 1) % 1000 == 0 or step == tc.steps - 1:
+            _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std), starts, tc, step + 1)
+    log.close()
+    return tc.out / "checkpoint.pt"
+
+
+def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int) -> None:
+    state = {"net": net.state_dict(), "config": asdict(cfg), "step": step,
+             "mean": stats[0], "std": stats[1], "pose_mean": stats[2], "pose_std": stats[3],
+             "starts": starts[0], "start_action": starts[1],
+             "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()}}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def warm_state(path: Path) -> dict:
+    """The network, configuration and statistics to go on from: a run folder's ``checkpoint.pt`` or an
+    exported weights file (which carries the encoder too, so a committed export continues a run)."""
+    if not path.exists():
+        raise LMMError(f"--init-from {path} not found")
+    if path.suffix == ".npz":
+        m = NF.load(path)
+        with np.load(path) as data:
+            if not any(k.startswith("e.") for k in data.files):
+                raise LMMError(f"--init-from {path} holds no encoder; continue from its run folder's checkpoint.pt")
+            sd = {k[2:]: torch.as_tensor(data[k].astype(np.float32)) for k in data.files if k.startswith("e.")}
+        for i in range(m.cfg.layers):
+            sd[f"dec.{i}.weight"] = torch.as_tensor(m.p[f"dec{i}_w"].T.astype(np.float32))
+            sd[f"dec.{i}.bias"] = torch.as_tensor(m.p[f"dec{i}_b"].astype(np.float32))
+        sd["out.weight"] = torch.as_tensor(m.p["out_w"].T.astype(np.float32))
+        sd["out.bias"] = torch.as_tensor(m.p["out_b"].astype(np.float32))
+        return {"net": sd, "config": asdict(m.cfg), "mean": m.mean, "std": m.std, "pose_mean": m.pose_mean,
+                "pose_std": m.pose_std}
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several kinds for a file that is not its own
+        raise LMMError(f"--init-from {path} is not a next-frame checkpoint or weights file ({str(exc)[:80]})") from None
+
+
+def export(checkpoint: Path, out: Path) -> Path:
+    """Write the numpy weights file (``next_frame.load`` reads it) from a checkpoint: the decoder only."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = NF.NextFrameConfig(**{k: tuple(v) if k in ("actions", "styles") else v for k, v in state["config"].items()})
+    sd = state["net"]
+    arrays = {}
+    for i in range(cfg.layers):
+        arrays[f"p.dec{i}_w"] = sd[f"dec.{i}.weight"].T.numpy()
+        arrays[f"p.dec{i}_b"] = sd[f"dec.{i}.bias"].numpy()
+    arrays["p.out_w"], arrays["p.out_b"] = sd["out.weight"].T.numpy(), sd["out.bias"].numpy()
+    # The encoder rides along (unused at run time) so that training can go on from this file.
+    arrays |= {f"e.{k}": v.numpy() for k, v in sd.items() if k.startswith("enc.")}
+    arrays = {k: v.astype(np.float32) for k, v in arrays.items()}
+    meta = {"format": NF.FORMAT, "config": asdict(cfg), "steps": state["step"], "train": state["train"]}
+    if cfg.positions:
+        arrays |= {"pose_mean": np.asarray(state["pose_mean"], np.float32), "pose_std": np.asarray(state["pose_std"], np.float32)}
+    arrays |= {"mean": np.asarray(state["mean"], np.float32), "std": np.asarray(state["std"], np.float32),
+               "starts": np.asarray(state["starts"], np.float32), "start_action": np.asarray(state["start_action"], np.int16),
+               "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
+    with atomic_path(out) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return out

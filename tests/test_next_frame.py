@@ -1,0 +1,164 @@
+"""The next-frame network (model/next_frame.py, train/next_frame.py): the frame vectors' round trip and
+their indifference to where the body stands and faces, numpy/torch parity of a step, the weights file's
+checks, a real training run on shipped capture and generation from it, and the option errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm_core import read_bvh
+from lmm_core import rotations as R
+from lmm_core.cli import main
+from lmm_core.errors import LMMError
+from lmm_core.model import next_frame as NF
+from lmm_core.canonical import canonical_skeleton
+from lmm_core.model import runtime, tasks
+from lmm_core.motion import Motion
+
+torch = pytest.importorskip("torch")
+from lmm_core.train import next_frame as T  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CFG = NF.NextFrameConfig(hidden=24, layers=2, latent=5, actions=("<unknown>", "walk", "hop"), styles=("<unknown>", "normal"))
+
+
+@pytest.fixture(scope="module")
+def clip(test_data):
+    """The shipped ReActIdle excerpt on the canonical body: rotations (T, 22, 4), root (T, 3)."""
+    c = tasks.to_canonical(read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz"), 30.0)
+    return c.rotations, c.root_positions
+
+
+def test_frame_vectors_give_back_the_motion_where_it_stood(clip):
+    rot, root = clip
+    vec = NF.encode(rot, root)
+    assert vec.shape == (len(root) - 1, NF.FRAME)
+    back_rot, back_root = NF.decode(vec, float(NF._heading(rot[0, 0])), root[0, [0, 2]])
+    np.testing.assert_allclose(back_root, root[1:], atol=1e-9)
+    np.testing.assert_allclose(np.abs(np.sum(back_rot * rot[1:], axis=-1)), 1.0, atol=1e-6)
+
+
+def test_frame_vectors_do_not_depend_on_where_the_body_stands_or_faces(clip):
+    rot, root = clip
+    turn = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), 2.0)
+    moved_rot = rot.copy()
+    moved_rot[:, 0] = R.mul(turn, rot[:, 0])
+    moved_root = R.mul_vec(turn, root) + np.array([3.0, 0.0, -5.0])
+    np.testing.assert_allclose(NF.encode(moved_rot, moved_root), NF.encode(rot, root), atol=1e-9)
+
+
+def test_pose_inputs_are_the_joints_world_positions_and_velocities_seen_from_the_heading(clip):
+    rot, root = clip
+    vec = NF.encode(rot[:12], root[:12])  # frame i + 1 of the clip is vec[i]
+    world = Motion(canonical_skeleton(), rot[:12], root[:12], 30.0).global_positions()
+    head = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), NF._heading(rot[10, 0]))
+    pose = NF.pose_inputs(vec[8], vec[9]).reshape(2, 22, 3)
+    np.testing.assert_allclose(pose[0], R.inv_mul_vec(head, world[10] - root[10] * [1, 0, 1]), atol=1e-6)
+    np.testing.assert_allclose(pose[1], R.inv_mul_vec(head, world[10] - world[9]), atol=1e-6)
+    t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    both = T.pose_inputs(T.positions(t(vec[8:9])), T.positions(t(vec[9:10])), t(vec[9:10]))
+    np.testing.assert_allclose(both.numpy()[0], pose.ravel(), atol=1e-9)
+
+
+def _random_model(tmp_path: Path, seed: int = 0) -> tuple[T.Net, NF.NextFrameModel]:
+    torch.manual_seed(seed)
+    net = T.Net(CFG)
+    with torch.no_grad():
+        net.out.weight.normal_(0, 0.05)
+        net.out.bias.normal_(0, 0.05)
+    rng = np.random.default_rng(seed)
+    mean, std = rng.normal(0, 0.1, NF.FRAME), rng.uniform(0.05, 0.5, NF.FRAME)
+    state = {"net": net.state_dict(), "config": CFG.__dict__ | {}, "mean": mean, "std": std, "step": 1, "train": {},
+             "pose_mean": rng.normal(0, 0.1, NF.POSE), "pose_std": rng.uniform(0.05, 0.5, NF.POSE),
+             "starts": rng.normal(0, 1, (3, 2, NF.FRAME)), "start_action": np.array([1, 1, 2])}
+    torch.save(state, tmp_path / "checkpoint.pt")
+    out = T.export(tmp_path / "checkpoint.pt", tmp_path / "nf.npz")
+    return net, NF.load(out)
+
+
+def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip):
+    net, m = _random_model(tmp_path)
+    rot, root = clip
+    vec = NF.encode(rot[:12], root[:12])
+    prev, cur = vec[3:6], vec[4:7]
+    action, style = np.array([1, 2, 0]), np.array([1, 0, 1])
+    z = np.random.default_rng(1).normal(size=(3, CFG.latent))
+    nxt, con = m.step(prev, cur, action, style, z)
+    mean, std = torch.as_tensor(m.mean, dtype=torch.float32), torch.as_tensor(m.std, dtype=torch.float32)
+    n = lambda a: (torch.as_tensor(a, dtype=torch.float32) - mean) / std  # noqa: E731
+    labels = torch.cat([T._onehot(action, len(CFG.actions)), T._onehot(style, len(CFG.styles))], dim=1)
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    pose = (T.pose_inputs(T.positions(t(prev)), T.positions(t(cur)), t(cur)) - t(m.pose_mean)) / t(m.pose_std)
+    with torch.no_grad():
+        out = net.decode(torch.cat([n(prev), n(cur), pose, labels], dim=1), torch.as_tensor(z, dtype=torch.float32))
+        want = T._project(n(cur) + out[:, :NF.FRAME], mean, std) * std + mean
+    np.testing.assert_allclose(nxt, want.numpy(), atol=2e-4)
+    np.testing.assert_allclose(con, torch.sigmoid(out[:, NF.FRAME:]).numpy(), atol=1e-5)
+    # What is fed back is a valid rotation in every 6D block.
+    d6 = nxt[:, NF.ROT6].reshape(3, -1, 6)
+    np.testing.assert_allclose(np.linalg.norm(d6[..., :3], axis=-1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.sum(d6[..., :3] * d6[..., 3:], axis=-1), 0.0, atol=1e-9)
+
+
+def test_the_weights_file_is_checked(tmp_path):
+    _, m = _random_model(tmp_path)
+    with pytest.raises(LMMError, match="not a next-frame model file"):
+        NF.load(runtime.DEFAULT_MODEL)
+    with pytest.raises(LMMError, match="not found"):
+        NF.load(tmp_path / "missing.npz")
+    with np.load(tmp_path / "nf.npz") as data:
+        arrays = dict(data)
+    bad = dict(arrays, **{"p.out_b": np.zeros(3, np.float32)})
+    np.savez(tmp_path / "bad_shape.npz", **bad)
+    with pytest.raises(LMMError, match="p.out_b"):
+        NF.load(tmp_path / "bad_shape.npz")
+    nan = dict(arrays, std=np.full(NF.FRAME, np.nan, np.float32))
+    np.savez(tmp_path / "nan.npz", **nan)
+    with pytest.raises(LMMError, match="not finite"):
+        NF.load(tmp_path / "nan.npz")
+    with pytest.raises(LMMError, match="does not know the action 'fly'"):
+        m.action_index("fly")
+
+
+def test_a_training_run_generates_motion_that_carries_on_and_differs_by_seed(tmp_path, hop_corpus):
+    tc = T.NextFrameTrainConfig(corpus=hop_corpus, out=tmp_path / "run", sources=("cmu",), steps=3, batch=8,
+                                rollout=3, hidden=32, layers=2, latent=4)
+    ckpt = T.train_next_frame(tc)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 2 and np.isfinite(rows[-1]["rec"])
+    m = NF.load(T.export(ckpt, tmp_path / "nf.npz"))
+    assert len(m.cfg.actions) == 2 and len(m.starts) >= 1  # the excerpt's one label
+    action = m.cfg.actions[1]
+    gen = lambda seed, variation=1.0, **kw: tasks.generate(action, None, 2.0, seed, variation, method="next-frame",  # noqa: E731
+                                                           next_frame=m, clean=False, **kw)
+    a, b, a2 = gen(0), gen(1), gen(0)
+    assert a.num_frames == 60 and np.isfinite(a.rotations).all()
+    np.testing.assert_array_equal(a.rotations, a2.rotations)  # the seed fixes the draw
+    assert not np.allclose(a.rotations, b.rotations)
+    # Carrying on from motion: the first made frame stands next to the start's last, not at the origin.
+    start = a.slice(0, 30)
+    start.root_positions[:] += np.array([4.0, 0.0, -2.0])
+    more = gen(2, start=start)
+    assert np.linalg.norm(more.root_positions[0, [0, 2]] - start.root_positions[-1, [0, 2]]) < 0.2
+    # Going on from the exported file (which carries the encoder) is the same network.
+    warm = T.warm_state(tmp_path / "nf.npz")
+    net = T.Net(m.cfg)
+    net.load_state_dict(warm["net"])
+    with pytest.raises(LMMError, match="same --hidden"):
+        T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, out=tmp_path / "run2", sources=("cmu",), steps=1,
+                                                  batch=4, rollout=2, hidden=16, layers=2, latent=4,
+                                                  init_from=tmp_path / "nf.npz"))
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    assert main(["train-next-frame", "--corpus", str(tmp_path / "none"), "--steps", "1"]) == 2
+    assert "holds no built corpus" in capsys.readouterr().err
+    assert main(["train-next-frame", "--beta", "-1"]) == 2
+    assert "--beta" in capsys.readouterr().err
+    assert main(["generate", "--action", "walk", "--method", "next-frame", "--next-frame-model",
+                 str(runtime.DEFAULT_MODEL), "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "not a next-frame model file" in capsys.readouterr().err
+    assert not (tmp_path / "x.bvh").exists()
