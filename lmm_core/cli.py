@@ -368,6 +368,12 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latent", type=int, default=32)
     p.add_argument("--speed-augment", type=float, default=0.1, help="each window at its own pace, up to 1+S times")
     p.add_argument("--label-dropout", type=float, default=0.1, help="share of windows shown without their labels")
+    p.add_argument("--skate-weight", type=float, default=0.01, help="weight of the planted-foot loss (0: off)")
+    p.add_argument("--label-layers", action="store_true", help="give the labels to every layer, not only the first")
+    p.add_argument("--absolute-root", action="store_true",
+                   help="predict the height, travel and turn as they are, not as a change from the last frame's")
+    p.add_argument("--no-positions", dest="positions", action="store_false",
+                   help="do not show the network the joints' positions and velocities")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=Path, help="go on from a checkpoint.pt or an exported weights file")
@@ -389,6 +395,8 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
                               hidden=args.hidden, layers=args.layers, latent=args.latent,
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,
+                              skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
+                              absolute_root=args.absolute_root,
                               threads=args.threads, seed=args.seed, init_from=args.init_from)
     ckpt = train_next_frame(tc)
     print(f"checkpoint: {ckpt}")
@@ -520,7 +528,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
                          "rollout": _range(1, 120, integer=True), "lr": _range(0.0, 1.0, low_open=True),
                          "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
                          "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),
-                         "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE,
+                         "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE, "skate_weight": _range(0.0, 1e3),
                          "threads": _range(1, 256, integer=True), "seed": _SEED},
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},

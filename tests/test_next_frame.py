@@ -63,15 +63,15 @@ def test_pose_inputs_are_the_joints_world_positions_and_velocities_seen_from_the
     np.testing.assert_allclose(both.numpy()[0], pose.ravel(), atol=1e-9)
 
 
-def _random_model(tmp_path: Path, seed: int = 0) -> tuple[T.Net, NF.NextFrameModel]:
+def _random_model(tmp_path: Path, seed: int = 0, cfg: NF.NextFrameConfig = CFG) -> tuple[T.Net, NF.NextFrameModel]:
     torch.manual_seed(seed)
-    net = T.Net(CFG)
+    net = T.Net(cfg)
     with torch.no_grad():
         net.out.weight.normal_(0, 0.05)
         net.out.bias.normal_(0, 0.05)
     rng = np.random.default_rng(seed)
     mean, std = rng.normal(0, 0.1, NF.FRAME), rng.uniform(0.05, 0.5, NF.FRAME)
-    state = {"net": net.state_dict(), "config": CFG.__dict__ | {}, "mean": mean, "std": std, "step": 1, "train": {},
+    state = {"net": net.state_dict(), "config": cfg.__dict__ | {}, "mean": mean, "std": std, "step": 1, "train": {},
              "pose_mean": rng.normal(0, 0.1, NF.POSE), "pose_std": rng.uniform(0.05, 0.5, NF.POSE),
              "starts": rng.normal(0, 1, (3, 2, NF.FRAME)), "start_action": np.array([1, 1, 2])}
     torch.save(state, tmp_path / "checkpoint.pt")
@@ -79,8 +79,10 @@ def _random_model(tmp_path: Path, seed: int = 0) -> tuple[T.Net, NF.NextFrameMod
     return net, NF.load(out)
 
 
-def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip):
-    net, m = _random_model(tmp_path)
+@pytest.mark.parametrize("variant", [{}, {"label_layers": True, "absolute_root": True}, {"positions": False}])
+def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
+    cfg = NF.NextFrameConfig(**(CFG.__dict__ | variant))
+    net, m = _random_model(tmp_path, cfg=cfg)
     rot, root = clip
     vec = NF.encode(rot[:12], root[:12])
     prev, cur = vec[3:6], vec[4:7]
@@ -91,10 +93,14 @@ def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip):
     n = lambda a: (torch.as_tensor(a, dtype=torch.float32) - mean) / std  # noqa: E731
     labels = torch.cat([T._onehot(action, len(CFG.actions)), T._onehot(style, len(CFG.styles))], dim=1)
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-    pose = (T.pose_inputs(T.positions(t(prev)), T.positions(t(cur)), t(cur)) - t(m.pose_mean)) / t(m.pose_std)
+    pose = [(T.pose_inputs(T.positions(t(prev)), T.positions(t(cur)), t(cur)) - t(m.pose_mean)) / t(m.pose_std)] \
+        if cfg.positions else []
+    base = n(cur)
+    if cfg.absolute_root:
+        base[:, :NF.ROOT] = 0.0
     with torch.no_grad():
-        out = net.decode(torch.cat([n(prev), n(cur), pose, labels], dim=1), torch.as_tensor(z, dtype=torch.float32))
-        want = T._project(n(cur) + out[:, :NF.FRAME], mean, std) * std + mean
+        out = net.decode(torch.cat([n(prev), n(cur), *pose, labels], dim=1), torch.as_tensor(z, dtype=torch.float32), labels)
+        want = T._project(base + out[:, :NF.FRAME], mean, std) * std + mean
     np.testing.assert_allclose(nxt, want.numpy(), atol=2e-4)
     np.testing.assert_allclose(con, torch.sigmoid(out[:, NF.FRAME:]).numpy(), atol=1e-5)
     # What is fed back is a valid rotation in every 6D block.

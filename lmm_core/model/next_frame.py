@@ -40,9 +40,11 @@ FRAME = 10 + (NUM_JOINTS - 1) * 6  # 136
 POSE = 2 * NUM_JOINTS * 3  # joint positions and velocities, the network's extra inputs (``pose_inputs``)
 CONTACTS = 4  # left ankle, right ankle, left toe, right toe
 ROT6 = slice(4, FRAME)  # the 6D columns (22 rotations)
+ROOT = 4  # height, travel (2) and turn: the columns before them
 FORMAT = "lmm-next-frame-1"
 DEFAULT = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_next_frame.npz"
 _Y = np.array([0.0, 1.0, 0.0])
+GUIDANCE = 1.0  # classifier-free guidance of the labels by default (``NextFrameModel.step``)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class NextFrameConfig:
     # The network also sees each frame's joint positions and velocities (``pose_inputs``): where the
     # feet are and whether they move, which the travel it predicts must agree with.
     positions: bool = True
+    # The labels go into every layer beside z, not only the first: a network that sees them once lets the
+    # motion it is making outweigh them (an idle that wanders off into a walk).
+    label_layers: bool = False
+    # The height, travel and turn (the first ``ROOT`` numbers) are predicted as they are, not as a change
+    # from the current frame's: a change summed frame after frame is a random walk, and a turn rate that
+    # random-walks makes every walk curve off one way.
+    absolute_root: bool = False
     hidden: int = 512
     layers: int = 3
     latent: int = 32
@@ -72,6 +81,11 @@ class NextFrameConfig:
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
+
+    @property
+    def side_size(self) -> int:
+        """What every layer gets besides the one before: ``z``, and the labels with ``label_layers``."""
+        return self.latent + (len(self.actions) + len(self.styles) if self.label_layers else 0)
 
     @property
     def cond_size(self) -> int:
@@ -191,24 +205,43 @@ class NextFrameModel:
         return self.cfg.styles.index(style)
 
     def step(self, prev: np.ndarray, cur: np.ndarray, action: np.ndarray, style: np.ndarray,
-             z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+             z: np.ndarray, guidance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """One frame for each of ``B`` motions: ``prev``, ``cur`` ``(B, FRAME)`` (raw, not normalised),
         labels ``(B,)``, latent ``z (B, latent)``. Returns the next frame ``(B, FRAME)`` (projected) and
-        foot-contact probabilities ``(B, 4)``."""
-        cfg, p = self.cfg, self.p
+        foot-contact probabilities ``(B, 4)``.
+
+        ``guidance`` > 1 is classifier-free guidance: the network also runs without the labels (it was
+        trained with a share of windows unlabelled) and the step is pushed ``guidance`` times as far from
+        that unlabelled step as the labelled one lies, so the labels weigh more than the motion so far."""
+        cfg = self.cfg
         B = len(cur)
         a1 = np.zeros((B, len(cfg.actions)))
         a1[np.arange(B), action] = 1.0
         s1 = np.zeros((B, len(cfg.styles)))
         s1[np.arange(B), style] = 1.0
         cn_ = (cur - self.mean) / self.std
-        extra = [(pose_inputs(prev, cur) - self.pose_mean) / self.pose_std] if cfg.positions else []
-        h = np.concatenate([(prev - self.mean) / self.std, cn_, *extra, a1, s1], axis=1)
-        for i in range(cfg.layers):
-            h = _elu(np.concatenate([h, z], axis=1) @ p[f"dec{i}_w"] + p[f"dec{i}_b"])
-        out = np.concatenate([h, z], axis=1) @ p["out_w"] + p["out_b"]
-        nxt = project((cn_ + out[:, :FRAME]) * self.std + self.mean)
+        state = [(prev - self.mean) / self.std, cn_] + ([(pose_inputs(prev, cur) - self.pose_mean) / self.pose_std]
+                                                        if cfg.positions else [])
+        out = self._decode(state, z, a1, s1)
+        if guidance != 1.0:
+            none = np.zeros_like(a1)
+            none[:, 0] = 1.0
+            plain = self._decode(state, z, none, np.eye(1, len(cfg.styles)).repeat(B, axis=0))
+            out = plain + guidance * (out - plain)
+        base = cn_.copy()
+        if cfg.absolute_root:
+            base[:, :ROOT] = 0.0
+        nxt = project((base + out[:, :FRAME]) * self.std + self.mean)
         return nxt, 1.0 / (1.0 + np.exp(-out[:, FRAME:]))
+
+    def _decode(self, state: list[np.ndarray], z: np.ndarray, a1: np.ndarray, s1: np.ndarray) -> np.ndarray:
+        """The decoder's output ``(B, FRAME + CONTACTS)`` (normalised change, contact logits)."""
+        p = self.p
+        h = np.concatenate(state + [a1, s1], axis=1)
+        side = np.concatenate([z, a1, s1], axis=1) if self.cfg.label_layers else z
+        for i in range(self.cfg.layers):
+            h = _elu(np.concatenate([h, side], axis=1) @ p[f"dec{i}_w"] + p[f"dec{i}_b"])
+        return np.concatenate([h, side], axis=1) @ p["out_w"] + p["out_b"]
 
     def start_pair(self, action: int, seed: int) -> np.ndarray:
         """A pair of real frame vectors ``(2, FRAME)`` of the action (any action's when it has none) to
@@ -219,10 +252,11 @@ class NextFrameModel:
         return self.starts[pool[np.random.default_rng(seed).integers(len(pool))]]
 
     def roll(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
-             start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             start: np.ndarray | None = None, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``frames`` frame vectors ``(frames, FRAME)`` after ``start`` (two frame vectors ``(2, FRAME)``;
         default: a real pair of the action) and their contact probabilities ``(frames, 4)``. ``seed`` fixes
-        the draw; ``variation`` scales ``z``."""
+        the draw; ``variation`` scales ``z``; ``guidance`` (default ``GUIDANCE``, see ``step``)."""
+        guidance = GUIDANCE if guidance is None else guidance
         rng = np.random.default_rng(seed)
         pair = self.start_pair(action, seed) if start is None else np.asarray(start, dtype=np.float64)
         prev, cur = pair[:1], pair[1:2]
@@ -230,33 +264,34 @@ class NextFrameModel:
         a, s = np.array([action]), np.array([style])
         for t in range(frames):
             z = rng.standard_normal((1, self.cfg.latent)) * variation
-            nxt, c = self.step(prev, cur, a, s, z)
+            nxt, c = self.step(prev, cur, a, s, z, guidance if action or style else 1.0)
             out[t], con[t] = nxt[0], c[0]
             prev, cur = cur, nxt
         return out, con
 
     def generate(self, frames: int, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
-                 start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 start: tuple[np.ndarray, np.ndarray] | None = None,
+                 guidance: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``frames`` frames of canonical-body motion: ``(rotations (frames, 22, 4), root (frames, 3),
         contact probabilities (frames, 4))``. With ``start`` (rotations ``(S >= 3, 22, 4)``, root
         ``(S, 3)``) it carries on from its last frames, where they stand and face; without, it begins from
         a real pair of the action's frames, at the origin facing +Z."""
         if start is None:
-            vec, con = self.roll(frames + 1, action, style, seed, variation)
+            vec, con = self.roll(frames + 1, action, style, seed, variation, guidance=guidance)
             rot, root = decode(vec)
             return rot[1:], root[1:], con[1:]
         srot, sroot = np.asarray(start[0], dtype=np.float64), np.asarray(start[1], dtype=np.float64)
         if len(sroot) < 3:
             raise LMMError("carrying motion on needs at least 3 frames of it to start from")
         pair = encode(srot[-3:], sroot[-3:])
-        vec, con = self.roll(frames, action, style, seed, variation, pair)
+        vec, con = self.roll(frames, action, style, seed, variation, pair, guidance)
         rot, root = decode(vec, float(_heading(srot[-1, 0])), sroot[-1, [0, 2]])
         return rot, root, con
 
 
 def expected_arrays(cfg: NextFrameConfig) -> dict[str, tuple[int, ...]]:
     """The decoder's arrays and the statistics a weights file for ``cfg`` must hold, and their shapes."""
-    h, z = cfg.hidden, cfg.latent
+    h, z = cfg.hidden, cfg.side_size
     shapes = {"p.dec0_w": (cfg.cond_size + z, h), "p.dec0_b": (h,)}
     for i in range(1, cfg.layers):
         shapes |= {f"p.dec{i}_w": (h + z, h), f"p.dec{i}_b": (h,)}

@@ -51,6 +51,8 @@ class NextFrameTrainConfig:
     label_dropout: float = 0.1
     skate_weight: float = 0.01  # the planted-foot loss (``train_next_frame``); 0: off
     positions: bool = True  # ``NextFrameConfig.positions``
+    label_layers: bool = False  # ``NextFrameConfig.label_layers``
+    absolute_root: bool = False  # ``NextFrameConfig.absolute_root``
     threads: int = 1
     seed: int = 0
     init_from: Path | None = None
@@ -63,20 +65,22 @@ class Net(nn.Module):
 
     def __init__(self, cfg: NF.NextFrameConfig):
         super().__init__()
-        h, z, c = cfg.hidden, cfg.latent, cfg.cond_size
+        h, z, c, side = cfg.hidden, cfg.latent, cfg.cond_size, cfg.side_size
         self.cfg = cfg
         self.enc = nn.Sequential(nn.Linear(c + NF.FRAME, h), nn.ELU(), nn.Linear(h, h), nn.ELU(), nn.Linear(h, 2 * z))
-        self.dec = nn.ModuleList([nn.Linear(c + z, h)] + [nn.Linear(h + z, h) for _ in range(cfg.layers - 1)])
-        self.out = nn.Linear(h + z, NF.FRAME + NF.CONTACTS)
+        self.dec = nn.ModuleList([nn.Linear(c + side, h)] + [nn.Linear(h + side, h) for _ in range(cfg.layers - 1)])
+        self.out = nn.Linear(h + side, NF.FRAME + NF.CONTACTS)
         with torch.no_grad():  # start by predicting no change: the next frame is near the current one
             self.out.weight.mul_(0.1)
             self.out.bias.zero_()
 
-    def decode(self, cond: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, cond: torch.Tensor, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``cond (B, cond_size)``, ``z (B, latent)``, ``labels (B, actions + styles)`` one-hot."""
+        side = torch.cat([z, labels], dim=1) if self.cfg.label_layers else z
         h = cond
         for layer in self.dec:
-            h = nn.functional.elu(layer(torch.cat([h, z], dim=1)))
-        return self.out(torch.cat([h, z], dim=1))
+            h = nn.functional.elu(layer(torch.cat([h, side], dim=1)))
+        return self.out(torch.cat([h, side], dim=1))
 
 
 def _project(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -167,7 +171,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     rng = np.random.default_rng(tc.seed)
     actions, styles = vocabularies(tc.corpus, tc.sources)
     corpus = Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles)
-    cfg = NF.NextFrameConfig(positions=tc.positions, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
+    cfg = NF.NextFrameConfig(positions=tc.positions, label_layers=tc.label_layers, absolute_root=tc.absolute_root,
+                             hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
                              actions=actions, styles=styles)
     net = Net(cfg)
     mean, std, pose_mean, pose_std = frame_statistics(corpus, rng)
@@ -217,8 +222,9 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             mu, logvar = net.enc(torch.cat([cond, target], dim=1)).chunk(2, dim=1)
             logvar = logvar.clamp(-10, 5)
             z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-            out = net.decode(cond, z)
-            pred = _project(cur + out[:, :NF.FRAME], mean_t, std_t)
+            out = net.decode(cond, z, labels)
+            base = torch.cat([torch.zeros_like(cur[:, :NF.ROOT]), cur[:, NF.ROOT:]], dim=1) if cfg.absolute_root else cur
+            pred = _project(base + out[:, :NF.FRAME], mean_t, std_t)
             rec = rec + (((pred - target) ** 2) * weight).mean()
             kl = kl + 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1).mean()
             bce = bce + nn.functional.binary_cross_entropy_with_logits(out[:, NF.FRAME:], con[:, k])
