@@ -71,10 +71,9 @@ def _random_model(tmp_path: Path, seed: int = 0, cfg: NF.NextFrameConfig = CFG) 
         net.out.bias.normal_(0, 0.05)
     rng = np.random.default_rng(seed)
     mean, std = rng.normal(0, 0.1, NF.FRAME), rng.uniform(0.05, 0.5, NF.FRAME)
-    state = {"net": net.state_dict(), "config": cfg.__dict__ | {}, "mean": mean, "std": std, "step": 1, "train": {},
-             "pose_mean": rng.normal(0, 0.1, NF.POSE), "pose_std": rng.uniform(0.05, 0.5, NF.POSE),
-             "starts": rng.normal(0, 1, (3, 2, NF.FRAME)), "start_action": np.array([1, 1, 2])}
-    torch.save(state, tmp_path / "checkpoint.pt")
+    stats = (mean, std, rng.normal(0, 0.1, NF.POSE), rng.uniform(0.05, 0.5, NF.POSE))
+    T._save(tmp_path / "checkpoint.pt", net, cfg, stats, (rng.normal(0, 1, (3, 2, NF.FRAME)), np.array([1, 1, 2])),
+            T.NextFrameTrainConfig(), 1)
     out = T.export(tmp_path / "checkpoint.pt", tmp_path / "nf.npz")
     return net, NF.load(out)
 
@@ -107,6 +106,34 @@ def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
     d6 = nxt[:, NF.ROT6].reshape(3, -1, 6)
     np.testing.assert_allclose(np.linalg.norm(d6[..., :3], axis=-1), 1.0, atol=1e-9)
     np.testing.assert_allclose(np.sum(d6[..., :3] * d6[..., 3:], axis=-1), 0.0, atol=1e-9)
+
+
+def test_guidance_pushes_the_step_away_from_the_unlabelled_one(tmp_path, clip):
+    _, m = _random_model(tmp_path)
+    vec = NF.encode(clip[0][:5], clip[1][:5])
+    prev, cur, z = vec[1:2], vec[2:3], np.zeros((1, CFG.latent))
+    raw = lambda a, g: m.step(prev, cur, np.array([a]), np.array([0]), z, g)[0]  # noqa: E731
+    np.testing.assert_allclose(raw(1, 1.0), m.step(prev, cur, np.array([1]), np.array([0]), z)[0])
+    plain, labelled, pushed = raw(0, 1.0), raw(1, 1.0), raw(1, 2.0)
+    # Away from the unlabelled step, beyond the labelled one (the 6D blocks are re-projected, so compare
+    # the unprojected numbers: height, travel and turn).
+    np.testing.assert_allclose(pushed[:, :NF.ROOT] - plain[:, :NF.ROOT], 2 * (labelled[:, :NF.ROOT] - plain[:, :NF.ROOT]),
+                               atol=1e-9)
+
+
+def test_a_checkpoint_is_read_without_running_code(tmp_path):
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"net": Boom(), "config": {}}, protocol=2))
+    with pytest.raises(LMMError, match="not a next-frame checkpoint"):
+        T.read_checkpoint(tmp_path / "evil.pt")
+    with pytest.raises(LMMError, match="not a next-frame checkpoint"):
+        T.export(tmp_path / "evil.pt", tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()
 
 
 def test_the_weights_file_is_checked(tmp_path):

@@ -257,9 +257,11 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
 
 
 def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int) -> None:
+    # Tensors and plain values only, so that reading it back (``weights_only=True``) can run no code.
+    t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
     state = {"net": net.state_dict(), "config": asdict(cfg), "step": step,
-             "mean": stats[0], "std": stats[1], "pose_mean": stats[2], "pose_std": stats[3],
-             "starts": starts[0], "start_action": starts[1],
+             "mean": t(stats[0]), "std": t(stats[1]), "pose_mean": t(stats[2]), "pose_std": t(stats[3]),
+             "starts": t(starts[0]), "start_action": t(starts[1]),
              "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()}}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -283,15 +285,27 @@ def warm_state(path: Path) -> dict:
         sd["out.bias"] = torch.as_tensor(m.p["out_b"].astype(np.float32))
         return {"net": sd, "config": asdict(m.cfg), "mean": m.mean, "std": m.std, "pose_mean": m.pose_mean,
                 "pose_std": m.pose_std}
+    return read_checkpoint(path)
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A run's ``checkpoint.pt``, read without unpickling anything but tensors and plain values; its
+    statistics as numpy arrays."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several kinds for a file that is not its own
-        raise LMMError(f"--init-from {path} is not a next-frame checkpoint or weights file ({str(exc)[:80]})") from None
+        raise LMMError(f"{path} is not a next-frame checkpoint or weights file ({str(exc)[:80]})") from None
+    if not isinstance(state, dict) or "net" not in state or "config" not in state:
+        raise LMMError(f"{path} is not a next-frame checkpoint (no network or configuration in it)")
+    for k in ("mean", "std", "pose_mean", "pose_std", "starts", "start_action"):
+        if isinstance(state.get(k), torch.Tensor):
+            state[k] = state[k].numpy()
+    return state
 
 
 def export(checkpoint: Path, out: Path) -> Path:
     """Write the numpy weights file (``next_frame.load`` reads it) from a checkpoint: the decoder only."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = read_checkpoint(checkpoint)
     cfg = NF.NextFrameConfig(**{k: tuple(v) if k in ("actions", "styles") else v for k, v in state["config"].items()})
     sd = state["net"]
     arrays = {}
