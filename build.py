@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 MANIFEST = "blender_manifest.toml"
 CORE_EXCLUDE = ("train",)  # lmm_core subpackages that need torch or data, never shipped
-# Preset files the extension does not ship: the sampling model (19 MB) until the panels offer its draws.
-PRESETS_EXCLUDE = ("lmm_sampling.npz",)
+# Preset files the extension does not ship: the sampling model (19 MB) until the panels offer its draws, and
+# the next-frame network (6 MB) until the Generate panel offers it as a method.
+PRESETS_EXCLUDE = ("lmm_sampling.npz", "lmm_next_frame.npz")
 _BUILDER_IN_BPY = "scripts/addons_core/bl_pkg/cli/blender_ext.py"
 _TAGS_IN_BPY = "scripts/modules/_bpy_internal/extensions/tags.py"
 

@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus"))
     ap.add_argument("--methods", default="segments,network")
     ap.add_argument("--variation", type=float, default=1.0, help="the network and next-frame methods' temperature")
+    ap.add_argument("--guidance", type=float, help="the next-frame network's label guidance (default: the runtime's)")
     ap.add_argument("--next-frame-model", type=Path, help="the next-frame network (default: the shipped one)")
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=6.0)
@@ -59,6 +60,8 @@ def main() -> None:
     t0 = time.perf_counter()
     model = runtime.load(args.model)
     nf = next_frame.load(args.next_frame_model) if "next-frame" in args.methods.split(",") else None
+    if nf is not None and args.guidance is not None:
+        nf.guidance = args.guidance
     limits = JointLimits.load()
     canon = canonical_skeleton()
     train, val = clips_of(args.corpus, "train"), clips_of(args.corpus, "val")
@@ -136,7 +139,8 @@ def main() -> None:
                      f"{near.mean():.1f} / {np.percentile(near, 5):.1f} | {r['skate']:.3f} | {r['viol']:.4f} |")
     body = ("\n".join(lines) + f"\n\nModel `{args.model}`; {args.seeds} seeds x {len(actions)} actions ({', '.join(actions)}: "
             f"those of the validation split the model knows), {args.seconds:g} s each, no style; the network method at "
-            f"temperature {args.variation:g}. The judge: logistic regression on {len(feats)} real training windows of 2 s "
+            f"temperature {args.variation:g}" + (f", the next-frame network (`{args.next_frame_model or next_frame.DEFAULT.name}`) "
+                                                f"at temperature {args.variation:g} and label guidance {nf.guidance:g}" if nf else "") + f". The judge: logistic regression on {len(feats)} real training windows of 2 s "
             f"({len(classes)} actions; {train_acc:.2f} of its own training windows right). The real held-out row's Fréchet "
             f"distance is between its two halves (the floor of this measure). Diversity: mean joint distance "
             f"(pelvis-relative) between seeds, and for real motion between takes of the same action. "

@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--methods", default="segments,next-frame")
     ap.add_argument("--model", type=Path, default=runtime.DEFAULT_MODEL.parent / "lmm_sampling.npz",
                     help="the window model (segments, network); the default one never trained on cmu_iclone's dance")
+    ap.add_argument("--guidance", type=float, help="the next-frame network's label guidance (default: the runtime's)")
     ap.add_argument("--next-frame-model", type=Path)
     ap.add_argument("--variation", type=float, default=1.0, help="the network and next-frame methods' temperature")
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -64,6 +65,8 @@ def main() -> None:
     model = runtime.load(args.model)
     methods = args.methods.split(",")
     nf = next_frame.load(args.next_frame_model) if "next-frame" in methods else None
+    if nf is not None and args.guidance is not None:
+        nf.guidance = args.guidance
     actions = args.actions.split(",")
     infos, arrays = dataset.load(args.corpus, None, SOURCES)
     real: dict[str, dict[str, np.ndarray]] = {}
@@ -80,11 +83,14 @@ def main() -> None:
     frames = int(round(args.seconds * 30))
     blocks = max(1, frames // BLOCK)
     made: dict[tuple[str, str], list[dict[str, np.ndarray]]] = {}
+    took: dict[str, list[float]] = {}  # seconds per 10 s of motion, clean-up included
     for method in methods:
         for a in progress(actions, desc=f"generate ({method})", unit="action"):
             variation = {"network": args.variation if model.samples else 0.0, "next-frame": args.variation}.get(method, 0.5)
             for seed in range(args.seeds):
+                t = time.perf_counter()
                 mo = tasks.generate(a, None, args.seconds, seed, variation, model=model, method=method, next_frame=nf)
+                took.setdefault(method, []).append((time.perf_counter() - t) * 10 / args.seconds)
                 made.setdefault((a, method), []).append(measures(mo.rotations, mo.root_positions))
 
     head = [f"{i * 5}-{(i + 1) * 5} s" for i in range(blocks)]
@@ -106,9 +112,10 @@ def main() -> None:
                          f" | {by('turn', 0):.0f} / {by('turn', blocks - 1):.0f} | "
                          f"{by('acc', 0, p99):.1f} / {by('acc', blocks - 1, p99):.1f} |")
     body = ("\n".join(lines) + f"\n\n{args.seeds} seeds per action and method, {args.seconds:g} s each, no style; "
-            f"window model `{args.model}`" + (f", next-frame model `{args.next_frame_model or next_frame.DEFAULT}`" if nf else "")
+            f"window model `{args.model}`" + (f", next-frame model `{args.next_frame_model or next_frame.DEFAULT.name}` (label guidance {nf.guidance:g})" if nf else "")
             + f"; the network methods at temperature {args.variation:g}, segments at 0.5. Real: every clip of the "
-            f"action in the corpus, both splits. {time.perf_counter() - t0:.0f} s.")
+            f"action in the corpus, both splits. Time to make 10 s of motion, clean-up included, one thread (median): "
+            + ", ".join(f"{m} {np.median(v):.2f} s" for m, v in took.items()) + f". {time.perf_counter() - t0:.0f} s in all.")
     print(body)
     if not args.no_write:
         _plot(made, real, actions, methods, args.plot)

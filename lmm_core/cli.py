@@ -369,15 +369,31 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-augment", type=float, default=0.1, help="each window at its own pace, up to 1+S times")
     p.add_argument("--label-dropout", type=float, default=0.1, help="share of windows shown without their labels")
     p.add_argument("--skate-weight", type=float, default=0.01, help="weight of the planted-foot loss (0: off)")
-    p.add_argument("--label-layers", action="store_true", help="give the labels to every layer, not only the first")
-    p.add_argument("--absolute-root", action="store_true",
-                   help="predict the height, travel and turn as they are, not as a change from the last frame's")
+    p.add_argument("--first-layer-labels", dest="label_layers", action="store_false",
+                   help="give the labels to the first layer only (the default gives them to every layer)")
+    p.add_argument("--schedule", type=_shares, default=(0.1, 0.5), metavar="A,B",
+                   help="shares of the run between which the frames fed back go from true to the network's own "
+                        "(default 0.1,0.5; 0,0: its own from the start, for a run that goes on from another)")
+    p.add_argument("--relative-root", dest="absolute_root", action="store_false",
+                   help="predict the height, travel and turn as a change from the last frame's (the default "
+                        "predicts them as they are)")
     p.add_argument("--no-positions", dest="positions", action="store_false",
                    help="do not show the network the joints' positions and velocities")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=Path, help="go on from a checkpoint.pt or an exported weights file")
     p.add_argument("--export", type=Path, help="write the numpy weights file here at the end")
+
+
+def _shares(text: str) -> tuple[float, float]:
+    """``--schedule A,B``: two shares of a run, 0 <= A <= B <= 1."""
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give two shares of the run as A,B, e.g. 0.1,0.5 (got {text!r})") from None
+    if not 0 <= a <= b <= 1:
+        raise argparse.ArgumentTypeError(f"the shares must satisfy 0 <= A <= B <= 1, got {text!r}")
+    return a, b
 
 
 def _train_next_frame(args: argparse.Namespace) -> int:
@@ -396,7 +412,7 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               hidden=args.hidden, layers=args.layers, latent=args.latent,
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,
                               skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
-                              absolute_root=args.absolute_root,
+                              absolute_root=args.absolute_root, schedule=args.schedule,
                               threads=args.threads, seed=args.seed, init_from=args.init_from)
     ckpt = train_next_frame(tc)
     print(f"checkpoint: {ckpt}")

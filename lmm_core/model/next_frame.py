@@ -56,11 +56,11 @@ class NextFrameConfig:
     positions: bool = True
     # The labels go into every layer beside z, not only the first: a network that sees them once lets the
     # motion it is making outweigh them (an idle that wanders off into a walk).
-    label_layers: bool = False
+    label_layers: bool = True
     # The height, travel and turn (the first ``ROOT`` numbers) are predicted as they are, not as a change
     # from the current frame's: a change summed frame after frame is a random walk, and a turn rate that
     # random-walks makes every walk curve off one way.
-    absolute_root: bool = False
+    absolute_root: bool = True
     hidden: int = 512
     layers: int = 3
     latent: int = 32
@@ -123,7 +123,8 @@ def decode(frames: np.ndarray, yaw0: float = 0.0, at: np.ndarray | None = None) 
     yaw = yaw0 + np.cumsum(frames[:, 3])
     head = R.from_axis_angle(_Y, yaw)
     step = np.stack([frames[:, 1], np.zeros(T), frames[:, 2]], axis=-1)
-    ground = np.cumsum(R.mul_vec(head, step), axis=0) + np.array([*(at if at is not None else (0.0, 0.0))])[[0, 0, 1]] * [1, 0, 1]
+    x0, z0 = (0.0, 0.0) if at is None else (float(at[0]), float(at[1]))
+    ground = np.cumsum(R.mul_vec(head, step), axis=0) + np.array([x0, 0.0, z0])
     root = np.stack([ground[:, 0], frames[:, 0], ground[:, 2]], axis=-1)
     d6 = frames[:, 4:].reshape(T, NUM_JOINTS, 6)
     rot = R.from_6d(d6)
@@ -187,6 +188,7 @@ class NextFrameModel:
         self.cfg, self.p, self.mean, self.std = cfg, p, mean, std
         self.pose_mean, self.pose_std = pose_mean, pose_std  # (POSE,) each where cfg.positions
         self.starts, self.start_action = starts, start_action  # (S, 2, FRAME), (S,)
+        self.guidance = GUIDANCE  # what ``roll`` and ``generate`` use unless told (``step``)
 
     def action_index(self, action: str | None) -> int:
         if not action:
@@ -255,8 +257,8 @@ class NextFrameModel:
              start: np.ndarray | None = None, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``frames`` frame vectors ``(frames, FRAME)`` after ``start`` (two frame vectors ``(2, FRAME)``;
         default: a real pair of the action) and their contact probabilities ``(frames, 4)``. ``seed`` fixes
-        the draw; ``variation`` scales ``z``; ``guidance`` (default ``GUIDANCE``, see ``step``)."""
-        guidance = GUIDANCE if guidance is None else guidance
+        the draw; ``variation`` scales ``z``; ``guidance`` (default ``self.guidance``, see ``step``)."""
+        guidance = self.guidance if guidance is None else guidance
         rng = np.random.default_rng(seed)
         pair = self.start_pair(action, seed) if start is None else np.asarray(start, dtype=np.float64)
         prev, cur = pair[:1], pair[1:2]

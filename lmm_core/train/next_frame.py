@@ -51,8 +51,8 @@ class NextFrameTrainConfig:
     label_dropout: float = 0.1
     skate_weight: float = 0.01  # the planted-foot loss (``train_next_frame``); 0: off
     positions: bool = True  # ``NextFrameConfig.positions``
-    label_layers: bool = False  # ``NextFrameConfig.label_layers``
-    absolute_root: bool = False  # ``NextFrameConfig.absolute_root``
+    label_layers: bool = True  # ``NextFrameConfig.label_layers``
+    absolute_root: bool = True  # ``NextFrameConfig.absolute_root``
     threads: int = 1
     seed: int = 0
     init_from: Path | None = None
