@@ -51,17 +51,30 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus"))
     ap.add_argument("--methods", default="segments,network")
     ap.add_argument("--variation", type=float, default=1.0, help="the network and next-frame methods' temperature")
-    ap.add_argument("--guidance", type=float, help="the next-frame network's label guidance (default: the runtime's)")
-    ap.add_argument("--next-frame-model", type=Path, help="the next-frame network (default: the shipped one)")
+    ap.add_argument("--guidance", help="the next-frame network's label guidance, or several comma-separated "
+                                       "(default: the runtime's)")
+    ap.add_argument("--next-frame-model", help="the next-frame network, or several comma-separated files "
+                                               "(default: the shipped one)")
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
     model = runtime.load(args.model)
-    nf = next_frame.load(args.next_frame_model) if "next-frame" in args.methods.split(",") else None
-    if nf is not None and args.guidance is not None:
-        nf.guidance = args.guidance
+    # Every (method, next-frame file, guidance) to generate with; the window methods have no file.
+    runs: list[tuple[str, str, next_frame.NextFrameModel | None]] = []
+    for method in args.methods.split(","):
+        if method != "next-frame":
+            runs.append((method, f"generated ({method})", None))
+            continue
+        paths = args.next_frame_model.split(",") if args.next_frame_model else [None]
+        for path in paths:
+            for g in (args.guidance.split(",") if args.guidance else [None]):
+                nf = next_frame.load(path)
+                if g is not None:
+                    nf.guidance = float(g)
+                name = Path(path).stem if path else next_frame.DEFAULT.stem
+                runs.append((method, f"generated (next-frame, {name}, guidance {nf.guidance:g})", nf))
     limits = JointLimits.load()
     canon = canonical_skeleton()
     train, val = clips_of(args.corpus, "train"), clips_of(args.corpus, "val")
@@ -104,9 +117,9 @@ def main() -> None:
         "nearest": G.nearest(np.array(real["traces"]), bank),
         "skate": float(np.mean(real["skate"])), "viol": float(np.mean(real["viol"])), "windows": len(rw)}}
 
-    for method in args.methods.split(","):
+    for method, row_name, nf in runs:
         wins, labs, trs, skate, viol, div = [], [], [], [], [], []
-        for a in progress(actions, desc=f"generate ({method})", unit="action"):
+        for a in progress(actions, desc=row_name, unit="action"):
             outs = []
             variation = {"network": args.variation if model.samples else 0.0, "next-frame": args.variation}.get(method, 0.5)
             if method == "segments" and a not in model.generatable_actions():
@@ -125,7 +138,7 @@ def main() -> None:
             print(f"{method}: nothing generated (the model holds no segments of these actions)", file=sys.stderr)
             continue
         gw = np.array(wins)
-        rows[f"generated ({method})"] = {
+        rows[row_name] = {
             "recognised": float(np.mean(clf.predict(gw) == np.array(labs))),
             "frechet": G.frechet(clf.standardise(gw), clf.standardise(rw)),
             "diversity": float(np.mean(div)), "nearest": G.nearest(np.array(trs), bank),
@@ -139,8 +152,8 @@ def main() -> None:
                      f"{near.mean():.1f} / {np.percentile(near, 5):.1f} | {r['skate']:.3f} | {r['viol']:.4f} |")
     body = ("\n".join(lines) + f"\n\nModel `{args.model}`; {args.seeds} seeds x {len(actions)} actions ({', '.join(actions)}: "
             f"those of the validation split the model knows), {args.seconds:g} s each, no style; the network method at "
-            f"temperature {args.variation:g}" + (f", the next-frame network (`{args.next_frame_model or next_frame.DEFAULT.name}`) "
-                                                f"at temperature {args.variation:g} and label guidance {nf.guidance:g}" if nf else "") + f". The judge: logistic regression on {len(feats)} real training windows of 2 s "
+            f"temperature {args.variation:g}" + (f", the next-frame network at temperature {args.variation:g}"
+                                                if "next-frame" in args.methods else "") + f". The judge: logistic regression on {len(feats)} real training windows of 2 s "
             f"({len(classes)} actions; {train_acc:.2f} of its own training windows right). The real held-out row's Fréchet "
             f"distance is between its two halves (the floor of this measure). Diversity: mean joint distance "
             f"(pelvis-relative) between seeds, and for real motion between takes of the same action. "

@@ -119,8 +119,41 @@ def main() -> None:
     print(body)
     if not args.no_write:
         _plot(made, real, actions, methods, args.plot)
+        if nf is not None:
+            strip = args.plot.with_name(args.plot.stem + "_strip.png")
+            _filmstrip(actions, model, nf, args.variation, strip)
+            body += f"\n\n![the next-frame network's first 10 s of each action, every 12 frames, seen from its right]({strip})"
         update_section("Model: long generation (30 s without freezing, drift or jitter)", body +
                        f"\n\n![pelvis and joint speed over time]({args.plot})", "python benchmarks/long_generation.py")
+
+
+def _filmstrip(actions, model, nf, variation: float, path: Path, seconds: float = 10.0, every: int = 12) -> None:
+    """Stick figures of the next-frame network's motion (seed 0), one row per action, every ``every``
+    frames, each seen from its own right side (its heading to the right) and set side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lmm_core.canonical import PARENTS
+
+    fig, axes = plt.subplots(len(actions), 1, figsize=(15, 1.9 * len(actions)), squeeze=False)
+    for ax, a in zip(axes[:, 0], actions):
+        mo = tasks.generate(a, None, seconds, 0, variation, model=model, method="next-frame", next_frame=nf)
+        pos = mo.global_positions()
+        travelled = np.linalg.norm(np.diff(mo.root_positions[:, [0, 2]], axis=0), axis=1).sum()
+        for k, f in enumerate(range(0, mo.num_frames, every)):
+            yaw = next_frame._heading(mo.rotations[f, 0])
+            p = pos[f] - mo.root_positions[f] * [1, 0, 1]
+            ahead = p[:, 0] * np.sin(yaw) + p[:, 2] * np.cos(yaw)
+            for j, par in enumerate(PARENTS):
+                if par >= 0:
+                    ax.plot([k * 0.8 + ahead[j], k * 0.8 + ahead[par]], [p[j, 1], p[par, 1]], color="#333333", lw=1)
+        ax.set_title(f"{a}: {seconds:g} s, every {every} frames; the pelvis travelled {travelled:.1f} m", fontsize=9)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
 
 
 def _plot(made, real, actions, methods, path: Path) -> None:

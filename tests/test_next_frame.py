@@ -195,3 +195,19 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
                  str(runtime.DEFAULT_MODEL), "-o", str(tmp_path / "x.bvh")]) == 2
     assert "not a next-frame model file" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
+
+
+def test_the_shipped_network_walks_on_idles_in_place_and_knows_every_action():
+    """The shipped file (presets/models/lmm_next_frame.npz, NEXT_FRAME_MODEL_CARD.md): a 20-second walk
+    keeps walking (no slowing to a stand), an idle stays where it is, and every action of its vocabulary
+    generates finite motion on the floor."""
+    m = NF.load()
+    walk = tasks.generate("walk", None, 20.0, 0, 1.0, method="next-frame", next_frame=m)
+    step = np.linalg.norm(np.diff(walk.root_positions[:, [0, 2]], axis=0), axis=1) * 30  # m/s
+    assert 0.7 < step[:300].mean() < 1.8 and 0.7 < step[-150:].mean() < 1.8  # real walks: 1.2 m/s
+    idle = tasks.generate("idle", None, 10.0, 0, 1.0, method="next-frame", next_frame=m)
+    assert np.linalg.norm(idle.root_positions[-1, [0, 2]] - idle.root_positions[0, [0, 2]]) < 1.0
+    for action in m.cfg.actions[1:]:
+        rot, root, con = m.generate(60, m.action_index(action), 0, seed=1)
+        assert np.isfinite(rot).all() and np.isfinite(root).all(), action
+        assert 0.5 < root[:, 1].mean() < 1.2, action  # the pelvis at a body's height, not sunk or flying
