@@ -112,7 +112,7 @@ def main() -> None:
                          f" | {by('turn', 0):.0f} / {by('turn', blocks - 1):.0f} | "
                          f"{by('acc', 0, p99):.1f} / {by('acc', blocks - 1, p99):.1f} |")
     body = ("\n".join(lines) + f"\n\n{args.seeds} seeds per action and method, {args.seconds:g} s each, no style; "
-            f"window model `{args.model}`" + (f", next-frame model `{args.next_frame_model or next_frame.DEFAULT.name}` (label guidance {nf.guidance:g})" if nf else "")
+            f"window model `{_shown(args.model)}`" + (f", next-frame model `{args.next_frame_model or next_frame.DEFAULT.name}` (label guidance {nf.guidance:g})" if nf else "")
             + f"; the network methods at temperature {args.variation:g}, segments at 0.5. Real: every clip of the "
             f"action in the corpus, both splits. Time to make 10 s of motion, clean-up included, one thread (median): "
             + ", ".join(f"{m} {np.median(v):.2f} s" for m, v in took.items()) + f". {time.perf_counter() - t0:.0f} s in all.")
@@ -125,6 +125,15 @@ def main() -> None:
             body += f"\n\n![the next-frame network's first 10 s of each action, every 12 frames, seen from its right]({strip})"
         update_section("Model: long generation (30 s without freezing, drift or jitter)", body +
                        f"\n\n![pelvis and joint speed over time]({args.plot})", "python benchmarks/long_generation.py")
+
+
+def _shown(path: Path) -> str:
+    """A path as the report shows it: relative to the repository where it lies inside it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _filmstrip(actions, model, nf, variation: float, path: Path, seconds: float = 10.0, every: int = 12) -> None:
