@@ -5,7 +5,7 @@ pelvis's ground speed (m/s), the joints' mean turning speed (degrees/s) and the 
 acceleration (m/s^2), against the same figures over the action's real clips (both splits of the corpus),
 and plots the pelvis and joint speeds over time.
 
-Usage: python benchmarks/long_generation.py --corpus out/corpus_all [--methods segments,next-frame,network]
+Usage: python benchmarks/long_generation.py [--corpus out/corpus_all] [--methods segments,network,next-frame]
        [--model presets/models/lmm_sampling.npz] [--next-frame-model FILE] [--seconds 30] [--seeds 3]
        [--actions walk,run,idle,wave-right-hand,dance] [--plot docs/images/long_generation.png] [--no-write]
 """
@@ -49,7 +49,7 @@ def measures(rot: np.ndarray, root: np.ndarray, fps: float = 30.0) -> dict[str, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus_all"))
-    ap.add_argument("--methods", default="segments,next-frame")
+    ap.add_argument("--methods", default="segments,network,next-frame")
     ap.add_argument("--model", type=Path, default=runtime.DEFAULT_MODEL.parent / "lmm_sampling.npz",
                     help="the window model (segments, network); the default one never trained on cmu_iclone's dance")
     ap.add_argument("--guidance", type=float, help="the next-frame network's label guidance (default: the runtime's)")

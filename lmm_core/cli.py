@@ -414,6 +414,10 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
                               absolute_root=args.absolute_root, schedule=args.schedule,
                               threads=args.threads, seed=args.seed, init_from=args.init_from)
+    if tc.init_from is not None:
+        from .train.next_frame import check_warm_start
+
+        check_warm_start(tc)  # a wrong file is refused before minutes of data loading
     ckpt = train_next_frame(tc)
     print(f"checkpoint: {ckpt}")
     if args.export:

@@ -172,15 +172,28 @@ def test_a_training_run_generates_motion_that_carries_on_and_differs_by_seed(tmp
     np.testing.assert_array_equal(a.rotations, a2.rotations)  # the seed fixes the draw
     assert not np.allclose(a.rotations, b.rotations)
     # Carrying on from motion: the first made frame stands next to the start's last, not at the origin.
+    # Carrying on from motion turned and moved: the first made frame stands next to the start's last and
+    # faces as it faced, not at the origin facing +Z.
+    turn = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), 2.5)
     start = a.slice(0, 30)
-    start.root_positions[:] += np.array([4.0, 0.0, -2.0])
+    start.rotations[:, 0] = R.mul(turn, start.rotations[:, 0])
+    start.root_positions[:] = R.mul_vec(turn, start.root_positions) + np.array([4.0, 0.0, -2.0])
     more = gen(2, start=start)
     assert np.linalg.norm(more.root_positions[0, [0, 2]] - start.root_positions[-1, [0, 2]]) < 0.2
+    facing = lambda q: NF._heading(q)  # noqa: E731
+    assert abs(NF._wrap(facing(more.rotations[0, 0]) - facing(start.rotations[-1, 0]))) < 0.3
+    broken = (start.rotations.copy(), start.root_positions.copy())
+    broken[1][-1, 0] = np.nan
+    with pytest.raises(LMMError, match="NaN"):
+        m.generate(10, 1, 0, start=broken)
     # Going on from the exported file (which carries the encoder) is the same network.
     warm = T.warm_state(tmp_path / "nf.npz")
     net = T.Net(m.cfg)
     net.load_state_dict(warm["net"])
-    with pytest.raises(LMMError, match="same --hidden"):
+    with pytest.raises(LMMError, match="absolute_root True .*--relative-root"):
+        T.check_warm_start(T.NextFrameTrainConfig(hidden=32, layers=2, latent=4, absolute_root=False,
+                                                  init_from=tmp_path / "nf.npz"))
+    with pytest.raises(LMMError, match="another network: hidden 32"):
         T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, out=tmp_path / "run2", sources=("cmu",), steps=1,
                                                   batch=4, rollout=2, hidden=16, layers=2, latent=4,
                                                   init_from=tmp_path / "nf.npz"))
@@ -211,3 +224,11 @@ def test_the_shipped_network_walks_on_idles_in_place_and_knows_every_action():
         rot, root, con = m.generate(60, m.action_index(action), 0, seed=1)
         assert np.isfinite(rot).all() and np.isfinite(root).all(), action
         assert 0.5 < root[:, 1].mean() < 1.2, action  # the pelvis at a body's height, not sunk or flying
+
+
+def test_a_run_without_joint_inputs_goes_on_from_its_export(tmp_path, hop_corpus):
+    small = dict(corpus=hop_corpus, sources=("cmu",), steps=2, batch=4, rollout=2, hidden=16, layers=1, latent=3,
+                 positions=False)
+    first = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "a", **small)), tmp_path / "a.npz")
+    again = T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "b", init_from=first, **small))
+    assert NF.load(T.export(again, tmp_path / "b.npz")).pose_mean is None

@@ -277,14 +277,21 @@ class NextFrameModel:
         """``frames`` frames of canonical-body motion: ``(rotations (frames, 22, 4), root (frames, 3),
         contact probabilities (frames, 4))``. With ``start`` (rotations ``(S >= 3, 22, 4)``, root
         ``(S, 3)``) it carries on from its last frames, where they stand and face; without, it begins from
-        a real pair of the action's frames, at the origin facing +Z."""
+        a real pair of the action's frames, the second of them (not returned) standing at the origin
+        facing +Z."""
         if start is None:
-            vec, con = self.roll(frames + 1, action, style, seed, variation, guidance=guidance)
+            vec, con = self.roll(frames, action, style, seed, variation, guidance=guidance)
             rot, root = decode(vec)
-            return rot[1:], root[1:], con[1:]
+            return rot, root, con
         srot, sroot = np.asarray(start[0], dtype=np.float64), np.asarray(start[1], dtype=np.float64)
+        if srot.ndim != 3 or srot.shape[1:] != (NUM_JOINTS, 4) or sroot.shape != (len(srot), 3):
+            raise LMMError(f"the motion to carry on from must be rotations (S, {NUM_JOINTS}, 4) and root (S, 3) on "
+                           f"the canonical body, got {srot.shape} and {sroot.shape}")
         if len(sroot) < 3:
             raise LMMError("carrying motion on needs at least 3 frames of it to start from")
+        if not (np.isfinite(srot[-3:]).all() and np.isfinite(sroot[-3:]).all()):
+            raise LMMError("the last 3 frames of the motion to carry on from hold NaN or infinite numbers; "
+                           "repair or trim them first")
         pair = encode(srot[-3:], sroot[-3:])
         vec, con = self.roll(frames, action, style, seed, variation, pair, guidance)
         rot, root = decode(vec, float(_heading(srot[-1, 0])), sroot[-1, [0, 2]])

@@ -39,8 +39,8 @@ class NextFrameTrainConfig:
     corpus: Path = Path("out/corpus")
     out: Path = Path("out/next_frame")
     sources: tuple[str, ...] = SOURCES
-    steps: int = 10_000
-    batch: int = 128
+    steps: int = 12_000
+    batch: int = 256
     rollout: int = 8
     lr: float = 1e-3
     beta: float = 0.3
@@ -175,18 +175,16 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                              hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
                              actions=actions, styles=styles)
     net = Net(cfg)
+    state = check_warm_start(tc) if tc.init_from is not None else None
     mean, std, pose_mean, pose_std = frame_statistics(corpus, rng)
     starts = start_pairs(corpus, np.random.default_rng(tc.seed))
-    first = 0
-    if tc.init_from is not None:
-        state = warm_state(Path(tc.init_from))
+    if state is not None:
         if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
             raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on this corpus")
-        shape = {k: state["config"][k] for k in ("hidden", "layers", "latent")}
-        if shape != {"hidden": tc.hidden, "layers": tc.layers, "latent": tc.latent}:
-            raise LMMError(f"--init-from {tc.init_from} has the shape {shape}; give the same --hidden/--layers/--latent")
         net.load_state_dict(state["net"])
-        mean, std, pose_mean, pose_std = state["mean"], state["std"], state["pose_mean"], state["pose_std"]
+        mean, std = state["mean"], state["std"]
+        if state.get("pose_mean") is not None:
+            pose_mean, pose_std = state["pose_mean"], state["pose_std"]
     mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
     pmean_t, pstd_t = torch.as_tensor(pose_mean, dtype=torch.float32), torch.as_tensor(pose_std, dtype=torch.float32)
     feet = torch.as_tensor([NUM_JOINTS * 3 + 3 * j + k for j in NF.FEET for k in range(3)])  # their velocities
@@ -197,7 +195,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     tc.out.mkdir(parents=True, exist_ok=True)
     log = open(tc.out / "log.jsonl", "a")
     A, S, Z = len(actions), len(styles), cfg.latent
-    bar = progress(range(first, tc.steps), desc="next-frame training", unit="step")
+    bar = progress(range(tc.steps), desc="next-frame training", unit="step")
     t0 = time.perf_counter()
     for step in bar:
         b = corpus.sample(rng, tc.batch, tc.rollout + 3, speed=tc.speed_augment)
@@ -265,6 +263,22 @@ def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: Next
              "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()}}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+
+
+# What a warm start must share with the run it continues, and the option that sets each.
+_STRUCTURE = {"hidden": "--hidden", "layers": "--layers", "latent": "--latent", "positions": "--no-positions",
+              "label_layers": "--first-layer-labels", "absolute_root": "--relative-root"}
+
+
+def check_warm_start(tc: NextFrameTrainConfig) -> dict:
+    """``tc.init_from``'s state (``warm_state``), refused with the options to give when its network's
+    structure differs from the run's; called before any data is loaded."""
+    state = warm_state(Path(tc.init_from))
+    differ = [f"{k} {state['config'].get(k)!r} (this run: {getattr(tc, k)!r}; {flag})"
+              for k, flag in _STRUCTURE.items() if state["config"].get(k) != getattr(tc, k)]
+    if differ:
+        raise LMMError(f"--init-from {tc.init_from} has another network: {'; '.join(differ)}; give the same options")
+    return state
 
 
 def warm_state(path: Path) -> dict:
