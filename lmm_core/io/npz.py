@@ -7,6 +7,7 @@ holding Python objects (which only pickle can read, and a pickle can run code), 
 """
 from __future__ import annotations
 
+import json
 import os
 import stat
 import zipfile
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MotionFileError
+from ..errors import LMMError, MotionFileError
 from ..validate import max_array_bytes
 
 
@@ -85,3 +86,22 @@ def read_npz(path: str | Path, what: str = "file", keys: tuple[str, ...] | None 
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, MemoryError) as exc:
         raise MotionFileError(path, f"the {what} is damaged or truncated ({exc or type(exc).__name__})") from None
     return out
+
+
+def read_weights(path: Path, what: str, writer: str) -> tuple[dict[str, np.ndarray], dict]:
+    """``(arrays, meta)`` of a weights file that carries a JSON ``meta`` record (the model files): read as
+    ``read_npz`` reads, each problem an ``LMMError`` naming the file; ``what`` names the kind of file
+    ("model file"), ``writer`` the command that writes one."""
+    try:
+        data = read_npz(path, what)
+    except MotionFileError as exc:
+        raise LMMError(f"{exc}; a {what} is the .npz that {writer} writes") from None
+    if "meta" not in data:
+        raise LMMError(f"{path} is not an LMM {what} (no meta record); give a file written by {writer}")
+    try:
+        meta = json.loads(np.asarray(data["meta"]).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LMMError(f"{path}: the {what}'s metadata is not JSON ({str(exc)[:80]}); the file is damaged") from None
+    if not isinstance(meta, dict):
+        raise LMMError(f"{path}: the {what}'s metadata is not a JSON object; the file is damaged")
+    return data, meta

@@ -32,8 +32,7 @@ import numpy as np
 from .. import canonical as cn
 from .. import rotations as R
 from ..errors import LMMError
-from ..errors import MotionFileError
-from ..io.npz import read_npz
+from ..io.npz import read_weights
 from .body import NUM_JOINTS
 
 FRAME = 10 + (NUM_JOINTS - 1) * 6  # 136
@@ -174,6 +173,15 @@ def pose_inputs(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return np.concatenate([p_cur.reshape(lead + (-1,)), vel.reshape(lead + (-1,))], axis=-1)
 
 
+def _index(name: str | None, vocab: tuple[str, ...], what: str) -> int:
+    """``name``'s place in a label vocabulary (0, unknown, for none); an ``LMMError`` listing it otherwise."""
+    if not name:
+        return 0
+    if name not in vocab:
+        raise LMMError(f"the next-frame model does not know the {what} {name!r}; it knows: {', '.join(vocab[1:])}")
+    return vocab.index(name)
+
+
 def _elu(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
@@ -191,20 +199,10 @@ class NextFrameModel:
         self.guidance = GUIDANCE  # what ``roll`` and ``generate`` use unless told (``step``)
 
     def action_index(self, action: str | None) -> int:
-        if not action:
-            return 0
-        if action not in self.cfg.actions:
-            raise LMMError(f"the next-frame model does not know the action {action!r}; it knows: "
-                           f"{', '.join(self.cfg.actions[1:])}")
-        return self.cfg.actions.index(action)
+        return _index(action, self.cfg.actions, "action")
 
     def style_index(self, style: str | None) -> int:
-        if not style:
-            return 0
-        if style not in self.cfg.styles:
-            raise LMMError(f"the next-frame model does not know the style {style!r}; it knows: "
-                           f"{', '.join(self.cfg.styles[1:])}")
-        return self.cfg.styles.index(style)
+        return _index(style, self.cfg.styles, "style")
 
     def step(self, prev: np.ndarray, cur: np.ndarray, action: np.ndarray, style: np.ndarray,
              z: np.ndarray, guidance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -314,19 +312,10 @@ def load(path: str | Path | None = None) -> NextFrameModel:
     path = Path(path) if path else DEFAULT
     if not path.exists():
         raise LMMError(f"next-frame model file {path} not found; pass a file written by `lmm train-next-frame`")
-    try:
-        data = read_npz(path, "next-frame model file")
-    except MotionFileError as exc:
-        raise LMMError(f"{exc}; a next-frame model file is the .npz that `lmm train-next-frame` writes") from None
-    if "meta" not in data:
-        raise LMMError(f"{path} is not an LMM next-frame model file (no meta record)")
-    try:
-        meta = json.loads(np.asarray(data["meta"]).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise LMMError(f"{path}: the model's metadata is not JSON; the file is damaged") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise LMMError(f"{path} is not a next-frame model file (format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                       f"expected {FORMAT!r}); the in-betweening model loads with --model")
+    data, meta = read_weights(path, "next-frame model file", "`lmm train-next-frame --export`")
+    if meta.get("format") != FORMAT:
+        raise LMMError(f"{path} is not a next-frame model file (format {meta.get('format')!r}, expected {FORMAT!r}); "
+                       "the in-betweening model loads with --model")
     try:
         cfg = NextFrameConfig.from_json(json.dumps(meta["config"]))
     except (KeyError, TypeError) as exc:

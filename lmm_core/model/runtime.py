@@ -10,15 +10,14 @@ the typical frame-to-frame change of each normalised feature.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import LMMError, MotionFileError
-from ..io.npz import read_npz
+from ..errors import LMMError
+from ..io.npz import read_weights
 from ..mirror import mirror_label
 from ..motion import Motion
 from ..validate import MAX_FPS, MIN_FPS
@@ -575,18 +574,7 @@ def load(path: str | Path | None = None) -> Model:
     if not path.exists() and not path.is_symlink():
         hint = "the shipped model is missing from this checkout" if path == DEFAULT_MODEL else "check the path"
         raise LMMError(f"model file {path} not found ({hint}); pass --model PATH to a file written by `lmm train`")
-    try:
-        data = read_npz(path, "model file")
-    except MotionFileError as exc:
-        raise LMMError(f"{exc}; a model file is the .npz that `lmm train --export` writes") from None
-    if "meta" not in data:
-        raise LMMError(f"{path} is not an LMM model file (no meta record); give a file written by `lmm train --export`")
-    try:
-        meta = json.loads(np.asarray(data["meta"]).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise LMMError(f"{path}: the model's metadata is not JSON ({str(exc)[:80]}); the file is damaged") from None
-    if not isinstance(meta, dict):
-        raise LMMError(f"{path}: the model's metadata is not a JSON object; the file is damaged")
+    data, meta = read_weights(path, "model file", "`lmm train --export`")
     if meta.get("format") != FORMAT:
         raise LMMError(f"{path} has format {meta.get('format')!r}; this LMM reads {FORMAT!r}")
     cfg = check_config(meta.get("model_config"), path)

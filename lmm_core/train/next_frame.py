@@ -194,7 +194,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + np.cos(np.pi * min(s / tc.steps, 1.0))) * 0.9 + 0.1)
     tc.out.mkdir(parents=True, exist_ok=True)
     log = open(tc.out / "log.jsonl", "a")
-    A, S, Z = len(actions), len(styles), cfg.latent
+    A, S = len(actions), len(styles)
     bar = progress(range(tc.steps), desc="next-frame training", unit="step")
     t0 = time.perf_counter()
     for step in bar:
