@@ -28,6 +28,7 @@ from ..io.atomic import atomic_path
 from ..model import next_frame as NF
 from ..model.body import NUM_JOINTS
 from ..progress import progress
+from . import rotations_torch as RT
 from .data import Corpus, vocabularies
 
 SOURCES = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
@@ -86,12 +87,8 @@ class Net(nn.Module):
 def _project(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """Normalised frame vectors with every 6D block made orthonormal (as ``next_frame.project``)."""
     raw = x * std + mean
-    d6 = raw[:, NF.ROT6].reshape(len(x), NUM_JOINTS, 6)
-    a, b = d6[..., :3], d6[..., 3:]
-    c0 = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    b = b - (c0 * b).sum(-1, keepdim=True) * c0
-    c1 = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    rot = torch.cat([c0, c1], dim=-1).reshape(len(x), -1)
+    m = RT.matrix_from_6d(raw[:, NF.ROT6].reshape(len(x), NUM_JOINTS, 6))
+    rot = torch.cat([m[..., :, 0], m[..., :, 1]], dim=-1).reshape(len(x), -1)
     return torch.cat([raw[:, :NF.ROT6.start], rot], dim=1).sub(mean).div(std)
 
 
@@ -110,21 +107,11 @@ def frame_statistics(corpus: Corpus, rng: np.random.Generator, windows: int = 40
 def positions(f: torch.Tensor) -> torch.Tensor:
     """``next_frame.positions`` in torch: joint positions ``(N, 22, 3)`` of raw frame vectors ``(N, FRAME)``."""
     n = len(f)
-    offsets = torch.as_tensor(NF.OFFSETS, dtype=f.dtype)
-    d6 = f[:, NF.ROT6].reshape(n, NUM_JOINTS, 6)
-    a, b = d6[..., :3], d6[..., 3:]
-    c0 = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    b = b - (c0 * b).sum(-1, keepdim=True) * c0
-    c1 = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    m = torch.stack([c0, c1, torch.cross(c0, c1, dim=-1)], dim=-1)  # columns, as matrix_from_6d
-    g_rot = [m[:, 0]]
-    zero = torch.zeros(n, dtype=f.dtype)
-    g_pos = [torch.stack([zero, f[:, 0], zero], dim=-1)]
-    for j in range(1, NUM_JOINTS):
-        p = NF.PARENTS[j]
-        g_pos.append(g_pos[p] + g_rot[p] @ offsets[j])
-        g_rot.append(g_rot[p] @ m[:, j])
-    return torch.stack(g_pos, dim=1)
+    m = RT.matrix_from_6d(f[:, NF.ROT6].reshape(n, NUM_JOINTS, 6))
+    local = torch.as_tensor(NF.OFFSETS, dtype=f.dtype).expand(n, NUM_JOINTS, 3)
+    zero = torch.zeros(n, 1, dtype=f.dtype)
+    root = torch.cat([zero, f[:, :1], zero], dim=1)[:, None]  # the pelvis above the origin at its height
+    return RT.fk(m, torch.cat([root, local[:, 1:]], dim=1), NF.PARENTS)[1]
 
 
 def pose_inputs(p_prev: torch.Tensor, p_cur: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
