@@ -18,10 +18,11 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.report import update_section  # noqa: E402
-from lmm_core.bench.blocking import SETTINGS, held_out_groups, model_methods, run_blocking  # noqa: E402
-from lmm_core.model import runtime  # noqa: E402
+from lmm_core.bench.blocking import SETTINGS, held_out_groups, model_methods, next_frame_methods, run_blocking  # noqa: E402
+from lmm_core.model import next_frame, runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+NEXT_FRAME_SECTION = "Model: blocking keys, the next-frame in-betweener"
 
 
 def plot(results: dict[str, dict], path: Path) -> None:
@@ -62,7 +63,11 @@ def plot(results: dict[str, dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--models", default=str(runtime.DEFAULT_MODEL))
+    ap.add_argument("--models", default=str(runtime.DEFAULT_MODEL),
+                    help="window-network model files, comma-separated ('' for none)")
+    ap.add_argument("--next-frame-models", default="",
+                    help="next-frame in-betweeners (trained with --keys), comma-separated; given alone, their rows "
+                         "go to their own section")
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus"))
     ap.add_argument("--windows", type=int, default=40)
     ap.add_argument("--variation", type=float, default=1.0)
@@ -71,14 +76,19 @@ def main() -> None:
     args = ap.parse_args()
     groups = held_out_groups(args.corpus)
     results, lines = {}, []
-    for path in args.models.split(","):
-        model = runtime.load(path)
+    runs = [(p, "network") for p in args.models.split(",") if p] + \
+        [(p, "next-frame") for p in args.next_frame_models.split(",") if p]
+    if not runs:
+        ap.error("give --models or --next-frame-models")
+    for k, (path, kind) in enumerate(runs):
         name = Path(path).stem
-        results[name] = res = run_blocking(groups, model_methods(model, args.variation), args.windows, show_progress=True)
+        methods = (model_methods(runtime.load(path), args.variation) if kind == "network"
+                   else next_frame_methods(next_frame.load(path), args.variation))
+        results[name] = res = run_blocking(groups, methods, args.windows, show_progress=True)
         for group, settings in res.items():
             for setting, row in settings.items():
                 for method, v in row.items():
-                    if method == "interp" and name != Path(args.models.split(",")[0]).stem:
+                    if method == "interp" and k > 0:
                         continue
                     who = "interpolation" if method == "interp" else f"{name} ({method})"
                     lines.append(f"| {group} | {setting} | {who} | {v['windows']} | {v['error_m'] * 100:.1f} | "
@@ -102,9 +112,13 @@ def main() -> None:
             "![blocking](docs/images/blocking.png)")
     print(body)
     if not args.no_write:
-        plot(results, ROOT / "docs" / "images" / "blocking.png")
-        update_section("Model: blocking keys (keys only, sparse)", body,
-                       f"python benchmarks/blocking.py --models {args.models}")
+        alone = not args.models
+        plot(results, ROOT / "docs" / "images" / ("blocking_next_frame.png" if alone else "blocking.png"))
+        if alone:
+            body = body.replace("docs/images/blocking.png", "docs/images/blocking_next_frame.png")
+        update_section(NEXT_FRAME_SECTION if alone else "Model: blocking keys (keys only, sparse)", body,
+                       f"python benchmarks/blocking.py --models '{args.models}' --next-frame-models '{args.next_frame_models}'"
+                       f" --corpus {args.corpus} --windows {args.windows}")
 
 
 if __name__ == "__main__":

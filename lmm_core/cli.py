@@ -23,7 +23,7 @@ from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
 from .model.runtime import load as load_model
-from .model.tasks import GENERATION_METHODS, complete, generate, inbetween, intent, network_note
+from .model.tasks import GENERATION_METHODS, INBETWEEN_METHODS, complete, generate, inbetween, intent, network_note
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .rotations import EULER_ORDERS
@@ -183,6 +183,11 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", required=True, help="frames to keep, e.g. 0,20,45; all others are made")
     p.add_argument("--action", help="optional action label to steer the in-between")
     p.add_argument("--style", help="optional style label")
+    p.add_argument("--method", choices=INBETWEEN_METHODS, default="network",
+                   help="network (default): the in-betweening window network (--model); next-frame: the next-frame "
+                        "in-betweener rolled from key to key, which steps where the window network glides on long gaps")
+    p.add_argument("--next-frame-model", type=Path, metavar="FILE",
+                   help="the next-frame in-betweener's weights for --method next-frame (default: the shipped one)")
     _draw_args(p)
     _model_args(p)
 
@@ -198,7 +203,7 @@ def _inbetween(args: argparse.Namespace) -> int:
     keys = _parse_keys(args.keys)
     motion = read_bvh(args.input)
     result = inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
-                       variation=args.variation)
+                       variation=args.variation, method=args.method, next_frame=args.next_frame_model)
     _write_result(result, args)
     note = network_note(result)
     if note:
@@ -379,6 +384,12 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
                         "predicts them as they are)")
     p.add_argument("--no-positions", dest="positions", action="store_false",
                    help="do not show the network the joints' positions and velocities")
+    p.add_argument("--keys", action="store_true",
+                   help="train an in-betweener: each step is told the next key and how far off it is (goes on "
+                        "from a generator's --init-from with the key inputs added)")
+    p.add_argument("--max-gap", type=int, default=120, help="with --keys: the farthest a key lies ahead, frames")
+    p.add_argument("--still-start", type=float, default=0.25,
+                   help="with --keys: share of windows begun from a standing key, as keys-only blocking starts")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=Path, help="go on from a checkpoint.pt or an exported weights file")
@@ -407,13 +418,16 @@ def _train_next_frame(args: argparse.Namespace) -> int:
         if not ((exc.name or "").startswith("torch") or "torch" in str(exc)):
             raise
         raise LMMError(f"lmm train-next-frame needs torch ({exc}); install it with `pip install torch`") from None
+    if args.keys and args.rollout > args.max_gap:
+        raise LMMError(f"--rollout {args.rollout} is longer than --max-gap {args.max_gap}: the key must lie at or "
+                       "beyond the rollout's last frame; lower --rollout or raise --max-gap")
     tc = NextFrameTrainConfig(corpus=args.corpus, out=args.out, sources=tuple(s for s in args.sources.split(",") if s),
                               steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
                               hidden=args.hidden, layers=args.layers, latent=args.latent,
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,
                               skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
-                              absolute_root=args.absolute_root, schedule=args.schedule,
-                              threads=args.threads, seed=args.seed, init_from=args.init_from)
+                              absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
+                              max_gap=args.max_gap, still_start=args.still_start, threads=args.threads, seed=args.seed, init_from=args.init_from)
     if tc.init_from is not None:
         from .train.next_frame import check_warm_start
 
@@ -549,6 +563,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
                          "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
                          "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),
                          "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE, "skate_weight": _range(0.0, 1e3),
+                         "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE,
                          "threads": _range(1, 256, integer=True), "seed": _SEED},
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},

@@ -71,14 +71,16 @@ def _random_model(tmp_path: Path, seed: int = 0, cfg: NF.NextFrameConfig = CFG) 
         net.out.bias.normal_(0, 0.05)
     rng = np.random.default_rng(seed)
     mean, std = rng.normal(0, 0.1, NF.FRAME), rng.uniform(0.05, 0.5, NF.FRAME)
-    stats = (mean, std, rng.normal(0, 0.1, NF.POSE), rng.uniform(0.05, 0.5, NF.POSE))
+    stats = (mean, std, rng.normal(0, 0.1, NF.POSE), rng.uniform(0.05, 0.5, NF.POSE)) + \
+        ((rng.normal(0, 0.1, NF.KEYS), rng.uniform(0.05, 0.5, NF.KEYS)) if cfg.keys else ())
     T._save(tmp_path / "checkpoint.pt", net, cfg, stats, (rng.normal(0, 1, (3, 2, NF.FRAME)), np.array([1, 1, 2])),
             T.NextFrameTrainConfig(), 1)
     out = T.export(tmp_path / "checkpoint.pt", tmp_path / "nf.npz")
     return net, NF.load(out)
 
 
-@pytest.mark.parametrize("variant", [{}, {"label_layers": False, "absolute_root": False}, {"positions": False}])
+@pytest.mark.parametrize("variant", [{}, {"label_layers": False, "absolute_root": False}, {"positions": False},
+                                     {"keys": True}])
 def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
     cfg = NF.NextFrameConfig(**(CFG.__dict__ | variant))
     net, m = _random_model(tmp_path, cfg=cfg)
@@ -87,13 +89,21 @@ def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
     prev, cur = vec[3:6], vec[4:7]
     action, style = np.array([1, 2, 0]), np.array([1, 0, 1])
     z = np.random.default_rng(1).normal(size=(3, CFG.latent))
-    nxt, con = m.step(prev, cur, action, style, z)
+    to_key = np.random.default_rng(2).normal(size=(3, 3))
+    key_in = NF.key_inputs(cur, to_key, vec[8:11], np.array([0, 5, 40])) if cfg.keys else None
+    nxt, con = m.step(prev, cur, action, style, z, keys=key_in)
     mean, std = torch.as_tensor(m.mean, dtype=torch.float32), torch.as_tensor(m.std, dtype=torch.float32)
     n = lambda a: (torch.as_tensor(a, dtype=torch.float32) - mean) / std  # noqa: E731
     labels = torch.cat([T._onehot(action, len(CFG.actions)), T._onehot(style, len(CFG.styles))], dim=1)
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     pose = [(T.pose_inputs(T.positions(t(prev)), T.positions(t(cur)), t(cur)) - t(m.pose_mean)) / t(m.pose_std)] \
         if cfg.positions else []
+    if cfg.keys:
+        torch_keys = T.key_inputs(t(cur), t(to_key), T.positions(t(vec[8:11])), t(vec[8:11]), torch.as_tensor([0, 5, 40]))
+        np.testing.assert_allclose(torch_keys.numpy(), key_in, atol=1e-5)
+        pose.append((torch_keys - t(m.key_mean)) / t(m.key_std))
+        with pytest.raises(LMMError, match="needs the next key"):
+            m.step(prev, cur, action, style, z)
     base = n(cur)
     if cfg.absolute_root:
         base[:, :NF.ROOT] = 0.0
@@ -232,3 +242,87 @@ def test_a_run_without_joint_inputs_goes_on_from_its_export(tmp_path, hop_corpus
     first = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "a", **small)), tmp_path / "a.npz")
     again = T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "b", init_from=first, **small))
     assert NF.load(T.export(again, tmp_path / "b.npz")).pose_mean is None
+
+
+def test_key_inputs_see_the_key_from_where_the_body_stands_and_follow_it_frame_by_frame(clip):
+    """The key's joints as ``key_inputs`` gives them are its world positions seen from the current frame's
+    heading and pelvis ground point, wherever the clip stands and faces; ``advance`` (numpy and torch)
+    keeps the key's place up to date through the frames between, arriving at nothing left to go."""
+    rot, root = clip[0][:60].copy(), clip[1][:60].copy()
+    turn = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), 0.7)
+    rot[:, 0] = R.mul(turn, rot[:, 0])
+    root = R.mul_vec(turn, root) + np.array([3.0, 0.0, -2.0])
+    vec = NF.encode(rot, root)  # frame i + 1 is vec[i]
+    yaw = NF._heading(rot[:, 0])
+    a, b = 10, 50
+    to_key = NF.to_key_from(root[a], yaw[a], root[b], yaw[b])
+    key = NF.encode(rot[[b, b]], root[[b, b]])[0]
+    seen = NF.key_inputs(vec[a - 1], to_key, key, np.array(b - a - 1))
+    world = Motion(canonical_skeleton(), rot, root, 30.0).global_positions()[b]
+    head = R.from_axis_angle(np.array([0.0, 1.0, 0.0]), yaw[a])
+    np.testing.assert_allclose(seen[:66].reshape(22, 3), R.inv_mul_vec(head, world - root[a] * [1, 0, 1]), atol=1e-6)
+    np.testing.assert_allclose(seen[-NF.TTA:], NF.tta_features(np.array(b - a - 1)), atol=1e-12)
+    t = lambda x: torch.as_tensor(x, dtype=torch.float64)  # noqa: E731
+    left, left_t = to_key, t(to_key[None])
+    for f in range(a + 1, b + 1):
+        left, left_t = NF.advance(left, vec[f - 1]), T.advance(left_t, t(vec[f - 1:f]))
+        if f == 30:
+            np.testing.assert_allclose(left, NF.to_key_from(root[30], yaw[30], root[b], yaw[b]), atol=1e-9)
+    np.testing.assert_allclose(left, 0.0, atol=1e-9)
+    np.testing.assert_allclose(left_t.numpy()[0], left, atol=1e-9)
+
+
+def test_an_in_betweener_keeps_its_keys_and_rolls_on_its_own_ground(tmp_path, clip):
+    """``NextFrameModel.inbetween`` (an untrained network): the keys come back exactly, the frames between are
+    finite, the same keys standing 0.3 m up give the same motion 0.3 m
+    up (rolled on their own ground), and a generator (no key inputs) is refused."""
+    _, m = _random_model(tmp_path, cfg=NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True})))
+    rot, root = clip[0][:61], clip[1][:61]
+    known = np.zeros(61, dtype=bool)
+    known[[0, 20, 60]] = True
+    r, p, con = m.inbetween(rot, root, known, seed=3)
+    np.testing.assert_array_equal(r[known], rot[known])
+    np.testing.assert_array_equal(p[known], root[known])
+    assert np.isfinite(r).all() and np.isfinite(p).all() and con.shape == (61, 4)
+    up = np.array([0.0, 0.3, 0.0])
+    r2, p2, _ = m.inbetween(rot, root + up, known, seed=3)
+    r3, p3, _ = m.inbetween(rot, root + 2 * up, known, seed=3)
+    np.testing.assert_allclose(p3, p2 + up, atol=1e-9)
+    np.testing.assert_allclose(r3, r2, atol=1e-9)
+    # On the floor the ground is snapped to y = 0 (``floor.SNAP``), off it the ankles say where it is: the
+    # two agree to the few millimetres a captured sole sinks or floats.
+    np.testing.assert_allclose(p2, p + up, atol=0.02)
+    (tmp_path / "g").mkdir()
+    _, gen = _random_model(tmp_path / "g")
+    with pytest.raises(LMMError, match="not trained to in-between"):
+        gen.inbetween(rot, root, known)
+
+
+def test_a_generator_learns_keys_and_in_betweens_a_bvh_through_the_cli(tmp_path, hop_corpus, test_data, capsys):
+    """A generator's export goes on as an in-betweener (``--keys``: the key inputs start at zero weight, so it
+    begins as the generator), and ``lmm inbetween --method next-frame`` gives back the BVH's keys exactly."""
+    small = dict(corpus=hop_corpus, sources=("cmu",), batch=8, rollout=3, hidden=32, layers=2, latent=4)
+    gen = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "g", steps=2, **small)), tmp_path / "g.npz")
+    warm = T.warm_state(gen)
+    widened = T.widen_for_keys(warm["net"], NF.NextFrameConfig(**(warm["config"] | {"keys": True})))
+    at = 2 * NF.FRAME + NF.POSE
+    assert torch.equal(widened["dec.0.weight"][:, at:at + NF.KEYS], torch.zeros(32, NF.KEYS))
+    assert torch.equal(widened["dec.0.weight"][:, at + NF.KEYS:], warm["net"]["dec.0.weight"][:, at:])
+    keys = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "k", steps=2, keys=True, max_gap=12,
+                                                              init_from=gen, **small)), tmp_path / "k.npz")
+    assert NF.load(keys).cfg.keys
+    with pytest.raises(LMMError, match="keys True .*--keys"):
+        T.check_warm_start(T.NextFrameTrainConfig(init_from=keys, **small))
+    src = test_data / "cmu_131_03_hop_excerpt.bvh.xz"
+    out = tmp_path / "between.bvh"
+    assert main(["inbetween", str(src), "--keys", "0,20,50", "--method", "next-frame", "--next-frame-model", str(keys),
+                 "-o", str(out)]) == 0
+    given, made = read_bvh(src), read_bvh(out)
+    for k in (0, 20, 50):
+        np.testing.assert_allclose(made.rotations[k], given.rotations[k], atol=1e-4)
+        np.testing.assert_allclose(made.root_positions[k], given.root_positions[k], atol=1e-3)
+    assert main(["inbetween", str(src), "--keys", "0,20", "--method", "next-frame", "--next-frame-model", str(gen),
+                 "-o", str(tmp_path / "no.bvh")]) == 2
+    assert "does not in-between" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()
+    assert main(["train-next-frame", "--corpus", str(hop_corpus), "--keys", "--rollout", "20", "--max-gap", "10"]) == 2
+    assert "--max-gap" in capsys.readouterr().err

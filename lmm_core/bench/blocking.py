@@ -16,7 +16,8 @@ numbers:
 
 Methods: ``interp`` (lerp/slerp between keys), ``model`` (deterministic, then the clean-up users get:
 limits and locked feet), and for a sampling model ``sampled`` (one draw per window, seed = window
-index, ``variation`` its temperature, then the same clean-up). Both model methods run as users get
+index, ``variation`` its temperature, then the same clean-up). A next-frame in-betweener
+(``next_frame_methods``) gives the same two, rolled from key to key. Both model methods run as users get
 them, the key check included (``Model.check_keys``, ``model/trust.py``); set it False on the model to
 score the network's whole correction.
 """
@@ -31,6 +32,7 @@ import numpy as np
 
 from ..canonical import canonical_skeleton
 from ..feet import foot_skate
+from ..model.next_frame import NextFrameModel
 from ..model.runtime import Model
 from ..model.tasks import inbetween
 from ..motion import Motion
@@ -127,6 +129,20 @@ def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> d
     if model.samples and variation > 0:
         methods["sampled"] = run(variation)
     return methods
+
+
+def next_frame_methods(nf: NextFrameModel, variation: float = 1.0, clean: bool = True) -> dict[str, Method]:
+    """A next-frame in-betweener's methods, as users get them (``tasks.inbetween(method="next-frame")``):
+    ``model`` draws with the latent at its mean (variation 0), ``sampled`` one seeded draw per window."""
+    def run(amount):
+        def method(rot, root, known, index):
+            motion = Motion(canonical_skeleton(), rot, root, FPS)
+            made = inbetween(motion, np.flatnonzero(known), clean=clean, seed=index, variation=amount,
+                             method="next-frame", next_frame=nf)
+            return made.rotations, made.root_positions
+        return method
+
+    return {"model": run(0.0)} | ({"sampled": run(variation)} if variation > 0 else {})
 
 
 def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: int = 40,

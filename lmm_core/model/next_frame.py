@@ -34,14 +34,18 @@ from .. import rotations as R
 from ..errors import LMMError
 from ..io.npz import read_weights
 from .body import NUM_JOINTS
+from .floor import ground
 
 FRAME = 10 + (NUM_JOINTS - 1) * 6  # 136
 POSE = 2 * NUM_JOINTS * 3  # joint positions and velocities, the network's extra inputs (``pose_inputs``)
+TTA = 4  # the time-to-arrival numbers of the key inputs (``tta_features``)
+KEYS = NUM_JOINTS * 3 + NUM_JOINTS * 6 + 2 + TTA  # the next key as the network sees it (``key_inputs``): 204
 CONTACTS = 4  # left ankle, right ankle, left toe, right toe
 ROT6 = slice(4, FRAME)  # the 6D columns (22 rotations)
 ROOT = 4  # height, travel (2) and turn: the columns before them
 FORMAT = "lmm-next-frame-1"
 DEFAULT = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_next_frame.npz"
+DEFAULT_KEYS = DEFAULT.with_name("lmm_next_frame_keys.npz")  # the in-betweener (``NextFrameConfig.keys``)
 _Y = np.array([0.0, 1.0, 0.0])
 GUIDANCE = 1.0  # classifier-free guidance of the labels by default (``NextFrameModel.step``)
 
@@ -60,6 +64,9 @@ class NextFrameConfig:
     # from the current frame's: a change summed frame after frame is a random walk, and a turn rate that
     # random-walks makes every walk curve off one way.
     absolute_root: bool = True
+    # An in-betweener: each step is also told the next key (where it stands and faces from here, its pose)
+    # and how many frames away it is (``key_inputs``), as Harvey et al. 2020 tell their recurrent network.
+    keys: bool = False
     hidden: int = 512
     layers: int = 3
     latent: int = 32
@@ -88,7 +95,8 @@ class NextFrameConfig:
 
     @property
     def cond_size(self) -> int:
-        return 2 * FRAME + (POSE if self.positions else 0) + len(self.actions) + len(self.styles)
+        return (2 * FRAME + (POSE if self.positions else 0) + (KEYS if self.keys else 0)
+                + len(self.actions) + len(self.styles))
 
 
 def _heading(pelvis: np.ndarray) -> np.ndarray:
@@ -173,6 +181,52 @@ def pose_inputs(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return np.concatenate([p_cur.reshape(lead + (-1,)), vel.reshape(lead + (-1,))], axis=-1)
 
 
+def tta_features(tta: np.ndarray) -> np.ndarray:
+    """``(..., TTA)`` of the frames left to the key ``(...)``: a linear count (in seconds at 30 fps, held from
+    5 s) and three decays (4, 12 and 36 frames) that tell the last frames apart finely."""
+    t = np.asarray(tta, dtype=np.float64)[..., None]
+    return np.concatenate([np.minimum(t, 150.0) / 30.0, np.exp(-t / np.array([4.0, 12.0, 36.0]))], axis=-1)
+
+
+def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.ndarray) -> np.ndarray:
+    """``(..., KEYS)``: the key as the network sees it from the current frame ``cur (..., FRAME)``.
+
+    ``to_key (..., 3)``: the key's pelvis ground point ``(x, z)`` in metres and its heading in radians,
+    relative to the current frame's (``to_key_from``, kept up with ``advance``); ``key (..., FRAME)``: the
+    key's frame vector (its travel and turn unused); ``tta (...)``: frames from the one being made to the
+    key (0: it is the key). Out come the key's joint positions in the current heading frame (pelvis
+    ground point at the origin), its 6D rotations less the current frame's (what is left to turn), the
+    cosine and sine of the heading left to turn, and ``tta_features``."""
+    pk = positions(key)  # (..., 22, 3), in the key's heading
+    c, s_ = np.cos(to_key[..., 2])[..., None], np.sin(to_key[..., 2])[..., None]
+    x = c * pk[..., 0] + s_ * pk[..., 2] + to_key[..., 0:1]
+    z = -s_ * pk[..., 0] + c * pk[..., 2] + to_key[..., 1:2]
+    lead = cur.shape[:-1]
+    pos = np.stack([x, pk[..., 1], z], axis=-1).reshape(lead + (-1,))
+    return np.concatenate([pos, key[..., ROT6] - cur[..., ROT6], c, s_, tta_features(tta)], axis=-1)
+
+
+def to_key_from(root: np.ndarray, yaw: np.ndarray, key_root: np.ndarray, key_yaw: np.ndarray) -> np.ndarray:
+    """``(..., 3)``: a key's pelvis ground point and heading (``key_root (..., 3)`` metres, ``key_yaw (...)``
+    radians) seen from a frame's (``root (..., 3)``, ``yaw (...)``), as ``key_inputs`` takes them."""
+    d = np.asarray(key_root, dtype=np.float64) - np.asarray(root, dtype=np.float64)
+    c, s_ = np.cos(yaw), np.sin(yaw)
+    return np.stack([c * d[..., 0] - s_ * d[..., 2], s_ * d[..., 0] + c * d[..., 2], _wrap(np.asarray(key_yaw) - yaw)],
+                    axis=-1)
+
+
+def advance(to_key: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """``to_key (..., 3)`` seen from the next frame instead, ``frame (..., FRAME)`` (its travel and turn)."""
+    t = frame[..., 3]
+    c, s_ = np.cos(t), np.sin(t)
+    x, z = to_key[..., 0], to_key[..., 1]
+    return np.stack([c * x - s_ * z - frame[..., 1], s_ * x + c * z - frame[..., 2], _wrap(to_key[..., 2] - t)], axis=-1)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    return x * x * (3 - 2 * x)
+
+
 def _index(name: str | None, vocab: tuple[str, ...], what: str) -> int:
     """``name``'s place in a label vocabulary (0, unknown, for none); an ``LMMError`` listing it otherwise."""
     if not name:
@@ -192,8 +246,10 @@ class NextFrameModel:
 
     def __init__(self, cfg: NextFrameConfig, p: dict[str, np.ndarray], mean: np.ndarray, std: np.ndarray,
                  starts: np.ndarray, start_action: np.ndarray, pose_mean: np.ndarray | None = None,
-                 pose_std: np.ndarray | None = None):
+                 pose_std: np.ndarray | None = None, key_mean: np.ndarray | None = None,
+                 key_std: np.ndarray | None = None):
         self.cfg, self.p, self.mean, self.std = cfg, p, mean, std
+        self.key_mean, self.key_std = key_mean, key_std  # (KEYS,) each where cfg.keys
         self.pose_mean, self.pose_std = pose_mean, pose_std  # (POSE,) each where cfg.positions
         self.starts, self.start_action = starts, start_action  # (S, 2, FRAME), (S,)
         self.guidance = GUIDANCE  # what ``roll`` and ``generate`` use unless told (``step``)
@@ -205,9 +261,10 @@ class NextFrameModel:
         return _index(style, self.cfg.styles, "style")
 
     def step(self, prev: np.ndarray, cur: np.ndarray, action: np.ndarray, style: np.ndarray,
-             z: np.ndarray, guidance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+             z: np.ndarray, guidance: float = 1.0, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One frame for each of ``B`` motions: ``prev``, ``cur`` ``(B, FRAME)`` (raw, not normalised),
-        labels ``(B,)``, latent ``z (B, latent)``. Returns the next frame ``(B, FRAME)`` (projected) and
+        labels ``(B,)``, latent ``z (B, latent)``, and for an in-betweener (``cfg.keys``) the next key
+        ``keys (B, KEYS)`` (``key_inputs``, raw). Returns the next frame ``(B, FRAME)`` (projected) and
         foot-contact probabilities ``(B, 4)``.
 
         ``guidance`` > 1 is classifier-free guidance: the network also runs without the labels (it was
@@ -222,6 +279,10 @@ class NextFrameModel:
         cn_ = (cur - self.mean) / self.std
         state = [(prev - self.mean) / self.std, cn_] + ([(pose_inputs(prev, cur) - self.pose_mean) / self.pose_std]
                                                         if cfg.positions else [])
+        if cfg.keys:
+            if keys is None:
+                raise LMMError("this next-frame network in-betweens: each step needs the next key (keys=)")
+            state.append((keys - self.key_mean) / self.key_std)
         out = self._decode(state, z, a1, s1)
         if guidance != 1.0:
             none = np.zeros_like(a1)
@@ -296,6 +357,73 @@ class NextFrameModel:
         return rot, root, con
 
 
+    def inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
+                  variation: float = 1.0, action: int = 0, style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The frames between known ones made by rolling the network from each key to the next.
+
+        ``rotations (T, 22, 4)``, ``root (T, 3)``: canonical-body motion (metres, Y up) of which the frames
+        where ``known (T,)`` is True are read. Each gap is rolled out frame by frame from the two frames
+        before it (a still start at the first key), the network told where the next key stands and how
+        far off it is; what it misses the key by at arrival (pelvis position, every rotation) is eased in
+        across the gap (smoothstep: no jump at either key), and the key is kept exactly. Frames before
+        the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
+        it (0: the latent's mean). Returns rotations, root and contact probabilities ``(T, 4)`` (0 at
+        held frames)."""
+        if not self.cfg.keys:
+            raise LMMError("this next-frame network was not trained to in-between (`lmm train-next-frame --keys`)")
+        rot = np.array(rotations, dtype=np.float64)
+        pos = np.array(root, dtype=np.float64)
+        known = np.asarray(known, dtype=bool)
+        idx = np.flatnonzero(known)
+        if len(idx) == 0:
+            raise LMMError("in-betweening needs at least one key frame")
+        if not (np.isfinite(rot[idx]).all() and np.isfinite(pos[idx]).all()):
+            raise LMMError("a key frame holds NaN or infinite numbers; repair or remove that key")
+        T = len(rot)
+        con = np.zeros((T, CONTACTS))
+        # Keys standing above the floor (a box, a stair) are rolled between on their own ground, as the
+        # window network does (``floor.py``): the network learned the pelvis height above one floor.
+        level = ground(rot, pos, np.broadcast_to(known[:, None], (T, NUM_JOINTS)), OFFSETS, PARENTS, list(FEET[:2]))
+        lift = np.zeros((T, 3))
+        if level is not None:
+            lift[:, 1] = level
+            pos = pos - lift
+        rot[:idx[0]], pos[:idx[0]] = rot[idx[0]], pos[idx[0]]
+        rot[idx[-1] + 1:], pos[idx[-1] + 1:] = rot[idx[-1]], pos[idx[-1]]
+        yaw = _heading(rot[:, 0])
+        rng = np.random.default_rng(seed)
+        act, sty = np.array([action]), np.array([style])
+        for a, b in zip(idx[:-1], idx[1:]):
+            n = int(b - a)
+            if n < 2:
+                continue
+            # The history: the frames made so far (or the key repeated where the motion begins: a still start).
+            hist = [max(a - 2, idx[0]), max(a - 1, idx[0]), a]
+            pair = encode(rot[hist], pos[hist])
+            prev, cur = pair[:1], pair[1:]
+            key = encode(rot[[b, b]], pos[[b, b]])  # (1, FRAME)
+            to_key = to_key_from(pos[a], yaw[a], pos[b], yaw[b])[None]
+            vec, c = np.empty((n, FRAME)), np.empty((n, CONTACTS))
+            for t in range(n):
+                z = rng.standard_normal((1, self.cfg.latent)) * variation
+                nxt, c[t] = self.step(prev, cur, act, sty, z, self.guidance if action or style else 1.0,
+                                      key_inputs(cur, to_key, key, np.array([n - 1 - t])))
+                vec[t] = nxt[0]
+                to_key = advance(to_key, nxt)
+                prev, cur = cur, nxt
+            r, p = decode(vec, float(yaw[a]), pos[a, [0, 2]])  # frames a+1 .. b (b: where it arrived)
+            w = _smoothstep(np.arange(1, n + 1) / n)
+            miss = R.inv_mul(r[-1], rot[b])  # (22, 4): what is left to turn at the key
+            fix = R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(miss, (n, NUM_JOINTS, 4)),
+                          np.broadcast_to(w[:, None], (n, NUM_JOINTS)))
+            rot[a + 1:b] = R.mul(r, fix)[:-1]
+            pos[a + 1:b] = (p + w[:, None] * (pos[b] - p[-1]))[:-1]
+            con[a + 1:b + 1] = c
+        pos = pos + lift
+        pos[idx] = np.asarray(root, dtype=np.float64)[idx]  # the keys exactly as given, not lowered and raised
+        return rot, pos, con
+
+
 def expected_arrays(cfg: NextFrameConfig) -> dict[str, tuple[int, ...]]:
     """The decoder's arrays and the statistics a weights file for ``cfg`` must hold, and their shapes."""
     h, z = cfg.hidden, cfg.side_size
@@ -303,7 +431,8 @@ def expected_arrays(cfg: NextFrameConfig) -> dict[str, tuple[int, ...]]:
     for i in range(1, cfg.layers):
         shapes |= {f"p.dec{i}_w": (h + z, h), f"p.dec{i}_b": (h,)}
     return shapes | {"p.out_w": (h + z, FRAME + CONTACTS), "p.out_b": (FRAME + CONTACTS,),
-                     "mean": (FRAME,), "std": (FRAME,)} | ({"pose_mean": (POSE,), "pose_std": (POSE,)} if cfg.positions else {})
+                     "mean": (FRAME,), "std": (FRAME,)} | ({"pose_mean": (POSE,), "pose_std": (POSE,)} if cfg.positions else {}) \
+        | ({"key_mean": (KEYS,), "key_std": (KEYS,)} if cfg.keys else {})
 
 
 def load(path: str | Path | None = None) -> NextFrameModel:
@@ -333,10 +462,10 @@ def load(path: str | Path | None = None) -> NextFrameModel:
         arrays[name] = a
     if len(arrays["starts"]) == 0 or len(arrays["starts"]) != len(arrays["start_action"]):
         raise LMMError(f"{path}: the start frames and their actions do not match; the file is damaged")
-    if np.any(arrays["std"] <= 0) or (cfg.positions and np.any(arrays["pose_std"] <= 0)):
+    if np.any(arrays["std"] <= 0) or (cfg.positions and np.any(arrays["pose_std"] <= 0)) \
+            or (cfg.keys and np.any(arrays["key_std"] <= 0)):
         raise LMMError(f"{path}: a frame statistic's spread is not positive; the file is damaged")
     p = {k[2:]: v.astype(np.float64) for k, v in arrays.items() if k.startswith("p.")}
-    return NextFrameModel(cfg, p, arrays["mean"].astype(np.float64), arrays["std"].astype(np.float64),
-                          arrays["starts"].astype(np.float64), arrays["start_action"].astype(np.int64),
-                          *((arrays["pose_mean"].astype(np.float64), arrays["pose_std"].astype(np.float64))
-                            if cfg.positions else ()))
+    f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
+    return NextFrameModel(cfg, p, f64("mean"), f64("std"), f64("starts"), arrays["start_action"].astype(np.int64),
+                          f64("pose_mean"), f64("pose_std"), f64("key_mean"), f64("key_std"))

@@ -23,7 +23,7 @@ from ..motion import Motion
 from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
 from . import goals
-from .next_frame import NextFrameModel
+from .next_frame import DEFAULT_KEYS, NextFrameModel
 from .next_frame import load as load_next_frame
 from .runtime import Model, Sample, load
 from .segments import held_styles
@@ -172,7 +172,8 @@ def fill_checked(m: Model, rotations: np.ndarray, root: np.ndarray, known: np.nd
 
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
               action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
-              variation: float = 0.0) -> Motion:
+              variation: float = 0.0, method: str = "network",
+              next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
     """Keep frames ``keys`` of ``motion`` and make all the others.
 
     Args:
@@ -183,22 +184,37 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         seed, variation: with a sampling model and ``variation`` above 0 (0 to 1, the draw's temperature),
             one draw of what may happen between the keys, the same for the same seed; at 0 the
             deterministic answer.
+        method: ``"network"``, the in-betweening window network (``model``); or ``"next-frame"``, the
+            next-frame in-betweener (``next_frame``: a ``NextFrameModel`` trained with keys or its file, the
+            shipped ``lmm_next_frame_keys.npz`` by default) rolled from key to key (``NextFrameModel.inbetween``),
+            ``variation`` scaling its latent draws.
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
-    m = _model(model)
-    sample = _sample(m, seed, variation)
+    if method not in INBETWEEN_METHODS:
+        raise LMMError(f"--method must be one of {', '.join(INBETWEEN_METHODS)}, got {method!r}")
     keys = np.unique(np.asarray(list(keys), dtype=int))
     if len(keys) == 0:
         raise LMMError("give at least one key frame (e.g. --keys 0,20,45)")
     if keys[0] < 0 or keys[-1] >= motion.num_frames:
         raise LMMError(f"key frames must lie in 0..{motion.num_frames - 1}, got {keys[0]}..{keys[-1]}")
-    canon = to_canonical(motion, m.cfg.fps, source_map)
-    scale = m.cfg.fps / motion.fps
-    known = np.zeros(canon.num_frames, dtype=bool)
-    known[np.clip(np.round(keys * scale).astype(int), 0, canon.num_frames - 1)] = True
-    rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
-                                        m.action_index(action), m.style_index(style), sample)
+    share = 1.0
+    if method == "next-frame":
+        if not 0 <= variation <= 1:
+            raise LMMError(f"--variation must be from 0 to 1, got {variation}")
+        nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame or DEFAULT_KEYS)
+        if not nf.cfg.keys:
+            raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
+                           f"leave --next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")
+        canon, known = _known(motion, keys, nf.cfg.fps, source_map)
+        rot, pos, con = nf.inbetween(canon.rotations, canon.root_positions, known, seed, variation,
+                                     nf.action_index(action), nf.style_index(style))
+    else:
+        m = _model(model)
+        sample = _sample(m, seed, variation)
+        canon, known = _known(motion, keys, m.cfg.fps, source_map)
+        rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
+                                            m.action_index(action), m.style_index(style), sample)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below. The
     # floor the made frames' feet are kept above is where the keys stand when that is lower than y = 0
     # (captured soles sink a centimetre or two), as generation holds made frames to its recorded ones.
@@ -212,6 +228,17 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         # unlike the training data and the network mispredicted keys it was not shown.
         labels[NETWORK_SHARE] = f"{share:.2f}"
     return replace(out, labels=labels)
+
+
+INBETWEEN_METHODS = ("network", "next-frame")
+
+
+def _known(motion: Motion, keys: np.ndarray, fps: float, source_map) -> tuple[Motion, np.ndarray]:
+    """``motion`` on the canonical body at ``fps`` and which of its frames ``(T,)`` are the keys."""
+    canon = to_canonical(motion, fps, source_map)
+    known = np.zeros(canon.num_frames, dtype=bool)
+    known[np.clip(np.round(keys * fps / motion.fps).astype(int), 0, canon.num_frames - 1)] = True
+    return canon, known
 
 
 NETWORK_SHARE = "network_share"

@@ -54,6 +54,9 @@ class NextFrameTrainConfig:
     positions: bool = True  # ``NextFrameConfig.positions``
     label_layers: bool = True  # ``NextFrameConfig.label_layers``
     absolute_root: bool = True  # ``NextFrameConfig.absolute_root``
+    keys: bool = False  # ``NextFrameConfig.keys``: an in-betweener, told the next key
+    max_gap: int = 120  # with keys: the farthest a key lies ahead of the rollout's start, frames
+    still_start: float = 0.25  # with keys: share of windows begun from a standing key (no velocity), as keys-only blocking starts
     threads: int = 1
     seed: int = 0
     init_from: Path | None = None
@@ -124,6 +127,51 @@ def pose_inputs(p_prev: torch.Tensor, p_cur: torch.Tensor, cur: torch.Tensor) ->
     return torch.cat([p_cur.reshape(len(cur), -1), vel.reshape(len(cur), -1)], dim=1)
 
 
+def key_statistics(corpus: Corpus, rng: np.random.Generator, max_gap: int, windows: int = 4000) -> tuple[np.ndarray, ...]:
+    """Mean and spread ``(KEYS,)`` of the key inputs over ``windows`` random (frame, key ahead) pairs."""
+    b = corpus.sample(rng, windows, max_gap + 2)
+    i = np.arange(windows)
+    k = rng.integers(2, max_gap + 2, windows)
+    x = NF.encode(b.rotations[:, :2], b.root[:, :2])[:, 0]
+    key = NF.encode(b.rotations[i, k][:, None].repeat(2, 1), b.root[i, k][:, None].repeat(2, 1))[:, 0]
+    yaw = NF._heading(b.rotations[:, :, 0])
+    to_key = NF.to_key_from(b.root[:, 1], yaw[:, 1], b.root[i, k], yaw[i, k])
+    f = NF.key_inputs(x, to_key, key, k - 2)
+    return f.mean(axis=0), np.maximum(f.std(axis=0), 1e-3)
+
+
+def key_inputs(cur: torch.Tensor, to_key: torch.Tensor, key_pos: torch.Tensor, key: torch.Tensor,
+               tta: torch.Tensor) -> torch.Tensor:
+    """``next_frame.key_inputs`` in torch: raw ``cur (B, FRAME)``, ``to_key (B, 3)``, the key's ``positions``
+    ``(B, 22, 3)`` and raw frame vector ``(B, FRAME)``, frames left ``tta (B,)``: ``(B, KEYS)``."""
+    c, s = to_key[:, 2:3].cos(), to_key[:, 2:3].sin()
+    x = c * key_pos[..., 0] + s * key_pos[..., 2] + to_key[:, 0:1]
+    z = -s * key_pos[..., 0] + c * key_pos[..., 2] + to_key[:, 1:2]
+    pos = torch.stack([x, key_pos[..., 1], z], dim=-1).reshape(len(cur), -1)
+    t = tta.to(cur.dtype)[:, None]
+    ttaf = torch.cat([t.clamp(max=150.0) / 30.0, torch.exp(-t / torch.tensor([4.0, 12.0, 36.0]))], dim=1)
+    return torch.cat([pos, key[:, NF.ROT6] - cur[:, NF.ROT6], c, s, ttaf], dim=1)
+
+
+def advance(to_key: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """``next_frame.advance`` in torch: ``to_key (B, 3)`` seen from raw ``frame (B, FRAME)``."""
+    c, s = frame[:, 3].cos(), frame[:, 3].sin()
+    x, z = to_key[:, 0], to_key[:, 1]
+    yaw = torch.remainder(to_key[:, 2] - frame[:, 3] + np.pi, 2 * np.pi) - np.pi
+    return torch.stack([c * x - s * z - frame[:, 1], s * x + c * z - frame[:, 2], yaw], dim=1)
+
+
+def widen_for_keys(sd: dict, cfg: NF.NextFrameConfig) -> dict:
+    """A state dict of a network without key inputs given zero weights for them (``cfg.keys``), so a run that
+    learns to in-between starts as the generator it goes on from."""
+    at = 2 * NF.FRAME + (NF.POSE if cfg.positions else 0)
+    out = dict(sd)
+    for name in ("dec.0.weight", "enc.0.weight"):
+        w = sd[name]
+        out[name] = torch.cat([w[:, :at], torch.zeros(len(w), NF.KEYS, dtype=w.dtype), w[:, at:]], dim=1)
+    return out
+
+
 def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``per_action`` pairs of real frame vectors ``(S, 2, FRAME)`` per action, from different clips
     where there are enough, and their action indices ``(S,)``: where generation may begin."""
@@ -159,21 +207,29 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     actions, styles = vocabularies(tc.corpus, tc.sources)
     corpus = Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles)
     cfg = NF.NextFrameConfig(positions=tc.positions, label_layers=tc.label_layers, absolute_root=tc.absolute_root,
-                             hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
+                             keys=tc.keys, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
                              actions=actions, styles=styles)
     net = Net(cfg)
     state = check_warm_start(tc) if tc.init_from is not None else None
     mean, std, pose_mean, pose_std = frame_statistics(corpus, rng)
+    key_mean, key_std = key_statistics(corpus, rng, tc.max_gap) if tc.keys else (None, None)
     starts = start_pairs(corpus, np.random.default_rng(tc.seed))
     if state is not None:
         if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
             raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on this corpus")
-        net.load_state_dict(state["net"])
+        sd = state["net"]
+        if tc.keys and not state["config"].get("keys"):
+            sd = widen_for_keys(sd, cfg)  # a generator learning to in-between
+        net.load_state_dict(sd)
         mean, std = state["mean"], state["std"]
         if state.get("pose_mean") is not None:
             pose_mean, pose_std = state["pose_mean"], state["pose_std"]
+        if state.get("key_mean") is not None:
+            key_mean, key_std = state["key_mean"], state["key_std"]
     mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
     pmean_t, pstd_t = torch.as_tensor(pose_mean, dtype=torch.float32), torch.as_tensor(pose_std, dtype=torch.float32)
+    if tc.keys:
+        kmean_t, kstd_t = torch.as_tensor(key_mean, dtype=torch.float32), torch.as_tensor(key_std, dtype=torch.float32)
     feet = torch.as_tensor([NUM_JOINTS * 3 + 3 * j + k for j in NF.FEET for k in range(3)])  # their velocities
     weight = torch.ones(NF.FRAME)
     weight[:4] = ROOT_WEIGHT
@@ -185,24 +241,48 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     bar = progress(range(tc.steps), desc="next-frame training", unit="step")
     t0 = time.perf_counter()
     for step in bar:
-        b = corpus.sample(rng, tc.batch, tc.rollout + 3, speed=tc.speed_augment)
-        x = torch.as_tensor(((NF.encode(b.rotations, b.root) - mean) / std), dtype=torch.float32)  # (B, R+2, F)
-        con = torch.as_tensor(b.contacts[:, 3:], dtype=torch.float32)
+        # With keys, the key lies ``ahead`` frames after the rollout's first frame's predecessor, at least
+        # the rollout's length; the span drawn per step keeps short gaps as common as long ones.
+        span = int(rng.choice([tc.rollout, max(tc.rollout, 30), max(tc.rollout, 60), max(tc.rollout, tc.max_gap)])) \
+            if tc.keys else tc.rollout
+        b = corpus.sample(rng, tc.batch, span + 3, speed=tc.speed_augment)
+        x = torch.as_tensor(((NF.encode(b.rotations[:, :tc.rollout + 3], b.root[:, :tc.rollout + 3]) - mean) / std),
+                            dtype=torch.float32)  # (B, R+2, F)
+        con = torch.as_tensor(b.contacts[:, 3:tc.rollout + 3], dtype=torch.float32)
         act, sty = b.action.copy(), b.style.copy()
         drop = rng.random(tc.batch) < tc.label_dropout
         act[drop] = 0
         sty[rng.random(tc.batch) < tc.label_dropout] = 0
         labels = torch.cat([_onehot(act, A), _onehot(sty, S)], dim=1)
         p_own = schedule(step, tc.steps, tc.schedule)
+        if tc.keys:
+            still = torch.as_tensor(rng.random(tc.batch) < tc.still_start)[:, None]
+            standing = x[:, 1].clone()
+            standing[:, 1:NF.ROOT] = torch.as_tensor(-mean[1:NF.ROOT] / std[1:NF.ROOT], dtype=torch.float32)
+            x = x.clone()
+            x[:, 0] = torch.where(still, standing, x[:, 0])
+            x[:, 1] = torch.where(still, standing, x[:, 1])
         prev, cur = x[:, 0], x[:, 1]
         need_positions = cfg.positions or tc.skate_weight > 0
         if need_positions:  # the true frames' joints, once for the window
             true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME)).reshape(len(x), -1, NUM_JOINTS, 3)
             p_prev, p_cur = true_p[:, 0], true_p[:, 1]
+        if tc.keys:
+            i = np.arange(tc.batch)
+            ahead = rng.integers(tc.rollout, span + 1, tc.batch)  # frames from the window's frame 2 to the key
+            kf = 2 + ahead
+            key_np = NF.encode(b.rotations[i, kf][:, None].repeat(2, 1), b.root[i, kf][:, None].repeat(2, 1))[:, 0]
+            key = torch.as_tensor(key_np, dtype=torch.float32)
+            key_pos = positions(key)
+            yaw = NF._heading(b.rotations[:, :, 0])
+            to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
+            ahead_t = torch.as_tensor(ahead)
         rec = kl = bce = skate = torch.zeros(())
         for k in range(tc.rollout):
             target = x[:, k + 2]
             extra = [(pose_inputs(p_prev, p_cur, cur * std_t + mean_t) - pmean_t) / pstd_t] if cfg.positions else []
+            if tc.keys:
+                extra.append((key_inputs(cur * std_t + mean_t, to_key, key_pos, key, ahead_t - k - 1) - kmean_t) / kstd_t)
             cond = torch.cat([prev, cur, *extra, labels], dim=1)
             mu, logvar = net.enc(torch.cat([cond, target], dim=1)).chunk(2, dim=1)
             logvar = logvar.clamp(-10, 5)
@@ -222,6 +302,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                     skate = skate + (con[:, k] * (v ** 2).sum(-1)).mean() / 1e-4
                 p_prev, p_cur = p_cur, torch.where(own[:, :, None], p_pred, true_p[:, k + 2])
             prev, cur = cur, torch.where(own, pred, target)
+            if tc.keys:
+                to_key = advance(to_key, cur * std_t + mean_t)
         loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate) / tc.rollout
         opt.zero_grad()
         loss.backward()
@@ -236,7 +318,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             log.flush()
             bar.postfix = f"rec {row['rec']:.3f} kl {row['kl']:.2f} own {p_own:.2f}"
         if (step + 1) % 1000 == 0 or step == tc.steps - 1:
-            _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std), starts, tc, step + 1)
+            _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
+                  step + 1)
     log.close()
     return tc.out / "checkpoint.pt"
 
@@ -246,6 +329,7 @@ def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: Next
     t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
     state = {"net": net.state_dict(), "config": asdict(cfg), "step": step,
              "mean": t(stats[0]), "std": t(stats[1]), "pose_mean": t(stats[2]), "pose_std": t(stats[3]),
+             **({"key_mean": t(stats[4]), "key_std": t(stats[5])} if len(stats) > 4 and stats[4] is not None else {}),
              "starts": t(starts[0]), "start_action": t(starts[1]),
              "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()}}
     with atomic_path(path) as tmp:
@@ -263,6 +347,8 @@ def check_warm_start(tc: NextFrameTrainConfig) -> dict:
     state = warm_state(Path(tc.init_from))
     differ = [f"{k} {state['config'].get(k)!r} (this run: {getattr(tc, k)!r}; {flag})"
               for k, flag in _STRUCTURE.items() if state["config"].get(k) != getattr(tc, k)]
+    if state["config"].get("keys") and not tc.keys:  # a generator may learn keys; an in-betweener cannot unlearn them
+        differ.append("keys True (this run: False; --keys)")
     if differ:
         raise LMMError(f"--init-from {tc.init_from} has another network: {'; '.join(differ)}; give the same options")
     return state
@@ -285,7 +371,7 @@ def warm_state(path: Path) -> dict:
         sd["out.weight"] = torch.as_tensor(m.p["out_w"].T.astype(np.float32))
         sd["out.bias"] = torch.as_tensor(m.p["out_b"].astype(np.float32))
         return {"net": sd, "config": asdict(m.cfg), "mean": m.mean, "std": m.std, "pose_mean": m.pose_mean,
-                "pose_std": m.pose_std}
+                "pose_std": m.pose_std, "key_mean": m.key_mean, "key_std": m.key_std}
     return read_checkpoint(path)
 
 
@@ -298,7 +384,7 @@ def read_checkpoint(path: Path) -> dict:
         raise LMMError(f"{path} is not a next-frame checkpoint or weights file ({str(exc)[:80]})") from None
     if not isinstance(state, dict) or "net" not in state or "config" not in state:
         raise LMMError(f"{path} is not a next-frame checkpoint (no network or configuration in it)")
-    for k in ("mean", "std", "pose_mean", "pose_std", "starts", "start_action"):
+    for k in ("mean", "std", "pose_mean", "pose_std", "key_mean", "key_std", "starts", "start_action"):
         if isinstance(state.get(k), torch.Tensor):
             state[k] = state[k].numpy()
     return state
@@ -320,6 +406,8 @@ def export(checkpoint: Path, out: Path) -> Path:
     meta = {"format": NF.FORMAT, "config": asdict(cfg), "steps": state["step"], "train": state["train"]}
     if cfg.positions:
         arrays |= {"pose_mean": np.asarray(state["pose_mean"], np.float32), "pose_std": np.asarray(state["pose_std"], np.float32)}
+    if cfg.keys:
+        arrays |= {"key_mean": np.asarray(state["key_mean"], np.float32), "key_std": np.asarray(state["key_std"], np.float32)}
     arrays |= {"mean": np.asarray(state["mean"], np.float32), "std": np.asarray(state["std"], np.float32),
                "starts": np.asarray(state["starts"], np.float32), "start_action": np.asarray(state["start_action"], np.int16),
                "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
