@@ -254,6 +254,10 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
                         "with next-frame, the spread of each frame's draw")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",
                    help="the next-frame network's weights for --method next-frame (default: the shipped one)")
+    p.add_argument("--guidance", type=float, metavar="G",
+                   help="with --method next-frame: how much more the action and style weigh than the motion so far "
+                        "(classifier-free guidance; 1, the default, none; 1.5 makes the action plainer and the "
+                        "motion less varied)")
     goal = p.add_argument_group("goals (with --method network)")
     goal.add_argument("--to", type=_ground_point, metavar="X,Z",
                       help="walk to this ground point, metres (Y up: X and Z are the floor), from where it starts")
@@ -296,7 +300,8 @@ def _reach_arg(values: list[str]) -> tuple[str, tuple[float, float, float], floa
 def _generate(args: argparse.Namespace) -> int:
     _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
                            method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
-                           reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model), args)
+                           reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model,
+                           guidance=args.guidance), args)
     return 0
 
 
@@ -553,7 +558,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
     "complete": {"frames": lambda v, n: validate.frames(v, n), "seed": _SEED, "variation": _SHARE,
                  "samples": _range(1, 100, integer=True)},
     "generate": {"seconds": lambda v, n: validate.seconds(v, n), "seed": _SEED, "variation": _SHARE,
-                 "at": lambda v, n: validate.seconds(v, n)},
+                 "at": lambda v, n: validate.seconds(v, n), "guidance": _range(0.0, 10.0)},
     "intent": {"seconds": lambda v, n: validate.seconds(v, n), "top": _range(1, 10_000, integer=True)},
     "capture": {"fps": lambda v, n: validate.fps(v, n), "max_offset": _range(0, 10_000, integer=True),
                 "threshold": _range(0.0, 1e5, low_open=True), "smooth": _range(0.0, 60.0),

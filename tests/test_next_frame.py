@@ -218,6 +218,11 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
                  str(runtime.DEFAULT_MODEL), "-o", str(tmp_path / "x.bvh")]) == 2
     assert "not a next-frame model file" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
+    assert main(["generate", "--action", "walk", "--guidance", "1.5", "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "add --method next-frame" in capsys.readouterr().err
+    assert main(["generate", "--action", "walk", "--method", "next-frame", "--guidance", "-1", "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "--guidance" in capsys.readouterr().err
+    assert not (tmp_path / "x.bvh").exists()
 
 
 def test_the_shipped_network_walks_on_idles_in_place_and_knows_every_action():

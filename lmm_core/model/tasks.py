@@ -297,7 +297,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
              method: str = "segments", to: tuple[float, float] | None = None, facing: float | None = None,
              at: float | None = None, path: np.ndarray | str | Path | None = None,
              reach: list[tuple[str, tuple[float, float, float], float]] | None = None,
-             next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
+             next_frame: "NextFrameModel | str | Path | None" = None, guidance: float | None = None) -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
     ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
@@ -307,7 +307,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``);
     or ``"next-frame"``, the next-frame network (``next_frame``: a ``NextFrameModel`` or its file, the
     shipped one by default) sampling one frame at a time, ``variation`` scaling its latent draws
-    (``lmm_core.model.next_frame``). ``start``: motion to carry on from (any rig); the result holds only the new frames.
+    (``lmm_core.model.next_frame``), ``guidance`` its label guidance (``NextFrameModel.step``; default the
+    model's own, none). ``start``: motion to carry on from (any rig); the result holds only the new frames.
 
     Goals (the network method; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
     seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
@@ -323,6 +324,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         raise LMMError(f"--seconds must be positive, got {seconds}")
     if not 0 <= variation <= 1:
         raise LMMError(f"--variation must be between 0 and 1, got {variation}")
+    if guidance is not None and method != "next-frame":
+        raise LMMError("--guidance weighs the next-frame network's labels: add --method next-frame")
     m = _model(model)
     frames = int(round(seconds * m.cfg.fps))
     start_arrays = None
@@ -359,7 +362,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
             return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
         return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path, reaches)
     if method == "next-frame":
-        rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays)
+        rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
         return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
