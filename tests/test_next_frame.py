@@ -331,3 +331,32 @@ def test_a_generator_learns_keys_and_in_betweens_a_bvh_through_the_cli(tmp_path,
     assert "does not in-between" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()
     assert main(["train-next-frame", "--corpus", str(hop_corpus), "--keys", "--rollout", "20", "--max-gap", "10"]) == 2
     assert "--max-gap" in capsys.readouterr().err
+
+
+def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp_path, clip):
+    """``checked_inbetween``: keys that look like the data the statistics came from keep the network's frames
+    whole; the same keys with a joint turned far off every key are unusual, and with no inner key to check
+    the frames are interpolation's (share 0), with inner keys a share in [0, 1] that blends the two."""
+    _, m = _random_model(tmp_path, cfg=NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True})))
+    rot, root = clip[0][:61], clip[1][:61]
+    vec = NF.encode(rot, root)
+    m.mean, m.std = vec.mean(axis=0), np.maximum(vec.std(axis=0), 0.05)  # this clip is the "training data"
+    two = np.zeros(61, dtype=bool)
+    two[[0, 60]] = True
+    r, p, con, share = m.checked_inbetween(rot, root, two, seed=1)
+    assert share == 1.0
+    np.testing.assert_array_equal(r, m.inbetween(rot, root, two, seed=1)[0])
+    odd = rot.copy()
+    odd[:, 15] = R.mul(odd[:, 15], R.from_axis_angle(np.array([1.0, 0.0, 0.0]), 2.5))  # the head turned far back,
+    odd[:, 3] = R.mul(odd[:, 3], R.from_axis_angle(np.array([0.0, 0.0, 1.0]), 2.0))  # the spine bent sideways
+    assert m.unusual_keys(odd, root, two)
+    r, p, con, share = m.checked_inbetween(odd, root, two, seed=1)
+    gr, gp = NF._interpolated(odd, root, two)
+    assert share == 0.0 and not con.any()
+    np.testing.assert_allclose(p, gp, atol=1e-12)
+    np.testing.assert_allclose(np.abs(np.sum(r * gr, axis=-1)), 1.0, atol=1e-9)
+    many = np.zeros(61, dtype=bool)
+    many[::10] = True
+    r, p, con, share = m.checked_inbetween(odd, root, many, seed=1)
+    assert 0.0 <= share <= 1.0 and np.isfinite(r).all()
+    np.testing.assert_array_equal(p[many], root[many])

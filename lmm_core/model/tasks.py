@@ -187,7 +187,8 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         method: ``"network"``, the in-betweening window network (``model``); or ``"next-frame"``, the
             next-frame in-betweener (``next_frame``: a ``NextFrameModel`` trained with keys or its file, the
             shipped ``lmm_next_frame_keys.npz`` by default) rolled from key to key (``NextFrameModel.inbetween``),
-            ``variation`` scaling its latent draws.
+            ``variation`` scaling its latent draws, checked on the keys as the window network is
+            (``NextFrameModel.checked_inbetween``).
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
@@ -207,8 +208,8 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
             raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
                            f"leave --next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")
         canon, known = _known(motion, keys, nf.cfg.fps, source_map)
-        rot, pos, con = nf.inbetween(canon.rotations, canon.root_positions, known, seed, variation,
-                                     nf.action_index(action), nf.style_index(style))
+        rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
+                                                    nf.action_index(action), nf.style_index(style))
     else:
         m = _model(model)
         sample = _sample(m, seed, variation)

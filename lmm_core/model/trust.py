@@ -41,11 +41,11 @@ UNUSUAL_SHARE = 0.03
 MIN_CORRECTION = 1e-6
 
 
-def unusual(keys: np.ndarray) -> bool:
+def unusual(keys: np.ndarray, share: float = UNUSUAL_SHARE) -> bool:
     """Whether key entries ``(N,)`` in normalised feature units lie off the training data: more than
-    ``UNUSUAL_SHARE`` of them beyond ``OUTLIER_Z`` standard deviations."""
+    ``share`` of them beyond ``OUTLIER_Z`` standard deviations."""
     keys = np.abs(np.asarray(keys, dtype=np.float64).ravel())
-    return bool(len(keys)) and float((keys > OUTLIER_Z).mean()) > UNUSUAL_SHARE
+    return bool(len(keys)) and float((keys > OUTLIER_Z).mean()) > share
 
 
 def check_frames(known: np.ndarray) -> np.ndarray:
