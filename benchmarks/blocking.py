@@ -61,6 +61,40 @@ def plot(results: dict[str, dict], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def next_frame_speed(nf, group) -> str:
+    """One thread: a 30-frame in-between (two keys 31 frames apart) and keys every 15 frames over 121 frames,
+    the network alone and as users get it (``tasks.inbetween``: the key check and the clean-up)."""
+    import time
+
+    import numpy as np
+
+    from lmm_core.bench.blocking import key_mask, windows
+    from lmm_core.canonical import canonical_skeleton
+    from lmm_core.model.tasks import inbetween
+    from lmm_core.motion import Motion
+
+    def timed(fn, repeat=5):
+        fn()
+        out = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        return float(np.median(out))
+
+    rows = []
+    for label, length, spacing in (("30-frame in-between (two keys 31 frames apart)", 31, 30),
+                                   ("121 frames, a key every 15", 121, 15)):
+        rot, root = windows(group.clips, length, 1)[0]
+        known = key_mask(length, spacing)
+        motion = Motion(canonical_skeleton(), rot, root, 30.0)
+        raw = timed(lambda: nf.inbetween(rot, root, known, variation=0.0))
+        full = timed(lambda: inbetween(motion, np.flatnonzero(known), method="next-frame", next_frame=nf))
+        rows.append(f"| {label} | {raw * 1000:.1f} ms | {full * 1000:.1f} ms |")
+    return ("| task, one thread | the network alone | as users get it (key check, clean-up) |\n|---|---|---|\n"
+            + "\n".join(rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default=str(runtime.DEFAULT_MODEL),
@@ -97,6 +131,10 @@ def main() -> None:
                                  f"{v['key_jump'] * 1000:.1f} / {v['key_jump_capture'] * 1000:.1f} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    speed = ""
+    if args.next_frame_models:
+        speed = "\n\nSpeed of the first next-frame file:\n\n" + next_frame_speed(
+            next_frame.load(args.next_frame_models.split(",")[0]), groups[0])
     body = ("Keys only, as an animator blocks a shot: full poses every 8, 15 or 30 frames over 121 frames, or two keys "
             "30-120 frames apart, nothing else given. In-domain: the validation takes of Bandai 1-2, ReActIdle, "
             "CMU 131 and cmu_iclone (the default model never trained on cmu_iclone; the sampling model did); "
@@ -108,7 +146,7 @@ def main() -> None:
             "| group | keys | method | windows | error (cm) | / interp | skate / capture's | p99 accel (mm/frame²) / capture's | "
             "velocity jump at keys (mm/frame) / capture's |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
             "\n\nGoals (the sampling-model issue): error at most 0.7 of interpolation's in-domain and below it "
-            "off-domain; skate at most 1.25 times the capture's; p99 acceleration at most 1.5 times.\n\n"
+            "off-domain; skate at most 1.25 times the capture's; p99 acceleration at most 1.5 times." + speed + "\n\n"
             "![blocking](docs/images/blocking.png)")
     print(body)
     if not args.no_write:

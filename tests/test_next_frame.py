@@ -345,6 +345,7 @@ def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp
     two[[0, 60]] = True
     r, p, con, share = m.checked_inbetween(rot, root, two, seed=1)
     assert share == 1.0
+    assert not m.unusual_keys(rot, root + np.array([0.0, 0.5, 0.0]), two)  # on a box: heights on its own ground
     np.testing.assert_array_equal(r, m.inbetween(rot, root, two, seed=1)[0])
     odd = rot.copy()
     odd[:, 15] = R.mul(odd[:, 15], R.from_axis_angle(np.array([1.0, 0.0, 0.0]), 2.5))  # the head turned far back,

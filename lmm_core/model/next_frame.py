@@ -437,6 +437,11 @@ class NextFrameModel:
         the network's normalised units): a rig laid out unlike the training sources' (LAFAN1's trunk), or
         motion unlike any of theirs."""
         idx = np.flatnonzero(known)
+        rotations, root = np.asarray(rotations, dtype=np.float64), np.array(root, dtype=np.float64)
+        level = ground(rotations, root, np.broadcast_to(np.asarray(known, dtype=bool)[:, None], (len(root), NUM_JOINTS)),
+                       OFFSETS, PARENTS, list(FEET[:2]))
+        if level is not None:  # heights on the keys' own ground, as ``inbetween`` rolls them
+            root[:, 1] -= level
         vec = encode(np.repeat(rotations[idx], 2, axis=0).reshape((len(idx), 2) + rotations.shape[1:]),
                      np.repeat(root[idx], 2, axis=0).reshape(len(idx), 2, 3))[:, 0]
         z = (vec - self.mean) / self.std
