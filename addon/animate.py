@@ -78,6 +78,8 @@ class KeyOptions:
         every_frame: a key on every new frame instead (still Bezier, on the motion's slopes).
         selected_only: key only the selected bones (of those the bone map drives); the rest keep their curves.
         seed, variation: a draw of a sampling model (``tasks.inbetween``); variation 0 is the deterministic answer.
+        method: In-between's ``tasks.inbetween`` method: ``"network"`` (the model in Preferences) or
+            ``"next-frame"`` (the shipped next-frame in-betweener, rolled from key to key).
     """
 
     tolerance: float = keys.DEFAULT_TOLERANCE_M
@@ -85,6 +87,7 @@ class KeyOptions:
     selected_only: bool = False
     seed: int = 0
     variation: float = 0.0
+    method: str = "network"
 
 
 # Where the tolerance is held: the feet, the hands and the head, the ends of the chains an animator watches
@@ -156,7 +159,8 @@ def _joined(parts: list[Motion]) -> Motion | None:
 def _fill(motion: Motion, known: np.ndarray, model, bone_map, opts: KeyOptions):
     """Job part: ``tasks.inbetween`` on the whole motion in a worker thread (numpy only); returns the made motion."""
     return (yield from jobs.in_background(
-        lambda: tasks.inbetween(motion, known, model, source_map=bone_map, seed=opts.seed, variation=opts.variation),
+        lambda: tasks.inbetween(motion, known, model, source_map=bone_map, seed=opts.seed, variation=opts.variation,
+                                method=opts.method),
         expected=_MODEL_SECONDS_PER_FRAME * motion.num_frames))
 
 

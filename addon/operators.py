@@ -353,6 +353,14 @@ class _Steps(_Modal):
         return jobs.Job(work, report)
 
 
+INBETWEEN_METHODS = [
+    ("NETWORK", "Window Network", "The model in Preferences fills each stretch between keys at once"),
+    ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener steps from key to key, one frame at a time: "
+     "feet that plant and step over long gaps where the window network glides"),
+]
+_METHOD_NAMES = {"NETWORK": "network", "NEXT_FRAME": "next-frame"}
+
+
 class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
     """Fill the frames between the selected armature's keyed poses with the model's motion (keys stay as they are)"""
 
@@ -361,11 +369,17 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     status = "LMM: in-betweening..."
 
+    method: EnumProperty(name="Method", description="What makes the frames between the keys", items=INBETWEEN_METHODS,
+                         default="NETWORK")
+
     def work(self, context, obj):
+        from dataclasses import replace
+
         from . import animate, model
 
         frames = self.chosen_range(context, default_to_scene=True)
-        return animate.inbetween(context, obj, model.load(context), frames, self.key_options())
+        opts = replace(self.key_options(), method=_METHOD_NAMES[self.method])
+        return animate.inbetween(context, obj, model.load(context), frames, opts)
 
 
 class LMM_OT_extend(_KeyOptions, _Steps, bpy.types.Operator):
@@ -632,8 +646,9 @@ class LMM_OT_preview_reroll(bpy.types.Operator):
                 raise LMMError(f"{trial.operator.replace('_', ' ').title()} makes one answer, not draws; Apply or "
                                "Discard its preview")
             arguments = dict(trial.arguments, seed=trial.arguments["seed"] + 1, preview=True)
+            next_frame = trial.arguments.get("method") == "NEXT_FRAME"  # draws whatever the Preferences model
             if trial.operator in ("inbetween", "extend"):
-                if not model.load(context).samples:
+                if not next_frame and not model.load(context).samples:
                     raise LMMError("the model in Preferences does not sample, so every seed gives the same motion; "
                                    "set Model File to a sampling model (lmm train --sampling or --modes) to re-roll")
                 arguments["variation"] = arguments.get("variation") or 1.0  # a draw, at the model's own spread

@@ -95,8 +95,10 @@ class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "draw_seed")
         row.prop(settings, "draw_variation")
+        layout.prop(settings, "inbetween_method")
         keys = _key_settings(settings)
-        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", **frames, **keys)
+        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", method=settings.inbetween_method, **frames,
+                **keys)
         row = layout.row(align=True)
         row.prop(settings, "extend_frames")
         _button(row, "lmm.extend", settings, (), icon="FF", frames=settings.extend_frames, **keys)

@@ -143,6 +143,12 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                                 "the selected bones", default=False)
     preview: BoolProperty(name="Preview", description="Show the result on a trial action first; Apply, Discard or "
                           "Re-roll it", default=False)
+    inbetween_method: EnumProperty(name="Method", description="What makes the frames between the keys: the model "
+                                   "in Preferences all at once, or the next-frame in-betweener stepping from key to "
+                                   "key (its feet plant over long gaps)",
+                                   items=[("NETWORK", "Window Network", "The model in Preferences"),
+                                          ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener")],
+                                   default="NETWORK")
     draw_seed: IntProperty(name="Seed", description="Which draw of a sampling model (Re-roll takes the next)",
                            default=0, min=0)
     draw_variation: FloatProperty(name="Variation", description="With a sampling model, how freely In-between and "

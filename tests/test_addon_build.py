@@ -45,6 +45,7 @@ def fake_repo(tmp_path) -> Path:
     (root / "presets" / "models").mkdir()
     (root / "presets" / "models" / "lmm_sampling.npz").write_bytes(b"\0")
     (root / "presets" / "models" / "lmm_next_frame.npz").write_bytes(b"\0")
+    (root / "presets" / "models" / "lmm_next_frame_keys.npz").write_bytes(b"\0")
     return root
 
 
@@ -57,6 +58,7 @@ def test_stage_ships_addon_core_presets_and_manifest_only(fake_repo):
     assert not any(f.startswith("lmm_core/train") or "__pycache__" in f for f in files)
     assert "presets/models/lmm_sampling.npz" not in files  # the panels offer no draws yet
     assert "presets/models/lmm_next_frame.npz" not in files  # nor the next-frame method
+    assert "presets/models/lmm_next_frame_keys.npz" in files  # In-between's Next Frame method
     assert "lmm_core/model/next_frame.py" in files  # numpy: tasks imports it
     # Staging again replaces the folder as a whole and leaves no temporary folders behind.
     (staged / "stale.txt").write_text("old\n")
