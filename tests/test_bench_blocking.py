@@ -8,6 +8,7 @@ from lmm_core import read_bvh
 from lmm_core.bench.blocking import SETTINGS, Group, key_mask, run_blocking, windows
 from lmm_core.cli import main
 from lmm_core.model import tasks
+from lmm_core.model.next_frame import DEFAULT as NEXT_FRAME_GENERATOR
 
 
 def test_key_masks_and_windows():
@@ -71,6 +72,17 @@ def test_the_command_line_scores_the_shipped_model_on_a_corpus(test_data, tmp_pa
     up = res["in-domain, 0.3 m up"]["every 30"]["model"]["error_m"]
     assert up == pytest.approx(row["model"]["error_m"], rel=0.25)  # shown as it stands: 5-8 times worse
     assert "every 30" in capsys.readouterr().out
+    # The shipped next-frame in-betweener on the same windows: scored the same way, and as well raised.
+    assert main(["bench", "blocking", "--corpus", str(tmp_path / "corpus"), "--windows", "1", "--method", "next-frame",
+                 "--json", str(tmp_path / "nf.json")]) == 0
+    nf = json.loads((tmp_path / "nf.json").read_text())
+    row = nf["in-domain"]["every 30"]
+    assert set(row) == {"interp", "model", "sampled"} and row["model"]["error_m"] > 0
+    assert nf["in-domain, 0.3 m up"]["every 30"]["model"]["error_m"] == pytest.approx(row["model"]["error_m"], rel=0.25)
+    capsys.readouterr()
+    assert main(["bench", "blocking", "--corpus", str(tmp_path / "corpus"), "--method", "next-frame",
+                 "--next-frame-model", str(NEXT_FRAME_GENERATOR)]) == 2
+    assert "does not in-between" in capsys.readouterr().err
     assert main(["bench", "blocking", "--corpus", str(tmp_path / "none")]) == 2
     assert "not a built corpus" in capsys.readouterr().err
     assert main(["bench", "blocking", "--corpus", str(tmp_path), "--windows", "0"]) == 2

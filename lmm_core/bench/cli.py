@@ -14,7 +14,9 @@ from .. import canonical
 from ..errors import LMMError
 from ..io.atomic import atomic_text_writer
 from ..model.runtime import load
-from .blocking import format_blocking, held_out_groups, model_methods, run_blocking
+from ..model.next_frame import DEFAULT_KEYS
+from ..model.next_frame import load as load_next_frame
+from .blocking import format_blocking, held_out_groups, model_methods, next_frame_methods, run_blocking
 from .files import motion_files
 from .harness import format_table
 from .inbetween import load_model_inbetweener, run_inbetween
@@ -68,6 +70,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                                    "velocity jumps at keys.")
     p.add_argument("--corpus", type=Path, required=True, metavar="DIR", help="a built corpus (lmm dataset build)")
     p.add_argument("--model", type=Path, metavar="PATH", help="model file (default: the shipped model)")
+    p.add_argument("--method", choices=("network", "next-frame"), default="network",
+                   help="network (default): the window network (--model); next-frame: the next-frame in-betweener "
+                        "(--next-frame-model)")
+    p.add_argument("--next-frame-model", type=Path, metavar="PATH",
+                   help="with --method next-frame: its weights (default: the shipped lmm_next_frame_keys.npz)")
     p.add_argument("--variation", type=float, default=1.0,
                    help="temperature of a sampling model's draws, scored as 'sampled' (default 1; 0: not scored)")
     p.add_argument("--windows", type=int, default=40, help="windows per setting and group (default 40)")
@@ -117,11 +124,17 @@ def _run_blocking(args: argparse.Namespace) -> int:
         raise LMMError(f"--variation must be from 0 to 1, got {args.variation}")
     if not 1 <= args.windows <= 10_000:
         raise LMMError(f"--windows must be from 1 to 10000, got {args.windows}")
-    model = load(args.model)
-    if not model.body.is_canonical:
-        raise LMMError(f"{args.model}: the blocking benchmark runs on the canonical body; this model works on its own rig")
-    results = run_blocking(held_out_groups(args.corpus), model_methods(model, args.variation, clean=not args.no_clean),
-                           args.windows, show_progress=args.progress)
+    if args.method == "next-frame":
+        nf = load_next_frame(args.next_frame_model or DEFAULT_KEYS)
+        if not nf.cfg.keys:
+            raise LMMError(f"{args.next_frame_model} generates but does not in-between (trained without --keys)")
+        methods = next_frame_methods(nf, args.variation, clean=not args.no_clean)
+    else:
+        model = load(args.model)
+        if not model.body.is_canonical:
+            raise LMMError(f"{args.model}: the blocking benchmark runs on the canonical body; this model works on its own rig")
+        methods = model_methods(model, args.variation, clean=not args.no_clean)
+    results = run_blocking(held_out_groups(args.corpus), methods, args.windows, show_progress=args.progress)
     print(format_blocking(results))
     if args.json is not None:
         with atomic_text_writer(args.json) as f:
