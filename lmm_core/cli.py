@@ -22,6 +22,7 @@ from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
+from .model.next_frame import load as load_next_frame
 from .model.runtime import load as load_model
 from .model.tasks import GENERATION_METHODS, INBETWEEN_METHODS, complete, generate, inbetween, intent, network_note
 from .results import numbered, target_rig, write_result
@@ -219,6 +220,11 @@ def _complete_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=1,
                    help="draw this many futures (seeds --seed, --seed+1, ...; needs --variation above 0), written as "
                         "OUTPUT_001.bvh, OUTPUT_002.bvh, ...")
+    p.add_argument("--method", choices=INBETWEEN_METHODS, default="network",
+                   help="network (default): the window network (--model); next-frame: the next-frame generator "
+                        "carrying the motion on one frame at a time")
+    p.add_argument("--next-frame-model", type=Path, metavar="FILE",
+                   help="the next-frame generator's weights for --method next-frame (default: the shipped one)")
     _draw_args(p)
     _model_args(p)
 
@@ -229,10 +235,13 @@ def _complete(args: argparse.Namespace) -> int:
     if args.samples > 1 and args.variation == 0:
         raise LMMError("--samples above 1 draws several futures: give --variation above 0 (e.g. 1)")
     motion = read_bvh(args.input)
-    model = load_model(args.model)  # once for every future
+    if args.method == "next-frame":
+        model, nf = None, load_next_frame(args.next_frame_model)  # once for every future
+    else:
+        model, nf = load_model(args.model), None
     for i in range(args.samples):
         made = complete(motion, args.frames, model, action=args.action, style=args.style, seed=args.seed + i,
-                        variation=args.variation)
+                        variation=args.variation, method=args.method, next_frame=nf)
         out = args.output if args.samples == 1 else numbered(args.output, i + 1)
         write_result(made, out, getattr(args, "rig", None))
     return 0

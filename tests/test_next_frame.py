@@ -361,3 +361,26 @@ def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp
     r, p, con, share = m.checked_inbetween(odd, root, many, seed=1)
     assert 0.0 <= share <= 1.0 and np.isfinite(r).all()
     np.testing.assert_array_equal(p[many], root[many])
+
+
+def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp_path, capsys):
+    """``lmm complete --method next-frame``: the given frames come back exactly, the new ones start where the
+    clip ends (no jump), futures differ by seed, and an in-betweener file is refused."""
+    src = test_data / "reactidle_001_acted_excerpt.bvh.xz"
+    given = read_bvh(src)
+    a = tasks.complete(given, 48, seed=1, variation=1.0, method="next-frame")
+    b = tasks.complete(given, 48, seed=2, variation=1.0, method="next-frame")
+    n = given.num_frames
+    assert a.num_frames == n + 48
+    np.testing.assert_allclose(a.rotations[:n], given.rotations, atol=1e-6)
+    np.testing.assert_allclose(a.root_positions[:n], given.root_positions, atol=1e-6)
+    step = np.linalg.norm(np.diff(a.root_positions[n - 3:n + 3], axis=0), axis=1)
+    assert step.max() < 5 * max(np.linalg.norm(np.diff(given.root_positions[-6:], axis=0), axis=1).max(), 0.01)
+    assert not np.allclose(a.rotations[n:], b.rotations[n:])
+    out = tmp_path / "future.bvh"
+    assert main(["complete", str(src), "--frames", "24", "--method", "next-frame", "--samples", "2", "--variation", "1",
+                 "-o", str(out)]) == 0
+    assert (tmp_path / "future_001.bvh").exists() and (tmp_path / "future_002.bvh").exists()
+    assert main(["complete", str(src), "--frames", "24", "--method", "next-frame", "--next-frame-model",
+                 str(NF.DEFAULT_KEYS), "-o", str(tmp_path / "no.bvh")]) == 2
+    assert "cannot carry motion on alone" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()

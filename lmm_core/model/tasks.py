@@ -259,17 +259,38 @@ def network_note(motion: Motion) -> str | None:
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
              action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
-             variation: float = 0.0) -> Motion:
+             variation: float = 0.0, method: str = "network",
+             next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
     """The motion followed by ``frames`` new frames (at the motion's frame rate), same rig; ``seed`` and
-    ``variation`` draw one of the futures a sampling model sees (see ``inbetween``)."""
+    ``variation`` draw one of the futures a sampling model sees (see ``inbetween``). ``method``:
+    ``"network"``, the window network (``model``); ``"next-frame"``, the next-frame generator (``next_frame``,
+    the shipped ``lmm_next_frame.npz`` by default) carrying on from the motion's last frames one frame at a
+    time, ``variation`` scaling its draws (0: the latent at its mean; every seed the same)."""
     if frames < 1:
         raise LMMError(f"--frames must be at least 1, got {frames}")
-    m = _model(model)
-    sample = _sample(m, seed, variation)
-    canon = to_canonical(motion, m.cfg.fps, source_map)
-    new = int(np.ceil(frames * m.cfg.fps / motion.fps)) + 1
-    rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action), m.style_index(style),
-                               sample=sample)
+    if method not in INBETWEEN_METHODS:
+        raise LMMError(f"--method must be one of {', '.join(INBETWEEN_METHODS)}, got {method!r}")
+    if method == "next-frame":
+        if not 0 <= variation <= 1:
+            raise LMMError(f"--variation must be from 0 to 1, got {variation}")
+        nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame)
+        if nf.cfg.keys:
+            raise LMMError("that next-frame file in-betweens (trained with --keys) and cannot carry motion on alone; "
+                           "leave --next-frame-model out for the shipped generator (lmm_next_frame.npz)")
+        fps = nf.cfg.fps
+        canon = to_canonical(motion, fps, source_map)
+        new = int(np.ceil(frames * fps / motion.fps)) + 1
+        r, p, con = nf.generate(new, nf.action_index(action), nf.style_index(style), seed, variation,
+                                (canon.rotations, canon.root_positions))
+        rot, pos = np.concatenate([canon.rotations, r]), np.concatenate([canon.root_positions, p])
+    else:
+        m = _model(model)
+        sample = _sample(m, seed, variation)
+        fps = m.cfg.fps
+        canon = to_canonical(motion, fps, source_map)
+        new = int(np.ceil(frames * fps / motion.fps)) + 1
+        rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action),
+                                   m.style_index(style), sample=sample)
     contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
     made = clean_made(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
     total = motion.num_frames + frames
