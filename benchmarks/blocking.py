@@ -106,6 +106,9 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=40)
     ap.add_argument("--variation", type=float, default=1.0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--compare", type=Path,
+                    help="a --json file of an earlier run on the same windows whose deterministic rows join the plot "
+                         "(not the table): the window networks beside a next-frame in-betweener")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     groups = held_out_groups(args.corpus)
@@ -151,12 +154,17 @@ def main() -> None:
     print(body)
     if not args.no_write:
         alone = not args.models
-        plot(results, ROOT / "docs" / "images" / ("blocking_next_frame.png" if alone else "blocking.png"))
+        shown = dict(results)
+        if args.compare:  # their deterministic rows only: the plot stays readable
+            for name, res in json.loads(args.compare.read_text()).items():
+                shown[name] = {g: {k: {m: v for m, v in row.items() if m != "sampled"} for k, row in st.items()}
+                               for g, st in res.items()}
+        plot(shown, ROOT / "docs" / "images" / ("blocking_next_frame.png" if alone else "blocking.png"))
         if alone:
             body = body.replace("docs/images/blocking.png", "docs/images/blocking_next_frame.png")
         update_section(NEXT_FRAME_SECTION if alone else "Model: blocking keys (keys only, sparse)", body,
                        f"python benchmarks/blocking.py --models '{args.models}' --next-frame-models '{args.next_frame_models}'"
-                       f" --corpus {args.corpus} --windows {args.windows}")
+                       f" --corpus {args.corpus} --windows {args.windows}" + (f" --compare {args.compare}" if args.compare else ""))
 
 
 if __name__ == "__main__":
