@@ -379,7 +379,9 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
 
         frames = self.chosen_range(context, default_to_scene=True)
         opts = replace(self.key_options(), method=_METHOD_NAMES[self.method])
-        return animate.inbetween(context, obj, model.load(context), frames, opts)
+        # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it.
+        loaded = None if opts.method == "next-frame" else model.load(context)
+        return animate.inbetween(context, obj, loaded, frames, opts)
 
 
 class LMM_OT_extend(_KeyOptions, _Steps, bpy.types.Operator):

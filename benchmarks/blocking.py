@@ -83,7 +83,7 @@ def next_frame_speed(nf, group) -> str:
         return float(np.median(out))
 
     rows = []
-    for label, length, spacing in (("30-frame in-between (two keys 31 frames apart)", 31, 30),
+    for label, length, spacing in (("30-frame in-between (two keys 31 frames apart)", 32, 31),
                                    ("121 frames, a key every 15", 121, 15)):
         rot, root = windows(group.clips, length, 1)[0]
         known = key_mask(length, spacing)

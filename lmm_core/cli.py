@@ -200,7 +200,18 @@ def _draw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="which draw (with --variation above 0); the same seed, the same motion")
 
 
+def _check_method_files(args: argparse.Namespace) -> None:
+    """``--model`` belongs to the window network, ``--next-frame-model`` to the next-frame one: one given for the
+    other method would be ignored, so it is refused."""
+    if args.method == "next-frame" and args.model is not None:
+        raise LMMError("--model is the window network's file; with --method next-frame give --next-frame-model (or "
+                       "leave both out for the shipped files)")
+    if args.method != "next-frame" and args.next_frame_model is not None:
+        raise LMMError("--next-frame-model is used by --method next-frame; add it, or leave --next-frame-model out")
+
+
 def _inbetween(args: argparse.Namespace) -> int:
+    _check_method_files(args)
     keys = _parse_keys(args.keys)
     motion = read_bvh(args.input)
     result = inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
@@ -234,6 +245,7 @@ def _complete(args: argparse.Namespace) -> int:
         raise LMMError(f"--samples must be from 1 to 100, got {args.samples}")
     if args.samples > 1 and args.variation == 0:
         raise LMMError("--samples above 1 draws several futures: give --variation above 0 (e.g. 1)")
+    _check_method_files(args)
     motion = read_bvh(args.input)
     if args.method == "next-frame":
         model, nf = None, load_next_frame(args.next_frame_model)  # once for every future

@@ -331,6 +331,17 @@ def test_a_generator_learns_keys_and_in_betweens_a_bvh_through_the_cli(tmp_path,
     assert "does not in-between" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()
     assert main(["train-next-frame", "--corpus", str(hop_corpus), "--keys", "--rollout", "20", "--max-gap", "10"]) == 2
     assert "--max-gap" in capsys.readouterr().err
+    with pytest.raises(LMMError, match="--max-gap"):  # the Python API checks it too
+        T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "x", steps=1, keys=True, max_gap=2, **small))
+    # Each file for its own method: refused, not ignored.
+    assert main(["inbetween", str(src), "--keys", "0,20", "--method", "next-frame", "--model", str(runtime.DEFAULT_MODEL),
+                 "-o", str(tmp_path / "no.bvh")]) == 2
+    assert "--model is the window network's file" in capsys.readouterr().err
+    assert main(["complete", str(src), "--frames", "10", "--next-frame-model", str(gen), "-o", str(tmp_path / "no.bvh")]) == 2
+    assert "used by --method next-frame" in capsys.readouterr().err
+    assert main(["generate", "--action", "walk", "--method", "next-frame", "--next-frame-model", str(keys),
+                 "-o", str(tmp_path / "no.bvh")]) == 2
+    assert "cannot generate alone" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()
 
 
 def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp_path, clip):
@@ -359,8 +370,13 @@ def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp
     many = np.zeros(61, dtype=bool)
     many[::10] = True
     r, p, con, share = m.checked_inbetween(odd, root, many, seed=1)
-    assert 0.0 <= share <= 1.0 and np.isfinite(r).all()
     np.testing.assert_array_equal(p[many], root[many])
+    # The share blends the network's frames with interpolation's (1: the network's alone).
+    nr, np_, _ = m.inbetween(odd, root, many, seed=1)
+    gr, gp = NF._interpolated(odd, root, many)
+    np.testing.assert_allclose(p, gp + share * (np_ - gp), atol=1e-9)
+    if share < 1.0:
+        np.testing.assert_allclose(np.abs(np.sum(r * R.slerp(gr, nr, np.full(nr.shape[:-1], share)), axis=-1)), 1.0, atol=1e-9)
 
 
 def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp_path, capsys):

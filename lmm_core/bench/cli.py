@@ -127,7 +127,8 @@ def _run_blocking(args: argparse.Namespace) -> int:
     if args.method == "next-frame":
         nf = load_next_frame(args.next_frame_model or DEFAULT_KEYS)
         if not nf.cfg.keys:
-            raise LMMError(f"{args.next_frame_model} generates but does not in-between (trained without --keys)")
+            raise LMMError(f"{args.next_frame_model} generates but does not in-between (trained without --keys); leave "
+                           f"--next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")
         methods = next_frame_methods(nf, args.variation, clean=not args.no_clean)
     else:
         model = load(args.model)

@@ -17,9 +17,11 @@ position or facing: a step looks the same wherever it is taken and whichever way
     [10:136]  local rotations of joints 1..21 (the canonical body's order), 6D
 
 The network is a conditional VAE's decoder (Ling et al. 2020, "Character Controllers Using Motion
-VAEs", in kind): ``cond = [x_{t-1}, x_t]`` (normalised) with one-hot action and style, ``z`` fed to
-every layer, ELU hidden layers, and out comes the change to ``x_{t+1}`` (normalised) and four foot-contact
-logits. ``z ~ N(0, variation^2 I)``: ``variation = 0`` is one deterministic motion, 1 the trained spread.
+VAEs", in kind): ``cond = [x_{t-1}, x_t]`` (normalised), their joints' positions and velocities
+(``pose_inputs``), for an in-betweener the next key (``key_inputs``), and one-hot action and style; ``z``
+fed to every layer, ELU hidden layers, and out comes the change to ``x_{t+1}`` (normalised) and four
+foot-contact logits. ``z ~ N(0, variation^2 I)``: ``variation = 0`` is one deterministic motion, 1 the
+trained spread.
 """
 from __future__ import annotations
 
@@ -382,12 +384,15 @@ class NextFrameModel:
         rot = np.array(rotations, dtype=np.float64)
         pos = np.array(root, dtype=np.float64)
         known = np.asarray(known, dtype=bool)
+        T = len(rot)
+        if rot.shape != (T, NUM_JOINTS, 4) or pos.shape != (T, 3) or known.shape != (T,):
+            raise LMMError(f"in-betweening needs rotations (T, {NUM_JOINTS}, 4), root (T, 3) and known (T,) on the "
+                           f"canonical body, got {rot.shape}, {pos.shape} and {known.shape}")
         idx = np.flatnonzero(known)
         if len(idx) == 0:
             raise LMMError("in-betweening needs at least one key frame")
         if not (np.isfinite(rot[idx]).all() and np.isfinite(pos[idx]).all()):
             raise LMMError("a key frame holds NaN or infinite numbers; repair or remove that key")
-        T = len(rot)
         con = np.zeros((T, CONTACTS))
         # Keys standing above the floor (a box, a stair) are rolled between on their own ground, as the
         # window network does (``floor.py``): the network learned the pelvis height above one floor.

@@ -357,6 +357,9 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     labels = {"action": action} | ({"style": style} if style else {})
     if method == "next-frame":
         nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame)
+        if nf.cfg.keys:
+            raise LMMError("that next-frame file in-betweens (trained with --keys) and cannot generate alone; leave "
+                           "--next-frame-model out for the shipped generator (lmm_next_frame.npz)")
         na, ns = nf.action_index(action), nf.style_index(style)  # its own vocabulary, checked first
         # The window model re-makes the frames around a reach; it may not know labels the next-frame one does.
         a = m.cfg.actions.index(action) if action in m.cfg.actions else 0

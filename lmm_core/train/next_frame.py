@@ -201,6 +201,9 @@ def _onehot(index: np.ndarray, size: int) -> torch.Tensor:
 def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     """Train (or go on training from ``tc.init_from``, a weights file or a run folder's checkpoint) and
     write ``tc.out / "checkpoint.pt"``; returns its path."""
+    if tc.keys and tc.rollout > tc.max_gap:
+        raise LMMError(f"--rollout {tc.rollout} is longer than --max-gap {tc.max_gap}: the key must lie at or beyond the "
+                       "rollout's last frame; lower --rollout or raise --max-gap")
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
@@ -243,7 +246,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     for step in bar:
         # With keys, the key lies ``ahead`` frames after the rollout's first frame's predecessor, at least
         # the rollout's length; the span drawn per step keeps short gaps as common as long ones.
-        span = int(rng.choice([tc.rollout, max(tc.rollout, 30), max(tc.rollout, 60), max(tc.rollout, tc.max_gap)])) \
+        span = int(rng.choice([tc.rollout] + [min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, tc.max_gap)])) \
             if tc.keys else tc.rollout
         b = corpus.sample(rng, tc.batch, span + 3, speed=tc.speed_augment)
         x = torch.as_tensor(((NF.encode(b.rotations[:, :tc.rollout + 3], b.root[:, :tc.rollout + 3]) - mean) / std),
