@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent
 MANIFEST = "blender_manifest.toml"
 CORE_EXCLUDE = ("train",)  # lmm_core subpackages that need torch or data, never shipped
 # Preset files the extension does not ship: the sampling model (19 MB) until the panels offer its draws, and
-# the next-frame network (6 MB) until the Generate panel offers it as a method.
+# the next-frame generator (6 MB) until the Generate panel offers it as a method. The next-frame in-betweener
+# (lmm_next_frame_keys.npz, 7 MB) ships: In-between offers it as a Method.
 PRESETS_EXCLUDE = ("lmm_sampling.npz", "lmm_next_frame.npz")
 _BUILDER_IN_BPY = "scripts/addons_core/bl_pkg/cli/blender_ext.py"
 _TAGS_IN_BPY = "scripts/modules/_bpy_internal/extensions/tags.py"

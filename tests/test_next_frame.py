@@ -400,3 +400,12 @@ def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp
     assert main(["complete", str(src), "--frames", "24", "--method", "next-frame", "--next-frame-model",
                  str(NF.DEFAULT_KEYS), "-o", str(tmp_path / "no.bvh")]) == 2
     assert "cannot carry motion on alone" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()
+
+
+def test_a_miss_is_eased_in_over_the_last_half_second_before_the_key():
+    """``ease_weights``: a long gap keeps the network's pose until ``EASE`` frames before the key, then takes the
+    miss in smoothly to all of it at the key; a short gap spreads it over the whole gap, starting small."""
+    long, short = NF.ease_weights(60), NF.ease_weights(8)
+    assert not long[:60 - NF.EASE].any() and long[-1] == 1.0 and np.all(np.diff(long) >= 0)
+    assert 0 < short[0] < 0.1 and short[-1] == 1.0 and np.all(np.diff(short) > 0)
+    np.testing.assert_allclose(NF.ease_weights(NF.EASE), NF.ease_weights(NF.EASE, NF.EASE + 10))
