@@ -64,23 +64,13 @@ def plot(results: dict[str, dict], path: Path) -> None:
 def next_frame_speed(nf, group) -> str:
     """One thread: a 30-frame in-between (two keys 31 frames apart) and keys every 15 frames over 121 frames,
     the network alone and as users get it (``tasks.inbetween``: the key check and the clean-up)."""
-    import time
-
     import numpy as np
 
+    from benchmarks.model import timed
     from lmm_core.bench.blocking import key_mask, windows
     from lmm_core.canonical import canonical_skeleton
     from lmm_core.model.tasks import inbetween
     from lmm_core.motion import Motion
-
-    def timed(fn, repeat=5):
-        fn()
-        out = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t)
-        return float(np.median(out))
 
     rows = []
     for label, length, spacing in (("30-frame in-between (two keys 31 frames apart)", 32, 31),
