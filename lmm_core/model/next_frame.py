@@ -35,8 +35,8 @@ from .. import canonical as cn
 from .. import rotations as R
 from ..errors import LMMError
 from ..io.npz import read_weights
-from .body import NUM_JOINTS
 from ..kinematics import fk
+from .body import NUM_JOINTS
 from .features import fill_baseline
 from .floor import ground
 from .trust import check_frames, trust, unusual
@@ -382,7 +382,6 @@ class NextFrameModel:
         rot, root = decode(vec, float(_heading(srot[-1, 0])), sroot[-1, [0, 2]])
         return rot, root, con
 
-
     def inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
                   variation: float = 1.0, action: int = 0, style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The frames between known ones made by rolling the network from each key to the next.
@@ -392,8 +391,7 @@ class NextFrameModel:
         before it (a still start at the first key), the network told where the next key stands and how
         far off it is; what it misses the key by at arrival is eased in (smoothstep: no jump at either key),
         the pelvis's place across the gap and the rotations over its last ``EASE`` frames, and the key is
-        kept exactly. Frames before
-        the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
+        kept exactly. Frames before the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
         it (0: the latent's mean). Returns rotations, root and contact probabilities ``(T, 4)`` (0 at
         held frames)."""
         if not self.cfg.keys:
@@ -456,7 +454,6 @@ class NextFrameModel:
         pos[idx] = np.asarray(root, dtype=np.float64)[idx]  # the keys exactly as given, not lowered and raised
         return rot, pos, con
 
-
     def unusual_keys(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> bool:
         """Whether the key poses lie off the training data (``trust.unusual`` on their height and rotations in
         the network's normalised units): a rig laid out unlike the training sources' (LAFAN1's trunk), or
@@ -481,18 +478,22 @@ class NextFrameModel:
         network's frames over plain interpolation's that best predicts the hidden keys is kept (all of it
         where it beats interpolation there); with no inner key to hide, interpolation's frames. Returns
         rotations, root, contact probabilities (scaled by the share) and the share in [0, 1]."""
+        share = 1.0
+        if self.unusual_keys(rotations, root, known):
+            hide = check_frames(np.asarray(known, dtype=bool)[:, None])
+            share = 0.0  # nothing to check the network on: interpolation's frames
+            if len(hide):
+                fewer = np.array(known, dtype=bool)
+                fewer[hide] = False
+                r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
+                gr, gp = _interpolated(rotations, root, fewer)
+                at = lambda q, x: _world(q[hide], x[hide])  # noqa: E731
+                share = trust(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64),
+                                                       np.asarray(root, dtype=np.float64)))
+        if share == 0.0:
+            gr, gp = _interpolated(rotations, root, known)
+            return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0
         rot, pos, con = self.inbetween(rotations, root, known, seed, variation, action, style)
-        if not self.unusual_keys(rotations, root, known):
-            return rot, pos, con, 1.0
-        hide = check_frames(np.asarray(known, dtype=bool)[:, None])
-        share = 0.0
-        if len(hide):
-            fewer = np.array(known, dtype=bool)
-            fewer[hide] = False
-            r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
-            gr, gp = _interpolated(rotations, root, fewer)
-            at = lambda q, x: _world(q[hide], x[hide])  # noqa: E731
-            share = trust(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)))
         if share >= 1.0:
             return rot, pos, con, 1.0
         gr, gp = _interpolated(rotations, root, known)

@@ -203,10 +203,7 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     if method == "next-frame":
         if not 0 <= variation <= 1:
             raise LMMError(f"--variation must be from 0 to 1, got {variation}")
-        nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame or DEFAULT_KEYS)
-        if not nf.cfg.keys:
-            raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
-                           f"leave --next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")
+        nf = _next_frame(next_frame, in_betweens=True)
         canon, known = _known(motion, keys, nf.cfg.fps, source_map)
         rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
                                                     nf.action_index(action), nf.style_index(style))
@@ -232,6 +229,22 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
 
 
 INBETWEEN_METHODS = ("network", "next-frame")
+
+
+def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: bool) -> NextFrameModel:
+    """The next-frame network asked for (a model or its file; by default the shipped in-betweener or
+    generator), refused when it is the other kind."""
+    if isinstance(next_frame, NextFrameModel):
+        nf = next_frame
+    else:
+        nf = load_next_frame(next_frame or (DEFAULT_KEYS if in_betweens else None))
+    if in_betweens and not nf.cfg.keys:
+        raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
+                       f"leave --next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")
+    if not in_betweens and nf.cfg.keys:
+        raise LMMError("that next-frame file in-betweens (trained with --keys); it cannot generate alone, nor carry "
+                       "motion on alone; leave --next-frame-model out for the shipped generator (lmm_next_frame.npz)")
+    return nf
 
 
 def _known(motion: Motion, keys: np.ndarray, fps: float, source_map) -> tuple[Motion, np.ndarray]:
@@ -273,22 +286,17 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     if method == "next-frame":
         if not 0 <= variation <= 1:
             raise LMMError(f"--variation must be from 0 to 1, got {variation}")
-        nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame)
-        if nf.cfg.keys:
-            raise LMMError("that next-frame file in-betweens (trained with --keys) and cannot carry motion on alone; "
-                           "leave --next-frame-model out for the shipped generator (lmm_next_frame.npz)")
-        fps = nf.cfg.fps
-        canon = to_canonical(motion, fps, source_map)
-        new = int(np.ceil(frames * fps / motion.fps)) + 1
+        nf = _next_frame(next_frame, in_betweens=False)
+        canon = to_canonical(motion, nf.cfg.fps, source_map)
+        new = int(np.ceil(frames * nf.cfg.fps / motion.fps)) + 1
         r, p, con = nf.generate(new, nf.action_index(action), nf.style_index(style), seed, variation,
                                 (canon.rotations, canon.root_positions))
         rot, pos = np.concatenate([canon.rotations, r]), np.concatenate([canon.root_positions, p])
     else:
         m = _model(model)
         sample = _sample(m, seed, variation)
-        fps = m.cfg.fps
-        canon = to_canonical(motion, fps, source_map)
-        new = int(np.ceil(frames * fps / motion.fps)) + 1
+        canon = to_canonical(motion, m.cfg.fps, source_map)
+        new = int(np.ceil(frames * m.cfg.fps / motion.fps)) + 1
         rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action),
                                    m.style_index(style), sample=sample)
     contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
@@ -356,10 +364,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         start_arrays = (c.rotations, c.root_positions)
     labels = {"action": action} | ({"style": style} if style else {})
     if method == "next-frame":
-        nf = next_frame if isinstance(next_frame, NextFrameModel) else load_next_frame(next_frame)
-        if nf.cfg.keys:
-            raise LMMError("that next-frame file in-betweens (trained with --keys) and cannot generate alone; leave "
-                           "--next-frame-model out for the shipped generator (lmm_next_frame.npz)")
+        nf = _next_frame(next_frame, in_betweens=False)
         na, ns = nf.action_index(action), nf.style_index(style)  # its own vocabulary, checked first
         # The window model re-makes the frames around a reach; it may not know labels the next-frame one does.
         a = m.cfg.actions.index(action) if action in m.cfg.actions else 0
