@@ -217,12 +217,14 @@ def _block_two_poses(rig) -> None:
     _key_control_pose(rig, 61, stride, torso=(0.0, 0.0, -0.6))
 
 
-def test_inbetween_two_keyed_control_poses(addon, rig):
-    """An animator's blocking on the FK controls (limbs in FK), two poses 60 frames apart."""
+@pytest.mark.parametrize("method", ["NETWORK", "NEXT_FRAME"])
+def test_inbetween_two_keyed_control_poses(addon, rig, method):
+    """An animator's blocking on the FK controls (limbs in FK), two poses 60 frames apart, by either In-between
+    Method (the window network, the next-frame in-betweener)."""
     _block_two_poses(rig)
     action = rig.animation_data.action
     before = _track(rig, [1, 61])
-    assert bpy.ops.lmm.inbetween() == {"FINISHED"}
+    assert bpy.ops.lmm.inbetween(method=method) == {"FINISHED"}
     assert rig.animation_data.action == action  # keys added to the animator's own action
     _assert_keys_on_controls_only(rig)
     after = _track(rig, range(1, 62))
