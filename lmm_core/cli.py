@@ -444,9 +444,6 @@ def _train_next_frame(args: argparse.Namespace) -> int:
         if not ((exc.name or "").startswith("torch") or "torch" in str(exc)):
             raise
         raise LMMError(f"lmm train-next-frame needs torch ({exc}); install it with `pip install torch`") from None
-    if args.keys and args.rollout > args.max_gap:
-        raise LMMError(f"--rollout {args.rollout} is longer than --max-gap {args.max_gap}: the key must lie at or "
-                       "beyond the rollout's last frame; lower --rollout or raise --max-gap")
     tc = NextFrameTrainConfig(corpus=args.corpus, out=args.out, sources=tuple(s for s in args.sources.split(",") if s),
                               steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
                               hidden=args.hidden, layers=args.layers, latent=args.latent,

@@ -139,6 +139,12 @@ def encode(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
                            R.to_6d(pelvis), d6.reshape(lead + (-1,))], axis=-1)
 
 
+def standing(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Frame vectors ``(..., FRAME)`` of single frames (rotations ``(..., 22, 4)``, pelvis ``(..., 3)``) as if
+    standing still: no travel, no turn. What a key is to the network (``key_inputs``) and to the key check."""
+    return encode(np.stack([rotations, rotations], axis=-3), np.stack([root, root], axis=-2))[..., 0, :]
+
+
 def decode(frames: np.ndarray, yaw0: float = 0.0, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Canonical-body motion from frame vectors ``(T, FRAME)``: local rotations ``(T, 22, 4)`` and pelvis
     positions ``(T, 3)``, the travel and turns summed from a frame before the first that faced ``yaw0``
@@ -429,7 +435,7 @@ class NextFrameModel:
             hist = [max(a - 2, idx[0]), max(a - 1, idx[0]), a]
             pair = encode(rot[hist], pos[hist])
             prev, cur = pair[:1], pair[1:]
-            key = encode(rot[[b, b]], pos[[b, b]])  # (1, FRAME)
+            key = standing(rot[b], pos[b])[None]  # (1, FRAME)
             to_key = to_key_from(pos[a], yaw[a], pos[b], yaw[b])[None]
             vec, c = np.empty((n, FRAME)), np.empty((n, CONTACTS))
             for t in range(n):
@@ -464,8 +470,7 @@ class NextFrameModel:
                        OFFSETS, PARENTS, list(FEET[:2]))
         if level is not None:  # heights on the keys' own ground, as ``inbetween`` rolls them
             root[:, 1] -= level
-        vec = encode(np.repeat(rotations[idx], 2, axis=0).reshape((len(idx), 2) + rotations.shape[1:]),
-                     np.repeat(root[idx], 2, axis=0).reshape(len(idx), 2, 3))[:, 0]
+        vec = standing(rotations[idx], root[idx])
         z = (vec - self.mean) / self.std
         return unusual(np.concatenate([z[:, :1], z[:, ROOT:]], axis=1), UNUSUAL_KEYS)
 

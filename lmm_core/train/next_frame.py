@@ -133,7 +133,7 @@ def key_statistics(corpus: Corpus, rng: np.random.Generator, max_gap: int, windo
     i = np.arange(windows)
     k = rng.integers(2, max_gap + 2, windows)
     x = NF.encode(b.rotations[:, :2], b.root[:, :2])[:, 0]
-    key = NF.encode(b.rotations[i, k][:, None].repeat(2, 1), b.root[i, k][:, None].repeat(2, 1))[:, 0]
+    key = NF.standing(b.rotations[i, k], b.root[i, k])
     yaw = NF._heading(b.rotations[:, :, 0])
     to_key = NF.to_key_from(b.root[:, 1], yaw[:, 1], b.root[i, k], yaw[i, k])
     f = NF.key_inputs(x, to_key, key, k - 2)
@@ -274,8 +274,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             i = np.arange(tc.batch)
             ahead = rng.integers(tc.rollout, span + 1, tc.batch)  # frames from the window's frame 2 to the key
             kf = 2 + ahead
-            key_np = NF.encode(b.rotations[i, kf][:, None].repeat(2, 1), b.root[i, kf][:, None].repeat(2, 1))[:, 0]
-            key = torch.as_tensor(key_np, dtype=torch.float32)
+            key = torch.as_tensor(NF.standing(b.rotations[i, kf], b.root[i, kf]), dtype=torch.float32)
             key_pos = positions(key)
             yaw = NF._heading(b.rotations[:, :, 0])
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
