@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 MANIFEST = "blender_manifest.toml"
 CORE_EXCLUDE = ("train",)  # lmm_core subpackages that need torch or data, never shipped
-# Preset files the extension does not ship: the sampling model (19 MB) until the panels offer its draws, and
-# the next-frame generator (6 MB) until the Generate panel offers it as a method. The next-frame in-betweener
-# (lmm_next_frame_keys.npz, 7 MB) ships: In-between offers it as a Method.
-PRESETS_EXCLUDE = ("lmm_sampling.npz", "lmm_next_frame.npz")
+# Preset files the extension does not ship: the sampling model (19 MB) until the panels offer its draws. The
+# next-frame networks ship (6 and 7 MB): Generate offers the generator as a Method (and Walk To 3D Cursor),
+# In-between the in-betweener.
+PRESETS_EXCLUDE = ("lmm_sampling.npz",)
 _BUILDER_IN_BPY = "scripts/addons_core/bl_pkg/cli/blender_ext.py"
 _TAGS_IN_BPY = "scripts/modules/_bpy_internal/extensions/tags.py"
 

@@ -321,24 +321,93 @@ def _write_new(context, obj, motion: Motion, name: str, frame_start: int, fit_sc
 
 
 def generate(context, obj, model, action: str, style: str, seconds: float, seed: int, variation: float,
-             fit_scene: bool, progress: Progress, from_character: bool = True) -> str:
+             fit_scene: bool, progress: Progress, from_character: bool = True, method: str = "segments",
+             walk_to: np.ndarray | None = None) -> str:
     """A new action on ``obj``: the model's ``action`` in ``style``, retargeted onto the rig, from the current
-    frame (and, with ``from_character``, from where the rig stands on it; see ``from_where_it_stands``)."""
+    frame (and, with ``from_character``, from where the rig stands on it; see ``from_where_it_stands``).
+
+    ``method``: ``"segments"`` (the model's recorded segments joined by its network) or ``"next-frame"`` (the
+    next-frame network alone). ``walk_to`` (Blender world, ``(3,)``; next-frame only): the pelvis walks there
+    at the action's own pace and the clip ends on arrival (``seconds`` is then not used; see ``_walk_to``)."""
     scene = context.scene
     now = pose_now(obj, scene)
     target_map = mapping.rig_bone_map(obj, now.skeleton)
     if not action:
         raise LMMError("pick an action to generate; the model's actions are listed in the Generate panel")
-    made = tasks.generate(action, style or None, seconds, seed, variation, model)
-    progress(0.4)
-    motion = tasks.from_canonical(made, now.skeleton, target_map)
-    if from_character:
-        motion = from_where_it_stands(now, motion, target_map)
+
+    def made_onto_rig(made: Motion) -> Motion:
+        motion = tasks.from_canonical(made, now.skeleton, target_map)
+        return from_where_it_stands(now, motion, target_map) if from_character else motion
+
+    if walk_to is not None:
+        if method != "next-frame":
+            raise LMMError("Walk To 3D Cursor steers the next-frame network: set Method to Next Frame")
+        goal = bridge.to_blender_axes("y").T @ np.asarray(walk_to, dtype=np.float64) / _metres(scene)
+        motion, seconds = _walk_to(now, goal, made_onto_rig, target_map, from_character, action, style, seed,
+                                   variation, model)
+        motion = _ending_on_a_frame(motion, bridge.scene_fps(scene))
+    else:
+        made = tasks.generate(action, style or None, seconds, seed, variation, model, method=method)
+        progress(0.4)
+        motion = made_onto_rig(made)
     progress(0.6)
     name = "_".join(p for p in (action, style, f"seed{seed}") if p)
     first = scene.frame_current
     new, motion = _write_new(context, obj, motion, name, first, fit_scene, _sub(progress, 0.6, 1.0))
-    return f"Generated {new.name!r} on {obj.name!r}: {motion.num_frames} frames ({seconds:g} s) from frame {first}"
+    return f"Generated {new.name!r} on {obj.name!r}: {motion.num_frames} frames ({seconds:.3g} s) from frame {first}"
+
+
+def _ending_on_a_frame(motion: Motion, fps: float) -> Motion:
+    """``motion`` at ``fps`` with its last frame kept as the last (the arrival of a walk): resampled over a span
+    stretched by under half a frame so that it ends on a whole frame, where plain resampling
+    (``Motion.resampled``) would end up to a frame before it."""
+    frames = max(1, int(round((motion.num_frames - 1) * fps / motion.fps)))
+    return replace(motion.resampled(frames * motion.fps / (motion.num_frames - 1)), fps=fps)
+
+
+_WALK_TRIES = 3  # walks made for Walk To 3D Cursor: the first, and up to two corrections (``_walk_to``)
+
+
+def _walk_to(now: Motion, goal: np.ndarray, onto_rig, bone_map, from_character: bool, action: str, style: str,
+             seed: int, variation: float, model) -> tuple[Motion, float]:
+    """The next-frame network's walk from where the rig stands to ``goal`` (``(3,)`` metres, Y up, the rig's
+    motion world), ending on arrival, and its length in seconds.
+
+    The clip is made on the canonical body and only then put onto the rig and placed where it stands
+    (``onto_rig``), so the goal is first guessed in the clip's own ground (ahead of the character, to its
+    left), then corrected by where that walk arrived: placing is nearly a fixed move of the ground (turn,
+    shift, the rig's stride scale) that does not depend on the goal, so one correction lands within about a
+    centimetre and a second within millimetres (the feet's clean-up on the rig moves the pelvis a little)."""
+    fps = model.cfg.fps
+    if from_character:
+        joints = placement.stance_joints(now.skeleton, bone_map)
+        ground, forward = placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
+        left = np.cross(np.array([0.0, 1.0, 0.0]), forward)
+        d = goal - ground
+        to = np.array([d @ left, d @ forward])
+    else:
+        to = goal[[0, 2]]
+    distance = float(np.hypot(*to))
+    if distance < 0.2:
+        raise LMMError("the 3D cursor is where the character already stands; put it where it should walk to")
+    # Long enough for a slow walk there; the clip is cut where it arrives.
+    seconds = min(120.0, distance / 0.4 + 2.0)
+    at = None
+    for _ in range(_WALK_TRIES):
+        made = tasks.generate(action, style or None, seconds, seed, variation, model, method="next-frame",
+                              to=(float(to[0]), float(to[1])), at=at)
+        arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - to, axis=1)))
+        motion = onto_rig(made)
+        # The ground move from the made clip onto the rig (least squares over the clip's pelvis path).
+        a = made.root_positions[:, [0, 2]] - made.root_positions[0, [0, 2]]
+        b = motion.root_positions[:, [0, 2]] - motion.root_positions[0, [0, 2]]
+        m, *_ = np.linalg.lstsq(a, b, rcond=None)  # b = a @ m
+        miss = goal[[0, 2]] - motion.root_positions[arrive, [0, 2]]
+        if np.linalg.norm(miss) < 2e-3:
+            break
+        to = to + np.linalg.solve(m.T, miss)
+        at, seconds = arrive / fps, (arrive + 1) / fps
+    return motion.slice(0, arrive + 1), (arrive + 1) / fps
 
 
 def source_motion(context, source_object: bpy.types.Object | None, filepath: str, progress: Progress):

@@ -168,8 +168,9 @@ def make_motion(item: dict, character: Character):
     kind, p = item["type"], item["params"]
     onto = {"root_motion": "in_place" if p.get("in_place") else "keep", "fix_feet": p.get("fix_feet", True)}
     if kind == "generate":
+        goal = {k: (tuple(p[k]) if k == "to" else p[k]) for k in ("to", "facing", "at") if k in p}
         made = tasks.generate(p["action"], p.get("style"), p["seconds"], p["seed"], p["variation"],
-                              load_model(item.get("model")))
+                              load_model(item.get("model")), method=p.get("method", "segments"), **goal)
         return tasks.from_canonical(made, character.skeleton, character.bone_map, **onto)
     motion, bone_map = _read_input(item)
     made = _made_on_input(item, motion, bone_map)
@@ -195,10 +196,11 @@ def _made_on_input(item: dict, motion, bone_map):
             if b >= motion.num_frames:
                 raise LMMError(f"gap [{a}, {b}] runs past the clip's last frame {motion.num_frames - 1}; fix gap")
             keys = [t for t in range(motion.num_frames) if t <= a or t >= b]
-        return tasks.inbetween(motion, keys, model, source_map=bone_map, action=p.get("action"), style=p.get("style"))
+        return tasks.inbetween(motion, keys, model, source_map=bone_map, action=p.get("action"), style=p.get("style"),
+                               method=p.get("method", "network"))
     if kind == "complete":
         return tasks.complete(motion, p["frames"], model, source_map=bone_map, action=p.get("action"),
-                              style=p.get("style"))
+                              style=p.get("style"), method=p.get("method", "network"))
     raise LMMError(f"unknown task type {kind!r}")
 
 

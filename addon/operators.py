@@ -359,6 +359,14 @@ INBETWEEN_METHODS = [
      "feet that plant and step over long gaps where the window network glides"),
 ]
 _METHOD_NAMES = {"NETWORK": "network", "NEXT_FRAME": "next-frame"}
+GENERATE_METHODS = [
+    ("SEGMENTS", "Segments", "The model in Preferences: its recorded segments of the action, joined by its network"),
+    ("NEXT_FRAME", "Next Frame", "The shipped next-frame network alone, one frame at a time (no recorded motion); "
+     "it can walk to the 3D cursor"),
+]
+_GENERATE_NAMES = {"SEGMENTS": "segments", "NEXT_FRAME": "next-frame"}
+_WALK_TO = ("With Next Frame: walk from where the character stands to the 3D cursor at the action's own pace; the "
+            "clip ends on arrival (Seconds is not used)")
 
 
 class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
@@ -418,6 +426,8 @@ class LMM_OT_generate(_Steps, bpy.types.Operator):
                              subtype="FACTOR")
     fit_scene: BoolProperty(name="Fit Scene Range", description=_FIT_SCENE, default=False)
     from_character: BoolProperty(name="From Where It Stands", description=_FROM_CHARACTER, default=True)
+    method: EnumProperty(name="Method", description="What makes the motion", items=GENERATE_METHODS, default="SEGMENTS")
+    walk_to_cursor: BoolProperty(name="Walk To 3D Cursor", description=_WALK_TO, default=False)
 
     status = "LMM: generating..."
     trial_copy = False  # a new action: on trial, the old one comes back on Discard
@@ -427,8 +437,10 @@ class LMM_OT_generate(_Steps, bpy.types.Operator):
 
         loaded = model.load(context)
         yield 0.0  # the clip is made and written in one step (a few seconds of motion: well under a second)
+        walk_to = tuple(context.scene.cursor.location) if self.walk_to_cursor else None
         return lambda: animate.generate(context, obj, loaded, self.action, self.style, self.seconds, self.seed,
-                                        self.variation, self.fit_scene, lambda f: None, self.from_character)
+                                        self.variation, self.fit_scene, lambda f: None, self.from_character,
+                                        _GENERATE_NAMES[self.method], walk_to)
 
 
 class LMM_OT_map_detect(bpy.types.Operator):

@@ -147,7 +147,14 @@ class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
         col = layout.column()
         col.prop(settings, "action")
         col.prop(settings, "style")
-        col.prop(settings, "seconds")
+        col.prop(settings, "generate_method")
+        walk = settings.generate_method == "NEXT_FRAME"
+        sub = col.row()
+        sub.enabled = walk
+        sub.prop(settings, "walk_to_cursor")
+        sec = col.row()
+        sec.enabled = not (walk and settings.walk_to_cursor)  # the walk lasts as long as it takes
+        sec.prop(settings, "seconds")
         row = col.row(align=True)
         row.prop(settings, "seed")
         row.prop(settings, "variation")
@@ -158,7 +165,8 @@ class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
             col.label(text="No model loaded: see Preferences", icon="ERROR")
         col.prop(settings, "preview", toggle=True)
         _button(col, "lmm.generate", settings, ("seconds", "seed", "variation", "fit_scene", "from_character",
-                                                "preview"), icon="PLAY", action=action, style=style)
+                                                "preview"), icon="PLAY", action=action, style=style,
+                method=settings.generate_method, walk_to_cursor=walk and settings.walk_to_cursor)
         _trial(layout, context)
 
 

@@ -149,6 +149,15 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                                    items=[("NETWORK", "Window Network", "The model in Preferences"),
                                           ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener")],
                                    default="NETWORK")
+    generate_method: EnumProperty(name="Method", description="What makes the new motion: the model in Preferences "
+                                  "(recorded segments joined by its network) or the next-frame network alone",
+                                  items=[("SEGMENTS", "Segments", "The model in Preferences"),
+                                         ("NEXT_FRAME", "Next Frame", "The shipped next-frame network, one frame at "
+                                          "a time; it can walk to the 3D cursor")],
+                                  default="SEGMENTS")
+    walk_to_cursor: BoolProperty(name="Walk To 3D Cursor", description="With Next Frame: walk from where the "
+                                 "character stands to the 3D cursor at the action's own pace; the clip ends on "
+                                 "arrival (Seconds is not used)", default=False)
     draw_seed: IntProperty(name="Seed", description="Which draw of a sampling model (Re-roll takes the next)",
                            default=0, min=0)
     draw_variation: FloatProperty(name="Variation", description="With a sampling model, how freely In-between and "

@@ -3,7 +3,11 @@ a plot (docs/images/recovery.png): the torso's lean error after a push of 20 and
 30 frames of held-out context, per frame of the 45 completed, against the pushed pose held still and the
 model's completion of the unpushed context; and a filmstrip of one window.
 
-Usage: python benchmarks/recovery.py [--models A.npz,B.npz] [--corpus out/corpus_all] [--windows 40] [--no-write]
+Usage: python benchmarks/recovery.py [--models A.npz,B.npz] [--next-frame-models G.npz] [--corpus out/corpus_all]
+       [--windows 40] [--no-write]
+
+``--next-frame-models``: next-frame generators (``lmm_next_frame.npz``), carrying the pushed context on a
+frame at a time (what ``lmm complete --method next-frame`` does).
 """
 from __future__ import annotations
 
@@ -22,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.report import update_section  # noqa: E402
 from lmm_core.bench.blocking import IN_DOMAIN, windows  # noqa: E402
 from lmm_core.bench.inbetween import corpus_clips  # noqa: E402
-from lmm_core.bench.recovery import CONTEXT, FOLLOW, format_recovery, pushed, run_recovery  # noqa: E402
+from lmm_core.bench.recovery import CONTEXT, FOLLOW, NextFrameCompleter, format_recovery, pushed, run_recovery  # noqa: E402
 from lmm_core.canonical import PARENTS, canonical_skeleton  # noqa: E402
-from lmm_core.model import runtime  # noqa: E402
+from lmm_core.model import next_frame, runtime  # noqa: E402
 from lmm_core.model.runtime import Sample  # noqa: E402
 from lmm_core.motion import Motion  # noqa: E402
 
@@ -97,14 +101,17 @@ def filmstrip(clips: list, model, degrees: float = 35.0) -> dict[str, np.ndarray
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default="presets/models/lmm_sampling.npz")
+    ap.add_argument("--next-frame-models", default="")
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus_all"))
     ap.add_argument("--windows", type=int, default=40)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     clips = [(c.name, c.rotations, c.root) for c in corpus_clips(args.corpus, "val", list(IN_DOMAIN))]
     results, text = {}, []
-    for path in args.models.split(","):
-        model = runtime.load(path)
+    models = [(path, runtime.load) for path in args.models.split(",") if path] + \
+        [(path, lambda f: NextFrameCompleter(next_frame.load(f))) for path in args.next_frame_models.split(",") if path]
+    for path, load in models:
+        model = load(path)
         name = Path(path).stem
         results[name] = run_recovery(clips, model, count=args.windows)
         text.append(f"{name}:\n{format_recovery(results[name])}")
@@ -119,9 +126,10 @@ def main() -> None:
             f"```\n{table}\n```\n\n![recovery](docs/images/recovery.png)")
     print(body)
     if not args.no_write:
-        first = runtime.load(args.models.split(",")[-1])
-        plot(results, filmstrip(clips, first), ROOT / "docs" / "images" / "recovery.png")
-        update_section("Model: recovery from a push", body, f"python benchmarks/recovery.py --models {args.models}")
+        path, load = models[-1]
+        plot(results, filmstrip(clips, load(path)), ROOT / "docs" / "images" / "recovery.png")
+        update_section("Model: recovery from a push", body, f"python benchmarks/recovery.py --models {args.models}"
+                       + (f" --next-frame-models {args.next_frame_models}" if args.next_frame_models else ""))
 
 
 if __name__ == "__main__":

@@ -279,7 +279,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
                    help="with --method next-frame: how much more the action and style weigh than the motion so far "
                         "(classifier-free guidance; 1, the default, none; 1.5 makes the action plainer and the "
                         "motion less varied)")
-    goal = p.add_argument_group("goals (with --method network)")
+    goal = p.add_argument_group("goals (with --method next-frame or network)")
     goal.add_argument("--to", type=_ground_point, metavar="X,Z",
                       help="walk to this ground point, metres (Y up: X and Z are the floor), from where it starts")
     goal.add_argument("--facing", type=float, metavar="DEG",
@@ -416,6 +416,15 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-gap", type=int, default=120, help="with --keys: the farthest a key lies ahead, frames")
     p.add_argument("--still-start", type=float, default=0.25,
                    help="with --keys: share of windows begun from a standing key, as keys-only blocking starts")
+    p.add_argument("--root-keys", type=float, default=0.0, metavar="SHARE",
+                   help="with --keys: share of windows whose key is the pelvis alone (where it stands and faces), "
+                        "as goals give it (walk to a point, follow a path); 0: the network takes whole poses only")
+    p.add_argument("--arrive", type=float, default=0.0, metavar="SHARE",
+                   help="with --keys: share of steps rolled out the whole way to a key 30 to --max-gap frames off "
+                        "(fewer windows, as many frames)")
+    p.add_argument("--push-share", type=float, default=0.0, metavar="SHARE",
+                   help="share of windows pushed 15-40 degrees over where the rollout starts, the capture to follow "
+                        "returning to its course within half a second: the network learns to recover from a shove")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=Path, help="go on from a checkpoint.pt or an exported weights file")
@@ -450,7 +459,8 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,
                               skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
-                              max_gap=args.max_gap, still_start=args.still_start, threads=args.threads, seed=args.seed, init_from=args.init_from)
+                              max_gap=args.max_gap, still_start=args.still_start,
+                              root_keys=args.root_keys, arrive=args.arrive, push_share=args.push_share, threads=args.threads, seed=args.seed, init_from=args.init_from)
     if tc.init_from is not None:
         from .train.next_frame import check_warm_start
 
@@ -586,7 +596,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
                          "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
                          "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),
                          "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE, "skate_weight": _range(0.0, 1e3),
-                         "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE,
+                         "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE, "root_keys": _SHARE, "arrive": _SHARE, "push_share": _SHARE,
                          "threads": _range(1, 256, integer=True), "seed": _SEED},
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},

@@ -57,7 +57,7 @@ def test_stage_ships_addon_core_presets_and_manifest_only(fake_repo):
     assert {"lmm_core/__init__.py", "lmm_core/io/bvh.py", "presets/rigs/mixamo.json"} <= files
     assert not any(f.startswith("lmm_core/train") or "__pycache__" in f for f in files)
     assert "presets/models/lmm_sampling.npz" not in files  # the panels offer no draws yet
-    assert "presets/models/lmm_next_frame.npz" not in files  # nor the next-frame method
+    assert "presets/models/lmm_next_frame.npz" in files  # Generate's Next Frame method
     assert "presets/models/lmm_next_frame_keys.npz" in files  # In-between's Next Frame method
     assert "lmm_core/model/next_frame.py" in files  # numpy: tasks imports it
     # Staging again replaces the folder as a whole and leaves no temporary folders behind.

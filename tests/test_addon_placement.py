@@ -136,3 +136,34 @@ def test_a_rig_lying_on_its_side_is_a_clear_message(scene):
         bpy.ops.lmm.generate(action="walk", seconds=1.0)
     assert len(bpy.data.actions) == actions
     assert bpy.ops.lmm.generate(action="walk", seconds=1.0, from_character=False) == {"FINISHED"}
+
+
+@pytest.mark.parametrize("rig", ["rigify", "mixamo"])
+def test_walk_to_the_3d_cursor_ends_there(scene, rig):
+    """Generate > Next Frame > Walk To 3D Cursor: from where the rig stands (turned, moved; the Mixamo one also
+    scaled 0.01 and turned about X) to the cursor 2.5 m off, 40 degrees to its left, the pelvis over the cursor
+    on the clip's last frame."""
+    if rig == "rigify":
+        obj, bones = _turned_rig(), RIGIFY
+    else:
+        obj, bones = rigs.make_rig(rigs.MIXAMO_STYLE, "mixamo", transform=rigs.mixamo_import_transform()), MIXAMO
+        _select(obj)
+    scene.frame_set(10)
+    ground, facing = _stance(obj, 10, bones)
+    c, s = math.cos(math.radians(40)), math.sin(math.radians(40))
+    ahead = 2.5 * np.array([c * facing[0] - s * facing[1], s * facing[0] + c * facing[1]])  # 40 degrees to its left
+    scene.cursor.location = (ground[0] + ahead[0], ground[1] + ahead[1], 0.0)
+    assert bpy.ops.lmm.generate(action="walk", seed=0, method="NEXT_FRAME", walk_to_cursor=True) == {"FINISHED"}
+    first, last = _key_span(obj)
+    assert first == 10 and 40 < last - first < 150  # as long as a 2.5 m walk takes (about 2 s)
+    start, _ = _stance(obj, 10, bones)
+    assert np.linalg.norm(start - ground) < 1e-3  # from where it stood
+    end, _ = _stance(obj, last, bones)
+    assert np.linalg.norm(end - np.array(scene.cursor.location)[:2]) < 0.01  # to the cursor
+    # Walked, not slid: most of the way covered in the middle of the clip, feet stepping (the pelvis path no
+    # more than 1.3 times the straight line).
+    heads, _ = rigs.world_bone_points(obj, range(first, last + 1), [bones[0]])
+    path = np.linalg.norm(np.diff(heads[:, 0, :2], axis=0), axis=1).sum()
+    assert path < 1.3 * 2.5
+    with pytest.raises(RuntimeError, match="set Method to Next Frame"):
+        bpy.ops.lmm.generate(action="walk", seed=0, method="SEGMENTS", walk_to_cursor=True)

@@ -71,6 +71,9 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     assert [o.files for o in first.outputs] == [("retarget_a_unity.fbx",), ("retarget_a.bvh",)]
     assert first.character["kind"] == "mannequin" and first.params == {"in_place": False, "fix_feet": True}
     assert second.params == {"action": "walk", "seconds": 2.0, "seed": 0, "variation": 0.5}
+    walk = parse(tmp_path, '[[task]]\ntype = "generate"\naction = "walk"\nmethod = "next-frame"\nto = [1, 2.5]\nat = 2')
+    assert walk.tasks[0].params == {"action": "walk", "method": "next-frame", "to": [1.0, 2.5], "at": 2.0, "seconds": 4.0,
+                                    "seed": 0, "variation": 0.5}
     assert [o.files for o in second.outputs] == [("walk_godot.glb",), ("walk_preview.gif", "walk_preview.mp4")]
     assert job.output == (tmp_path / "out").resolve() and first.folder == str(job.output / "retarget_a")
     assert first.fingerprint != second.fingerprint
@@ -100,6 +103,12 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [10, 11]', ["leaves no frame to make"]),
     (f'[[task]]\nid = "c"\ntype = "complete"\ninput = "{CLIP}"\nframes = 0', ["frames must be positive"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nrange = [0, 9]', ["generate task has none"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "next_frame"', ["method of a generate task",
+                                                                          "segments, network, next-frame"]),
+    (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 9]\nmethod = "segments"',
+     ["method of an inbetween task is one of network, next-frame"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
     ("", ["no tasks"]),
 ])
 def test_bad_tasks_name_the_task_and_the_fix(tmp_path, tasks, needles):

@@ -74,7 +74,7 @@ def test_a_goal_can_continue_a_given_motion(model):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"to": (1.0, 1.0)}, "add --method network"),
+    ({"to": (1.0, 1.0)}, "add --method next-frame"),
     ({"method": "network", "to": (1.0, 1.0), "path": np.zeros((5, 2))}, "not both"),
     ({"method": "network", "facing": 30.0}, "give --to as well"),
     ({"method": "network", "to": (1.0, 1.0), "at": 9.0}, "--at must lie inside the clip"),
@@ -183,3 +183,30 @@ def test_without_at_it_arrives_at_the_actions_own_pace(model):
     arrival = int(np.argmin(np.linalg.norm(root - [0.0, 3.0], axis=1)))
     np.testing.assert_allclose(root[arrival], [0.0, 3.0], atol=1e-6)
     assert 45 <= arrival <= 150  # 2.6-3.0 m at 0.6-2 m/s, not the last frame (179)
+
+
+def test_the_next_frame_networks_walk_to_a_point_and_along_a_path(tmp_path, capsys):
+    """``--method next-frame`` with goals: the shipped in-betweener walks to pelvis keys (exact on the ground
+    and in facing), the generator carries on after the last; steps, not a glide: both ankles travel."""
+    from lmm_core.feet import foot_skate
+
+    made = tasks.generate("walk", seconds=4.0, seed=3, variation=1.0, method="next-frame", to=(1.5, 2.5), at=3.0,
+                          facing=90.0)
+    assert made.num_frames == 120
+    np.testing.assert_allclose(made.root_positions[90, [0, 2]], [1.5, 2.5], atol=1e-6)
+    assert abs(goals.heading(made.rotations[90, 0], FORWARD) - 90.0) < 1e-6
+    pos = made.global_positions()
+    travel = lambda p: np.linalg.norm(np.diff(p[:91][:, [0, 2]], axis=0), axis=1).sum()  # noqa: E731
+    assert 2.9 < travel(pos[:, 0]) < 1.3 * np.hypot(1.5, 2.5) + 0.3  # no long detour
+    assert min(travel(pos[:, 7]), travel(pos[:, 8])) > 0.5 * travel(pos[:, 0])
+    assert foot_skate(made) < 0.3  # real walking 0.15 by this measure; the window network 0.43-0.56 (BENCHMARKS.md)
+    # A path from where a given clip ends.
+    start = read_bvh(ROOT / "tests" / "data" / "reactidle_001_acted_excerpt.bvh.xz")
+    line = np.column_stack([np.zeros(91), np.linspace(0.0, 3.0, 91)])
+    made = tasks.generate("walk", seconds=3.0, seed=0, variation=1.0, method="next-frame", path=line, start=start)
+    at = tasks.to_canonical(start, 30.0).root_positions[-1, [0, 2]]
+    for f in (30, 60, 90):  # its keys: path frame f is new frame f - 1
+        np.testing.assert_allclose(made.root_positions[f - 1, [0, 2]], line[f] + at, atol=1e-6)
+    assert main(["generate", "--action", "walk", "--method", "next-frame", "--to", "0,2", "--seconds", "3",
+                 "-o", str(tmp_path / "to.bvh")]) == 0
+    assert read_bvh(tmp_path / "to.bvh").num_frames == 90

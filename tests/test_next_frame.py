@@ -80,7 +80,7 @@ def _random_model(tmp_path: Path, seed: int = 0, cfg: NF.NextFrameConfig = CFG) 
 
 
 @pytest.mark.parametrize("variant", [{}, {"label_layers": False, "absolute_root": False}, {"positions": False},
-                                     {"keys": True}])
+                                     {"keys": True}, {"keys": True, "root_keys": True}])
 def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
     cfg = NF.NextFrameConfig(**(CFG.__dict__ | variant))
     net, m = _random_model(tmp_path, cfg=cfg)
@@ -91,7 +91,8 @@ def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
     z = np.random.default_rng(1).normal(size=(3, CFG.latent))
     to_key = np.random.default_rng(2).normal(size=(3, 3))
     key_in = NF.key_inputs(cur, to_key, vec[8:11], np.array([0, 5, 40])) if cfg.keys else None
-    nxt, con = m.step(prev, cur, action, style, z, keys=key_in)
+    root_only = np.array([True, False, True]) if cfg.root_keys else None
+    nxt, con = m.step(prev, cur, action, style, z, keys=key_in, root_only=root_only)
     mean, std = torch.as_tensor(m.mean, dtype=torch.float32), torch.as_tensor(m.std, dtype=torch.float32)
     n = lambda a: (torch.as_tensor(a, dtype=torch.float32) - mean) / std  # noqa: E731
     labels = torch.cat([T._onehot(action, len(CFG.actions)), T._onehot(style, len(CFG.styles))], dim=1)
@@ -101,7 +102,17 @@ def test_a_numpy_step_is_the_torch_decoders(tmp_path, clip, variant):
     if cfg.keys:
         torch_keys = T.key_inputs(t(cur), t(to_key), T.positions(t(vec[8:11])), t(vec[8:11]), torch.as_tensor([0, 5, 40]))
         np.testing.assert_allclose(torch_keys.numpy(), key_in, atol=1e-5)
-        pose.append((torch_keys - t(m.key_mean)) / t(m.key_std))
+        kin = (torch_keys - t(m.key_mean)) / t(m.key_std)
+        pose.append(T.hide_poses(kin, torch.as_tensor(root_only)) if cfg.root_keys else kin)
+        if cfg.root_keys:  # a key of the pelvis alone: its pose is not read
+            other = NF.key_inputs(cur, to_key, vec[[2, 3, 1]], np.array([0, 5, 40]))
+            other[:, :3], other[:, NF.KEYS - NF.TTA - 2:] = key_in[:, :3], key_in[:, NF.KEYS - NF.TTA - 2:]
+            moved = m.step(prev, cur, action, style, z, keys=other, root_only=root_only)[0]
+            np.testing.assert_allclose(moved[root_only], nxt[root_only], atol=1e-12)
+            assert np.abs(moved[~root_only] - nxt[~root_only]).max() > 1e-6, np.abs(moved - nxt).max()
+        else:
+            with pytest.raises(LMMError, match="keys of the pelvis alone"):
+                m.step(prev, cur, action, style, z, keys=key_in, root_only=np.array([True, False, False]))
         with pytest.raises(LMMError, match="needs the next key"):
             m.step(prev, cur, action, style, z)
     base = n(cur)
@@ -409,3 +420,73 @@ def test_a_miss_is_eased_in_over_the_last_half_second_before_the_key():
     assert not long[:60 - NF.EASE].any() and long[-1] == 1.0 and np.all(np.diff(long) >= 0)
     assert 0 < short[0] < 0.1 and short[-1] == 1.0 and np.all(np.diff(short) > 0)
     np.testing.assert_allclose(NF.ease_weights(NF.EASE), NF.ease_weights(NF.EASE, NF.EASE + 10))
+
+
+def test_steering_meets_pelvis_keys_exactly_from_where_the_clip_stands(tmp_path, clip):
+    """``steer`` carries a clip on to keys of the pelvis alone: each key's place on the ground and facing
+    met exactly, the frames between eased (no jump); a network without such keys refuses."""
+    cfg = NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True, "root_keys": True}))
+    _, m = _random_model(tmp_path, cfg=cfg)
+    rot, root = clip
+    start = (rot[:20], root[:20] + np.array([4.0, 0.0, -2.0]))  # away from the origin
+    frames = np.array([29, 59])
+    at = start[1][-1] + np.array([[0.3, 0.0, 1.5], [1.5, 0.0, 2.0]])
+    yaw = np.radians([10.0, 90.0])
+    r, p, c = m.steer(start, frames, at, yaw, seed=1)
+    assert r.shape == (60, 22, 4) and p.shape == (60, 3) and c.shape == (60, 4)
+    np.testing.assert_allclose(p[frames][:, [0, 2]], at[:, [0, 2]], atol=1e-9)
+    np.testing.assert_allclose(NF._heading(r[frames, 0]), yaw, atol=1e-9)
+    step = np.linalg.norm(np.diff(np.concatenate([start[1][-1:], p])[:, [0, 2]], axis=0), axis=1)
+    assert step.max() < 0.25  # metres per frame: no jump into a key
+    with pytest.raises(LMMError, match="increasing frames"):
+        m.steer(start, np.array([30, 10]), at, yaw)
+    (tmp_path / "k").mkdir()
+    _, plain = _random_model(tmp_path / "k", cfg=NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True})))
+    with pytest.raises(LMMError, match="--root-keys"):
+        plain.steer(start, frames, at, yaw)
+
+
+def test_an_in_betweener_learns_pelvis_keys_and_whole_gaps(tmp_path, hop_corpus, capsys):
+    """``--root-keys`` widens an in-betweener by its flag (zero weight: it starts as it was) and ``--arrive``
+    rolls some steps the whole way to the key; both need ``--keys``, and a network that takes pelvis keys
+    cannot go on without them."""
+    small = dict(corpus=hop_corpus, sources=("cmu",), batch=8, rollout=3, hidden=32, layers=2, latent=4, max_gap=12)
+    gen = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "g", steps=1, **{k: v for k, v in small.items()
+                                                                                           if k != "max_gap"})), tmp_path / "g.npz")
+    keys = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "k", steps=1, keys=True, init_from=gen, **small)),
+                    tmp_path / "k.npz")
+    warm = T.warm_state(keys)
+    cfg = NF.NextFrameConfig(**(warm["config"] | {"root_keys": True}))
+    widened = T.widen_for_keys(warm["net"], cfg, NF.KEYS)
+    at = 2 * NF.FRAME + NF.POSE + NF.KEYS
+    assert torch.equal(widened["dec.0.weight"][:, at], torch.zeros(32))
+    assert torch.equal(widened["dec.0.weight"][:, :at], warm["net"]["dec.0.weight"][:, :at])
+    assert torch.equal(widened["dec.0.weight"][:, at + 1:], warm["net"]["dec.0.weight"][:, at:])
+    root = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "r", steps=3, keys=True, root_keys=0.5,
+                                                              arrive=1.0, init_from=keys, **small)), tmp_path / "r.npz")
+    assert NF.load(root).cfg.root_keys
+    rows = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert rows[0]["rollout"] >= 12  # --arrive 1: every step the whole way to the key
+    with pytest.raises(LMMError, match="root_keys True"):
+        T.check_warm_start(T.NextFrameTrainConfig(init_from=root, keys=True, **small))
+    with pytest.raises(LMMError, match="add --keys"):
+        T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "x", steps=1, root_keys=0.3, **small))
+    assert main(["train-next-frame", "--corpus", str(hop_corpus), "--arrive", "1.5", "--keys"]) == 2
+    assert "--arrive" in capsys.readouterr().err
+
+
+def test_pushed_windows_lean_where_the_rollout_starts_and_return_to_the_capture(clip, hop_corpus):
+    from lmm_core.bench.recovery import angle_between, torso_up
+
+    rot = np.repeat(clip[0][None, :40], 6, axis=0)
+    out = rot.copy()
+    chosen = T.push_windows(out, np.random.default_rng(0), 0.5)
+    assert 0 < chosen.sum() < 6
+    np.testing.assert_array_equal(out[~chosen], rot[~chosen])
+    for i in np.flatnonzero(chosen):
+        lean = angle_between(torso_up(out[i]), torso_up(rot[i]))
+        assert 14 < lean[2] < 41  # the pelvis 40% and the three spine joints 20% each: all of it, at frame 2
+        assert lean[2] > lean[0] and lean[2] > lean[10] and lean[20:].max() < 1e-6  # eased in and out again
+    T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, sources=("cmu",), out=Path(str(hop_corpus) + "_push"),
+                                              steps=1, batch=8, rollout=3, hidden=16, layers=1, latent=2,
+                                              push_share=1.0))

@@ -26,6 +26,7 @@ from ..errors import LMMError, RigMappingError
 from ..io import read_bvh
 from ..io.atomic import check_output_folder, read_text
 from ..model.runtime import load
+from ..model.tasks import GENERATION_METHODS, INBETWEEN_METHODS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
@@ -46,9 +47,9 @@ class JobError(LMMError):
 # Keys every task may have (they default to the [job] table's), then each type's own: (required, optional).
 COMMON_KEYS = {"id", "type", "character", "armature", "target_map", "outputs", "fps", "model", "range"}
 TASK_TYPES: dict[str, tuple[set[str], set[str]]] = {
-    "generate": ({"action"}, {"style", "seconds", "seed", "variation"}),
-    "inbetween": ({"input"}, {"keys", "gap", "action", "style", "source_map"}),
-    "complete": ({"input", "frames"}, {"action", "style", "source_map"}),
+    "generate": ({"action"}, {"style", "seconds", "seed", "variation", "method", "to", "facing", "at"}),
+    "inbetween": ({"input"}, {"keys", "gap", "action", "style", "source_map", "method"}),
+    "complete": ({"input", "frames"}, {"action", "style", "source_map", "method"}),
     "retarget": ({"input"}, {"source_map", "in_place", "fix_feet"}),
     "mirror": ({"input"}, {"source_map"}),
 }
@@ -363,6 +364,25 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
     for key in ("action", "style", "source_map"):
         if key in raw:
             params[key] = _string(raw[key], key, w, raw, index)
+    if "method" in raw:
+        allowed = GENERATION_METHODS if kind == "generate" else INBETWEEN_METHODS
+        params["method"] = _string(raw["method"], "method", w, raw, index)
+        if params["method"] not in allowed:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise w.error(f"method of {article} {kind} task is one of {', '.join(allowed)}, got {raw['method']!r}",
+                          raw, index)
+    if "to" in raw:
+        to = raw["to"]
+        if not (isinstance(to, list) and len(to) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                               and math.isfinite(v) for v in to)):
+            raise w.error(f"to is the ground point to walk to, [x, z] in metres, got {to!r}", raw, index)
+        params["to"] = [float(v) for v in to]
+    for key in ("facing", "at"):
+        if key in raw:
+            if "to" not in raw:
+                raise w.error(f"{key} says how to arrive at a point: give to = [x, z] as well", raw, index)
+            params[key] = float(_number(raw[key], key, w, raw, index, minimum=-360.0 if key == "facing" else 0.0,
+                                        maximum=360.0 if key == "facing" else validate.max_frames() / 30.0))
     if kind == "generate":
         params["seconds"] = float(_number(raw.get("seconds", 4.0), "seconds", w, raw, index, positive=True,
                                           minimum=0.1, maximum=validate.max_frames() / 30.0))

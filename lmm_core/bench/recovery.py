@@ -50,6 +50,24 @@ def pushed(rotations: np.ndarray, degrees: float, heading: float) -> np.ndarray:
     return push(rotations, axis, degrees, w)
 
 
+class NextFrameCompleter:
+    """The next-frame generator behind ``Model.complete``'s interface (what ``run_recovery`` calls): it carries
+    the context on from its last frames (``NextFrameModel.generate``); ``sample`` is ``None`` for the draw at
+    the latent's mean, else a ``Sample`` whose random stream seeds the draw and whose temperature is its
+    variation."""
+
+    samples = True
+
+    def __init__(self, nf):
+        self.nf = nf
+
+    def complete(self, rotations: np.ndarray, root: np.ndarray, frames: int, sample: Sample | None = None):
+        seed, amount = (0, 0.0) if sample is None else (int(sample.rng.integers(2**31)), sample.temperature)
+        r, p, c = self.nf.generate(frames, seed=seed, variation=amount, start=(rotations, root))
+        return (np.concatenate([rotations, r]), np.concatenate([root, p]),
+                np.concatenate([np.zeros((len(root), c.shape[1])), c]))
+
+
 def run_recovery(clips: list, model: Model, degrees: tuple[float, ...] = (20.0, 35.0), count: int = 40,
                  variation: float = 1.0) -> dict:
     """``{degrees: {method: lean_error (FOLLOW,) mean over windows}}`` for methods ``held``, ``model``,

@@ -55,14 +55,14 @@ def facing(pelvis: np.ndarray, forward: np.ndarray, degrees: np.ndarray) -> np.n
 
 
 def toward(pelvis: np.ndarray, root: np.ndarray, forward: np.ndarray, to_xz: tuple[float, float], at: int,
-           face: float | None = None) -> RootKeys:
+           face: float | None = None, spacing: int = MAX_SPACING) -> RootKeys:
     """Keys that walk the pelvis from ``root (3,)`` (rotation ``pelvis (4,)``) to ground point ``to_xz`` at
     frame ``at`` (counted from the first frame after the start, at least 1), facing ``face`` degrees there
     (default: the way it travels, or its start facing if it does not move).
 
-    On the way (goals farther than ``MAX_SPACING`` frames) keys fall evenly along the straight line, facing
-    the way it travels: the network gets the destination a window at a time. The pelvis keeps its start
-    height."""
+    On the way (goals farther than ``spacing`` frames, ``MAX_SPACING`` for the window network) keys fall
+    evenly along the straight line, facing the way it travels: the network gets the destination a window at
+    a time. The pelvis keeps its start height."""
     if at < 1:
         raise LMMError(f"--at must be after the first frame (at least one frame from the start), got frame {at}")
     target = np.array([to_xz[0], root[1], to_xz[1]], dtype=np.float64)
@@ -71,7 +71,7 @@ def toward(pelvis: np.ndarray, root: np.ndarray, forward: np.ndarray, to_xz: tup
     moving = float(np.hypot(travel[0], travel[2])) > 0.05
     along = float(np.degrees(np.arctan2(travel[0], travel[2]))) if moving else start_facing
     end_facing = along if face is None else float(face)
-    count = int(np.ceil(at / MAX_SPACING))
+    count = int(np.ceil(at / spacing))
     frames = np.round(np.arange(1, count + 1) * at / count).astype(int)
     share = (frames / at)[:, None]
     positions = root + share * travel

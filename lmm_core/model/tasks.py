@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import rotations as R
 from ..bonemap import BoneMap, bone_map_for
+from ..canonical import FORWARD as _CANON_FORWARD
 from ..canonical import canonical_skeleton
 from ..cleanup import clean_up
 from ..errors import LMMError
@@ -327,7 +328,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
              method: str = "segments", to: tuple[float, float] | None = None, facing: float | None = None,
              at: float | None = None, path: np.ndarray | str | Path | None = None,
              reach: list[tuple[str, tuple[float, float, float], float]] | None = None,
-             next_frame: "NextFrameModel | str | Path | None" = None, guidance: float | None = None) -> Motion:
+             next_frame: "NextFrameModel | str | Path | None" = None, guidance: float | None = None,
+             next_frame_keys: "NextFrameModel | str | Path | None" = None) -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
     ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
@@ -340,11 +342,13 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     (``lmm_core.model.next_frame``), ``guidance`` its label guidance (``NextFrameModel.step``; default the
     model's own, none). ``start``: motion to carry on from (any rig); the result holds only the new frames.
 
-    Goals (the network method; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
+    Goals (the network and next-frame methods; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
     seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
     ``path`` a root path to follow, ``(N, 2)`` ground points per frame from now or a CSV of ``time,x,z`` rows
     (``goals.read_path_csv``). Without ``start`` the network first makes the 10 frames it starts from. The
-    pelvis is exactly at its keys; feet locking moves only the legs. ``reach``: ``(joint, (x, y, z), seconds)``
+    pelvis is exactly at its keys; feet locking moves only the legs. With ``"next-frame"`` the in-betweener
+    ``next_frame_keys`` (default: the shipped one) walks to the pelvis keys (``NextFrameModel.steer``) and
+    the generator carries on after the last. ``reach``: ``(joint, (x, y, z), seconds)``
     items, a wrist or ankle (``goals.REACH_CHAINS``) brought to a point (metres) at a time, by either method:
     the limb is turned there by IK and the frames around it are in-betweened again with that pose as a key
     (the pelvis, the limb and what it hangs from), so the motion reaches for it and comes back."""
@@ -376,8 +380,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         raise LMMError(f"this model holds no {action!r} in style {style!r}; its styles of {action!r}: "
                        f"{', '.join(styles_for(action, m)) or 'none'}; pick one of them, or none for any")
     goal = to is not None or path is not None
-    if goal and method != "network":
-        raise LMMError("--to and --path steer the window network: add --method network")
+    if goal and method == "segments":
+        raise LMMError("--to and --path steer a network: add --method next-frame (or --method network)")
     if to is not None and path is not None:
         raise LMMError("give a point to walk to (--to) or a path to follow (--path), not both")
     if (facing is not None or at is not None) and to is None:
@@ -391,6 +395,11 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
             rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, sample)
             return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
         return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path, reaches)
+    if method == "next-frame" and goal:
+        rot, pos, con = _next_frame_to_goal(nf, _steering(next_frame_keys, nf), frames, action, style, seed,
+                                            variation, start_arrays, to, facing, at, path, guidance)
+        rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
+        return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
     if method == "next-frame":
         rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
@@ -479,6 +488,78 @@ def _arrival(m: Model, start: tuple[np.ndarray, np.ndarray], action: int, style:
     speed = np.linalg.norm(np.diff(pos[-20:, [0, 2]], axis=0), axis=1).mean() * m.cfg.fps
     distance = float(np.hypot(to[0] - start[1][-1, 0], to[1] - start[1][-1, 2]))
     return int(np.clip(round(distance / max(speed, 0.3) * m.cfg.fps), 15, frames))
+
+
+# Longest stretch between the pelvis keys the next-frame network walks to (``NextFrameModel.steer``; an
+# in-betweener trained on pelvis keys saw them 16-120 frames ahead): a goal farther off gets keys on the way.
+NEXT_FRAME_SPACING = 90
+# Frames between the keys of a path it follows. Measured 2026-12-06 (benchmarks/goals.py, its three paths,
+# four seeds): keys every 10, 15 and 30 frames slid the feet alike (mean skate 0.24, 0.24, 0.26), and the
+# pelvis strayed up to 0, 10 and 20 cm from the path between keys.
+NEXT_FRAME_PATH_SPACING = goals.PATH_SPACING
+
+
+def _steering(given: "NextFrameModel | str | Path | None", gen: NextFrameModel) -> NextFrameModel:
+    """The next-frame network that walks to pelvis keys (``NextFrameModel.steer``): ``given`` (a model or its
+    file: an in-betweener trained on pelvis keys, or a generator), else the shipped in-betweener where it
+    was trained on pelvis keys, else the generator ``gen`` itself."""
+    if given is None:
+        shipped = load_next_frame(DEFAULT_KEYS)
+        return shipped if shipped.cfg.root_keys else gen
+    nf = given if isinstance(given, NextFrameModel) else load_next_frame(given)
+    if nf.cfg.keys and not nf.cfg.root_keys:
+        raise LMMError("that next-frame in-betweener was not trained on keys of the pelvis alone (`lmm "
+                       "train-next-frame --keys --root-keys`), so it cannot walk to goals; leave it out")
+    return nf
+
+
+def _next_frame_to_goal(gen: NextFrameModel, steer: NextFrameModel, frames: int, action: str, style: str | None,
+                        seed: int, variation: float, start: tuple[np.ndarray, np.ndarray] | None,
+                        to: tuple[float, float] | None, face: float | None, at: float | None,
+                        path: np.ndarray | str | Path | None, guidance: float | None) -> tuple[np.ndarray, ...]:
+    """``generate``'s next-frame method steered by pelvis keys (``goals``): the generator ``gen`` makes the
+    start (without one) and carries on after the last key; the in-betweener ``steer`` walks to the keys."""
+    ga, gs = gen.action_index(action), gen.style_index(style)
+    made_start = start is None
+    if made_start:
+        if frames <= _GOAL_START:
+            raise LMMError(f"a clip with a goal needs more than {_GOAL_START} frames; ask for more --seconds")
+        rot0, pos0, con0 = gen.generate(_GOAL_START, ga, gs, seed, variation, guidance=guidance)
+        start = (rot0, pos0)
+    rot, pos = start
+    before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
+    new = frames - (_GOAL_START if made_start else 0)
+    fps = gen.cfg.fps
+    if to is not None:
+        if at is None:
+            # At the action's own pace: the ground speed of the last 20 of 30 frames the generator makes freely.
+            _, free, _ = gen.generate(30, ga, gs, seed, variation, start, guidance)
+            speed = np.linalg.norm(np.diff(free[-20:, [0, 2]], axis=0), axis=1).mean() * fps
+            distance = float(np.hypot(to[0] - pos[-1, 0], to[1] - pos[-1, 2]))
+            at_frame = before + int(np.clip(round(distance / max(speed, 0.3) * fps), 15, new))
+        else:
+            at_frame = int(round(at * fps)) if np.isfinite(at) else -1
+        if not 0 < at_frame - before <= new:
+            raise LMMError(f"--at must lie inside the clip and after its start: more than "
+                           f"{(before + 1) / fps:.2f} s and under {frames / fps:.2f} s, got {at}")
+        keys = goals.toward(rot[-1, 0], pos[-1], _CANON_FORWARD, to, at_frame - before, face, NEXT_FRAME_SPACING)
+    else:
+        points = _path_points(Path(path), fps) if isinstance(path, (str, Path)) else path
+        keys = goals.along_path(rot[-1, 0], pos[-1], _CANON_FORWARD, points, NEXT_FRAME_PATH_SPACING)
+    keys = goals.RootKeys(keys.frames[keys.frames < new], keys.rotations[keys.frames < new],
+                          keys.positions[keys.frames < new])
+    yaw = np.radians(goals.heading(keys.rotations, _CANON_FORWARD))
+    out = steer.steer(start, keys.frames, keys.positions, yaw, steer.action_index(action), steer.style_index(style),
+                      seed, variation) if len(keys.frames) else (np.empty((0, 22, 4)), np.empty((0, 3)), np.empty((0, 4)))
+    r, p, c = out
+    rest = new - len(p)
+    if rest > 0:  # after the last key the generator carries on
+        whole = (np.concatenate([rot, r]), np.concatenate([pos, p]))
+        r2, p2, c2 = gen.generate(rest, ga, gs, seed + 1, variation, whole, guidance)
+        r, p, c = np.concatenate([r, r2]), np.concatenate([p, p2]), np.concatenate([c, c2])
+    if made_start:
+        r, p, c = np.concatenate([rot, r]), np.concatenate([pos, p]), np.concatenate([con0, c])
+    return r, p, c
 
 
 def _path_points(path: Path, fps: float) -> np.ndarray:

@@ -29,7 +29,7 @@ from ..model import next_frame as NF
 from ..model.body import NUM_JOINTS
 from ..progress import progress
 from . import rotations_torch as RT
-from .data import Corpus, vocabularies
+from .data import Corpus, push, push_weights, vocabularies
 
 SOURCES = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
 ROOT_WEIGHT = 4.0  # height, travel and turn: a small error there is a sliding or drifting body
@@ -57,6 +57,17 @@ class NextFrameTrainConfig:
     keys: bool = False  # ``NextFrameConfig.keys``: an in-betweener, told the next key
     max_gap: int = 120  # with keys: the farthest a key lies ahead of the rollout's start, frames
     still_start: float = 0.25  # with keys: share of windows begun from a standing key (no velocity), as keys-only blocking starts
+    # With keys: share of windows whose key is of the pelvis alone (``NextFrameConfig.root_keys``; 0: none, and
+    # the network has no such input).
+    root_keys: float = 0.0
+    # With keys: share of steps rolled out the whole way to a key 30 to ``max_gap`` frames off (fewer windows,
+    # as many frames), so the network learns to arrive from far on its own frames, not only from the last
+    # ``rollout`` frames of a gap.
+    arrive: float = 0.0
+    # Share of windows pushed off their course (``train.data.push``): the frames up to the one the rollout
+    # starts from lean 15-40 degrees over, and the capture the network must follow returns to its own course
+    # within 8-15 frames. It learns that a pose it has never seen (a shove, an odd key) is recovered from.
+    push_share: float = 0.0
     threads: int = 1
     seed: int = 0
     init_from: Path | None = None
@@ -161,15 +172,25 @@ def advance(to_key: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     return torch.stack([c * x - s * z - frame[:, 1], s * x + c * z - frame[:, 2], yaw], dim=1)
 
 
-def widen_for_keys(sd: dict, cfg: NF.NextFrameConfig) -> dict:
-    """A state dict of a network without key inputs given zero weights for them (``cfg.keys``), so a run that
-    learns to in-between starts as the generator it goes on from."""
-    at = 2 * NF.FRAME + (NF.POSE if cfg.positions else 0)
+def widen_for_keys(sd: dict, cfg: NF.NextFrameConfig, had: int = 0) -> dict:
+    """A state dict of a network with ``had`` key inputs (0: a generator; ``KEYS``: an in-betweener of whole
+    poses) given zero weights for the ones ``cfg`` adds (``cfg.key_size``), so a run that learns them starts
+    as the network it goes on from."""
+    at = 2 * NF.FRAME + (NF.POSE if cfg.positions else 0) + had
     out = dict(sd)
     for name in ("dec.0.weight", "enc.0.weight"):
         w = sd[name]
-        out[name] = torch.cat([w[:, :at], torch.zeros(len(w), NF.KEYS, dtype=w.dtype), w[:, at:]], dim=1)
+        out[name] = torch.cat([w[:, :at], torch.zeros(len(w), cfg.key_size - had, dtype=w.dtype), w[:, at:]], dim=1)
     return out
+
+
+def hide_poses(k: torch.Tensor, root_only: torch.Tensor) -> torch.Tensor:
+    """``NextFrameModel.key_state`` in torch: normalised key inputs ``(B, KEYS)`` with the pose entries of
+    the keys of the pelvis alone (``root_only (B,)`` bool) at their mean, and the flag column: ``(B, KEYS + 1)``."""
+    hide = torch.zeros(NF.KEYS, dtype=torch.bool)
+    hide[torch.as_tensor(NF.KEY_POSE)] = True
+    k = torch.where(root_only[:, None] & hide[None], torch.zeros_like(k), k)
+    return torch.cat([k, root_only[:, None].to(k.dtype)], dim=1)
 
 
 def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +204,19 @@ def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8) -
             pairs.append(NF.encode(corpus.rot[f:f + 3].astype(np.float64), corpus.root[f:f + 3].astype(np.float64)))
             acts.append(int(a))
     return np.array(pairs), np.array(acts)
+
+
+def push_windows(rotations: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """Push ``share`` of the windows ``rotations (B, T, 22, 4)`` over in place (``train.data.push``): whole at
+    frame 2 (the frame a rollout starts from), eased in over the 5 frames before and out over the next 8-15,
+    15-40 degrees about a random horizontal axis. Returns which windows ``(B,)`` were pushed."""
+    chosen = rng.random(len(rotations)) < share
+    for i in np.flatnonzero(chosen):
+        heading = rng.uniform(0, 2 * np.pi)
+        axis = np.array([np.cos(heading), 0.0, np.sin(heading)])
+        w = push_weights(rotations.shape[1], 2, int(rng.integers(8, 16)))
+        rotations[i] = push(rotations[i], axis, float(rng.uniform(15, 40)), w)
+    return chosen
 
 
 def schedule(step: int, steps: int, span: tuple[float, float]) -> float:
@@ -201,6 +235,8 @@ def _onehot(index: np.ndarray, size: int) -> torch.Tensor:
 def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     """Train (or go on training from ``tc.init_from``, a weights file or a run folder's checkpoint) and
     write ``tc.out / "checkpoint.pt"``; returns its path."""
+    if (tc.root_keys or tc.arrive) and not tc.keys:
+        raise LMMError("--root-keys and --arrive train an in-betweener: add --keys")
     if tc.keys and tc.rollout > tc.max_gap:
         raise LMMError(f"--rollout {tc.rollout} is longer than --max-gap {tc.max_gap}: the key must lie at or beyond the "
                        "rollout's last frame; lower --rollout or raise --max-gap")
@@ -210,7 +246,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     actions, styles = vocabularies(tc.corpus, tc.sources)
     corpus = Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles)
     cfg = NF.NextFrameConfig(positions=tc.positions, label_layers=tc.label_layers, absolute_root=tc.absolute_root,
-                             keys=tc.keys, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
+                             keys=tc.keys, root_keys=tc.root_keys > 0, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
                              actions=actions, styles=styles)
     net = Net(cfg)
     state = check_warm_start(tc) if tc.init_from is not None else None
@@ -221,8 +257,10 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
             raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on this corpus")
         sd = state["net"]
-        if tc.keys and not state["config"].get("keys"):
-            sd = widen_for_keys(sd, cfg)  # a generator learning to in-between
+        had = NF.NextFrameConfig(keys=bool(state["config"].get("keys")),
+                                 root_keys=bool(state["config"].get("root_keys"))).key_size
+        if cfg.key_size != had:
+            sd = widen_for_keys(sd, cfg, had)  # a generator learning to in-between, or to take pelvis keys
         net.load_state_dict(sd)
         mean, std = state["mean"], state["std"]
         if state.get("pose_mean") is not None:
@@ -248,18 +286,25 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         # the rollout's length; the span drawn per step keeps short gaps as common as long ones.
         span = int(rng.choice([tc.rollout] + [min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, tc.max_gap)])) \
             if tc.keys else tc.rollout
-        b = corpus.sample(rng, tc.batch, span + 3, speed=tc.speed_augment)
-        x = torch.as_tensor(((NF.encode(b.rotations[:, :tc.rollout + 3], b.root[:, :tc.rollout + 3]) - mean) / std),
+        rollout, batch = tc.rollout, tc.batch
+        arrive = tc.keys and rng.random() < tc.arrive
+        if arrive:  # the whole way to the key, on fewer windows of as many frames in all
+            rollout = span = int(rng.choice([min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, 90, tc.max_gap)]))
+            batch = max(8, tc.batch * tc.rollout // rollout)
+        b = corpus.sample(rng, batch, span + 3, speed=tc.speed_augment)
+        if tc.push_share:
+            push_windows(b.rotations, rng, tc.push_share)
+        x = torch.as_tensor(((NF.encode(b.rotations[:, :rollout + 3], b.root[:, :rollout + 3]) - mean) / std),
                             dtype=torch.float32)  # (B, R+2, F)
-        con = torch.as_tensor(b.contacts[:, 3:tc.rollout + 3], dtype=torch.float32)
+        con = torch.as_tensor(b.contacts[:, 3:rollout + 3], dtype=torch.float32)
         act, sty = b.action.copy(), b.style.copy()
-        drop = rng.random(tc.batch) < tc.label_dropout
+        drop = rng.random(batch) < tc.label_dropout
         act[drop] = 0
-        sty[rng.random(tc.batch) < tc.label_dropout] = 0
+        sty[rng.random(batch) < tc.label_dropout] = 0
         labels = torch.cat([_onehot(act, A), _onehot(sty, S)], dim=1)
         p_own = schedule(step, tc.steps, tc.schedule)
         if tc.keys:
-            still = torch.as_tensor(rng.random(tc.batch) < tc.still_start)[:, None]
+            still = torch.as_tensor(rng.random(batch) < tc.still_start)[:, None]
             standing = x[:, 1].clone()
             standing[:, 1:NF.ROOT] = torch.as_tensor(-mean[1:NF.ROOT] / std[1:NF.ROOT], dtype=torch.float32)
             x = x.clone()
@@ -271,8 +316,9 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME)).reshape(len(x), -1, NUM_JOINTS, 3)
             p_prev, p_cur = true_p[:, 0], true_p[:, 1]
         if tc.keys:
-            i = np.arange(tc.batch)
-            ahead = rng.integers(tc.rollout, span + 1, tc.batch)  # frames from the window's frame 2 to the key
+            i = np.arange(batch)
+            ahead = rng.integers(rollout, span + 1, batch)  # frames from the window's frame 2 to the key
+            root_only = torch.as_tensor(rng.random(batch) < tc.root_keys)
             kf = 2 + ahead
             key = torch.as_tensor(NF.standing(b.rotations[i, kf], b.root[i, kf]), dtype=torch.float32)
             key_pos = positions(key)
@@ -280,11 +326,12 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
             ahead_t = torch.as_tensor(ahead)
         rec = kl = bce = skate = torch.zeros(())
-        for k in range(tc.rollout):
+        for k in range(rollout):
             target = x[:, k + 2]
             extra = [(pose_inputs(p_prev, p_cur, cur * std_t + mean_t) - pmean_t) / pstd_t] if cfg.positions else []
             if tc.keys:
-                extra.append((key_inputs(cur * std_t + mean_t, to_key, key_pos, key, ahead_t - k - 1) - kmean_t) / kstd_t)
+                kin = (key_inputs(cur * std_t + mean_t, to_key, key_pos, key, ahead_t - k - 1) - kmean_t) / kstd_t
+                extra.append(hide_poses(kin, root_only) if cfg.root_keys else kin)
             cond = torch.cat([prev, cur, *extra, labels], dim=1)
             mu, logvar = net.enc(torch.cat([cond, target], dim=1)).chunk(2, dim=1)
             logvar = logvar.clamp(-10, 5)
@@ -295,7 +342,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             rec = rec + (((pred - target) ** 2) * weight).mean()
             kl = kl + 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1).mean()
             bce = bce + nn.functional.binary_cross_entropy_with_logits(out[:, NF.FRAME:], con[:, k])
-            own = torch.as_tensor(rng.random(tc.batch) < p_own)[:, None]
+            own = torch.as_tensor(rng.random(batch) < p_own)[:, None]
             if need_positions:
                 p_pred = positions(pred * std_t + mean_t)
                 if tc.skate_weight:
@@ -306,15 +353,15 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             prev, cur = cur, torch.where(own, pred, target)
             if tc.keys:
                 to_key = advance(to_key, cur * std_t + mean_t)
-        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate) / tc.rollout
+        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate) / rollout
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
         if step % 50 == 0 or step == tc.steps - 1:
-            row = {"step": step, "rec": rec.item() / tc.rollout, "kl": kl.item() / tc.rollout, "bce": bce.item() / tc.rollout,
-                   "skate": skate.item() / tc.rollout,
+            row = {"step": step, "rec": rec.item() / rollout, "kl": kl.item() / rollout, "bce": bce.item() / rollout,
+                   "skate": skate.item() / rollout, "rollout": rollout,
                    "own": p_own, "s": time.perf_counter() - t0}
             log.write(json.dumps(row) + "\n")
             log.flush()
@@ -351,6 +398,8 @@ def check_warm_start(tc: NextFrameTrainConfig) -> dict:
               for k, flag in _STRUCTURE.items() if state["config"].get(k) != getattr(tc, k)]
     if state["config"].get("keys") and not tc.keys:  # a generator may learn keys; an in-betweener cannot unlearn them
         differ.append("keys True (this run: False; --keys)")
+    if state["config"].get("root_keys") and not tc.root_keys:
+        differ.append("root_keys True (this run: 0; --root-keys SHARE)")
     if differ:
         raise LMMError(f"--init-from {tc.init_from} has another network: {'; '.join(differ)}; give the same options")
     return state
