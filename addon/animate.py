@@ -299,11 +299,16 @@ def from_where_it_stands(now: Motion, motion: Motion, bone_map) -> Motion:
     that its first frame's pelvis is where the rig's is in ``now`` (``pose_now``) and faces as its hips do
     (``lmm_core.placement``). Heights stay as made: retargeting already stands it on the rig's own feet."""
     joints = placement.stance_joints(now.skeleton, bone_map)
+    ground, forward = _stance(now, joints)
+    return placement.place(motion, ground, forward, joints)
+
+
+def _stance(now: Motion, joints) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rig stands and faces in ``now`` (``placement.stance``), its error naming the way out."""
     try:
-        ground, forward = placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
+        return placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
     except LMMError as exc:  # lying on its side: no facing to read
         raise LMMError(f"{exc}, or untick From Where It Stands") from None
-    return placement.place(motion, ground, forward, joints)
 
 
 def _write_new(context, obj, motion: Motion, name: str, frame_start: int, fit_scene: bool, progress: Progress):
@@ -380,8 +385,7 @@ def _walk_to(now: Motion, goal: np.ndarray, onto_rig, bone_map, from_character: 
     centimetre and a second within millimetres (the feet's clean-up on the rig moves the pelvis a little)."""
     fps = model.cfg.fps
     if from_character:
-        joints = placement.stance_joints(now.skeleton, bone_map)
-        ground, forward = placement.stance(now.global_positions()[0], joints, now.skeleton.up_index)
+        ground, forward = _stance(now, placement.stance_joints(now.skeleton, bone_map))
         left = np.cross(np.array([0.0, 1.0, 0.0]), forward)
         d = goal - ground
         to = np.array([d @ left, d @ forward])
@@ -398,14 +402,17 @@ def _walk_to(now: Motion, goal: np.ndarray, onto_rig, bone_map, from_character: 
                               to=(float(to[0]), float(to[1])), at=at)
         arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - to, axis=1)))
         motion = onto_rig(made)
-        # The ground move from the made clip onto the rig (least squares over the clip's pelvis path).
+        # The ground move from the made clip onto the rig, a turn and a scale (as complex numbers x + iz: one
+        # factor ``c``), fitted by least squares over the clip's pelvis path.
         a = made.root_positions[:, [0, 2]] - made.root_positions[0, [0, 2]]
         b = motion.root_positions[:, [0, 2]] - motion.root_positions[0, [0, 2]]
-        m, *_ = np.linalg.lstsq(a, b, rcond=None)  # b = a @ m
+        za, zb = a[:, 0] + 1j * a[:, 1], b[:, 0] + 1j * b[:, 1]
+        c = np.vdot(za, zb) / np.vdot(za, za)
         miss = goal[[0, 2]] - motion.root_positions[arrive, [0, 2]]
         if np.linalg.norm(miss) < 2e-3:
             break
-        to = to + np.linalg.solve(m.T, miss)
+        step = (miss[0] + 1j * miss[1]) / c
+        to = to + np.array([step.real, step.imag])
         at, seconds = arrive / fps, (arrive + 1) / fps
     return motion.slice(0, arrive + 1), (arrive + 1) / fps
 

@@ -109,6 +109,10 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
      ["method of an inbetween task is one of network, next-frame"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, 2]', ["to steers a network",
+                                                                     'add method = "next-frame"']),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "next-frame"\nto = [1, 2]\nat = 9\nseconds = 2',
+     ["at = 9 s is not inside the clip of seconds = 2"]),
     ("", ["no tasks"]),
 ])
 def test_bad_tasks_name_the_task_and_the_fix(tmp_path, tasks, needles):

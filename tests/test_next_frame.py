@@ -475,7 +475,7 @@ def test_an_in_betweener_learns_pelvis_keys_and_whole_gaps(tmp_path, hop_corpus,
     assert "--arrive" in capsys.readouterr().err
 
 
-def test_pushed_windows_lean_where_the_rollout_starts_and_return_to_the_capture(clip, hop_corpus):
+def test_pushed_windows_lean_where_the_rollout_starts_and_return_to_the_capture(clip, hop_corpus, tmp_path):
     from lmm_core.bench.recovery import angle_between, torso_up
 
     rot = np.repeat(clip[0][None, :40], 6, axis=0)
@@ -487,6 +487,22 @@ def test_pushed_windows_lean_where_the_rollout_starts_and_return_to_the_capture(
         lean = angle_between(torso_up(out[i]), torso_up(rot[i]))
         assert 14 < lean[2] < 41  # the pelvis 40% and the three spine joints 20% each: all of it, at frame 2
         assert lean[2] > lean[0] and lean[2] > lean[10] and lean[20:].max() < 1e-6  # eased in and out again
-    T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, sources=("cmu",), out=Path(str(hop_corpus) + "_push"),
+    T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, sources=("cmu",), out=tmp_path / "push",
                                               steps=1, batch=8, rollout=3, hidden=16, layers=1, latent=2,
                                               push_share=1.0))
+
+
+def test_the_recovery_benchmark_runs_the_next_frame_generator(clip):
+    """``bench.recovery.NextFrameCompleter``: the generator behind ``Model.complete``'s interface (the context
+    kept, the new frames after it, their contacts), scored by ``run_recovery``."""
+    from lmm_core.bench.recovery import CONTEXT, FOLLOW, NextFrameCompleter, run_recovery
+
+    nf = NextFrameCompleter(NF.load(NF.DEFAULT))
+    rot, root = clip
+    r, p, c = nf.complete(rot[:CONTEXT], root[:CONTEXT], 12)
+    assert r.shape == (CONTEXT + 12, 22, 4) and p.shape == (CONTEXT + 12, 3) and c.shape == (12, 4)
+    np.testing.assert_array_equal(r[:CONTEXT], rot[:CONTEXT])
+    assert len(root) >= CONTEXT + FOLLOW  # one window of the benchmark fits the excerpt
+    out = run_recovery([("clip", rot, root)], nf, degrees=(30.0,), count=1)
+    assert set(out[30.0]) == {"held", "unpushed", "model", "sampled"}
+    assert out[30.0]["held"][0] > 20 and out[30.0]["unpushed"][0] < 5

@@ -389,6 +389,11 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
         params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True, minimum=0,
                                  maximum=validate.MAX_SEED)
         params["variation"] = float(_number(raw.get("variation", 0.5), "variation", w, raw, index, minimum=0, maximum=1))
+        if "to" in params and params.get("method", "segments") == "segments":
+            raise w.error('to steers a network: add method = "next-frame" (or "network")', raw, index)
+        if params.get("at", 0.0) >= params["seconds"]:
+            raise w.error(f"at = {params['at']:g} s is not inside the clip of seconds = {params['seconds']:g}; arrive "
+                          "earlier or make the clip longer", raw, index)
     if kind == "inbetween":
         if ("keys" in raw) == ("gap" in raw):
             raise w.error("an inbetween task needs either keys = [frames to keep] or gap = [first, last] (the frames "

@@ -64,8 +64,7 @@ class NextFrameCompleter:
     def complete(self, rotations: np.ndarray, root: np.ndarray, frames: int, sample: Sample | None = None):
         seed, amount = (0, 0.0) if sample is None else (int(sample.rng.integers(2**31)), sample.temperature)
         r, p, c = self.nf.generate(frames, seed=seed, variation=amount, start=(rotations, root))
-        return (np.concatenate([rotations, r]), np.concatenate([root, p]),
-                np.concatenate([np.zeros((len(root), c.shape[1])), c]))
+        return np.concatenate([rotations, r]), np.concatenate([root, p]), c  # contacts of the new frames, as there
 
 
 def run_recovery(clips: list, model: Model, degrees: tuple[float, ...] = (20.0, 35.0), count: int = 40,

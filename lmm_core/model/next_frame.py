@@ -48,7 +48,8 @@ KEYS = NUM_JOINTS * 3 + NUM_JOINTS * 6 + 2 + TTA  # the next key as the network 
 # The entries of ``key_inputs`` a key of the pelvis alone leaves unknown (``NextFrameConfig.root_keys``): every
 # joint's position but the pelvis's, and every rotation (the pelvis's tilt included). Known: the pelvis's
 # position, the heading left to turn and the frames left.
-KEY_POSE = np.arange(3, NUM_JOINTS * 3 + NUM_JOINTS * 6)
+KEY_HIDDEN = np.zeros(KEYS, dtype=bool)  # (KEYS,)
+KEY_HIDDEN[3:NUM_JOINTS * 3 + NUM_JOINTS * 6] = True
 CONTACTS = 4  # left ankle, right ankle, left toe, right toe
 ROT6 = slice(4, FRAME)  # the 6D columns (22 rotations)
 ROOT = 4  # height, travel (2) and turn: the columns before them
@@ -98,7 +99,7 @@ class NextFrameConfig:
     # and how many frames away it is (``key_inputs``), as Harvey et al. 2020 tell their recurrent network.
     keys: bool = False
     # An in-betweener that may also be told a key of the pelvis alone (where it stands and faces, no pose):
-    # the pose entries of such a key are hidden (``KEY_POSE``) and one more input says so. What a goal (walk
+    # the pose entries of such a key are hidden (``KEY_HIDDEN``) and one more input says so. What a goal (walk
     # to a point, follow a path) gives it.
     root_keys: bool = False
     hidden: int = 512
@@ -361,7 +362,7 @@ class NextFrameModel:
                 raise LMMError("this next-frame network was not trained on keys of the pelvis alone "
                                "(`lmm train-next-frame --root-keys`); give it whole poses")
             return k
-        k[only[:, None] & np.isin(np.arange(KEYS), KEY_POSE)[None]] = 0.0
+        k[only[:, None] & KEY_HIDDEN[None]] = 0.0
         return np.concatenate([k, only[:, None].astype(k.dtype)], axis=1)
 
     def _decode(self, state: list[np.ndarray], z: np.ndarray, a1: np.ndarray, s1: np.ndarray) -> np.ndarray:
@@ -498,16 +499,17 @@ class NextFrameModel:
         return rot, pos, con
 
     def steer(self, start: tuple[np.ndarray, np.ndarray], key_frames: np.ndarray, key_root: np.ndarray,
-              key_yaw: np.ndarray, action: int = 0, style: int = 0, seed: int = 0,
-              variation: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              key_yaw: np.ndarray, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
+              guidance: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Motion that carries ``start`` on to keys of the pelvis alone (a goal: walk to a point, follow a
         path), made a frame at a time by this network, turned towards the next key as it goes.
 
         ``start``: rotations ``(S >= 3, 22, 4)`` and root ``(S, 3)`` (canonical body, metres) to go on from;
         ``key_frames (K,)`` increasing new-frame indices (0: the first frame after the start), ``key_root
-        (K, 3)`` the pelvis there (metres, world; its height too), ``key_yaw (K,)`` its facing (radians about
-        +Y, 0 facing +Z). Returns ``key_frames[-1] + 1`` new frames: rotations, root and contact probabilities
-        ``(n, 4)``.
+        (K, 3)`` the pelvis there (metres, world: its place on the ground is met; its height is only told to an
+        in-betweener), ``key_yaw (K,)`` its facing (radians about +Y, 0 facing +Z); ``guidance`` as ``step``'s
+        (default the model's own). Returns ``key_frames[-1] + 1`` new frames: rotations, root and contact
+        probabilities ``(n, 4)``.
 
         Each frame the network proposes (an in-betweener trained on pelvis keys is told the next one, where
         it stands and how far off: ``cfg.root_keys``; a generator walks on its own) is turned towards that key
@@ -524,6 +526,9 @@ class NextFrameModel:
         if srot.ndim != 3 or srot.shape[1:] != (NUM_JOINTS, 4) or sroot.shape != (len(srot), 3) or len(srot) < 3:
             raise LMMError(f"steering carries on from at least 3 frames of canonical-body motion (rotations "
                            f"(S, {NUM_JOINTS}, 4), root (S, 3)), got {srot.shape} and {sroot.shape}")
+        if not (np.isfinite(srot[-3:]).all() and np.isfinite(sroot[-3:]).all()):
+            raise LMMError("the last 3 frames of the motion to carry on from hold NaN or infinite numbers; "
+                           "repair or trim them first")
         kf = np.asarray(key_frames, dtype=np.int64)
         key_root, key_yaw = np.asarray(key_root, dtype=np.float64), np.asarray(key_yaw, dtype=np.float64)
         if kf.ndim != 1 or len(kf) == 0 or kf[0] < 0 or np.any(np.diff(kf) <= 0) \
@@ -536,6 +541,7 @@ class NextFrameModel:
         vec, con = np.empty((n, FRAME)), np.empty((n, CONTACTS))
         rng = np.random.default_rng(seed)
         act, sty = np.array([action]), np.array([style])
+        guidance = (self.guidance if guidance is None else guidance) if action or style else 1.0
         k = 0
         for t in range(n):
             while kf[k] < t:
@@ -548,8 +554,7 @@ class NextFrameModel:
                 key = cur.copy()
                 key[0, 0] = key_root[k, 1]
                 keys = key_inputs(cur, to_key, key, np.array([left]))
-            nxt, con[t] = self.step(prev, cur, act, sty, z, self.guidance if action or style else 1.0, keys,
-                                    np.array([True]) if self.cfg.keys else None)
+            nxt, con[t] = self.step(prev, cur, act, sty, z, guidance, keys, np.array([True]) if self.cfg.keys else None)
             # Head for the key; near it (or in its last frames), turn to the facing asked there.
             away = key_root[k, [0, 2]] - root[[0, 2]]
             want = np.arctan2(away[0], away[1]) if np.hypot(*away) > 0.3 else key_yaw[k]

@@ -8,6 +8,7 @@ rig: it makes motion on the canonical body, and ``from_canonical`` puts that on 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -361,14 +362,16 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     if guidance is not None and method != "next-frame":
         raise LMMError("--guidance weighs the next-frame network's labels: add --method next-frame")
     m = _model(model)
-    frames = int(round(seconds * m.cfg.fps))
+    if method == "next-frame":
+        nf = _next_frame(next_frame, in_betweens=False)
+    fps = nf.cfg.fps if method == "next-frame" else m.cfg.fps  # the rate of the network that makes the frames
+    frames = int(round(seconds * fps))
     start_arrays = None
     if start is not None:
-        c = to_canonical(start, m.cfg.fps)
+        c = to_canonical(start, fps)
         start_arrays = (c.rotations, c.root_positions)
     labels = {"action": action} | ({"style": style} if style else {})
     if method == "next-frame":
-        nf = _next_frame(next_frame, in_betweens=False)
         na, ns = nf.action_index(action), nf.style_index(style)  # its own vocabulary, checked first
         # The window model re-makes the frames around a reach; it may not know labels the next-frame one does.
         a = m.cfg.actions.index(action) if action in m.cfg.actions else 0
@@ -386,7 +389,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         raise LMMError("give a point to walk to (--to) or a path to follow (--path), not both")
     if (facing is not None or at is not None) and to is None:
         raise LMMError("--facing and --at say how to arrive at --to X,Z: give --to as well")
-    reaches = _reach_frames(reach or [], frames, m.cfg.fps)
+    reaches = _reach_frames(reach or [], frames, fps)
     if method == "network":
         # A model that does not sample can only give its average (which slows to a stand): no draw to ask for.
         sample = _sample(m, seed, variation) if m.samples else None
@@ -398,12 +401,11 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     if method == "next-frame" and goal:
         rot, pos, con = _next_frame_to_goal(nf, _steering(next_frame_keys, nf), frames, action, style, seed,
                                             variation, start_arrays, to, facing, at, path, guidance)
-        rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
-        return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
     if method == "next-frame":
-        rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
+        if not goal:
+            rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
-        return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
+        return _keep_reaches(clean_made(Motion(_CANON, rot, pos, fps, labels), con, clean), rot, reaches)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     if reaches:
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
@@ -475,19 +477,44 @@ def _reach(m: Model, rot: np.ndarray, pos: np.ndarray, con: np.ndarray, reaches:
 _GOAL_START = 10
 
 
-def _arrival(m: Model, start: tuple[np.ndarray, np.ndarray], action: int, style: int, sample: Sample | None,
-             to: tuple[float, float], frames: int) -> int:
-    """Frames after the start's last pose at which a walk to ``to`` arrives at the action's own pace: the
-    ground speed of a second the network makes freely from the start (the last 20 of its 30 frames), at least
-    0.3 m/s, arriving no sooner than 15 frames and no later than the clip's end (``frames`` new frames).
+def _arrival(free_root: np.ndarray, start_root: np.ndarray, to: tuple[float, float], frames: int, fps: float) -> int:
+    """Frames after the start's last pose (``start_root (3,)``) at which a walk to ``to`` arrives at the action's
+    own pace: the ground speed of the last 20 of ``free_root (F, 3)``, frames the network made freely from the
+    start, at least 0.3 m/s; arriving no sooner than 15 frames and no later than the clip's end (``frames``
+    new frames).
 
     Why: a goal keyed slower than the action's capture walks (a walk's 1.3 m/s held to 0.7) does not make
-    the network slow down; it overshoots each root key and is pulled back at the next (measured on a
+    the window network slow down; it overshoots each root key and is pulled back at the next (measured on a
     straight 4 m path: 19.7 m of pelvis travel at 0.67 m/s, 4.1 m at 1.14 m/s; benchmarks/goals.py)."""
-    rot, pos, _ = m.complete(start[0], start[1], 30, action, style, sample=sample)
-    speed = np.linalg.norm(np.diff(pos[-20:, [0, 2]], axis=0), axis=1).mean() * m.cfg.fps
-    distance = float(np.hypot(to[0] - start[1][-1, 0], to[1] - start[1][-1, 2]))
-    return int(np.clip(round(distance / max(speed, 0.3) * m.cfg.fps), 15, frames))
+    speed = np.linalg.norm(np.diff(free_root[-20:, [0, 2]], axis=0), axis=1).mean() * fps
+    distance = float(np.hypot(to[0] - start_root[0], to[1] - start_root[2]))
+    return int(np.clip(round(distance / max(speed, 0.3) * fps), 15, frames))
+
+
+def _goal_keys(start: tuple[np.ndarray, np.ndarray], made_start: bool, frames: int, fps: float, forward: np.ndarray,
+               to: tuple[float, float] | None, face: float | None, at: float | None,
+               path: np.ndarray | str | Path | None, pace, spacing: int, path_spacing: int) -> goals.RootKeys:
+    """A goal's pelvis keys from the start's last pose, counted in new frames (``goals.toward``'s keys at most
+    ``spacing`` apart, or ``goals.along_path``'s every ``path_spacing``). ``made_start``: the clip's first
+    ``_GOAL_START`` frames are the start, made for it, so ``--at`` counts from the clip's first frame;
+    ``pace()``: root positions ``(F, 3)`` the network makes freely from the start, asked for only when ``at``
+    is not given (``_arrival``)."""
+    rot, pos = start
+    before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
+    new = frames - (_GOAL_START if made_start else 0)
+    if to is not None:
+        if at is None:
+            at_frame = before + _arrival(pace(), pos[-1], to, new, fps)
+        else:
+            at_frame = int(round(at * fps)) if np.isfinite(at) else -1
+        if not 0 < at_frame - before <= new:
+            raise LMMError(f"--at must lie inside the clip and after its start: more than "
+                           f"{(before + 1) / fps:.2f} s and under {frames / fps:.2f} s, got {at}")
+        return goals.toward(rot[-1, 0], pos[-1], forward, to, at_frame - before, face, spacing)
+    points = _path_points(Path(path), fps) if isinstance(path, (str, Path)) else path
+    keys = goals.along_path(rot[-1, 0], pos[-1], forward, points, path_spacing)
+    keep = keys.frames < new  # a path longer than the clip is followed as far as the clip goes
+    return goals.RootKeys(keys.frames[keep], keys.rotations[keep], keys.positions[keep])
 
 
 # Longest stretch between the pelvis keys the next-frame network walks to (``NextFrameModel.steer``; an
@@ -499,13 +526,27 @@ NEXT_FRAME_SPACING = 90
 NEXT_FRAME_PATH_SPACING = goals.PATH_SPACING
 
 
+def _shipped_in_betweener() -> NextFrameModel | None:
+    """The shipped next-frame in-betweener, loaded once per version of its file; ``None`` where it is absent."""
+    try:
+        st = DEFAULT_KEYS.stat()
+    except OSError:
+        return None
+    return _load_once(str(DEFAULT_KEYS), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_once(path: str, size: int, mtime_ns: int) -> NextFrameModel:
+    return load_next_frame(path)
+
+
 def _steering(given: "NextFrameModel | str | Path | None", gen: NextFrameModel) -> NextFrameModel:
     """The next-frame network that walks to pelvis keys (``NextFrameModel.steer``): ``given`` (a model or its
     file: an in-betweener trained on pelvis keys, or a generator), else the shipped in-betweener where it
     was trained on pelvis keys, else the generator ``gen`` itself."""
     if given is None:
-        shipped = load_next_frame(DEFAULT_KEYS)
-        return shipped if shipped.cfg.root_keys else gen
+        shipped = _shipped_in_betweener()
+        return shipped if shipped is not None and shipped.cfg.root_keys else gen
     nf = given if isinstance(given, NextFrameModel) else load_next_frame(given)
     if nf.cfg.keys and not nf.cfg.root_keys:
         raise LMMError("that next-frame in-betweener was not trained on keys of the pelvis alone (`lmm "
@@ -527,31 +568,14 @@ def _next_frame_to_goal(gen: NextFrameModel, steer: NextFrameModel, frames: int,
         rot0, pos0, con0 = gen.generate(_GOAL_START, ga, gs, seed, variation, guidance=guidance)
         start = (rot0, pos0)
     rot, pos = start
-    before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
     new = frames - (_GOAL_START if made_start else 0)
-    fps = gen.cfg.fps
-    if to is not None:
-        if at is None:
-            # At the action's own pace: the ground speed of the last 20 of 30 frames the generator makes freely.
-            _, free, _ = gen.generate(30, ga, gs, seed, variation, start, guidance)
-            speed = np.linalg.norm(np.diff(free[-20:, [0, 2]], axis=0), axis=1).mean() * fps
-            distance = float(np.hypot(to[0] - pos[-1, 0], to[1] - pos[-1, 2]))
-            at_frame = before + int(np.clip(round(distance / max(speed, 0.3) * fps), 15, new))
-        else:
-            at_frame = int(round(at * fps)) if np.isfinite(at) else -1
-        if not 0 < at_frame - before <= new:
-            raise LMMError(f"--at must lie inside the clip and after its start: more than "
-                           f"{(before + 1) / fps:.2f} s and under {frames / fps:.2f} s, got {at}")
-        keys = goals.toward(rot[-1, 0], pos[-1], _CANON_FORWARD, to, at_frame - before, face, NEXT_FRAME_SPACING)
-    else:
-        points = _path_points(Path(path), fps) if isinstance(path, (str, Path)) else path
-        keys = goals.along_path(rot[-1, 0], pos[-1], _CANON_FORWARD, points, NEXT_FRAME_PATH_SPACING)
-    keys = goals.RootKeys(keys.frames[keys.frames < new], keys.rotations[keys.frames < new],
-                          keys.positions[keys.frames < new])
+    pace = lambda: gen.generate(30, ga, gs, seed, variation, start, guidance)[1]  # noqa: E731
+    keys = _goal_keys(start, made_start, frames, gen.cfg.fps, _CANON_FORWARD, to, face, at, path, pace,
+                      NEXT_FRAME_SPACING, NEXT_FRAME_PATH_SPACING)
     yaw = np.radians(goals.heading(keys.rotations, _CANON_FORWARD))
-    out = steer.steer(start, keys.frames, keys.positions, yaw, steer.action_index(action), steer.style_index(style),
-                      seed, variation) if len(keys.frames) else (np.empty((0, 22, 4)), np.empty((0, 3)), np.empty((0, 4)))
-    r, p, c = out
+    r, p, c = (np.empty((0, _CANON.num_joints, 4)), np.empty((0, 3)), np.empty((0, 4))) if not len(keys.frames) else \
+        steer.steer(start, keys.frames, keys.positions, yaw, steer.action_index(action), steer.style_index(style),
+                    seed, variation, guidance)
     rest = new - len(p)
     if rest > 0:  # after the last key the generator carries on
         whole = (np.concatenate([rot, r]), np.concatenate([pos, p]))
@@ -583,22 +607,10 @@ def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sa
             raise LMMError(f"a clip with a goal needs more than {_GOAL_START} frames; ask for more --seconds")
         rot0, pos0, _ = m.generate_network(min(frames, m.cfg.max_frames // 2), action, style, sample)
         start = (rot0[:_GOAL_START], pos0[:_GOAL_START])
-    rot, pos = start
-    before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
     new = frames - (_GOAL_START if made_start else 0)
-    forward = m.body.forward
-    if to is not None:
-        if at is None:
-            at_frame = before + _arrival(m, start, action, style, sample, to, new)
-        else:
-            at_frame = int(round(at * m.cfg.fps)) if np.isfinite(at) else -1
-        if not 0 < at_frame - before <= new:
-            raise LMMError(f"--at must lie inside the clip and after its start: more than "
-                           f"{(before + 1) / m.cfg.fps:.2f} s and under {frames / m.cfg.fps:.2f} s, got {at}")
-        keys = goals.toward(rot[-1, 0], pos[-1], forward, to, at_frame - before, face)
-    else:
-        points = _path_points(Path(path), m.cfg.fps) if isinstance(path, (str, Path)) else path
-        keys = goals.along_path(rot[-1, 0], pos[-1], forward, points)
+    pace = lambda: m.complete(start[0], start[1], 30, action, style, sample=sample)[1]  # noqa: E731
+    keys = _goal_keys(start, made_start, frames, m.cfg.fps, m.body.forward, to, face, at, path, pace,
+                      goals.MAX_SPACING, goals.PATH_SPACING)
     rot, pos, con = m.generate_network(new, action, style, sample, start, root_keys=keys)
     if made_start:
         rot = np.concatenate([start[0], rot])

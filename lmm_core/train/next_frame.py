@@ -187,8 +187,7 @@ def widen_for_keys(sd: dict, cfg: NF.NextFrameConfig, had: int = 0) -> dict:
 def hide_poses(k: torch.Tensor, root_only: torch.Tensor) -> torch.Tensor:
     """``NextFrameModel.key_state`` in torch: normalised key inputs ``(B, KEYS)`` with the pose entries of
     the keys of the pelvis alone (``root_only (B,)`` bool) at their mean, and the flag column: ``(B, KEYS + 1)``."""
-    hide = torch.zeros(NF.KEYS, dtype=torch.bool)
-    hide[torch.as_tensor(NF.KEY_POSE)] = True
+    hide = torch.as_tensor(NF.KEY_HIDDEN)
     k = torch.where(root_only[:, None] & hide[None], torch.zeros_like(k), k)
     return torch.cat([k, root_only[:, None].to(k.dtype)], dim=1)
 
@@ -287,7 +286,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         span = int(rng.choice([tc.rollout] + [min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, tc.max_gap)])) \
             if tc.keys else tc.rollout
         rollout, batch = tc.rollout, tc.batch
-        arrive = tc.keys and rng.random() < tc.arrive
+        arrive = tc.keys and tc.arrive > 0 and rng.random() < tc.arrive  # no draw at 0: old runs' batches stay
         if arrive:  # the whole way to the key, on fewer windows of as many frames in all
             rollout = span = int(rng.choice([min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, 90, tc.max_gap)]))
             batch = max(8, tc.batch * tc.rollout // rollout)
@@ -318,7 +317,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         if tc.keys:
             i = np.arange(batch)
             ahead = rng.integers(rollout, span + 1, batch)  # frames from the window's frame 2 to the key
-            root_only = torch.as_tensor(rng.random(batch) < tc.root_keys)
+            root_only = torch.as_tensor(rng.random(batch) < tc.root_keys) if tc.root_keys else torch.zeros(batch, dtype=torch.bool)
             kf = 2 + ahead
             key = torch.as_tensor(NF.standing(b.rotations[i, kf], b.root[i, kf]), dtype=torch.float32)
             key_pos = positions(key)
