@@ -137,15 +137,19 @@ def main() -> None:
     args = ap.parse_args()
     model = runtime.load(args.model)
     steer = next_frame.load(args.next_frame_keys) if args.next_frame_keys else None
+    gen = next_frame.load(next_frame.DEFAULT)
+    steering = tasks._steering(steer, gen)
+    steered = (f"`{args.next_frame_keys}`" if args.next_frame_keys else
+               "the generator `presets/models/lmm_next_frame.npz`" if steering is gen else
+               "the in-betweener `presets/models/lmm_next_frame_keys.npz`")
     rows, by_method = [], {}
     for method in args.methods.split(","):
         r, by_method[method] = run(model, args.seeds, method, steer)
         rows += r
     body = ("`lmm generate --action walk --method M --variation 1` with goals, one draw per seed: `network` the window "
-            f"network (`{args.model}`), `next-frame` the next-frame in-betweener walking to the pelvis keys "
-            f"(`{args.next_frame_keys or 'presets/models/lmm_next_frame_keys.npz'}`; keys at most "
-            f"{tasks.NEXT_FRAME_SPACING} frames apart, on a path every {tasks.NEXT_FRAME_PATH_SPACING}) and the "
-            "generator carrying on after the last. Hit: the "
+            f"network (`{args.model}`), `next-frame` a next-frame network turned towards the pelvis keys as it "
+            f"walks (`NextFrameModel.steer`: here {steered}; keys at most {tasks.NEXT_FRAME_SPACING} frames apart, on "
+            f"a path every {tasks.NEXT_FRAME_PATH_SPACING}) and the generator carrying on after the last. Hit: the "
             "largest distance over seeds between the pelvis and its goal on the ground at the goal's frame (for a "
             f"path, every 10 frames along it: the window network has a root key there, the next-frame one every "
             f"{tasks.NEXT_FRAME_PATH_SPACING}), and the facing error there. Skate: `feet.foot_skate` of "

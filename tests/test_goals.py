@@ -186,8 +186,9 @@ def test_without_at_it_arrives_at_the_actions_own_pace(model):
 
 
 def test_the_next_frame_networks_walk_to_a_point_and_along_a_path(tmp_path, capsys):
-    """``--method next-frame`` with goals: the shipped in-betweener walks to pelvis keys (exact on the ground
-    and in facing), the generator carries on after the last; steps, not a glide: both ankles travel."""
+    """``--method next-frame`` with goals: the shipped next-frame network walks to pelvis keys, turned towards
+    them as it goes (exact on the ground and in facing), the generator carries on after the last; steps, not
+    a glide: both ankles travel."""
     from lmm_core.feet import foot_skate
 
     made = tasks.generate("walk", seconds=4.0, seed=3, variation=1.0, method="next-frame", to=(1.5, 2.5), at=3.0,

@@ -506,3 +506,17 @@ def test_the_recovery_benchmark_runs_the_next_frame_generator(clip):
     out = run_recovery([("clip", rot, root)], nf, degrees=(30.0,), count=1)
     assert set(out[30.0]) == {"held", "unpushed", "model", "sampled"}
     assert out[30.0]["held"][0] > 20 and out[30.0]["unpushed"][0] < 5
+
+
+def test_generate_walks_to_a_point_with_a_given_steering_network(tmp_path):
+    """``tasks.generate(method="next-frame", next_frame_keys=...)``: an in-betweener trained on pelvis keys
+    steers (here an untrained one: the keys are still met), one of whole poses only is refused."""
+    cfg = NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True, "root_keys": True}))
+    _, steer = _random_model(tmp_path, cfg=cfg)
+    made = tasks.generate("walk", seconds=2.0, seed=0, method="next-frame", to=(0.5, 1.5), at=1.5,
+                          next_frame_keys=steer)
+    np.testing.assert_allclose(made.root_positions[45, [0, 2]], [0.5, 1.5], atol=1e-6)
+    (tmp_path / "k").mkdir()
+    _, whole = _random_model(tmp_path / "k", cfg=NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True})))
+    with pytest.raises(LMMError, match="not trained on keys of the pelvis alone"):
+        tasks.generate("walk", seconds=2.0, method="next-frame", to=(0.5, 1.5), next_frame_keys=whole)

@@ -347,9 +347,11 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
     ``path`` a root path to follow, ``(N, 2)`` ground points per frame from now or a CSV of ``time,x,z`` rows
     (``goals.read_path_csv``). Without ``start`` the network first makes the 10 frames it starts from. The
-    pelvis is exactly at its keys; feet locking moves only the legs. With ``"next-frame"`` the in-betweener
-    ``next_frame_keys`` (default: the shipped one) walks to the pelvis keys (``NextFrameModel.steer``) and
-    the generator carries on after the last. ``reach``: ``(joint, (x, y, z), seconds)``
+    pelvis is exactly at its keys; feet locking moves only the legs. With ``"next-frame"`` a next-frame
+    network is turned towards the pelvis keys as it walks (``NextFrameModel.steer``) and the generator carries
+    on after the last: ``next_frame_keys`` (an in-betweener trained on pelvis keys, or a generator) when given,
+    else the shipped in-betweener where it was trained on pelvis keys (``--root-keys``; the one shipped now is
+    not), else the generator itself (``_steering``). ``reach``: ``(joint, (x, y, z), seconds)``
     items, a wrist or ankle (``goals.REACH_CHAINS``) brought to a point (metres) at a time, by either method:
     the limb is turned there by IK and the frames around it are in-betweened again with that pose as a key
     (the pelvis, the limb and what it hangs from), so the motion reaches for it and comes back."""
