@@ -400,11 +400,11 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
             rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, sample)
             return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
         return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path, reaches)
-    if method == "next-frame" and goal:
-        rot, pos, con = _next_frame_to_goal(nf, _steering(next_frame_keys, nf), frames, action, style, seed,
-                                            variation, start_arrays, to, facing, at, path, guidance)
     if method == "next-frame":
-        if not goal:
+        if goal:
+            rot, pos, con = _next_frame_to_goal(nf, _steering(next_frame_keys, nf), frames, action, style, seed,
+                                                variation, start_arrays, to, facing, at, path, guidance)
+        else:
             rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
         return _keep_reaches(clean_made(Motion(_CANON, rot, pos, fps, labels), con, clean), rot, reaches)
@@ -561,7 +561,7 @@ def _next_frame_to_goal(gen: NextFrameModel, steer: NextFrameModel, frames: int,
                         to: tuple[float, float] | None, face: float | None, at: float | None,
                         path: np.ndarray | str | Path | None, guidance: float | None) -> tuple[np.ndarray, ...]:
     """``generate``'s next-frame method steered by pelvis keys (``goals``): the generator ``gen`` makes the
-    start (without one) and carries on after the last key; the in-betweener ``steer`` walks to the keys."""
+    start (without one) and carries on after the last key; ``steer`` (``_steering``'s choice) walks to the keys."""
     ga, gs = gen.action_index(action), gen.style_index(style)
     made_start = start is None
     if made_start:
