@@ -365,6 +365,9 @@ GENERATE_METHODS = [
      "it can walk to the 3D cursor"),
 ]
 _GENERATE_NAMES = {"SEGMENTS": "segments", "NEXT_FRAME": "next-frame"}
+_VARIATION = ("Segments: the chance at each join of switching to another recorded segment of the action rather "
+              "than repeating one. Next Frame: how far each frame's draw strays from the network's likeliest (0: one "
+              "motion per seed's start; 1: the spread it learned)")
 _WALK_TO = ("With Next Frame: walk from where the character stands to the 3D cursor at the action's own pace; the "
             "clip ends on arrival (Seconds is not used)")
 
@@ -421,9 +424,7 @@ class LMM_OT_generate(_Steps, bpy.types.Operator):
     style: StringProperty(name="Style", description="One of the model's styles; empty for any")
     seconds: FloatProperty(name="Seconds", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", default=0, min=0)
-    variation: FloatProperty(name="Variation", description="The chance at each join of switching to another recorded "
-                             "segment of the action rather than repeating one", default=0.5, min=0.0, max=1.0,
-                             subtype="FACTOR")
+    variation: FloatProperty(name="Variation", description=_VARIATION, default=0.5, min=0.0, max=1.0, subtype="FACTOR")
     fit_scene: BoolProperty(name="Fit Scene Range", description=_FIT_SCENE, default=False)
     from_character: BoolProperty(name="From Where It Stands", description=_FROM_CHARACTER, default=True)
     method: EnumProperty(name="Method", description="What makes the motion", items=GENERATE_METHODS, default="SEGMENTS")

@@ -168,7 +168,7 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                         "action in", items=style_items)
     seconds: FloatProperty(name="Seconds", description="Length of the new motion", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", description="Another seed gives another take", default=0, min=0)
-    variation: FloatProperty(name="Variation", description="The chance at each join of switching to another recorded segment of the action rather than repeating one (0 to 1)", default=0.5, min=0.0,
+    variation: FloatProperty(name="Variation", description="Segments: the chance at each join of switching to another recorded segment of the action rather than repeating one. Next Frame: how far each frame's draw strays from the network's likeliest (0 to 1)", default=0.5, min=0.0,
                              max=1.0, subtype="FACTOR")
     fit_scene: BoolProperty(name="Fit Scene Range", description="Generate and Retarget set the scene's frame range "
                             "to the new clip's (else it is left as it is)", default=False)
