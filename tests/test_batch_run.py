@@ -1,5 +1,6 @@
 """``lmm batch`` end to end in real Blender worker processes: retarget onto the mannequin, a .blend character
-and a BVH rig, export FBX and BVH, render previews and plots, then read every output back. A task that
+and a BVH rig, generate a walk to a point, export FBX and BVH, render previews and plots, then read every
+output back. A task that
 fails does not stop the others and makes the exit status non-zero; a second run skips what is finished
 and makes again what was cut short."""
 from __future__ import annotations
@@ -82,6 +83,16 @@ def batch(tmp_path_factory):
         keys = [0, 500]
 
         [[task]]
+        id = "walk_to"
+        type = "generate"
+        action = "walk"
+        method = "next-frame"
+        to = [0.5, 2.0]
+        at = 1.5
+        seconds = 2
+        outputs = ["bvh"]
+
+        [[task]]
         id = "idle_mirrored_on_cmu"
         type = "mirror"
         input = "{IDLE}"
@@ -104,7 +115,7 @@ def test_a_failing_task_does_not_stop_the_others(batch, capsys):
     job, out, status = batch
     assert status == 1  # one task failed
     summary = (out / "batch-summary.json").read_text()
-    assert '"done": 3' in summary and '"failed": 1' in summary
+    assert '"done": 4' in summary and '"failed": 1' in summary
     assert "key frame 500 is past the clip's last frame" in summary
     assert (out / "idle_hero" / "idle_hero.bvh").is_file() and (out / "idle_mirrored_on_cmu" / "idle_mirrored_on_cmu.bvh").is_file()
 
@@ -185,7 +196,7 @@ def test_resume_skips_finished_and_redoes_a_cut_short_output(batch):
     again = run_job(job, jobs=1, show_progress=False)
     status = {r.id: r.status for r in again.results}
     assert status == {"hop_mannequin": "skipped", "idle_hero": "skipped", "broken": "failed",
-                      "idle_mirrored_on_cmu": "skipped"}
+                      "walk_to": "skipped", "idle_mirrored_on_cmu": "skipped"}
     bvh = out / "hop_mannequin" / "hop_mannequin.bvh"
     good = bvh.read_bytes()
     bvh.write_bytes(good[: len(good) // 2])  # as a killed copy would leave it
@@ -193,3 +204,14 @@ def test_resume_skips_finished_and_redoes_a_cut_short_output(batch):
     hop = next(r for r in third.results if r.id == "hop_mannequin")
     assert hop.status == "done" and hop.made == ["bvh"]
     assert bvh.read_bytes() == good
+
+
+def test_a_generate_task_walks_to_its_goal(batch):
+    """``method = "next-frame"`` with ``to`` and ``at``: the mannequin's pelvis over the goal at 1.5 s."""
+    from lmm_core.skeleton import UNITS_TO_METRES
+
+    _, out, _ = batch
+    made = read_bvh(out / "walk_to" / "walk_to.bvh")
+    assert made.num_frames == 60
+    metres = UNITS_TO_METRES[made.skeleton.units]
+    np.testing.assert_allclose(made.root_positions[45, [0, 2]] * metres, [0.5, 2.0], atol=0.02)
