@@ -4,9 +4,12 @@ as ratios to interpolation beside the published methods' ratios, and against the
 The model is the development model ``benchmarks/models/lafan1_dev.npz`` (subjects 1-3, so subject 4 is
 held out); the protocol's artefact ``benchmarks/models/lafan1.npz`` trained on subjects 1-4 and is scored
 on subject 5 elsewhere (see the model card). Neither is bundled with the extension (LAFAN1 is CC BY-NC-ND
-4.0).
+4.0). ``--model`` may also be a next-frame in-betweener trained on LAFAN1's skeleton (``lmm
+train-next-frame --bvh ... --keys``), scored with its latent at its mean; ``--section`` names the section
+of BENCHMARKS.md it writes.
 
 Usage: python benchmarks/lafan1_model.py [--model PATH] [--data ../shared/data] [--no-write] [--plot PNG]
+       [--section TITLE]
 
 Writes BENCHMARKS.md's section and, unless ``--no-write``, the picture of the ratios beside the
 published ones (``docs/images/lafan1_ratios.png``; ``--plot`` writes it elsewhere, even with ``--no-write``).
@@ -23,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.lafan1_baselines import LENGTHS, OTHERS, PUBLISHED  # noqa: E402
 from benchmarks.report import update_section  # noqa: E402
 from lmm_core.bench.baselines import BASELINES  # noqa: E402
-from lmm_core.bench.inbetween import load_model_inbetweener  # noqa: E402
+from lmm_core.bench.inbetween import ModelInbetweener, load_inbetweener  # noqa: E402
 from lmm_core.bench.lafan1 import read_clips, run_lafan1, select_subjects  # noqa: E402
 from lmm_core.bench.files import motion_files  # noqa: E402
 from lmm_core.errors import LMMError  # noqa: E402
@@ -34,6 +37,7 @@ PLOT = HERE.parent / "docs" / "images" / "lafan1_ratios.png"
 ERD_QV = "ERD-QV (Harvey et al. 2020)"
 QIN = "Two-stage transformer (Qin et al. 2022)"
 L2P30_GOAL = 0.45  # issue 24's step on the way to the two-stage transformer's 0.386
+SECTION = "LAFAN1 in-betweening: our LAFAN1-trained model"
 
 
 def training_subjects(meta: dict, data: Path) -> tuple[list[int] | None, str]:
@@ -41,7 +45,7 @@ def training_subjects(meta: dict, data: Path) -> tuple[list[int] | None, str]:
     and how they were told: the files the spec names (as given, from the repository root, or its file
     pattern in ``data / "lafan1"``), else the subject numbers written in the pattern itself
     (``_subject[123]``, ``_subject4``); ``None`` when neither tells."""
-    spec = (meta.get("train_config") or {}).get("bvh")
+    spec = (meta.get("train_config") or meta.get("train") or {}).get("bvh")
     if not spec:
         return None, "not recorded (not trained on BVH files)"
     for where in (Path(spec), HERE.parent / spec, data / "lafan1" / Path(spec).name):
@@ -65,28 +69,34 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--plot", type=Path, help=f"write the ratio plot here (default {PLOT.relative_to(HERE.parent)} "
                                               "unless --no-write)")
+    ap.add_argument("--section", default=SECTION, help=f"the BENCHMARKS.md section to write (default {SECTION!r})")
     args = ap.parse_args()
     set_blas_threads(1)
     lafan = args.data / "lafan1"
     test_files = select_subjects(motion_files(lafan, "test"), (4,), "test")
-    model = load_model_inbetweener(args.model, read_clips(test_files[:1])[0])
+    model = load_inbetweener(args.model, read_clips(test_files[:1])[0])
     t = time.perf_counter()
-    own = f"{model.model.cfg.baseline} (the model's baseline, no network)"
+    # The window network's own baseline (its network's output zeroed) shows what the network adds; a
+    # next-frame network has no baseline to start from, so it stands beside interpolation alone.
+    window = isinstance(model, ModelInbetweener)
+    own = f"{model.model.cfg.baseline} (the model's baseline, no network)" if window else None
     res = run_lafan1(lafan, lafan, model=model, train_subjects=(1, 2, 3), test_subjects=(4,),
-                     methods={**BASELINES, own: model.baseline_only()})
+                     methods={**BASELINES, **({own: model.baseline_only()} if window else {})})
     seconds = time.perf_counter() - t
 
     rows = []
     for metric in ("L2Q", "L2P", "NPSS"):
         for name in ("interp", own, "model"):
-            rows.append(f"| {metric} | {name} | " + " / ".join(f"{res[name][metric][n]:.4f}" for n in LENGTHS) + " |")
+            if name is not None:
+                rows.append(f"| {metric} | {name} | " + " / ".join(f"{res[name][metric][n]:.4f}" for n in LENGTHS) + " |")
     ratio_rows = []
     verdicts = []
     for metric in ("L2Q", "L2P", "NPSS"):
         ours = [res["model"][metric][n] / res["interp"][metric][n] for n in LENGTHS]
         ratio_rows.append(f"| {metric} | **ours, subject 4** | " + " / ".join(f"{v:.3f}" for v in ours) + " |")
-        bare = [res[own][metric][n] / res["interp"][metric][n] for n in LENGTHS]
-        ratio_rows.append(f"| {metric} | {own}, subject 4 | " + " / ".join(f"{v:.3f}" for v in bare) + " |")
+        if window:
+            bare = [res[own][metric][n] / res["interp"][metric][n] for n in LENGTHS]
+            ratio_rows.append(f"| {metric} | {own}, subject 4 | " + " / ".join(f"{v:.3f}" for v in bare) + " |")
         if metric in ("L2Q", "L2P"):
             interp = PUBLISHED["interp"][metric]
             for name, vals in OTHERS.items():
@@ -105,31 +115,38 @@ def main() -> None:
                     f"the two-stage transformer's {qin:.3f} {'met' if l2p30 <= qin else 'not met'}")
     meta = model.model.meta
     subjects, told = training_subjects(meta, args.data)
+    kind = ("" if window else "a next-frame in-betweener, rolled from the last context frame to the key a frame at a time "
+            "with its latent at its mean; ")
     trained = (("subjects " + ", ".join(map(str, subjects)) + f", {told}") if subjects
                else f"subjects unknown: {told}")
     # A model that trained on the test subject scores its own training data: say so before the figures.
     warning = ("**In-sample: this model trained on subject 4, the test subject here; these figures are not a "
                "held-out result** (its held-out test is subject 5, the protocol's). ") if subjects and 4 in subjects else ""
     body = (warning + f"Model: `{args.model.relative_to(HERE.parent) if args.model.is_relative_to(HERE.parent) else args.model}` "
-            f"(its last run trained on {trained}, {meta.get('step')} steps; benchmarks/models/LAFAN1_MODEL_CARD.md has every run). "
+            f"({kind}its last run trained on {trained}, {meta.get('step', meta.get('steps'))} steps; "
+            "benchmarks/models/LAFAN1_MODEL_CARD.md has every run). "
             "Statistics from subjects 1-3 (windows of 50 frames every 20), test windows from subject 4 (576 windows); "
             f"subject 5, the official test set, is not in ../shared/data. Scoring took {seconds:.0f} s on one thread.\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(rows) +
             "\n\nRatios to interpolation on each method's own test windows (the published methods report 5, 15 and 30 frames):\n\n"
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(ratio_rows) +
             "\n\nGoals (issue 24): " + "; ".join(verdicts) + ".")
-    plot = args.plot or (None if args.no_write else PLOT)
-    if plot == PLOT:
-        body += f"\n\n![L2Q and L2P ratios to interpolation against the transition length]({PLOT.relative_to(HERE.parent)})"
+    # Another section's picture is named for its model, so it does not overwrite the default model's.
+    default_plot = PLOT if args.section == SECTION else PLOT.with_name(f"lafan1_ratios_{args.model.stem}.png")
+    plot = args.plot or (None if args.no_write else default_plot)
+    if plot == default_plot:
+        body += f"\n\n![L2Q and L2P ratios to interpolation against the transition length]({plot.relative_to(HERE.parent)})"
     print(body)
     if plot is not None:
         plot_ratios(res, own, plot)
         print(f"plot: {plot}")
     if not args.no_write:
-        update_section("LAFAN1 in-betweening: our LAFAN1-trained model", body, "python benchmarks/lafan1_model.py")
+        command = "python benchmarks/lafan1_model.py" + ("" if args.section == SECTION else
+                                                         f" --model {args.model} --section '{args.section}'")
+        update_section(args.section, body, command)
 
 
-def plot_ratios(res: dict, own: str, path: Path) -> None:
+def plot_ratios(res: dict, own: str | None, path: Path) -> None:
     """L2Q and L2P of each method as a ratio to interpolation against the transition length, ours (subject
     4) beside the published methods (subject 5), the issue's goals marked; a PNG at ``path``."""
     import matplotlib
@@ -142,7 +159,8 @@ def plot_ratios(res: dict, own: str, path: Path) -> None:
     for ax, metric in zip(axes, ("L2Q", "L2P")):
         ratio = lambda name: [res[name][metric][n] / res["interp"][metric][n] for n in LENGTHS]  # noqa: E731
         ax.axhline(1.0, color="#888888", lw=1, ls=":", label="interpolation (= 1)")
-        ax.plot(x, ratio(own), "o--", color="#9aa7b8", label="Hermite baseline, no network (subject 4)")
+        if own is not None:
+            ax.plot(x, ratio(own), "o--", color="#9aa7b8", label="Hermite baseline, no network (subject 4)")
         ax.plot(x, ratio("model"), "o-", color="#3b6fd4", lw=2.2, label="ours (subject 4)")
         interp = PUBLISHED["interp"][metric]
         for (name, vals), colour in zip(OTHERS.items(), ("#e0772b", "#6aa84f", "#b04fc2")):

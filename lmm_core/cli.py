@@ -389,6 +389,10 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, default=Path("out/corpus"), help="built corpus (lmm dataset build)")
     p.add_argument("--out", type=Path, default=Path("out/next_frame"), help="run folder (checkpoint, log.jsonl)")
     p.add_argument("--sources", default="bandai1,bandai2,reactidle,cmu,cmu_iclone", help="corpus sources, comma-separated")
+    p.add_argument("--bvh", metavar="FILES",
+                   help="train on these BVH files (folder or glob) on their own 22-joint skeleton instead of the "
+                        "corpus, labelled by their names: a benchmark model (LAFAN1's protocol); the product's "
+                        "commands refuse it")
     p.add_argument("--steps", type=int, default=12_000)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--rollout", type=int, default=8, help="frames each window is rolled out on its own predictions")
@@ -445,15 +449,16 @@ def _shares(text: str) -> tuple[float, float]:
 def _train_next_frame(args: argparse.Namespace) -> int:
     if args.export is not None and not args.export.parent.is_dir():
         raise LMMError(f"--export {args.export}: the folder {args.export.parent} does not exist; create it first")
-    if not (args.corpus / "index.json").exists():
-        raise LMMError(f"--corpus {args.corpus} holds no built corpus; build one with `lmm dataset build --out {args.corpus}`")
+    if not args.bvh and not (args.corpus / "index.json").exists():
+        raise LMMError(f"--corpus {args.corpus} holds no built corpus; build one with `lmm dataset build --out {args.corpus}` "
+                       "(or train on BVH files of one skeleton with --bvh)")
     try:
         from .train.next_frame import NextFrameTrainConfig, export, train_next_frame
     except ImportError as exc:
         if not ((exc.name or "").startswith("torch") or "torch" in str(exc)):
             raise
         raise LMMError(f"lmm train-next-frame needs torch ({exc}); install it with `pip install torch`") from None
-    tc = NextFrameTrainConfig(corpus=args.corpus, out=args.out, sources=tuple(s for s in args.sources.split(",") if s),
+    tc = NextFrameTrainConfig(corpus=args.corpus, bvh=args.bvh, out=args.out, sources=tuple(s for s in args.sources.split(",") if s),
                               steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
                               hidden=args.hidden, layers=args.layers, latent=args.latent,
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,

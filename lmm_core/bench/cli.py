@@ -19,7 +19,7 @@ from ..model.next_frame import load as load_next_frame
 from .blocking import format_blocking, held_out_groups, model_methods, next_frame_methods, run_blocking
 from .files import motion_files
 from .harness import format_table
-from .inbetween import load_model_inbetweener, run_inbetween
+from .inbetween import load_inbetweener, run_inbetween
 from .lafan1 import PUBLISHED, read_clips, run_lafan1, select_subjects
 
 
@@ -34,7 +34,8 @@ def _subjects(text: str) -> tuple[int, ...]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, metavar="PATH", help="our model file (lmm_core.model.runtime); scored as 'model'")
+    p.add_argument("--model", type=Path, metavar="PATH", help="our model file: the window network (lmm train) or a next-frame "
+                   "in-betweener (lmm train-next-frame --keys, scored with its latent at its mean); scored as 'model'")
     p.add_argument("--stats", type=Path, metavar="FILE", help="an .npz with x_mean and x_std (joints x 3 numbers each) that normalise L2P")
     p.add_argument("--save-stats", type=Path, metavar="FILE", help="write the statistics used to this .npz")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results here as JSON")
@@ -98,13 +99,13 @@ def run_bench(args: argparse.Namespace) -> int:
         if args.model is not None:
             # The model must work on the test files' skeleton: read it from the first test file.
             first = select_subjects(motion_files(args.test, "test"), args.test_subjects, "test")[:1]
-            model = load_model_inbetweener(args.model, read_clips(first)[0])
+            model = load_inbetweener(args.model, read_clips(first)[0])
         results = run_lafan1(args.train, args.test, stats=args.stats, model=model, train_subjects=args.train_subjects,
                              test_subjects=args.test_subjects, save_stats_to=args.save_stats,
                              show_progress=args.progress, log=_log)
         table = format_table(results, reference=PUBLISHED, reference_label="Harvey 2020, subject 5")
     elif args.bench == "inbetween":
-        model = load_model_inbetweener(args.model, canonical.canonical_skeleton()) if args.model is not None else None
+        model = load_inbetweener(args.model, canonical.canonical_skeleton()) if args.model is not None else None
         results = run_inbetween(args.test, corpus=args.corpus, split=args.split, sources=args.sources, model=model,
                                 stats=args.stats, save_stats_to=args.save_stats, show_progress=args.progress, log=_log)
         table = format_table(results)

@@ -21,6 +21,8 @@ from .. import canonical, dataset
 from ..bonemap import bone_map_for
 from ..errors import LMMError, MotionFileError
 from ..io import read_bvh
+from ..io.npz import read_weights
+from ..model import next_frame as NF
 from ..model import runtime
 from ..retarget import retarget
 from ..skeleton import UNITS_TO_METRES, Skeleton
@@ -80,6 +82,49 @@ def load_model_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FP
     else:
         x_mean = x_std = None
     return ModelInbetweener(model, fps, x_mean, x_std, metres=UNITS_TO_METRES[skeleton.units])
+
+
+class NextFrameInbetweener:
+    """A next-frame in-betweener (``NextFrameModel`` trained with keys) as an in-betweener (see
+    ``harness.Inbetweener``), rolled from key to key (``NextFrameModel.inbetween``) with the latent at its
+    mean by default: the deterministic mode benchmarks score.
+
+    Attributes:
+        model: the loaded ``NextFrameModel``; ``variation``: the latent's scale (0: its mean); ``metres``: metres
+        per unit of the benchmark's root positions; ``x_mean``, ``x_std``: ``None`` (statistics come from the
+        benchmark's training windows).
+    """
+
+    x_mean = x_std = None
+
+    def __init__(self, model: NF.NextFrameModel, metres: float = 1.0, variation: float = 0.0, seed: int = 0):
+        if not model.cfg.keys:
+            raise LMMError("that next-frame network generates but does not in-between (trained without --keys)")
+        self.model, self.metres, self.variation, self.seed = model, metres, variation, seed
+
+    def __call__(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rot, pos, _ = self.model.inbetween(rotations, np.asarray(root) * self.metres, known, seed=self.seed,
+                                           variation=self.variation)
+        return rot, pos / self.metres
+
+
+def load_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> ModelInbetweener | NextFrameInbetweener:
+    """Our model at ``path`` as an in-betweener on ``skeleton``: the window network (``load_model_inbetweener``)
+    or a next-frame in-betweener (``NextFrameInbetweener``, told apart by the file's format); either must work
+    on ``skeleton``'s joints."""
+    path = Path(path)
+    if not path.exists():
+        raise LMMError(f"model file {path} not found")
+    _, meta = read_weights(path, "model file", "`lmm train` or `lmm train-next-frame --export`")
+    if meta.get("format") != NF.FORMAT:
+        return load_model_inbetweener(path, skeleton, fps)
+    nf = NF.load(path)
+    if tuple(nf.body.names) != tuple(skeleton.names):
+        raise LMMError(f"{path}: the network works on {NF.NUM_JOINTS} joints ({', '.join(nf.body.names[:3])}, ...), "
+                       f"the benchmark data on {skeleton.num_joints} ({', '.join(skeleton.names[:3])}, ...)")
+    if abs(nf.cfg.fps - fps) > 1e-6:
+        raise LMMError(f"{path}: the network makes {nf.cfg.fps:g} frames a second; the benchmark's are {fps:g}")
+    return NextFrameInbetweener(nf, metres=UNITS_TO_METRES[skeleton.units])
 
 
 def canonical_clips(spec: str | Path) -> list[Clip]:

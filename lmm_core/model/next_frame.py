@@ -14,7 +14,7 @@ position or facing: a step looks the same wherever it is taken and whichever way
     [1:3]     pelvis travel since the previous frame (x to the side, z forward), metres, this frame's heading
     [3]       turn since the previous frame about +Y, radians
     [4:10]    pelvis rotation relative to the heading, 6D
-    [10:136]  local rotations of joints 1..21 (the canonical body's order), 6D
+    [10:136]  local rotations of joints 1..21 (the body's order: the canonical body's but in benchmark models), 6D
 
 The network is a conditional VAE's decoder (Ling et al. 2020, "Character Controllers Using Motion
 VAEs", in kind): ``cond = [x_{t-1}, x_t]`` (normalised), their joints' positions and velocities
@@ -31,12 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import canonical as cn
 from .. import rotations as R
 from ..errors import LMMError
 from ..io.npz import read_weights
 from ..kinematics import fk
-from .body import NUM_JOINTS
+from .body import NUM_JOINTS, Body, canonical_body
 from .features import fill_baseline
 from .floor import ground
 from .trust import check_frames, trust, unusual
@@ -108,6 +107,9 @@ class NextFrameConfig:
     fps: float = 30.0
     actions: tuple[str, ...] = ("<unknown>",)
     styles: tuple[str, ...] = ("<unknown>",)
+    # The skeleton (``Body.to_dict``) for a network trained on a rig's own 22 joints (LAFAN1's, for the
+    # published benchmark); None: the canonical body, which every product command works on.
+    body: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -139,8 +141,12 @@ class NextFrameConfig:
         return (KEYS + (1 if self.root_keys else 0)) if self.keys else 0
 
 
-def _heading(pelvis: np.ndarray) -> np.ndarray:
-    fwd = R.mul_vec(pelvis, cn.FORWARD)
+CANON = canonical_body()
+
+
+def _heading(pelvis: np.ndarray, body: Body = CANON) -> np.ndarray:
+    """Heading ``(...)`` in radians about +Y (0 = facing +Z) of world pelvis rotations ``(..., 4)``."""
+    fwd = R.mul_vec(pelvis, body.forward)
     return np.arctan2(fwd[..., 0], fwd[..., 2])
 
 
@@ -148,10 +154,10 @@ def _wrap(a: np.ndarray) -> np.ndarray:
     return (a + np.pi) % (2 * np.pi) - np.pi
 
 
-def encode(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
-    """Frame vectors ``(..., T - 1, FRAME)`` of frames 1..T-1 of canonical-body motion (local rotations
+def encode(rotations: np.ndarray, root: np.ndarray, body: Body = CANON) -> np.ndarray:
+    """Frame vectors ``(..., T - 1, FRAME)`` of frames 1..T-1 of motion on ``body`` (local rotations
     ``(..., T, 22, 4)``, pelvis positions ``(..., T, 3)`` in metres, Y up), each against the one before."""
-    yaw = _heading(rotations[..., 0, :])  # (..., T)
+    yaw = _heading(rotations[..., 0, :], body)  # (..., T)
     head = R.from_axis_angle(_Y, yaw[..., 1:])  # (..., T-1, 4)
     step = R.inv_mul_vec(head, root[..., 1:, :] - root[..., :-1, :])
     pelvis = R.inv_mul(head, rotations[..., 1:, 0, :])
@@ -161,10 +167,10 @@ def encode(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
                            R.to_6d(pelvis), d6.reshape(lead + (-1,))], axis=-1)
 
 
-def standing(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
+def standing(rotations: np.ndarray, root: np.ndarray, body: Body = CANON) -> np.ndarray:
     """Frame vectors ``(..., FRAME)`` of single frames (rotations ``(..., 22, 4)``, pelvis ``(..., 3)``) as if
     standing still: no travel, no turn. What a key is to the network (``key_inputs``) and to the key check."""
-    return encode(np.stack([rotations, rotations], axis=-3), np.stack([root, root], axis=-2))[..., 0, :]
+    return encode(np.stack([rotations, rotations], axis=-3), np.stack([root, root], axis=-2), body)[..., 0, :]
 
 
 def decode(frames: np.ndarray, yaw0: float = 0.0, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -194,29 +200,28 @@ def project(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-_CANON = cn.canonical_skeleton()
-OFFSETS = _CANON.offsets * 1.0  # (22, 3) metres, the canonical body's bones
-PARENTS = tuple(int(p) for p in _CANON.parents)
-FEET = (7, 8, 10, 11)  # left ankle, right ankle, left toe, right toe: the contacts' joints
+OFFSETS = CANON.offsets * 1.0  # (22, 3) metres, the canonical body's bones
+PARENTS = CANON.parents
+FEET = CANON.contacts  # left ankle, right ankle, left toe, right toe: the contacts' joints (7, 8, 10, 11)
 
 
-def positions(frames: np.ndarray) -> np.ndarray:
-    """Joint positions ``(..., 22, 3)`` in metres of frame vectors ``(..., FRAME)``, each in its own heading
-    frame with the pelvis above the origin at its height."""
+def positions(frames: np.ndarray, body: Body = CANON) -> np.ndarray:
+    """Joint positions ``(..., 22, 3)`` in metres of frame vectors ``(..., FRAME)`` on ``body``, each in its
+    own heading frame with the pelvis above the origin at its height."""
     lead = frames.shape[:-1]
     m = R.matrix_from_6d(frames[..., ROT6].reshape(lead + (NUM_JOINTS, 6)))
     g_rot, g_pos = [m[..., 0, :, :]], [np.stack([np.zeros(lead), frames[..., 0], np.zeros(lead)], axis=-1)]
     for j in range(1, NUM_JOINTS):
-        p = PARENTS[j]
-        g_pos.append(g_pos[p] + g_rot[p] @ OFFSETS[j])
+        p = body.parents[j]
+        g_pos.append(g_pos[p] + g_rot[p] @ body.offsets[j])
         g_rot.append(g_rot[p] @ m[..., j, :, :])
     return np.stack(g_pos, axis=-2)
 
 
-def pose_inputs(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+def pose_inputs(prev: np.ndarray, cur: np.ndarray, body: Body = CANON) -> np.ndarray:
     """``(..., POSE)``: the current frame's joint positions (``positions``) and their velocities in metres
     per frame, both in the current frame's heading; ``prev``, ``cur`` ``(..., FRAME)`` consecutive frames."""
-    p_prev, p_cur = positions(prev), positions(cur)
+    p_prev, p_cur = positions(prev, body), positions(cur, body)
     c, s_ = np.cos(cur[..., 3])[..., None], np.sin(cur[..., 3])[..., None]
     # The previous frame's positions seen from the current heading: turned back by the turn between them
     # and moved back by the travel.
@@ -234,7 +239,7 @@ def tta_features(tta: np.ndarray) -> np.ndarray:
     return np.concatenate([np.minimum(t, 150.0) / 30.0, np.exp(-t / np.array([4.0, 12.0, 36.0]))], axis=-1)
 
 
-def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.ndarray) -> np.ndarray:
+def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.ndarray, body: Body = CANON) -> np.ndarray:
     """``(..., KEYS)``: the key as the network sees it from the current frame ``cur (..., FRAME)``.
 
     ``to_key (..., 3)``: the key's pelvis ground point ``(x, z)`` in metres and its heading in radians,
@@ -243,7 +248,7 @@ def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.nda
     key (0: it is the key). Out come the key's joint positions in the current heading frame (pelvis
     ground point at the origin), its 6D rotations less the current frame's (what is left to turn), the
     cosine and sine of the heading left to turn, and ``tta_features``."""
-    pk = positions(key)  # (..., 22, 3), in the key's heading
+    pk = positions(key, body)  # (..., 22, 3), in the key's heading
     c, s_ = np.cos(to_key[..., 2])[..., None], np.sin(to_key[..., 2])[..., None]
     x = c * pk[..., 0] + s_ * pk[..., 2] + to_key[..., 0:1]
     z = -s_ * pk[..., 0] + c * pk[..., 2] + to_key[..., 1:2]
@@ -307,6 +312,16 @@ class NextFrameModel:
         self.pose_mean, self.pose_std = pose_mean, pose_std  # (POSE,) each where cfg.positions
         self.starts, self.start_action = starts, start_action  # (S, 2, FRAME), (S,)
         self.guidance = GUIDANCE  # what ``roll`` and ``generate`` use unless told (``step``)
+        self.body = Body.from_dict(cfg.body)  # the skeleton its frames are on (the canonical body but for benchmarks)
+        self.meta: dict = {}  # the weights file's record (``load``): steps, training options
+
+    def require_canonical(self, what: str) -> None:
+        """Refuse (an ``LMMError`` naming ``what``) a network trained on a rig's own skeleton, which only the
+        benchmark of that skeleton's data can use: the product's commands work on the canonical body."""
+        if self.cfg.body is not None:
+            raise LMMError(f"this next-frame network was trained on another skeleton ({self.body.names[0]}, "
+                           f"{self.body.names[1]}, ...: a benchmark model, `lmm train-next-frame --bvh`); {what} needs "
+                           "one trained on the canonical corpus, such as the shipped presets/models/lmm_next_frame*.npz")
 
     def action_index(self, action: str | None) -> int:
         return _index(action, self.cfg.actions, "action")
@@ -333,7 +348,7 @@ class NextFrameModel:
         s1 = np.zeros((B, len(cfg.styles)))
         s1[np.arange(B), style] = 1.0
         cn_ = (cur - self.mean) / self.std
-        state = [(prev - self.mean) / self.std, cn_] + ([(pose_inputs(prev, cur) - self.pose_mean) / self.pose_std]
+        state = [(prev - self.mean) / self.std, cn_] + ([(pose_inputs(prev, cur, self.body) - self.pose_mean) / self.pose_std]
                                                         if cfg.positions else [])
         if cfg.keys:
             if keys is None:
@@ -421,16 +436,17 @@ class NextFrameModel:
         if not (np.isfinite(srot[-3:]).all() and np.isfinite(sroot[-3:]).all()):
             raise LMMError("the last 3 frames of the motion to carry on from hold NaN or infinite numbers; "
                            "repair or trim them first")
-        pair = encode(srot[-3:], sroot[-3:])
+        pair = encode(srot[-3:], sroot[-3:], self.body)
         vec, con = self.roll(frames, action, style, seed, variation, pair, guidance)
-        rot, root = decode(vec, float(_heading(srot[-1, 0])), sroot[-1, [0, 2]])
+        rot, root = decode(vec, float(_heading(srot[-1, 0], self.body)), sroot[-1, [0, 2]])
         return rot, root, con
 
     def inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
                   variation: float = 1.0, action: int = 0, style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The frames between known ones made by rolling the network from each key to the next.
 
-        ``rotations (T, 22, 4)``, ``root (T, 3)``: canonical-body motion (metres, Y up) of which the frames
+        ``rotations (T, 22, 4)``, ``root (T, 3)``: motion on the network's body (``self.body``; the canonical
+        body but for benchmark models; metres, Y up) of which the frames
         where ``known (T,)`` is True are read. Each gap is rolled out frame by frame from the two frames
         before it (a still start at the first key), the network told where the next key stands and how
         far off it is; what it misses the key by at arrival is eased in (smoothstep: no jump at either key),
@@ -446,7 +462,7 @@ class NextFrameModel:
         T = len(rot)
         if rot.shape != (T, NUM_JOINTS, 4) or pos.shape != (T, 3) or known.shape != (T,):
             raise LMMError(f"in-betweening needs rotations (T, {NUM_JOINTS}, 4), root (T, 3) and known (T,) on the "
-                           f"canonical body, got {rot.shape}, {pos.shape} and {known.shape}")
+                           f"network's body, got {rot.shape}, {pos.shape} and {known.shape}")
         idx = np.flatnonzero(known)
         if len(idx) == 0:
             raise LMMError("in-betweening needs at least one key frame")
@@ -455,14 +471,16 @@ class NextFrameModel:
         con = np.zeros((T, CONTACTS))
         # Keys standing above the floor (a box, a stair) are rolled between on their own ground, as the
         # window network does (``floor.py``): the network learned the pelvis height above one floor.
-        level = ground(rot, pos, np.broadcast_to(known[:, None], (T, NUM_JOINTS)), OFFSETS, PARENTS, list(FEET[:2]))
+        body = self.body
+        level = ground(rot, pos, np.broadcast_to(known[:, None], (T, NUM_JOINTS)), body.offsets, body.parents,
+                       list(body.contacts[:2]))
         lift = np.zeros((T, 3))
         if level is not None:
             lift[:, 1] = level
             pos = pos - lift
         rot[:idx[0]], pos[:idx[0]] = rot[idx[0]], pos[idx[0]]
         rot[idx[-1] + 1:], pos[idx[-1] + 1:] = rot[idx[-1]], pos[idx[-1]]
-        yaw = _heading(rot[:, 0])
+        yaw = _heading(rot[:, 0], body)
         rng = np.random.default_rng(seed)
         act, sty = np.array([action]), np.array([style])
         for a, b in zip(idx[:-1], idx[1:]):
@@ -471,15 +489,15 @@ class NextFrameModel:
                 continue
             # The history: the frames made so far (or the key repeated where the motion begins: a still start).
             hist = [max(a - 2, idx[0]), max(a - 1, idx[0]), a]
-            pair = encode(rot[hist], pos[hist])
+            pair = encode(rot[hist], pos[hist], body)
             prev, cur = pair[:1], pair[1:]
-            key = standing(rot[b], pos[b])[None]  # (1, FRAME)
+            key = standing(rot[b], pos[b], body)[None]  # (1, FRAME)
             to_key = to_key_from(pos[a], yaw[a], pos[b], yaw[b])[None]
             vec, c = np.empty((n, FRAME)), np.empty((n, CONTACTS))
             for t in range(n):
                 z = rng.standard_normal((1, self.cfg.latent)) * variation
                 nxt, c[t] = self.step(prev, cur, act, sty, z, self.guidance if action or style else 1.0,
-                                      key_inputs(cur, to_key, key, np.array([n - 1 - t])))
+                                      key_inputs(cur, to_key, key, np.array([n - 1 - t]), body))
                 vec[t] = nxt[0]
                 to_key = advance(to_key, nxt)
                 prev, cur = cur, nxt
@@ -519,6 +537,7 @@ class NextFrameModel:
         and turns late (measured: keys 2.9 m off to the side missed by 1.2-1.6 m). What the pelvis still misses
         each key by (its pace) is eased in over the frames since the key before (smoothstep: no jump), its
         place and its facing, so the keys are met exactly."""
+        self.require_canonical("walking to goals")
         if self.cfg.keys and not self.cfg.root_keys:
             raise LMMError("this next-frame network was not trained on keys of the pelvis alone "
                            "(`lmm train-next-frame --keys --root-keys`); it cannot walk to goals")
@@ -588,11 +607,12 @@ class NextFrameModel:
         motion unlike any of theirs."""
         idx = np.flatnonzero(known)
         rotations, root = np.asarray(rotations, dtype=np.float64), np.array(root, dtype=np.float64)
+        body = self.body
         level = ground(rotations, root, np.broadcast_to(np.asarray(known, dtype=bool)[:, None], (len(root), NUM_JOINTS)),
-                       OFFSETS, PARENTS, list(FEET[:2]))
+                       body.offsets, body.parents, list(body.contacts[:2]))
         if level is not None:  # heights on the keys' own ground, as ``inbetween`` rolls them
             root[:, 1] -= level
-        vec = standing(rotations[idx], root[idx])
+        vec = standing(rotations[idx], root[idx], body)
         z = (vec - self.mean) / self.std
         return unusual(np.concatenate([z[:, :1], z[:, ROOT:]], axis=1), UNUSUAL_KEYS)
 
@@ -614,7 +634,7 @@ class NextFrameModel:
                 fewer[hide] = False
                 r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
                 gr, gp = _interpolated(rotations, root, fewer)
-                at = lambda q, x: _world(q[hide], x[hide])  # noqa: E731
+                at = lambda q, x: _world(q[hide], x[hide], self.body)  # noqa: E731
                 share = trust(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64),
                                                        np.asarray(root, dtype=np.float64)))
         if share == 0.0:
@@ -634,11 +654,11 @@ def _interpolated(rotations: np.ndarray, root: np.ndarray, known: np.ndarray) ->
     return rot, pos
 
 
-def _world(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
-    """Joint positions ``(T, 22, 3)`` in metres of canonical-body motion."""
-    local = np.broadcast_to(OFFSETS, (len(root), NUM_JOINTS, 3)).copy()
+def _world(rotations: np.ndarray, root: np.ndarray, body: Body = CANON) -> np.ndarray:
+    """Joint positions ``(T, 22, 3)`` in metres of motion on ``body``."""
+    local = np.broadcast_to(body.offsets, (len(root), NUM_JOINTS, 3)).copy()
     local[:, 0] = root
-    return fk(rotations, local, PARENTS)[1]
+    return fk(rotations, local, body.parents)[1]
 
 
 def expected_arrays(cfg: NextFrameConfig) -> dict[str, tuple[int, ...]]:
@@ -684,5 +704,7 @@ def load(path: str | Path | None = None) -> NextFrameModel:
         raise LMMError(f"{path}: a frame statistic's spread is not positive; the file is damaged")
     p = {k[2:]: v.astype(np.float64) for k, v in arrays.items() if k.startswith("p.")}
     f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
-    return NextFrameModel(cfg, p, f64("mean"), f64("std"), f64("starts"), arrays["start_action"].astype(np.int64),
-                          f64("pose_mean"), f64("pose_std"), f64("key_mean"), f64("key_std"))
+    model = NextFrameModel(cfg, p, f64("mean"), f64("std"), f64("starts"), arrays["start_action"].astype(np.int64),
+                           f64("pose_mean"), f64("pose_std"), f64("key_mean"), f64("key_std"))
+    model.meta = meta
+    return model

@@ -240,6 +240,7 @@ def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: b
         nf = next_frame
     else:
         nf = load_next_frame(next_frame or (DEFAULT_KEYS if in_betweens else None))
+    nf.require_canonical("in-betweening, generating and completing clips" if in_betweens else "generating and completing clips")
     if in_betweens and not nf.cfg.keys:
         raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
                        f"leave --next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")
@@ -550,6 +551,7 @@ def _steering(given: "NextFrameModel | str | Path | None", gen: NextFrameModel) 
         shipped = _shipped_in_betweener()
         return shipped if shipped is not None and shipped.cfg.root_keys else gen
     nf = given if isinstance(given, NextFrameModel) else load_next_frame(given)
+    nf.require_canonical("walking to goals")
     if nf.cfg.keys and not nf.cfg.root_keys:
         raise LMMError("that next-frame in-betweener was not trained on keys of the pelvis alone (`lmm "
                        "train-next-frame --keys --root-keys`), so it cannot walk to goals; leave it out")

@@ -1,8 +1,9 @@
 """Training the next-frame network (``lmm_core.model.next_frame``): a conditional VAE over the next frame,
 rolled out on its own predictions (torch).
 
-Each step draws windows of ``2 + rollout + 1`` frames from the canonical corpus (mirror-augmented, each
-window at its own pace with ``speed_augment``), turns them into frame vectors, and walks the network
+Each step draws windows of ``2 + rollout + 1`` frames from the canonical corpus (or, with ``bvh``, from
+BVH files on their own 22-joint skeleton: the LAFAN1 benchmark's; mirror-augmented, each window at its own
+pace with ``speed_augment``), turns them into frame vectors, and walks the network
 forward ``rollout`` frames from the first two. At each frame an encoder sees the true next frame and
 proposes ``z``; the decoder predicts the next frame from the two before it, ``z`` and the labels. The loss
 is the next frame's error (normalised features; the travel, turn and height weighted ``ROOT_WEIGHT``),
@@ -26,10 +27,11 @@ from torch import nn
 from ..errors import LMMError
 from ..io.atomic import atomic_path
 from ..model import next_frame as NF
-from ..model.body import NUM_JOINTS
+from ..model.body import NUM_JOINTS, Body, body_from_motions
 from ..progress import progress
 from . import rotations_torch as RT
 from .data import Corpus, push, push_weights, vocabularies
+from .sources import _bvh_vocabularies, bvh_clips
 
 SOURCES = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
 ROOT_WEIGHT = 4.0  # height, travel and turn: a small error there is a sliding or drifting body
@@ -38,6 +40,9 @@ ROOT_WEIGHT = 4.0  # height, travel and turn: a small error there is a sliding o
 @dataclass
 class NextFrameTrainConfig:
     corpus: Path = Path("out/corpus")
+    # BVH files (folder, glob or file) on one 22-joint skeleton to train on instead of the corpus, labelled
+    # by their names (LAFAN1's convention): a benchmark model on that skeleton (``NextFrameConfig.body``).
+    bvh: str | None = None
     out: Path = Path("out/next_frame")
     sources: tuple[str, ...] = SOURCES
     steps: int = 12_000
@@ -106,26 +111,27 @@ def _project(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Te
     return torch.cat([raw[:, :NF.ROT6.start], rot], dim=1).sub(mean).div(std)
 
 
-def frame_statistics(corpus: Corpus, rng: np.random.Generator, windows: int = 4000) -> tuple[np.ndarray, ...]:
+def frame_statistics(corpus: Corpus, rng: np.random.Generator, windows: int = 4000,
+                     body: Body = NF.CANON) -> tuple[np.ndarray, ...]:
     """Mean and spread ``(FRAME,)`` of frame vectors, and of the pose inputs ``(POSE,)``, over ``windows``
     random windows (both mirror images); spreads floored so a nearly constant number (a 6D entry of a
     joint that hardly turns) is not blown up."""
     b = corpus.sample(rng, windows, 8)
-    x = NF.encode(b.rotations, b.root)  # (windows, 7, FRAME)
-    pose = NF.pose_inputs(x[:, :-1], x[:, 1:]).reshape(-1, NF.POSE)
+    x = NF.encode(b.rotations, b.root, body)  # (windows, 7, FRAME)
+    pose = NF.pose_inputs(x[:, :-1], x[:, 1:], body).reshape(-1, NF.POSE)
     x = x.reshape(-1, NF.FRAME)
     return (x.mean(axis=0), np.maximum(x.std(axis=0), np.r_[np.full(4, 1e-3), np.full(NF.FRAME - 4, 0.02)]),
             pose.mean(axis=0), np.maximum(pose.std(axis=0), 1e-3))
 
 
-def positions(f: torch.Tensor) -> torch.Tensor:
+def positions(f: torch.Tensor, body: Body = NF.CANON) -> torch.Tensor:
     """``next_frame.positions`` in torch: joint positions ``(N, 22, 3)`` of raw frame vectors ``(N, FRAME)``."""
     n = len(f)
     m = RT.matrix_from_6d(f[:, NF.ROT6].reshape(n, NUM_JOINTS, 6))
-    local = torch.as_tensor(NF.OFFSETS, dtype=f.dtype).expand(n, NUM_JOINTS, 3)
+    local = torch.as_tensor(body.offsets, dtype=f.dtype).expand(n, NUM_JOINTS, 3)
     zero = torch.zeros(n, 1, dtype=f.dtype)
     root = torch.cat([zero, f[:, :1], zero], dim=1)[:, None]  # the pelvis above the origin at its height
-    return RT.fk(m, torch.cat([root, local[:, 1:]], dim=1), NF.PARENTS)[1]
+    return RT.fk(m, torch.cat([root, local[:, 1:]], dim=1), body.parents)[1]
 
 
 def pose_inputs(p_prev: torch.Tensor, p_cur: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
@@ -138,16 +144,17 @@ def pose_inputs(p_prev: torch.Tensor, p_cur: torch.Tensor, cur: torch.Tensor) ->
     return torch.cat([p_cur.reshape(len(cur), -1), vel.reshape(len(cur), -1)], dim=1)
 
 
-def key_statistics(corpus: Corpus, rng: np.random.Generator, max_gap: int, windows: int = 4000) -> tuple[np.ndarray, ...]:
+def key_statistics(corpus: Corpus, rng: np.random.Generator, max_gap: int, windows: int = 4000,
+                   body: Body = NF.CANON) -> tuple[np.ndarray, ...]:
     """Mean and spread ``(KEYS,)`` of the key inputs over ``windows`` random (frame, key ahead) pairs."""
     b = corpus.sample(rng, windows, max_gap + 2)
     i = np.arange(windows)
     k = rng.integers(2, max_gap + 2, windows)
-    x = NF.encode(b.rotations[:, :2], b.root[:, :2])[:, 0]
-    key = NF.standing(b.rotations[i, k], b.root[i, k])
-    yaw = NF._heading(b.rotations[:, :, 0])
+    x = NF.encode(b.rotations[:, :2], b.root[:, :2], body)[:, 0]
+    key = NF.standing(b.rotations[i, k], b.root[i, k], body)
+    yaw = NF._heading(b.rotations[:, :, 0], body)
     to_key = NF.to_key_from(b.root[:, 1], yaw[:, 1], b.root[i, k], yaw[i, k])
-    f = NF.key_inputs(x, to_key, key, k - 2)
+    f = NF.key_inputs(x, to_key, key, k - 2, body)
     return f.mean(axis=0), np.maximum(f.std(axis=0), 1e-3)
 
 
@@ -192,7 +199,8 @@ def hide_poses(k: torch.Tensor, root_only: torch.Tensor) -> torch.Tensor:
     return torch.cat([k, root_only[:, None].to(k.dtype)], dim=1)
 
 
-def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8,
+                body: Body = NF.CANON) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``per_action`` pairs of real frame vectors ``(S, 2, FRAME)`` per action, from different clips
     where there are enough, and their action indices ``(S,)``: where generation may begin."""
     pairs, acts = [], []
@@ -200,7 +208,7 @@ def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8) -
         clips = np.flatnonzero((corpus.action == a) & (corpus.lengths >= 3))
         for i in rng.choice(clips, size=min(per_action, len(clips)), replace=False):
             f = corpus.starts[i] + int(rng.integers(0, corpus.lengths[i] - 2))
-            pairs.append(NF.encode(corpus.rot[f:f + 3].astype(np.float64), corpus.root[f:f + 3].astype(np.float64)))
+            pairs.append(NF.encode(corpus.rot[f:f + 3].astype(np.float64), corpus.root[f:f + 3].astype(np.float64), body))
             acts.append(int(a))
     return np.array(pairs), np.array(acts)
 
@@ -239,19 +247,24 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     if tc.keys and tc.rollout > tc.max_gap:
         raise LMMError(f"--rollout {tc.rollout} is longer than --max-gap {tc.max_gap}: the key must lie at or beyond the "
                        "rollout's last frame; lower --rollout or raise --max-gap")
+    if tc.bvh and tc.push_share:
+        raise LMMError("--push-share pushes the canonical body's pelvis and spine; leave it out with --bvh")
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
-    actions, styles = vocabularies(tc.corpus, tc.sources)
-    corpus = Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles)
+    state = check_warm_start(tc) if tc.init_from is not None else None
+    body, corpus, actions, styles = training_data(tc)
+    if state is not None and state["config"].get("body") is not None:
+        # Going on from a benchmark model: keep its body (the forward axis measured on its first run's files),
+        # as its statistics are kept below.
+        body = Body.from_dict(state["config"]["body"])
     cfg = NF.NextFrameConfig(positions=tc.positions, label_layers=tc.label_layers, absolute_root=tc.absolute_root,
                              keys=tc.keys, root_keys=tc.root_keys > 0, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
-                             actions=actions, styles=styles)
+                             actions=actions, styles=styles, body=body.to_dict() if tc.bvh else None)
     net = Net(cfg)
-    state = check_warm_start(tc) if tc.init_from is not None else None
-    mean, std, pose_mean, pose_std = frame_statistics(corpus, rng)
-    key_mean, key_std = key_statistics(corpus, rng, tc.max_gap) if tc.keys else (None, None)
-    starts = start_pairs(corpus, np.random.default_rng(tc.seed))
+    mean, std, pose_mean, pose_std = frame_statistics(corpus, rng, body=body)
+    key_mean, key_std = key_statistics(corpus, rng, tc.max_gap, body=body) if tc.keys else (None, None)
+    starts = start_pairs(corpus, np.random.default_rng(tc.seed), body=body)
     if state is not None:
         if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
             raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on this corpus")
@@ -270,7 +283,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     pmean_t, pstd_t = torch.as_tensor(pose_mean, dtype=torch.float32), torch.as_tensor(pose_std, dtype=torch.float32)
     if tc.keys:
         kmean_t, kstd_t = torch.as_tensor(key_mean, dtype=torch.float32), torch.as_tensor(key_std, dtype=torch.float32)
-    feet = torch.as_tensor([NUM_JOINTS * 3 + 3 * j + k for j in NF.FEET for k in range(3)])  # their velocities
+    feet = torch.as_tensor([NUM_JOINTS * 3 + 3 * j + k for j in body.contacts for k in range(3)])  # their velocities
     weight = torch.ones(NF.FRAME)
     weight[:4] = ROOT_WEIGHT
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
@@ -293,7 +306,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         b = corpus.sample(rng, batch, span + 3, speed=tc.speed_augment)
         if tc.push_share:
             push_windows(b.rotations, rng, tc.push_share)
-        x = torch.as_tensor(((NF.encode(b.rotations[:, :rollout + 3], b.root[:, :rollout + 3]) - mean) / std),
+        x = torch.as_tensor(((NF.encode(b.rotations[:, :rollout + 3], b.root[:, :rollout + 3], body) - mean) / std),
                             dtype=torch.float32)  # (B, R+2, F)
         con = torch.as_tensor(b.contacts[:, 3:rollout + 3], dtype=torch.float32)
         act, sty = b.action.copy(), b.style.copy()
@@ -312,16 +325,16 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         prev, cur = x[:, 0], x[:, 1]
         need_positions = cfg.positions or tc.skate_weight > 0
         if need_positions:  # the true frames' joints, once for the window
-            true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME)).reshape(len(x), -1, NUM_JOINTS, 3)
+            true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME), body).reshape(len(x), -1, NUM_JOINTS, 3)
             p_prev, p_cur = true_p[:, 0], true_p[:, 1]
         if tc.keys:
             i = np.arange(batch)
             ahead = rng.integers(rollout, span + 1, batch)  # frames from the window's frame 2 to the key
             root_only = torch.as_tensor(rng.random(batch) < tc.root_keys) if tc.root_keys else torch.zeros(batch, dtype=torch.bool)
             kf = 2 + ahead
-            key = torch.as_tensor(NF.standing(b.rotations[i, kf], b.root[i, kf]), dtype=torch.float32)
-            key_pos = positions(key)
-            yaw = NF._heading(b.rotations[:, :, 0])
+            key = torch.as_tensor(NF.standing(b.rotations[i, kf], b.root[i, kf], body), dtype=torch.float32)
+            key_pos = positions(key, body)
+            yaw = NF._heading(b.rotations[:, :, 0], body)
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
             ahead_t = torch.as_tensor(ahead)
         rec = kl = bce = skate = torch.zeros(())
@@ -343,7 +356,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             bce = bce + nn.functional.binary_cross_entropy_with_logits(out[:, NF.FRAME:], con[:, k])
             own = torch.as_tensor(rng.random(batch) < p_own)[:, None]
             if need_positions:
-                p_pred = positions(pred * std_t + mean_t)
+                p_pred = positions(pred * std_t + mean_t, body)
                 if tc.skate_weight:
                     # A foot the capture has down must not move (metres per frame, squared, per contact joint).
                     v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
@@ -372,6 +385,19 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     return tc.out / "checkpoint.pt"
 
 
+def training_data(tc: NextFrameTrainConfig) -> tuple[Body, Corpus, tuple[str, ...], tuple[str, ...]]:
+    """The run's body, training clips and label vocabularies: the canonical corpus's train split, or
+    ``tc.bvh``'s files on their own skeleton (its body measured from them, ``model.body.body_from_motions``)."""
+    if not tc.bvh:
+        actions, styles = vocabularies(tc.corpus, tc.sources)
+        return NF.CANON, Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles), actions, styles
+    names, motions, labels, joint_map = bvh_clips(tc.bvh, 30.0)
+    body = body_from_motions(motions, joint_map)
+    acts, stys = _bvh_vocabularies(tc.bvh)
+    actions, styles = ("<unknown>",) + acts, ("<unknown>",) + stys
+    return body, Corpus.from_motions(names, motions, labels, body, actions, styles), actions, styles
+
+
 def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int) -> None:
     # Tensors and plain values only, so that reading it back (``weights_only=True``) can run no code.
     t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
@@ -395,6 +421,9 @@ def check_warm_start(tc: NextFrameTrainConfig) -> dict:
     state = warm_state(Path(tc.init_from))
     differ = [f"{k} {state['config'].get(k)!r} (this run: {getattr(tc, k)!r}; {flag})"
               for k, flag in _STRUCTURE.items() if state["config"].get(k) != getattr(tc, k)]
+    if (state["config"].get("body") is None) != (tc.bvh is None):
+        differ.append("its skeleton (" + ("the canonical body; this run trains on --bvh files" if tc.bvh is not None
+                                          else "a rig's own, from --bvh files; this run trains on the canonical corpus") + ")")
     if state["config"].get("keys") and not tc.keys:  # a generator may learn keys; an in-betweener cannot unlearn them
         differ.append("keys True (this run: False; --keys)")
     if state["config"].get("root_keys") and not tc.root_keys:
