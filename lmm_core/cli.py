@@ -426,6 +426,9 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arrive", type=float, default=0.0, metavar="SHARE",
                    help="with --keys: share of steps rolled out the whole way to a key 30 to --max-gap frames off "
                         "(fewer windows, as many frames)")
+    p.add_argument("--protocol-gaps", action="store_true",
+                   help="with --keys: every step rolls from true frames the whole way to a key 1 to --max-gap frames "
+                        "off, as the in-betweening benchmark (LAFAN1's protocol) poses its windows")
     p.add_argument("--push-share", type=float, default=0.0, metavar="SHARE",
                    help="share of windows pushed 15-40 degrees over where the rollout starts, the capture to follow "
                         "returning to its course within half a second: the network learns to recover from a shove")
@@ -465,7 +468,7 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
                               max_gap=args.max_gap, still_start=args.still_start,
-                              root_keys=args.root_keys, arrive=args.arrive, push_share=args.push_share, threads=args.threads, seed=args.seed, init_from=args.init_from)
+                              root_keys=args.root_keys, arrive=args.arrive, protocol_gaps=args.protocol_gaps, push_share=args.push_share, threads=args.threads, seed=args.seed, init_from=args.init_from)
     if tc.init_from is not None:
         from .train.next_frame import check_warm_start
 

@@ -112,3 +112,19 @@ def test_bvh_runs_refuse_what_does_not_fit(trained, shared_data, tmp_path, hop_c
     assert main(["train-next-frame", "--bvh", str(tmp_path / "none*.bvh"), "--out", str(tmp_path / "r"), "--steps", "1"]) != 0
     assert "no BVH files match the training pattern" in capsys.readouterr().err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def test_protocol_gaps_roll_every_step_to_its_key(shared_data, tmp_path):
+    """``--protocol-gaps``: each step rolls from true frames the whole way to a key 1..max_gap frames off."""
+    import json
+
+    tc = T.NextFrameTrainConfig(bvh=str(shared_data / "lafan1" / WALK), out=tmp_path / "run", steps=60, batch=8, rollout=4,
+                                hidden=16, layers=2, latent=4, keys=True, max_gap=12, still_start=0.0, protocol_gaps=True)
+    T.train_next_frame(tc)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(1 <= r["rollout"] <= 12 for r in rows) and len({r["rollout"] for r in rows}) > 1
+    with pytest.raises(LMMError, match="add --keys"):
+        T.train_next_frame(T.NextFrameTrainConfig(bvh=tc.bvh, out=tmp_path / "x", steps=1, protocol_gaps=True))
+    with pytest.raises(LMMError, match="leave --arrive out"):
+        T.train_next_frame(T.NextFrameTrainConfig(bvh=tc.bvh, out=tmp_path / "y", steps=1, keys=True, protocol_gaps=True,
+                                                  arrive=0.5))

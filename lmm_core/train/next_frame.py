@@ -69,6 +69,10 @@ class NextFrameTrainConfig:
     # as many frames), so the network learns to arrive from far on its own frames, not only from the last
     # ``rollout`` frames of a gap.
     arrive: float = 0.0
+    # With keys: every step is posed as the in-betweening benchmark poses it: rolled from true frames the whole
+    # way to a key 1 to ``max_gap`` frames off (uniform; fewer windows for longer gaps, as many frames, at most
+    # four times ``batch`` windows), so every frame trained is one the benchmark scores.
+    protocol_gaps: bool = False
     # Share of windows pushed off their course (``train.data.push``): the frames up to the one the rollout
     # starts from lean 15-40 degrees over, and the capture the network must follow returns to its own course
     # within 8-15 frames. It learns that a pose it has never seen (a shove, an odd key) is recovered from.
@@ -242,8 +246,10 @@ def _onehot(index: np.ndarray, size: int) -> torch.Tensor:
 def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     """Train (or go on training from ``tc.init_from``, a weights file or a run folder's checkpoint) and
     write ``tc.out / "checkpoint.pt"``; returns its path."""
-    if (tc.root_keys or tc.arrive) and not tc.keys:
-        raise LMMError("--root-keys and --arrive train an in-betweener: add --keys")
+    if (tc.root_keys or tc.arrive or tc.protocol_gaps) and not tc.keys:
+        raise LMMError("--root-keys, --arrive and --protocol-gaps train an in-betweener: add --keys")
+    if tc.protocol_gaps and tc.arrive:
+        raise LMMError("--protocol-gaps rolls every step the whole way to its key already; leave --arrive out")
     if tc.keys and tc.rollout > tc.max_gap:
         raise LMMError(f"--rollout {tc.rollout} is longer than --max-gap {tc.max_gap}: the key must lie at or beyond the "
                        "rollout's last frame; lower --rollout or raise --max-gap")
@@ -303,6 +309,9 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         if arrive:  # the whole way to the key, on fewer windows of as many frames in all
             rollout = span = int(rng.choice([min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, 90, tc.max_gap)]))
             batch = max(8, tc.batch * tc.rollout // rollout)
+        if tc.protocol_gaps:
+            rollout = span = int(rng.integers(1, tc.max_gap + 1))
+            batch = min(4 * tc.batch, max(8, tc.batch * tc.rollout // rollout))
         b = corpus.sample(rng, batch, span + 3, speed=tc.speed_augment)
         if tc.push_share:
             push_windows(b.rotations, rng, tc.push_share)
