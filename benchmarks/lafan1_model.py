@@ -71,6 +71,11 @@ def main() -> None:
                                               "unless --no-write)")
     ap.add_argument("--section", default=SECTION, help=f"the BENCHMARKS.md section to write (default {SECTION!r})")
     args = ap.parse_args()
+    default_model = args.model.resolve() == (HERE / "models" / "lafan1_dev.npz").resolve()
+    if not args.no_write and not default_model and args.section == SECTION:
+        # The section and its picture are the development model's; another file's figures go elsewhere.
+        raise SystemExit(f"lafan1_model.py: --model {args.model} is not the development model, whose section this is: "
+                         "give --section TITLE for its own section (or --no-write)")
     set_blas_threads(1)
     lafan = args.data / "lafan1"
     test_files = select_subjects(motion_files(lafan, "test"), (4,), "test")
@@ -141,8 +146,8 @@ def main() -> None:
         plot_ratios(res, own, plot)
         print(f"plot: {plot}")
     if not args.no_write:
-        command = "python benchmarks/lafan1_model.py" + ("" if args.section == SECTION else
-                                                         f" --model {args.model} --section '{args.section}'")
+        command = "python benchmarks/lafan1_model.py" + ("" if default_model else f" --model {args.model}") + (
+            "" if args.section == SECTION else f" --section '{args.section}'")
         update_section(args.section, body, command)
 
 

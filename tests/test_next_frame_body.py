@@ -3,6 +3,8 @@ that body, a real training run on a LAFAN1 take with ``--bvh``, the protocol's h
 product's commands refusing it."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,12 @@ def test_a_bvh_run_keeps_its_body_and_in_betweens_a_protocol_window(trained, laf
     # Made frames lie between the context and the key, not somewhere off: within a metre of the straight line.
     line = np.linspace(m.root_positions[209], m.root_positions[200 + 25], 17)[1:-1]
     assert np.abs(out_root[10:25] - line).max() < 100.0  # centimetres
+    # The rollout reads the window on the network's own body: the same network told the canonical body's
+    # bones and forward axis makes other frames.
+    wrong = copy.copy(nf)
+    wrong.body = NF.CANON
+    again = NextFrameInbetweener(wrong, metres=0.01)(m.rotations[window], m.root_positions[window], known)
+    assert np.abs(again[1][10:25] - out_root[10:25]).max() > 0.5  # centimetres
 
 
 def test_the_products_commands_refuse_a_benchmark_skeleton_network(trained, test_data):
@@ -102,10 +110,20 @@ def test_the_products_commands_refuse_a_benchmark_skeleton_network(trained, test
 
 def test_bvh_runs_refuse_what_does_not_fit(trained, shared_data, tmp_path, hop_corpus, capsys):
     walk = str(shared_data / "lafan1" / WALK)
-    # A canonical run cannot go on from a LAFAN1 network, nor a LAFAN1 run from a canonical one.
-    with pytest.raises(LMMError, match="skeleton"):
+    # A canonical run cannot go on from a LAFAN1 network, nor a LAFAN1 run from a canonical one, nor a run on
+    # another rig's files from a LAFAN1 network.
+    small = dict(hidden=32, layers=2, latent=4, keys=True)
+    with pytest.raises(LMMError, match="another skeleton"):
         T.check_warm_start(T.NextFrameTrainConfig(corpus=hop_corpus, sources=("cmu",), out=tmp_path / "c", init_from=trained,
-                                                  hidden=32, layers=2, latent=4, keys=True))
+                                                  **small))
+    canonical = T.export(T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, sources=("cmu",), out=tmp_path / "k",
+                                                                   steps=1, batch=4, rollout=2, max_gap=4, **small)),
+                         tmp_path / "k.npz")
+    with pytest.raises(LMMError, match="canonical corpus; a run on --bvh files"):
+        T.check_warm_start(T.NextFrameTrainConfig(bvh=walk, out=tmp_path / "c2", init_from=canonical, **small))
+    with pytest.raises(LMMError, match="another skeleton .* than the --bvh files"):
+        T.check_warm_start(T.NextFrameTrainConfig(bvh=str(shared_data / "cmu" / "131_03.bvh.xz"), out=tmp_path / "c3",
+                                                  init_from=trained, **small))
     with pytest.raises(LMMError, match="--push-share"):
         T.train_next_frame(T.NextFrameTrainConfig(bvh=walk, out=tmp_path / "p", steps=1, push_share=0.2))
     # The command line: --bvh needs no corpus; a missing file is named.
@@ -122,7 +140,8 @@ def test_protocol_gaps_roll_every_step_to_its_key(shared_data, tmp_path):
                                 hidden=16, layers=2, latent=4, keys=True, max_gap=12, still_start=0.0, protocol_gaps=True)
     T.train_next_frame(tc)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert all(1 <= r["rollout"] <= 12 for r in rows) and len({r["rollout"] for r in rows}) > 1
+    # ``gap`` made frames and the key: rolled 2..13 frames (max_gap 12 made frames, the window trainer's meaning).
+    assert all(2 <= r["rollout"] <= 13 for r in rows) and len({r["rollout"] for r in rows}) > 1
     with pytest.raises(LMMError, match="add --keys"):
         T.train_next_frame(T.NextFrameTrainConfig(bvh=tc.bvh, out=tmp_path / "x", steps=1, protocol_gaps=True))
     with pytest.raises(LMMError, match="leave --arrive out"):

@@ -127,6 +127,7 @@ def _run_blocking(args: argparse.Namespace) -> int:
         raise LMMError(f"--windows must be from 1 to 10000, got {args.windows}")
     if args.method == "next-frame":
         nf = load_next_frame(args.next_frame_model or DEFAULT_KEYS)
+        nf.require_canonical("the blocking benchmark (the canonical body's held-out takes)")
         if not nf.cfg.keys:
             raise LMMError(f"{args.next_frame_model} generates but does not in-between (trained without --keys); leave "
                            f"--next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")

@@ -320,8 +320,8 @@ class NextFrameModel:
         benchmark of that skeleton's data can use: the product's commands work on the canonical body."""
         if self.cfg.body is not None:
             raise LMMError(f"this next-frame network was trained on another skeleton ({self.body.names[0]}, "
-                           f"{self.body.names[1]}, ...: a benchmark model, `lmm train-next-frame --bvh`); {what} needs "
-                           "one trained on the canonical corpus, such as the shipped presets/models/lmm_next_frame*.npz")
+                           f"{self.body.names[1]}, ...: a benchmark model, `lmm train-next-frame --bvh`); for {what}, "
+                           "use one trained on the canonical corpus, such as the shipped presets/models/lmm_next_frame*.npz")
 
     def action_index(self, action: str | None) -> int:
         return _index(action, self.cfg.actions, "action")
@@ -430,7 +430,7 @@ class NextFrameModel:
         srot, sroot = np.asarray(start[0], dtype=np.float64), np.asarray(start[1], dtype=np.float64)
         if srot.ndim != 3 or srot.shape[1:] != (NUM_JOINTS, 4) or sroot.shape != (len(srot), 3):
             raise LMMError(f"the motion to carry on from must be rotations (S, {NUM_JOINTS}, 4) and root (S, 3) on "
-                           f"the canonical body, got {srot.shape} and {sroot.shape}")
+                           f"the network's body, got {srot.shape} and {sroot.shape}")
         if len(sroot) < 3:
             raise LMMError("carrying motion on needs at least 3 frames of it to start from")
         if not (np.isfinite(srot[-3:]).all() and np.isfinite(sroot[-3:]).all()):
@@ -704,7 +704,10 @@ def load(path: str | Path | None = None) -> NextFrameModel:
         raise LMMError(f"{path}: a frame statistic's spread is not positive; the file is damaged")
     p = {k[2:]: v.astype(np.float64) for k, v in arrays.items() if k.startswith("p.")}
     f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
-    model = NextFrameModel(cfg, p, f64("mean"), f64("std"), f64("starts"), arrays["start_action"].astype(np.int64),
-                           f64("pose_mean"), f64("pose_std"), f64("key_mean"), f64("key_std"))
+    try:
+        model = NextFrameModel(cfg, p, f64("mean"), f64("std"), f64("starts"), arrays["start_action"].astype(np.int64),
+                               f64("pose_mean"), f64("pose_std"), f64("key_mean"), f64("key_std"))
+    except LMMError as exc:  # the body record (``Body.from_dict``)
+        raise LMMError(f"{path}: {exc}; the file is damaged or from another version") from None
     model.meta = meta
     return model

@@ -240,7 +240,7 @@ def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: b
         nf = next_frame
     else:
         nf = load_next_frame(next_frame or (DEFAULT_KEYS if in_betweens else None))
-    nf.require_canonical("in-betweening, generating and completing clips" if in_betweens else "generating and completing clips")
+    nf.require_canonical("in-betweening a clip" if in_betweens else "generating or completing a clip")
     if in_betweens and not nf.cfg.keys:
         raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
                        f"leave --next-frame-model out for the shipped in-betweener ({DEFAULT_KEYS.name})")

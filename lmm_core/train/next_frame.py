@@ -24,7 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..bench.files import motion_files
 from ..errors import LMMError
+from ..io import read_bvh
 from ..io.atomic import atomic_path
 from ..model import next_frame as NF
 from ..model.body import NUM_JOINTS, Body, body_from_motions
@@ -69,9 +71,10 @@ class NextFrameTrainConfig:
     # as many frames), so the network learns to arrive from far on its own frames, not only from the last
     # ``rollout`` frames of a gap.
     arrive: float = 0.0
-    # With keys: every step is posed as the in-betweening benchmark poses it: rolled from true frames the whole
-    # way to a key 1 to ``max_gap`` frames off (uniform; fewer windows for longer gaps, as many frames, at most
-    # four times ``batch`` windows), so every frame trained is one the benchmark scores.
+    # With keys: every step is posed as the in-betweening benchmark poses it: rolled from true frames (no
+    # still starts) the whole way to a key after a gap of 1 to ``max_gap`` made frames (uniform; the window
+    # trainer's meaning of --max-gap; fewer windows for longer gaps, as many frames, at most four times
+    # ``batch`` windows).
     protocol_gaps: bool = False
     # Share of windows pushed off their course (``train.data.push``): the frames up to the one the rollout
     # starts from lean 15-40 degrees over, and the capture the network must follow returns to its own course
@@ -262,7 +265,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     body, corpus, actions, styles = training_data(tc)
     if state is not None and state["config"].get("body") is not None:
         # Going on from a benchmark model: keep its body (the forward axis measured on its first run's files),
-        # as its statistics are kept below.
+        # as its statistics are kept below; the files must be on its skeleton (``check_warm_start``).
         body = Body.from_dict(state["config"]["body"])
     cfg = NF.NextFrameConfig(positions=tc.positions, label_layers=tc.label_layers, absolute_root=tc.absolute_root,
                              keys=tc.keys, root_keys=tc.root_keys > 0, hidden=tc.hidden, layers=tc.layers, latent=tc.latent,
@@ -273,7 +276,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     starts = start_pairs(corpus, np.random.default_rng(tc.seed), body=body)
     if state is not None:
         if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
-            raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on this corpus")
+            raise LMMError(f"--init-from {tc.init_from} was trained on other labels; train from scratch on these clips")
         sd = state["net"]
         had = NF.NextFrameConfig(keys=bool(state["config"].get("keys")),
                                  root_keys=bool(state["config"].get("root_keys"))).key_size
@@ -309,8 +312,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         if arrive:  # the whole way to the key, on fewer windows of as many frames in all
             rollout = span = int(rng.choice([min(max(tc.rollout, g), tc.max_gap) for g in (30, 60, 90, tc.max_gap)]))
             batch = max(8, tc.batch * tc.rollout // rollout)
-        if tc.protocol_gaps:
-            rollout = span = int(rng.integers(1, tc.max_gap + 1))
+        if tc.protocol_gaps:  # ``gap`` made frames, then the key: rolled ``gap + 1`` frames, the key the last
+            rollout = span = int(rng.integers(1, tc.max_gap + 1)) + 1
             batch = min(4 * tc.batch, max(8, tc.batch * tc.rollout // rollout))
         b = corpus.sample(rng, batch, span + 3, speed=tc.speed_augment)
         if tc.push_share:
@@ -325,7 +328,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         labels = torch.cat([_onehot(act, A), _onehot(sty, S)], dim=1)
         p_own = schedule(step, tc.steps, tc.schedule)
         if tc.keys:
-            still = torch.as_tensor(rng.random(batch) < tc.still_start)[:, None]
+            still = torch.as_tensor(rng.random(batch) < (0.0 if tc.protocol_gaps else tc.still_start))[:, None]
             standing = x[:, 1].clone()
             standing[:, 1:NF.ROOT] = torch.as_tensor(-mean[1:NF.ROOT] / std[1:NF.ROOT], dtype=torch.float32)
             x = x.clone()
@@ -430,9 +433,16 @@ def check_warm_start(tc: NextFrameTrainConfig) -> dict:
     state = warm_state(Path(tc.init_from))
     differ = [f"{k} {state['config'].get(k)!r} (this run: {getattr(tc, k)!r}; {flag})"
               for k, flag in _STRUCTURE.items() if state["config"].get(k) != getattr(tc, k)]
-    if (state["config"].get("body") is None) != (tc.bvh is None):
-        differ.append("its skeleton (" + ("the canonical body; this run trains on --bvh files" if tc.bvh is not None
-                                          else "a rig's own, from --bvh files; this run trains on the canonical corpus") + ")")
+    stored = state["config"].get("body")
+    if (stored is None) != (not tc.bvh):
+        raise LMMError(f"--init-from {tc.init_from} was trained on " + (
+            "the canonical corpus; a run on --bvh files (another skeleton) starts from scratch" if tc.bvh else
+            "another skeleton (--bvh files); a run on the canonical corpus starts from scratch or from a canonical network"))
+    if stored is not None:  # the files' skeleton must be the stored body's: one file's header says so
+        names = read_bvh(motion_files(tc.bvh, "training")[0]).skeleton.names
+        if tuple(names) != tuple(stored["names"]):
+            raise LMMError(f"--init-from {tc.init_from} was trained on another skeleton ({', '.join(stored['names'][:3])}, "
+                           f"...) than the --bvh files' ({', '.join(names[:3])}, ...); train a new network on these files")
     if state["config"].get("keys") and not tc.keys:  # a generator may learn keys; an in-betweener cannot unlearn them
         differ.append("keys True (this run: False; --keys)")
     if state["config"].get("root_keys") and not tc.root_keys:
