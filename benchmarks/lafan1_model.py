@@ -8,8 +8,11 @@ on subject 5 elsewhere (see the model card). Neither is bundled with the extensi
 train-next-frame --bvh ... --keys``), scored with its latent at its mean; ``--section`` names the section
 of BENCHMARKS.md it writes.
 
+``--blend FILE --blend-weight W`` scores ``--model`` blended with a second in-betweener (``bench.inbetween.Blend``:
+rotations slerped, root lerped ``W`` of the way to the second's).
+
 Usage: python benchmarks/lafan1_model.py [--model PATH] [--data ../shared/data] [--no-write] [--plot PNG]
-       [--section TITLE]
+       [--section TITLE] [--blend FILE --blend-weight W]
 
 Writes BENCHMARKS.md's section and, unless ``--no-write``, the picture of the ratios beside the
 published ones (``docs/images/lafan1_ratios.png``; ``--plot`` writes it elsewhere, even with ``--no-write``).
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.lafan1_baselines import LENGTHS, OTHERS, PUBLISHED  # noqa: E402
 from benchmarks.report import update_section  # noqa: E402
 from lmm_core.bench.baselines import BASELINES  # noqa: E402
-from lmm_core.bench.inbetween import ModelInbetweener, load_inbetweener  # noqa: E402
+from lmm_core.bench.inbetween import Blend, ModelInbetweener, load_inbetweener  # noqa: E402
 from lmm_core.bench.lafan1 import read_clips, run_lafan1, select_subjects  # noqa: E402
 from lmm_core.bench.files import motion_files  # noqa: E402
 from lmm_core.errors import LMMError  # noqa: E402
@@ -70,8 +73,12 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, help=f"write the ratio plot here (default {PLOT.relative_to(HERE.parent)} "
                                               "unless --no-write)")
     ap.add_argument("--section", default=SECTION, help=f"the BENCHMARKS.md section to write (default {SECTION!r})")
+    ap.add_argument("--blend", type=Path, help="a second in-betweener's file to blend --model's answers with")
+    ap.add_argument("--blend-weight", type=float, default=0.25, help="how far towards --blend's answer (0 to 1)")
+    ap.add_argument("--start-ease", type=int, help="a next-frame in-betweener's start_ease (NextFrameModel.inbetween; "
+                                                   "default next_frame.START_EASE)")
     args = ap.parse_args()
-    default_model = args.model.resolve() == (HERE / "models" / "lafan1_dev.npz").resolve()
+    default_model = args.model.resolve() == (HERE / "models" / "lafan1_dev.npz").resolve() and args.blend is None
     if not args.no_write and not default_model and args.section == SECTION:
         # The section and its picture are the development model's; another file's figures go elsewhere.
         raise SystemExit(f"lafan1_model.py: --model {args.model} is not the development model, whose section this is: "
@@ -79,13 +86,16 @@ def main() -> None:
     set_blas_threads(1)
     lafan = args.data / "lafan1"
     test_files = select_subjects(motion_files(lafan, "test"), (4,), "test")
-    model = load_inbetweener(args.model, read_clips(test_files[:1])[0])
+    skeleton = read_clips(test_files[:1])[0]
+    model = load_inbetweener(args.model, skeleton, start_ease=args.start_ease)
+    second = load_inbetweener(args.blend, skeleton, start_ease=args.start_ease) if args.blend is not None else None
     t = time.perf_counter()
     # The window network's own baseline (its network's output zeroed) shows what the network adds; a
     # next-frame network has no baseline to start from, so it stands beside interpolation alone.
     window = isinstance(model, ModelInbetweener)
     own = f"{model.model.cfg.baseline} (the model's baseline, no network)" if window else None
-    res = run_lafan1(lafan, lafan, model=model, train_subjects=(1, 2, 3), test_subjects=(4,),
+    res = run_lafan1(lafan, lafan, model=Blend(model, second, args.blend_weight) if second is not None else model,
+                     train_subjects=(1, 2, 3), test_subjects=(4,),
                      methods={**BASELINES, **({own: model.baseline_only()} if window else {})})
     seconds = time.perf_counter() - t
 
@@ -120,13 +130,23 @@ def main() -> None:
                     f"the two-stage transformer's {qin:.3f} {'met' if l2p30 <= qin else 'not met'}")
     meta = model.model.meta
     subjects, told = training_subjects(meta, args.data)
+    ease = (f", its first made frame set where the context carries on at constant velocity and returning to its "
+            f"own course over {args.start_ease} frames") if args.start_ease else ""
     kind = ("" if window else "a next-frame in-betweener, rolled from the last context frame to the key a frame at a time "
-            "with its latent at its mean; ")
+            f"with its latent at its mean{ease}; ")
+    if second is not None:
+        other, other_told = training_subjects(second.model.meta, args.data)
+        kind = (f"blended with `{args.blend}` ({args.blend_weight:g} of the way to its answer: rotations slerped, root "
+                f"lerped{ease}; that file's last run trained on subjects {', '.join(map(str, other or []))}, {other_told}); ") + kind
+        warning_subjects = set(other or [])
+    else:
+        warning_subjects = set()
     trained = (("subjects " + ", ".join(map(str, subjects)) + f", {told}") if subjects
                else f"subjects unknown: {told}")
+    warning_subjects |= set(subjects or [])
     # A model that trained on the test subject scores its own training data: say so before the figures.
     warning = ("**In-sample: this model trained on subject 4, the test subject here; these figures are not a "
-               "held-out result** (its held-out test is subject 5, the protocol's). ") if subjects and 4 in subjects else ""
+               "held-out result** (its held-out test is subject 5, the protocol's). ") if 4 in warning_subjects else ""
     body = (warning + f"Model: `{args.model.relative_to(HERE.parent) if args.model.is_relative_to(HERE.parent) else args.model}` "
             f"({kind}its last run trained on {trained}, {meta.get('step', meta.get('steps'))} steps; "
             "benchmarks/models/LAFAN1_MODEL_CARD.md has every run). "
@@ -137,7 +157,8 @@ def main() -> None:
             "| metric | method | 5 / 15 / 30 / 45 |\n|---|---|---|\n" + "\n".join(ratio_rows) +
             "\n\nGoals (issue 24): " + "; ".join(verdicts) + ".")
     # Another section's picture is named for its model, so it does not overwrite the default model's.
-    default_plot = PLOT if args.section == SECTION else PLOT.with_name(f"lafan1_ratios_{args.model.stem}.png")
+    stem = args.model.stem + (f"_{args.blend.stem}" if args.blend is not None else "")
+    default_plot = PLOT if args.section == SECTION else PLOT.with_name(f"lafan1_ratios_{stem}.png")
     plot = args.plot or (None if args.no_write else default_plot)
     if plot == default_plot:
         body += f"\n\n![L2Q and L2P ratios to interpolation against the transition length]({plot.relative_to(HERE.parent)})"
@@ -147,6 +168,8 @@ def main() -> None:
         print(f"plot: {plot}")
     if not args.no_write:
         command = "python benchmarks/lafan1_model.py" + ("" if default_model else f" --model {args.model}") + (
+            "" if args.blend is None else f" --blend {args.blend} --blend-weight {args.blend_weight:g}") + (
+            "" if args.start_ease is None else f" --start-ease {args.start_ease}") + (
             "" if args.section == SECTION else f" --section '{args.section}'")
         update_section(args.section, body, command)
 

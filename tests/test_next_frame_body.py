@@ -11,7 +11,8 @@ import pytest
 from lmm_core import LMMError, read_bvh
 from lmm_core import rotations as R
 from lmm_core.bench.harness import fill, known_mask
-from lmm_core.bench.inbetween import NextFrameInbetweener, load_inbetweener
+from lmm_core.bench.baselines import BASELINES
+from lmm_core.bench.inbetween import Blend, NextFrameInbetweener, load_inbetweener
 from lmm_core.bonemap import bone_map_for
 from lmm_core.cli import main
 from lmm_core.kinematics import fk
@@ -147,3 +148,47 @@ def test_protocol_gaps_roll_every_step_to_its_key(shared_data, tmp_path):
     with pytest.raises(LMMError, match="leave --arrive out"):
         T.train_next_frame(T.NextFrameTrainConfig(bvh=tc.bvh, out=tmp_path / "y", steps=1, keys=True, protocol_gaps=True,
                                                   arrive=0.5))
+
+
+def test_a_blend_keeps_the_keys_and_lies_between_its_two_answers(trained, lafan):
+    m = lafan[0]
+    nf = load_inbetweener(trained, m.skeleton)
+    known = known_mask(20)
+    window = slice(300, 300 + len(known))
+    rot, root = m.rotations[window], m.root_positions[window]
+    interp = BASELINES["interp"]
+    r0, p0 = Blend(interp, nf, 0.0)(rot, root, known)
+    r1, p1 = Blend(interp, nf, 1.0)(rot, root, known)
+    rh, ph = Blend(interp, nf, 0.5)(rot, root, known)
+    ri, pi = interp(rot.copy(), root.copy(), known)
+    rn, pn = nf(rot.copy(), root.copy(), known)
+    np.testing.assert_allclose(p0, pi, atol=1e-9)
+    np.testing.assert_allclose(p1, pn, atol=1e-9)
+    np.testing.assert_allclose(ph, (pi + pn) / 2, atol=1e-9)
+    np.testing.assert_allclose(np.abs(np.sum(r1 * rn, axis=-1)), 1.0, atol=1e-9)
+    np.testing.assert_array_equal(rh[known], rot[known])
+    np.testing.assert_array_equal(ph[known], root[known])
+    with pytest.raises(LMMError, match="from 0 to 1"):
+        Blend(interp, nf, 1.5)
+
+
+def test_start_ease_carries_given_motion_on_and_leaves_made_frames_alone(trained, lafan):
+    m, body = lafan[0], lafan[1]
+    nf = NF.load(trained)
+    rot, root = m.rotations[400:431], m.root_positions[400:431] * 0.01
+    known = np.zeros(31, dtype=bool)
+    known[:10] = known[-1] = True  # ten frames of context, then a key 21 frames on
+    plain = nf.inbetween(rot, root, known, variation=0.0, start_ease=0)
+    eased = nf.inbetween(rot, root, known, variation=0.0, start_ease=8)
+    # The first made frame goes on at the context's velocity (the pelvis exactly; the rest of the way the
+    # network's own course comes back), and nothing after the ease nor the key changes.
+    ahead = 2 * root[9] - root[8]
+    # (The key's miss, eased in over the whole gap, adds its first small share: under 2 mm here.)
+    assert np.linalg.norm(eased[1][10] - ahead) < 0.002 < np.linalg.norm(plain[1][10] - ahead)
+    np.testing.assert_allclose(eased[1][18:], plain[1][18:], atol=1e-9)
+    np.testing.assert_allclose(eased[1][known], root[known], atol=1e-12)
+    # A lone key (a made frame or nothing before it) starts as the network makes it.
+    lone = np.zeros(31, dtype=bool)
+    lone[[9, 30]] = True
+    np.testing.assert_allclose(nf.inbetween(rot, root, lone, variation=0.0, start_ease=8)[1],
+                               nf.inbetween(rot, root, lone, variation=0.0, start_ease=0)[1], atol=1e-12)

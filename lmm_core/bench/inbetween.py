@@ -20,6 +20,7 @@ import numpy as np
 from .. import canonical, dataset
 from ..bonemap import bone_map_for
 from ..errors import LMMError, MotionFileError
+from .. import rotations as R
 from ..io import read_bvh
 from ..io.npz import read_weights
 from ..model import next_frame as NF
@@ -91,27 +92,59 @@ class NextFrameInbetweener:
 
     Attributes:
         model: the loaded ``NextFrameModel``; ``variation``: the latent's scale (0: its mean); ``metres``: metres
-        per unit of the benchmark's root positions; ``x_mean``, ``x_std``: ``None`` (statistics come from the
+        per unit of the benchmark's root positions; ``start_ease``: ``NextFrameModel.inbetween``'s (None: its
+        default, ``next_frame.START_EASE``); ``x_mean``, ``x_std``: ``None`` (statistics come from the
         benchmark's training windows).
     """
 
     x_mean = x_std = None
 
-    def __init__(self, model: NF.NextFrameModel, metres: float = 1.0, variation: float = 0.0, seed: int = 0):
+    def __init__(self, model: NF.NextFrameModel, metres: float = 1.0, variation: float = 0.0, seed: int = 0,
+                 start_ease: int | None = None):
         if not model.cfg.keys:
             raise LMMError("that next-frame network generates but does not in-between (trained without --keys)")
         self.model, self.metres, self.variation, self.seed = model, metres, variation, seed
+        self.start_ease = start_ease
 
     def __call__(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rot, pos, _ = self.model.inbetween(rotations, np.asarray(root) * self.metres, known, seed=self.seed,
-                                           variation=self.variation)
+                                           variation=self.variation, start_ease=self.start_ease)
         return rot, pos / self.metres
 
 
-def load_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> ModelInbetweener | NextFrameInbetweener:
+class Blend:
+    """Two in-betweeners' answers blended (see ``harness.Inbetweener``): each made frame's local rotations
+    slerped and root lerped ``weight`` of the way from ``first``'s to ``second``'s; the known frames as given.
+    Two models that err differently (a window network that sees the whole window, a next-frame network that
+    rolls from the context) err less together; ``weight`` is chosen on held-out data, never on the test set.
+
+    Attributes:
+        first, second: in-betweeners on the same skeleton; ``weight``: in [0, 1]; ``x_mean``, ``x_std``:
+        ``first``'s.
+    """
+
+    def __init__(self, first, second, weight: float):
+        if not 0.0 <= weight <= 1.0:
+            raise LMMError(f"a blend's weight must be from 0 to 1, got {weight}")
+        self.first, self.second, self.weight = first, second, float(weight)
+        self.x_mean, self.x_std = getattr(first, "x_mean", None), getattr(first, "x_std", None)
+
+    def __call__(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r1, p1 = (np.asarray(a, dtype=np.float64) for a in self.first(rotations.copy(), root.copy(), known.copy()))
+        r2, p2 = (np.asarray(a, dtype=np.float64) for a in self.second(rotations.copy(), root.copy(), known.copy()))
+        r2 = np.where(np.sum(r1 * r2, axis=-1, keepdims=True) < 0, -r2, r2)  # the same hemisphere, the short way
+        rot = R.slerp(r1, r2, np.full(r1.shape[:-1], self.weight))
+        pos = (1.0 - self.weight) * p1 + self.weight * p2
+        known = np.asarray(known, dtype=bool)
+        rot[known], pos[known] = np.asarray(rotations)[known], np.asarray(root)[known]
+        return rot, pos
+
+
+def load_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS,
+                     start_ease: int | None = None) -> ModelInbetweener | NextFrameInbetweener:
     """Our model at ``path`` as an in-betweener on ``skeleton``: the window network (``load_model_inbetweener``)
-    or a next-frame in-betweener (``NextFrameInbetweener``, told apart by the file's format); either must work
-    on ``skeleton``'s joints."""
+    or a next-frame in-betweener (``NextFrameInbetweener``, told apart by the file's format, with
+    ``start_ease``); either must work on ``skeleton``'s joints."""
     path = Path(path)
     if not path.exists():
         raise LMMError(f"model file {path} not found")
@@ -124,7 +157,7 @@ def load_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS) -> 
                        f"the benchmark data on {skeleton.num_joints} ({', '.join(skeleton.names[:3])}, ...)")
     if abs(nf.cfg.fps - fps) > 1e-6:
         raise LMMError(f"{path}: the network makes {nf.cfg.fps:g} frames a second; the benchmark's are {fps:g}")
-    return NextFrameInbetweener(nf, metres=UNITS_TO_METRES[skeleton.units])
+    return NextFrameInbetweener(nf, metres=UNITS_TO_METRES[skeleton.units], start_ease=start_ease)
 
 
 def canonical_clips(spec: str | Path) -> list[Clip]:

@@ -75,6 +75,9 @@ EASE = 15
 # turns to the facing asked there. Measured 2026-12-06 (keys 2.2-2.9 m off ahead, to the side and behind,
 # 70-90 frames on, four seeds): gains 0.1 and 0.2 missed the keys by 0.34-0.35 m before the ease against
 # 1.2-1.6 m with no turning, feet sliding no more than in the network's own walking.
+# Frames over which ``NextFrameModel.inbetween`` lets a gap's first made frame, set where the motion before it
+# carries on at constant velocity, return to the network's own course (0: the network's first frame as made).
+START_EASE = 0
 STEER_GAIN = 0.2
 STEER_MAX = np.radians(4.0)
 STEER_FACE = 30
@@ -442,7 +445,8 @@ class NextFrameModel:
         return rot, root, con
 
     def inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
-                  variation: float = 1.0, action: int = 0, style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  variation: float = 1.0, action: int = 0, style: int = 0,
+                  start_ease: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The frames between known ones made by rolling the network from each key to the next.
 
         ``rotations (T, 22, 4)``, ``root (T, 3)``: motion on the network's body (``self.body``; the canonical
@@ -456,6 +460,7 @@ class NextFrameModel:
         held frames)."""
         if not self.cfg.keys:
             raise LMMError("this next-frame network was not trained to in-between (`lmm train-next-frame --keys`)")
+        start_ease = START_EASE if start_ease is None else int(start_ease)
         rot = np.array(rotations, dtype=np.float64)
         pos = np.array(root, dtype=np.float64)
         known = np.asarray(known, dtype=bool)
@@ -502,6 +507,8 @@ class NextFrameModel:
                 to_key = advance(to_key, nxt)
                 prev, cur = cur, nxt
             r, p = decode(vec, float(yaw[a]), pos[a, [0, 2]])  # frames a+1 .. b (b: where it arrived)
+            if start_ease > 0 and a > 0 and known[a - 1]:  # given motion before the gap: carry its velocity on
+                r, p = _continued(r, p, rot[a - 1:a + 1], pos[a - 1:a + 1], start_ease)
             w = _smoothstep(np.arange(1, n + 1) / n)
             miss = R.inv_mul(r[-1], rot[b])  # (22, 4): what is left to turn at the key
             # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's over the whole gap: spread
@@ -645,6 +652,23 @@ class NextFrameModel:
             return rot, pos, con, 1.0
         gr, gp = _interpolated(rotations, root, known)
         return (R.slerp(gr, rot, np.full(rot.shape[:-1], share)), gp + share * (pos - gp), con * share, share)
+
+
+def _continued(r: np.ndarray, p: np.ndarray, before_rot: np.ndarray, before_pos: np.ndarray,
+               frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A gap's made frames (local rotations ``r (n, 22, 4)``, root ``p (n, 3)``) with the first one moved onto
+    the motion's own course: where the two frames before the gap (``before_rot (2, 22, 4)``, ``before_pos
+    (2, 3)``) carry on at constant velocity, the move undone again over ``frames`` frames (smoothstep)."""
+    n = len(p)
+    ahead_p = 2 * before_pos[1] - before_pos[0]
+    ahead_r = R.mul(before_rot[1], R.inv_mul(before_rot[0], before_rot[1]))
+    off_p = ahead_p - p[0]
+    off_r = R.inv_mul(r[0], ahead_r)  # r[0] * off_r = ahead_r: a turn in each joint's own frame
+    fade = 1.0 - _smoothstep(np.clip(np.arange(n) / frames, 0.0, 1.0))  # 1 at the first frame, 0 from ``frames`` on
+    p = p + fade[:, None] * off_p
+    r = R.mul(r, R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(off_r, (n, NUM_JOINTS, 4)),
+                         np.broadcast_to(fade[:, None], (n, NUM_JOINTS))))
+    return r, p
 
 
 def _interpolated(rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
