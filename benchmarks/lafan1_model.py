@@ -167,7 +167,8 @@ def main() -> None:
         plot_ratios(res, own, plot)
         print(f"plot: {plot}")
     if not args.no_write:
-        command = "python benchmarks/lafan1_model.py" + ("" if default_model else f" --model {args.model}") + (
+        shown = args.model.resolve().relative_to(HERE.parent) if args.model.resolve().is_relative_to(HERE.parent) else args.model
+        command = "python benchmarks/lafan1_model.py" + ("" if default_model else f" --model {shown}") + (
             "" if args.blend is None else f" --blend {args.blend} --blend-weight {args.blend_weight:g}") + (
             "" if args.start_ease is None else f" --start-ease {args.start_ease}") + (
             "" if args.section == SECTION else f" --section '{args.section}'")
