@@ -427,8 +427,8 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
                    help="with --keys: share of steps rolled out the whole way to a key 30 to --max-gap frames off "
                         "(fewer windows, as many frames)")
     p.add_argument("--protocol-gaps", action="store_true",
-                   help="with --keys: every step rolls from true frames the whole way to a key 1 to --max-gap frames "
-                        "off, as the in-betweening benchmark (LAFAN1's protocol) poses its windows")
+                   help="with --keys: every step rolls from true frames the whole way to a key after 1 to --max-gap made "
+                        "frames, as the in-betweening benchmark (LAFAN1's protocol) poses its windows")
     p.add_argument("--push-share", type=float, default=0.0, metavar="SHARE",
                    help="share of windows pushed 15-40 degrees over where the rollout starts, the capture to follow "
                         "returning to its course within half a second: the network learns to recover from a shove")

@@ -70,11 +70,6 @@ UNUSUAL_KEYS = 0.01
 # 0.067 / 0.0597, 0.056 / 0.0601; a key every 30 0.053 / 0.0234, 0.053 / 0.0234, 0.049 / 0.0230,
 # 0.054 / 0.0232, 0.059 / 0.0237.
 EASE = 15
-# ``NextFrameModel.steer``: the share of the heading error towards the next pelvis key turned each frame, the
-# most it turns a frame (radians: 4 degrees, 120 degrees a second), and the frames before a key over which it
-# turns to the facing asked there. Measured 2026-12-06 (keys 2.2-2.9 m off ahead, to the side and behind,
-# 70-90 frames on, four seeds): gains 0.1 and 0.2 missed the keys by 0.34-0.35 m before the ease against
-# 1.2-1.6 m with no turning, feet sliding no more than in the network's own walking.
 # Frames over which ``NextFrameModel.inbetween`` lets a gap's first made frame, set where the given motion before
 # it carries on at constant velocity, return to the network's own course (0: the network's first frame as made).
 # Measured 2026-12-06, the LAFAN1 protocol (10 context frames, L2P / interpolation at 5 / 15 / 30 / 45 frames):
@@ -82,6 +77,11 @@ EASE = 15
 # at 20 (L2Q a little worse): nothing to gain, so 0. A network trained on less (LAFAN1's, benchmarks/models) gains
 # 0.2 at 5 frames, and its benchmark passes 20.
 START_EASE = 0
+# ``NextFrameModel.steer``: the share of the heading error towards the next pelvis key turned each frame, the
+# most it turns a frame (radians: 4 degrees, 120 degrees a second), and the frames before a key over which it
+# turns to the facing asked there. Measured 2026-12-06 (keys 2.2-2.9 m off ahead, to the side and behind,
+# 70-90 frames on, four seeds): gains 0.1 and 0.2 missed the keys by 0.34-0.35 m before the ease against
+# 1.2-1.6 m with no turning, feet sliding no more than in the network's own walking.
 STEER_GAIN = 0.2
 STEER_MAX = np.radians(4.0)
 STEER_FACE = 30

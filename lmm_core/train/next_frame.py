@@ -33,7 +33,7 @@ from ..model.body import NUM_JOINTS, Body, body_from_motions
 from ..progress import progress
 from . import rotations_torch as RT
 from .data import Corpus, push, push_weights, vocabularies
-from .sources import _bvh_vocabularies, bvh_clips
+from .sources import bvh_vocabularies, bvh_clips
 
 SOURCES = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
 ROOT_WEIGHT = 4.0  # height, travel and turn: a small error there is a sliding or drifting body
@@ -403,9 +403,9 @@ def training_data(tc: NextFrameTrainConfig) -> tuple[Body, Corpus, tuple[str, ..
     if not tc.bvh:
         actions, styles = vocabularies(tc.corpus, tc.sources)
         return NF.CANON, Corpus.from_corpus(tc.corpus, "train", tc.sources, actions, styles), actions, styles
-    names, motions, labels, joint_map = bvh_clips(tc.bvh, 30.0)
+    names, motions, labels, joint_map = bvh_clips(tc.bvh, NF.NextFrameConfig.fps)
     body = body_from_motions(motions, joint_map)
-    acts, stys = _bvh_vocabularies(tc.bvh)
+    acts, stys = bvh_vocabularies(tc.bvh)
     actions, styles = ("<unknown>",) + acts, ("<unknown>",) + stys
     return body, Corpus.from_motions(names, motions, labels, body, actions, styles), actions, styles
 

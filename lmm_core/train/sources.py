@@ -43,11 +43,11 @@ def default_model_config(cfg: TrainConfig, **shape) -> ModelConfig:
         return ModelConfig(actions=actions, styles=styles, **options)
     _, motions, _, joint_map = bvh_clips(cfg.bvh, ModelConfig.fps)
     body = body_from_motions(motions, joint_map)
-    acts, stys = _bvh_vocabularies(cfg.bvh)
+    acts, stys = bvh_vocabularies(cfg.bvh)
     return ModelConfig(actions=("<unknown>",) + acts, styles=("<unknown>",) + stys, body=body.to_dict(), **options)
 
 
-def _bvh_vocabularies(spec: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def bvh_vocabularies(spec: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The actions (with their mirror images) and styles the file names of ``spec``'s BVH files carry
     (``dataset.name_labels``), sorted, without ``<unknown>``; reads no motion."""
     labels = [name_labels(p) for p in motion_files(spec, "training")]
@@ -59,7 +59,7 @@ def vocabulary_for_warm_start(cfg: TrainConfig, model_cfg: ModelConfig) -> Model
     """``model_cfg`` (a warm start's) with the labels of ``cfg``'s training data that it lacks appended to
     its vocabularies (a new source's actions, say; for BVH files, the labels their names carry)."""
     if cfg.bvh:
-        actions, styles = _bvh_vocabularies(cfg.bvh)
+        actions, styles = bvh_vocabularies(cfg.bvh)
     else:
         actions, styles = vocabularies(Path(cfg.corpus), cfg.sources)
     more_actions = tuple(a for a in actions if a not in model_cfg.actions)
