@@ -22,7 +22,6 @@ from ..bonemap import bone_map_for
 from ..errors import LMMError, MotionFileError
 from .. import rotations as R
 from ..io import read_bvh
-from ..io.npz import read_weights
 from ..model import next_frame as NF
 from ..model import runtime
 from ..retarget import retarget
@@ -140,6 +139,16 @@ class Blend:
         return rot, pos
 
 
+def _format(path: Path) -> str | None:
+    """The ``format`` a weights file's metadata names, read without decompressing its arrays (``None`` when
+    it cannot be read so: the loader that follows names the problem)."""
+    try:
+        with np.load(path) as data:
+            return json.loads(np.asarray(data["meta"]).tobytes().decode("utf-8")).get("format")
+    except Exception:  # any unreadable file: left to the full loader's checks and messages
+        return None
+
+
 def load_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS,
                      start_ease: int | None = None) -> ModelInbetweener | NextFrameInbetweener:
     """Our model at ``path`` as an in-betweener on ``skeleton``: the window network (``load_model_inbetweener``)
@@ -148,9 +157,8 @@ def load_inbetweener(path: str | Path, skeleton: Skeleton, fps: float = FPS,
     path = Path(path)
     if not path.exists():
         raise LMMError(f"model file {path} not found")
-    _, meta = read_weights(path, "model file", "`lmm train` or `lmm train-next-frame --export`")
-    if meta.get("format") != NF.FORMAT:
-        return load_model_inbetweener(path, skeleton, fps)
+    if _format(path) != NF.FORMAT:
+        return load_model_inbetweener(path, skeleton, fps)  # it also says what is wrong with a damaged file
     nf = NF.load(path)
     if tuple(nf.body.names) != tuple(skeleton.names):
         raise LMMError(f"{path}: the network works on {NF.NUM_JOINTS} joints ({', '.join(nf.body.names[:3])}, ...), "
