@@ -78,8 +78,10 @@ class KeyOptions:
         every_frame: a key on every new frame instead (still Bezier, on the motion's slopes).
         selected_only: key only the selected bones (of those the bone map drives); the rest keep their curves.
         seed, variation: a draw of a sampling model (``tasks.inbetween``); variation 0 is the deterministic answer.
-        method: In-between's ``tasks.inbetween`` method: ``"network"`` (the model in Preferences) or
-            ``"next-frame"`` (the shipped next-frame in-betweener, rolled from key to key).
+        method: In-between's ``tasks.inbetween`` method: ``"auto"`` (``tasks.auto_method``: the shipped
+            next-frame in-betweener for keys alone, the model in Preferences where the keys hold a run of given
+            motion), ``"network"`` (the model in Preferences) or ``"next-frame"`` (the shipped next-frame
+            in-betweener, rolled from key to key).
     """
 
     tolerance: float = keys.DEFAULT_TOLERANCE_M
@@ -87,7 +89,7 @@ class KeyOptions:
     selected_only: bool = False
     seed: int = 0
     variation: float = 0.0
-    method: str = "network"
+    method: str = "auto"
 
 
 # Where the tolerance is held: the feet, the hands and the head, the ends of the chains an animator watches
@@ -189,7 +191,9 @@ def _require_own_action(obj, what: str) -> None:
 
 
 def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOptions = KeyOptions()):
-    """Job: fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion."""
+    """Job: fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion.
+    ``model``: the window network (the one in Preferences), or ``None`` to load it only if ``opts.method``
+    (``"auto"`` deciding on the keys) needs it."""
     _require_own_action(obj, "In-between")
     scene = context.scene
     skeleton = rig_skeleton(obj, scene)
@@ -210,6 +214,12 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     yield 0.02
     motion = yield from _span(_read_in_steps(obj, scene, first, last), 0.02, 0.25)
     known = keyed - first
+    if opts.method == "auto":
+        opts = replace(opts, method=tasks.auto_method(known, motion.fps, variation=opts.variation))
+    if opts.method == "network" and model is None:
+        from . import model as models
+
+        model = models.load(context)
     result = yield from _span(_fill(motion, known, model, bone_map, opts), 0.25, 0.75)
     gaps = np.setdiff1d(np.arange(motion.num_frames), known)
     said = tasks.network_note(result)

@@ -354,11 +354,13 @@ class _Steps(_Modal):
 
 
 INBETWEEN_METHODS = [
+    ("AUTO", "Auto", "Next Frame for keys alone (blocking); Window Network where the keys hold a run of three or more "
+     "keyed frames in a row (motion to carry on)"),
     ("NETWORK", "Window Network", "The model in Preferences fills each stretch between keys at once"),
     ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener steps from key to key, one frame at a time: "
      "feet that plant and step over long gaps where the window network glides"),
 ]
-_METHOD_NAMES = {"NETWORK": "network", "NEXT_FRAME": "next-frame"}
+_METHOD_NAMES = {"AUTO": "auto", "NETWORK": "network", "NEXT_FRAME": "next-frame"}
 GENERATE_METHODS = [
     ("SEGMENTS", "Segments", "The model in Preferences: its recorded segments of the action, joined by its network"),
     ("NEXT_FRAME", "Next Frame", "The shipped next-frame network alone, one frame at a time (no recorded motion); "
@@ -381,7 +383,7 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
     status = "LMM: in-betweening..."
 
     method: EnumProperty(name="Method", description="What makes the frames between the keys", items=INBETWEEN_METHODS,
-                         default="NETWORK")
+                         default="AUTO")
 
     def work(self, context, obj):
         from dataclasses import replace
@@ -390,8 +392,9 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
 
         frames = self.chosen_range(context, default_to_scene=True)
         opts = replace(self.key_options(), method=_METHOD_NAMES[self.method])
-        # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it.
-        loaded = None if opts.method == "next-frame" else model.load(context)
+        # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it
+        # (Auto loads it only where it picks the window network).
+        loaded = model.load(context) if opts.method == "network" else None
         return animate.inbetween(context, obj, loaded, frames, opts)
 
 
@@ -661,7 +664,8 @@ class LMM_OT_preview_reroll(bpy.types.Operator):
                 raise LMMError(f"{trial.operator.replace('_', ' ').title()} makes one answer, not draws; Apply or "
                                "Discard its preview")
             arguments = dict(trial.arguments, seed=trial.arguments["seed"] + 1, preview=True)
-            next_frame = trial.arguments.get("method") == "NEXT_FRAME"  # draws whatever the Preferences model
+            # Next Frame draws whatever the Preferences model; so does Auto, which takes it for any draw.
+            next_frame = trial.arguments.get("method") in ("NEXT_FRAME", "AUTO")
             if trial.operator in ("inbetween", "extend"):
                 if not next_frame and not model.load(context).samples:
                     raise LMMError("the model in Preferences does not sample, so every seed gives the same motion; "

@@ -145,10 +145,12 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                           "Re-roll it", default=False)
     inbetween_method: EnumProperty(name="Method", description="What makes the frames between the keys: the model "
                                    "in Preferences all at once, or the next-frame in-betweener stepping from key to "
-                                   "key (its feet plant over long gaps)",
-                                   items=[("NETWORK", "Window Network", "The model in Preferences"),
+                                   "key (its feet plant over long gaps); Auto picks by the keys",
+                                   items=[("AUTO", "Auto", "Next Frame for keys alone, Window Network where three or "
+                                           "more frames in a row are keyed"),
+                                          ("NETWORK", "Window Network", "The model in Preferences"),
                                           ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener")],
-                                   default="NETWORK")
+                                   default="AUTO")
     generate_method: EnumProperty(name="Method", description="What makes the new motion: the model in Preferences "
                                   "(recorded segments joined by its network) or the next-frame network alone",
                                   items=[("SEGMENTS", "Segments", "The model in Preferences"),

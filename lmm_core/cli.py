@@ -24,7 +24,8 @@ from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
 from .model.next_frame import load as load_next_frame
 from .model.runtime import load as load_model
-from .model.tasks import GENERATION_METHODS, INBETWEEN_METHODS, complete, generate, inbetween, intent, network_note
+from .model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS, complete, generate, inbetween, intent,
+                          network_note)
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .rotations import EULER_ORDERS
@@ -184,9 +185,12 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", required=True, help="frames to keep, e.g. 0,20,45; all others are made")
     p.add_argument("--action", help="optional action label to steer the in-between")
     p.add_argument("--style", help="optional style label")
-    p.add_argument("--method", choices=INBETWEEN_METHODS, default="network",
-                   help="network (default): the in-betweening window network (--model); next-frame: the next-frame "
-                        "in-betweener rolled from key to key, which steps where the window network glides on long gaps")
+    p.add_argument("--method", choices=INBETWEEN_METHODS, default="auto",
+                   help="auto (default): the next-frame in-betweener for keys alone (an animator's blocking), the "
+                        "window network when --model is given or the keys hold a run of 3 or more consecutive frames "
+                        "(motion to carry on); network: the in-betweening window network (--model); next-frame: the "
+                        "next-frame in-betweener rolled from key to key, which steps where the window network glides "
+                        "on long gaps")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",
                    help="the next-frame in-betweener's weights for --method next-frame (default: the shipped one)")
     _draw_args(p)
@@ -195,8 +199,8 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
 
 def _draw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variation", type=float, default=0.0,
-                   help="0 to 1: with a sampling model, draw one of the motions that fit (the temperature of the "
-                        "draw); 0 (default): the deterministic answer")
+                   help="0 to 1: with a next-frame network or a sampling window model, draw one of the motions that "
+                        "fit (the temperature of the draw); 0 (default): the deterministic answer")
     p.add_argument("--seed", type=int, default=0, help="which draw (with --variation above 0); the same seed, the same motion")
 
 
@@ -206,8 +210,11 @@ def _check_method_files(args: argparse.Namespace) -> None:
     if args.method == "next-frame" and args.model is not None:
         raise LMMError("--model is the window network's file; with --method next-frame give --next-frame-model (or "
                        "leave both out for the shipped files)")
-    if args.method != "next-frame" and args.next_frame_model is not None:
+    if args.method == "network" and args.next_frame_model is not None:
         raise LMMError("--next-frame-model is used by --method next-frame; add it, or leave --next-frame-model out")
+    if args.method == "auto" and args.model is not None and args.next_frame_model is not None:
+        raise LMMError("--model is the window network's file and --next-frame-model the next-frame in-betweener's; "
+                       "give one of them (or --method to say which network makes the frames)")
 
 
 def _inbetween(args: argparse.Namespace) -> int:
@@ -231,7 +238,7 @@ def _complete_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=1,
                    help="draw this many futures (seeds --seed, --seed+1, ...; needs --variation above 0), written as "
                         "OUTPUT_001.bvh, OUTPUT_002.bvh, ...")
-    p.add_argument("--method", choices=INBETWEEN_METHODS, default="network",
+    p.add_argument("--method", choices=COMPLETE_METHODS, default="network",
                    help="network (default): the window network (--model); next-frame: the next-frame generator "
                         "carrying the motion on one frame at a time")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",

@@ -156,6 +156,8 @@ def test_preview_discard_and_apply(addon):
 
 
 def test_reroll_draws_another_motion_through_the_same_keys(addon):
+    """Re-roll of a preview drawn by the sampling window model in Preferences (Method Window Network: Auto takes
+    the next-frame in-betweener for any draw) draws another motion through the same keys."""
     path = rigs.ROOT / "presets" / "models" / "lmm_sampling.npz"
     if not path.is_file():
         pytest.skip(f"{path} is missing")
@@ -164,7 +166,7 @@ def test_reroll_draws_another_motion_through_the_same_keys(addon):
     points = {f: _feet_and_hands(obj, [f]) for f in (1, 56)}
     assert bpy.ops.lmm.preview_reroll.poll() is not None
     bpy.context.preferences.addons[module].preferences.model_path = str(path)
-    assert bpy.ops.lmm.inbetween(preview=True, variation=1.0, seed=3) == {"FINISHED"}
+    assert bpy.ops.lmm.inbetween(preview=True, variation=1.0, seed=3, method="NETWORK") == {"FINISHED"}
     first = _feet_and_hands(obj, range(1, 57))
     assert bpy.ops.lmm.preview_reroll() == {"FINISHED"}
     second = _feet_and_hands(obj, range(1, 57))

@@ -106,7 +106,7 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "next_frame"', ["method of a generate task",
                                                                           "segments, network, next-frame"]),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 9]\nmethod = "segments"',
-     ["method of an inbetween task is one of network, next-frame"]),
+     ["method of an inbetween task is one of auto, network, next-frame"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, 2]', ["to steers a network",

@@ -26,7 +26,7 @@ from ..errors import LMMError, RigMappingError
 from ..io import read_bvh
 from ..io.atomic import check_output_folder, read_text
 from ..model.runtime import load
-from ..model.tasks import GENERATION_METHODS, INBETWEEN_METHODS
+from ..model.tasks import COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
@@ -365,7 +365,7 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
         if key in raw:
             params[key] = _string(raw[key], key, w, raw, index)
     if "method" in raw:
-        allowed = GENERATION_METHODS if kind == "generate" else INBETWEEN_METHODS
+        allowed = {"generate": GENERATION_METHODS, "inbetween": INBETWEEN_METHODS}.get(kind, COMPLETE_METHODS)
         params["method"] = _string(raw["method"], "method", w, raw, index)
         if params["method"] not in allowed:
             article = "an" if kind[0] in "aeiou" else "a"

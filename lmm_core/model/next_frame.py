@@ -62,6 +62,14 @@ GUIDANCE = 1.0  # classifier-free guidance of the labels by default (``NextFrame
 # windows per setting (keys every 8 or 30 frames, two keys 30 or 120 apart): in-domain 95% of windows
 # under 0.4%, all under 0.9%; LAFAN1 subject 4 (a rig and motion never trained on) median 3.6-5.3%.
 UNUSUAL_KEYS = 0.01
+# Where unusual keys leave no inner key to hide (two keys, or context frames and one key), the network is
+# trusted when it arrives at each key in a pose near the key's on its own, before the miss is eased in:
+# within this many degrees, the mean over joints and gaps. Measured 2026-12-06 on two-key windows 30-120
+# frames long (40 per length and group, the latent at its mean): in-domain takes arrive within a median 4
+# degrees (96% within 15), LAFAN1 subject 4's within 26-29 (1 of 160 within 15, there 2.6 times
+# interpolation's error). Two in-domain windows of those 160 count as unusual: one arrived within 13 degrees
+# (its interpolation glided 3 m on sliding feet), one within 22.
+ARRIVAL_TRUST = 15.0
 # Frames before a key over which ``NextFrameModel.inbetween`` eases in what the pose missed the key by.
 # Measured 2026-12-06 (the shipped in-betweener, 20 held-out windows each, the network's frames before the
 # clean-up), foot skate / mean joint error (m) with the miss spread over the whole gap, then over the last
@@ -458,10 +466,18 @@ class NextFrameModel:
         where ``known (T,)`` is True are read. Each gap is rolled out frame by frame from the two frames
         before it (a still start at the first key), the network told where the next key stands and how
         far off it is; what it misses the key by at arrival is eased in (smoothstep: no jump at either key),
-        the pelvis's place across the gap and the rotations over its last ``EASE`` frames, and the key is
-        kept exactly. Frames before the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
+        the pelvis's place across the gap, its height and the rotations over its last ``EASE`` frames, and
+        the key is kept exactly. Frames before the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
         it (0: the latent's mean). Returns rotations, root and contact probabilities ``(T, 4)`` (0 at
         held frames)."""
+        rot, pos, con, _ = self._inbetween(rotations, root, known, seed, variation, action, style, start_ease)
+        return rot, pos, con
+
+    def _inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
+                   variation: float = 1.0, action: int = 0, style: int = 0,
+                   start_ease: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """``inbetween``, and how far the network's own arrival pose was from each key before the miss was
+        eased in: degrees, the mean over joints and gaps (0 with no gap to roll)."""
         if not self.cfg.keys:
             raise LMMError("this next-frame network was not trained to in-between (`lmm train-next-frame --keys`)")
         start_ease = START_EASE if start_ease is None else int(start_ease)
@@ -492,6 +508,7 @@ class NextFrameModel:
         yaw = _heading(rot[:, 0], body)
         rng = np.random.default_rng(seed)
         act, sty = np.array([action]), np.array([style])
+        arrival = []
         for a, b in zip(idx[:-1], idx[1:]):
             n = int(b - a)
             if n < 2:
@@ -515,17 +532,26 @@ class NextFrameModel:
                 r, p = _continued(r, p, rot[a - 1:a + 1], pos[a - 1:a + 1], start_ease)
             w = _smoothstep(np.arange(1, n + 1) / n)
             miss = R.inv_mul(r[-1], rot[b])  # (22, 4): what is left to turn at the key
-            # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's over the whole gap: spread
+            arrival.append(float(np.degrees(R.angle(miss)).mean()))
+            # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's place over the whole gap: spread
             # over the whole gap, a leg's miss bends every step on the way and the planted feet slide.
             w_pose = ease_weights(n)
             fix = R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(miss, (n, NUM_JOINTS, 4)),
                           np.broadcast_to(w_pose[:, None], (n, NUM_JOINTS)))
             rot[a + 1:b] = R.mul(r, fix)[:-1]
-            pos[a + 1:b] = (p + w[:, None] * (pos[b] - p[-1]))[:-1]
+            # The pelvis's height belongs to the pose (a key's bent knees lower it), so its miss goes in with
+            # the pose's; spread over the whole gap it sank or lifted the body under planted feet, and the
+            # clean-up's floor then dragged swing feet along the ground. Measured 2026-12-06 (40 in-domain
+            # windows each, as users get it): foot skate / the capture's on two keys 30 / 60 / 90 / 120 apart
+            # 1.42 / 1.66 / 1.71 / 1.17 -> 1.38 / 1.70 / 1.55 / 1.05, errors within 0.002; the LAFAN1 protocol
+            # on Bandai validation L2P 0.410 / 0.460 -> 0.400 / 0.450 of interpolation's at 30 / 45 frames.
+            shift = w[:, None] * (pos[b] - p[-1])
+            shift[:, 1] = w_pose * (pos[b, 1] - p[-1, 1])
+            pos[a + 1:b] = (p + shift)[:-1]
             con[a + 1:b + 1] = c
         pos = pos + lift
         pos[idx] = np.asarray(root, dtype=np.float64)[idx]  # the keys exactly as given, not lowered and raised
-        return rot, pos, con
+        return rot, pos, con, float(np.mean(arrival)) if arrival else 0.0
 
     def steer(self, start: tuple[np.ndarray, np.ndarray], key_frames: np.ndarray, key_root: np.ndarray,
               key_yaw: np.ndarray, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
@@ -634,20 +660,26 @@ class NextFrameModel:
         ``model/trust.py``, on this network): where the keys look unlike the training data
         (``unusual_keys``), every other inner key is hidden, the rest rolled between, and the share of the
         network's frames over plain interpolation's that best predicts the hidden keys is kept (all of it
-        where it beats interpolation there); with no inner key to hide, interpolation's frames. Returns
-        rotations, root, contact probabilities (scaled by the share) and the share in [0, 1]."""
+        where it beats interpolation there). With no inner key to hide, the network's own arrival vouches
+        instead: all of its frames where it reached the keys' poses within ``ARRIVAL_TRUST`` degrees before
+        their miss was eased in, else interpolation's. Returns rotations, root, contact probabilities (scaled
+        by the share) and the share in [0, 1]."""
         share = 1.0
         if self.unusual_keys(rotations, root, known):
             hide = check_frames(np.asarray(known, dtype=bool)[:, None])
-            share = 0.0  # nothing to check the network on: interpolation's frames
-            if len(hide):
-                fewer = np.array(known, dtype=bool)
-                fewer[hide] = False
-                r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
-                gr, gp = _interpolated(rotations, root, fewer)
-                at = lambda q, x: _world(q[hide], x[hide], self.body)  # noqa: E731
-                share = trust(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64),
-                                                       np.asarray(root, dtype=np.float64)))
+            if not len(hide):
+                rot, pos, con, arrival = self._inbetween(rotations, root, known, seed, variation, action, style)
+                if arrival <= ARRIVAL_TRUST:
+                    return rot, pos, con, 1.0
+                gr, gp = _interpolated(rotations, root, known)
+                return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0
+            fewer = np.array(known, dtype=bool)
+            fewer[hide] = False
+            r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
+            gr, gp = _interpolated(rotations, root, fewer)
+            at = lambda q, x: _world(q[hide], x[hide], self.body)  # noqa: E731
+            share = trust(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64),
+                                                   np.asarray(root, dtype=np.float64)))
         if share == 0.0:
             gr, gp = _interpolated(rotations, root, known)
             return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0

@@ -174,7 +174,7 @@ def fill_checked(m: Model, rotations: np.ndarray, root: np.ndarray, known: np.nd
 
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
               action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
-              variation: float = 0.0, method: str = "network",
+              variation: float = 0.0, method: str = "auto",
               next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
     """Keep frames ``keys`` of ``motion`` and make all the others.
 
@@ -186,11 +186,13 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         seed, variation: with a sampling model and ``variation`` above 0 (0 to 1, the draw's temperature),
             one draw of what may happen between the keys, the same for the same seed; at 0 the
             deterministic answer.
-        method: ``"network"``, the in-betweening window network (``model``); or ``"next-frame"``, the
+        method: ``"network"``, the in-betweening window network (``model``); ``"next-frame"``, the
             next-frame in-betweener (``next_frame``: a ``NextFrameModel`` trained with keys or its file, the
             shipped ``lmm_next_frame_keys.npz`` by default) rolled from key to key (``NextFrameModel.inbetween``),
             ``variation`` scaling its latent draws, checked on the keys as the window network is
-            (``NextFrameModel.checked_inbetween``).
+            (``NextFrameModel.checked_inbetween``); or ``"auto"`` (default, ``auto_method``): the window
+            network when ``model`` is given or the keys hold given motion, the next-frame in-betweener for
+            keys alone.
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
@@ -202,6 +204,8 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     if keys[0] < 0 or keys[-1] >= motion.num_frames:
         raise LMMError(f"key frames must lie in 0..{motion.num_frames - 1}, got {keys[0]}..{keys[-1]}")
     share = 1.0
+    if method == "auto":
+        method = auto_method(keys, motion.fps, model, next_frame, variation)
     if method == "next-frame":
         if not 0 <= variation <= 1:
             raise LMMError(f"--variation must be from 0 to 1, got {variation}")
@@ -230,7 +234,34 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     return replace(out, labels=labels)
 
 
-INBETWEEN_METHODS = ("network", "next-frame")
+INBETWEEN_METHODS = ("auto", "network", "next-frame")
+COMPLETE_METHODS = ("network", "next-frame")
+# A run of at least this many consecutive key frames is motion given to carry on (a take's frames, the
+# benchmark's 10 context frames), not an animator's blocking. There the window network, which reads the whole
+# window at once, is the better in-betweener far from the last given frame, and from keys alone the
+# next-frame one. Measured 2026-12-06, the LAFAN1 protocol on Bandai validation (10 context frames, L2P /
+# interpolation's at 5 / 15 / 30 / 45 frames): window network 0.626 / 0.378 / 0.404 / 0.425, next-frame
+# 0.405 / 0.373 / 0.400 / 0.450; keys alone (BENCHMARKS.md "Model: blocking keys"), error / interpolation's
+# in-domain with a key every 8 / 15 / 30 frames: window network 1.12 / 0.97 / 0.86, next-frame 0.52 / 0.50 /
+# 0.46, its feet sliding 1.1-1.2 times the capture's against 1.7-3.3.
+GIVEN_RUN = 3
+
+
+def auto_method(keys, fps: float, model=None, next_frame=None, variation: float = 0.0) -> str:
+    """The in-betweener ``inbetween(method="auto")`` uses for key frames ``keys`` (indices at ``fps``):
+    ``"network"`` when a window network (``model``) is given, or when the keys hold a run of ``GIVEN_RUN``
+    or more consecutive frames at the network's 30 fps (motion to carry on) and no draw is asked (the
+    shipped window network does not sample); ``"next-frame"`` otherwise, or when its file is given."""
+    if next_frame is not None:
+        return "next-frame"
+    if model is not None:
+        return "network"
+    frames = np.unique(np.round(np.asarray(keys, dtype=float) * 30.0 / fps).astype(int))
+    run = longest = 1
+    for step in np.diff(frames):
+        run = run + 1 if step == 1 else 1
+        longest = max(longest, run)
+    return "network" if len(frames) and longest >= GIVEN_RUN and variation == 0 else "next-frame"
 
 
 def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: bool) -> NextFrameModel:
@@ -268,9 +299,10 @@ def network_note(motion: Motion) -> str | None:
     if share is None:
         return None
     return (f"the keys look unlike the model's training data (a rig laid out unlike its sources, or unusual motion), "
-            f"and on keys it was not shown the network did worse than the plain curve between keys, so its correction "
-            f"was taken at {float(share) * 100:.0f}%: the frames are mostly the smooth curve through the keys "
-            f"(and a sampling model's draws differ only in the part taken)")
+            f"and the network did worse than the plain curve between keys on keys it was not shown (or, given two "
+            f"keys, missed the second key's pose on its own), so its correction was taken at "
+            f"{float(share) * 100:.0f}%: the frames are mostly the smooth curve through the keys (and a draw differs "
+            f"only in the part taken)")
 
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
@@ -284,8 +316,8 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     time, ``variation`` scaling its draws (0: the latent at its mean; every seed the same)."""
     if frames < 1:
         raise LMMError(f"--frames must be at least 1, got {frames}")
-    if method not in INBETWEEN_METHODS:
-        raise LMMError(f"--method must be one of {', '.join(INBETWEEN_METHODS)}, got {method!r}")
+    if method not in COMPLETE_METHODS:
+        raise LMMError(f"--method must be one of {', '.join(COMPLETE_METHODS)}, got {method!r}")
     if method == "next-frame":
         if not 0 <= variation <= 1:
             raise LMMError(f"--variation must be from 0 to 1, got {variation}")
