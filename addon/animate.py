@@ -78,10 +78,10 @@ class KeyOptions:
         every_frame: a key on every new frame instead (still Bezier, on the motion's slopes).
         selected_only: key only the selected bones (of those the bone map drives); the rest keep their curves.
         seed, variation: a draw of a sampling model (``tasks.inbetween``); variation 0 is the deterministic answer.
-        method: In-between's ``tasks.inbetween`` method: ``"auto"`` (``tasks.auto_method``: the shipped
-            next-frame in-betweener for keys alone, the model in Preferences where the keys hold a run of given
-            motion), ``"network"`` (the model in Preferences) or ``"next-frame"`` (the shipped next-frame
-            in-betweener, rolled from key to key).
+        method: In-between's ``tasks.inbetween`` method: ``"auto"`` (each gap to one network,
+            ``tasks.window_frames``: the model in Preferences for long gaps after a run of given motion, the
+            shipped next-frame in-betweener for the rest), ``"network"`` (the model in Preferences) or
+            ``"next-frame"`` (the shipped next-frame in-betweener, rolled from key to key).
     """
 
     tolerance: float = keys.DEFAULT_TOLERANCE_M
@@ -214,9 +214,8 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     yield 0.02
     motion = yield from _span(_read_in_steps(obj, scene, first, last), 0.02, 0.25)
     known = keyed - first
-    if opts.method == "auto":
-        opts = replace(opts, method=tasks.auto_method(known, motion.fps, variation=opts.variation))
-    if opts.method == "network" and model is None:
+    if model is None and (opts.method == "network" or (opts.method == "auto" and tasks.auto_needs_window(
+            known, motion.fps, opts.variation))):
         from . import model as models
 
         model = models.load(context)

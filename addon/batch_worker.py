@@ -196,12 +196,8 @@ def _made_on_input(item: dict, motion, bone_map):
             if b >= motion.num_frames:
                 raise LMMError(f"gap [{a}, {b}] runs past the clip's last frame {motion.num_frames - 1}; fix gap")
             keys = [t for t in range(motion.num_frames) if t <= a or t >= b]
-        method = p.get("method", "auto")
-        # A model named in the job is the window network's file; the shipped default is loaded only where auto
-        # picks the window network (``tasks.auto_method``).
-        given = model if item.get("model") or method == "network" else None
-        return tasks.inbetween(motion, keys, given, source_map=bone_map, action=p.get("action"), style=p.get("style"),
-                               method=method)
+        return tasks.inbetween(motion, keys, model, source_map=bone_map, action=p.get("action"), style=p.get("style"),
+                               method=p.get("method", "auto"))
     if kind == "complete":
         return tasks.complete(motion, p["frames"], model, source_map=bone_map, action=p.get("action"),
                               style=p.get("style"), method=p.get("method", "network"))

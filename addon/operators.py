@@ -354,8 +354,8 @@ class _Steps(_Modal):
 
 
 INBETWEEN_METHODS = [
-    ("AUTO", "Auto", "Next Frame for keys alone (blocking); Window Network where the keys hold a run of three or more "
-     "keyed frames in a row (motion to carry on)"),
+    ("AUTO", "Auto", "Each gap to one network: Window Network for gaps of over 30 frames (at 30 fps) after three or "
+     "more keyed frames in a row (motion to carry on), Next Frame for blocking keys, shorter gaps and any draw"),
     ("NETWORK", "Window Network", "The model in Preferences fills each stretch between keys at once"),
     ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener steps from key to key, one frame at a time: "
      "feet that plant and step over long gaps where the window network glides"),
@@ -393,7 +393,7 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
         frames = self.chosen_range(context, default_to_scene=True)
         opts = replace(self.key_options(), method=_METHOD_NAMES[self.method])
         # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it
-        # (Auto loads it only where it picks the window network).
+        # (Auto loads it only where it gives a gap to the window network).
         loaded = model.load(context) if opts.method == "network" else None
         return animate.inbetween(context, obj, loaded, frames, opts)
 

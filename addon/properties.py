@@ -146,8 +146,8 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
     inbetween_method: EnumProperty(name="Method", description="What makes the frames between the keys: the model "
                                    "in Preferences all at once, or the next-frame in-betweener stepping from key to "
                                    "key (its feet plant over long gaps); Auto picks by the keys",
-                                   items=[("AUTO", "Auto", "Next Frame for keys alone, Window Network where three or "
-                                           "more frames in a row are keyed"),
+                                   items=[("AUTO", "Auto", "Next Frame for blocking keys and short gaps, Window "
+                                           "Network for long gaps after three or more keyed frames in a row"),
                                           ("NETWORK", "Window Network", "The model in Preferences"),
                                           ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener")],
                                    default="AUTO")

@@ -186,13 +186,14 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--action", help="optional action label to steer the in-between")
     p.add_argument("--style", help="optional style label")
     p.add_argument("--method", choices=INBETWEEN_METHODS, default="auto",
-                   help="auto (default): the next-frame in-betweener for keys alone (an animator's blocking), the "
-                        "window network when --model is given or the keys hold a run of 3 or more consecutive frames "
-                        "(motion to carry on); network: the in-betweening window network (--model); next-frame: the "
-                        "next-frame in-betweener rolled from key to key, which steps where the window network glides "
-                        "on long gaps")
+                   help="auto (default): each gap to one network: the window network (--model) for gaps of more "
+                        "than 30 frames that follow 3 or more key frames in a row (motion to carry on), the next-frame "
+                        "in-betweener (--next-frame-model) for keys alone, shorter gaps and any draw; network: the "
+                        "window network for every gap; next-frame: the next-frame in-betweener for every gap, which "
+                        "steps from key to key where the window network glides")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",
-                   help="the next-frame in-betweener's weights for --method next-frame (default: the shipped one)")
+                   help="the next-frame in-betweener's weights for --method next-frame and auto (default: the "
+                        "shipped one)")
     _draw_args(p)
     _model_args(p)
 
@@ -212,9 +213,6 @@ def _check_method_files(args: argparse.Namespace) -> None:
                        "leave both out for the shipped files)")
     if args.method == "network" and args.next_frame_model is not None:
         raise LMMError("--next-frame-model is used by --method next-frame; add it, or leave --next-frame-model out")
-    if args.method == "auto" and args.model is not None and args.next_frame_model is not None:
-        raise LMMError("--model is the window network's file and --next-frame-model the next-frame in-betweener's; "
-                       "give one of them (or --method to say which network makes the frames)")
 
 
 def _inbetween(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""In-between's default method (``tasks.auto_method``) and the next-frame in-betweener's arrival check, with the
+"""In-between's default method (``tasks.window_frames``) and the next-frame in-betweener's arrival check, with the
 shipped networks on real capture."""
 
 from __future__ import annotations
@@ -17,23 +17,26 @@ def in_betweener():
     return NF.load(NF.DEFAULT_KEYS)
 
 
-def test_auto_picks_the_next_frame_in_betweener_for_blocking_and_the_window_network_for_given_motion():
-    assert tasks.auto_method([0, 15, 30, 45], 30.0) == "next-frame"
-    assert tasks.auto_method([0, 1, 30], 30.0) == "next-frame"  # two frames in a row: still blocking
-    assert tasks.auto_method(list(range(10)) + [40], 30.0) == "network"  # context frames and a key
-    assert tasks.auto_method([0, 30, 31, 32, 60], 30.0) == "network"
-    # Runs are counted at the networks' 30 fps: three keys in a row at 60 fps are a frame and a half apart there.
-    assert tasks.auto_method([10, 11, 12, 80], 60.0) == "next-frame"
-    assert tasks.auto_method(list(range(20, 30)) + [80], 60.0) == "network"
-    # A file says which network; a draw is the next-frame network's (the shipped window network does not sample).
-    assert tasks.auto_method([0, 15, 30], 30.0, model="any.npz") == "network"
-    assert tasks.auto_method(list(range(10)) + [40], 30.0, next_frame="nf.npz") == "next-frame"
-    assert tasks.auto_method(list(range(10)) + [40], 30.0, variation=1.0) == "next-frame"
+def test_auto_gives_long_gaps_after_given_motion_to_the_window_network_and_the_rest_to_the_next_frame_one():
+    w = lambda keys, frames, fps=30.0, variation=0.0: tasks.window_frames(keys, fps, frames, variation)  # noqa: E731
+    assert not w([0, 15, 30, 45, 90], 91).any()  # blocking, even a 44-frame gap
+    assert not w(list(range(10)) + [40], 41).any()  # context and a 30-frame gap
+    np.testing.assert_array_equal(np.flatnonzero(w(list(range(10)) + [50, 60], 61)), np.arange(10, 50))
+    assert not w([0, 1, 50], 61).any()  # two keys in a row are still blocking
+    assert w([7, 8, 9, 50], 61).sum() == 40
+    assert not w(list(range(10)) + [50], 61, variation=0.5).any()  # a draw: the next-frame in-betweener's
+    # Runs are counted in the clip's own frames, gaps at 30 fps: 10 keys in a row at 24 fps, then a 39-frame gap
+    # (48 at 30 fps); at 60 fps a 60-frame gap is 30 there.
+    np.testing.assert_array_equal(np.flatnonzero(w(list(range(10)) + [49], 62, fps=24.0)), np.arange(12, 61))
+    assert not w(list(range(10)) + [70], 36, fps=60.0).any()
+    assert tasks.auto_needs_window(list(range(20, 30)) + [120], 60.0)
+    assert not tasks.auto_needs_window([0, 30, 60, 120], 60.0)
 
 
-def test_default_in_between_is_what_auto_picks(test_data):
-    """``tasks.inbetween`` without a method on the shipped ReActIdle excerpt (24 fps): keys every half second
-    give the next-frame in-betweener's frames, context frames and a key the window network's; keys exact."""
+def test_default_in_between_gives_each_gap_to_its_network(test_data):
+    """``tasks.inbetween`` without a method: keys every half second give the next-frame in-betweener's frames,
+    context frames and a key 50 frames on (at 30 fps) the window network's; both mixed, each gap its own
+    network's; keys exact."""
     clip = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz")
     blocking = [0, 12, 24, 36]
     made = tasks.inbetween(clip, blocking)
@@ -43,16 +46,20 @@ def test_default_in_between_is_what_auto_picks(test_data):
     for k in blocking:
         np.testing.assert_allclose(made.rotations[k], clip.rotations[k], atol=1e-9)
         np.testing.assert_allclose(made.root_positions[k], clip.root_positions[k], atol=1e-9)
-    given = list(range(10)) + [36]
-    made = tasks.inbetween(clip, given)
-    np.testing.assert_array_equal(made.rotations, tasks.inbetween(clip, given, method="network").rotations)
-
-
-def test_cli_auto_refuses_both_networks_files(test_data, tmp_path, capsys):
-    out = tmp_path / "no.bvh"
-    assert main(["inbetween", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), "--keys", "0,20",
-                 "--model", str(runtime.DEFAULT_MODEL), "--next-frame-model", str(NF.DEFAULT_KEYS), "-o", str(out)]) == 2
-    assert "give one of them" in capsys.readouterr().err and not out.exists()
+    # At 120 fps (the shipped CMU hop excerpt) a run of keys is a run at 30 fps too: the window network alone.
+    hop = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    given = list(range(40)) + [240]
+    np.testing.assert_array_equal(tasks.inbetween(hop, given).rotations,
+                                  tasks.inbetween(hop, given, method="network").rotations)
+    # At 24 fps the run's frames fall between 30 fps frames: those and the short gaps are the next-frame
+    # in-betweener's, the long gap the window network's.
+    mixed = list(range(10)) + [49, 61, 73]  # a 39-frame gap (48 at 30 fps), then two 12-frame ones (15)
+    made = tasks.inbetween(clip, mixed)
+    by = {m: tasks.inbetween(clip, mixed, method=m).root_positions for m in ("network", "next-frame")}
+    for span, near, far in ((slice(10, 49), "network", "next-frame"), (slice(50, 73), "next-frame", "network")):
+        assert np.abs(made.root_positions[span] - by[near][span]).max() < 0.2 * np.abs(by[far][span] - by[near][span]).max()
+    for k in mixed:
+        np.testing.assert_allclose(made.root_positions[k], clip.root_positions[k], atol=1e-9)
 
 
 def test_arrival_vouches_for_the_network_where_no_inner_key_can(test_data, in_betweener, shared_data, monkeypatch):

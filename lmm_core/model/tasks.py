@@ -190,9 +190,10 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
             next-frame in-betweener (``next_frame``: a ``NextFrameModel`` trained with keys or its file, the
             shipped ``lmm_next_frame_keys.npz`` by default) rolled from key to key (``NextFrameModel.inbetween``),
             ``variation`` scaling its latent draws, checked on the keys as the window network is
-            (``NextFrameModel.checked_inbetween``); or ``"auto"`` (default, ``auto_method``): the window
-            network when ``model`` is given or the keys hold given motion, the next-frame in-betweener for
-            keys alone.
+            (``NextFrameModel.checked_inbetween``); or ``"auto"`` (default): each gap to one of them
+            (``window_frames``): the window network (``model``) for gaps longer than ``LONG_GAP`` frames (at 30
+            fps) after given motion (``GIVEN_RUN`` key frames in a row), the next-frame in-betweener
+            (``next_frame``) for the rest: keys alone, short gaps, any draw.
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
@@ -203,22 +204,36 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         raise LMMError("give at least one key frame (e.g. --keys 0,20,45)")
     if keys[0] < 0 or keys[-1] >= motion.num_frames:
         raise LMMError(f"key frames must lie in 0..{motion.num_frames - 1}, got {keys[0]}..{keys[-1]}")
-    share = 1.0
+    if not 0 <= variation <= 1:
+        raise LMMError(f"--variation must be from 0 to 1, got {variation}")
+    window = None  # (T,) bool: the made frames the window network makes; the next-frame in-betweener the rest
     if method == "auto":
-        method = auto_method(keys, motion.fps, model, next_frame, variation)
-    if method == "next-frame":
-        if not 0 <= variation <= 1:
-            raise LMMError(f"--variation must be from 0 to 1, got {variation}")
-        nf = _next_frame(next_frame, in_betweens=True)
-        canon, known = _known(motion, keys, nf.cfg.fps, source_map)
-        rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
-                                                    nf.action_index(action), nf.style_index(style))
-    else:
+        canon, known = _known(motion, keys, AUTO_FPS, source_map)
+        window = window_frames(keys, motion.fps, canon.num_frames, variation)
+        idx = np.flatnonzero(known)
+        gaps = ~known
+        gaps[:idx[0]] = gaps[idx[-1] + 1:] = False  # held frames before the first key and after the last
+        method = "next-frame" if not window.any() else "network" if window[gaps].all() else "auto"
+    if method == "network":
         m = _model(model)
         sample = _sample(m, seed, variation)
         canon, known = _known(motion, keys, m.cfg.fps, source_map)
         rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
                                             m.action_index(action), m.style_index(style), sample)
+    else:
+        nf = _next_frame(next_frame, in_betweens=True)
+        canon, known = _known(motion, keys, nf.cfg.fps, source_map)
+        rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
+                                                    nf.action_index(action), nf.style_index(style))
+        if method == "auto":  # both: the window network's frames in its gaps (keys are exact in both)
+            m = _model(model)
+            if m.cfg.fps != AUTO_FPS or nf.cfg.fps != AUTO_FPS:
+                raise LMMError(f"--method auto gives gaps to two networks, which must both run at {AUTO_FPS:g} fps "
+                               f"(these: {m.cfg.fps:g} and {nf.cfg.fps:g}); give --method network or next-frame")
+            wrot, wpos, wcon, wshare = fill_checked(m, canon.rotations, canon.root_positions, known,
+                                                    m.action_index(action), m.style_index(style))
+            rot[window], pos[window], con[window] = wrot[window], wpos[window], wcon[window]
+            share = min(share, wshare)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below. The
     # floor the made frames' feet are kept above is where the keys stand when that is lower than y = 0
     # (captured soles sink a centimetre or two), as generation holds made frames to its recorded ones.
@@ -236,32 +251,46 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
 
 INBETWEEN_METHODS = ("auto", "network", "next-frame")
 COMPLETE_METHODS = ("network", "next-frame")
-# A run of at least this many consecutive key frames is motion given to carry on (a take's frames, the
-# benchmark's 10 context frames), not an animator's blocking. There the window network, which reads the whole
-# window at once, is the better in-betweener far from the last given frame, and from keys alone the
-# next-frame one. Measured 2026-12-06, the LAFAN1 protocol on Bandai validation (10 context frames, L2P /
-# interpolation's at 5 / 15 / 30 / 45 frames): window network 0.626 / 0.378 / 0.404 / 0.425, next-frame
-# 0.405 / 0.373 / 0.400 / 0.450; keys alone (BENCHMARKS.md "Model: blocking keys"), error / interpolation's
-# in-domain with a key every 8 / 15 / 30 frames: window network 1.12 / 0.97 / 0.86, next-frame 0.52 / 0.50 /
-# 0.46, its feet sliding 1.1-1.2 times the capture's against 1.7-3.3.
+# In-between's default (``method="auto"``) gives each gap to one of two networks. The next-frame in-betweener
+# takes keys alone (an animator's blocking) and short gaps after given motion; the window network, which reads
+# both ends of a gap at once, takes gaps longer than ``LONG_GAP`` frames that follow given motion (a run of at
+# least ``GIVEN_RUN`` key frames in a row: a take's frames, the benchmark's 10 context frames). Measured
+# 2026-12-06 (Intel Xeon), the LAFAN1 protocol (10 context frames, L2P / interpolation's at 5 / 15 / 30 / 45
+# frames), as users get each (key checks included): on Bandai validation the next-frame in-betweener 0.405 /
+# 0.374 / 0.404 / 0.453, the window network 0.626 / 0.378 / 0.404 / 0.425; on LAFAN1 subject 4 (never trained
+# on) 1.18 / 1.03 / 1.01 / 1.01 against 1.89 / 1.31 / 1.07 / 0.99. From keys alone (BENCHMARKS.md "Model:
+# blocking keys"), error / interpolation's in-domain with a key every 8 / 15 / 30 frames: window network 1.12
+# / 0.97 / 0.86, next-frame 0.54 / 0.53 / 0.49, its feet sliding 1.0-1.1 times the capture's against 1.7-3.3.
+AUTO_FPS = 30.0  # both shipped networks' frame rate, at which gaps and runs are counted
 GIVEN_RUN = 3
+LONG_GAP = 30
 
 
-def auto_method(keys, fps: float, model=None, next_frame=None, variation: float = 0.0) -> str:
-    """The in-betweener ``inbetween(method="auto")`` uses for key frames ``keys`` (indices at ``fps``):
-    ``"network"`` when a window network (``model``) is given, or when the keys hold a run of ``GIVEN_RUN``
-    or more consecutive frames at the network's 30 fps (motion to carry on) and no draw is asked (the
-    shipped window network does not sample); ``"next-frame"`` otherwise, or when its file is given."""
-    if next_frame is not None:
-        return "next-frame"
-    if model is not None:
-        return "network"
-    frames = np.unique(np.round(np.asarray(keys, dtype=float) * 30.0 / fps).astype(int))
-    run = longest = 1
-    for step in np.diff(frames):
-        run = run + 1 if step == 1 else 1
-        longest = max(longest, run)
-    return "network" if len(frames) and longest >= GIVEN_RUN and variation == 0 else "next-frame"
+def window_frames(keys, fps: float, frames: int, variation: float = 0.0) -> np.ndarray:
+    """``(frames,)`` bool at ``AUTO_FPS``: the made frames ``inbetween(method="auto")`` gives the window network,
+    for key frames ``keys`` (indices at the clip's ``fps``): those of each gap longer than ``LONG_GAP`` frames
+    at ``AUTO_FPS`` that follows ``GIVEN_RUN`` or more keys in a row (counted in the clip's own frames). None for
+    a draw (``variation`` above 0): the shipped window network does not sample, so the next-frame in-betweener
+    draws every gap."""
+    keys = np.unique(np.asarray(keys, dtype=int))
+    out = np.zeros(frames, dtype=bool)
+    if variation > 0 or len(keys) < 2:
+        return out
+    at = np.clip(np.round(keys * AUTO_FPS / fps).astype(int), 0, frames - 1)
+    have = set(keys.tolist())
+    for i in range(len(keys) - 1):
+        a, b = at[i], at[i + 1]
+        if b - a - 1 > LONG_GAP and all(keys[i] - j in have for j in range(1, GIVEN_RUN)):
+            out[a + 1:b] = True
+    return out
+
+
+def auto_needs_window(keys, fps: float, variation: float = 0.0) -> bool:
+    """Whether ``inbetween(method="auto")`` on key frames ``keys`` (indices at ``fps``) runs the window network
+    for any gap (``window_frames``): the add-on loads the model in its Preferences only then."""
+    keys = np.asarray(keys, dtype=int)
+    frames = int(round(keys.max() * AUTO_FPS / fps)) + 1 if len(keys) else 0
+    return bool(window_frames(keys, fps, frames, variation).any())
 
 
 def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: bool) -> NextFrameModel:
