@@ -49,7 +49,8 @@ def main() -> None:
     made = {
         "capture": given,
         "next-frame in-betweener": tasks.inbetween(given, keys, method="next-frame"),
-        f"window network ({args.window_model.stem})": tasks.inbetween(given, keys, runtime.load(args.window_model)),
+        f"window network ({args.window_model.stem})": tasks.inbetween(given, keys, runtime.load(args.window_model),
+                                                                             method="network"),
         "interpolation": Motion(sk, *interpolation(rot, root, known), 30.0),
     }
     fig = plt.figure(figsize=(15, 2.0 * len(made) + 3))

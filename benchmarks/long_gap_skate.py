@@ -52,7 +52,7 @@ def diagnose(model, wins, known) -> str:
         cap.append(foot_skate(_motion(rot, root), frames=made))
         r, p, con, _ = tasks.fill_checked(model, rot, root, known)
         down = (con > 0.5) | foot_contacts(_motion(r, p))  # what ``tasks.clean_made`` locks
-        fin = tasks.inbetween(_motion(rot, root), np.flatnonzero(known), model)
+        fin = tasks.inbetween(_motion(rot, root), np.flatnonzero(known), model, method="network")
         out.append(foot_skate(fin, frames=made))
         pos = fin.global_positions()[:, feet]
         ground = foot_contacts(fin, rule="ground") & made[:, None]
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
 
         def users(rot, root, seed=0, variation=0.0):
-            out = tasks.inbetween(_motion(rot, root), np.flatnonzero(known), model, seed=seed, variation=variation)
+            out = tasks.inbetween(_motion(rot, root), np.flatnonzero(known), model, seed=seed, variation=variation,
+                                  method="network")
             return out.rotations, out.root_positions
 
         methods = {"interpolation": lambda rot, root: interpolation(rot, root, known), "whole gap": users}

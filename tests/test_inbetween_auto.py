@@ -88,3 +88,17 @@ def test_arrival_vouches_for_the_network_where_no_inner_key_can(test_data, in_be
     r, p, con, share = in_betweener.checked_inbetween(rot, root, two, variation=0.0)
     assert share == 1.0
     np.testing.assert_array_equal(p, in_betweener.inbetween(rot, root, two, variation=0.0)[1])
+
+
+def test_auto_checks_a_named_file_even_where_no_gap_needs_it(test_data, tmp_path):
+    """Context and a long gap need no next-frame network, blocking keys no window network: a file named for
+    either is still read, and a bad one is refused with its name, before anything is made."""
+    from lmm_core.errors import LMMError
+
+    hop = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a weights file")
+    with pytest.raises(LMMError, match="broken.npz"):
+        tasks.inbetween(hop, list(range(40)) + [240], next_frame=bad)
+    with pytest.raises(LMMError, match="broken.npz"):
+        tasks.inbetween(hop, [0, 60, 120], model=bad)

@@ -206,7 +206,7 @@ def test_inbetween_hits_keys_exactly_on_the_users_rig(test_data):
     m = model_of(random_network())
     clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
     keys = [0, 50, 130, 359]
-    out = tasks.inbetween(clip, keys, m)
+    out = tasks.inbetween(clip, keys, m, method="network")
     assert out.skeleton is clip.skeleton and out.num_frames == clip.num_frames and out.fps == clip.fps
     np.testing.assert_allclose(out.global_positions()[keys], clip.global_positions()[keys], atol=1e-9)
     assert np.all(np.isfinite(out.rotations))
@@ -246,7 +246,7 @@ def test_bad_inputs(test_data, tmp_path):
     m = model_of(random_network())
     clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
     with pytest.raises(LMMError, match="key frames must lie in 0..359"):
-        tasks.inbetween(clip, [0, 400], m)
+        tasks.inbetween(clip, [0, 400], m, method="network")
     with pytest.raises(LMMError, match="not found"):
         runtime.load(tmp_path / "missing.npz")
     bad = tmp_path / "bad.npz"

@@ -158,7 +158,7 @@ def test_tasks_refuse_a_model_on_another_skeleton(lafan_clip):
     model = _lafan_model(body_from_motions([lafan_clip], bone_map_for(lafan_clip.skeleton).bones))
     assert model.skeleton.names == lafan_clip.skeleton.names
     with pytest.raises(LMMError, match="benchmark model"):
-        tasks.inbetween(lafan_clip.slice(0, 40), [0, 39], model=model)
+        tasks.inbetween(lafan_clip.slice(0, 40), [0, 39], model=model, method="network")
 
 
 def test_benchmark_hook_gives_the_model_metres(lafan_clip):

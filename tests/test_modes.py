@@ -209,8 +209,8 @@ def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path,
     assert model.cfg.modes == 3 and model.samples
     clip = read_bvh(ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz").slice(0, 60)
     keys = [0, 30, 59]
-    det = tasks.inbetween(clip, keys, model, clean=False)
-    outs = [tasks.inbetween(clip, keys, model, clean=False, seed=s, variation=1.0) for s in range(6)]
+    det = tasks.inbetween(clip, keys, model, clean=False, method="network")
+    outs = [tasks.inbetween(clip, keys, model, clean=False, seed=s, variation=1.0, method="network") for s in range(6)]
     for o in outs:
         np.testing.assert_allclose(o.root_positions[keys], clip.root_positions[keys], atol=1e-6)
     made = [o.root_positions[10:25] for o in outs]
@@ -218,7 +218,7 @@ def test_training_with_modes_from_a_plain_model_draws_distinct_motions(tmp_path,
     # The deterministic answer is the average's: the same as the model with its modes taken away.
     bare = runtime.Model({k: v for k, v in model.params.items() if not k.startswith(("mode_", "choice_"))},
                          replace(model.cfg, modes=0), model.mean, model.std, scale=model.scale)
-    np.testing.assert_allclose(det.root_positions, tasks.inbetween(clip, keys, bare, clean=False).root_positions, atol=1e-9)
+    np.testing.assert_allclose(det.root_positions, tasks.inbetween(clip, keys, bare, clean=False, method="network").root_positions, atol=1e-9)
     with pytest.raises(LMMError, match="--modes 3"):
         train(replace(cfg, out=str(tmp_path / "again"), init_from=str(tmp_path / "m.npz"), modes=4), show_progress=False)
     with pytest.raises(LMMError, match="add --modes M"):

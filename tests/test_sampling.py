@@ -135,7 +135,7 @@ def test_a_model_that_does_not_sample_says_so(test_data, tmp_path, capsys):
     reg = runtime.Model(Network(CFG).numpy_parameters(), CFG, np.zeros(FEATURES), np.ones(FEATURES))
     clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
     with pytest.raises(Exception, match="does not sample.*use --variation 0"):
-        tasks.inbetween(clip, [0, 30], reg, variation=0.5)
+        tasks.inbetween(clip, [0, 30], reg, variation=0.5, method="network")
     assert main(["inbetween", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), "--keys", "0,30", "--variation", "2",
                  "-o", str(tmp_path / "x.bvh")]) == 2
     assert "--variation must be a number from 0 to 1, got 2" in capsys.readouterr().err

@@ -166,13 +166,13 @@ def test_the_user_is_told_when_the_network_was_held_back(shared_data, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "note: the keys look unlike the model's training data" in run.stderr
-    made = tasks.inbetween(clip, list(range(0, 121, 8)) + [120])
+    made = tasks.inbetween(clip, list(range(0, 121, 8)) + [120], method="network")
     assert float(made.labels[tasks.NETWORK_SHARE]) < 0.5 and "%" in tasks.network_note(made)
-    assert tasks.network_note(tasks.inbetween(clip, [0, 120])) is None  # no inner key: nothing checked
+    assert tasks.network_note(tasks.inbetween(clip, [0, 120], method="network")) is None  # no inner key: nothing checked
     # A note an input carries (a result in-betweened again) is not passed on: only this run's is said.
     noted = made.slice(0, 121)
     assert tasks.NETWORK_SHARE in noted.labels
-    assert tasks.network_note(tasks.inbetween(noted, [0, 120])) is None
+    assert tasks.network_note(tasks.inbetween(noted, [0, 120], method="network")) is None
 
 
 def test_a_clip_longer_than_a_window_takes_one_share_for_all_its_gaps(model, shared_data):

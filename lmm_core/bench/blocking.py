@@ -121,7 +121,8 @@ def model_methods(model: Model, variation: float = 1.0, clean: bool = True) -> d
     def run(amount):
         def method(rot, root, known, index):
             motion = Motion(canonical_skeleton(), rot, root, FPS)
-            made = inbetween(motion, np.flatnonzero(known), model, clean=clean, seed=index, variation=amount)
+            made = inbetween(motion, np.flatnonzero(known), model, clean=clean, seed=index, variation=amount,
+                             method="network")
             return made.rotations, made.root_positions
         return method
 

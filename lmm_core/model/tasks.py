@@ -208,6 +208,11 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         raise LMMError(f"--variation must be from 0 to 1, got {variation}")
     window = None  # (T,) bool: the made frames the window network makes; the next-frame in-betweener the rest
     if method == "auto":
+        # A file named is checked even where no gap needs it: a bad one is said at once, not on another clip.
+        if model is not None:
+            model = _model(model)
+        if next_frame is not None:
+            next_frame = _next_frame(next_frame, in_betweens=True)
         canon, known = _known(motion, keys, AUTO_FPS, source_map)
         window = window_frames(keys, motion.fps, canon.num_frames, variation)
         idx = np.flatnonzero(known)
