@@ -31,6 +31,21 @@ _FROM_CHARACTER = ("Start where the character stands on the current frame, facin
 _ORDERS = tuple((o, o.upper(), f"Rotation channels {o.upper()} on every joint") for o in ("zyx", "xyz", "yxz", "yzx", "zxy", "xzy"))
 
 
+# lmm_core's errors name the command line's options (they are shared with `lmm ...`); in Blender the same
+# settings carry their panel names. Longest first, so "--method next-frame" is not read as "--method".
+_PANEL_NAMES = (("--method next-frame", "Method Next Frame"), ("--method network", "Method Window Network"),
+                ("--method auto", "Method Auto"), ("--method", "Method"), ("--variation", "Variation"),
+                ("--seconds", "Seconds"), ("--frames", "Frames"))
+
+
+def error_text(exc: Exception) -> str:
+    """An ``LMMError`` as one line for Blender's report, the command line's option names turned into the panel's."""
+    text = " ".join(str(exc).split())
+    for flag, name in _PANEL_NAMES:
+        text = text.replace(flag, name)
+    return text
+
+
 def _run(
     op: bpy.types.Operator,
     context: bpy.types.Context,
@@ -53,7 +68,7 @@ def _run(
     try:
         message = work(wm.progress_update)
     except LMMError as exc:
-        op.report({"ERROR"}, " ".join(str(exc).split()))
+        op.report({"ERROR"}, error_text(exc))
         return {"CANCELLED"}
     finally:
         wm.progress_end()
@@ -261,7 +276,7 @@ class _Modal:
         try:
             self._job = self.job(context, wm.progress_update)
         except LMMError as exc:
-            self.report({"ERROR"}, " ".join(str(exc).split()))
+            self.report({"ERROR"}, error_text(exc))
             return {"CANCELLED"}
         wm.progress_begin(0.0, 1.0)
         self._say(context, 0.0)
@@ -306,7 +321,7 @@ class _Modal:
             done = self._job.step(0.05)  # a twentieth of a second of work, then Blender redraws
         except LMMError as exc:
             self._end(context)
-            self.report({"ERROR"}, " ".join(str(exc).split()))
+            self.report({"ERROR"}, error_text(exc))
             return {"CANCELLED"}
         except BaseException:
             self._end(context)
@@ -672,7 +687,7 @@ class LMM_OT_preview_reroll(bpy.types.Operator):
                                    "set Model File to a sampling model (lmm train --sampling or --modes) to re-roll")
                 arguments["variation"] = arguments.get("variation") or 1.0  # a draw, at the model's own spread
         except LMMError as exc:
-            self.report({"ERROR"}, " ".join(str(exc).split()))
+            self.report({"ERROR"}, error_text(exc))
             return {"CANCELLED"}
         proposal.discard(obj)
         run = getattr(bpy.ops.lmm, trial.operator)

@@ -343,3 +343,13 @@ def test_cancelling_while_the_keys_are_written_puts_the_action_back(addon):
     assert _count(obj) > sum(len(v) for v in before.values())
     job.cancel()  # ...and taken back, the animator's own curves restored exactly, the new ones removed
     np.testing.assert_equal(_curves(obj), before)
+
+
+def test_errors_name_the_panels_settings_not_the_command_lines(addon):
+    """An error from lmm_core (shared with the command line) names Blender's settings: a draw asked of the window
+    network in Preferences, which does not sample, says to set Variation to 0, not ``--variation 0`` (how that
+    model was trained is still said as the trainer's options: training is a command)."""
+    _metarig()
+    with pytest.raises(RuntimeError, match="use Variation 0, or a sampling model") as info:
+        bpy.ops.lmm.inbetween(method="NETWORK", variation=0.5)
+    assert "--variation" not in str(info.value) and "--method" not in str(info.value)

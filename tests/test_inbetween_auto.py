@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from lmm_core import read_bvh
-from lmm_core.cli import main
 from lmm_core.model import next_frame as NF
-from lmm_core.model import runtime, tasks
+from lmm_core.model import tasks
 
 
 @pytest.fixture(scope="module")
