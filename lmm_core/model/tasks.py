@@ -25,6 +25,7 @@ from ..motion import Motion
 from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
 from . import goals
+from .next_frame import DEFAULT as DEFAULT_GENERATOR
 from .next_frame import DEFAULT_KEYS, NextFrameModel
 from .next_frame import load as load_next_frame
 from .runtime import Model, Sample, load
@@ -222,12 +223,14 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     if method == "network":
         m = _model(model)
         sample = _sample(m, seed, variation)
-        canon, known = _known(motion, keys, m.cfg.fps, source_map)
+        if window is None or m.cfg.fps != AUTO_FPS:  # else as auto read them
+            canon, known = _known(motion, keys, m.cfg.fps, source_map)
         rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
                                             m.action_index(action), m.style_index(style), sample)
     else:
         nf = _next_frame(next_frame, in_betweens=True)
-        canon, known = _known(motion, keys, nf.cfg.fps, source_map)
+        if window is None or nf.cfg.fps != AUTO_FPS:
+            canon, known = _known(motion, keys, nf.cfg.fps, source_map)
         rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
                                                     nf.action_index(action), nf.style_index(style))
         if method == "auto":  # both: the window network's frames in its gaps (keys are exact in both)
@@ -304,7 +307,7 @@ def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: b
     if isinstance(next_frame, NextFrameModel):
         nf = next_frame
     else:
-        nf = load_next_frame(next_frame or (DEFAULT_KEYS if in_betweens else None))
+        nf = _cached(next_frame or (DEFAULT_KEYS if in_betweens else DEFAULT_GENERATOR))
     nf.require_canonical("in-betweening a clip" if in_betweens else "generating or completing a clip")
     if in_betweens and not nf.cfg.keys:
         raise LMMError("that next-frame file generates but does not in-between (trained without --keys); "
@@ -604,9 +607,19 @@ def _shipped_in_betweener() -> NextFrameModel | None:
     return _load_once(str(DEFAULT_KEYS), st.st_size, st.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def _load_once(path: str, size: int, mtime_ns: int) -> NextFrameModel:
     return load_next_frame(path)
+
+
+def _cached(path: str | Path) -> NextFrameModel:
+    """The next-frame file ``path``, read once per version of it (a batch in-betweens many clips with one file:
+    reading the shipped in-betweener took 50 ms a clip, as long as the in-between itself)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return load_next_frame(path)  # its error names the file and the fix
+    return _load_once(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
 def _steering(given: "NextFrameModel | str | Path | None", gen: NextFrameModel) -> NextFrameModel:
