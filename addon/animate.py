@@ -77,11 +77,11 @@ class KeyOptions:
         tolerance: metres; the sparse keys play the made motion back within it at every joint and end site.
         every_frame: a key on every new frame instead (still Bezier, on the motion's slopes).
         selected_only: key only the selected bones (of those the bone map drives); the rest keep their curves.
-        seed, variation: a draw of a sampling model (``tasks.inbetween``); variation 0 is the deterministic answer.
-        method: In-between's ``tasks.inbetween`` method: ``"auto"`` (each gap to one network,
-            ``tasks.window_frames``: the model in Preferences for long gaps after a run of given motion, the
-            shipped next-frame in-betweener for the rest), ``"network"`` (the model in Preferences) or
-            ``"next-frame"`` (the shipped next-frame in-betweener, rolled from key to key).
+        seed, variation: a draw (``tasks.inbetween``: the next-frame in-betweener, or a sampling window model);
+            variation 0 is the deterministic answer.
+        method: In-between's ``tasks.inbetween`` method: ``"auto"`` (a Model File set in Preferences makes
+            every gap; without one each gap goes to a shipped network, ``tasks.window_frames``), ``"network"``
+            (the model in Preferences) or ``"next-frame"`` (the shipped next-frame in-betweener).
     """
 
     tolerance: float = keys.DEFAULT_TOLERANCE_M
@@ -192,8 +192,8 @@ def _require_own_action(obj, what: str) -> None:
 
 def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOptions = KeyOptions()):
     """Job: fill the frames between the key frames in ``frame_range`` (inclusive) with the model's motion.
-    ``model``: the window network (the one in Preferences), or ``None`` to load it only if ``opts.method``
-    (``"auto"`` deciding on the keys) needs it."""
+    ``model``: the window network (the one in Preferences), or ``None``: with ``opts.method`` ``"auto"`` the
+    shipped networks, each for its gaps; with ``"network"`` the one in Preferences, loaded here."""
     _require_own_action(obj, "In-between")
     scene = context.scene
     skeleton = rig_skeleton(obj, scene)
@@ -214,8 +214,7 @@ def inbetween(context, obj, model, frame_range: tuple[int, int], opts: KeyOption
     yield 0.02
     motion = yield from _span(_read_in_steps(obj, scene, first, last), 0.02, 0.25)
     known = keyed - first
-    if model is None and (opts.method == "network" or (opts.method == "auto" and tasks.auto_needs_window(
-            known, motion.fps, opts.variation))):
+    if model is None and opts.method == "network":
         from . import model as models
 
         model = models.load(context)

@@ -196,7 +196,10 @@ def _made_on_input(item: dict, motion, bone_map):
             if b >= motion.num_frames:
                 raise LMMError(f"gap [{a}, {b}] runs past the clip's last frame {motion.num_frames - 1}; fix gap")
             keys = [t for t in range(motion.num_frames) if t <= a or t >= b]
-        return tasks.inbetween(motion, keys, model, source_map=bone_map, action=p.get("action"), style=p.get("style"),
+        # A model the job names makes every gap (as `lmm inbetween --model`); without one, auto gives each gap
+        # to a shipped network.
+        named = model if item.get("model") else None
+        return tasks.inbetween(motion, keys, named, source_map=bone_map, action=p.get("action"), style=p.get("style"),
                                method=p.get("method", "auto"))
     if kind == "complete":
         return tasks.complete(motion, p["frames"], model, source_map=bone_map, action=p.get("action"),

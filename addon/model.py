@@ -37,6 +37,11 @@ def model_path(context: bpy.types.Context) -> Path:
     return Path(bpy.path.abspath(chosen)) if chosen else runtime.DEFAULT_MODEL
 
 
+def chosen(context: bpy.types.Context) -> bool:
+    """Whether the user set a Model File in Preferences (rather than using the shipped model)."""
+    return bool(preferences.get(context).model_path.strip())
+
+
 def load(context: bpy.types.Context) -> runtime.Model:
     """The model the preferences choose (``model_path``); an ``LMMError`` that says how to fix a missing or
     bad file."""

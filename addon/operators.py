@@ -368,12 +368,13 @@ class _Steps(_Modal):
         return jobs.Job(work, report)
 
 
-INBETWEEN_METHODS = [
-    ("AUTO", "Auto", "Each gap to one network: Window Network for gaps of over 30 frames (at 30 fps) after three or "
-     "more keyed frames in a row (motion to carry on), Next Frame for blocking keys, shorter gaps and any draw"),
-    ("NETWORK", "Window Network", "The model in Preferences fills each stretch between keys at once"),
+INBETWEEN_METHODS = [  # numbered as the panel's setting (properties.py): Auto came last
+    ("AUTO", "Auto", "With the shipped model, each gap to one network: Window Network for gaps of over 30 frames (at "
+     "30 fps) after three or more keyed frames in a row (motion to carry on), Next Frame for blocking keys, shorter "
+     "gaps and any draw. With a Model File set in Preferences, that model makes every gap", 2),
+    ("NETWORK", "Window Network", "The model in Preferences fills each stretch between keys at once", 0),
     ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener steps from key to key, one frame at a time: "
-     "feet that plant and step over long gaps where the window network glides"),
+     "feet that plant and step over long gaps where the window network glides", 1),
 ]
 _METHOD_NAMES = {"AUTO": "auto", "NETWORK": "network", "NEXT_FRAME": "next-frame"}
 GENERATE_METHODS = [
@@ -407,9 +408,11 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
 
         frames = self.chosen_range(context, default_to_scene=True)
         opts = replace(self.key_options(), method=_METHOD_NAMES[self.method])
-        # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it
-        # (Auto loads it only where it gives a gap to the window network).
-        loaded = model.load(context) if opts.method == "network" else None
+        # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it. Auto
+        # takes a Model File set there as the user's choice for every gap, as `lmm inbetween --model` does;
+        # without one it gives each gap to a shipped network (``tasks.inbetween``).
+        chosen = opts.method == "network" or (opts.method == "auto" and model.chosen(context))
+        loaded = model.load(context) if chosen else None
         return animate.inbetween(context, obj, loaded, frames, opts)
 
 

@@ -146,10 +146,13 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
     inbetween_method: EnumProperty(name="Method", description="What makes the frames between the keys: the model "
                                    "in Preferences all at once, or the next-frame in-betweener stepping from key to "
                                    "key (its feet plant over long gaps); Auto picks by the keys",
-                                   items=[("AUTO", "Auto", "Next Frame for blocking keys and short gaps, Window "
-                                           "Network for long gaps after three or more keyed frames in a row"),
-                                          ("NETWORK", "Window Network", "The model in Preferences"),
-                                          ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener")],
+                                   # Numbered: a .blend stores the number, and files saved before Auto
+                                   # existed hold 0 for Window Network and 1 for Next Frame.
+                                   items=[("AUTO", "Auto", "With the shipped model: Next Frame for blocking keys and "
+                                           "short gaps, Window Network for long gaps after three or more keyed frames "
+                                           "in a row; with a Model File set in Preferences, that model", 2),
+                                          ("NETWORK", "Window Network", "The model in Preferences", 0),
+                                          ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener", 1)],
                                    default="AUTO")
     generate_method: EnumProperty(name="Method", description="What makes the new motion: the model in Preferences "
                                   "(recorded segments joined by its network) or the next-frame network alone",

@@ -1,5 +1,8 @@
 """The add-on's keys and long work, in real headless Blender (issue 20's measures).
 
+Every In-between here is Method Window Network (the shipped default model), the figures' method since issue 20;
+the panel's default since 2026-12-06 is Auto (next-frame in-betweener for blocking keys).
+
 - Blender's human metarig keyed on two poses 55 frames apart, In-between with the shipped default model:
   keys written (sparse at several tolerances, every frame) and the worst distance of the feet, hands and head
   (heads and tails of foot, toe, hand, head) from the every-frame result, which plays the made motion exactly.
@@ -74,14 +77,14 @@ def _held_points(obj) -> np.ndarray:
 def metarig() -> None:
     dense = _metarig()
     before = _key_count(dense)
-    bpy.ops.lmm.inbetween(every_frame=True)
+    bpy.ops.lmm.inbetween(every_frame=True, method="NETWORK")
     truth = _held_points(dense)
     print(f"metarig, 2 key frames 55 apart: every frame {_key_count(dense) - before} keys added "
           f"({_key_count(dense)} in the action)")
     for tolerance in (0.5, 0.9, 2.0, 5.0):
         obj = _metarig()
         start = time.perf_counter()
-        bpy.ops.lmm.inbetween(tolerance=tolerance)
+        bpy.ops.lmm.inbetween(tolerance=tolerance, method="NETWORK")
         took = time.perf_counter() - start
         error = np.linalg.norm(_held_points(obj) - truth, axis=-1).max() * 1000
         print(f"  tolerance {tolerance} mm: {_key_count(obj) - before} keys added ({_key_count(obj)} in the action), "
@@ -141,8 +144,8 @@ def gap(data: Path) -> None:
 
     model.load(bpy.context)  # loaded once, as in a session
     runs = {
-        "In-between (sparse)": lambda: bpy.ops.lmm.inbetween(),
-        "In-between (every frame)": lambda: bpy.ops.lmm.inbetween(every_frame=True),
+        "In-between (sparse)": lambda: bpy.ops.lmm.inbetween(method="NETWORK"),
+        "In-between (every frame)": lambda: bpy.ops.lmm.inbetween(every_frame=True, method="NETWORK"),
         "Extend by 60": lambda: bpy.ops.lmm.extend(frames=60),
         "Clean Up": lambda: bpy.ops.lmm.clean_up(),
         "Generate 2 s": lambda: bpy.ops.lmm.generate(action="walk", seconds=2.0),

@@ -186,11 +186,12 @@ def _inbetween_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--action", help="optional action label to steer the in-between")
     p.add_argument("--style", help="optional style label")
     p.add_argument("--method", choices=INBETWEEN_METHODS, default="auto",
-                   help="auto (default): each gap to one network: the window network (--model) for gaps of more "
-                        "than 30 frames that follow 3 or more key frames in a row (motion to carry on), the next-frame "
-                        "in-betweener (--next-frame-model) for keys alone, shorter gaps and any draw; network: the "
-                        "window network for every gap; next-frame: the next-frame in-betweener for every gap, which "
-                        "steps from key to key where the window network glides")
+                   help="auto (default): with --model alone, the window network; with --next-frame-model alone, "
+                        "the next-frame in-betweener; else each gap to one network: the window network for gaps of "
+                        "more than 30 frames (at 30 fps) after 3 frames' time keyed frame by frame (motion to "
+                        "carry on), the next-frame in-betweener for keys alone, shorter gaps and any draw; network: "
+                        "the window network for every gap; next-frame: the next-frame in-betweener for every gap, "
+                        "which steps from key to key where the window network glides")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",
                    help="the next-frame in-betweener's weights for --method next-frame and auto (default: the "
                         "shipped one)")
@@ -212,7 +213,8 @@ def _check_method_files(args: argparse.Namespace) -> None:
         raise LMMError("--model is the window network's file; with --method next-frame give --next-frame-model (or "
                        "leave both out for the shipped files)")
     if args.method == "network" and args.next_frame_model is not None:
-        raise LMMError("--next-frame-model is used by --method next-frame; add it, or leave --next-frame-model out")
+        raise LMMError("--next-frame-model is the next-frame network's file, which --method network does not use; "
+                       "leave it out, or give --method next-frame")
 
 
 def _inbetween(args: argparse.Namespace) -> int:

@@ -309,7 +309,6 @@ def test_the_modal_runs_to_the_end_in_steps_as_execute_does(addon):
     ops = importlib.import_module(f"{addon.__name__}.operators").LMM_OT_inbetween
     animate = importlib.import_module(f"{addon.__name__}.animate")
     jobs = importlib.import_module(f"{addon.__name__}.jobs")
-    model = importlib.import_module(f"{addon.__name__}.model")
     at_once = _metarig()
     assert bpy.ops.lmm.inbetween() == {"FINISHED"}
     stepped = _metarig()
@@ -317,7 +316,8 @@ def test_the_modal_runs_to_the_end_in_steps_as_execute_does(addon):
     running = types.SimpleNamespace(status="LMM: in-betweening...", cancelled_note=ops.cancelled_note, report=lambda kind, text: reports.append(text))
     running._end = lambda context: ops._end(running, context)
     running._say = lambda context, fraction: ops._say(running, context, fraction)
-    running._job = jobs.Job(animate.inbetween(bpy.context, stepped, model.load(bpy.context), (1, 56)))
+    # As the operator runs it with its default Method (Auto) and no Model File chosen: no window model given.
+    running._job = jobs.Job(animate.inbetween(bpy.context, stepped, None, (1, 56)))
     running._timer = bpy.context.window_manager.event_timer_add(1.0)
     while (result := ops.modal(running, bpy.context, types.SimpleNamespace(type="TIMER"))) == {"RUNNING_MODAL"}:
         steps += 1
@@ -353,3 +353,31 @@ def test_errors_name_the_panels_settings_not_the_command_lines(addon):
     with pytest.raises(RuntimeError, match="use Variation 0, or a sampling model") as info:
         bpy.ops.lmm.inbetween(method="NETWORK", variation=0.5)
     assert "--variation" not in str(info.value) and "--method" not in str(info.value)
+
+
+def test_auto_gives_blocking_to_the_next_frame_network_and_a_chosen_model_every_gap(addon, tmp_path):
+    """In-between's Auto on blocking keys (the metarig keyed on frames 1 and 56): with the shipped model it is Next
+    Frame's motion; with a Model File set in Preferences (a copy of the shipped sampling model), that model's
+    (Window Network's) motion. Method choices are numbered so that files saved before Auto keep theirs."""
+    module = addon.__name__
+    obj = _metarig()
+    runs = {}
+    for method in ("AUTO", "NEXT_FRAME", "NETWORK"):
+        assert bpy.ops.lmm.inbetween(method=method, preview=True) == {"FINISHED"}
+        runs[method] = _feet_and_hands(obj, range(1, 57))
+        assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
+    np.testing.assert_allclose(runs["AUTO"], runs["NEXT_FRAME"], atol=1e-6)
+    assert np.abs(runs["AUTO"][20:36] - runs["NETWORK"][20:36]).max() > 0.01
+    chosen = tmp_path / "mine.npz"
+    chosen.write_bytes((rigs.ROOT / "presets" / "models" / "lmm_sampling.npz").read_bytes())
+    bpy.context.preferences.addons[module].preferences.model_path = str(chosen)
+    try:
+        for method in ("AUTO", "NETWORK"):
+            assert bpy.ops.lmm.inbetween(method=method, preview=True) == {"FINISHED"}
+            runs[method] = _feet_and_hands(obj, range(1, 57))
+            assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
+        np.testing.assert_allclose(runs["AUTO"], runs["NETWORK"], atol=1e-6)
+    finally:
+        bpy.context.preferences.addons[module].preferences.model_path = ""
+    items = {i.identifier: i.value for i in bpy.context.scene.lmm.bl_rna.properties["inbetween_method"].enum_items}
+    assert items == {"NETWORK": 0, "NEXT_FRAME": 1, "AUTO": 2}

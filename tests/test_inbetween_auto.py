@@ -24,12 +24,14 @@ def test_auto_gives_long_gaps_after_given_motion_to_the_window_network_and_the_r
     assert not w([0, 1, 50], 61).any()  # two keys in a row are still blocking
     assert w([7, 8, 9, 50], 61).sum() == 40
     assert not w(list(range(10)) + [50], 61, variation=0.5).any()  # a draw: the next-frame in-betweener's
-    # Runs are counted in the clip's own frames, gaps at 30 fps: 10 keys in a row at 24 fps, then a 39-frame gap
-    # (48 at 30 fps); at 60 fps a 60-frame gap is 30 there.
+    # Given motion is three 30 fps frames' time keyed frame by frame, gaps are counted at 30 fps: 10 keys in a row
+    # at 24 fps, then a 39-frame gap (48 at 30 fps); at 60 fps a 60-frame gap is 30 there; at 120 fps three keys a
+    # frame apart (a sixtieth of a second) are not given motion, nine are.
     np.testing.assert_array_equal(np.flatnonzero(w(list(range(10)) + [49], 62, fps=24.0)), np.arange(12, 61))
     assert not w(list(range(10)) + [70], 36, fps=60.0).any()
-    assert tasks.auto_needs_window(list(range(20, 30)) + [120], 60.0)
-    assert not tasks.auto_needs_window([0, 30, 60, 120], 60.0)
+    assert not w([0, 1, 2, 240], 61, fps=120.0).any()
+    assert w(list(range(9)) + [240], 61, fps=120.0).sum() == 57
+    assert not w(list(range(1, 9)) + [240], 61, fps=120.0).any()
 
 
 def test_default_in_between_gives_each_gap_to_its_network(test_data):

@@ -349,7 +349,7 @@ def test_a_generator_learns_keys_and_in_betweens_a_bvh_through_the_cli(tmp_path,
                  "-o", str(tmp_path / "no.bvh")]) == 2
     assert "--model is the window network's file" in capsys.readouterr().err
     assert main(["complete", str(src), "--frames", "10", "--next-frame-model", str(gen), "-o", str(tmp_path / "no.bvh")]) == 2
-    assert "used by --method next-frame" in capsys.readouterr().err
+    assert "which --method network does not use" in capsys.readouterr().err
     assert main(["generate", "--action", "walk", "--method", "next-frame", "--next-frame-model", str(keys),
                  "-o", str(tmp_path / "no.bvh")]) == 2
     assert "cannot generate alone" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()

@@ -662,13 +662,16 @@ class NextFrameModel:
         network's frames over plain interpolation's that best predicts the hidden keys is kept (all of it
         where it beats interpolation there). With no inner key to hide, the network's own arrival vouches
         instead: all of its frames where it reached the keys' poses within ``ARRIVAL_TRUST`` degrees before
-        their miss was eased in, else interpolation's. Returns rotations, root, contact probabilities (scaled
+        their miss was eased in (with the latent at its mean: one decision for every draw), else
+        interpolation's. Returns rotations, root, contact probabilities (scaled
         by the share) and the share in [0, 1]."""
         share = 1.0
         if self.unusual_keys(rotations, root, known):
             hide = check_frames(np.asarray(known, dtype=bool)[:, None])
             if not len(hide):
                 rot, pos, con, arrival = self._inbetween(rotations, root, known, seed, variation, action, style)
+                if variation > 0:  # decided once for the keys, on the latent's mean, so every draw gets the same
+                    arrival = self._inbetween(rotations, root, known, 0, 0.0, action, style)[3]
                 if arrival <= ARRIVAL_TRUST:
                     return rot, pos, con, 1.0
                 gr, gp = _interpolated(rotations, root, known)

@@ -184,17 +184,18 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         keys: frame indices (at least one; two or more to in-between).
         clean: keep joints inside their learned limits and lock feet on the predicted contacts and
             wherever the result shows a foot down (the key frames are restored exactly afterwards either way).
-        seed, variation: with a sampling model and ``variation`` above 0 (0 to 1, the draw's temperature),
-            one draw of what may happen between the keys, the same for the same seed; at 0 the
-            deterministic answer.
+        seed, variation: with ``variation`` above 0 (0 to 1, the draw's temperature), one draw of what may
+            happen between the keys (the next-frame in-betweener's, or a sampling window model's), the same for
+            the same seed; at 0 the deterministic answer.
         method: ``"network"``, the in-betweening window network (``model``); ``"next-frame"``, the
             next-frame in-betweener (``next_frame``: a ``NextFrameModel`` trained with keys or its file, the
             shipped ``lmm_next_frame_keys.npz`` by default) rolled from key to key (``NextFrameModel.inbetween``),
             ``variation`` scaling its latent draws, checked on the keys as the window network is
-            (``NextFrameModel.checked_inbetween``); or ``"auto"`` (default): each gap to one of them
-            (``window_frames``): the window network (``model``) for gaps longer than ``LONG_GAP`` frames (at 30
-            fps) after given motion (``GIVEN_RUN`` key frames in a row), the next-frame in-betweener
-            (``next_frame``) for the rest: keys alone, short gaps, any draw.
+            (``NextFrameModel.checked_inbetween``); or ``"auto"`` (default): ``model`` named alone, the window
+            network; ``next_frame`` named alone, the next-frame in-betweener; else each gap to one of them
+            (``window_frames``): the window network for gaps longer than ``LONG_GAP`` frames (at 30 fps) after
+            given motion (``GIVEN_RUN`` frames' time keyed frame by frame), the next-frame in-betweener for the
+            rest: keys alone, short gaps, any draw.
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
@@ -209,39 +210,47 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         raise LMMError(f"--variation must be from 0 to 1, got {variation}")
     window = None  # (T,) bool: the made frames the window network makes; the next-frame in-betweener the rest
     if method == "auto":
-        # A file named is checked even where no gap needs it: a bad one is said at once, not on another clip.
-        if model is not None:
-            model = _model(model)
-        if next_frame is not None:
-            next_frame = _next_frame(next_frame, in_betweens=True)
-        canon, known = _known(motion, keys, AUTO_FPS, source_map)
-        window = window_frames(keys, motion.fps, canon.num_frames, variation)
-        idx = np.flatnonzero(known)
-        gaps = ~known
-        gaps[:idx[0]] = gaps[idx[-1] + 1:] = False  # held frames before the first key and after the last
-        method = "next-frame" if not window.any() else "network" if window[gaps].all() else "auto"
-    if method == "network":
+        # A network file named is the user's choice for every gap (both named: each for its gaps, as shipped).
+        if model is not None and next_frame is None:
+            method = "network"
+        elif next_frame is not None and model is None:
+            method = "next-frame"
+        else:
+            canon, known = _known(motion, keys, AUTO_FPS, source_map)
+            window = window_frames(keys, motion.fps, canon.num_frames, variation)
+            idx = np.flatnonzero(known)
+            gaps = ~known
+            gaps[:idx[0]] = gaps[idx[-1] + 1:] = False  # held frames before the first key and after the last
+            method = "next-frame" if not window.any() else "network" if window[gaps].all() else "auto"
+    if method in ("network", "auto"):
         m = _model(model)
         sample = _sample(m, seed, variation)
         if window is None or m.cfg.fps != AUTO_FPS:  # else as auto read them
             canon, known = _known(motion, keys, m.cfg.fps, source_map)
+        if method == "auto":
+            nf = _next_frame(next_frame, in_betweens=True)
+            if m.cfg.fps != AUTO_FPS or nf.cfg.fps != AUTO_FPS:
+                raise LMMError(f"--method auto gives gaps to two networks, which must both run at {AUTO_FPS:g} fps "
+                               f"(these: {m.cfg.fps:g} and {nf.cfg.fps:g}); give --method network or --method "
+                               "next-frame")
         rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
                                             m.action_index(action), m.style_index(style), sample)
+        if method == "auto":
+            # The next-frame in-betweener's gaps, rolled between the keys and the window network's frames (given
+            # to it as known: it rolls, checks and eases only where it makes the frames).
+            given = known | window
+            rot_g, pos_g = canon.rotations.copy(), canon.root_positions.copy()
+            rot_g[window], pos_g[window] = rot[window], pos[window]
+            nrot, npos, ncon, nshare = nf.checked_inbetween(rot_g, pos_g, given, seed, variation,
+                                                            nf.action_index(action), nf.style_index(style))
+            rot[~given], pos[~given], con[~given] = nrot[~given], npos[~given], ncon[~given]
+            share = min(share, nshare)
     else:
         nf = _next_frame(next_frame, in_betweens=True)
         if window is None or nf.cfg.fps != AUTO_FPS:
             canon, known = _known(motion, keys, nf.cfg.fps, source_map)
         rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
                                                     nf.action_index(action), nf.style_index(style))
-        if method == "auto":  # both: the window network's frames in its gaps (keys are exact in both)
-            m = _model(model)
-            if m.cfg.fps != AUTO_FPS or nf.cfg.fps != AUTO_FPS:
-                raise LMMError(f"--method auto gives gaps to two networks, which must both run at {AUTO_FPS:g} fps "
-                               f"(these: {m.cfg.fps:g} and {nf.cfg.fps:g}); give --method network or next-frame")
-            wrot, wpos, wcon, wshare = fill_checked(m, canon.rotations, canon.root_positions, known,
-                                                    m.action_index(action), m.style_index(style))
-            rot[window], pos[window], con[window] = wrot[window], wpos[window], wcon[window]
-            share = min(share, wshare)
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below. The
     # floor the made frames' feet are kept above is where the keys stand when that is lower than y = 0
     # (captured soles sink a centimetre or two), as generation holds made frames to its recorded ones.
@@ -277,28 +286,23 @@ LONG_GAP = 30
 def window_frames(keys, fps: float, frames: int, variation: float = 0.0) -> np.ndarray:
     """``(frames,)`` bool at ``AUTO_FPS``: the made frames ``inbetween(method="auto")`` gives the window network,
     for key frames ``keys`` (indices at the clip's ``fps``): those of each gap longer than ``LONG_GAP`` frames
-    at ``AUTO_FPS`` that follows ``GIVEN_RUN`` or more keys in a row (counted in the clip's own frames). None for
-    a draw (``variation`` above 0): the shipped window network does not sample, so the next-frame in-betweener
-    draws every gap."""
+    at ``AUTO_FPS`` that follows given motion: every frame of the clip keyed over the ``GIVEN_RUN`` frames at
+    ``AUTO_FPS`` before it. None for a draw (``variation`` above 0): the shipped window network does not
+    sample, so the next-frame in-betweener draws every gap."""
     keys = np.unique(np.asarray(keys, dtype=int))
     out = np.zeros(frames, dtype=bool)
     if variation > 0 or len(keys) < 2:
         return out
     at = np.clip(np.round(keys * AUTO_FPS / fps).astype(int), 0, frames - 1)
     have = set(keys.tolist())
+    # Given motion: every frame of the clip keyed over the time GIVEN_RUN frames at AUTO_FPS span (at 120 fps
+    # the last 9 frames, at 24 fps the last 3), so a fast clip's two or three keys a frame apart are not a run.
+    need = int(np.ceil((GIVEN_RUN - 1) * fps / AUTO_FPS - 1e-9))
     for i in range(len(keys) - 1):
         a, b = at[i], at[i + 1]
-        if b - a - 1 > LONG_GAP and all(keys[i] - j in have for j in range(1, GIVEN_RUN)):
+        if b - a - 1 > LONG_GAP and all(keys[i] - j in have for j in range(1, need + 1)):
             out[a + 1:b] = True
     return out
-
-
-def auto_needs_window(keys, fps: float, variation: float = 0.0) -> bool:
-    """Whether ``inbetween(method="auto")`` on key frames ``keys`` (indices at ``fps``) runs the window network
-    for any gap (``window_frames``): the add-on loads the model in its Preferences only then."""
-    keys = np.asarray(keys, dtype=int)
-    frames = int(round(keys.max() * AUTO_FPS / fps)) + 1 if len(keys) else 0
-    return bool(window_frames(keys, fps, frames, variation).any())
 
 
 def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: bool) -> NextFrameModel:
