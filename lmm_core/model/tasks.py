@@ -603,12 +603,8 @@ NEXT_FRAME_PATH_SPACING = goals.PATH_SPACING
 
 
 def _shipped_in_betweener() -> NextFrameModel | None:
-    """The shipped next-frame in-betweener, loaded once per version of its file; ``None`` where it is absent."""
-    try:
-        st = DEFAULT_KEYS.stat()
-    except OSError:
-        return None
-    return _load_once(str(DEFAULT_KEYS), st.st_size, st.st_mtime_ns)
+    """The shipped next-frame in-betweener (``_cached``); ``None`` where it is absent."""
+    return _cached(DEFAULT_KEYS) if DEFAULT_KEYS.is_file() else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -633,7 +629,7 @@ def _steering(given: "NextFrameModel | str | Path | None", gen: NextFrameModel) 
     if given is None:
         shipped = _shipped_in_betweener()
         return shipped if shipped is not None and shipped.cfg.root_keys else gen
-    nf = given if isinstance(given, NextFrameModel) else load_next_frame(given)
+    nf = given if isinstance(given, NextFrameModel) else _cached(given)
     nf.require_canonical("walking to goals")
     if nf.cfg.keys and not nf.cfg.root_keys:
         raise LMMError("that next-frame in-betweener was not trained on keys of the pelvis alone (`lmm "
