@@ -103,3 +103,14 @@ def test_auto_checks_a_named_file_even_where_no_gap_needs_it(test_data, tmp_path
         tasks.inbetween(hop, list(range(40)) + [240], next_frame=bad)
     with pytest.raises(LMMError, match="broken.npz"):
         tasks.inbetween(hop, [0, 60, 120], model=bad)
+
+
+def test_auto_refuses_to_splice_networks_of_another_frame_rate(test_data, monkeypatch):
+    """Splicing gap by gap needs both networks at ``AUTO_FPS``; a window network at another rate is refused with
+    the way out (one method for every gap), not spliced on mismatched frames."""
+    from lmm_core.errors import LMMError
+
+    hop = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    monkeypatch.setattr(tasks, "AUTO_FPS", 24.0)  # the shipped networks run at 30 fps
+    with pytest.raises(LMMError, match="--method network or --method next-frame"):
+        tasks.inbetween(hop, list(range(40)) + [240, 260])
