@@ -65,13 +65,15 @@ def bone_angles(pos: np.ndarray, src: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def evaluate(motion, js, cams: int, noise: float, seed: int, limits: bool = True, smooth_s: float = 0.05) -> dict[str, float]:
+def evaluate(motion, js, cams: int, noise: float, seed: int, limits: bool = True, smooth_s: float = 0.05,
+             length_sd: float | None = None) -> dict[str, float]:
     corruption = S.Corruption(noise_px=noise, dropout=0.10, occlusion=0.05, outliers=0.02, swaps=0.01, max_offset=5)
     P = S.keypoints_3d(motion, js)
     calib = S.camera_ring(cams, P, seed=seed)
     kp, truth = S.render(P, calib, js, corruption, seed=seed + 1000, fps=motion.fps)
     t0 = time.perf_counter()
-    res = capture(calib, kp, CaptureOptions(fps=motion.fps, limits=limits, smooth_s=smooth_s))
+    held = {} if length_sd is None else {"length_sd": length_sd}
+    res = capture(calib, kp, CaptureOptions(fps=motion.fps, limits=limits, smooth_s=smooth_s, **held))
     seconds = time.perf_counter() - t0
     # Result frame k is the first camera's frame start + k, which shows source frame start + k.
     a = max(0, -res.start)

@@ -49,6 +49,8 @@ def extract_demo(wheel: Path, folder: Path, demo: str = "Demo_SinglePerson") -> 
         for name in zf.namelist():
             if name.startswith(prefix) and (name.endswith(".mp4") or name.endswith("Calib.qca.txt")):
                 out = folder / demo / name[len(prefix):]
+                if out.is_file() and out.stat().st_size == zf.getinfo(name).file_size:
+                    continue  # already there: rewriting it would make the detections cached for it stale
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(zf.read(name))
     if not (folder / demo / "calibration" / "Calib.qca.txt").is_file():

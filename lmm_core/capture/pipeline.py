@@ -5,7 +5,8 @@ Steps (each in its own module):
 1. match keypoint cameras to calibrated ones by name (``keypoints``, ``calibration``);
 2. undistort every detection to normalised image coordinates (``cameras``);
 3. estimate each camera's frame offset from the keypoints and shift them onto one timeline (``sync``);
-4. triangulate every keypoint of every frame, robustly (``triangulate``);
+4. triangulate every keypoint of every frame, robustly (``triangulate``), and refit the points on rigid
+   segments with each segment held to one length for the take (``rigid``);
 5. turn the world so Y is up, smooth and fill gaps (``smoothing``);
 6. fit the performer's bone lengths and solve joint rotations within the joint limits (``solve``).
 """
@@ -20,7 +21,7 @@ import numpy as np
 from ..errors import LMMError, MotionFileError
 from ..motion import Motion
 from ..progress import progress as progress_bar
-from . import image_offsets
+from . import image_offsets, rigid
 from .calibration import Calibration, read_calibration
 from .consistency import foreign, refine
 from .keypoints import Keypoints2D, read_keypoints
@@ -76,6 +77,8 @@ class CaptureOptions:
             detector bias.
         flip: video input: detect each frame also mirrored and average the two (``video.detect``); twice
             the detection time.
+        length_sd: refit the triangulated keypoints with each rigid segment (limbs, hips, feet) held to one
+            length for the take, within this share of it (``rigid``); 0: each point as triangulated.
     """
 
     fps: float | None = None
@@ -88,6 +91,7 @@ class CaptureOptions:
     pin_feet: bool = False
     refine_cameras: bool = True
     flip: bool = True
+    length_sd: float = rigid.LENGTH_SD
 
 
 @dataclass(eq=False)
@@ -268,6 +272,22 @@ def _triangulate_take(obs_a: np.ndarray, conf_a: np.ndarray, poses: np.ndarray, 
     return raw, err, views, tconf, miss, away
 
 
+def _hold_lengths(raw: np.ndarray, obs: np.ndarray, conf: np.ndarray, poses: np.ndarray, focal: np.ndarray, joint_set,
+                  options: CaptureOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Step 4c (``rigid``): the triangulated points ``raw (T, K, 3)`` refitted to the cameras that agree on them
+    (``obs (C, T, K, 2)``, ``conf (C, T, K)``) with one length per rigid segment; returns them and their mean
+    reprojection error over those cameras ``(T, K)``, px."""
+    C, T, K = conf.shape
+    o = np.where((conf > 0)[..., None], obs, np.nan).reshape(C, -1, 2)
+    agree = (conf > 0) & (reprojection_errors(raw.reshape(-1, 3), o, poses, focal).reshape(C, T, K) < options.threshold_px)
+    held, _ = rigid.hold_lengths(raw, obs, np.where(agree, conf, 0.0), poses, focal, joint_set, length_sd=options.length_sd)
+    e = reprojection_errors(held.reshape(-1, 3), o, poses, focal).reshape(C, T, K)
+    n = agree.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.where(n > 0, np.where(agree, e, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+    return held, np.where(np.isfinite(held[..., 0]), err, np.nan)
+
+
 def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = CaptureOptions(), *,
             progress: Callable[[float], None] | None = None, show_progress: bool = False, strict: bool = True) -> CaptureResult:
     """Run the pipeline (see the module docstring).
@@ -333,6 +353,8 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         shift += step
         if float(np.max(np.abs(step) * focal[:, None])) < OFFSET_TOLERANCE_PX:
             rounds = r + 1  # settled: one more triangulation with it, then stop
+    if options.length_sd > 0:
+        raw, err = _hold_lengths(raw, obs_r, conf_a * ~away[..., None], poses, focal, kp.joint_set, options)
     if np.all(np.isnan(raw)):
         raise LMMError("no keypoint was seen by two cameras that agree on it; check that the calibration belongs to this footage "
                        "(camera names, order, units)")
