@@ -411,6 +411,9 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-augment", type=float, default=0.1, help="each window at its own pace, up to 1+S times")
     p.add_argument("--label-dropout", type=float, default=0.1, help="share of windows shown without their labels")
     p.add_argument("--skate-weight", type=float, default=0.01, help="weight of the planted-foot loss (0: off)")
+    p.add_argument("--skim-weight", type=float, default=0.0,
+                   help="weight of the skimming-foot loss: made feet within 3.4 cm of their standing height must "
+                        "not move sideways (0: off)")
     p.add_argument("--first-layer-labels", dest="label_layers", action="store_false",
                    help="give the labels to the first layer only (the default gives them to every layer)")
     p.add_argument("--schedule", type=_shares, default=(0.1, 0.5), metavar="A,B",
@@ -472,7 +475,8 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
                               hidden=args.hidden, layers=args.layers, latent=args.latent,
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,
-                              skate_weight=args.skate_weight, label_layers=args.label_layers, positions=args.positions,
+                              skate_weight=args.skate_weight, skim_weight=args.skim_weight, label_layers=args.label_layers,
+                              positions=args.positions,
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
                               max_gap=args.max_gap, still_start=args.still_start,
                               root_keys=args.root_keys, arrive=args.arrive, protocol_gaps=args.protocol_gaps, push_share=args.push_share, threads=args.threads, seed=args.seed, init_from=args.init_from)
@@ -611,7 +615,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
                          "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
                          "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),
                          "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE, "skate_weight": _range(0.0, 1e3),
-                         "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE, "root_keys": _SHARE, "arrive": _SHARE, "push_share": _SHARE,
+                         "skim_weight": _range(0.0, 1e3), "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE, "root_keys": _SHARE, "arrive": _SHARE, "push_share": _SHARE,
                          "threads": _range(1, 256, integer=True), "seed": _SEED},
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},

@@ -520,3 +520,20 @@ def test_generate_walks_to_a_point_with_a_given_steering_network(tmp_path):
     _, whole = _random_model(tmp_path / "k", cfg=NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True})))
     with pytest.raises(LMMError, match="not trained on keys of the pelvis alone"):
         tasks.generate("walk", seconds=2.0, method="next-frame", to=(0.5, 1.5), next_frame_keys=whole)
+
+
+def test_the_skimming_foot_loss_counts_feet_that_glide_near_the_floor():
+    """``--skim-weight``'s term: a foot sliding 2 cm a frame at its standing height costs (2 cm)^2, the same foot
+    10 cm up or standing still nothing, and the canonical feet's standing heights are the rest pose's."""
+    stand = torch.as_tensor(T._rest_heights(NF.CANON)[list(NF.CANON.contacts)], dtype=torch.float32)
+    np.testing.assert_allclose(stand.numpy(), [0.072, 0.072, 0.02, 0.02], atol=0.002)
+    slide = torch.zeros(1, 4, 3)
+    slide[0, 0, 0] = 0.02  # the left ankle, sideways
+    low = stand[None].clone()
+    assert T.skim_loss(slide, low, stand).item() == pytest.approx(4.0 / 4, rel=0.05)  # mean over the 4 joints
+    up = low.clone()
+    up[0, 0] += 0.10
+    assert T.skim_loss(slide, up, stand).item() < 0.01 * T.skim_loss(slide, low, stand).item()
+    rising = torch.zeros(1, 4, 3)
+    rising[0, 0, 1] = 0.05  # lifting off is not skimming
+    assert T.skim_loss(rising, low, stand).item() == 0.0

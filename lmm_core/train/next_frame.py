@@ -37,6 +37,31 @@ from .sources import bvh_vocabularies, bvh_clips
 
 SOURCES = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
 ROOT_WEIGHT = 4.0  # height, travel and turn: a small error there is a sliding or drifting body
+# The skimming-foot loss (``skim_weight``): a foot joint counts as on the floor up to SKIM_BAND above its
+# standing height (the skate measure's "ground" rule: 2% of the height, 3.4 cm), with a soft edge of SKIM_SOFT.
+SKIM_BAND = 0.034
+SKIM_SOFT = 0.01
+
+
+def skim_loss(velocity: torch.Tensor, height: torch.Tensor, stand: torch.Tensor) -> torch.Tensor:
+    """The skimming-foot loss of one made frame: each foot joint's sideways speed, squared, in (centimetres per
+    frame)^2, weighted by how near the floor it is (1 up to ``SKIM_BAND`` above its standing height, fading
+    over ``SKIM_SOFT``), the mean over joints and windows.
+
+    Args:
+        velocity: ``(B, J, 3)`` the foot joints' velocities, metres per frame, Y up.
+        height: ``(B, J)`` their heights above the floor, metres; ``stand``: ``(J,)`` at rest.
+    """
+    near = torch.sigmoid((stand + SKIM_BAND - height) / SKIM_SOFT)
+    return (near * (velocity[..., [0, 2]] ** 2).sum(-1)).mean() / 1e-4
+
+
+def _rest_heights(body) -> np.ndarray:
+    """``(22,)`` each joint's height in the body's rest pose, metres (the root's offset is its height)."""
+    y = np.zeros(len(body.parents))
+    for j, p in enumerate(body.parents):
+        y[j] = float(body.offsets[j][1]) + (y[p] if p >= 0 else 0.0)
+    return y
 
 
 @dataclass
@@ -58,6 +83,9 @@ class NextFrameTrainConfig:
     speed_augment: float = 0.1
     label_dropout: float = 0.1
     skate_weight: float = 0.01  # the planted-foot loss (``train_next_frame``); 0: off
+    # The skimming-foot loss: a made foot joint within ``SKIM_BAND`` of its standing height must not move
+    # sideways (``train_next_frame``); 0: off. Aimed at the shuffle: averaged swings that glide along the floor.
+    skim_weight: float = 0.0
     positions: bool = True  # ``NextFrameConfig.positions``
     label_layers: bool = True  # ``NextFrameConfig.label_layers``
     absolute_root: bool = True  # ``NextFrameConfig.absolute_root``
@@ -293,6 +321,9 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     if tc.keys:
         kmean_t, kstd_t = torch.as_tensor(key_mean, dtype=torch.float32), torch.as_tensor(key_std, dtype=torch.float32)
     feet = torch.as_tensor([NUM_JOINTS * 3 + 3 * j + k for j in body.contacts for k in range(3)])  # their velocities
+    contact_joints = list(body.contacts)
+    # Each contact joint's height above the floor standing at rest (the ankles' higher than the toes').
+    stand = torch.as_tensor(_rest_heights(body)[contact_joints], dtype=torch.float32)
     weight = torch.ones(NF.FRAME)
     weight[:4] = ROOT_WEIGHT
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
@@ -335,7 +366,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             x[:, 0] = torch.where(still, standing, x[:, 0])
             x[:, 1] = torch.where(still, standing, x[:, 1])
         prev, cur = x[:, 0], x[:, 1]
-        need_positions = cfg.positions or tc.skate_weight > 0
+        need_positions = cfg.positions or tc.skate_weight > 0 or tc.skim_weight > 0
         if need_positions:  # the true frames' joints, once for the window
             true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME), body).reshape(len(x), -1, NUM_JOINTS, 3)
             p_prev, p_cur = true_p[:, 0], true_p[:, 1]
@@ -349,7 +380,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             yaw = NF._heading(b.rotations[:, :, 0], body)
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
             ahead_t = torch.as_tensor(ahead)
-        rec = kl = bce = skate = torch.zeros(())
+        rec = kl = bce = skate = skim = torch.zeros(())
         for k in range(rollout):
             target = x[:, k + 2]
             extra = [(pose_inputs(p_prev, p_cur, cur * std_t + mean_t) - pmean_t) / pstd_t] if cfg.positions else []
@@ -373,11 +404,16 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                     # A foot the capture has down must not move (metres per frame, squared, per contact joint).
                     v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     skate = skate + (con[:, k] * (v ** 2).sum(-1)).mean() / 1e-4
+                if tc.skim_weight:
+                    # A foot near the floor that moves sideways skims it, whatever the capture did there
+                    # (metres per frame, squared, weighted by how near its standing height the foot is).
+                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
+                    skim = skim + skim_loss(v, p_pred[:, contact_joints, 1], stand)
                 p_prev, p_cur = p_cur, torch.where(own[:, :, None], p_pred, true_p[:, k + 2])
             prev, cur = cur, torch.where(own, pred, target)
             if tc.keys:
                 to_key = advance(to_key, cur * std_t + mean_t)
-        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate) / rollout
+        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate + tc.skim_weight * skim) / rollout
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -385,7 +421,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         sched.step()
         if step % 50 == 0 or step == tc.steps - 1:
             row = {"step": step, "rec": rec.item() / rollout, "kl": kl.item() / rollout, "bce": bce.item() / rollout,
-                   "skate": skate.item() / rollout, "rollout": rollout,
+                   "skate": skate.item() / rollout, "skim": skim.item() / rollout, "rollout": rollout,
                    "own": p_own, "s": time.perf_counter() - t0}
             log.write(json.dumps(row) + "\n")
             log.flush()
