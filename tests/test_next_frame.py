@@ -524,7 +524,8 @@ def test_generate_walks_to_a_point_with_a_given_steering_network(tmp_path):
 
 def test_the_skimming_foot_loss_counts_feet_that_glide_near_the_floor():
     """``--skim-weight``'s term: a foot sliding 2 cm a frame at its standing height costs (2 cm)^2, the same foot
-    10 cm up or standing still nothing, and the canonical feet's standing heights are the rest pose's."""
+    10 cm up or standing still nothing, against the capture only the excess, and the canonical feet's standing
+    heights are the rest pose's."""
     stand = torch.as_tensor(T._rest_heights(NF.CANON)[list(NF.CANON.contacts)], dtype=torch.float32)
     np.testing.assert_allclose(stand.numpy(), [0.072, 0.072, 0.02, 0.02], atol=0.002)
     slide = torch.zeros(1, 4, 3)
@@ -537,3 +538,7 @@ def test_the_skimming_foot_loss_counts_feet_that_glide_near_the_floor():
     rising = torch.zeros(1, 4, 3)
     rising[0, 0, 1] = 0.05  # lifting off is not skimming
     assert T.skim_loss(rising, low, stand).item() == 0.0
+    # against the capture: only what glides more than the captured foot at that frame counts
+    assert T.skim_loss(slide, low, stand, slide, low).item() == 0.0
+    assert T.skim_loss(slide, low, stand, torch.zeros(1, 4, 3), low).item() == pytest.approx(1.0, rel=0.05)
+    assert T.skim_loss(torch.zeros(1, 4, 3), low, stand, slide, low).item() == 0.0  # gliding less earns nothing

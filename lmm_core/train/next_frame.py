@@ -43,17 +43,30 @@ SKIM_BAND = 0.034
 SKIM_SOFT = 0.01
 
 
-def skim_loss(velocity: torch.Tensor, height: torch.Tensor, stand: torch.Tensor) -> torch.Tensor:
-    """The skimming-foot loss of one made frame: each foot joint's sideways speed, squared, in (centimetres per
-    frame)^2, weighted by how near the floor it is (1 up to ``SKIM_BAND`` above its standing height, fading
-    over ``SKIM_SOFT``), the mean over joints and windows.
+def _skimming(velocity: torch.Tensor, height: torch.Tensor, stand: torch.Tensor) -> torch.Tensor:
+    """``(B, J)`` each foot joint's sideways speed squared, (centimetres per frame)^2, weighted by how near the
+    floor it is (1 up to ``SKIM_BAND`` above its standing height, fading over ``SKIM_SOFT``)."""
+    near = torch.sigmoid((stand + SKIM_BAND - height) / SKIM_SOFT)
+    return near * (velocity[..., [0, 2]] ** 2).sum(-1) / 1e-4
+
+
+def skim_loss(velocity: torch.Tensor, height: torch.Tensor, stand: torch.Tensor,
+              true_velocity: torch.Tensor | None = None, true_height: torch.Tensor | None = None) -> torch.Tensor:
+    """The skimming-foot loss of one made frame: how much more the made foot joints glide sideways near the
+    floor than the captured ones at that frame (``_skimming``; all of it without the capture's), the mean over
+    joints and windows. Only the excess counts: real feet skim the floor as they land and take off, and a
+    loss on all of it taught the network to hold its feet above the floor (skate 0.1-0.3 of the capture's,
+    made-frame error 0.70 of interpolation's against 0.54, 1,000 steps at weight 0.05).
 
     Args:
-        velocity: ``(B, J, 3)`` the foot joints' velocities, metres per frame, Y up.
+        velocity: ``(B, J, 3)`` the made foot joints' velocities, metres per frame, Y up.
         height: ``(B, J)`` their heights above the floor, metres; ``stand``: ``(J,)`` at rest.
+        true_velocity, true_height: the capture's at the same frame.
     """
-    near = torch.sigmoid((stand + SKIM_BAND - height) / SKIM_SOFT)
-    return (near * (velocity[..., [0, 2]] ** 2).sum(-1)).mean() / 1e-4
+    made = _skimming(velocity, height, stand)
+    if true_velocity is None:
+        return made.mean()
+    return torch.relu(made - _skimming(true_velocity, true_height, stand)).mean()
 
 
 def _rest_heights(body) -> np.ndarray:
@@ -408,7 +421,9 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                     # A foot near the floor that moves sideways skims it, whatever the capture did there
                     # (metres per frame, squared, weighted by how near its standing height the foot is).
                     v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
-                    skim = skim + skim_loss(v, p_pred[:, contact_joints, 1], stand)
+                    v_true = pose_inputs(true_p[:, k + 1], true_p[:, k + 2], target * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
+                    skim = skim + skim_loss(v, p_pred[:, contact_joints, 1], stand,
+                                            v_true, true_p[:, k + 2, contact_joints, 1])
                 p_prev, p_cur = p_cur, torch.where(own[:, :, None], p_pred, true_p[:, k + 2])
             prev, cur = cur, torch.where(own, pred, target)
             if tc.keys:
