@@ -38,6 +38,13 @@ def test_interpolation_is_its_own_reference_and_the_capture_scores_as_itself(tak
         assert c["error_m"] == 0.0 and c["error_ratio"] == 0.0
         assert c["acc99"] == pytest.approx(c["acc99_capture"]) and c["key_jump"] == pytest.approx(c["key_jump_capture"])
         assert c["skate"] == pytest.approx(c["skate_capture"])
+        assert c["stance_speed"] == pytest.approx(c["stance_speed_capture"]) and c["both_up"] == pytest.approx(c["both_up_capture"])
+        assert c["stance_ratio"] == pytest.approx(1.0) or c["stance_speed_capture"] < 1e-3
+    # Feet held off the floor: the skate ratio cannot see them (no foot within the ground band moves), the
+    # height-blind columns do: every frame has both toes up.
+    floating = {"floating": lambda rot, root, known, i: (rot, root + np.where(~known[:, None], [0.0, 0.3, 0.0], 0.0))}
+    up = run_blocking([takes], floating, per_setting=2)["takes"]["gap 30"]["floating"]
+    assert up["both_up"] == pytest.approx(1.0, abs=0.05) and up["both_up_capture"] < 0.5
     # Interpolation runs straight between keys and turns at them: its velocity jumps at keys beyond the
     # capture's, and its accelerations elsewhere are below the capture's.
     for setting in ("every 8", "every 15"):

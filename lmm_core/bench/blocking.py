@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 from ..canonical import canonical_skeleton
-from ..feet import foot_skate
+from ..feet import RULES, foot_skate
 from ..model.next_frame import NextFrameModel
 from ..model.runtime import Model
 from ..model.tasks import inbetween
@@ -45,6 +45,7 @@ FPS = 30.0
 SETTINGS = (("every 8", 8, 121), ("every 15", 15, 121), ("every 30", 30, 121),
             ("gap 30", 30, 31), ("gap 60", 60, 61), ("gap 90", 90, 91), ("gap 120", 120, 121))
 IN_DOMAIN = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
+TOES = (10, 11)  # the canonical body's toe (ball of the foot) joints
 
 
 @dataclass
@@ -103,6 +104,19 @@ def _accelerations(pos: np.ndarray, made: np.ndarray) -> np.ndarray:
     """Joint acceleration norms ``(n,)`` (metres/frame^2) at the made frames that have both neighbours."""
     acc = np.linalg.norm(pos[2:] - 2 * pos[1:-1] + pos[:-2], axis=-1)  # (T - 2, J)
     return acc[made[1:-1]].ravel()
+
+
+def _stance(pos: np.ndarray, made: np.ndarray) -> tuple[float, float]:
+    """Two height-blind checks of the feet on the made frames of ``pos (T, 22, 3)``: the mean horizontal speed of
+    the slower toe (m/s; in a walk one foot is always down, so when the slower one moves, a foot slides), and
+    the share of frames with both toes above the ground band (2% of the body's height above each toe's own ground
+    level: ``feet.RULES["ground"]``). The skate ratio counts only feet within that band, so feet held off the
+    floor lower it without standing any stiller; these two show it."""
+    toes = pos[:, TOES]
+    speed = np.linalg.norm(np.gradient(toes[..., [0, 2]], axis=0), axis=-1) * FPS
+    lift = toes[..., 1] - np.percentile(toes[..., 1], 2, axis=0)
+    band = RULES["ground"].max_lift * (pos[..., 1].max(axis=1) - pos[..., 1].min(axis=1)).mean()
+    return float(speed.min(axis=1)[made].mean()), float(np.mean((lift.min(axis=1) > band)[made]))
 
 
 def _key_jumps(pos: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -164,9 +178,10 @@ def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: i
             cap_skate = [foot_skate(Motion(canonical_skeleton(), rot, root, FPS), frames=made) for rot, root in wins]
             cap_acc = np.concatenate([_accelerations(p, made) for p in truth])
             cap_jump = np.concatenate([_key_jumps(p, known) for p in truth])
+            cap_stance = np.array([_stance(p, made) for p in truth])
             row = {}
             for mname, method in methods.items():
-                err, skate, acc, jump = [], [], [], []
+                err, skate, acc, jump, stance = [], [], [], [], []
                 bar = progress(list(enumerate(wins)), desc=f"{group.name} {name} {mname}", unit="window",
                                enabled=show_progress)
                 for i, (rot, root) in bar:
@@ -176,6 +191,7 @@ def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: i
                     skate.append(foot_skate(Motion(canonical_skeleton(), r, p, FPS), frames=made))
                     acc.append(_accelerations(pos, made))
                     jump.append(_key_jumps(pos, known))
+                    stance.append(_stance(pos, made))
                 jumps = np.concatenate(jump)
                 row[mname] = {
                     "windows": len(wins), "error_m": float(np.mean(err)), "skate": float(np.mean(skate)),
@@ -184,12 +200,15 @@ def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: i
                     # Two-key windows have no inner key.
                     "key_jump": float(np.mean(jumps)) if len(jumps) else 0.0,
                     "key_jump_capture": float(np.mean(cap_jump)) if len(cap_jump) else 0.0,
+                    "stance_speed": float(np.mean([a for a, _ in stance])), "stance_speed_capture": float(cap_stance[:, 0].mean()),
+                    "both_up": float(np.mean([b for _, b in stance])), "both_up_capture": float(cap_stance[:, 1].mean()),
                 }
             ref = row["interp"]["error_m"]
             for v in row.values():
                 v["error_ratio"] = v["error_m"] / ref if ref > 0 else float("nan")
                 v["skate_ratio"] = v["skate"] / max(v["skate_capture"], 1e-3)
                 v["acc_ratio"] = v["acc99"] / max(v["acc99_capture"], 1e-9)
+                v["stance_ratio"] = v["stance_speed"] / max(v["stance_speed_capture"], 1e-3)
             results[group.name][name] = row
     return results
 
@@ -200,10 +219,12 @@ def format_blocking(results: dict) -> str:
     for group, settings in results.items():
         lines.append(f"{group}")
         lines.append(f"  {'setting':<9} {'method':<8} {'windows':>7} {'error m':>8} {'/interp':>7} {'skate':>6} "
-                     f"{'/capture':>8} {'acc99':>7} {'/capture':>8} {'key jump':>8} {'capture':>8}")
+                     f"{'/capture':>8} {'acc99':>7} {'/capture':>8} {'key jump':>8} {'capture':>8} {'stance':>6} {'/capture':>8} "
+                     f"{'both up':>7} {'capture':>7}")
         for setting, row in settings.items():
             for method, v in row.items():
                 lines.append(f"  {setting:<9} {method:<8} {v['windows']:>7d} {v['error_m']:>8.3f} {v['error_ratio']:>7.2f} "
                              f"{v['skate']:>6.3f} {v['skate_ratio']:>8.2f} {v['acc99']:>7.4f} {v['acc_ratio']:>8.2f} "
-                             f"{v['key_jump']:>8.4f} {v['key_jump_capture']:>8.4f}")
+                             f"{v['key_jump']:>8.4f} {v['key_jump_capture']:>8.4f} {v['stance_speed']:>6.3f} {v['stance_ratio']:>8.2f} "
+                             f"{v['both_up']:>7.3f} {v['both_up_capture']:>7.3f}")
     return "\n".join(lines)
