@@ -412,8 +412,8 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-dropout", type=float, default=0.1, help="share of windows shown without their labels")
     p.add_argument("--skate-weight", type=float, default=0.01, help="weight of the planted-foot loss (0: off)")
     p.add_argument("--skim-weight", type=float, default=0.0,
-                   help="weight of the skimming-foot loss: made feet within 3.4 cm of their standing height must "
-                        "not move sideways (0: off)")
+                   help="weight of the skimming-foot loss: how much more made feet within 3.4 cm of their standing "
+                        "height move sideways than the captured ones at that frame (0: off)")
     p.add_argument("--first-layer-labels", dest="label_layers", action="store_false",
                    help="give the labels to the first layer only (the default gives them to every layer)")
     p.add_argument("--schedule", type=_shares, default=(0.1, 0.5), metavar="A,B",

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def extract_demo(wheel: Path, folder: Path, demo: str = "Demo_SinglePerson") -> 
         for name in zf.namelist():
             if name.startswith(prefix) and (name.endswith(".mp4") or name.endswith("Calib.qca.txt")):
                 out = folder / demo / name[len(prefix):]
-                if out.is_file() and out.stat().st_size == zf.getinfo(name).file_size:
+                info = zf.getinfo(name)
+                if out.is_file() and out.stat().st_size == info.file_size and zlib.crc32(out.read_bytes()) == info.CRC:
                     continue  # already there: rewriting it would make the detections cached for it stale
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(zf.read(name))

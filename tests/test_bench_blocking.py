@@ -43,8 +43,9 @@ def test_interpolation_is_its_own_reference_and_the_capture_scores_as_itself(tak
     # Feet held off the floor: the skate ratio cannot see them (no foot within the ground band moves), the
     # height-blind columns do: every frame has both toes up.
     floating = {"floating": lambda rot, root, known, i: (rot, root + np.where(~known[:, None], [0.0, 0.3, 0.0], 0.0))}
-    up = run_blocking([takes], floating, per_setting=2)["takes"]["gap 30"]["floating"]
-    assert up["both_up"] == pytest.approx(1.0, abs=0.05) and up["both_up_capture"] < 0.5
+    up = run_blocking([takes], floating, per_setting=2)["takes"]
+    for setting in ("gap 30", "gap 120"):  # held up for a whole long gap too (the ground is the capture's)
+        assert up[setting]["floating"]["both_up"] == pytest.approx(1.0, abs=0.05) and up[setting]["floating"]["both_up_capture"] < 0.5
     # Interpolation runs straight between keys and turns at them: its velocity jumps at keys beyond the
     # capture's, and its accelerations elsewhere are below the capture's.
     for setting in ("every 8", "every 15"):

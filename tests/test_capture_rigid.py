@@ -66,12 +66,19 @@ def test_hold_lengths_leaves_missing_points_and_the_face_alone():
     same, none = rigid.hold_lengths(pts, obs, conf, poses, focal, BLAZEPOSE, length_sd=0.0)
     np.testing.assert_array_equal(same, pts)
     assert none.size == 0
+    # a detection without coordinates counts for nothing, whatever weight it comes with
+    lost = obs.copy()
+    lost[0, :, knee] = np.nan
+    again, _ = rigid.hold_lengths(pts, lost, conf, poses, focal, BLAZEPOSE)
+    without, _ = rigid.hold_lengths(pts, obs, np.where(np.arange(len(poses))[:, None, None] == 0, 0.0, conf) *
+                                    (np.arange(pts.shape[1]) == knee) + conf * (np.arange(pts.shape[1]) != knee), poses, focal, BLAZEPOSE)
+    np.testing.assert_allclose(again, without, atol=1e-9)
     # and the points it kept still project onto their detections
     err = reprojection_errors(held[:, used].reshape(-1, 3), obs[:, :, used].reshape(len(poses), -1, 2), poses, focal)
     assert np.nanmedian(err[np.isfinite(err)]) < 10.0
 
 
-@pytest.mark.parametrize("value", ["-0.01", "nan"])
+@pytest.mark.parametrize("value", ["-0.01", "nan", "inf"])
 def test_command_refuses_a_negative_length_spread(tmp_path, capsys, value):
     from lmm_core.cli import main
 
@@ -79,3 +86,13 @@ def test_command_refuses_a_negative_length_spread(tmp_path, capsys, value):
                  "--length-sd", value]) == 2
     assert "--length-sd" in capsys.readouterr().err
     assert not (tmp_path / "take.bvh").exists()
+
+
+def test_the_python_api_refuses_a_spread_that_is_no_number():
+    from lmm_core.errors import LMMError
+
+    motion = source(str(HOP), frames=20)
+    _, calib, kp, _ = footage(motion, COCO17, 3, S.Corruption(noise_px=1.0), seed=2)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(LMMError, match="length_sd"):
+            capture(calib, kp, CaptureOptions(fps=motion.fps, length_sd=bad))

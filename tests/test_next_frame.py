@@ -542,3 +542,14 @@ def test_the_skimming_foot_loss_counts_feet_that_glide_near_the_floor():
     assert T.skim_loss(slide, low, stand, slide, low).item() == 0.0
     assert T.skim_loss(slide, low, stand, torch.zeros(1, 4, 3), low).item() == pytest.approx(1.0, rel=0.05)
     assert T.skim_loss(torch.zeros(1, 4, 3), low, stand, slide, low).item() == 0.0  # gliding less earns nothing
+
+
+def test_a_training_run_with_the_skimming_foot_loss_logs_it(tmp_path, hop_corpus):
+    """``--skim-weight`` reaches the loop: the feet's velocities and heights, the captured frame beside the made
+    one, and a finite, positive term in the log (and none without it)."""
+    small = dict(corpus=hop_corpus, sources=("cmu",), batch=8, rollout=3, hidden=32, layers=2, latent=4, steps=2)
+    T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "s", skim_weight=0.05, skate_weight=0.0, positions=False, **small))
+    rows = [json.loads(line) for line in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["skim"]) for r in rows) and max(r["skim"] for r in rows) > 0
+    T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "n", **small))
+    assert all(json.loads(line)["skim"] == 0 for line in (tmp_path / "n" / "log.jsonl").read_text().splitlines())

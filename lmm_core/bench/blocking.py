@@ -106,17 +106,26 @@ def _accelerations(pos: np.ndarray, made: np.ndarray) -> np.ndarray:
     return acc[made[1:-1]].ravel()
 
 
-def _stance(pos: np.ndarray, made: np.ndarray) -> tuple[float, float]:
+def _stance(pos: np.ndarray, made: np.ndarray, ground: np.ndarray, band: float) -> tuple[float, float]:
     """Two height-blind checks of the feet on the made frames of ``pos (T, 22, 3)``: the mean horizontal speed of
     the slower toe (m/s; in a walk one foot is always down, so when the slower one moves, a foot slides), and
-    the share of frames with both toes above the ground band (2% of the body's height above each toe's own ground
-    level: ``feet.RULES["ground"]``). The skate ratio counts only feet within that band, so feet held off the
-    floor lower it without standing any stiller; these two show it."""
+    the share of frames with both toes more than ``band`` (metres) above ``ground`` ``(2,)``, each toe's ground
+    level in the capture of the window (``_toe_ground``), so feet held up for a whole gap count too. The skate
+    ratio counts only feet within that band, so feet held off the floor lower it without standing any stiller;
+    these two show it."""
     toes = pos[:, TOES]
     speed = np.linalg.norm(np.gradient(toes[..., [0, 2]], axis=0), axis=-1) * FPS
-    lift = toes[..., 1] - np.percentile(toes[..., 1], 2, axis=0)
-    band = RULES["ground"].max_lift * (pos[..., 1].max(axis=1) - pos[..., 1].min(axis=1)).mean()
+    lift = toes[..., 1] - ground
     return float(speed.min(axis=1)[made].mean()), float(np.mean((lift.min(axis=1) > band)[made]))
+
+
+def _toe_ground(rot: np.ndarray, root: np.ndarray) -> tuple[np.ndarray, float]:
+    """Of a captured window: each toe's ground level ``(2,)`` and the ground band, metres, as the skate measure
+    finds them (``feet.detect`` with ``RULES["ground"]``: the 2nd percentile of the height, 2% of the body's
+    height above it)."""
+    motion = Motion(canonical_skeleton(), rot, root, FPS)
+    toes = motion.global_positions()[:, TOES, 1]
+    return np.percentile(toes, 2, axis=0), RULES["ground"].max_lift * motion.height()
 
 
 def _key_jumps(pos: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -178,7 +187,8 @@ def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: i
             cap_skate = [foot_skate(Motion(canonical_skeleton(), rot, root, FPS), frames=made) for rot, root in wins]
             cap_acc = np.concatenate([_accelerations(p, made) for p in truth])
             cap_jump = np.concatenate([_key_jumps(p, known) for p in truth])
-            cap_stance = np.array([_stance(p, made) for p in truth])
+            grounds = [_toe_ground(rot, root) for rot, root in wins]
+            cap_stance = np.array([_stance(p, made, *gb) for p, gb in zip(truth, grounds)])
             row = {}
             for mname, method in methods.items():
                 err, skate, acc, jump, stance = [], [], [], [], []
@@ -191,7 +201,7 @@ def run_blocking(groups: list[Group], methods: dict[str, Method], per_setting: i
                     skate.append(foot_skate(Motion(canonical_skeleton(), r, p, FPS), frames=made))
                     acc.append(_accelerations(pos, made))
                     jump.append(_key_jumps(pos, known))
-                    stance.append(_stance(pos, made))
+                    stance.append(_stance(pos, made, *grounds[i]))
                 jumps = np.concatenate(jump)
                 row[mname] = {
                     "windows": len(wins), "error_m": float(np.mean(err)), "skate": float(np.mean(skate)),

@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise LMMError(f"{args.output}: the folder {args.output.parent} does not exist; create it first")
     if args.fps is not None and not args.fps > 0:
         raise LMMError(f"--fps must be positive, got {args.fps}")
-    if args.max_offset < 0 or args.smooth < 0 or not args.threshold > 0 or not args.length_sd >= 0:
-        raise LMMError("--max-offset, --smooth and --length-sd must not be negative, and --threshold must be positive")
+    if args.max_offset < 0 or args.smooth < 0 or not args.threshold > 0 or not 0 <= args.length_sd < float("inf"):
+        raise LMMError("--max-offset, --smooth and --length-sd must not be negative (--length-sd finite), and --threshold "
+                       "must be positive")
     options = CaptureOptions(fps=args.fps, sync=not args.no_sync, max_offset=args.max_offset, threshold_px=args.threshold,
                              smooth_s=args.smooth, limits=not args.no_limits, pin_feet=args.pin_feet,
                              refine_cameras=not args.no_refine_cameras, flip=not args.no_flip,

@@ -272,11 +272,12 @@ def _triangulate_take(obs_a: np.ndarray, conf_a: np.ndarray, poses: np.ndarray, 
     return raw, err, views, tconf, miss, away
 
 
-def _hold_lengths(raw: np.ndarray, obs: np.ndarray, conf: np.ndarray, poses: np.ndarray, focal: np.ndarray, joint_set,
-                  options: CaptureOptions) -> tuple[np.ndarray, np.ndarray]:
+def _hold_lengths(raw: np.ndarray, error: np.ndarray, obs: np.ndarray, conf: np.ndarray, poses: np.ndarray,
+                  focal: np.ndarray, joint_set, options: CaptureOptions) -> tuple[np.ndarray, np.ndarray]:
     """Step 4c (``rigid``): the triangulated points ``raw (T, K, 3)`` refitted to the cameras that agree on them
-    (``obs (C, T, K, 2)``, ``conf (C, T, K)``) with one length per rigid segment; returns them and their mean
-    reprojection error over those cameras ``(T, K)``, px."""
+    (``obs (C, T, K, 2)``, ``conf (C, T, K)``) with one length per rigid segment; returns them and the mean
+    reprojection error ``(T, K)``, px, over those cameras, measured again for every point (the ones the refit
+    leaves alone too, by the same cameras); ``error`` (the triangulation's) where no camera agrees any more."""
     C, T, K = conf.shape
     o = np.where((conf > 0)[..., None], obs, np.nan).reshape(C, -1, 2)
     agree = (conf > 0) & (reprojection_errors(raw.reshape(-1, 3), o, poses, focal).reshape(C, T, K) < options.threshold_px)
@@ -284,7 +285,7 @@ def _hold_lengths(raw: np.ndarray, obs: np.ndarray, conf: np.ndarray, poses: np.
     e = reprojection_errors(held.reshape(-1, 3), o, poses, focal).reshape(C, T, K)
     n = agree.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        err = np.where(n > 0, np.where(agree, e, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+        err = np.where(n > 0, np.where(agree, e, 0.0).sum(axis=0) / np.maximum(n, 1), error)
     return held, np.where(np.isfinite(held[..., 0]), err, np.nan)
 
 
@@ -304,6 +305,8 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
     C = kp.num_cameras
     if C < 2:
         raise LMMError(f"triangulation needs at least 2 cameras, the keypoints have {C}")
+    if not (np.isfinite(options.length_sd) and options.length_sd >= 0):
+        raise LMMError(f"length_sd (--length-sd) must be a finite number, 0 or more, got {options.length_sd}")
     fps = float(options.fps or kp.fps or DEFAULT_FPS)
     if not (np.isfinite(fps) and fps > 0):
         raise LMMError(f"fps must be a positive number, got {fps}")
@@ -354,7 +357,7 @@ def capture(calib: Calibration, kp: Keypoints2D, options: CaptureOptions = Captu
         if float(np.max(np.abs(step) * focal[:, None])) < OFFSET_TOLERANCE_PX:
             rounds = r + 1  # settled: one more triangulation with it, then stop
     if options.length_sd > 0:
-        raw, err = _hold_lengths(raw, obs_r, conf_a * ~away[..., None], poses, focal, kp.joint_set, options)
+        raw, err = _hold_lengths(raw, err, obs_r, conf_a * ~away[..., None], poses, focal, kp.joint_set, options)
     if np.all(np.isnan(raw)):
         raise LMMError("no keypoint was seen by two cameras that agree on it; check that the calibration belongs to this footage "
                        "(camera names, order, units)")

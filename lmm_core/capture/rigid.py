@@ -37,6 +37,7 @@ PIXEL_SD = 8.0     # px: BlazePose places a landmark within about 9 px (median) 
 LENGTH_SD = 0.02   # a segment's length may differ from the take's by about 2% (skin over the joint, landmark placement)
 HUBER = 2.0        # image errors beyond this many PIXEL_SD count linearly
 ROUNDS = 4         # Gauss-Newton steps; the take's lengths are re-measured before each
+CHUNK = 256        # frames solved at once (bounded memory on long takes)
 
 
 def rigid_segments(joint_set: JointSet) -> list[tuple[int, int]]:
@@ -56,7 +57,8 @@ def hold_lengths(points: np.ndarray, obs: np.ndarray, weights: np.ndarray, poses
 
     Args:
         points: ``(T, K, 3)`` triangulated keypoints, the calibration's world frame, metres (NaN: missing).
-        obs: ``(C, T, K, 2)`` normalised undistorted image coordinates (any value where the weight is 0).
+        obs: ``(C, T, K, 2)`` normalised undistorted image coordinates (NaN, or any value where the weight is 0,
+            where a camera has none).
         weights: ``(C, T, K)`` trust in each detection (confidence; 0 for cameras that did not agree).
         poses: ``(C, 3, 4)`` ``[R | t]``; ``focal``: ``(C,)`` pixels.
         length_sd: the segments' allowed spread, relative to their length (0 disables the refit).
@@ -69,64 +71,76 @@ def hold_lengths(points: np.ndarray, obs: np.ndarray, weights: np.ndarray, poses
     if not segs or length_sd <= 0:
         return out, np.zeros(0)
     used = sorted({k for s in segs for k in s})
-    P = len(used)
     slot = {k: i for i, k in enumerate(used)}
     X = points[:, used].copy()                        # (T, P, 3)
     known = np.all(np.isfinite(X), axis=-1)           # (T, P)
     X = np.where(known[..., None], X, 0.0)
-    o = np.where(np.isfinite(obs[:, :, used]), obs[:, :, used], 0.0)  # (C, T, P, 2)
-    w = np.where(known[None] & np.isfinite(weights[:, :, used]), weights[:, :, used], 0.0)
-    R, t = poses[:, :, :3], poses[:, :, 3]
+    seen = np.all(np.isfinite(obs[:, :, used]), axis=-1)  # a detection without coordinates counts for nothing
+    o = np.where(seen[..., None], obs[:, :, used], 0.0)  # (C, T, P, 2)
+    w = np.where(known[None] & seen & np.isfinite(weights[:, :, used]), weights[:, :, used], 0.0)
     ia = np.array([slot[a] for a, _ in segs])
     ib = np.array([slot[b] for _, b in segs])
     both = known[:, ia] & known[:, ib]                 # (T, S)
     T = X.shape[0]
     lengths = np.zeros(len(segs))
     for _ in range(rounds):
-        d = X[:, ia] - X[:, ib]                        # (T, S, 3)
-        ln = np.linalg.norm(d, axis=-1)
+        ln = np.linalg.norm(X[:, ia] - X[:, ib], axis=-1)
         for s in range(len(segs)):
             lengths[s] = np.median(ln[both[:, s], s]) if both[:, s].any() else 0.0
-        H = np.zeros((T, P, 3, P, 3))
-        g = np.zeros((T, P, 3))
-        # the cameras: r = sqrt(w) (proj - obs) f / pixel_sd, per camera and point
-        cam = np.einsum("cij,tpj->ctpi", R, X) + t[:, None, None, :]
-        z = np.maximum(cam[..., 2], 1e-6)
-        proj = cam[..., :2] / z[..., None]
-        scale = focal[:, None, None] / pixel_sd
-        res = (proj - o) * scale[..., None]                                    # (C, T, P, 2)
-        size = np.linalg.norm(res, axis=-1)
-        huber = np.where(size > HUBER, HUBER / np.maximum(size, 1e-12), 1.0)
-        ww = w * huber                                                          # (C, T, P)
-        Jp = np.zeros(cam.shape[:3] + (2, 3))
-        Jp[..., 0, 0] = 1.0 / z
-        Jp[..., 1, 1] = 1.0 / z
-        Jp[..., 0, 2] = -cam[..., 0] / z ** 2
-        Jp[..., 1, 2] = -cam[..., 1] / z ** 2
-        J = np.einsum("ctpab,cbj->ctpaj", Jp, R) * scale[..., None, None]     # (C, T, P, 2, 3)
-        block = np.einsum("ctp,ctpai,ctpaj->tpij", ww, J, J)
-        g += np.einsum("ctp,ctpai,ctpa->tpi", ww, J, res)
-        idx = np.arange(P)
-        H[:, idx, :, idx, :] += block.transpose(1, 0, 2, 3)
-        # the segments: r = (length - L) / (length_sd L)
-        sd = length_sd * np.maximum(lengths, 1e-3)
-        u = d / np.maximum(ln, 1e-9)[..., None]
-        r = np.where(both, (ln - lengths) / sd, 0.0)
-        uu = np.einsum("tsi,tsj->tsij", u, u) * (both / sd ** 2)[..., None, None]
-        gu = u * (r / sd)[..., None]
-        for s, (a, b) in enumerate(zip(ia, ib)):
-            H[:, a, :, a, :] += uu[:, s]
-            H[:, b, :, b, :] += uu[:, s]
-            H[:, a, :, b, :] -= uu[:, s]
-            H[:, b, :, a, :] -= uu[:, s]
-            g[:, a] += gu[:, s]
-            g[:, b] -= gu[:, s]
-        # missing points stay put; a little damping keeps each step small where a point is barely seen
-        Hm = H.reshape(T, 3 * P, 3 * P)
-        diag = np.repeat(np.where(known, 1e-3, 1e6), 3, axis=1)
-        Hm[:, np.arange(3 * P), np.arange(3 * P)] += diag
-        step = np.linalg.solve(Hm, -g.reshape(T, 3 * P, 1))[..., 0].reshape(T, P, 3)
-        X = X + np.where(known[..., None], step, 0.0)
+        # With the take's lengths fixed the frames are independent: solved a chunk at a time, so a long take
+        # needs no more memory than ``CHUNK`` frames.
+        for a in range(0, T, CHUNK):
+            f = slice(a, min(T, a + CHUNK))
+            X[f] += _step(X[f], o[:, f], w[:, f], known[f], both[f], poses, focal, ia, ib, lengths, pixel_sd, length_sd)
     out[:, used] = np.where(known[..., None], X, np.nan)
     return out, lengths
 
+
+def _step(X: np.ndarray, o: np.ndarray, w: np.ndarray, known: np.ndarray, both: np.ndarray, poses: np.ndarray,
+          focal: np.ndarray, ia: np.ndarray, ib: np.ndarray, lengths: np.ndarray, pixel_sd: float,
+          length_sd: float) -> np.ndarray:
+    """One Gauss-Newton step ``(T, P, 3)`` for the points ``X (T, P, 3)`` of ``T`` frames (see ``hold_lengths``)."""
+    T, P = known.shape
+    R, t = poses[:, :, :3], poses[:, :, 3]
+    H = np.zeros((T, P, 3, P, 3))
+    g = np.zeros((T, P, 3))
+    # the cameras: r = sqrt(w) (proj - obs) f / pixel_sd, per camera and point
+    cam = np.einsum("cij,tpj->ctpi", R, X) + t[:, None, None, :]
+    z = np.maximum(cam[..., 2], 1e-6)
+    proj = cam[..., :2] / z[..., None]
+    scale = focal[:, None, None] / pixel_sd
+    res = (proj - o) * scale[..., None]                                    # (C, T, P, 2)
+    size = np.linalg.norm(res, axis=-1)
+    huber = np.where(size > HUBER, HUBER / np.maximum(size, 1e-12), 1.0)
+    ww = w * huber                                                          # (C, T, P)
+    Jp = np.zeros(cam.shape[:3] + (2, 3))
+    Jp[..., 0, 0] = 1.0 / z
+    Jp[..., 1, 1] = 1.0 / z
+    Jp[..., 0, 2] = -cam[..., 0] / z ** 2
+    Jp[..., 1, 2] = -cam[..., 1] / z ** 2
+    J = np.einsum("ctpab,cbj->ctpaj", Jp, R) * scale[..., None, None]     # (C, T, P, 2, 3)
+    block = np.einsum("ctp,ctpai,ctpaj->tpij", ww, J, J)
+    g += np.einsum("ctp,ctpai,ctpa->tpi", ww, J, res)
+    idx = np.arange(P)
+    H[:, idx, :, idx, :] += block.transpose(1, 0, 2, 3)
+    # the segments: r = (length - L) / (length_sd L)
+    d = X[:, ia] - X[:, ib]                                                 # (T, S, 3)
+    ln = np.linalg.norm(d, axis=-1)
+    sd = length_sd * np.maximum(lengths, 1e-3)
+    u = d / np.maximum(ln, 1e-9)[..., None]
+    r = np.where(both, (ln - lengths) / sd, 0.0)
+    uu = np.einsum("tsi,tsj->tsij", u, u) * (both / sd ** 2)[..., None, None]
+    gu = u * (r / sd)[..., None]
+    for s, (a, b) in enumerate(zip(ia, ib)):
+        H[:, a, :, a, :] += uu[:, s]
+        H[:, b, :, b, :] += uu[:, s]
+        H[:, a, :, b, :] -= uu[:, s]
+        H[:, b, :, a, :] -= uu[:, s]
+        g[:, a] += gu[:, s]
+        g[:, b] -= gu[:, s]
+    # Missing points stay put (a huge diagonal); the tiny one elsewhere only keeps the system solvable where
+    # a point has neither a camera nor a segment (one camera's term is about 1e3, a segment's 1e4).
+    Hm = H.reshape(T, 3 * P, 3 * P)
+    Hm[:, np.arange(3 * P), np.arange(3 * P)] += np.repeat(np.where(known, 1e-3, 1e6), 3, axis=1)
+    step = np.linalg.solve(Hm, -g.reshape(T, 3 * P, 1))[..., 0].reshape(T, P, 3)
+    return np.where(known[..., None], step, 0.0)

@@ -96,8 +96,9 @@ class NextFrameTrainConfig:
     speed_augment: float = 0.1
     label_dropout: float = 0.1
     skate_weight: float = 0.01  # the planted-foot loss (``train_next_frame``); 0: off
-    # The skimming-foot loss: a made foot joint within ``SKIM_BAND`` of its standing height must not move
-    # sideways (``train_next_frame``); 0: off. Aimed at the shuffle: averaged swings that glide along the floor.
+    # The skimming-foot loss: how much more a made foot joint within ``SKIM_BAND`` of its standing height moves
+    # sideways than the captured one at that frame (``skim_loss``); 0: off. Aimed at the shuffle: averaged swings
+    # that glide along the floor.
     skim_weight: float = 0.0
     positions: bool = True  # ``NextFrameConfig.positions``
     label_layers: bool = True  # ``NextFrameConfig.label_layers``
@@ -418,8 +419,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                     v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     skate = skate + (con[:, k] * (v ** 2).sum(-1)).mean() / 1e-4
                 if tc.skim_weight:
-                    # A foot near the floor that moves sideways skims it, whatever the capture did there
-                    # (metres per frame, squared, weighted by how near its standing height the foot is).
+                    # A foot near the floor that moves sideways skims it: what the made foot does more of
+                    # than the captured one at this frame counts (``skim_loss``).
                     v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     v_true = pose_inputs(true_p[:, k + 1], true_p[:, k + 2], target * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     skim = skim + skim_loss(v, p_pred[:, contact_joints, 1], stand,
