@@ -48,6 +48,12 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
                        default=0.0, min=0.0, soft_max=240.0)
     sync: BoolProperty(name="Synchronise Cameras", description="Find each camera's frame offset from the keypoints", default=True)
     limits: BoolProperty(name="Joint Limits", description="Keep joints inside the learned joint limits", default=True)
+    # ``lmm_core.capture.rigid.LENGTH_SD`` (the add-on does not load the core to register; a test keeps them equal).
+    bone_spread: FloatProperty(
+        name="Bone Length Spread",
+        description="Refit the triangulated keypoints with each limb, the hips and the heels held to one length for "
+                    "the take, within this share of it (0: each point as triangulated)",
+        default=0.02, min=0.0, max=0.5, precision=3, step=0.1)
     update_scene: BoolProperty(name="Update Scene", description="Set the scene's frame rate and range to the motion's", default=True)
     in_steps: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)  # set by the menu's dialog: run modal
 
@@ -79,18 +85,19 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
         source = Path(bpy.path.abspath(self.keypoints))
         scene_fps = bridge.scene_fps(context.scene)
         fps, sync, limits, layout = self.fps, self.sync, self.limits, self.keypoint_format
+        spread = getattr(self, "bone_spread", 0.02)
         update_scene = self.update_scene
 
         def solve(progress):
             if source.exists() and capture.video.video_files([source]) is not None:
                 # Videos: detection, then the pipeline; the detections are kept beside the folder.
                 cache = source.with_name(source.name.split(".")[0] + ".keypoints")
-                options = capture.CaptureOptions(fps=fps or None, sync=sync, limits=limits)
+                options = capture.CaptureOptions(fps=fps or None, sync=sync, limits=limits, length_sd=spread)
                 return capture.capture_files(calibration, [source], options, progress=progress, cache=cache,
                                              cancel=progress.stopped)
             calib = capture.read_calibration(calibration)
             kp = capture.read_keypoints(str(source), layout)
-            options = capture.CaptureOptions(fps=fps or kp.fps or scene_fps, sync=sync, limits=limits)
+            options = capture.CaptureOptions(fps=fps or kp.fps or scene_fps, sync=sync, limits=limits, length_sd=spread)
             return capture.capture(calib, kp, options, progress=progress)
 
         def work():

@@ -51,6 +51,33 @@ def test_import_capture_makes_an_armature_that_moves_like_the_source(operator, t
     assert np.linalg.norm(wrist - np.array([want[0], -want[2], want[1]])) < 0.05, (wrist, want)
 
 
+def test_import_capture_holds_the_bones_as_the_command_does(operator, tmp_path):
+    """The dialog's Bone Length Spread starts at the core's default and reaches the pipeline: held bones (the
+    default) keep the limbs at one length where free points (0) stretch with the detector's noise."""
+    from lmm_core.capture import rigid
+
+    from addon import capture_import
+
+    props = capture_import.LMM_OT_import_capture.__annotations__["bone_spread"]
+    assert props.keywords["default"] == pytest.approx(rigid.LENGTH_SD)
+    motion = source(frames=45)
+    _, calib, kp, _ = footage(motion, BODY25, 4, S.Corruption(noise_px=4.0, max_offset=0), seed=5)
+    write_calibration(calib, tmp_path / "calib.yml")
+    for c, name in enumerate(calib.names):
+        write_openpose_folder(kp.data[c], tmp_path / "held" / name, prefix=name)
+        write_openpose_folder(kp.data[c], tmp_path / "free" / name, prefix=name)
+    bpy.context.scene.render.fps = 30
+    wrists = {}
+    for name, spread in (("held", 0.02), ("free", 0.0)):
+        assert operator(calibration=str(tmp_path / "calib.yml"), keypoints=str(tmp_path / name), bone_spread=spread) == {"FINISHED"}
+        obj = bpy.data.objects[name]
+        bones = obj.pose.bones
+        wrists[name] = (bones["left_wrist"].head - bones["left_elbow"].head).length  # the solved forearm (rest)
+    # The solved skeleton's forearm is measured from the points: held to one length they give another
+    # (and steadier) measure than free ones, so the setting reached the pipeline.
+    assert abs(wrists["held"] - wrists["free"]) > 1e-4, wrists
+
+
 def test_import_capture_errors_are_one_sentence(operator, tmp_path):
     objects = len(bpy.data.objects)
     with pytest.raises(RuntimeError) as info:
