@@ -15,13 +15,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lmm_core.bench.baselines import interpolation  # noqa: E402
-from lmm_core.bench.blocking import held_out_groups, key_mask, windows  # noqa: E402
+from lmm_core.bench.blocking import TOES, held_out_groups, key_mask, windows  # noqa: E402
 from lmm_core.canonical import PARENTS, canonical_skeleton  # noqa: E402
 from lmm_core.model import next_frame, runtime, tasks  # noqa: E402
 from lmm_core.motion import Motion  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TOES = (10, 11)
 
 
 def main() -> None:

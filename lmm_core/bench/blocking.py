@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..canonical import canonical_skeleton
+from ..canonical import JOINT_INDEX, TOE_JOINTS, canonical_skeleton
 from ..feet import RULES, foot_skate
 from ..model.next_frame import NextFrameModel
 from ..model.runtime import Model
@@ -45,7 +45,7 @@ FPS = 30.0
 SETTINGS = (("every 8", 8, 121), ("every 15", 15, 121), ("every 30", 30, 121),
             ("gap 30", 30, 31), ("gap 60", 60, 61), ("gap 90", 90, 91), ("gap 120", 120, 121))
 IN_DOMAIN = ("bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone")
-TOES = (10, 11)  # the canonical body's toe (ball of the foot) joints
+TOES = tuple(JOINT_INDEX[n] for n in TOE_JOINTS)  # the canonical body's toe (ball of the foot) joints
 
 
 @dataclass
