@@ -85,7 +85,7 @@ class LMM_OT_import_capture(_Modal, bpy.types.Operator):
         source = Path(bpy.path.abspath(self.keypoints))
         scene_fps = bridge.scene_fps(context.scene)
         fps, sync, limits, layout = self.fps, self.sync, self.limits, self.keypoint_format
-        spread = getattr(self, "bone_spread", 0.02)
+        spread = self.bone_spread
         update_scene = self.update_scene
 
         def solve(progress):

@@ -149,7 +149,7 @@ def test_import_capture_runs_in_the_background_and_esc_leaves_nothing(operator, 
     def running_import():
         reports = []
         running = types.SimpleNamespace(calibration=str(tmp_path / "calib.yml"), keypoints=str(tmp_path / "long"),
-                                        keypoint_format="auto", fps=0.0, sync=True, limits=True, update_scene=True,
+                                        keypoint_format="auto", fps=0.0, sync=True, limits=True, bone_spread=0.02, update_scene=True,
                                         status=ops.status, cancelled_note=ops.cancelled_note,
                                         report=lambda kind, text: reports.append(text))
         running._end = lambda context: ops._end(running, context)

@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not measure and take off each camera's constant image offset (3 or more cameras)")
     p.add_argument("--pin-feet", action="store_true", help="hold each foot still while it is down (leg IK on its contacts)")
     p.add_argument("--length-sd", type=float, default=LENGTH_SD,
-                   help="refit the triangulated keypoints with each limb, the hips and the feet held to one length for the "
-                        f"take, within this share of it (default {LENGTH_SD:g}; 0: each point as triangulated)")
+                   help="refit the triangulated keypoints with each limb, the hips and the heels held to one length for the "
+                        f"take, within this share of it (0 to 1; default {LENGTH_SD:g}; 0: each point as triangulated)")
     p.add_argument("--units", choices=sorted(UNITS_TO_METRES), help="units of the calibration's translations (default: the file's, else m)")
     p.add_argument("--up", choices=["x", "y", "z", "-x", "-y", "-z"], help="the calibration world's up axis (default: the file's, else y)")
     p.add_argument("--rig", help="write onto this rig instead: 'canonical' or a BVH whose skeleton and rest pose are the target")
@@ -60,9 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise LMMError(f"{args.output}: the folder {args.output.parent} does not exist; create it first")
     if args.fps is not None and not args.fps > 0:
         raise LMMError(f"--fps must be positive, got {args.fps}")
-    if args.max_offset < 0 or args.smooth < 0 or not args.threshold > 0 or not 0 <= args.length_sd < float("inf"):
-        raise LMMError("--max-offset, --smooth and --length-sd must not be negative (--length-sd finite), and --threshold "
-                       "must be positive")
+    if args.max_offset < 0 or args.smooth < 0 or not args.threshold > 0:
+        raise LMMError("--max-offset and --smooth must not be negative, and --threshold must be positive")
     options = CaptureOptions(fps=args.fps, sync=not args.no_sync, max_offset=args.max_offset, threshold_px=args.threshold,
                              smooth_s=args.smooth, limits=not args.no_limits, pin_feet=args.pin_feet,
                              refine_cameras=not args.no_refine_cameras, flip=not args.no_flip,
