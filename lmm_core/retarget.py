@@ -223,11 +223,7 @@ def bind(skeleton: Skeleton, joint_map, foot_slope: float | None = None, ankle_h
 
     local_ref = kinematics.global_to_local(ref, skeleton.parents)
     _, ref_pos = kinematics.fk(local_ref, skeleton.offsets, skeleton.parents)
-    lengths = []
-    for hip, knee, ankle in (leg[:3] for leg in canon.LEGS):
-        h, k, a = (joint_of[csk.names.index(n)] for n in (hip, knee, ankle))
-        lengths.append(np.linalg.norm(rest[k] - rest[h]) + np.linalg.norm(rest[a] - rest[k]))
-    leg = float(np.mean(lengths))
+    leg = _leg_length(rest, joint_of)
     if not leg > 0:
         raise LMMError("the rig's legs have zero length; check the bone map and the rest pose")
     ankles = [joint_of[csk.names.index(leg_[2])] for leg_ in canon.LEGS]
@@ -269,10 +265,68 @@ def _standing(skeleton: Skeleton, joint_of: np.ndarray, rest: np.ndarray) -> boo
     return bool(head_ok and max(ankles) < pelvis)
 
 
-def source_foot_slope(motion: Motion, joint_map) -> float | None:
-    """The median ankle->toe slope (radians) of a motion's flat-footed frames, or ``None``.
+# A frame stands upright when the pelvis is at least this share of the leg's length (hip-knee-ankle, from
+# the rest pose) above the lower ankle: standing, walking and running frames reach 0.85-1.0, kneeling,
+# crouching, crawling and lying 0.1-0.6. Only those frames say how the rig stands: LAFAN1's
+# fallAndGetUp1_subject4, measured on all its frames, gave a foot slope of -8 degrees (the rig's own,
+# from its standing takes: 20-25) and ankles 1.7 cm above the floor (6.7), for a lying ankle is lower
+# than a standing one and a kneeling foot points its toe up; its canonical feet then stood on tiptoe,
+# 5-9 cm in the air.
+UPRIGHT_SHARE = 0.75
 
-    Flat-footed: ankle and toe of the same foot both near their ground level (height-based contact).
+
+def _leg_length(rest: np.ndarray, joint_of: np.ndarray) -> float:
+    """Mean hip-knee-ankle length of the two legs in a rest pose ``rest (J, 3)`` (rig units)."""
+    canon = _canonical()
+    names = canon.skeleton.names
+    lengths = []
+    for hip, knee, ankle in (leg[:3] for leg in canon.LEGS):
+        h, k, a = (joint_of[names.index(n)] for n in (hip, knee, ankle))
+        lengths.append(np.linalg.norm(rest[k] - rest[h]) + np.linalg.norm(rest[a] - rest[k]))
+    return float(np.mean(lengths))
+
+
+def _map_indices(sk: Skeleton, joint_map) -> np.ndarray:
+    """``(C,)`` rig joint index of each canonical joint under ``joint_map``, ``-1`` where unmapped."""
+    names = _canonical().skeleton.names
+    bones = _joint_dict(joint_map)
+    return np.array([sk.names.index(bones[n]) if bones.get(n) in sk.names else -1 for n in names])
+
+
+def upright_frames(positions: np.ndarray, joint_of: np.ndarray, leg_length: float, up_index: int) -> np.ndarray:
+    """``(T,)`` bool: the frames on which the body stands upright (``UPRIGHT_SHARE``).
+
+    Args:
+        positions: ``(T, J, 3)`` global joint positions of the rig, its units.
+        joint_of: ``(C,)`` rig joint of each canonical joint (the pelvis and both ankles must be mapped).
+        leg_length: hip-knee-ankle length in the rig's units.
+        up_index: 1 for Y up, 2 for Z up.
+    """
+    canon = _canonical()
+    names = canon.skeleton.names
+    pelvis = positions[:, joint_of[names.index(canon.PELVIS)], up_index]
+    ankles = positions[:, [joint_of[names.index(leg[2])] for leg in canon.LEGS], up_index].min(axis=1)
+    return pelvis - ankles >= UPRIGHT_SHARE * leg_length
+
+
+def _motion_upright(motion: Motion, joint_of: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+    """``upright_frames`` of a motion; all False when its legs or pelvis are not mapped."""
+    canon = _canonical()
+    names = canon.skeleton.names
+    need = [names.index(n) for leg in canon.LEGS for n in leg[:3]] + [names.index(canon.PELVIS)]
+    if (joint_of[need] < 0).any():
+        return np.zeros(motion.num_frames, dtype=bool)
+    leg = _leg_length(motion.skeleton.rest_positions(), joint_of)
+    pos = motion.global_positions() if positions is None else positions
+    return upright_frames(pos, joint_of, leg, motion.skeleton.up_index) if leg > 0 else np.zeros(len(pos), dtype=bool)
+
+
+def source_foot_slope(motion: Motion, joint_map) -> float | None:
+    """The median ankle->toe slope (radians) of a motion's flat-footed upright frames, or ``None``.
+
+    Flat-footed: ankle and toe of the same foot both near their ground level (height-based contact,
+    the "low" rule), on frames where the body stands upright (``upright_frames``): a kneeling or lying
+    foot lies at other angles. ``None`` with fewer than three such frames.
     """
     canon = _canonical()
     bones = _joint_dict(joint_map)
@@ -281,11 +335,17 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
     pairs = [(sk.names.index(a), sk.names.index(t)) for a, t in pairs if a in sk.names and t in sk.names]
     if not pairs:
         return None
-    pos = motion.global_positions()
+    everything = motion.global_positions(end_sites=True)
+    pos = everything[:, :sk.num_joints]
+    upright = _motion_upright(motion, _map_indices(sk, joint_map), pos)
+    if upright.sum() < 3:
+        return None
+    extent = everything[upright][..., sk.up_index]
+    height = float(np.median(extent.max(axis=1) - extent.min(axis=1)))  # standing height, as Motion.height
     slopes = []
     for a, t in pairs:
-        feet = pos[:, [a, t]]
-        contact = F.detect(feet, motion.fps, motion.height(), sk.up_index, "low")
+        feet = pos[upright][:, [a, t]]
+        contact = F.detect(feet, motion.fps, height, sk.up_index, "low")
         flat = contact.all(axis=1)
         if flat.sum() >= 3:
             slopes.append(_slope(feet[flat, 0] - feet[flat, 1], sk.up_index))
@@ -304,7 +364,10 @@ def bind_motion(motion: Motion, joint_map) -> Binding:
     ankles = [sk.names.index(bones[leg[2]]) for leg in canon.LEGS if bones.get(leg[2]) in sk.names]
     ankle_height = None
     if len(ankles) == 2:
-        ankle_height = float(np.percentile(motion.global_positions()[:, ankles, sk.up_index], 2))
+        pos = motion.global_positions()
+        upright = _motion_upright(motion, _map_indices(sk, joint_map), pos)
+        if upright.sum() >= 3:  # how high the ankles stand, from frames that stand (UPRIGHT_SHARE)
+            ankle_height = float(np.percentile(pos[upright][:, ankles, sk.up_index], 2))
     binding = bind(sk, joint_map, source_foot_slope(motion, joint_map), ankle_height)
     if sk.names != _canonical().skeleton.names:
         # A BVH rest pose fixes each joint's frame but not how the bone is rolled in it, so the
@@ -450,8 +513,12 @@ def retarget(
         # or floats the other. A target whose rest pose does not stand on a floor at zero (CMU rests
         # with the hips at the origin) cannot say how high its ankles are; it keeps the source's
         # heights, scaled.
+        # The source's ground is where its ankles stand on upright frames (UPRIGHT_SHARE): a fall's
+        # lying ankle is lower, and measured on it every standing frame floated.
         s_ankles = [src.joint_of[csk.names.index(leg[2])] for leg in canon.LEGS]
-        pelvis_src[:, s_up] -= np.percentile(s_pos[:, s_ankles, s_up], 2)
+        upright = upright_frames(s_pos, src.joint_of, src.leg_length, s_up)
+        ground_frames = s_pos[upright] if upright.sum() >= 3 else s_pos
+        pelvis_src[:, s_up] -= np.percentile(ground_frames[:, s_ankles, s_up], 2)
     pelvis_world = R.mul_vec(w, pelvis_src * scale)
     if tgt.ankle_height is not None:
         pelvis_world[:, tsk.up_index] += tgt.ankle_height

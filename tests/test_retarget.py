@@ -10,7 +10,7 @@ from lmm_core import ik
 from lmm_core import rotations as R
 from lmm_core.bonemap import bone_map_for
 from lmm_core.feet import drift, foot_contacts, foot_skate
-from lmm_core.retarget import bind, bind_motion, foot_joints, retarget
+from lmm_core.retarget import bind, bind_motion, foot_joints, retarget, source_foot_slope, upright_frames
 from lmm_core.skeleton import UNITS_TO_METRES
 
 CANON = cn.canonical_skeleton()
@@ -74,6 +74,53 @@ def test_walk_lands_upright_facing_forward_on_the_floor(bandai):
     assert cos.mean() > 0.9
     # Units: Bandai is in centimetres, the canonical body in metres.
     assert 1.4 < out.height() < 1.9
+
+
+def test_a_take_on_the_floor_stands_like_the_rigs_standing_takes(shared_data):
+    """A fall and get-up spends most of its frames kneeling and lying: its foot slope and standing ankle
+    height come from its upright frames, so its standing frames land on the canonical floor flat-footed
+    like a standing take of the same performer (before: slope -8 degrees against 20, ankles 1.7 cm up
+    against 6.7, and the canonical feet on tiptoe 5-9 cm in the air)."""
+    def canonical(name):
+        m = read_bvh(shared_data / "lafan1" / name)
+        bmap = bone_map_for(m.skeleton, "lafan1")
+        b = bind_motion(m, bmap)
+        out = retarget(m, bmap, CANON, CANON_MAP)
+        return m, bmap, b, out
+
+    m, bmap, fall, fall_out = canonical("fallAndGetUp1_subject4.bvh.xz")
+    _, _, walk, walk_out = canonical("multipleActions1_subject4.bvh.xz")
+    assert abs(np.degrees(source_foot_slope(m, bmap)) - 19.1) < 3  # the standing takes' own: 18-21
+    assert abs(fall.ankle_height - walk.ankle_height) < 0.5  # cm
+    upright = upright_frames(m.global_positions(), fall.joint_of, fall.leg_length, 1)
+    assert 0.2 < upright.mean() < 0.6  # most of the take is on the floor
+    # Standing frames of the canonical result: the standing ankle at the canonical body's own height, the
+    # toes on the floor, the feet pitched as a standing take's are (ankle above toe by a few
+    # centimetres, not a tiptoe's 10).
+    ankles = [CANON.names.index(n) for n in ("left_ankle", "right_ankle")]
+    toes = [CANON.names.index(n) for n in ("left_toe", "right_toe")]
+    for out in (fall_out, walk_out):
+        g = out.global_positions()
+        stand = upright_frames(g, np.arange(CANON.num_joints), bind(CANON, CANON_MAP).leg_length, 1)
+        assert abs(np.median(g[stand][:, ankles, 1].min(axis=1)) - cn.ANKLE_HEIGHT) < 0.015
+        assert abs(np.percentile(g[stand][:, toes, 1], 2)) < 0.015  # toes on the floor, not above it
+        drop = np.median(g[stand][:, ankles, 1] - g[stand][:, toes, 1])
+        assert 0.0 < drop < 0.06, drop
+
+
+def test_a_take_never_upright_keeps_the_rest_pose_calibration(shared_data):
+    """With no upright frame to measure (a clip cut from the floor work), the slope is not guessed from
+    kneeling feet, nor the ankles' height from lying ones: the binding falls back to the reference pose's."""
+    m = read_bvh(shared_data / "lafan1" / "fallAndGetUp1_subject4.bvh.xz")
+    bmap = bone_map_for(m.skeleton, "lafan1")
+    b = bind_motion(m, bmap)
+    low = ~upright_frames(m.global_positions(), b.joint_of, b.leg_length, 1)
+    start = int(np.flatnonzero(low)[0])
+    stop = start + int(np.argmax(~low[start:]))  # the first floor stretch
+    assert stop - start > 60
+    floor = m.slice(start, stop)
+    assert source_foot_slope(floor, bmap) is None
+    assert bind_motion(floor, bmap).ankle_height == bind(m.skeleton, bmap).ankle_height  # the reference pose's
 
 
 def test_retargeting_adds_no_foot_skate(lafan, bandai):
