@@ -15,7 +15,10 @@ How it works (numpy, vectorised over frames):
    whatever twist the references disagree on.
 4. **Root.** The pelvis path is scaled by the ratio of the rigs' pelvis-over-ankle heights (which
    also converts units), kept or made in place; heights are put on the target's own standing ankle
-   height, so feet of other sizes neither sink nor float.
+   height, so feet of other sizes neither sink nor float. How a motion's rig stands (its foot slope,
+   its ankles' standing height, the source's ground) is measured on the frames where it stands upright
+   (``upright_frames``): a take that kneels, crawls or lies for a moment would otherwise stand on
+   tiptoe in the air.
 5. **Feet.** Contacts are detected on the source (``feet.RULES["touch"]``: low, and slower than a
    swinging foot); during a contact the target foot is pinned where it lands (ankle, or toe when only
    the toe is down), horizontally, eased in and out, and reached with two-bone leg IK
@@ -353,7 +356,8 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
 
 
 def bind_motion(motion: Motion, joint_map) -> Binding:
-    """Bind a rig as its motion shows it: foot slope and standing ankle height measured from the data.
+    """Bind a rig as its motion shows it: foot slope and standing ankle height measured from the data,
+    on its upright frames (``upright_frames``; none: the reference pose's).
 
     Use it for a source, and for a target that is a mocap skeleton with a clip of its own (the rest
     poses of LAFAN1, Bandai or CMU do not tell how their performers stand).

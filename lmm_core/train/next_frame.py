@@ -122,6 +122,10 @@ class NextFrameTrainConfig:
     # starts from lean 15-40 degrees over, and the capture the network must follow returns to its own course
     # within 8-15 frames. It learns that a pose it has never seen (a shove, an odd key) is recovered from.
     push_share: float = 0.0
+    # Share of windows rolled out with the latent at the prior's mean (z = 0) instead of the encoder's draw,
+    # which sees the frame to make: the run time rolls with z = 0 by default (``--variation 0``), so without
+    # these the network never trains on the frames it then feeds itself.
+    prior_share: float = 0.0
     threads: int = 1
     seed: int = 0
     init_from: Path | None = None
@@ -246,6 +250,13 @@ def hide_poses(k: torch.Tensor, root_only: torch.Tensor) -> torch.Tensor:
     hide = torch.as_tensor(NF.KEY_HIDDEN)
     k = torch.where(root_only[:, None] & hide[None], torch.zeros_like(k), k)
     return torch.cat([k, root_only[:, None].to(k.dtype)], dim=1)
+
+
+def latent_draw(mu: torch.Tensor, logvar: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+    """The latent a training step decodes ``(B, L)``: the encoder's draw (``mu + e * sigma``), except on the
+    windows flagged ``prior (B, 1)`` bool, which get the prior's mean, 0, as the run time rolls by default."""
+    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    return z if prior is None else torch.where(prior, torch.zeros_like(z), z)
 
 
 def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8,
@@ -394,6 +405,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             yaw = NF._heading(b.rotations[:, :, 0], body)
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
             ahead_t = torch.as_tensor(ahead)
+        prior = torch.as_tensor(rng.random(batch) < tc.prior_share)[:, None] if tc.prior_share else None
         rec = kl = bce = skate = skim = torch.zeros(())
         for k in range(rollout):
             target = x[:, k + 2]
@@ -404,7 +416,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             cond = torch.cat([prev, cur, *extra, labels], dim=1)
             mu, logvar = net.enc(torch.cat([cond, target], dim=1)).chunk(2, dim=1)
             logvar = logvar.clamp(-10, 5)
-            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            z = latent_draw(mu, logvar, prior)
             out = net.decode(cond, z, labels)
             base = torch.cat([torch.zeros_like(cur[:, :NF.ROOT]), cur[:, NF.ROOT:]], dim=1) if cfg.absolute_root else cur
             pred = _project(base + out[:, :NF.FRAME], mean_t, std_t)
