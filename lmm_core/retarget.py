@@ -271,10 +271,10 @@ def _standing(skeleton: Skeleton, joint_of: np.ndarray, rest: np.ndarray) -> boo
 # A frame stands upright when the pelvis is at least this share of the leg's length (hip-knee-ankle, from
 # the rest pose) above the lower ankle: standing, walking and running frames reach 0.85-1.0, kneeling,
 # crouching, crawling and lying 0.1-0.6. Only those frames say how the rig stands: LAFAN1's
-# fallAndGetUp1_subject4, measured on all its frames, gave a foot slope of -8 degrees (the rig's own,
-# from its standing takes: 20-25) and ankles 1.7 cm above the floor (6.7), for a lying ankle is lower
-# than a standing one and a kneeling foot points its toe up; its canonical feet then stood on tiptoe,
-# 5-9 cm in the air.
+# fallAndGetUp1_subject4, measured on all its frames, gave a foot slope of -8 degrees (the same performer's
+# standing takes: 18-21) and ankles 1.7 cm above the floor (6.6), for a lying ankle is lower than a
+# standing one and a kneeling foot points its toe up; on the canonical body its standing feet then stood on
+# tiptoe, the ankles 5.3 cm above the body's own standing height.
 UPRIGHT_SHARE = 0.75
 
 
@@ -307,9 +307,21 @@ def upright_frames(positions: np.ndarray, joint_of: np.ndarray, leg_length: floa
     """
     canon = _canonical()
     names = canon.skeleton.names
-    pelvis = positions[:, joint_of[names.index(canon.PELVIS)], up_index]
-    ankles = positions[:, [joint_of[names.index(leg[2])] for leg in canon.LEGS], up_index].min(axis=1)
+    need = [joint_of[names.index(canon.PELVIS)]] + [joint_of[names.index(leg[2])] for leg in canon.LEGS]
+    if min(need) < 0:
+        raise LMMError("telling upright frames needs the pelvis and both ankles mapped; fix the bone map")
+    pelvis = positions[:, need[0], up_index]
+    ankles = positions[:, need[1:], up_index].min(axis=1)
     return pelvis - ankles >= UPRIGHT_SHARE * leg_length
+
+
+def standing_ankle_level(positions: np.ndarray, ankles: list[int], upright: np.ndarray, up_index: int) -> float | None:
+    """How high a motion's ankles stand (its rig's units, in the motion's own coordinates): the 2nd
+    percentile of the ankles' heights ``positions (T, J, 3)`` over its ``upright (T,)`` frames, or ``None``
+    when it has none (a clip spent on the floor says nothing about standing)."""
+    if not upright.any():
+        return None
+    return float(np.percentile(positions[upright][:, ankles, up_index], 2))
 
 
 def _motion_upright(motion: Motion, joint_of: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
@@ -329,7 +341,8 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
 
     Flat-footed: ankle and toe of the same foot both near their ground level (height-based contact,
     the "low" rule), on frames where the body stands upright (``upright_frames``): a kneeling or lying
-    foot lies at other angles. ``None`` with fewer than three such frames.
+    foot lies at other angles. ``None`` with fewer than three such frames, or without the pelvis and legs
+    mapped (``bind`` refuses such a map anyway).
     """
     canon = _canonical()
     bones = _joint_dict(joint_map)
@@ -369,9 +382,9 @@ def bind_motion(motion: Motion, joint_map) -> Binding:
     ankle_height = None
     if len(ankles) == 2:
         pos = motion.global_positions()
-        upright = _motion_upright(motion, _map_indices(sk, joint_map), pos)
-        if upright.sum() >= 3:  # how high the ankles stand, from frames that stand (UPRIGHT_SHARE)
-            ankle_height = float(np.percentile(pos[upright][:, ankles, sk.up_index], 2))
+        # How high the ankles stand, from frames that stand (none: the reference pose's, ``bind``).
+        ankle_height = standing_ankle_level(pos, ankles, _motion_upright(motion, _map_indices(sk, joint_map), pos),
+                                            sk.up_index)
     binding = bind(sk, joint_map, source_foot_slope(motion, joint_map), ankle_height)
     if sk.names != _canonical().skeleton.names:
         # A BVH rest pose fixes each joint's frame but not how the bone is rolled in it, so the
@@ -520,9 +533,10 @@ def retarget(
         # The source's ground is where its ankles stand on upright frames (UPRIGHT_SHARE): a fall's
         # lying ankle is lower, and measured on it every standing frame floated.
         s_ankles = [src.joint_of[csk.names.index(leg[2])] for leg in canon.LEGS]
-        upright = upright_frames(s_pos, src.joint_of, src.leg_length, s_up)
-        ground_frames = s_pos[upright] if upright.sum() >= 3 else s_pos
-        pelvis_src[:, s_up] -= np.percentile(ground_frames[:, s_ankles, s_up], 2)
+        ground = standing_ankle_level(s_pos, s_ankles, upright_frames(s_pos, src.joint_of, src.leg_length, s_up), s_up)
+        if ground is None:  # never upright: the binding's standing ankle height (its floor at zero), as bind_motion
+            ground = src.ankle_height if src.ankle_height is not None else float(np.percentile(s_pos[:, s_ankles, s_up], 2))
+        pelvis_src[:, s_up] -= ground
     pelvis_world = R.mul_vec(w, pelvis_src * scale)
     if tgt.ankle_height is not None:
         pelvis_world[:, tsk.up_index] += tgt.ankle_height

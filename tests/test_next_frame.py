@@ -555,7 +555,7 @@ def test_a_training_run_with_the_skimming_foot_loss_logs_it(tmp_path, hop_corpus
     assert all(json.loads(line)["skim"] == 0 for line in (tmp_path / "n" / "log.jsonl").read_text().splitlines())
 
 
-def test_prior_share_rolls_the_flagged_windows_with_the_latent_at_its_mean(tmp_path, hop_corpus):
+def test_prior_share_rolls_the_flagged_windows_with_the_latent_at_its_mean(tmp_path, hop_corpus, monkeypatch):
     """``--prior-share``: flagged windows decode z = 0 (the run time's default), the rest the encoder's draw;
     a run with it trains and logs finite losses."""
     mu, logvar = torch.full((4, 3), 2.0), torch.full((4, 3), -20.0)  # a draw within 1e-4 of mu
@@ -564,6 +564,18 @@ def test_prior_share_rolls_the_flagged_windows_with_the_latent_at_its_mean(tmp_p
     assert torch.all(z[[0, 2]] == 0) and torch.allclose(z[[1, 3]], mu[[1, 3]], atol=1e-3)
     assert torch.allclose(T.latent_draw(mu, logvar), mu, atol=1e-3)
     small = dict(corpus=hop_corpus, sources=("cmu",), batch=8, rollout=3, hidden=32, layers=2, latent=4, steps=2)
+    seen = []
+    real = T.latent_draw
+
+    def spy(mu, logvar, prior=None):
+        seen.append(None if prior is None else bool(prior.all()))
+        return real(mu, logvar, prior)
+
+    monkeypatch.setattr(T, "latent_draw", spy)
     T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "p", prior_share=1.0, **small))
     rows = [json.loads(line) for line in (tmp_path / "p" / "log.jsonl").read_text().splitlines()]
     assert rows and all(np.isfinite(r["rec"]) for r in rows)
+    assert seen and all(seen)  # every window of every step flagged
+    seen.clear()
+    T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "q", **small))
+    assert seen and all(v is None for v in seen)  # off by default: the encoder's draw everywhere

@@ -92,7 +92,7 @@ def test_a_take_on_the_floor_stands_like_the_rigs_standing_takes(shared_data):
     _, _, walk, walk_out = canonical("multipleActions1_subject4.bvh.xz")
     assert abs(np.degrees(source_foot_slope(m, bmap)) - 19.1) < 3  # the standing takes' own: 18-21
     assert abs(fall.ankle_height - walk.ankle_height) < 0.5  # cm
-    upright = upright_frames(m.global_positions(), fall.joint_of, fall.leg_length, 1)
+    upright = upright_frames(m.global_positions(), fall.joint_of, fall.leg_length, m.skeleton.up_index)
     assert 0.2 < upright.mean() < 0.6  # most of the take is on the floor
     # Standing frames of the canonical result: the standing ankle at the canonical body's own height, the
     # toes on the floor, the feet pitched as a standing take's are (ankle above toe by a few
@@ -114,13 +114,20 @@ def test_a_take_never_upright_keeps_the_rest_pose_calibration(shared_data):
     m = read_bvh(shared_data / "lafan1" / "fallAndGetUp1_subject4.bvh.xz")
     bmap = bone_map_for(m.skeleton, "lafan1")
     b = bind_motion(m, bmap)
-    low = ~upright_frames(m.global_positions(), b.joint_of, b.leg_length, 1)
+    low = ~upright_frames(m.global_positions(), b.joint_of, b.leg_length, m.skeleton.up_index)
     start = int(np.flatnonzero(low)[0])
     stop = start + int(np.argmax(~low[start:]))  # the first floor stretch
     assert stop - start > 60
     floor = m.slice(start, stop)
     assert source_foot_slope(floor, bmap) is None
     assert bind_motion(floor, bmap).ankle_height == bind(m.skeleton, bmap).ankle_height  # the reference pose's
+    # Retargeted, it lies on the canonical floor (its lowest joints a median 2.4 cm up).
+    low_joint = retarget(floor, bmap, CANON, CANON_MAP, fix_feet=False).global_positions()[..., 1].min(axis=1)
+    assert abs(np.median(low_joint)) < 0.05
+    joint_of = b.joint_of.copy()
+    joint_of[CANON.names.index("left_ankle")] = -1
+    with pytest.raises(LMMError, match="pelvis and both ankles"):
+        upright_frames(m.global_positions(), joint_of, b.leg_length, 1)
 
 
 def test_retargeting_adds_no_foot_skate(lafan, bandai):

@@ -18,7 +18,6 @@ import torch
 
 from ..model import features as Fe
 from ..model.network import CONTACTS
-from .batches import Prepared
 from .network import Network
 
 # Ridge towards the average's readout, as a share of the mean diagonal of a mode's weighted Gram matrix.

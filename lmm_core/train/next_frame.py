@@ -123,8 +123,9 @@ class NextFrameTrainConfig:
     # within 8-15 frames. It learns that a pose it has never seen (a shove, an odd key) is recovered from.
     push_share: float = 0.0
     # Share of windows rolled out with the latent at the prior's mean (z = 0) instead of the encoder's draw,
-    # which sees the frame to make: the run time rolls with z = 0 by default (``--variation 0``), so without
-    # these the network never trains on the frames it then feeds itself.
+    # which sees the frame to make: in-betweens and completions roll with z = 0 by default (``--variation
+    # 0``), so without these the network never trains on the frames it then feeds itself there. The KL term
+    # still counts every window (those windows pull the encoder towards the prior alone).
     prior_share: float = 0.0
     threads: int = 1
     seed: int = 0
@@ -254,7 +255,7 @@ def hide_poses(k: torch.Tensor, root_only: torch.Tensor) -> torch.Tensor:
 
 def latent_draw(mu: torch.Tensor, logvar: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
     """The latent a training step decodes ``(B, L)``: the encoder's draw (``mu + e * sigma``), except on the
-    windows flagged ``prior (B, 1)`` bool, which get the prior's mean, 0, as the run time rolls by default."""
+    windows flagged ``prior (B, 1)`` bool, which get the prior's mean, 0, as in-betweens roll by default."""
     z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
     return z if prior is None else torch.where(prior, torch.zeros_like(z), z)
 
