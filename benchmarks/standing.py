@@ -33,14 +33,13 @@ def all_frames_calibration(motion, bmap) -> tuple[float | None, float]:
     before 2026-12-07: flat-footed frames by the "low" rule over the whole take, ankles' 2nd percentile."""
     sk = motion.skeleton
     pos = motion.global_positions()
+    height = motion.height()
+    ankles = [sk.names.index(bmap.bones[leg[2]]) for leg in cn.LEG_CHAINS.values()]
+    toes = [sk.names.index(bmap.bones[t]) for t in cn.TOE_JOINTS]
     slopes = []
-    ankles = []
-    for leg in cn.LEG_CHAINS.values():
-        a = sk.names.index(bmap.bones[leg[2]])
-        ankles.append(a)
-    for a, toe in zip(ankles, (sk.names.index(bmap.bones[t]) for t in cn.TOE_JOINTS)):
+    for a, toe in zip(ankles, toes):
         feet = pos[:, [a, toe]]
-        flat = F.detect(feet, motion.fps, motion.height(), sk.up_index, "low").all(axis=1)
+        flat = F.detect(feet, motion.fps, height, sk.up_index, "low").all(axis=1)
         if flat.sum() >= 3:
             slopes.append(_slope(feet[flat, 0] - feet[flat, 1], sk.up_index))
     slope = float(np.degrees(np.median(np.concatenate(slopes)))) if slopes else None

@@ -529,9 +529,8 @@ def retarget(
         # and put back above the target's own standing ankle height, so neither rig's foot size sinks
         # or floats the other. A target whose rest pose does not stand on a floor at zero (CMU rests
         # with the hips at the origin) cannot say how high its ankles are; it keeps the source's
-        # heights, scaled.
-        # The source's ground is where its ankles stand on upright frames (UPRIGHT_SHARE): a fall's
-        # lying ankle is lower, and measured on it every standing frame floated.
+        # heights, scaled. The source's ground is where its ankles stand on upright frames
+        # (UPRIGHT_SHARE): a fall's lying ankle is lower, and measured on it every standing frame floated.
         s_ankles = [src.joint_of[csk.names.index(leg[2])] for leg in canon.LEGS]
         ground = standing_ankle_level(s_pos, s_ankles, upright_frames(s_pos, src.joint_of, src.leg_length, s_up), s_up)
         if ground is None:  # never upright: the binding's standing ankle height (its floor at zero), as bind_motion
