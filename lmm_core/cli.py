@@ -414,6 +414,9 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skim-weight", type=float, default=0.0,
                    help="weight of the skimming-foot loss: how much more made feet within 3.4 cm of their standing "
                         "height move sideways than the captured ones at that frame (0: off)")
+    p.add_argument("--stance-weight", type=float, default=0.0,
+                   help="weight of the standing-foot loss: how much faster the made slower toe moves sideways than "
+                        "the captured one at that frame, at any height (0: off)")
     p.add_argument("--first-layer-labels", dest="label_layers", action="store_false",
                    help="give the labels to the first layer only (the default gives them to every layer)")
     p.add_argument("--schedule", type=_shares, default=(0.1, 0.5), metavar="A,B",
@@ -478,7 +481,7 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               steps=args.steps, batch=args.batch, rollout=args.rollout, lr=args.lr, beta=args.beta,
                               hidden=args.hidden, layers=args.layers, latent=args.latent,
                               speed_augment=args.speed_augment, label_dropout=args.label_dropout,
-                              skate_weight=args.skate_weight, skim_weight=args.skim_weight, label_layers=args.label_layers,
+                              skate_weight=args.skate_weight, skim_weight=args.skim_weight, stance_weight=args.stance_weight, label_layers=args.label_layers,
                               positions=args.positions,
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
                               max_gap=args.max_gap, still_start=args.still_start,
@@ -619,7 +622,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
                          "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
                          "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),
                          "speed_augment": _range(0.0, 1.0), "label_dropout": _SHARE, "skate_weight": _range(0.0, 1e3),
-                         "skim_weight": _range(0.0, 1e3), "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE, "root_keys": _SHARE, "arrive": _SHARE, "push_share": _SHARE, "prior_share": _SHARE,
+                         "skim_weight": _range(0.0, 1e3), "stance_weight": _range(0.0, 1e3), "max_gap": _range(2, 1000, integer=True), "still_start": _SHARE, "root_keys": _SHARE, "arrive": _SHARE, "push_share": _SHARE, "prior_share": _SHARE,
                          "threads": _range(1, 256, integer=True), "seed": _SEED},
     "batch": {"jobs": _WORKERS, "task_timeout": _range(0.0, 1e7, low_open=True)},
     "demo": {"jobs": _WORKERS, "preview_frames": lambda v, n: validate.frames(v, n)},

@@ -555,6 +555,31 @@ def test_a_training_run_with_the_skimming_foot_loss_logs_it(tmp_path, hop_corpus
     assert all(json.loads(line)["skim"] == 0 for line in (tmp_path / "n" / "log.jsonl").read_text().splitlines())
 
 
+def test_the_standing_foot_loss_counts_the_slower_toe_at_any_height():
+    """``--stance-weight``'s term: while one toe stands the other may swing at any speed; when the slower toe
+    slides 2 cm a frame it costs (2 cm)^2 at whatever height; against the capture only the excess counts (a
+    run's flight, both toes moving in the capture, costs nothing); ankles and vertical speed do not count."""
+    swing = torch.zeros(1, 4, 3)
+    swing[0, 3, 0] = 0.08  # the right toe swings 8 cm a frame, the left stands
+    assert T.stance_loss(swing, torch.zeros(1, 4, 3)).item() == 0.0
+    both = swing.clone()
+    both[0, 2, 2] = 0.02  # the standing toe slides 2 cm forward
+    assert T.stance_loss(both, torch.zeros(1, 4, 3)).item() == pytest.approx(4.0, rel=1e-4)
+    assert T.stance_loss(both, both).item() == 0.0  # the capture's toes both move: a flight
+    ankles = torch.zeros(1, 4, 3)
+    ankles[0, :2, 0] = 0.05  # heels lifting off, toes planted
+    ankles[0, 2:, 1] = 0.03  # and rising straight up
+    assert T.stance_loss(ankles, torch.zeros(1, 4, 3)).item() == 0.0
+
+
+def test_a_training_run_with_the_standing_foot_loss_logs_it(tmp_path, hop_corpus):
+    """``--stance-weight`` reaches the loop through the command line's options: a finite term in the log."""
+    small = dict(corpus=hop_corpus, sources=("cmu",), batch=8, rollout=3, hidden=32, layers=2, latent=4, steps=2)
+    T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "s", stance_weight=0.05, positions=False, **small))
+    rows = [json.loads(line) for line in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["stance"]) for r in rows) and max(r["stance"] for r in rows) > 0
+
+
 def test_prior_share_rolls_the_flagged_windows_with_the_latent_at_its_mean(tmp_path, hop_corpus, monkeypatch):
     """``--prior-share``: flagged windows decode z = 0 (the run time's default), the rest the encoder's draw;
     a run with it trains and logs finite losses."""

@@ -69,6 +69,22 @@ def skim_loss(velocity: torch.Tensor, height: torch.Tensor, stand: torch.Tensor,
     return torch.relu(made - _skimming(true_velocity, true_height, stand)).mean()
 
 
+def stance_loss(velocity: torch.Tensor, true_velocity: torch.Tensor) -> torch.Tensor:
+    """The standing-foot loss of one made frame: how much faster the made slower toe moves sideways than the
+    captured slower toe at that frame, (centimetres per frame)^2, the mean over windows. Blind to height, so
+    a network cannot pay for lifted swings by sliding the stance foot: in a walk one toe is always down, and
+    when the slower one moves, a foot slides (or both are up, which the capture shows when it runs). Without
+    it the skimming-foot loss met the skate goal while the preview showed both feet moving at once (run S01).
+
+    Args:
+        velocity, true_velocity: ``(B, 4, 3)`` the made and captured contact joints' velocities (``Body.contacts``
+            order: ankles, then toes), metres per frame, Y up.
+    """
+    made = (velocity[:, 2:, [0, 2]] ** 2).sum(-1).min(dim=1).values / 1e-4
+    true = (true_velocity[:, 2:, [0, 2]] ** 2).sum(-1).min(dim=1).values / 1e-4
+    return torch.relu(made - true).mean()
+
+
 def _rest_heights(body) -> np.ndarray:
     """``(22,)`` each joint's height in the body's rest pose, metres (the root's offset is its height)."""
     y = np.zeros(len(body.parents))
@@ -100,6 +116,10 @@ class NextFrameTrainConfig:
     # sideways than the captured one at that frame (``skim_loss``); 0: off. Aimed at the shuffle: averaged swings
     # that glide along the floor.
     skim_weight: float = 0.0
+    # The standing-foot loss: how much faster the made slower toe moves sideways than the captured one at that
+    # frame (``stance_loss``); 0: off. The skimming-foot loss's counterweight: it lifts swings, this keeps a
+    # foot standing while the other swings.
+    stance_weight: float = 0.0
     positions: bool = True  # ``NextFrameConfig.positions``
     label_layers: bool = True  # ``NextFrameConfig.label_layers``
     absolute_root: bool = True  # ``NextFrameConfig.absolute_root``
@@ -392,7 +412,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             x[:, 0] = torch.where(still, standing, x[:, 0])
             x[:, 1] = torch.where(still, standing, x[:, 1])
         prev, cur = x[:, 0], x[:, 1]
-        need_positions = cfg.positions or tc.skate_weight > 0 or tc.skim_weight > 0
+        need_positions = cfg.positions or tc.skate_weight > 0 or tc.skim_weight > 0 or tc.stance_weight > 0
         if need_positions:  # the true frames' joints, once for the window
             true_p = positions((x * std_t + mean_t).reshape(-1, NF.FRAME), body).reshape(len(x), -1, NUM_JOINTS, 3)
             p_prev, p_cur = true_p[:, 0], true_p[:, 1]
@@ -407,7 +427,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
             ahead_t = torch.as_tensor(ahead)
         prior = torch.as_tensor(rng.random(batch) < tc.prior_share)[:, None] if tc.prior_share else None
-        rec = kl = bce = skate = skim = torch.zeros(())
+        rec = kl = bce = skate = skim = still = torch.zeros(())
         for k in range(rollout):
             target = x[:, k + 2]
             extra = [(pose_inputs(p_prev, p_cur, cur * std_t + mean_t) - pmean_t) / pstd_t] if cfg.positions else []
@@ -431,18 +451,23 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                     # A foot the capture has down must not move (metres per frame, squared, per contact joint).
                     v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     skate = skate + (con[:, k] * (v ** 2).sum(-1)).mean() / 1e-4
+                if tc.skim_weight or tc.stance_weight:
+                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
+                    v_true = pose_inputs(true_p[:, k + 1], true_p[:, k + 2], target * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                 if tc.skim_weight:
                     # A foot near the floor that moves sideways skims it: what the made foot does more of
                     # than the captured one at this frame counts (``skim_loss``).
-                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
-                    v_true = pose_inputs(true_p[:, k + 1], true_p[:, k + 2], target * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     skim = skim + skim_loss(v, p_pred[:, contact_joints, 1], stand,
                                             v_true, true_p[:, k + 2, contact_joints, 1])
+                if tc.stance_weight:
+                    # One foot stands while the other swings, at whatever height (``stance_loss``).
+                    still = still + stance_loss(v, v_true)
                 p_prev, p_cur = p_cur, torch.where(own[:, :, None], p_pred, true_p[:, k + 2])
             prev, cur = cur, torch.where(own, pred, target)
             if tc.keys:
                 to_key = advance(to_key, cur * std_t + mean_t)
-        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate + tc.skim_weight * skim) / rollout
+        loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate + tc.skim_weight * skim
+                + tc.stance_weight * still) / rollout
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -450,7 +475,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         sched.step()
         if step % 50 == 0 or step == tc.steps - 1:
             row = {"step": step, "rec": rec.item() / rollout, "kl": kl.item() / rollout, "bce": bce.item() / rollout,
-                   "skate": skate.item() / rollout, "skim": skim.item() / rollout, "rollout": rollout,
+                   "skate": skate.item() / rollout, "skim": skim.item() / rollout,
+                   "stance": still.item() / rollout, "rollout": rollout,
                    "own": p_own, "s": time.perf_counter() - t0}
             log.write(json.dumps(row) + "\n")
             log.flush()
