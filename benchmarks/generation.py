@@ -4,7 +4,7 @@ diversity between real takes, novelty (distance to the nearest training window),
 limits; for each generation method of the model.
 
 Usage: python benchmarks/generation.py [--model presets/models/lmm_default.npz] [--corpus out/corpus]
-       [--methods segments,network,next-frame] [--next-frame-model FILE] [--seeds 4] [--seconds 6] [--no-write]
+       [--methods segments,network,next-frame] [--next-frame-model FILE] [--seeds 4] [--first-seed 0] [--seconds 6] [--no-write]
 Needs a built corpus (`lmm dataset build --out out/corpus`).
 """
 from __future__ import annotations
@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--next-frame-model", help="the next-frame network, or several comma-separated files "
                                                "(default: the shipped one)")
     ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="the first seed (seeds FIRST to FIRST+SEEDS-1): another draw of the same measure, to see its spread")
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -124,7 +126,7 @@ def main() -> None:
             variation = {"network": args.variation if model.samples else 0.0, "next-frame": args.variation}.get(method, 0.5)
             if method == "segments" and a not in model.generatable_actions():
                 continue
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 mo = tasks.generate(a, None, args.seconds, seed, variation, model=model, method=method, next_frame=nf)
                 outs.append((mo.rotations, mo.root_positions))
                 skate.append(foot_skate(mo))

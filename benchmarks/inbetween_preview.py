@@ -4,6 +4,8 @@ frames seen from the walker's side (set apart, each at its own place along the w
 stance-foot speed: the slower toe's (in a walk one foot is always down; when that one moves, it slides). Writes docs/images/inbetween_next_frame.png.
 
 Usage: python benchmarks/inbetween_preview.py [--corpus out/corpus_all] [--gap 60] [--window-model FILE]
+       [--next-frame-model FILE[,FILE...]] [--out PNG]
+(``--next-frame-model``: candidate in-betweeners, a row each, to look at before one is shipped; default the shipped one.)
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("out/corpus_all"))
     ap.add_argument("--gap", type=int, default=60)
     ap.add_argument("--window-model", type=Path, default=ROOT / "presets" / "models" / "lmm_sampling.npz")
+    ap.add_argument("--next-frame-model", help="in-betweener files, comma-separated (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "inbetween_next_frame.png")
     args = ap.parse_args()
     import matplotlib
@@ -47,7 +50,9 @@ def main() -> None:
     given = Motion(sk, rot, root, 30.0)
     made = {
         "capture": given,
-        "next-frame in-betweener": tasks.inbetween(given, keys, method="next-frame"),
+        **{(f"next-frame in-betweener ({Path(f).stem})" if args.next_frame_model else "next-frame in-betweener"):
+           tasks.inbetween(given, keys, method="next-frame", next_frame=f)
+           for f in (args.next_frame_model.split(",") if args.next_frame_model else [None])},
         f"window network ({args.window_model.stem})": tasks.inbetween(given, keys, runtime.load(args.window_model),
                                                                              method="network"),
         "interpolation": Motion(sk, *interpolation(rot, root, known), 30.0),

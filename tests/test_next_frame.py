@@ -260,6 +260,20 @@ def test_a_run_without_joint_inputs_goes_on_from_its_export(tmp_path, hop_corpus
     assert NF.load(T.export(again, tmp_path / "b.npz")).pose_mean is None
 
 
+def test_a_run_that_goes_on_keeps_the_start_pairs_generation_begins_from(tmp_path, hop_corpus):
+    """A warm start (from an export or a checkpoint) keeps its start pairs, whatever this run's seed: drawn anew
+    they change where every generation begins, and with it generation's figures."""
+    small = dict(corpus=hop_corpus, sources=("cmu",), steps=1, batch=4, rollout=2, hidden=16, layers=1, latent=3)
+    first = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "a", seed=1, **small)), tmp_path / "a.npz")
+    fresh = NF.load(T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "f", seed=2, **small)), tmp_path / "f.npz"))
+    assert not np.array_equal(fresh.starts, NF.load(first).starts)  # another seed draws other pairs
+    for src in (first, tmp_path / "a" / "checkpoint.pt"):
+        again = T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "b", seed=2, init_from=src, **small))
+        went_on = NF.load(T.export(again, tmp_path / "b.npz"))
+        np.testing.assert_array_equal(went_on.starts, NF.load(first).starts)
+        np.testing.assert_array_equal(went_on.start_action, NF.load(first).start_action)
+
+
 def test_key_inputs_see_the_key_from_where_the_body_stands_and_follow_it_frame_by_frame(clip):
     """The key's joints as ``key_inputs`` gives them are its world positions seen from the current frame's
     heading and pelvis ground point, wherever the clip stands and faces; ``advance`` (numpy and torch)
