@@ -400,7 +400,8 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
                    help="train on these BVH files (folder or glob) on their own 22-joint skeleton instead of the "
                         "corpus, labelled by their names: a benchmark model (LAFAN1's protocol); the product's "
                         "commands refuse it")
-    p.add_argument("--steps", type=int, default=12_000)
+    p.add_argument("--steps", type=int, default=12_000,
+                   help="training steps (0 with --init-from: that network saved as it is, e.g. with new --start-pairs)")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--rollout", type=int, default=8, help="frames each window is rolled out on its own predictions")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -414,6 +415,9 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skim-weight", type=float, default=0.0,
                    help="weight of the skimming-foot loss: how much more made feet within 3.4 cm of their standing "
                         "height move sideways than the captured ones at that frame (0: off)")
+    p.add_argument("--start-pairs", type=int, default=None, metavar="N",
+                   help="start pairs per action, the real frames generation may begin from, drawn anew with --seed "
+                        "(default: a run with --init-from keeps its file's, a fresh run draws 8)")
     p.add_argument("--stance-weight", type=float, default=0.0,
                    help="weight of the standing-foot loss: how much faster the made slower toe moves sideways than "
                         "the captured one at that frame, at any height (0: off)")
@@ -485,7 +489,9 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               positions=args.positions,
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
                               max_gap=args.max_gap, still_start=args.still_start,
-                              root_keys=args.root_keys, arrive=args.arrive, protocol_gaps=args.protocol_gaps, push_share=args.push_share, prior_share=args.prior_share, threads=args.threads, seed=args.seed, init_from=args.init_from)
+                              root_keys=args.root_keys, arrive=args.arrive, protocol_gaps=args.protocol_gaps, push_share=args.push_share, prior_share=args.prior_share, start_pairs=args.start_pairs or 0, threads=args.threads, seed=args.seed, init_from=args.init_from)
+    if tc.steps == 0 and tc.init_from is None:
+        raise LMMError("--steps 0 saves the --init-from network as it is; give --init-from FILE, or train at least one step")
     if tc.init_from is not None:
         from .train.next_frame import check_warm_start
 
@@ -617,7 +623,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
                 "threshold": _range(0.0, 1e5, low_open=True), "smooth": _range(0.0, 60.0),
                 "min_pause": _range(0.0, 3600.0, low_open=True), "pause_speed": _range(0.0, 100.0, low_open=True),
                 "length_sd": _range(0.0, 1.0)},
-    "train-next-frame": {"steps": _range(1, 10_000_000, integer=True), "batch": _range(1, 65_536, integer=True),
+    "train-next-frame": {"steps": _range(0, 10_000_000, integer=True), "start_pairs": _range(1, 1000, integer=True), "batch": _range(1, 65_536, integer=True),
                          "rollout": _range(1, 120, integer=True), "lr": _range(0.0, 1.0, low_open=True),
                          "beta": _range(0.0, 1e3), "hidden": _range(8, 8192, integer=True),
                          "layers": _range(1, 16, integer=True), "latent": _range(1, 1024, integer=True),

@@ -272,6 +272,22 @@ def test_a_run_that_goes_on_keeps_the_start_pairs_generation_begins_from(tmp_pat
         went_on = NF.load(T.export(again, tmp_path / "b.npz"))
         np.testing.assert_array_equal(went_on.starts, NF.load(first).starts)
         np.testing.assert_array_equal(went_on.start_action, NF.load(first).start_action)
+    # --start-pairs N draws up to N per action (from different clips) anew, and --steps 0 saves the network as it is with them
+    redrawn = T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "c", seed=2, init_from=first, start_pairs=3,
+                                                        **(small | {"steps": 0})))
+    more = NF.load(T.export(redrawn, tmp_path / "c.npz"))
+    assert not np.array_equal(more.starts, NF.load(first).starts)  # drawn anew (one clip: one pair per action)
+    for k, v in NF.load(first).p.items():
+        np.testing.assert_array_equal(more.p[k], v)
+
+
+def test_steps_zero_needs_a_network_to_save(tmp_path, hop_corpus, capsys):
+    """``--steps 0`` without ``--init-from`` is refused by name before any work; ``--start-pairs 0`` too."""
+    assert main(["train-next-frame", "--corpus", str(hop_corpus), "--out", str(tmp_path / "x"), "--steps", "0"]) == 2
+    assert "--steps 0 saves the --init-from network" in capsys.readouterr().err
+    assert main(["train-next-frame", "--corpus", str(hop_corpus), "--out", str(tmp_path / "x"), "--start-pairs", "0"]) == 2
+    assert "--start-pairs" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_key_inputs_see_the_key_from_where_the_body_stands_and_follow_it_frame_by_frame(clip):
