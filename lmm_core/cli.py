@@ -284,8 +284,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
                    help="the next-frame network's weights for --method next-frame (default: the shipped one)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="with --method next-frame: how much more the action and style weigh than the motion so far "
-                        "(classifier-free guidance; 1, the default, none; 1.5 makes the action plainer and the "
-                        "motion less varied)")
+                        "(classifier-free guidance; default the file's own: 1.5 for a generator; 1: none; more makes "
+                        "the action plainer and the motion less varied)")
     goal = p.add_argument_group("goals (with --method next-frame or network)")
     goal.add_argument("--to", type=_ground_point, metavar="X,Z",
                       help="walk to this ground point, metres (Y up: X and Z are the floor), from where it starts")
@@ -490,7 +490,7 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
                               max_gap=args.max_gap, still_start=args.still_start,
                               root_keys=args.root_keys, arrive=args.arrive, protocol_gaps=args.protocol_gaps, push_share=args.push_share, prior_share=args.prior_share, start_pairs=args.start_pairs or 0, threads=args.threads, seed=args.seed, init_from=args.init_from)
-    if tc.steps == 0 and tc.init_from is None:
+    if tc.steps == 0 and tc.init_from is None:  # (train_next_frame checks it too) before minutes of data loading
         raise LMMError("--steps 0 saves the --init-from network as it is; give --init-from FILE, or train at least one step")
     if tc.init_from is not None:
         from .train.next_frame import check_warm_start

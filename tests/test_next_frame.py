@@ -276,9 +276,16 @@ def test_a_run_that_goes_on_keeps_the_start_pairs_generation_begins_from(tmp_pat
     redrawn = T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "c", seed=2, init_from=first, start_pairs=3,
                                                         **(small | {"steps": 0})))
     more = NF.load(T.export(redrawn, tmp_path / "c.npz"))
-    assert not np.array_equal(more.starts, NF.load(first).starts)  # drawn anew (one clip: one pair per action)
+    np.testing.assert_array_equal(more.starts, fresh.starts)  # drawn anew with seed 2, as a fresh run draws them
+    assert [h["steps"] for h in more.meta["history"]] == [1] and more.meta["history"][0]["train"]["seed"] == 1
+    assert more.meta["steps"] == 0 and more.meta["train"]["start_pairs"] == 3
     for k, v in NF.load(first).p.items():
         np.testing.assert_array_equal(more.p[k], v)
+
+
+def test_a_generator_guides_its_labels_by_default_and_an_in_betweener_does_not():
+    assert NF.GUIDANCE == 1.5 and NF.load(NF.DEFAULT).guidance == NF.GUIDANCE
+    assert NF.load(NF.DEFAULT_KEYS).guidance == 1.0
 
 
 def test_steps_zero_needs_a_network_to_save(tmp_path, hop_corpus, capsys):
@@ -288,6 +295,8 @@ def test_steps_zero_needs_a_network_to_save(tmp_path, hop_corpus, capsys):
     assert main(["train-next-frame", "--corpus", str(hop_corpus), "--out", str(tmp_path / "x"), "--start-pairs", "0"]) == 2
     assert "--start-pairs" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    with pytest.raises(LMMError, match="--steps 0"):
+        T.train_next_frame(T.NextFrameTrainConfig(corpus=hop_corpus, out=tmp_path / "y", steps=0))
 
 
 def test_key_inputs_see_the_key_from_where_the_body_stands_and_follow_it_frame_by_frame(clip):

@@ -415,7 +415,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     or ``"next-frame"``, the next-frame network (``next_frame``: a ``NextFrameModel`` or its file, the
     shipped one by default) sampling one frame at a time, ``variation`` scaling its latent draws
     (``lmm_core.model.next_frame``), ``guidance`` its label guidance (``NextFrameModel.step``; default the
-    model's own, none). ``start``: motion to carry on from (any rig); the result holds only the new frames.
+    model's own: 1.5 for a generator, 1 (none) for an in-betweener). ``start``: motion to carry on from (any rig); the result holds only the new frames.
 
     Goals (the network and next-frame methods; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
     seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or

@@ -340,6 +340,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
+    if tc.steps == 0 and tc.init_from is None:
+        raise LMMError("--steps 0 saves the --init-from network as it is; give --init-from FILE, or train at least one step")
     state = check_warm_start(tc) if tc.init_from is not None else None
     body, corpus, actions, styles = training_data(tc)
     if state is not None and state["config"].get("body") is not None:
@@ -369,9 +371,12 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             key_mean, key_std = state["key_mean"], state["key_std"]
         if state.get("starts") is not None and not tc.start_pairs:
             # The start pairs are part of the model: where every generation begins. Drawn anew with this run's
-            # seed, they changed generation's figures as much as the training did (recognised 0.70 against 0.79
-            # for a 2,000-step run, 12 seeds x 17 actions), so a run that goes on keeps them.
+            # seed, they changed generation's figures more than the training did (a 2,000-step run recognised 0.70
+            # with its new pairs, 0.77 with its init file's; 12 seeds x 17 actions), so a run that goes on keeps them.
             starts = (np.asarray(state["starts"]), np.asarray(state["start_action"]))
+    # The runs this one goes on from, so that a file's record says how all of it was trained.
+    history = [] if state is None else state.get("history", []) + ([{"steps": state.get("step"), "train": state["train"]}]
+                                                                    if "train" in state else [])
     mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
     pmean_t, pstd_t = torch.as_tensor(pose_mean, dtype=torch.float32), torch.as_tensor(pose_std, dtype=torch.float32)
     if tc.keys:
@@ -437,7 +442,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             to_key = torch.as_tensor(NF.to_key_from(b.root[:, 2], yaw[:, 2], b.root[i, kf], yaw[i, kf]), dtype=torch.float32)
             ahead_t = torch.as_tensor(ahead)
         prior = torch.as_tensor(rng.random(batch) < tc.prior_share)[:, None] if tc.prior_share else None
-        rec = kl = bce = skate = skim = still = torch.zeros(())
+        rec = kl = bce = skate = skim = stance = torch.zeros(())
         for k in range(rollout):
             target = x[:, k + 2]
             extra = [(pose_inputs(p_prev, p_cur, cur * std_t + mean_t) - pmean_t) / pstd_t] if cfg.positions else []
@@ -471,13 +476,13 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
                                             v_true, true_p[:, k + 2, contact_joints, 1])
                 if tc.stance_weight:
                     # One foot stands while the other swings, at whatever height (``stance_loss``).
-                    still = still + stance_loss(v, v_true)
+                    stance = stance + stance_loss(v, v_true)
                 p_prev, p_cur = p_cur, torch.where(own[:, :, None], p_pred, true_p[:, k + 2])
             prev, cur = cur, torch.where(own, pred, target)
             if tc.keys:
                 to_key = advance(to_key, cur * std_t + mean_t)
         loss = (rec + tc.beta * kl / NF.FRAME + 0.1 * bce + tc.skate_weight * skate + tc.skim_weight * skim
-                + tc.stance_weight * still) / rollout
+                + tc.stance_weight * stance) / rollout
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -486,16 +491,16 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         if step % 50 == 0 or step == tc.steps - 1:
             row = {"step": step, "rec": rec.item() / rollout, "kl": kl.item() / rollout, "bce": bce.item() / rollout,
                    "skate": skate.item() / rollout, "skim": skim.item() / rollout,
-                   "stance": still.item() / rollout, "rollout": rollout,
+                   "stance": stance.item() / rollout, "rollout": rollout,
                    "own": p_own, "s": time.perf_counter() - t0}
             log.write(json.dumps(row) + "\n")
             log.flush()
             bar.postfix = f"rec {row['rec']:.3f} kl {row['kl']:.2f} own {p_own:.2f}"
         if (step + 1) % 1000 == 0 or step == tc.steps - 1:
             _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
-                  step + 1)
+                  step + 1, history)
     if tc.steps == 0:  # a warm start saved as it is (with new start pairs, ``start_pairs``)
-        _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc, 0)
+        _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc, 0, history)
     log.close()
     return tc.out / "checkpoint.pt"
 
@@ -513,14 +518,17 @@ def training_data(tc: NextFrameTrainConfig) -> tuple[Body, Corpus, tuple[str, ..
     return body, Corpus.from_motions(names, motions, labels, body, actions, styles), actions, styles
 
 
-def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int) -> None:
+def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int,
+          history: list | None = None) -> None:
+    """``history``: the records (steps, options) of the runs this one went on from, oldest first."""
     # Tensors and plain values only, so that reading it back (``weights_only=True``) can run no code.
     t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
     state = {"net": net.state_dict(), "config": asdict(cfg), "step": step,
              "mean": t(stats[0]), "std": t(stats[1]), "pose_mean": t(stats[2]), "pose_std": t(stats[3]),
              **({"key_mean": t(stats[4]), "key_std": t(stats[5])} if len(stats) > 4 and stats[4] is not None else {}),
              "starts": t(starts[0]), "start_action": t(starts[1]),
-             "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()}}
+             "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()},
+             "history": list(history or [])}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -571,9 +579,10 @@ def warm_state(path: Path) -> dict:
             sd[f"dec.{i}.bias"] = torch.as_tensor(m.p[f"dec{i}_b"].astype(np.float32))
         sd["out.weight"] = torch.as_tensor(m.p["out_w"].T.astype(np.float32))
         sd["out.bias"] = torch.as_tensor(m.p["out_b"].astype(np.float32))
+        history = m.meta.get("history", []) + [{"steps": m.meta.get("steps"), "train": m.meta.get("train")}]
         return {"net": sd, "config": asdict(m.cfg), "mean": m.mean, "std": m.std, "pose_mean": m.pose_mean,
                 "pose_std": m.pose_std, "key_mean": m.key_mean, "key_std": m.key_std,
-                "starts": m.starts, "start_action": m.start_action}
+                "starts": m.starts, "start_action": m.start_action, "history": history}
     return read_checkpoint(path)
 
 
@@ -589,6 +598,7 @@ def read_checkpoint(path: Path) -> dict:
     for k in ("mean", "std", "pose_mean", "pose_std", "key_mean", "key_std", "starts", "start_action"):
         if isinstance(state.get(k), torch.Tensor):
             state[k] = state[k].numpy()
+    state.setdefault("history", [])
     return state
 
 
@@ -605,7 +615,8 @@ def export(checkpoint: Path, out: Path) -> Path:
     # The encoder rides along (unused at run time) so that training can go on from this file.
     arrays |= {f"e.{k}": v.numpy() for k, v in sd.items() if k.startswith("enc.")}
     arrays = {k: v.astype(np.float32) for k, v in arrays.items()}
-    meta = {"format": NF.FORMAT, "config": asdict(cfg), "steps": state["step"], "train": state["train"]}
+    meta = {"format": NF.FORMAT, "config": asdict(cfg), "steps": state["step"], "train": state["train"],
+            "history": state.get("history", [])}
     if cfg.positions:
         arrays |= {"pose_mean": np.asarray(state["pose_mean"], np.float32), "pose_std": np.asarray(state["pose_std"], np.float32)}
     if cfg.keys:
