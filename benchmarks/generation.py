@@ -152,7 +152,7 @@ def main() -> None:
         near = r["nearest"] * 100
         lines.append(f"| {name} | {r['windows']} | {r['recognised']:.2f} | {r['frechet']:.1f} | {r['diversity'] * 100:.1f} | "
                      f"{near.mean():.1f} / {np.percentile(near, 5):.1f} | {r['skate']:.3f} | {r['viol']:.4f} |")
-    body = ("\n".join(lines) + f"\n\nModel `{args.model}`; {args.seeds} seeds x {len(actions)} actions ({', '.join(actions)}: "
+    body = ("\n".join(lines) + f"\n\nModel `{args.model}`; {args.seeds} seeds (from {args.first_seed}) x {len(actions)} actions ({', '.join(actions)}: "
             f"those of the validation split the model knows), {args.seconds:g} s each, no style; the network method at "
             f"temperature {args.variation:g}" + (f", the next-frame network at temperature {args.variation:g}"
                                                 if "next-frame" in args.methods else "") + f". The judge: logistic regression on {len(feats)} real training windows of 2 s "

@@ -490,8 +490,6 @@ def _train_next_frame(args: argparse.Namespace) -> int:
                               absolute_root=args.absolute_root, schedule=args.schedule, keys=args.keys,
                               max_gap=args.max_gap, still_start=args.still_start,
                               root_keys=args.root_keys, arrive=args.arrive, protocol_gaps=args.protocol_gaps, push_share=args.push_share, prior_share=args.prior_share, start_pairs=args.start_pairs or 0, threads=args.threads, seed=args.seed, init_from=args.init_from)
-    if tc.steps == 0 and tc.init_from is None:  # (train_next_frame checks it too) before minutes of data loading
-        raise LMMError("--steps 0 saves the --init-from network as it is; give --init-from FILE, or train at least one step")
     if tc.init_from is not None:
         from .train.next_frame import check_warm_start
 

@@ -462,12 +462,12 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             own = torch.as_tensor(rng.random(batch) < p_own)[:, None]
             if need_positions:
                 p_pred = positions(pred * std_t + mean_t, body)
+                if tc.skate_weight or tc.skim_weight or tc.stance_weight:  # the made contact joints' velocities
+                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                 if tc.skate_weight:
                     # A foot the capture has down must not move (metres per frame, squared, per contact joint).
-                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                     skate = skate + (con[:, k] * (v ** 2).sum(-1)).mean() / 1e-4
-                if tc.skim_weight or tc.stance_weight:
-                    v = pose_inputs(p_cur, p_pred, pred * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
+                if tc.skim_weight or tc.stance_weight:  # and the captured ones', to count only what is more
                     v_true = pose_inputs(true_p[:, k + 1], true_p[:, k + 2], target * std_t + mean_t)[:, feet].reshape(-1, 4, 3)
                 if tc.skim_weight:
                     # A foot near the floor that moves sideways skims it: what the made foot does more of
