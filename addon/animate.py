@@ -334,13 +334,13 @@ def _write_new(context, obj, motion: Motion, name: str, frame_start: int, fit_sc
 
 
 def generate(context, obj, model, action: str, style: str, seconds: float, seed: int, variation: float,
-             fit_scene: bool, progress: Progress, from_character: bool = True, method: str = "segments",
+             fit_scene: bool, progress: Progress, from_character: bool = True, method: str = "next-frame",
              walk_to: np.ndarray | None = None) -> str:
     """A new action on ``obj``: the model's ``action`` in ``style``, retargeted onto the rig, from the current
     frame (and, with ``from_character``, from where the rig stands on it; see ``from_where_it_stands``).
 
-    ``method``: ``"segments"`` (the model's recorded segments joined by its network) or ``"next-frame"`` (the
-    next-frame network alone). ``walk_to`` (Blender world, ``(3,)``; next-frame only): the pelvis walks there
+    ``method``: ``"next-frame"`` (the next-frame network alone; ``model``, the window model, may be None) or
+    ``"segments"`` (the model's recorded segments joined by its network). ``walk_to`` (Blender world, ``(3,)``; next-frame only): the pelvis walks there
     at the action's own pace and the clip ends on arrival (``seconds`` is then not used; see ``_walk_to``)."""
     scene = context.scene
     now = pose_now(obj, scene)
@@ -391,7 +391,6 @@ def _walk_to(now: Motion, goal: np.ndarray, onto_rig, bone_map, from_character: 
     left), then corrected by where that walk arrived: placing is nearly a fixed move of the ground (turn,
     shift, the rig's stride scale) that does not depend on the goal, so one correction lands within about a
     centimetre and a second within millimetres (the feet's clean-up on the rig moves the pelvis a little)."""
-    fps = model.cfg.fps
     if from_character:
         ground, forward = _stance(now, placement.stance_joints(now.skeleton, bone_map))
         left = np.cross(np.array([0.0, 1.0, 0.0]), forward)
@@ -408,6 +407,7 @@ def _walk_to(now: Motion, goal: np.ndarray, onto_rig, bone_map, from_character: 
     for _ in range(_WALK_TRIES):
         made = tasks.generate(action, style or None, seconds, seed, variation, model, method="next-frame",
                               to=(float(to[0]), float(to[1])), at=at)
+        fps = made.fps  # the next-frame network's rate
         arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - to, axis=1)))
         motion = onto_rig(made)
         # The ground move from the made clip onto the rig, a turn and a scale (as complex numbers x + iz: one

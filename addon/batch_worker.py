@@ -169,8 +169,11 @@ def make_motion(item: dict, character: Character):
     onto = {"root_motion": "in_place" if p.get("in_place") else "keep", "fix_feet": p.get("fix_feet", True)}
     if kind == "generate":
         goal = {k: (tuple(p[k]) if k == "to" else p[k]) for k in ("to", "facing", "at") if k in p}
-        made = tasks.generate(p["action"], p.get("style"), p["seconds"], p["seed"], p["variation"],
-                              load_model(item.get("model")), method=p.get("method", "segments"), **goal)
+        method = p.get("method", tasks.GENERATION_METHODS[0])
+        # The next-frame network needs the window model only for a named file (``tasks.generate``).
+        window = load_model(item.get("model")) if (item.get("model") or method != "next-frame") else None
+        made = tasks.generate(p["action"], p.get("style"), p["seconds"], p["seed"], p.get("variation"), window,
+                              method=method, **goal)
         return tasks.from_canonical(made, character.skeleton, character.bone_map, **onto)
     motion, bone_map = _read_input(item)
     made = _made_on_input(item, motion, bone_map)

@@ -58,19 +58,23 @@ def load(context: bpy.types.Context) -> runtime.Model:
     return load_file(path)
 
 
-def vocabulary(context: bpy.types.Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The actions the model can generate and its style names (without ``<unknown>``); empty when no
-    model loads."""
+def vocabulary(context: bpy.types.Context, method: str = "next-frame") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The actions ``method`` can generate (``tasks.actions_for``: the shipped next-frame generator's, or
+    those the Preferences model holds segments of) and the style names (without ``<unknown>``); empty when
+    that model does not load."""
     try:
+        if method == "next-frame":
+            return tasks.actions_for(method), tasks.styles_for("", method=method)
         m = load(context)
+        return tasks.actions_for(method, m), tuple(m.cfg.styles[1:])
     except LMMError:
         return (), ()
-    return m.generatable_actions(), tuple(m.cfg.styles[1:])
 
 
-def styles_for(context: bpy.types.Context, action: str) -> tuple[str, ...]:
-    """The styles the model can generate ``action`` in (``tasks.styles_for``); empty when no model loads."""
+def styles_for(context: bpy.types.Context, action: str, method: str = "next-frame") -> tuple[str, ...]:
+    """The styles ``method`` can generate ``action`` in (``tasks.styles_for``); empty when its model does not
+    load."""
     try:
-        return tasks.styles_for(action, load(context))
+        return tasks.styles_for(action, load(context) if method == "segments" else None, method)
     except LMMError:
         return ()

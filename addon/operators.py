@@ -377,15 +377,15 @@ INBETWEEN_METHODS = [  # numbered as the panel's setting (properties.py): Auto c
      "feet that plant and step over long gaps where the window network glides", 1),
 ]
 _METHOD_NAMES = {"AUTO": "auto", "NETWORK": "network", "NEXT_FRAME": "next-frame"}
-GENERATE_METHODS = [
-    ("SEGMENTS", "Segments", "The model in Preferences: its recorded segments of the action, joined by its network"),
+GENERATE_METHODS = [  # numbered as the panel's setting (properties.py): Segments came first
     ("NEXT_FRAME", "Next Frame", "The shipped next-frame network alone, one frame at a time (no recorded motion); "
-     "it can walk to the 3D cursor"),
+     "it can walk to the 3D cursor", 1),
+    ("SEGMENTS", "Segments", "The model in Preferences: recorded segments of the action, joined by its network", 0),
 ]
 _GENERATE_NAMES = {"SEGMENTS": "segments", "NEXT_FRAME": "next-frame"}
-_VARIATION = ("Segments: the chance at each join of switching to another recorded segment of the action rather "
-              "than repeating one. Next Frame: how far each frame's draw strays from the network's likeliest (0: one "
-              "motion per seed's start; 1: the spread it learned)")
+_VARIATION = ("Next Frame: how far each frame's draw strays from the network's likeliest (1: the spread it learned; 0: "
+              "one motion per seed's start). Segments: the chance at each join of switching to another recorded "
+              "segment of the action rather than repeating one")
 _WALK_TO = ("With Next Frame: walk from where the character stands to the 3D cursor at the action's own pace; the "
             "clip ends on arrival (Seconds is not used)")
 
@@ -445,10 +445,10 @@ class LMM_OT_generate(_Steps, bpy.types.Operator):
     style: StringProperty(name="Style", description="One of the model's styles; empty for any")
     seconds: FloatProperty(name="Seconds", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", default=0, min=0)
-    variation: FloatProperty(name="Variation", description=_VARIATION, default=0.5, min=0.0, max=1.0, subtype="FACTOR")
+    variation: FloatProperty(name="Variation", description=_VARIATION, default=1.0, min=0.0, max=1.0, subtype="FACTOR")
     fit_scene: BoolProperty(name="Fit Scene Range", description=_FIT_SCENE, default=False)
     from_character: BoolProperty(name="From Where It Stands", description=_FROM_CHARACTER, default=True)
-    method: EnumProperty(name="Method", description="What makes the motion", items=GENERATE_METHODS, default="SEGMENTS")
+    method: EnumProperty(name="Method", description="What makes the motion", items=GENERATE_METHODS, default="NEXT_FRAME")
     walk_to_cursor: BoolProperty(name="Walk To 3D Cursor", description=_WALK_TO, default=False)
 
     status = "LMM: generating..."
@@ -457,7 +457,8 @@ class LMM_OT_generate(_Steps, bpy.types.Operator):
     def work(self, context, obj):
         from . import animate, model
 
-        loaded = model.load(context)
+        # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it.
+        loaded = model.load(context) if self.method == "SEGMENTS" else None
         yield 0.0  # the clip is made and written in one step (a few seconds of motion: well under a second)
         walk_to = tuple(context.scene.cursor.location) if self.walk_to_cursor else None
         return lambda: animate.generate(context, obj, loaded, self.action, self.style, self.seconds, self.seed,

@@ -145,9 +145,9 @@ class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
         if _needs_armature(layout, context):
             return
         col = layout.column()
+        col.prop(settings, "generate_method")  # first: the actions and styles listed are the method's
         col.prop(settings, "action")
         col.prop(settings, "style")
-        col.prop(settings, "generate_method")
         walk = settings.generate_method == "NEXT_FRAME"
         sub = col.row()
         sub.enabled = walk

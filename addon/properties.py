@@ -43,11 +43,16 @@ def export_preset_items(self, context):
         return _keep("export", [])
 
 
+def _generate_method(settings) -> str:
+    """The generation method the settings choose (``tasks.GENERATION_METHODS``' name)."""
+    return "segments" if getattr(settings, "generate_method", "NEXT_FRAME") == "SEGMENTS" else "next-frame"
+
+
 def _vocabulary_items(which: int, key: str):
     def items(self, context):
         from . import model
 
-        names = model.vocabulary(context)[which]
+        names = model.vocabulary(context, _generate_method(self))[which]
         return _keep(key, [(n, n.replace("_", " ").title(), n) for n in names])
 
     return items
@@ -65,7 +70,9 @@ def style_items(self, context):
     names: tuple[str, ...] = ()
     try:
         action = getattr(self, "action", "")
-        names = model.styles_for(context, action) if action and action != _NONE[0] else model.vocabulary(context)[1]
+        method = _generate_method(self)
+        names = (model.styles_for(context, action, method) if action and action != _NONE[0]
+                 else model.vocabulary(context, method)[1])
     except Exception:  # noqa: BLE001 (drawing must never fail; the operator reports the real problem)
         pass
     any_item = (ANY_STYLE, "Any", "Whatever styles the model holds the action in")
@@ -154,12 +161,14 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                                           ("NETWORK", "Window Network", "The model in Preferences", 0),
                                           ("NEXT_FRAME", "Next Frame", "The shipped next-frame in-betweener", 1)],
                                    default="AUTO")
-    generate_method: EnumProperty(name="Method", description="What makes the new motion: the model in Preferences "
-                                  "(recorded segments joined by its network) or the next-frame network alone",
-                                  items=[("SEGMENTS", "Segments", "The model in Preferences"),
-                                         ("NEXT_FRAME", "Next Frame", "The shipped next-frame network, one frame at "
-                                          "a time; it can walk to the 3D cursor")],
-                                  default="SEGMENTS")
+    generate_method: EnumProperty(name="Method", description="What makes the new motion: the next-frame network "
+                                  "alone, or recorded segments joined by the model in Preferences",
+                                  # numbered as before Next Frame became the default and came first
+                                  items=[("NEXT_FRAME", "Next Frame", "The shipped next-frame network, one frame at "
+                                          "a time (no recorded motion); it can walk to the 3D cursor", 1),
+                                         ("SEGMENTS", "Segments", "Recorded segments of the action joined by the "
+                                          "model in Preferences", 0)],
+                                  default="NEXT_FRAME")
     walk_to_cursor: BoolProperty(name="Walk To 3D Cursor", description="With Next Frame: walk from where the "
                                  "character stands to the 3D cursor at the action's own pace; the clip ends on "
                                  "arrival (Seconds is not used)", default=False)
@@ -173,7 +182,7 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                         "action in", items=style_items)
     seconds: FloatProperty(name="Seconds", description="Length of the new motion", default=4.0, min=0.1, soft_max=60.0)
     seed: IntProperty(name="Seed", description="Another seed gives another take", default=0, min=0)
-    variation: FloatProperty(name="Variation", description="Segments: the chance at each join of switching to another recorded segment of the action rather than repeating one. Next Frame: how far each frame's draw strays from the network's likeliest (0 to 1)", default=0.5, min=0.0,
+    variation: FloatProperty(name="Variation", description="Next Frame: how far each frame's draw strays from the network's likeliest (1: the spread it learned; 0: one motion per seed's start). Segments: the chance at each join of switching to another recorded segment of the action rather than repeating one", default=1.0, min=0.0,
                              max=1.0, subtype="FACTOR")
     fit_scene: BoolProperty(name="Fit Scene Range", description="Generate and Retarget set the scene's frame range "
                             "to the new clip's (else it is left as it is)", default=False)

@@ -271,15 +271,17 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", help="e.g. normal, tired, happy, elderly")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", choices=GENERATION_METHODS, default="segments",
-                   help="segments (default): recorded segments of the action joined by the network; network: the "
-                        "network alone, window after window (a sampling model's draws; a model that does not "
-                        "sample gives its average, which slows to a stand); next-frame: the next-frame network, "
-                        "sampling one frame at a time")
-    p.add_argument("--variation", type=float, default=0.5,
-                   help="0 to 1: with segments, the chance at each join of switching to another recorded segment "
-                        "rather than repeating one (seeds differ at 0 too); with network, the draws' temperature; "
-                        "with next-frame, the spread of each frame's draw")
+    p.add_argument("--method", choices=GENERATION_METHODS, default=GENERATION_METHODS[0],
+                   help="next-frame (default): the next-frame network alone, sampling one frame at a time (no "
+                        "recorded motion); segments: recorded segments of the action joined by the window network "
+                        "(the segments file shipped beside the model); network: the window network alone, window "
+                        "after window (a sampling model's draws; a model that does not sample gives its average, "
+                        "which slows to a stand)")
+    p.add_argument("--variation", type=float,
+                   help="0 to 1: with next-frame, the spread of each frame's draw (default 1, the spread it "
+                        "learned); with segments, the chance at each join of switching to another recorded segment "
+                        "rather than repeating one (default 0.5; seeds differ at 0 too); with network, the draws' "
+                        "temperature (default 0.5)")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",
                    help="the next-frame network's weights for --method next-frame (default: the shipped one)")
     p.add_argument("--guidance", type=float, metavar="G",

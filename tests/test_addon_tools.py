@@ -273,14 +273,27 @@ def test_generate_makes_a_new_finite_action(addon, test_data, kind):
     first = points.copy()
     assert bpy.ops.lmm.generate(action="walk", style="happy", seconds=2.0, seed=2) == {"FINISHED"}
     assert np.abs(_points(obj, range(1, 49)) - first).max() > 1e-3 * _size(obj)
+    # The Preferences model's recorded segments, on request: another motion again.
+    assert bpy.ops.lmm.generate(action="walk", style="happy", seconds=2.0, method="SEGMENTS") == {"FINISHED"}
+    assert np.isfinite(_points(obj, range(1, 49))).all()
+    assert np.abs(_points(obj, range(1, 49)) - first).max() > 1e-3 * _size(obj)
 
 
 def test_generate_lists_the_models_actions_and_styles(addon):
+    """The lists follow the Method: the shipped next-frame generator's actions (and the styles it was
+    trained on for the chosen one), or with Segments the Preferences model's."""
     settings = bpy.context.scene.lmm
+    assert settings.generate_method == "NEXT_FRAME"  # the default
+    actions = [i[0] for i in addon.properties.action_items(settings, bpy.context)]
+    assert {"walk", "run", "idle", "dance", "jump", "wave-right-hand"} <= set(actions)
+    settings.action = "idle"
+    assert [i[0] for i in addon.properties.style_items(settings, bpy.context)] == ["ANY", "acted", "genuine"]
+    settings.generate_method = "SEGMENTS"
     assert [i[0] for i in addon.properties.action_items(settings, bpy.context)] == ["walk", "idle"]
     assert [i[0] for i in addon.properties.style_items(settings, bpy.context)] == ["ANY", "normal", "happy"]
     settings.action, settings.style = "idle", "happy"
     assert (settings.action, settings.style) == ("idle", "happy")
+    settings.generate_method = "NEXT_FRAME"
 
 
 # ---- retarget and the bone map list ---------------------------------------------------------------------
@@ -568,7 +581,7 @@ def _bad(case: str, test_data, tmp_path):
     if case == "no_model":
         make_rig("rigify", test_data)
         bpy.context.preferences.addons[_module()].preferences.model_path = str(tmp_path / "missing.npz")
-        return lambda: ops.generate(action="walk")
+        return lambda: ops.generate(action="walk", method="SEGMENTS")  # Next Frame needs no Model File
     if case == "unknown_action":
         make_rig("rigify", test_data)
         return lambda: ops.generate(action="fly")

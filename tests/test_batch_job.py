@@ -70,10 +70,13 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     assert first.id == "retarget_a" and first.input == str((tmp_path / "clips" / "a.bvh").resolve())
     assert [o.files for o in first.outputs] == [("retarget_a_unity.fbx",), ("retarget_a.bvh",)]
     assert first.character["kind"] == "mannequin" and first.params == {"in_place": False, "fix_feet": True}
-    assert second.params == {"action": "walk", "seconds": 2.0, "seed": 0, "variation": 0.5}
+    # The generation method's own variation: the next-frame network's full spread (segments' would be 0.5).
+    assert second.params == {"action": "walk", "seconds": 2.0, "seed": 0, "variation": 1.0}
     walk = parse(tmp_path, '[[task]]\ntype = "generate"\naction = "walk"\nmethod = "next-frame"\nto = [1, 2.5]\nat = 2')
     assert walk.tasks[0].params == {"action": "walk", "method": "next-frame", "to": [1.0, 2.5], "at": 2.0, "seconds": 4.0,
-                                    "seed": 0, "variation": 0.5}
+                                    "seed": 0, "variation": 1.0}
+    segments = parse(tmp_path, '[[task]]\ntype = "generate"\naction = "walk"\nmethod = "segments"')
+    assert segments.tasks[0].params["variation"] == 0.5
     assert [o.files for o in second.outputs] == [("walk_godot.glb",), ("walk_preview.gif", "walk_preview.mp4")]
     assert job.output == (tmp_path / "out").resolve() and first.folder == str(job.output / "retarget_a")
     assert first.fingerprint != second.fingerprint
@@ -104,13 +107,13 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     (f'[[task]]\nid = "c"\ntype = "complete"\ninput = "{CLIP}"\nframes = 0', ["frames must be positive"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nrange = [0, 9]', ["generate task has none"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "next_frame"', ["method of a generate task",
-                                                                          "segments, network, next-frame"]),
+                                                                          "next-frame, segments, network"]),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 9]\nmethod = "segments"',
      ["method of an inbetween task is one of auto, network, next-frame"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
-    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, 2]', ["to steers a network",
-                                                                     'add method = "next-frame"']),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "segments"\nto = [1, 2]',
+     ["to steers a network", "leave method out (next-frame, the default)"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "next-frame"\nto = [1, 2]\nat = 9\nseconds = 2',
      ["at = 9 s is not inside the clip of seconds = 2"]),
     ("", ["no tasks"]),

@@ -15,7 +15,8 @@ import pytest
 
 from lmm_core.cli import main
 from lmm_core.errors import LMMError
-from lmm_core.model.runtime import DEFAULT_MODEL, expected_arrays, load
+from lmm_core.model.config import ModelConfig
+from lmm_core.model.runtime import DEFAULT_MODEL, expected_arrays, load, write_segments
 
 ROOT = Path(__file__).resolve().parents[1]
 HOP = ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"
@@ -23,9 +24,15 @@ HOP = ROOT / "tests" / "data" / "cmu_131_03_hop_excerpt.bvh.xz"
 
 @pytest.fixture(scope="module")
 def shipped() -> tuple[dict, dict]:
+    """The shipped model's arrays and record, with its segments inline (as `lmm train --export` writes a
+    model): the shipped file keeps them in a file of their own, and the broken banks below are inline."""
     with np.load(DEFAULT_MODEL) as z:
         arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads(arrays["meta"].tobytes().decode())
+    meta = json.loads(arrays["meta"].tobytes().decode())
+    with np.load(DEFAULT_MODEL.parent / meta.pop("segments_file")) as z:
+        arrays |= {k: z[k] for k in z.files if k.startswith("bank_")}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    return arrays, meta
 
 
 def _save(path: Path, arrays: dict, meta=None, raw_meta: bytes | None = None) -> Path:
@@ -170,6 +177,45 @@ def test_every_model_command_refuses_a_broken_model_in_one_line(broken, tmp_path
         assert status == 2 and len(err) == 1 and err[0].startswith(f"lmm {command}: error: ")
         assert str(broken[name]) in err[0]
     assert not out.exists() and not (broken["pickle"].parent / "PWNED").exists()
+
+
+def test_a_model_whose_segments_file_is_missing_or_wrong_says_so_when_segments_are_asked_for(shipped, tmp_path,
+                                                                                             capsys):
+    """A model may keep its segments in a file beside it (the shipped one does): only `--method segments`
+    reads it, and a missing file, one written for another model, or a name that leads elsewhere is named."""
+    arrays, meta = shipped
+    apart = {k: v for k, v in arrays.items() if not k.startswith("bank_")}
+    model = _save(tmp_path / "m.npz", apart, {**meta, "segments_file": "m_segments.npz"})
+    load(model)  # loading does not read the segments: no error until they are asked for
+    with pytest.raises(LMMError, match=r"segments file .*m_segments.npz \(the recorded segments of m.npz\) not found.*"
+                                       r"--method next-frame \(the default\)"):
+        load(model).bank
+    out = tmp_path / "o.bvh"
+    # The next-frame network (the default) needs no segments; the segments method names the missing file.
+    assert main(["generate", "--action", "walk", "--seconds", "1", "--model", str(model), "-o", str(out)]) == 0
+    out.unlink()
+    assert main(["generate", "--action", "walk", "--method", "segments", "--model", str(model), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "m_segments.npz" in err[0] and "not found" in err[0] and not out.exists()
+    # Written for this model: read, and the same arrays as inline.
+    cfg = load(DEFAULT_MODEL).cfg
+    bank = {k: v for k, v in arrays.items() if k.startswith("bank_")}
+    write_segments(tmp_path / "m_segments.npz", bank, cfg)
+    got = load(model).bank
+    assert set(got) == set(bank) and all(np.array_equal(got[k], bank[k]) for k in bank)
+    # Written for another vocabulary.
+    other = ModelConfig.from_dict({**meta["model_config"], "styles": list(cfg.styles) + ["stomping"]})
+    write_segments(tmp_path / "m_segments.npz", bank, other)
+    with pytest.raises(LMMError, match="was written for another model"):
+        load(model).bank
+    # Not a segments file at all.
+    (tmp_path / "m_segments.npz").write_text("no")
+    with pytest.raises(LMMError, match="not a zip file"):
+        load(model).bank
+    # A name that leads out of the model's folder is refused when the model loads.
+    for name in ("../m_segments.npz", "/etc/passwd", 7):
+        with pytest.raises(LMMError, match="must be named as a file beside it"):
+            load(_save(tmp_path / "far.npz", apart, {**meta, "segments_file": name}))
 
 
 def test_batch_dry_run_and_train_init_from_refuse_a_broken_model(broken, tmp_path, capsys):

@@ -74,7 +74,7 @@ def test_a_goal_can_continue_a_given_motion(model):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"to": (1.0, 1.0)}, "add --method next-frame"),
+    ({"method": "segments", "to": (1.0, 1.0)}, r"give --method next-frame \(the default\)"),
     ({"method": "network", "to": (1.0, 1.0), "path": np.zeros((5, 2))}, "not both"),
     ({"method": "network", "facing": 30.0}, "give --to as well"),
     ({"method": "network", "to": (1.0, 1.0), "at": 9.0}, "--at must lie inside the clip"),

@@ -227,18 +227,18 @@ def test_complete_keeps_the_given_frames(test_data):
 
 def test_generate_seeds_differ_and_intent_is_a_distribution():
     m = model_of(random_network())
-    a = tasks.generate("walk", "normal", seconds=2, seed=0, model=m)
-    b = tasks.generate("walk", "normal", seconds=2, seed=3, model=m)
+    a = tasks.generate("walk", "normal", seconds=2, seed=0, model=m, method="segments")
+    b = tasks.generate("walk", "normal", seconds=2, seed=3, model=m, method="segments")
     assert a.num_frames == 60 and a.fps == 30
     assert np.abs(a.global_positions() - b.global_positions()).max() > 1e-3
     probs = tasks.intent(a, m)
     assert abs(sum(probs["action"].values()) - 1) < 1e-9 and set(probs["action"]) == {"walk", "idle"}
     with pytest.raises(LMMError, match="unknown action 'fly'"):
-        tasks.generate("fly", model=m)
+        tasks.generate("fly", model=m, method="segments")
     # An action the model knows but holds no recorded motion of: say what it can generate.
     m.bank = {k: v[:95] if k in ("bank_rotations", "bank_root", "bank_contacts") else v[:2] for k, v in m.bank.items()}
     with pytest.raises(LMMError, match="holds no motion of 'idle' to generate from.*it can generate: walk$"):
-        tasks.generate("idle", model=m)
+        tasks.generate("idle", model=m, method="segments")
     assert m.generatable_actions() == ("walk",)
 
 

@@ -173,7 +173,7 @@ def test_the_weights_file_is_checked(tmp_path):
     np.savez(tmp_path / "nan.npz", **nan)
     with pytest.raises(LMMError, match="not finite"):
         NF.load(tmp_path / "nan.npz")
-    with pytest.raises(LMMError, match="does not know the action 'fly'"):
+    with pytest.raises(LMMError, match="unknown action 'fly' \\(the next-frame model does not know it\\)"):
         m.action_index("fly")
 
 
@@ -229,8 +229,9 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
                  str(runtime.DEFAULT_MODEL), "-o", str(tmp_path / "x.bvh")]) == 2
     assert "not a next-frame model file" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
-    assert main(["generate", "--action", "walk", "--guidance", "1.5", "-o", str(tmp_path / "x.bvh")]) == 2
-    assert "add --method next-frame" in capsys.readouterr().err
+    assert main(["generate", "--action", "walk", "--method", "segments", "--guidance", "1.5", "-o",
+                 str(tmp_path / "x.bvh")]) == 2
+    assert "give --method next-frame (the default)" in capsys.readouterr().err
     assert main(["generate", "--action", "walk", "--method", "next-frame", "--guidance", "-1", "-o", str(tmp_path / "x.bvh")]) == 2
     assert "--guidance" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()

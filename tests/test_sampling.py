@@ -162,7 +162,7 @@ def test_the_network_generates_alone_window_after_window(tmp_path):
     r1, r2 = (tasks.generate("walk", seconds=4.0, seed=s, variation=1.0, model=reg, method="network", clean=False)
               for s in (0, 1))
     np.testing.assert_array_equal(r1.root_positions, r2.root_positions)
-    with pytest.raises(Exception, match="--method must be one of segments, network"):
+    with pytest.raises(Exception, match="--method must be one of next-frame, segments, network"):
         tasks.generate("walk", model=model, method="dream")
 
 

@@ -26,7 +26,7 @@ from ..errors import LMMError, RigMappingError
 from ..io import read_bvh
 from ..io.atomic import check_output_folder, read_text
 from ..model.runtime import load
-from ..model.tasks import COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS
+from ..model.tasks import COMPLETE_METHODS, GENERATION_METHODS, GENERATION_VARIATION, INBETWEEN_METHODS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
@@ -388,9 +388,11 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
                                           minimum=0.1, maximum=validate.max_frames() / 30.0))
         params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True, minimum=0,
                                  maximum=validate.MAX_SEED)
-        params["variation"] = float(_number(raw.get("variation", 0.5), "variation", w, raw, index, minimum=0, maximum=1))
-        if "to" in params and params.get("method", "segments") == "segments":
-            raise w.error('to steers a network: add method = "next-frame" (or "network")', raw, index)
+        own = GENERATION_VARIATION[params.get("method", GENERATION_METHODS[0])]  # the method's default
+        params["variation"] = float(_number(raw.get("variation", own), "variation", w, raw, index, minimum=0, maximum=1))
+        if "to" in params and params.get("method", GENERATION_METHODS[0]) == "segments":
+            raise w.error('to steers a network: leave method out (next-frame, the default) or give "network"', raw,
+                          index)
         if params.get("at", 0.0) >= params["seconds"]:
             raise w.error(f"at = {params['at']:g} s is not inside the clip of seconds = {params['seconds']:g}; arrive "
                           "earlier or make the clip longer", raw, index)

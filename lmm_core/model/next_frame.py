@@ -309,7 +309,7 @@ def _index(name: str | None, vocab: tuple[str, ...], what: str) -> int:
     if not name:
         return 0
     if name not in vocab:
-        raise LMMError(f"the next-frame model does not know the {what} {name!r}; it knows: {', '.join(vocab[1:])}")
+        raise LMMError(f"unknown {what} {name!r} (the next-frame model does not know it); it knows: {', '.join(vocab[1:])}")
     return vocab.index(name)
 
 
@@ -330,6 +330,10 @@ class NextFrameModel:
         self.pose_mean, self.pose_std = pose_mean, pose_std  # (POSE,) each where cfg.positions
         self.starts, self.start_action = starts, start_action  # (S, 2, FRAME), (S,)
         self.guidance = 1.0 if cfg.keys else GUIDANCE  # what ``roll`` and ``generate`` use unless told (``step``)
+        # Rollouts drawn for each gap of an in-between, of which the one that arrives nearest its key is kept
+        # (``_inbetween``); the first is the draw asked for.
+        self.candidates = 1
+        self.candidate_spread = 1.0
         self.body = Body.from_dict(cfg.body)  # the skeleton its frames are on (the canonical body but for benchmarks)
         self.meta: dict = {}  # the weights file's record (``load``): steps, training options
 
@@ -406,6 +410,15 @@ class NextFrameModel:
         for i in range(self.cfg.layers):
             h = _elu(np.concatenate([h, side], axis=1) @ p[f"dec{i}_w"] + p[f"dec{i}_b"])
         return np.concatenate([h, side], axis=1) @ p["out_w"] + p["out_b"]
+
+    def styles_of(self, action: int) -> tuple[str, ...] | None:
+        """The styles the training clips held ``action`` in (the file's ``meta["label_pairs"]``, written by
+        ``lmm train-next-frame``), in the vocabulary's order; None for a file written before it recorded them."""
+        pairs = self.meta.get("label_pairs")
+        if pairs is None:
+            return None
+        held = {int(s) for a, s in pairs if int(a) == action}
+        return tuple(name for i, name in enumerate(self.cfg.styles) if i and i in held)
 
     def start_pair(self, action: int, seed: int) -> np.ndarray:
         """A pair of real frame vectors ``(2, FRAME)`` of the action (any action's when it has none) to
@@ -519,42 +532,74 @@ class NextFrameModel:
             # The history: the frames made so far (or the key repeated where the motion begins: a still start).
             hist = [max(a - 2, idx[0]), max(a - 1, idx[0]), a]
             pair = encode(rot[hist], pos[hist], body)
-            prev, cur = pair[:1], pair[1:]
-            key = standing(rot[b], pos[b], body)[None]  # (1, FRAME)
-            to_key = to_key_from(pos[a], yaw[a], pos[b], yaw[b])[None]
-            vec, c = np.empty((n, FRAME)), np.empty((n, CONTACTS))
+            k = max(1, int(self.candidates))
+            prev, cur = np.repeat(pair[:1], k, axis=0), np.repeat(pair[1:], k, axis=0)
+            key = np.repeat(standing(rot[b], pos[b], body)[None], k, axis=0)  # (k, FRAME)
+            to_key = np.repeat(to_key_from(pos[a], yaw[a], pos[b], yaw[b])[None], k, axis=0)
+            scale = np.full((k, 1), max(variation, self.candidate_spread))
+            scale[0] = variation
+            vecs, cs = np.empty((n, k, FRAME)), np.empty((n, k, CONTACTS))
+            ak, sk = np.repeat(act, k), np.repeat(sty, k)
             for t in range(n):
-                z = rng.standard_normal((1, self.cfg.latent)) * variation
-                nxt, c[t] = self.step(prev, cur, act, sty, z, self.guidance if action or style else 1.0,
-                                      key_inputs(cur, to_key, key, np.array([n - 1 - t]), body))
-                vec[t] = nxt[0]
+                z = rng.standard_normal((k, self.cfg.latent)) * scale
+                nxt, cs[t] = self.step(prev, cur, ak, sk, z, self.guidance if action or style else 1.0,
+                                       key_inputs(cur, to_key, key, np.full(k, n - 1 - t), body))
+                vecs[t] = nxt
                 to_key = advance(to_key, nxt)
                 prev, cur = cur, nxt
-            r, p = decode(vec, float(yaw[a]), pos[a, [0, 2]])  # frames a+1 .. b (b: where it arrived)
-            if start_ease > 0 and a > 0 and known[a - 1]:  # given motion before the gap: carry its velocity on
-                r, p = _continued(r, p, rot[a - 1:a + 1], pos[a - 1:a + 1], start_ease)
-            w = _smoothstep(np.arange(1, n + 1) / n)
-            miss = R.inv_mul(r[-1], rot[b])  # (22, 4): what is left to turn at the key
-            arrival.append(float(np.degrees(R.angle(miss)).mean()))
-            # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's place over the whole gap: spread
-            # over the whole gap, a leg's miss bends every step on the way and the planted feet slide.
-            w_pose = ease_weights(n)
-            fix = R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(miss, (n, NUM_JOINTS, 4)),
-                          np.broadcast_to(w_pose[:, None], (n, NUM_JOINTS)))
-            rot[a + 1:b] = R.mul(r, fix)[:-1]
-            # The pelvis's height belongs to the pose (a key's bent knees lower it), so its miss goes in with
-            # the pose's; spread over the whole gap it sank or lifted the body under planted feet, and the
-            # clean-up's floor then dragged swing feet along the ground. Measured 2026-12-06 (40 in-domain
-            # windows each, as users get it): foot skate / the capture's on two keys 30 / 60 / 90 / 120 apart
-            # 1.42 / 1.66 / 1.71 / 1.17 -> 1.38 / 1.70 / 1.55 / 1.05, errors within 0.002; the LAFAN1 protocol
-            # on Bandai validation L2P 0.410 / 0.460 -> 0.400 / 0.450 of interpolation's at 30 / 45 frames.
-            shift = w[:, None] * (pos[b] - p[-1])
-            shift[:, 1] = w_pose * (pos[b, 1] - p[-1, 1])
-            pos[a + 1:b] = (p + shift)[:-1]
+            carry = (rot[a - 1:a + 1], pos[a - 1:a + 1]) if (start_ease > 0 and a > 0 and known[a - 1]) else None
+            fitted = [self._fit_gap(vecs[:, i], float(yaw[a]), pos[a], rot[b], pos[b], carry, start_ease)
+                      for i in range(k)]
+            best = 0
+            if k > 1:
+                best = int(np.argmin([self._gap_cost(f, rot[a], pos[a]) for f in fitted]))
+            r, p, miss_deg = fitted[best]
+            c = cs[:, best]
+            arrival.append(miss_deg)
+            rot[a + 1:b], pos[a + 1:b] = r[:-1], p[:-1]
             con[a + 1:b + 1] = c
         pos = pos + lift
         pos[idx] = np.asarray(root, dtype=np.float64)[idx]  # the keys exactly as given, not lowered and raised
         return rot, pos, con, float(np.mean(arrival)) if arrival else 0.0
+
+    def _fit_gap(self, vec: np.ndarray, yaw_a: float, pos_a: np.ndarray, key_rot: np.ndarray, key_pos: np.ndarray,
+                 carry: tuple[np.ndarray, np.ndarray] | None, start_ease: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """One rollout ``vec (n, FRAME)`` from the key at ``pos_a`` facing ``yaw_a`` brought onto the next key
+        (``key_rot (22, 4)``, ``key_pos (3,)``): rotations ``(n, 22, 4)`` and root ``(n, 3)`` of the frames after
+        the key up to and including the next (which is then the key), and the mean joint angle it missed the
+        key's pose by before that (degrees). ``carry``: the two given frames before the gap, whose velocity the
+        first ``start_ease`` frames carry on."""
+        n = len(vec)
+        r, p = decode(vec, yaw_a, pos_a[[0, 2]])  # frames a+1 .. b (b: where it arrived)
+        if carry is not None:  # given motion before the gap: carry its velocity on
+            r, p = _continued(r, p, carry[0], carry[1], start_ease)
+        w = _smoothstep(np.arange(1, n + 1) / n)
+        miss = R.inv_mul(r[-1], key_rot)  # (22, 4): what is left to turn at the key
+        # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's place over the whole gap: spread
+        # over the whole gap, a leg's miss bends every step on the way and the planted feet slide.
+        w_pose = ease_weights(n)
+        fix = R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(miss, (n, NUM_JOINTS, 4)),
+                      np.broadcast_to(w_pose[:, None], (n, NUM_JOINTS)))
+        # The pelvis's height belongs to the pose (a key's bent knees lower it), so its miss goes in with
+        # the pose's; spread over the whole gap it sank or lifted the body under planted feet, and the
+        # clean-up's floor then dragged swing feet along the ground. Measured 2026-12-06 (40 in-domain
+        # windows each, as users get it): foot skate / the capture's on two keys 30 / 60 / 90 / 120 apart
+        # 1.42 / 1.66 / 1.71 / 1.17 -> 1.38 / 1.70 / 1.55 / 1.05, errors within 0.002; the LAFAN1 protocol
+        # on Bandai validation L2P 0.410 / 0.460 -> 0.400 / 0.450 of interpolation's at 30 / 45 frames.
+        shift = w[:, None] * (key_pos - p[-1])
+        shift[:, 1] = w_pose * (key_pos[1] - p[-1, 1])
+        return R.mul(r, fix), p + shift, float(np.degrees(R.angle(miss)).mean())
+
+    def _gap_cost(self, fitted: tuple[np.ndarray, np.ndarray, float], key_rot: np.ndarray,
+                  key_pos: np.ndarray) -> float:
+        """How far the slower toe travels over the ground across one fitted gap (``_fit_gap``'s frames after
+        the key ``key_rot (22, 4)``, ``key_pos (3,)``), metres: blind to height, so that a foot held up does not
+        hide a slide (in walking one toe is always down); what the keys' miss drags the body by counts too."""
+        r, p, _ = fitted
+        toes = list(self.body.contacts[2:])
+        world = _world(np.concatenate([key_rot[None], r]), np.concatenate([key_pos[None], p]), self.body)[:, toes]
+        speed = np.linalg.norm(np.diff(world[..., [0, 2]], axis=0), axis=-1)  # (n, 2) metres a frame
+        return float(speed.min(axis=1).sum())
 
     def steer(self, start: tuple[np.ndarray, np.ndarray], key_frames: np.ndarray, key_root: np.ndarray,
               key_yaw: np.ndarray, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
@@ -768,6 +813,12 @@ def load(path: str | Path | None = None) -> NextFrameModel:
     if np.any(arrays["std"] <= 0) or (cfg.positions and np.any(arrays["pose_std"] <= 0)) \
             or (cfg.keys and np.any(arrays["key_std"] <= 0)):
         raise LMMError(f"{path}: a frame statistic's spread is not positive; the file is damaged")
+    pairs = meta.get("label_pairs")
+    if pairs is not None and not (isinstance(pairs, list) and all(
+            isinstance(q, list) and len(q) == 2 and all(isinstance(v, int) for v in q)
+            and 0 <= q[0] < len(cfg.actions) and 0 <= q[1] < len(cfg.styles) for q in pairs)):
+        raise LMMError(f"{path}: its record of the labels it was trained on (label_pairs) is not (action, style) "
+                       "pairs of its vocabulary; the file is damaged")
     p = {k[2:]: v.astype(np.float64) for k, v in arrays.items() if k.startswith("p.")}
     f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
     try:

@@ -3,13 +3,16 @@
 The weights file is an ``.npz`` written by ``lmm_core.train.export.export``: the network's float32
 parameters (``p.<name>``), feature statistics (``mean``, ``std``), a JSON ``meta`` record (format,
 model and training configuration) and, optionally, a bank of real motion segments per action and style
-(``bank_rotations``, ``bank_root``, ``bank_action``, ``bank_style``, ``bank_contacts``) that generation
-joins (``segments``), and ``scale``, the
+(``bank_rotations``, ``bank_root``, ``bank_action``, ``bank_style``, ``bank_contacts``) that
+``--method segments`` joins (``segments``), either in the file or in a segments file beside it that
+``meta["segments_file"]`` names (``read_segments``: the shipped model keeps its recorded Bandai excerpts
+apart, so that a model file holds no recorded motion), and ``scale``, the
 per-feature size of one unit of the network's correction, and (models with velocity inputs) ``vel_std``,
 the typical frame-to-frame change of each normalised feature.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LMMError
+from ..io.atomic import atomic_path
 from ..io.npz import read_weights
 from ..mirror import mirror_label
 from ..motion import Motion
@@ -35,6 +39,8 @@ from .window import Window, choose_anchor, finish, key_distance, prepare
 
 FORMAT = "lmm-model-1"
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_default.npz"
+# The format of a segments file (``write_segments``, ``read_segments``).
+SEGMENTS_FORMAT = "lmm-segments-1"
 
 
 @dataclass
@@ -72,9 +78,17 @@ class Model:
             raise LMMError(f"{path or 'model'}: a model with velocity inputs needs their statistics (vel_std)")
         self.vel_std = vel_std if cfg.velocity_inputs else None
         self.scale = np.ones_like(mean) if scale is None else scale
-        self.bank = bank or {}
         self.meta = meta or {}
         self.path = path
+        self._bank = bank or {}
+        # Segments kept in a file of their own are read when first asked for (``bank``): only
+        # ``--method segments`` needs them, and they are a third of the shipped model's bytes.
+        named = self.meta.get("segments_file")
+        if named is not None and (not isinstance(named, str) or Path(named).name != named or named in ("", ".", "..")):
+            # A bare name beside the model: a model file must not point LMM at files elsewhere.
+            raise LMMError(f"{path}: its segments file must be named as a file beside it, got {named!r}; the file "
+                           "is damaged")
+        self._bank_file = (Path(path).parent / named) if (named and not self._bank and path is not None) else None
         self.body = Body.from_dict(cfg.body)
         # Run every window twice, as given and mirrored, and average the two (``run_window``).
         self.symmetric = True
@@ -86,6 +100,18 @@ class Model:
         index = {a: i for i, a in enumerate(cfg.actions)}
         # The action each action becomes mirrored (wave-left-hand <-> wave-right-hand; itself if unsided).
         self._mirror_action = np.array([index.get(mirror_label(a), i) for i, a in enumerate(cfg.actions)])
+
+    @property
+    def bank(self) -> dict[str, np.ndarray]:
+        """The recorded segments ``generate`` joins (``bank_*`` arrays; empty when the model has none), from
+        the model file or the segments file its record names (read on first use; ``read_segments``)."""
+        if self._bank_file is not None:
+            self._bank, self._bank_file = read_segments(self._bank_file, self.cfg, self.path), None
+        return self._bank
+
+    @bank.setter
+    def bank(self, value: dict[str, np.ndarray] | None) -> None:
+        self._bank, self._bank_file = value or {}, None
 
     @property
     def samples(self) -> bool:
@@ -560,6 +586,41 @@ def _check_bank(bank: dict[str, np.ndarray], cfg: ModelConfig, path: Path) -> No
                        f"{np.shape(bank.get('bank_lengths'))}, actions {act.shape}, styles {sty.shape}); the file is damaged")
     if n and (act.min() < 0 or act.max() >= len(cfg.actions) or sty.min() < 0 or sty.max() >= len(cfg.styles)):
         raise LMMError(f"{where} names actions or styles the model does not have; the file is damaged")
+
+
+def write_segments(path: str | Path, bank: dict[str, np.ndarray], cfg: ModelConfig) -> Path:
+    """Write a model's segments (``bank_*`` arrays) as a file of their own, with the vocabulary and body their
+    labels and arrays refer to (checked by ``read_segments``); written whole or not at all."""
+    _check_bank(bank, cfg, Path(path))
+    meta = {"format": SEGMENTS_FORMAT, "actions": list(cfg.actions), "styles": list(cfg.styles), "fps": cfg.fps,
+            "joints": list(Body.from_dict(cfg.body).names)}
+    arrays = {k: v for k, v in bank.items() if k.startswith("bank_")}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def read_segments(path: Path, cfg: ModelConfig, model_path: Path | None = None) -> dict[str, np.ndarray]:
+    """The segments file ``path`` (``write_segments``) for a model of configuration ``cfg``: its labels must
+    be the model's vocabulary and its joints the model's body, or an ``LMMError`` says which."""
+    whose = f" (the recorded segments of {model_path.name})" if model_path is not None else ""
+    if not Path(path).exists():
+        raise LMMError(f"segments file {path}{whose} not found: --method segments needs it; generate with "
+                       "--method next-frame (the default), or put the file back beside the model")
+    data, meta = read_weights(Path(path), "segments file", "`write_segments`")
+    if meta.get("format") != SEGMENTS_FORMAT:
+        raise LMMError(f"{path} has format {meta.get('format')!r}; a segments file has {SEGMENTS_FORMAT!r}")
+    if (meta.get("actions") != list(cfg.actions) or meta.get("styles") != list(cfg.styles)
+            or meta.get("joints") != list(Body.from_dict(cfg.body).names) or meta.get("fps") != cfg.fps):
+        raise LMMError(f"{path}{whose} was written for another model (its actions, styles, joints or frame rate "
+                       "differ); give the segments file written with this model")
+    bank = {k: v for k, v in data.items() if k.startswith("bank_")}
+    if not bank:
+        raise LMMError(f"{path} holds no segments (no bank_* arrays); the file is damaged")
+    _check_bank(bank, cfg, Path(path))
+    return bank
 
 
 def load(path: str | Path | None = None) -> Model:

@@ -384,38 +384,66 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
     return match_keys(back, padded, np.arange(motion.num_frames))
 
 
-GENERATION_METHODS = ("segments", "network", "next-frame")
+GENERATION_METHODS = ("next-frame", "segments", "network")  # the first is the default
+# Each method's ``variation`` when none is given: the next-frame network's figures (BENCHMARKS, "Model:
+# generation against real motion") hold at its full learned spread, 1 (at 0.5 its walks are plainer and
+# fewer are recognised, 0.80 against 0.84); segments' 0.5 is the chance of switching segment at a join.
+GENERATION_VARIATION = {"next-frame": 1.0, "segments": 0.5, "network": 0.5}
 
 
-def styles_for(action: str, model: Model | str | None = None) -> tuple[str, ...]:
-    """The styles ``generate`` can make ``action`` in (those the model's bank holds segments of it in), in
-    the model's order; every style when the model has no bank or does not know the action."""
+def actions_for(method: str = "next-frame", model: Model | str | None = None,
+                next_frame: "NextFrameModel | str | Path | None" = None) -> tuple[str, ...]:
+    """The actions ``generate`` can make by ``method``, in the model's order: the next-frame generator's
+    whole vocabulary (each action begins from its own recorded start poses, or any action's where it has
+    none); the segments the window model's bank holds; or every action the window model knows."""
+    if method not in GENERATION_METHODS:
+        raise LMMError(f"--method must be one of {', '.join(GENERATION_METHODS)}, got {method!r}")
+    if method == "next-frame":
+        return tuple(_next_frame(next_frame, in_betweens=False).cfg.actions[1:])
+    m = _model(model)
+    return m.generatable_actions() if method == "segments" else tuple(m.cfg.actions[1:])
+
+
+def styles_for(action: str, model: Model | str | None = None, method: str = "next-frame",
+               next_frame: "NextFrameModel | str | Path | None" = None) -> tuple[str, ...]:
+    """The styles ``generate`` can make ``action`` in by ``method``, in the model's order. Segments: those
+    the model's bank holds segments of it in (every style when the model has no bank or does not know the
+    action). The next-frame generator: those its training clips held the action in (every style it knows for a
+    file that did not record them, or an action it does not know). The window network: every style."""
+    if method == "next-frame":
+        nf = _next_frame(next_frame, in_betweens=False)
+        held = nf.styles_of(nf.cfg.actions.index(action)) if action in nf.cfg.actions[1:] else None
+        return tuple(nf.cfg.styles[1:]) if held is None else held
     m = _model(model)
     styles = m.cfg.styles[1:]
-    if not m.bank or action not in m.cfg.actions[1:]:
+    if method != "segments" or not m.bank or action not in m.cfg.actions[1:]:
         return tuple(styles)
     held = set(held_styles(m.bank, m.action_index(action)).tolist())
     return tuple(s for i, s in enumerate(m.cfg.styles) if i and i in held)
 
 
-def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0, variation: float = 0.5,
-             model: Model | str | None = None, start: Motion | None = None, clean: bool = True,
-             method: str = "segments", to: tuple[float, float] | None = None, facing: float | None = None,
-             at: float | None = None, path: np.ndarray | str | Path | None = None,
+def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0,
+             variation: float | None = None, model: Model | str | None = None, start: Motion | None = None,
+             clean: bool = True, method: str = "next-frame", to: tuple[float, float] | None = None,
+             facing: float | None = None, at: float | None = None, path: np.ndarray | str | Path | None = None,
              reach: list[tuple[str, tuple[float, float, float], float]] | None = None,
              next_frame: "NextFrameModel | str | Path | None" = None, guidance: float | None = None,
              next_frame_keys: "NextFrameModel | str | Path | None" = None) -> Motion:
     """New motion on the canonical body (``from_canonical`` puts it on any rig), then cleaned.
 
-    ``method``: ``"segments"``, recorded segments of the action (and style: a style the bank holds none of
-    the action in is an ``LMMError``, not another style's motion) joined by the network's transitions (``Model.generate``; ``lmm_core.model.segments`` says why),
-    ``variation`` the chance at each join of switching segments; or ``"network"``, the network alone,
-    window after window (``Model.generate_network``), a sampling model's draws at temperature
-    ``variation`` (a model that does not sample gives its deterministic average whatever ``variation``);
-    or ``"next-frame"``, the next-frame network (``next_frame``: a ``NextFrameModel`` or its file, the
-    shipped one by default) sampling one frame at a time, ``variation`` scaling its latent draws
-    (``lmm_core.model.next_frame``), ``guidance`` its label guidance (``NextFrameModel.step``; default the
-    model's own: 1.5 for a generator, 1 (none) for an in-betweener). ``start``: motion to carry on from (any rig); the result holds only the new frames.
+    ``method``: ``"next-frame"`` (the default), the next-frame network (``next_frame``: a ``NextFrameModel``
+    or its file, the shipped generator by default) sampling one frame at a time, ``variation`` scaling its
+    latent draws (``lmm_core.model.next_frame``), ``guidance`` its label guidance (``NextFrameModel.step``;
+    default the model's own: 1.5 for a generator, 1 (none) for an in-betweener); ``"segments"``, recorded
+    segments of the action (and style: a style the bank holds none of the action in is an ``LMMError``, not
+    another style's motion) joined by the network's transitions (``Model.generate``;
+    ``lmm_core.model.segments`` says why), ``variation`` the chance at each join of switching segments; or
+    ``"network"``, the network alone, window after window (``Model.generate_network``), a sampling model's
+    draws at temperature ``variation`` (a model that does not sample gives its deterministic average
+    whatever ``variation``).
+    ``variation`` None: the method's own (``GENERATION_VARIATION``). ``start``: motion to carry on from (any
+    rig); the result holds only the new frames. ``model`` (the window model) is read for ``"segments"`` and
+    ``"network"``, and for a reach (it re-makes the frames around it).
 
     Goals (the network and next-frame methods; ``model.goals``): ``to`` a ground point ``(x, z)`` in metres reached at ``at``
     seconds (default: at the action's own pace, ``_arrival``, or at the end if that is later) facing ``facing`` degrees (0: +Z, 90: +X; default: the way it walked), or
@@ -433,13 +461,19 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         raise LMMError(f"--method must be one of {', '.join(GENERATION_METHODS)}, got {method!r}")
     if not seconds > 0:
         raise LMMError(f"--seconds must be positive, got {seconds}")
+    if variation is None:
+        variation = GENERATION_VARIATION[method]
     if not 0 <= variation <= 1:
         raise LMMError(f"--variation must be between 0 and 1, got {variation}")
     if guidance is not None and method != "next-frame":
-        raise LMMError("--guidance weighs the next-frame network's labels: add --method next-frame")
-    m = _model(model)
+        raise LMMError("--guidance weighs the next-frame network's labels: give --method next-frame (the default)")
     if method == "next-frame":
         nf = _next_frame(next_frame, in_betweens=False)
+        # The window model only re-makes the frames around a reach: the shipped one is not read (13 MB)
+        # without one; a model given is read, so that a bad file is named rather than passed over.
+        m = _model(model) if (reach or model is not None) else None
+    else:
+        m = _model(model)
     fps = nf.cfg.fps if method == "next-frame" else m.cfg.fps  # the rate of the network that makes the frames
     frames = int(round(seconds * fps))
     start_arrays = None
@@ -450,17 +484,21 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
     if method == "next-frame":
         na, ns = nf.action_index(action), nf.style_index(style)  # its own vocabulary, checked first
         # The window model re-makes the frames around a reach; it may not know labels the next-frame one does.
-        a = m.cfg.actions.index(action) if action in m.cfg.actions else 0
-        s = m.cfg.styles.index(style) if style in m.cfg.styles else 0
+        a = m.cfg.actions.index(action) if m is not None and action in m.cfg.actions else 0
+        s = m.cfg.styles.index(style) if m is not None and style in m.cfg.styles else 0
     else:
         a, s = m.action_index(action), m.style_index(style)
+    if method == "next-frame" and ns and na and nf.styles_of(na) is not None and style not in nf.styles_of(na):
+        # Labels it never saw together are not a style it learned: say so, as segments do.
+        raise LMMError(f"the next-frame generator was trained on no {action!r} in style {style!r}; its styles of "
+                       f"{action!r}: {', '.join(nf.styles_of(na)) or 'none'}; pick one of them, or none for any")
     if method == "segments" and s and a and m.bank and s not in held_styles(m.bank, a):
         # The segments would come from other styles: say so rather than hand back another style's motion.
         raise LMMError(f"this model holds no {action!r} in style {style!r}; its styles of {action!r}: "
-                       f"{', '.join(styles_for(action, m)) or 'none'}; pick one of them, or none for any")
+                       f"{', '.join(styles_for(action, m, 'segments')) or 'none'}; pick one of them, or none for any")
     goal = to is not None or path is not None
     if goal and method == "segments":
-        raise LMMError("--to and --path steer a network: add --method next-frame (or --method network)")
+        raise LMMError("--to and --path steer a network: give --method next-frame (the default) or --method network")
     if to is not None and path is not None:
         raise LMMError("give a point to walk to (--to) or a path to follow (--path), not both")
     if (facing is not None or at is not None) and to is None:

@@ -299,6 +299,15 @@ def start_pairs(corpus: Corpus, rng: np.random.Generator, per_action: int = 8,
     return np.array(pairs), np.array(acts)
 
 
+def label_pairs(corpus: Corpus) -> np.ndarray:
+    """The (action, style) pairs ``(P, 2)`` the clips hold, each also as mirrored (the mirror image of a
+    left-hand wave is a right-hand wave in the same style), sorted: what the network was shown, so that
+    generation can list and check the styles of an action (``NextFrameModel.styles_of``)."""
+    pairs = set(zip(corpus.action.tolist(), corpus.style.tolist()))
+    pairs |= set(zip(corpus.action_mirrored.tolist(), corpus.style.tolist()))
+    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+
 def push_windows(rotations: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
     """Push ``share`` of the windows ``rotations (B, T, 22, 4)`` over in place (``train.data.push``): whole at
     frame 2 (the frame a rollout starts from), eased in over the 5 frames before and out over the next 8-15,
@@ -354,6 +363,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     net = Net(cfg)
     mean, std, pose_mean, pose_std = frame_statistics(corpus, rng, body=body)
     key_mean, key_std = key_statistics(corpus, rng, tc.max_gap, body=body) if tc.keys else (None, None)
+    pairs = label_pairs(corpus)
     starts = start_pairs(corpus, np.random.default_rng(tc.seed), per_action=tc.start_pairs or START_PAIRS, body=body)
     if state is not None:
         if tuple(state["config"]["actions"]) != actions or tuple(state["config"]["styles"]) != styles:
@@ -498,9 +508,10 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             bar.postfix = f"rec {row['rec']:.3f} kl {row['kl']:.2f} own {p_own:.2f}"
         if (step + 1) % 1000 == 0 or step == tc.steps - 1:
             _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
-                  step + 1, history)
+                  step + 1, history, pairs)
     if tc.steps == 0:  # a warm start saved as it is (with new start pairs, ``start_pairs``)
-        _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc, 0, history)
+        _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc, 0,
+              history, pairs)
     log.close()
     return tc.out / "checkpoint.pt"
 
@@ -519,8 +530,9 @@ def training_data(tc: NextFrameTrainConfig) -> tuple[Body, Corpus, tuple[str, ..
 
 
 def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int,
-          history: list | None = None) -> None:
-    """``history``: the records (steps, options) of the runs this one went on from, oldest first."""
+          history: list | None = None, pairs: np.ndarray | None = None) -> None:
+    """``history``: the records (steps, options) of the runs this one went on from, oldest first; ``pairs``
+    the training clips' (action, style) pairs (``label_pairs``)."""
     # Tensors and plain values only, so that reading it back (``weights_only=True``) can run no code.
     t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
     state = {"net": net.state_dict(), "config": asdict(cfg), "step": step,
@@ -528,7 +540,8 @@ def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: Next
              **({"key_mean": t(stats[4]), "key_std": t(stats[5])} if len(stats) > 4 and stats[4] is not None else {}),
              "starts": t(starts[0]), "start_action": t(starts[1]),
              "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()},
-             "history": list(history or [])}
+             "history": list(history or []),
+             **({"label_pairs": t(pairs)} if pairs is not None else {})}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -595,7 +608,7 @@ def read_checkpoint(path: Path) -> dict:
         raise LMMError(f"{path} is not a next-frame checkpoint or weights file ({str(exc)[:80]})") from None
     if not isinstance(state, dict) or "net" not in state or "config" not in state:
         raise LMMError(f"{path} is not a next-frame checkpoint (no network or configuration in it)")
-    for k in ("mean", "std", "pose_mean", "pose_std", "key_mean", "key_std", "starts", "start_action"):
+    for k in ("mean", "std", "pose_mean", "pose_std", "key_mean", "key_std", "starts", "start_action", "label_pairs"):
         if isinstance(state.get(k), torch.Tensor):
             state[k] = state[k].numpy()
     state.setdefault("history", [])
@@ -617,6 +630,8 @@ def export(checkpoint: Path, out: Path) -> Path:
     arrays = {k: v.astype(np.float32) for k, v in arrays.items()}
     meta = {"format": NF.FORMAT, "config": asdict(cfg), "steps": state["step"], "train": state["train"],
             "history": state.get("history", [])}
+    if state.get("label_pairs") is not None:
+        meta["label_pairs"] = np.asarray(state["label_pairs"]).tolist()
     if cfg.positions:
         arrays |= {"pose_mean": np.asarray(state["pose_mean"], np.float32), "pose_std": np.asarray(state["pose_std"], np.float32)}
     if cfg.keys:
