@@ -430,6 +430,60 @@ def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp
         np.testing.assert_allclose(np.abs(np.sum(r * R.slerp(gr, nr, np.full(nr.shape[:-1], share)), axis=-1)), 1.0, atol=1e-9)
 
 
+def test_unusual_keys_far_apart_keep_the_network_rather_than_glide(tmp_path, clip, monkeypatch):
+    """``checked_inbetween``'s glide rule: two unusual keys whose network arrival is not trusted fall back to
+    interpolation, unless interpolation would carry the body across the floor faster than ``GLIDE_SPEED``
+    (2 cm a frame) on frozen feet; then the network's walk is kept."""
+    _, m = _random_model(tmp_path, cfg=NF.NextFrameConfig(**(CFG.__dict__ | {"keys": True})))
+    rot, root = clip[0][:61].copy(), clip[1][:61].copy()
+    vec = NF.encode(rot, root)
+    m.mean, m.std = vec.mean(axis=0), np.maximum(vec.std(axis=0), 0.05)
+    rot[:, 15] = R.mul(rot[:, 15], R.from_axis_angle(np.array([1.0, 0.0, 0.0]), 2.5))  # unusual keys
+    two = np.zeros(61, dtype=bool)
+    two[[0, 60]] = True
+    assert m.unusual_keys(rot, root, two)
+    m.candidates = 1
+    monkeypatch.setattr(NF, "ARRIVAL_TRUST", -1.0)  # the network's arrival never vouches for it here
+    for ahead, kept in ((0.6, 0.0), (1.5, 1.0)):  # 1 and 2.5 cm a frame
+        moved = root.copy()
+        moved[60, [0, 2]] = root[0, [0, 2]] + np.array([0.0, ahead])
+        assert (NF._glides(moved, two) > NF.GLIDE_SPEED) == bool(kept)
+        r, p, con, share = m.checked_inbetween(rot, moved, two, seed=1)
+        assert share == kept
+        np.testing.assert_array_equal(p[two], moved[two])
+        if not kept:  # interpolation's frames
+            np.testing.assert_allclose(p, NF._interpolated(rot, moved, two)[1], atol=1e-12)
+
+
+def test_a_long_gap_keeps_the_rollout_whose_feet_stay_planted(clip):
+    """The shipped in-betweener draws several rollouts for a gap of 20 frames or more (``CANDIDATES``) and
+    keeps the one whose slower toe travels least once the keys' misses are eased in: at the latent's mean
+    the first rollout is the one a single draw makes, so the kept one slides no more than it, the keys stay
+    exact, and the same seed gives the same motion. Keys: standing, then the same pose 1.4 m ahead 60
+    frames later (the issue's two-key walk)."""
+    m = NF.load(NF.DEFAULT_KEYS)
+    rot, root = clip[0][:61].copy(), clip[1][:61].copy()
+    ahead = NF._heading(rot[0, 0], m.body)
+    rot[60], root[60] = rot[0], root[0] + 1.4 * np.array([np.sin(ahead), 0.0, np.cos(ahead)])
+    two = np.zeros(61, dtype=bool)
+    two[[0, 60]] = True
+    assert m.candidates_for(60) == 16 and m.candidates_for(30) == 8 and m.candidates_for(15) == 1
+
+    def slide(r, p):  # the slower toe's travel over the ground, metres
+        return float(m._gap_costs([(r[1:], p[1:], 0.0)], r[0], p[0])[0])
+
+    many = m.inbetween(rot, root, two, seed=0, variation=0.0)
+    m.candidates = 1
+    one = m.inbetween(rot, root, two, seed=0, variation=0.0)
+    assert slide(*many[:2]) <= slide(*one[:2]) + 1e-9
+    for r, p, _ in (many, one):
+        np.testing.assert_array_equal(r[two], rot[two])
+        np.testing.assert_array_equal(p[two], root[two])
+    m.candidates = NF.CANDIDATES
+    np.testing.assert_array_equal(m.inbetween(rot, root, two, seed=0, variation=0.0)[1], many[1])
+    assert m.candidates_for(60) == 16
+
+
 def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp_path, capsys):
     """``lmm complete --method next-frame``: the given frames come back exactly, the new ones start where the
     clip ends (no jump), futures differ by seed, and an in-betweener file is refused."""

@@ -73,6 +73,27 @@ UNUSUAL_KEYS = 0.01
 # interpolation's error). Two in-domain windows of those 160 count as unusual: one arrived within 13 degrees
 # (its interpolation glided 3 m on sliding feet), one within 22.
 ARRIVAL_TRUST = 15.0
+# ... unless the keys lie so far apart that interpolation would carry the body across the floor on frozen
+# feet faster than this (metres a frame: 2 cm, where the skate measure counts a foot as sliding): then the
+# network's own motion is kept. Measured 2026-12-07 (two keys 30 / 60 / 90 / 120 frames apart, 40 windows
+# each, the candidates below): in-domain, runs of 6-9 m over 60-90 frames were glided across on every
+# contact frame (skate 1.85 of the capture's on one draw of windows, 1.08 with this); LAFAN1 subject 4 skate
+# 6.3 / 5.5 / 7.2 / 5.4 -> 3.9 / 2.8 / 2.8 / 1.9 of the capture's at 1.15 / 1.13 / 1.03 / 1.01 of
+# interpolation's error (0.99-1.01 before): a further error for motion that walks instead of gliding.
+GLIDE_SPEED = 0.02
+# Rollouts drawn for each gap of an in-between (``NextFrameModel.candidates_for``): ``(at least this many
+# frames, this many)``; the one whose slower toe travels least over the ground, once the keys' misses are
+# eased in, is kept (``_gap_costs``). The first is the draw asked for (the latent's mean by default), the
+# others spread ``CANDIDATE_SPREAD`` around it. Why: the mean rollout of a long gap walks a pace of its own and
+# the keys' miss, eased in, slides the planted feet; among a few draws one nearly always keeps its feet. Measured
+# 2026-12-07, 40 in-domain windows per setting on two draws of windows (seeds 0 and 1), as users get it: skate
+# on two keys 30 / 60 / 90 / 120 apart 1.38 / 1.41 / 1.55 / 1.05 and 1.52 / 1.85 / 1.40 / 1.40 of the capture's
+# with one rollout, 1.26 / 1.20 / 1.07 / 1.03 and 1.32 / 1.08 / 1.02 / 1.06 with these (glide rule included),
+# errors within +-0.04 of interpolation's share either way; one rollout below 20 frames, where the keys leave
+# little room (a key every 8 or 15: skate 1.00-1.09 already). Cost: a 30-frame gap 23 ms with one rollout, 44
+# ms with 8, 61 with 16, 89 with 32 (one thread); 32 on the long gaps was no better than 16.
+CANDIDATES = ((20, 8), (45, 16))
+CANDIDATE_SPREAD = 0.75
 # Frames before a key over which ``NextFrameModel.inbetween`` eases in what the pose missed the key by.
 # Measured 2026-12-06 (the shipped in-betweener, 20 held-out windows each, the network's frames before the
 # clean-up), foot skate / mean joint error (m) with the miss spread over the whole gap, then over the last
@@ -236,10 +257,13 @@ def positions(frames: np.ndarray, body: Body = CANON) -> np.ndarray:
     return np.stack(g_pos, axis=-2)
 
 
-def pose_inputs(prev: np.ndarray, cur: np.ndarray, body: Body = CANON) -> np.ndarray:
+def pose_inputs(prev: np.ndarray, cur: np.ndarray, body: Body = CANON, p_prev: np.ndarray | None = None,
+                p_cur: np.ndarray | None = None) -> np.ndarray:
     """``(..., POSE)``: the current frame's joint positions (``positions``) and their velocities in metres
-    per frame, both in the current frame's heading; ``prev``, ``cur`` ``(..., FRAME)`` consecutive frames."""
-    p_prev, p_cur = positions(prev, body), positions(cur, body)
+    per frame, both in the current frame's heading; ``prev``, ``cur`` ``(..., FRAME)`` consecutive frames
+    (``p_prev``, ``p_cur``: their ``positions`` where already known)."""
+    p_prev = positions(prev, body) if p_prev is None else p_prev
+    p_cur = positions(cur, body) if p_cur is None else p_cur
     c, s_ = np.cos(cur[..., 3])[..., None], np.sin(cur[..., 3])[..., None]
     # The previous frame's positions seen from the current heading: turned back by the turn between them
     # and moved back by the travel.
@@ -257,7 +281,8 @@ def tta_features(tta: np.ndarray) -> np.ndarray:
     return np.concatenate([np.minimum(t, 150.0) / 30.0, np.exp(-t / np.array([4.0, 12.0, 36.0]))], axis=-1)
 
 
-def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.ndarray, body: Body = CANON) -> np.ndarray:
+def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.ndarray, body: Body = CANON,
+               key_positions: np.ndarray | None = None) -> np.ndarray:
     """``(..., KEYS)``: the key as the network sees it from the current frame ``cur (..., FRAME)``.
 
     ``to_key (..., 3)``: the key's pelvis ground point ``(x, z)`` in metres and its heading in radians,
@@ -265,8 +290,9 @@ def key_inputs(cur: np.ndarray, to_key: np.ndarray, key: np.ndarray, tta: np.nda
     key's frame vector (its travel and turn unused); ``tta (...)``: frames from the one being made to the
     key (0: it is the key). Out come the key's joint positions in the current heading frame (pelvis
     ground point at the origin), its 6D rotations less the current frame's (what is left to turn), the
-    cosine and sine of the heading left to turn, and ``tta_features``."""
-    pk = positions(key, body)  # (..., 22, 3), in the key's heading
+    cosine and sine of the heading left to turn, and ``tta_features``. ``key_positions``: ``positions(key)``
+    when already known (a key is the same for every frame of a gap)."""
+    pk = positions(key, body) if key_positions is None else key_positions  # (..., 22, 3), in the key's heading
     c, s_ = np.cos(to_key[..., 2])[..., None], np.sin(to_key[..., 2])[..., None]
     x = c * pk[..., 0] + s_ * pk[..., 2] + to_key[..., 0:1]
     z = -s_ * pk[..., 0] + c * pk[..., 2] + to_key[..., 1:2]
@@ -330,10 +356,11 @@ class NextFrameModel:
         self.pose_mean, self.pose_std = pose_mean, pose_std  # (POSE,) each where cfg.positions
         self.starts, self.start_action = starts, start_action  # (S, 2, FRAME), (S,)
         self.guidance = 1.0 if cfg.keys else GUIDANCE  # what ``roll`` and ``generate`` use unless told (``step``)
-        # Rollouts drawn for each gap of an in-between, of which the one that arrives nearest its key is kept
-        # (``_inbetween``); the first is the draw asked for.
-        self.candidates = 1
-        self.candidate_spread = 1.0
+        # Rollouts drawn for each gap of an in-between, the one that keeps its feet best kept (``CANDIDATES``).
+        self.candidates: int | tuple[tuple[int, int], ...] = CANDIDATES
+        self.candidate_spread = CANDIDATE_SPREAD
+        self.glide_speed = GLIDE_SPEED  # metres a frame (``checked_inbetween``)
+        self._positions_of: tuple[np.ndarray, np.ndarray] | None = None  # (frames, their positions): ``step``
         self.body = Body.from_dict(cfg.body)  # the skeleton its frames are on (the canonical body but for benchmarks)
         self.meta: dict = {}  # the weights file's record (``load``): steps, training options
 
@@ -370,8 +397,16 @@ class NextFrameModel:
         s1 = np.zeros((B, len(cfg.styles)))
         s1[np.arange(B), style] = 1.0
         cn_ = (cur - self.mean) / self.std
-        state = [(prev - self.mean) / self.std, cn_] + ([(pose_inputs(prev, cur, self.body) - self.pose_mean) / self.pose_std]
-                                                        if cfg.positions else [])
+        state = [(prev - self.mean) / self.std, cn_]
+        if cfg.positions:
+            # A rollout feeds each frame back as the next step's previous one: its joint positions are kept
+            # from the step before (checked equal, so a caller that changes a frame in between gets them anew).
+            known = self._positions_of
+            p_prev = known[1] if known is not None and known[0].shape == prev.shape and np.array_equal(known[0], prev) \
+                else positions(prev, self.body)
+            p_cur = positions(cur, self.body)
+            self._positions_of = (np.array(cur, copy=True), p_cur)
+            state.append((pose_inputs(prev, cur, self.body, p_prev, p_cur) - self.pose_mean) / self.pose_std)
         if cfg.keys:
             if keys is None:
                 raise LMMError("this next-frame network in-betweens: each step needs the next key (keys=)")
@@ -484,8 +519,10 @@ class NextFrameModel:
         far off it is; what it misses the key by at arrival is eased in (smoothstep: no jump at either key),
         the pelvis's place across the gap, its height and the rotations over its last ``EASE`` frames, and
         the key is kept exactly. Frames before the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
-        it (0: the latent's mean). Returns rotations, root and contact probabilities ``(T, 4)`` (0 at
-        held frames)."""
+        it (0: the latent's mean). A gap of 20 frames or more is rolled several times (``candidates_for``: the
+        draw asked for and others around it) and the rollout whose slower toe travels least over the ground,
+        misses eased in, is kept (``CANDIDATES`` says why). Returns rotations, root and contact probabilities
+        ``(T, 4)`` (0 at held frames)."""
         rot, pos, con, _ = self._inbetween(rotations, root, known, seed, variation, action, style, start_ease)
         return rot, pos, con
 
@@ -532,7 +569,7 @@ class NextFrameModel:
             # The history: the frames made so far (or the key repeated where the motion begins: a still start).
             hist = [max(a - 2, idx[0]), max(a - 1, idx[0]), a]
             pair = encode(rot[hist], pos[hist], body)
-            k = max(1, int(self.candidates))
+            k = self.candidates_for(n)
             prev, cur = np.repeat(pair[:1], k, axis=0), np.repeat(pair[1:], k, axis=0)
             key = np.repeat(standing(rot[b], pos[b], body)[None], k, axis=0)  # (k, FRAME)
             to_key = np.repeat(to_key_from(pos[a], yaw[a], pos[b], yaw[b])[None], k, axis=0)
@@ -540,19 +577,18 @@ class NextFrameModel:
             scale[0] = variation
             vecs, cs = np.empty((n, k, FRAME)), np.empty((n, k, CONTACTS))
             ak, sk = np.repeat(act, k), np.repeat(sty, k)
+            key_at = positions(key, body)
             for t in range(n):
                 z = rng.standard_normal((k, self.cfg.latent)) * scale
                 nxt, cs[t] = self.step(prev, cur, ak, sk, z, self.guidance if action or style else 1.0,
-                                       key_inputs(cur, to_key, key, np.full(k, n - 1 - t), body))
+                                       key_inputs(cur, to_key, key, np.full(k, n - 1 - t), body, key_at))
                 vecs[t] = nxt
                 to_key = advance(to_key, nxt)
                 prev, cur = cur, nxt
             carry = (rot[a - 1:a + 1], pos[a - 1:a + 1]) if (start_ease > 0 and a > 0 and known[a - 1]) else None
             fitted = [self._fit_gap(vecs[:, i], float(yaw[a]), pos[a], rot[b], pos[b], carry, start_ease)
                       for i in range(k)]
-            best = 0
-            if k > 1:
-                best = int(np.argmin([self._gap_cost(f, rot[a], pos[a]) for f in fitted]))
+            best = int(np.argmin(self._gap_costs(fitted, rot[a], pos[a]))) if k > 1 else 0
             r, p, miss_deg = fitted[best]
             c = cs[:, best]
             arrival.append(miss_deg)
@@ -561,6 +597,17 @@ class NextFrameModel:
         pos = pos + lift
         pos[idx] = np.asarray(root, dtype=np.float64)[idx]  # the keys exactly as given, not lowered and raised
         return rot, pos, con, float(np.mean(arrival)) if arrival else 0.0
+
+    def candidates_for(self, n: int) -> int:
+        """How many rollouts to draw for a gap of ``n`` frames (``self.candidates``: an int, or
+        ``((at_least_frames, count), ...)`` in increasing order, the last that ``n`` reaches)."""
+        if isinstance(self.candidates, int):
+            return max(1, self.candidates)
+        k = 1
+        for frames, count in self.candidates:
+            if n >= frames:
+                k = count
+        return max(1, int(k))
 
     def _fit_gap(self, vec: np.ndarray, yaw_a: float, pos_a: np.ndarray, key_rot: np.ndarray, key_pos: np.ndarray,
                  carry: tuple[np.ndarray, np.ndarray] | None, start_ease: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -590,16 +637,19 @@ class NextFrameModel:
         shift[:, 1] = w_pose * (key_pos[1] - p[-1, 1])
         return R.mul(r, fix), p + shift, float(np.degrees(R.angle(miss)).mean())
 
-    def _gap_cost(self, fitted: tuple[np.ndarray, np.ndarray, float], key_rot: np.ndarray,
-                  key_pos: np.ndarray) -> float:
-        """How far the slower toe travels over the ground across one fitted gap (``_fit_gap``'s frames after
-        the key ``key_rot (22, 4)``, ``key_pos (3,)``), metres: blind to height, so that a foot held up does not
-        hide a slide (in walking one toe is always down); what the keys' miss drags the body by counts too."""
-        r, p, _ = fitted
-        toes = list(self.body.contacts[2:])
-        world = _world(np.concatenate([key_rot[None], r]), np.concatenate([key_pos[None], p]), self.body)[:, toes]
-        speed = np.linalg.norm(np.diff(world[..., [0, 2]], axis=0), axis=-1)  # (n, 2) metres a frame
-        return float(speed.min(axis=1).sum())
+    def _gap_costs(self, fitted: list[tuple[np.ndarray, np.ndarray, float]], key_rot: np.ndarray,
+                   key_pos: np.ndarray) -> np.ndarray:
+        """``(k,)`` how far the slower toe travels over the ground across each fitted gap (``_fit_gap``'s
+        frames after the key ``key_rot (22, 4)``, ``key_pos (3,)``), metres: blind to height, so that a foot
+        held up does not hide a slide (in walking one toe is always down); what the keys' miss drags the body
+        by counts too."""
+        rot = np.stack([np.concatenate([key_rot[None], r]) for r, _, _ in fitted])  # (k, n + 1, 22, 4)
+        pos = np.stack([np.concatenate([key_pos[None], p]) for _, p, _ in fitted])
+        local = np.broadcast_to(self.body.offsets, rot.shape[:-1] + (3,)).copy()
+        local[..., 0, :] = pos
+        toes = fk(rot, local, self.body.parents)[1][..., list(self.body.contacts[2:]), :]  # (k, n + 1, 2, 3)
+        speed = np.linalg.norm(np.diff(toes[..., [0, 2]], axis=1), axis=-1)  # (k, n, 2) metres a frame
+        return speed.min(axis=-1).sum(axis=-1)
 
     def steer(self, start: tuple[np.ndarray, np.ndarray], key_frames: np.ndarray, key_root: np.ndarray,
               key_yaw: np.ndarray, action: int = 0, style: int = 0, seed: int = 0, variation: float = 1.0,
@@ -710,7 +760,8 @@ class NextFrameModel:
         network's frames over plain interpolation's that best predicts the hidden keys is kept (all of it
         where it beats interpolation there). With no inner key to hide, the network's own arrival vouches
         instead: all of its frames where it reached the keys' poses within ``ARRIVAL_TRUST`` degrees before
-        their miss was eased in (with the latent at its mean: one decision for every draw), else
+        their miss was eased in (with the latent at its mean: one decision for every draw), or where
+        interpolation would glide the body between two keys faster than ``glide_speed`` (``GLIDE_SPEED``), else
         interpolation's. Returns rotations, root, contact probabilities (scaled
         by the share) and the share in [0, 1]."""
         share = 1.0
@@ -720,7 +771,7 @@ class NextFrameModel:
                 rot, pos, con, arrival = self._inbetween(rotations, root, known, seed, variation, action, style)
                 if variation > 0:  # decided once for the keys, on the latent's mean, so every draw gets the same
                     arrival = self._inbetween(rotations, root, known, 0, 0.0, action, style)[3]
-                if arrival <= ARRIVAL_TRUST:
+                if arrival <= ARRIVAL_TRUST or _glides(root, known) > self.glide_speed:
                     return rot, pos, con, 1.0
                 gr, gp = _interpolated(rotations, root, known)
                 return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0
@@ -739,6 +790,16 @@ class NextFrameModel:
             return rot, pos, con, 1.0
         gr, gp = _interpolated(rotations, root, known)
         return (R.slerp(gr, rot, np.full(rot.shape[:-1], share)), gp + share * (pos - gp), con * share, share)
+
+
+def _glides(root: np.ndarray, known: np.ndarray) -> float:
+    """The fastest ground speed (metres a frame) between consecutive keys ``known (T,)`` of ``root (T, 3)``:
+    how fast interpolation would carry a body across the floor on its keys' frozen feet."""
+    idx = np.flatnonzero(known)
+    if len(idx) < 2:
+        return 0.0
+    d = np.linalg.norm(np.diff(np.asarray(root, dtype=np.float64)[idx][:, [0, 2]], axis=0), axis=1)
+    return float((d / np.diff(idx)).max())
 
 
 def _continued(r: np.ndarray, p: np.ndarray, before_rot: np.ndarray, before_pos: np.ndarray,
