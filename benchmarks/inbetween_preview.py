@@ -1,5 +1,6 @@
 """A preview to look at, not a figure: one held-out walk blocked with two keys 60 frames apart, made by the
-next-frame in-betweener, the window network and interpolation beside the capture. Stick figures every 6
+next-frame in-betweener (as shipped, and drawing one rollout a gap as it did before 2026-12-07), the window
+network and interpolation beside the capture. Stick figures every 6
 frames seen from the walker's side (set apart, each at its own place along the walk), and each method's
 stance-foot speed: the slower toe's (in a walk one foot is always down; when that one moves, it slides). Writes docs/images/inbetween_next_frame.png.
 
@@ -23,6 +24,13 @@ from lmm_core.model import next_frame, runtime, tasks  # noqa: E402
 from lmm_core.motion import Motion  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _one_rollout() -> "next_frame.NextFrameModel":
+    """The shipped in-betweener drawing one rollout a gap (``next_frame.CANDIDATES`` off)."""
+    m = next_frame.load(next_frame.DEFAULT_KEYS)
+    m.candidates = 1
+    return m
 
 
 def main() -> None:
@@ -53,6 +61,8 @@ def main() -> None:
         **{(f"next-frame in-betweener ({Path(f).stem})" if args.next_frame_model else "next-frame in-betweener"):
            tasks.inbetween(given, keys, method="next-frame", next_frame=f)
            for f in (args.next_frame_model.split(",") if args.next_frame_model else [None])},
+        **({} if args.next_frame_model else {"next-frame in-betweener, one rollout (before 2026-12-07)": tasks.inbetween(
+            given, keys, method="next-frame", next_frame=_one_rollout())}),
         f"window network ({args.window_model.stem})": tasks.inbetween(given, keys, runtime.load(args.window_model),
                                                                              method="network"),
         "interpolation": Motion(sk, *interpolation(rot, root, known), 30.0),

@@ -453,6 +453,12 @@ def test_unusual_keys_far_apart_keep_the_network_rather_than_glide(tmp_path, cli
         np.testing.assert_array_equal(p[two], moved[two])
         if not kept:  # interpolation's frames
             np.testing.assert_allclose(p, NF._interpolated(rot, moved, two)[1], atol=1e-12)
+    # After given motion (frames 0-2 known) the gap is not keys alone: the rule does not apply (on the LAFAN1
+    # protocol it counted the context's own speed), nor to gaps under 20 frames.
+    given = two.copy()
+    given[:3] = True
+    assert NF._glides(moved, given) == 0.0 and NF._glides(moved[:16], np.r_[True, np.zeros(14, bool), True]) == 0.0
+    assert m.checked_inbetween(rot, moved, given, seed=1)[3] == 0.0
 
 
 def test_a_long_gap_keeps_the_rollout_whose_feet_stay_planted(clip):

@@ -73,9 +73,11 @@ UNUSUAL_KEYS = 0.01
 # interpolation's error). Two in-domain windows of those 160 count as unusual: one arrived within 13 degrees
 # (its interpolation glided 3 m on sliding feet), one within 22.
 ARRIVAL_TRUST = 15.0
-# ... unless the keys lie so far apart that interpolation would carry the body across the floor on frozen
-# feet faster than this (metres a frame: 2 cm, where the skate measure counts a foot as sliding): then the
-# network's own motion is kept. Measured 2026-12-07 (two keys 30 / 60 / 90 / 120 frames apart, 40 windows
+# ... unless two keys alone (no given motion before the first) lie so far apart that interpolation would carry
+# the body across the floor on frozen feet faster than this over a gap of 20 frames or more (metres a frame:
+# 2 cm, where the skate measure counts a foot as sliding): then the network's own motion is kept. Not after
+# given motion: on the LAFAN1 protocol (10 context frames, then a key) it took subject 4's L2P from 1.18 / 1.03
+# / 1.01 / 1.01 of interpolation's to 1.87 / 1.55 / 1.55 / 1.49 (the context's own speed counted as a glide). Measured 2026-12-07 (two keys 30 / 60 / 90 / 120 frames apart, 40 windows
 # each, the candidates below): in-domain, runs of 6-9 m over 60-90 frames were glided across on every
 # contact frame (skate 1.85 of the capture's on one draw of windows, 1.08 with this); LAFAN1 subject 4 skate
 # 6.3 / 5.5 / 7.2 / 5.4 -> 3.9 / 2.8 / 2.8 / 1.9 of the capture's at 1.15 / 1.13 / 1.03 / 1.01 of
@@ -792,14 +794,19 @@ class NextFrameModel:
         return (R.slerp(gr, rot, np.full(rot.shape[:-1], share)), gp + share * (pos - gp), con * share, share)
 
 
-def _glides(root: np.ndarray, known: np.ndarray) -> float:
-    """The fastest ground speed (metres a frame) between consecutive keys ``known (T,)`` of ``root (T, 3)``:
-    how fast interpolation would carry a body across the floor on its keys' frozen feet."""
+def _glides(root: np.ndarray, known: np.ndarray, shortest: int = 20) -> float:
+    """The fastest ground speed (metres a frame) across a gap of at least ``shortest`` frames between two
+    keys that stand alone (no given frame just before the first: keys, not motion to carry on) in ``known
+    (T,)`` of ``root (T, 3)``: how fast interpolation would carry a body across the floor there on its keys'
+    frozen feet; 0 where there is no such gap."""
+    known = np.asarray(known, dtype=bool)
     idx = np.flatnonzero(known)
-    if len(idx) < 2:
-        return 0.0
-    d = np.linalg.norm(np.diff(np.asarray(root, dtype=np.float64)[idx][:, [0, 2]], axis=0), axis=1)
-    return float((d / np.diff(idx)).max())
+    best = 0.0
+    for a, b in zip(idx[:-1], idx[1:]):
+        if b - a >= shortest and not (a > 0 and known[a - 1]):
+            d = float(np.linalg.norm(np.asarray(root, dtype=np.float64)[b, [0, 2]] - np.asarray(root)[a, [0, 2]]))
+            best = max(best, d / (b - a))
+    return best
 
 
 def _continued(r: np.ndarray, p: np.ndarray, before_rot: np.ndarray, before_pos: np.ndarray,
