@@ -68,7 +68,8 @@ def test_default_in_between_gives_each_gap_to_its_network(test_data):
 def test_arrival_vouches_for_the_network_where_no_inner_key_can(test_data, in_betweener, shared_data, monkeypatch):
     """Two keys leave no inner key to hide. On capture like the training data (the ReActIdle excerpt) the network
     reaches the second key's pose on its own within ``ARRIVAL_TRUST`` degrees; on LAFAN1 (a rig and motion it
-    never trained on) it arrives far off, and the frames are interpolation's."""
+    never trained on) it arrives far off, and the frames are interpolation's, unless interpolation would glide
+    the body between keys that far apart."""
     canon = tasks.to_canonical(read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz"), 30.0)
     two = np.zeros(canon.num_frames, dtype=bool)
     two[[0, 40]] = True
@@ -82,6 +83,12 @@ def test_arrival_vouches_for_the_network_where_no_inner_key_can(test_data, in_be
     assert in_betweener.unusual_keys(rot, root, two)
     *_, arrival = in_betweener._inbetween(rot, root, two, variation=0.0)
     assert arrival > NF.ARRIVAL_TRUST
+    # These keys lie 3.6 m apart over 2 s: interpolation would glide the body there faster than the skate
+    # measure's 2 cm a frame, so by default the network's walk is kept (``GLIDE_SPEED``) ...
+    assert NF._glides(root, two) > NF.GLIDE_SPEED
+    assert in_betweener.checked_inbetween(rot, root, two, variation=0.0)[3] == 1.0
+    # ... and without that rule the arrival test alone gives interpolation's frames.
+    monkeypatch.setattr(in_betweener, "glide_speed", np.inf)
     r, p, con, share = in_betweener.checked_inbetween(rot, root, two, variation=0.0)
     gr, gp = NF._interpolated(rot, root, two)
     assert share == 0.0 and not con.any()
