@@ -328,6 +328,11 @@ def _reach_arg(values: list[str]) -> tuple[str, tuple[float, float, float], floa
 
 
 def _generate(args: argparse.Namespace) -> int:
+    if args.model is not None and args.method == "next-frame" and not args.reach:
+        # Before 2026-12-07 --model alone chose the window model whose segments to join: say so, not ignore it.
+        raise LMMError("--model names a window model, which the next-frame generator (the default method) uses only "
+                       "for --reach; give --method segments (its recorded segments) or --method network to generate "
+                       "with it, or --next-frame-model for another next-frame file")
     _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
                            method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
                            reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model,

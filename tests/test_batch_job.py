@@ -71,12 +71,17 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     assert [o.files for o in first.outputs] == [("retarget_a_unity.fbx",), ("retarget_a.bvh",)]
     assert first.character["kind"] == "mannequin" and first.params == {"in_place": False, "fix_feet": True}
     # The generation method's own variation: the next-frame network's full spread (segments' would be 0.5).
-    assert second.params == {"action": "walk", "seconds": 2.0, "seed": 0, "variation": 1.0}
+    assert second.params == {"action": "walk", "method": "next-frame", "seconds": 2.0, "seed": 0, "variation": 1.0}
     walk = parse(tmp_path, '[[task]]\ntype = "generate"\naction = "walk"\nmethod = "next-frame"\nto = [1, 2.5]\nat = 2')
     assert walk.tasks[0].params == {"action": "walk", "method": "next-frame", "to": [1.0, 2.5], "at": 2.0, "seconds": 4.0,
                                     "seed": 0, "variation": 1.0}
     segments = parse(tmp_path, '[[task]]\ntype = "generate"\naction = "walk"\nmethod = "segments"')
     assert segments.tasks[0].params["variation"] == 0.5
+    # The method is part of the fingerprint: a finished task made by segments is not taken for a next-frame one.
+    assert segments.tasks[0].fingerprint != parse(tmp_path, '[[task]]\ntype = "generate"\naction = "walk"\n'
+                                                            'variation = 0.5').tasks[0].fingerprint
+    # Actions only the next-frame generator knows (the cmu_iclone takes) are accepted for it.
+    assert parse(tmp_path, '[[task]]\ntype = "generate"\naction = "dance"').tasks[0].params["action"] == "dance"
     assert [o.files for o in second.outputs] == [("walk_godot.glb",), ("walk_preview.gif", "walk_preview.mp4")]
     assert job.output == (tmp_path / "out").resolve() and first.folder == str(job.output / "retarget_a")
     assert first.fingerprint != second.fingerprint
@@ -99,9 +104,16 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nseconds = -1', ["task 'g'", "seconds must be positive"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nseed = 1.5', ["seed must be a whole number"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "wlak"', ["task 'g'", "unknown action 'wlak'",
-                                                                 "did you mean 'walk'", "the model knows: bow"]),
+                                                                 "did you mean 'walk'", "generator knows: bend-over, bow"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "wlak"\nmethod = "segments"',
+     ["unknown action 'wlak'", "the model knows: bow"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nstyle = "grumpy"', ["unknown style 'grumpy'"]),
-    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmodel = "none.npz"', ["model 'none.npz' not found"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "idle"\nstyle = "happy"',
+     ["trained on no 'idle' in style 'happy'", "acted, genuine"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "segments"\nmodel = "none.npz"',
+     ["model 'none.npz' not found"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmodel = "none.npz"',
+     ["a next-frame generate task does not use", 'method = "segments"']),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"', ["needs either keys", "or gap"]),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [10, 11]', ["leaves no frame to make"]),
     (f'[[task]]\nid = "c"\ntype = "complete"\ninput = "{CLIP}"\nframes = 0', ["frames must be positive"]),

@@ -256,7 +256,7 @@ def test_no_traceback_from_the_worst_cases(tmp_path, hop):
     truncated.write_bytes((ROOT / "presets" / "models" / "lmm_default.npz").read_bytes()[:9_000_000])
     os.mkfifo(tmp_path / "fifo.bvh")
     cases = [
-        ["generate", "--action", "walk", "--model", truncated, "-o", tmp_path / "o.bvh"],
+        ["generate", "--action", "walk", "--method", "segments", "--model", truncated, "-o", tmp_path / "o.bvh"],
         ["generate", "--action", "walk", "--seconds", "1e9", "-o", tmp_path / "o.bvh"],
         ["complete", hop, "--frames", "1000000000", "-o", tmp_path / "o.bvh"],
         ["info", tmp_path / "fifo.bvh"],

@@ -15,6 +15,7 @@ import pytest
 
 from lmm_core.cli import main
 from lmm_core.errors import LMMError
+from lmm_core.model import tasks
 from lmm_core.model.config import ModelConfig
 from lmm_core.model.runtime import DEFAULT_MODEL, expected_arrays, load, write_segments
 
@@ -62,7 +63,6 @@ class _Payload:
 
 def test_expected_arrays_match_the_training_network_and_the_shipped_file(shipped):
     torch = pytest.importorskip("torch")  # noqa: F841  (the twin that names the parameters)
-    from lmm_core.model.config import ModelConfig
     from lmm_core.train.network import Network
 
     arrays, meta = shipped
@@ -167,7 +167,7 @@ def test_the_loader_says_what_is_wrong_and_where(broken, name):
 @pytest.mark.parametrize("command", ["generate", "inbetween", "complete", "intent", "bench"])
 def test_every_model_command_refuses_a_broken_model_in_one_line(broken, tmp_path, capsys, command):
     out = tmp_path / "o.bvh"
-    argv = {"generate": ["generate", "--action", "walk", "-o", out],
+    argv = {"generate": ["generate", "--action", "walk", "--method", "segments", "-o", out],
             "inbetween": ["inbetween", HOP, "--keys", "0,30", "-o", out],
             "complete": ["complete", HOP, "--frames", "10", "-o", out],
             "intent": ["intent", HOP], "bench": ["bench", "inbetween", "--test", HOP]}[command]
@@ -192,8 +192,10 @@ def test_a_model_whose_segments_file_is_missing_or_wrong_says_so_when_segments_a
         load(model).bank
     out = tmp_path / "o.bvh"
     # The next-frame network (the default) needs no segments; the segments method names the missing file.
-    assert main(["generate", "--action", "walk", "--seconds", "1", "--model", str(model), "-o", str(out)]) == 0
-    out.unlink()
+    assert tasks.generate("walk", seconds=1.0, model=str(model)).num_frames == 30
+    # The command refuses --model with the default method rather than pass over it (it chose segments before).
+    assert main(["generate", "--action", "walk", "--seconds", "1", "--model", str(model), "-o", str(out)]) == 2
+    assert "--model names a window model" in capsys.readouterr().err and not out.exists()
     assert main(["generate", "--action", "walk", "--method", "segments", "--model", str(model), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "m_segments.npz" in err[0] and "not found" in err[0] and not out.exists()

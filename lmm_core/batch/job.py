@@ -26,7 +26,8 @@ from ..errors import LMMError, RigMappingError
 from ..io import read_bvh
 from ..io.atomic import check_output_folder, read_text
 from ..model.runtime import load
-from ..model.tasks import COMPLETE_METHODS, GENERATION_METHODS, GENERATION_VARIATION, INBETWEEN_METHODS
+from ..model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, GENERATION_VARIATION, INBETWEEN_METHODS, actions_for,
+                           styles_for)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
@@ -384,13 +385,19 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
             params[key] = float(_number(raw[key], key, w, raw, index, minimum=-360.0 if key == "facing" else 0.0,
                                         maximum=360.0 if key == "facing" else validate.max_frames() / 30.0))
     if kind == "generate":
+        # The method is always recorded, so that a task's fingerprint says which network made its outputs
+        # (the default changed on 2026-12-07: a finished task from before is made again, not reused).
+        params.setdefault("method", GENERATION_METHODS[0])
+        if "model" in raw and params["method"] == "next-frame":
+            raise w.error("model names a window model, which a next-frame generate task does not use; remove it, or "
+                          'give method = "segments" (its recorded segments) or "network"', raw, index)
         params["seconds"] = float(_number(raw.get("seconds", 4.0), "seconds", w, raw, index, positive=True,
                                           minimum=0.1, maximum=validate.max_frames() / 30.0))
         params["seed"] = _number(raw.get("seed", 0), "seed", w, raw, index, integer=True, minimum=0,
                                  maximum=validate.MAX_SEED)
-        own = GENERATION_VARIATION[params.get("method", GENERATION_METHODS[0])]  # the method's default
+        own = GENERATION_VARIATION[params["method"]]  # the method's default
         params["variation"] = float(_number(raw.get("variation", own), "variation", w, raw, index, minimum=0, maximum=1))
-        if "to" in params and params.get("method", GENERATION_METHODS[0]) == "segments":
+        if "to" in params and params["method"] == "segments":
             raise w.error('to steers a network: leave method out (next-frame, the default) or give "network"', raw,
                           index)
         if params.get("at", 0.0) >= params["seconds"]:
@@ -519,11 +526,31 @@ def parse_job(text: str, path: Path, output: Path | None = None, preview: dict |
 
 
 def _check_labels(tasks: list[Task], raw_tasks: list, w: _Where) -> None:
-    """Actions and styles must be ones the task's model knows (each model file is read once)."""
+    """Actions and styles must be ones the task's model knows (each model file is read once): a next-frame
+    generate task's, the shipped generator's (and a pair of them it was trained on)."""
     models: dict[str | None, Any] = {}
     for task, raw in zip(tasks, raw_tasks):
         labels = [(k, task.params[k]) for k in ("action", "style") if k in task.params]
         if not labels:
+            continue
+        if task.type == "generate" and task.params.get("method") == "next-frame":
+            try:
+                actions = actions_for("next-frame")
+                action = task.params["action"]
+                if action not in actions:
+                    raise LMMError(f"unknown action {action!r}{_suggest(action, actions)}; the next-frame generator "
+                                   f"knows: {', '.join(actions)}")
+                styles = styles_for(action, method="next-frame")
+                style = task.params.get("style")
+                known = styles_for("", method="next-frame")  # every style it knows
+                if style and style not in known:
+                    raise LMMError(f"unknown style {style!r}{_suggest(style, known)}; the next-frame generator knows: "
+                                   f"{', '.join(known)}")
+                if style and style not in styles:
+                    raise LMMError(f"the next-frame generator was trained on no {action!r} in style {style!r}; its "
+                                   f"styles of {action!r}: {', '.join(styles) or 'none'} (or leave style out)")
+            except LMMError as exc:
+                raise w.error(str(exc), raw, task.index) from None
             continue
         if task.model not in models:
             try:
