@@ -53,9 +53,14 @@ def load(context: bpy.types.Context) -> runtime.Model:
             "no model file: the add-on's shipped model is missing; set Model File in Preferences > Add-ons > LMM "
             "to a .npz written by `lmm train`"
         )
-    # The Threads preference: numpy's BLAS is told at run time (Blender's numpy is already loaded).
-    threads.set_blas_threads(preferences.get(context).threads)
+    apply_threads(context)
     return load_file(path)
+
+
+def apply_threads(context: bpy.types.Context) -> None:
+    """The Threads preference: numpy's BLAS is told at run time (Blender's numpy is already loaded). Every
+    operator that runs a network calls it, whichever network (the next-frame ones need no Model File)."""
+    threads.set_blas_threads(preferences.get(context).threads)
 
 
 def vocabulary(context: bpy.types.Context, method: str = "next-frame") -> tuple[tuple[str, ...], tuple[str, ...]]:

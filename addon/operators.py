@@ -412,6 +412,7 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
         # takes a Model File set there as the user's choice for every gap, as `lmm inbetween --model` does;
         # without one it gives each gap to a shipped network (``tasks.inbetween``).
         chosen = opts.method == "network" or (opts.method == "auto" and model.chosen(context))
+        model.apply_threads(context)
         loaded = model.load(context) if chosen else None
         return animate.inbetween(context, obj, loaded, frames, opts)
 
@@ -458,6 +459,7 @@ class LMM_OT_generate(_Steps, bpy.types.Operator):
         from . import animate, model
 
         # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it.
+        model.apply_threads(context)
         loaded = model.load(context) if self.method == "SEGMENTS" else None
         yield 0.0  # the clip is made and written in one step (a few seconds of motion: well under a second)
         walk_to = tuple(context.scene.cursor.location) if self.walk_to_cursor else None

@@ -48,12 +48,32 @@ def _generate_method(settings) -> str:
     return "segments" if getattr(settings, "generate_method", "NEXT_FRAME") == "SEGMENTS" else "next-frame"
 
 
+def _label_item(name: str) -> tuple[str, str, str, int]:
+    """An action or style as an enum item numbered from its name: Blender stores a dynamic enum's number, so a
+    list that changes (the Method's actions, an action's styles) keeps the chosen name rather than whatever
+    now stands at its old place."""
+    import zlib
+
+    return (name, name.replace("_", " ").title(), name, 1 + zlib.crc32(name.encode()) % 0x7FFFFFFE)
+
+
+def _generate_method_update(self, context):
+    """Switching Generate's Method brings that method's own Variation (``tasks.GENERATION_VARIATION``: the
+    generator's full spread 1, segments' switching chance 0.5) unless the user had set another."""
+    from ._core import tasks
+
+    now = _generate_method(self)
+    before = "segments" if now == "next-frame" else "next-frame"
+    if abs(self.variation - tasks.GENERATION_VARIATION[before]) < 1e-6:
+        self.variation = tasks.GENERATION_VARIATION[now]
+
+
 def _vocabulary_items(which: int, key: str):
     def items(self, context):
         from . import model
 
         names = model.vocabulary(context, _generate_method(self))[which]
-        return _keep(key, [(n, n.replace("_", " ").title(), n) for n in names])
+        return _keep(key, [_label_item(n) for n in names])
 
     return items
 
@@ -75,8 +95,8 @@ def style_items(self, context):
                  else model.vocabulary(context, method)[1])
     except Exception:  # noqa: BLE001 (drawing must never fail; the operator reports the real problem)
         pass
-    any_item = (ANY_STYLE, "Any", "Whatever styles the model holds the action in")
-    return _keep("style", [any_item] + [(n, n.replace("_", " ").title(), n) for n in names])
+    any_item = (ANY_STYLE, "Any", "Whatever styles the model holds the action in", 0)
+    return _keep("style", [any_item] + [_label_item(n) for n in names])
 
 
 def _is_armature(self, obj) -> bool:
@@ -168,7 +188,7 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                                           "a time (no recorded motion); it can walk to the 3D cursor", 1),
                                          ("SEGMENTS", "Segments", "Recorded segments of the action joined by the "
                                           "model in Preferences", 0)],
-                                  default="NEXT_FRAME")
+                                  default="NEXT_FRAME", update=_generate_method_update)
     walk_to_cursor: BoolProperty(name="Walk To 3D Cursor", description="With Next Frame: walk from where the "
                                  "character stands to the 3D cursor at the action's own pace; the clip ends on "
                                  "arrival (Seconds is not used)", default=False)

@@ -119,7 +119,9 @@ def generation_section(model_path: Path, corpus: Path, seeds: int = 4, seconds: 
             raw = Motion(canon, r, p, 30.0)
             raw_skate.append(foot_skate(raw))
             raw_viol.append(limits.violations(raw).mean())
-            mo = tasks.generate(a, None, seconds, seed, model=m)  # what users get: cleaned
+            # What users of segments get (cleaned); the section scores the window model's segments, not the
+            # next-frame generator that became the default on 2026-12-07 (BENCHMARKS "generation against real motion").
+            mo = tasks.generate(a, None, seconds, seed, model=m, method="segments", variation=0.5)
             outs.append(mo.global_positions())
             gen_skate.append(foot_skate(mo))
             made_skate.append(foot_skate(mo, frames=made))

@@ -288,12 +288,19 @@ def test_generate_lists_the_models_actions_and_styles(addon):
     assert {"walk", "run", "idle", "dance", "jump", "wave-right-hand"} <= set(actions)
     settings.action = "idle"
     assert [i[0] for i in addon.properties.style_items(settings, bpy.context)] == ["ANY", "acted", "genuine"]
+    assert settings.variation == 1.0  # the generator's own
     settings.generate_method = "SEGMENTS"
     assert [i[0] for i in addon.properties.action_items(settings, bpy.context)] == ["walk", "idle"]
     assert [i[0] for i in addon.properties.style_items(settings, bpy.context)] == ["ANY", "normal", "happy"]
-    settings.action, settings.style = "idle", "happy"
-    assert (settings.action, settings.style) == ("idle", "happy")
+    # The chosen action is kept by name though the list changed (items are numbered from their names), and the
+    # Variation becomes the method's own.
+    assert settings.action == "idle" and settings.variation == 0.5
+    settings.action, settings.style = "walk", "happy"
+    assert (settings.action, settings.style) == ("walk", "happy")
+    settings.variation = 0.3  # the user's: kept on the way back
     settings.generate_method = "NEXT_FRAME"
+    assert (settings.action, settings.style) == ("walk", "happy") and abs(settings.variation - 0.3) < 1e-6
+    settings.variation = 1.0
 
 
 # ---- retarget and the bone map list ---------------------------------------------------------------------

@@ -188,8 +188,13 @@ def test_a_model_whose_segments_file_is_missing_or_wrong_says_so_when_segments_a
     model = _save(tmp_path / "m.npz", apart, {**meta, "segments_file": "m_segments.npz"})
     load(model)  # loading does not read the segments: no error until they are asked for
     with pytest.raises(LMMError, match=r"segments file .*m_segments.npz \(the recorded segments of m.npz\) not found.*"
-                                       r"--method next-frame \(the default\)"):
+                                       r"the next-frame network \(the default method"):
         load(model).bank
+    once = load(model)
+    for _ in range(2):  # the failure is kept, not read again at every ask
+        with pytest.raises(LMMError, match="not found"):
+            once.bank
+    assert once._bank_file is not None and once._bank_error is not None
     out = tmp_path / "o.bvh"
     # The next-frame network (the default) needs no segments; the segments method names the missing file.
     assert tasks.generate("walk", seconds=1.0, model=str(model)).num_frames == 30

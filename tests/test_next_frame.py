@@ -284,6 +284,56 @@ def test_a_run_that_goes_on_keeps_the_start_pairs_generation_begins_from(tmp_pat
         np.testing.assert_array_equal(more.p[k], v)
 
 
+def test_a_file_records_the_label_pairs_it_was_trained_on_and_generation_keeps_to_them(tmp_path, hop_corpus):
+    """``label_pairs``: the (action, style) pairs of the training clips (mirrored actions too) go into the
+    checkpoint and the export's record, a run that goes on keeps the pairs it started with, a malformed record
+    is refused when the file loads, and the shipped generator lists and checks styles by its pairs."""
+    small = dict(corpus=hop_corpus, sources=("cmu",), steps=1, batch=4, rollout=2, hidden=16, layers=1, latent=3)
+    first = T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "a", **small)), tmp_path / "a.npz")
+    m = NF.load(first)
+    corpus = T.training_data(T.NextFrameTrainConfig(**small))[1]
+    want = sorted(set(zip(corpus.action.tolist(), corpus.style.tolist()))
+                  | set(zip(corpus.action_mirrored.tolist(), corpus.style.tolist())))
+    assert [tuple(q) for q in m.meta["label_pairs"]] == want and want
+    a, st = want[0]
+    assert m.styles_of(a) == tuple(m.cfg.styles[q] for b, q in want if b == a and q)
+    # A warm start from an export whose record holds a pair these clips do not keeps it.
+    data = dict(np.load(first))
+    meta = json.loads(data["meta"].tobytes())
+    extra = [len(m.cfg.actions) - 1, len(m.cfg.styles) - 1]
+    meta["label_pairs"] = meta["label_pairs"] + [extra]
+    data["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "more.npz", **data)
+    went_on = NF.load(T.export(T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "b", init_from=tmp_path / "more.npz",
+                                                                         **small)), tmp_path / "b.npz"))
+    assert extra in went_on.meta["label_pairs"]
+    for bad in ([[0]], [[999, 0]], "all", [[0.5, 1]]):
+        meta["label_pairs"] = bad
+        data["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        np.savez(tmp_path / "bad.npz", **data)
+        with pytest.raises(LMMError, match="label_pairs.*damaged"):
+            NF.load(tmp_path / "bad.npz")
+    # The shipped generator: every action it knows, the styles each was trained in, and a pair it never saw
+    # refused with the styles it has (a style is conditioning for it, not a recording, but one it was never
+    # shown with that action is not a style it learned).
+    assert {"walk", "dance", "jump", "idle"} <= set(tasks.actions_for("next-frame"))
+    assert tasks.styles_for("idle", method="next-frame") == ("acted", "genuine")
+    assert "tired" in tasks.styles_for("walk", method="next-frame")
+    with pytest.raises(LMMError, match="trained on no 'idle' in style 'happy'; its styles of 'idle': acted, genuine"):
+        tasks.generate("idle", "happy", seconds=1.0)
+    assert tasks.generate("idle", "genuine", seconds=1.0).num_frames == 30
+
+
+def test_each_generation_method_has_its_own_variation_by_default():
+    """``tasks.GENERATION_VARIATION``: the next-frame generator at its full learned spread (its figures are at
+    1), segments' switching chance and the window network's temperature at 0.5; an explicit value wins."""
+    assert tasks.GENERATION_METHODS[0] == "next-frame"
+    assert tasks.GENERATION_VARIATION == {"next-frame": 1.0, "segments": 0.5, "network": 0.5}
+    default = tasks.generate("walk", seconds=1.0, seed=3)
+    np.testing.assert_array_equal(default.rotations, tasks.generate("walk", seconds=1.0, seed=3, variation=1.0).rotations)
+    assert not np.allclose(default.rotations, tasks.generate("walk", seconds=1.0, seed=3, variation=0.5).rotations)
+
+
 def test_a_generator_guides_its_labels_by_default_and_an_in_betweener_does_not():
     assert NF.GUIDANCE == 1.5 and NF.load(NF.DEFAULT).guidance == NF.GUIDANCE
     assert NF.load(NF.DEFAULT_KEYS).guidance == 1.0

@@ -89,6 +89,7 @@ class Model:
             raise LMMError(f"{path}: its segments file must be named as a file beside it, got {named!r}; the file "
                            "is damaged")
         self._bank_file = (Path(path).parent / named) if (named and not self._bank and path is not None) else None
+        self._bank_error: LMMError | None = None
         self.body = Body.from_dict(cfg.body)
         # Run every window twice, as given and mirrored, and average the two (``run_window``).
         self.symmetric = True
@@ -105,13 +106,19 @@ class Model:
     def bank(self) -> dict[str, np.ndarray]:
         """The recorded segments ``generate`` joins (``bank_*`` arrays; empty when the model has none), from
         the model file or the segments file its record names (read on first use; ``read_segments``)."""
+        if self._bank_error is not None:
+            raise self._bank_error  # read once: a missing or bad file is not read again at every ask (a panel redraws)
         if self._bank_file is not None:
-            self._bank, self._bank_file = read_segments(self._bank_file, self.cfg, self.path), None
+            try:
+                self._bank, self._bank_file = read_segments(self._bank_file, self.cfg, self.path), None
+            except LMMError as exc:
+                self._bank_error = exc
+                raise
         return self._bank
 
     @bank.setter
     def bank(self, value: dict[str, np.ndarray] | None) -> None:
-        self._bank, self._bank_file = value or {}, None
+        self._bank, self._bank_file, self._bank_error = value or {}, None, None
 
     @property
     def samples(self) -> bool:
@@ -607,8 +614,9 @@ def read_segments(path: Path, cfg: ModelConfig, model_path: Path | None = None) 
     be the model's vocabulary and its joints the model's body, or an ``LMMError`` says which."""
     whose = f" (the recorded segments of {model_path.name})" if model_path is not None else ""
     if not Path(path).exists():
-        raise LMMError(f"segments file {path}{whose} not found: --method segments needs it; generate with "
-                       "--method next-frame (the default), or put the file back beside the model")
+        raise LMMError(f"segments file {path}{whose} not found: generating by recorded segments needs it; generate "
+                       "with the next-frame network (the default method; Blender: Method Next Frame), or put the file "
+                       "back beside the model")
     data, meta = read_weights(Path(path), "segments file", "`write_segments`")
     if meta.get("format") != SEGMENTS_FORMAT:
         raise LMMError(f"{path} has format {meta.get('format')!r}; a segments file has {SEGMENTS_FORMAT!r}")

@@ -404,12 +404,14 @@ def actions_for(method: str = "next-frame", model: Model | str | None = None,
     return m.generatable_actions() if method == "segments" else tuple(m.cfg.actions[1:])
 
 
-def styles_for(action: str, model: Model | str | None = None, method: str = "next-frame",
+def styles_for(action: str, model: Model | str | None = None, method: str | None = None,
                next_frame: "NextFrameModel | str | Path | None" = None) -> tuple[str, ...]:
-    """The styles ``generate`` can make ``action`` in by ``method``, in the model's order. Segments: those
+    """The styles ``generate`` can make ``action`` in by ``method`` (None: segments when a window ``model`` is
+    given, as before the next-frame generator became the default, else next-frame), in the model's order. Segments: those
     the model's bank holds segments of it in (every style when the model has no bank or does not know the
     action). The next-frame generator: those its training clips held the action in (every style it knows for a
     file that did not record them, or an action it does not know). The window network: every style."""
+    method = method or ("segments" if model is not None else "next-frame")
     if method == "next-frame":
         nf = _next_frame(next_frame, in_betweens=False)
         held = nf.styles_of(nf.cfg.actions.index(action)) if action in nf.cfg.actions[1:] else None

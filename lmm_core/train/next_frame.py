@@ -384,6 +384,10 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             # seed, they changed generation's figures more than the training did (a 2,000-step run recognised 0.70
             # with its new pairs, 0.77 with its init file's; 12 seeds x 17 actions), so a run that goes on keeps them.
             starts = (np.asarray(state["starts"]), np.asarray(state["start_action"]))
+    if state is not None and state.get("label_pairs") is not None:
+        # What the network was shown before stays learned: a fine-tune on fewer clips keeps those pairs.
+        pairs = np.unique(np.concatenate([pairs, np.asarray(state["label_pairs"], dtype=np.int64).reshape(-1, 2)]),
+                          axis=0)
     # The runs this one goes on from, so that a file's record says how all of it was trained.
     history = [] if state is None else state.get("history", []) + ([{"steps": state.get("step"), "train": state["train"]}]
                                                                     if "train" in state else [])
@@ -595,7 +599,8 @@ def warm_state(path: Path) -> dict:
         history = m.meta.get("history", []) + [{"steps": m.meta.get("steps"), "train": m.meta.get("train")}]
         return {"net": sd, "config": asdict(m.cfg), "mean": m.mean, "std": m.std, "pose_mean": m.pose_mean,
                 "pose_std": m.pose_std, "key_mean": m.key_mean, "key_std": m.key_std,
-                "starts": m.starts, "start_action": m.start_action, "history": history}
+                "starts": m.starts, "start_action": m.start_action, "history": history,
+                "label_pairs": m.meta.get("label_pairs")}
     return read_checkpoint(path)
 
 
