@@ -91,10 +91,10 @@ GLIDE_SPEED = 0.02
 # the keys' miss, eased in, slides the planted feet; among a few draws one nearly always keeps its feet. Measured
 # 2026-12-07, 40 in-domain windows per setting on two draws of windows (seeds 0 and 1), as users get it: skate
 # on two keys 30 / 60 / 90 / 120 apart 1.38 / 1.41 / 1.55 / 1.05 and 1.52 / 1.85 / 1.40 / 1.40 of the capture's
-# with one rollout, 1.26 / 1.20 / 1.07 / 1.03 and 1.32 / 1.08 / 1.02 / 1.06 with these (glide rule included),
+# with one rollout, 1.22 / 1.12 / 1.03 / 1.08 and 1.34 / 1.07 / 1.01 / 1.08 with these (glide rule included),
 # errors within +-0.04 of interpolation's share either way; one rollout below 20 frames, where the keys leave
-# little room (a key every 8 or 15: skate 1.00-1.09 already). Cost: a 30-frame gap 23 ms with one rollout, 44
-# ms with 8, 61 with 16, 89 with 32 (one thread); 32 on the long gaps was no better than 16.
+# little room (a key every 8 or 15: skate 1.00-1.09 already). Cost: a 30-frame gap 25 ms with one rollout, 48
+# ms with 8, about 61 with 16, 89 with 32 (one thread); 32 on the long gaps was no better than 16.
 CANDIDATES = ((20, 8), (45, 16))
 CANDIDATE_SPREAD = 0.75
 # Frames before a key over which ``NextFrameModel.inbetween`` eases in what the pose missed the key by.

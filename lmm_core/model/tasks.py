@@ -8,6 +8,8 @@ rig: it makes motion on the canonical body, and ``from_canonical`` puts that on 
 """
 from __future__ import annotations
 
+import copy
+
 import functools
 from dataclasses import replace
 from pathlib import Path
@@ -176,7 +178,7 @@ def fill_checked(m: Model, rotations: np.ndarray, root: np.ndarray, known: np.nd
 def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map=None,
               action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
               variation: float = 0.0, method: str = "auto",
-              next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
+              next_frame: "NextFrameModel | str | Path | None" = None, rollouts: int | None = None) -> Motion:
     """Keep frames ``keys`` of ``motion`` and make all the others.
 
     Args:
@@ -196,6 +198,9 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
             (``window_frames``): the window network for gaps longer than ``LONG_GAP`` frames (at 30 fps) after
             given motion (``GIVEN_RUN`` frames' time keyed frame by frame), the next-frame in-betweener for the
             rest: keys alone, short gaps, any draw.
+        rollouts: how many rollouts the next-frame in-betweener draws for each gap of 20 frames or more, the
+            one that keeps its feet kept (``next_frame.CANDIDATES``; default 8, or 16 from 45 frames); 1 is the
+            fastest (a 30-frame gap about half the time) and slides more.
     Returns:
         A motion on the same rig, frame rate and length whose key frames equal the input's exactly.
     """
@@ -228,7 +233,7 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
         if window is None or m.cfg.fps != AUTO_FPS:  # else as auto read them
             canon, known = _known(motion, keys, m.cfg.fps, source_map)
         if method == "auto":
-            nf = _next_frame(next_frame, in_betweens=True)
+            nf = _with_rollouts(_next_frame(next_frame, in_betweens=True), rollouts)
             if m.cfg.fps != AUTO_FPS or nf.cfg.fps != AUTO_FPS:
                 raise LMMError(f"--method auto gives gaps to two networks, which must both run at {AUTO_FPS:g} fps "
                                f"(these: {m.cfg.fps:g} and {nf.cfg.fps:g}); give --method network or --method "
@@ -246,7 +251,7 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
             rot[~given], pos[~given], con[~given] = nrot[~given], npos[~given], ncon[~given]
             share = min(share, nshare)
     else:
-        nf = _next_frame(next_frame, in_betweens=True)
+        nf = _with_rollouts(_next_frame(next_frame, in_betweens=True), rollouts)
         if window is None or nf.cfg.fps != AUTO_FPS:
             canon, known = _known(motion, keys, nf.cfg.fps, source_map)
         rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
@@ -319,6 +324,17 @@ def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: b
     if not in_betweens and nf.cfg.keys:
         raise LMMError("that next-frame file in-betweens (trained with --keys); it cannot generate alone, nor carry "
                        "motion on alone; leave --next-frame-model out for the shipped generator (lmm_next_frame.npz)")
+    return nf
+
+
+def _with_rollouts(nf: NextFrameModel, rollouts: int | None) -> NextFrameModel:
+    """``nf``, or a copy of it (the loaded one is shared) drawing ``rollouts`` per long gap."""
+    if rollouts is None:
+        return nf
+    if isinstance(rollouts, bool) or not isinstance(rollouts, (int, np.integer)) or not 1 <= rollouts <= 64:
+        raise LMMError(f"--rollouts must be a whole number from 1 to 64, got {rollouts!r}")
+    nf = copy.copy(nf)
+    nf.candidates = ((20, int(rollouts)),)
     return nf
 
 
