@@ -48,7 +48,7 @@ def inside_rotations(limits: JointLimits, n: int = 50, seed: int = 0) -> np.ndar
     swing = np.zeros((n, cn.NUM_JOINTS, 2))
     twist = np.zeros((n, cn.NUM_JOINTS))
     for j in np.flatnonzero(limits.limited):
-        poly = limits._polygons[j]
+        poly = limits._polygon_of(j)
         c = poly.mean(axis=0)
         v = poly[rng.integers(len(poly), size=n)]
         swing[:, j] = c + rng.uniform(0.0, 0.9, size=(n, 1)) * (v - c)
@@ -65,7 +65,7 @@ def test_shipped_file_is_small_and_complete(limits):
     # Twist intervals are real intervals and every polygon has area.
     assert np.all(limits.twist_hi[1:] > limits.twist_lo[1:])
     for j in np.flatnonzero(limits.limited):
-        x, y = limits._polygons[j].T
+        x, y = limits._polygon_of(j).T
         assert 0.5 * abs(x @ np.roll(y, 1) - y @ np.roll(x, 1)) > 1e-4, cn.JOINT_NAMES[j]
 
 
