@@ -48,13 +48,17 @@ def _generate_method(settings) -> str:
     return "segments" if getattr(settings, "generate_method", "NEXT_FRAME") == "SEGMENTS" else "next-frame"
 
 
-def _label_item(name: str) -> tuple[str, str, str, int]:
+def _label_item(name: str, first: bool = False) -> tuple[str, str, str, int]:
     """An action or style as an enum item numbered from its name: Blender stores a dynamic enum's number, so a
     list that changes (the Method's actions, an action's styles) keeps the chosen name rather than whatever
-    now stands at its old place."""
+    now stands at its old place. ``first``: numbered 0, the number a new scene holds (its default)."""
     import zlib
 
-    return (name, name.replace("_", " ").title(), name, 1 + zlib.crc32(name.encode()) % 0x7FFFFFFE)
+    number = 0 if first else 1 + zlib.crc32(name.encode()) % 0x7FFFFFFE
+    return (name, name.replace("_", " ").title(), name, number)
+
+
+DEFAULT_ACTION = "walk"  # what a new scene's Generate shows, where the list holds it (else its first action)
 
 
 def _generate_method_update(self, context):
@@ -73,7 +77,8 @@ def _vocabulary_items(which: int, key: str):
         from . import model
 
         names = model.vocabulary(context, _generate_method(self))[which]
-        return _keep(key, [_label_item(n) for n in names])
+        first = DEFAULT_ACTION if DEFAULT_ACTION in names else (names[0] if names else None)
+        return _keep(key, [_label_item(n, which == 0 and n == first) for n in names])
 
     return items
 

@@ -121,6 +121,12 @@ def test_the_godot_preset_replaces_another_formats_extension(addon, tmp_path):
 # ---- the style list -------------------------------------------------------------------------------------
 
 
+def test_a_new_scene_generates_a_walk_in_any_style(addon):
+    """A new scene's Generate shows the generator's walk (not the list's first action alphabetically) in Any style."""
+    settings = bpy.context.scene.lmm
+    assert (settings.generate_method, settings.action, settings.style) == ("NEXT_FRAME", "walk", "ANY")
+
+
 def test_the_style_list_offers_any_and_only_the_styles_the_action_has(addon):
     settings = bpy.context.scene.lmm
     properties = _module(addon, "properties")
