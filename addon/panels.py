@@ -162,7 +162,9 @@ class VIEW3D_PT_lmm_generate(_LMMPanel, bpy.types.Panel):
         action = settings.action if settings.action != "NONE" else ""
         style = settings.style if settings.style not in ("NONE", "ANY") else ""
         if not action:
-            col.label(text="No model loaded: see Preferences", icon="ERROR")
+            # Segments need the Preferences model and its segments file; Next Frame only the shipped generator.
+            col.label(text="The shipped next-frame generator did not load: reinstall the extension" if walk else
+                      "No recorded segments: check Model File in Preferences, or use Method Next Frame", icon="ERROR")
         col.prop(settings, "preview", toggle=True)
         _button(col, "lmm.generate", settings, ("seconds", "seed", "variation", "fit_scene", "from_character",
                                                 "preview"), icon="PLAY", action=action, style=style,
