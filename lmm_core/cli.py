@@ -226,6 +226,8 @@ def _inbetween(args: argparse.Namespace) -> int:
     motion = read_bvh(args.input)
     if args.rollouts is not None and args.method == "network":
         raise LMMError("--rollouts counts the next-frame in-betweener's rollouts, which --method network does not use")
+    if args.rollouts is not None and not 1 <= args.rollouts <= 64:  # before reading the clip
+        raise LMMError(f"--rollouts must be a whole number from 1 to 64, got {args.rollouts}")
     result = inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
                        variation=args.variation, method=args.method, next_frame=args.next_frame_model,
                        rollouts=args.rollouts)
