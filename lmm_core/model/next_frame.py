@@ -652,9 +652,7 @@ class NextFrameModel:
         by counts too."""
         rot = np.stack([np.concatenate([key_rot[None], r]) for r, _, _ in fitted])  # (k, n + 1, 22, 4)
         pos = np.stack([np.concatenate([key_pos[None], p]) for _, p, _ in fitted])
-        local = np.broadcast_to(self.body.offsets, rot.shape[:-1] + (3,)).copy()
-        local[..., 0, :] = pos
-        toes = fk(rot, local, self.body.parents)[1][..., list(self.body.contacts[2:]), :]  # (k, n + 1, 2, 3)
+        toes = _world(rot, pos, self.body)[..., list(self.body.contacts[2:]), :]  # (k, n + 1, 2, 3)
         speed = np.linalg.norm(np.diff(toes[..., [0, 2]], axis=1), axis=-1)  # (k, n, 2) metres a frame
         return speed.min(axis=-1).sum(axis=-1)
 
@@ -841,9 +839,10 @@ def _interpolated(rotations: np.ndarray, root: np.ndarray, known: np.ndarray) ->
 
 
 def _world(rotations: np.ndarray, root: np.ndarray, body: Body = CANON) -> np.ndarray:
-    """Joint positions ``(T, 22, 3)`` in metres of motion on ``body``."""
-    local = np.broadcast_to(body.offsets, (len(root), NUM_JOINTS, 3)).copy()
-    local[:, 0] = root
+    """Joint positions ``(..., T, 22, 3)`` in metres of motion on ``body`` (rotations ``(..., T, 22, 4)``, root
+    ``(..., T, 3)``)."""
+    local = np.broadcast_to(body.offsets, root.shape[:-1] + (NUM_JOINTS, 3)).copy()
+    local[..., 0, :] = root
     return fk(rotations, local, body.parents)[1]
 
 
