@@ -24,7 +24,7 @@ from .io.atomic import check_output, check_output_folder
 from .mirror import mirror
 from .model.next_frame import load as load_next_frame
 from .model.runtime import load as load_model
-from .model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS, complete, generate, inbetween, intent,
+from .model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS, check_rollouts, complete, generate, inbetween, intent,
                           network_note)
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
@@ -226,8 +226,8 @@ def _inbetween(args: argparse.Namespace) -> int:
     motion = read_bvh(args.input)
     if args.rollouts is not None and args.method == "network":
         raise LMMError("--rollouts counts the next-frame in-betweener's rollouts, which --method network does not use")
-    if args.rollouts is not None and not 1 <= args.rollouts <= 64:  # before reading the clip
-        raise LMMError(f"--rollouts must be a whole number from 1 to 64, got {args.rollouts}")
+    if args.rollouts is not None:
+        check_rollouts(args.rollouts)  # before the clip is read
     result = inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
                        variation=args.variation, method=args.method, next_frame=args.next_frame_model,
                        rollouts=args.rollouts)

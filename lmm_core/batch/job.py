@@ -27,7 +27,7 @@ from ..io import read_bvh
 from ..io.atomic import check_output_folder, read_text
 from ..model.runtime import load
 from ..model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, GENERATION_VARIATION, INBETWEEN_METHODS, actions_for,
-                           styles_for)
+                           check_trained_pair, styles_for)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORT_PRESETS_DIR = REPO_ROOT / "presets" / "export"
@@ -540,15 +540,12 @@ def _check_labels(tasks: list[Task], raw_tasks: list, w: _Where) -> None:
                 if action not in actions:
                     raise LMMError(f"unknown action {action!r}{_suggest(action, actions)}; the next-frame generator "
                                    f"knows: {', '.join(actions)}")
-                styles = styles_for(action, method="next-frame")
                 style = task.params.get("style")
                 known = styles_for("", method="next-frame")  # every style it knows
                 if style and style not in known:
                     raise LMMError(f"unknown style {style!r}{_suggest(style, known)}; the next-frame generator knows: "
                                    f"{', '.join(known)}")
-                if style and style not in styles:
-                    raise LMMError(f"the next-frame generator was trained on no {action!r} in style {style!r}; its "
-                                   f"styles of {action!r}: {', '.join(styles) or 'none'} (or leave style out)")
+                check_trained_pair(action, style)
             except LMMError as exc:
                 raise w.error(str(exc), raw, task.index) from None
             continue

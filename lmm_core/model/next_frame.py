@@ -77,11 +77,12 @@ ARRIVAL_TRUST = 15.0
 # the body across the floor on frozen feet faster than this over a gap of 20 frames or more (metres a frame:
 # 2 cm, where the skate measure counts a foot as sliding): then the network's own motion is kept. Not after
 # given motion: on the LAFAN1 protocol (10 context frames, then a key) it took subject 4's L2P from 1.18 / 1.03
-# / 1.01 / 1.01 of interpolation's to 1.87 / 1.55 / 1.55 / 1.49 (the context's own speed counted as a glide). Measured 2026-12-07 (two keys 30 / 60 / 90 / 120 frames apart, 40 windows
-# each, the candidates below): in-domain, runs of 6-9 m over 60-90 frames were glided across on every
-# contact frame (skate 1.85 of the capture's on one draw of windows, 1.08 with this); LAFAN1 subject 4 skate
-# 6.3 / 5.5 / 7.2 / 5.4 -> 3.9 / 2.8 / 2.8 / 1.9 of the capture's at 1.15 / 1.13 / 1.03 / 1.01 of
-# interpolation's error (0.99-1.01 before): a further error for motion that walks instead of gliding.
+# / 1.01 / 1.01 of interpolation's to 1.87 / 1.55 / 1.55 / 1.49 (the context's own speed counted as a glide).
+# Measured 2026-12-07 (two keys 30 / 60 / 90 / 120 frames apart, 40 windows each, the candidates below):
+# in-domain, runs of 6-9 m over 60-90 frames were glided across on every contact frame (skate 1.85 of the
+# capture's on one draw of windows, 1.07 with this); LAFAN1 subject 4 skate 6.3 / 5.5 / 7.2 / 5.4 -> 4.2 / 2.9 /
+# 2.8 / 1.9 of the capture's at 1.19 / 1.13 / 1.00 / 1.01 of interpolation's error (0.99-1.01 before): a further
+# error for motion that walks instead of gliding.
 GLIDE_SPEED = 0.02
 # Rollouts drawn for each gap of an in-between (``NextFrameModel.candidates_for``): ``(at least this many
 # frames, this many)``; the one whose slower toe travels least over the ground, once the keys' misses are

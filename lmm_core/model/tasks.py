@@ -327,12 +327,17 @@ def _next_frame(next_frame: "NextFrameModel | str | Path | None", in_betweens: b
     return nf
 
 
+def check_rollouts(rollouts) -> None:
+    """``--rollouts``: a whole number from 1 to 64, else an ``LMMError`` saying so."""
+    if isinstance(rollouts, bool) or not isinstance(rollouts, (int, np.integer)) or not 1 <= rollouts <= 64:
+        raise LMMError(f"--rollouts must be a whole number from 1 to 64, got {rollouts!r}")
+
+
 def _with_rollouts(nf: NextFrameModel, rollouts: int | None) -> NextFrameModel:
     """``nf``, or a copy of it (the loaded one is shared) drawing ``rollouts`` per long gap."""
     if rollouts is None:
         return nf
-    if isinstance(rollouts, bool) or not isinstance(rollouts, (int, np.integer)) or not 1 <= rollouts <= 64:
-        raise LMMError(f"--rollouts must be a whole number from 1 to 64, got {rollouts!r}")
+    check_rollouts(rollouts)
     nf = copy.copy(nf)
     nf.candidates = ((20, int(rollouts)),)
     return nf
@@ -440,6 +445,20 @@ def styles_for(action: str, model: Model | str | None = None, method: str | None
     return tuple(s for i, s in enumerate(m.cfg.styles) if i and i in held)
 
 
+def check_trained_pair(action: str, style: str | None, next_frame: "NextFrameModel | str | Path | None" = None) -> None:
+    """An ``LMMError`` where the next-frame generator was never shown ``action`` in ``style`` (its record's label
+    pairs): labels it never saw together are not a style it learned, as segments refuse a style they hold none
+    of. Nothing to check without a style, for an action or style it does not know (its vocabulary says so), or
+    for a file that did not record its pairs."""
+    nf = _next_frame(next_frame, in_betweens=False)
+    if not style or action not in nf.cfg.actions[1:] or style not in nf.cfg.styles[1:]:
+        return
+    held = nf.styles_of(nf.cfg.actions.index(action))
+    if held is not None and style not in held:
+        raise LMMError(f"the next-frame generator was trained on no {action!r} in style {style!r}; its styles of "
+                       f"{action!r}: {', '.join(held) or 'none'}; pick one of them, or none for any")
+
+
 def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: int = 0,
              variation: float | None = None, model: Model | str | None = None, start: Motion | None = None,
              clean: bool = True, method: str = "next-frame", to: tuple[float, float] | None = None,
@@ -506,10 +525,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         s = m.cfg.styles.index(style) if m is not None and style in m.cfg.styles else 0
     else:
         a, s = m.action_index(action), m.style_index(style)
-    if method == "next-frame" and ns and na and nf.styles_of(na) is not None and style not in nf.styles_of(na):
-        # Labels it never saw together are not a style it learned: say so, as segments do.
-        raise LMMError(f"the next-frame generator was trained on no {action!r} in style {style!r}; its styles of "
-                       f"{action!r}: {', '.join(nf.styles_of(na)) or 'none'}; pick one of them, or none for any")
+    if method == "next-frame":
+        check_trained_pair(action, style, nf)
     if method == "segments" and s and a and m.bank and s not in held_styles(m.bank, a):
         # The segments would come from other styles: say so rather than hand back another style's motion.
         raise LMMError(f"this model holds no {action!r} in style {style!r}; its styles of {action!r}: "
