@@ -163,7 +163,7 @@ def matrix_from_6d(d6: np.ndarray) -> np.ndarray:
     c0 = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
     b = b - np.sum(c0 * b, axis=-1, keepdims=True) * c0
     c1 = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    c2 = np.cross(c0, c1)
+    c2 = _cross(c0, c1)
     return np.stack([c0, c1, c2], axis=-1)
 
 

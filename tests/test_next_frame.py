@@ -522,7 +522,7 @@ def test_a_long_gap_keeps_the_rollout_whose_feet_stay_planted(shared_data):
     assert m.candidates_for(60) == 16 and m.candidates_for(30) == 8 and m.candidates_for(15) == 1
 
     def slide(r, p):  # the slower toe's travel over the ground, metres
-        return float(m._gap_costs([(r[1:], p[1:], 0.0)], r[0], p[0])[0])
+        return float(m._gap_costs(r[None, 1:], p[None, 1:], r[0], p[0])[0])
 
     two = np.zeros(61, dtype=bool)
     two[[0, 60]] = True

@@ -216,21 +216,25 @@ def standing(rotations: np.ndarray, root: np.ndarray, body: Body = CANON) -> np.
     return encode(np.stack([rotations, rotations], axis=-3), np.stack([root, root], axis=-2), body)[..., 0, :]
 
 
-def decode(frames: np.ndarray, yaw0: float = 0.0, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical-body motion from frame vectors ``(T, FRAME)``: local rotations ``(T, 22, 4)`` and pelvis
-    positions ``(T, 3)``, the travel and turns summed from a frame before the first that faced ``yaw0``
-    (radians about +Y, 0 = +Z) with its pelvis above ``at`` ``(x, z)`` (the origin by default)."""
+def decode(frames: np.ndarray, yaw0: float | np.ndarray = 0.0,
+           at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical-body motion from frame vectors ``(..., T, FRAME)``: local rotations ``(..., T, 22, 4)`` and
+    pelvis positions ``(..., T, 3)``, the travel and turns summed from a frame before the first that faced
+    ``yaw0`` (radians about +Y, 0 = +Z; a number or ``(...)``) with its pelvis above ``at`` ``(..., 2)`` ``(x, z)``
+    (the origin by default)."""
     frames = np.asarray(frames, dtype=np.float64)
-    T = len(frames)
-    yaw = yaw0 + np.cumsum(frames[:, 3])
+    lead, T = frames.shape[:-2], frames.shape[-2]
+    yaw = np.asarray(yaw0, dtype=np.float64)[..., None] + np.cumsum(frames[..., 3], axis=-1)
     head = R.from_axis_angle(_Y, yaw)
-    step = np.stack([frames[:, 1], np.zeros(T), frames[:, 2]], axis=-1)
-    x0, z0 = (0.0, 0.0) if at is None else (float(at[0]), float(at[1]))
-    ground = np.cumsum(R.mul_vec(head, step), axis=0) + np.array([x0, 0.0, z0])
-    root = np.stack([ground[:, 0], frames[:, 0], ground[:, 2]], axis=-1)
-    d6 = frames[:, 4:].reshape(T, NUM_JOINTS, 6)
-    rot = R.from_6d(d6)
-    rot[:, 0] = R.mul(head, rot[:, 0])
+    step = np.stack([frames[..., 1], np.zeros(lead + (T,)), frames[..., 2]], axis=-1)
+    start = np.zeros(lead + (1, 3))
+    if at is not None:
+        at = np.asarray(at, dtype=np.float64)
+        start[..., 0, 0], start[..., 0, 2] = at[..., 0], at[..., 1]
+    ground = np.cumsum(R.mul_vec(head, step), axis=-2) + start
+    root = np.stack([ground[..., 0], frames[..., 0], ground[..., 2]], axis=-1)
+    rot = R.from_6d(frames[..., 4:].reshape(lead + (T, NUM_JOINTS, 6)))
+    rot[..., 0, :] = R.mul(head, rot[..., 0, :])
     return rot, root
 
 
@@ -365,6 +369,7 @@ class NextFrameModel:
         self.candidate_spread = CANDIDATE_SPREAD
         self.glide_speed = GLIDE_SPEED  # metres a frame (``checked_inbetween``)
         self._positions_of: tuple | None = None  # (body, frames, their positions): ``step``
+        self._transposed: tuple | None = None  # (p, its layers): ``_layers``
         self.body = Body.from_dict(cfg.body)  # the skeleton its frames are on (the canonical body but for benchmarks)
         self.meta: dict = {}  # the weights file's record (``load``): steps, training options
 
@@ -442,13 +447,27 @@ class NextFrameModel:
         return np.concatenate([k, only[:, None].astype(k.dtype)], axis=1)
 
     def _decode(self, state: list[np.ndarray], z: np.ndarray, a1: np.ndarray, s1: np.ndarray) -> np.ndarray:
-        """The decoder's output ``(B, FRAME + CONTACTS)`` (normalised change, contact logits)."""
-        p = self.p
-        h = np.concatenate(state + [a1, s1], axis=1)
-        side = np.concatenate([z, a1, s1], axis=1) if self.cfg.label_layers else z
-        for i in range(self.cfg.layers):
-            h = _elu(np.concatenate([h, side], axis=1) @ p[f"dec{i}_w"] + p[f"dec{i}_b"])
-        return np.concatenate([h, side], axis=1) @ p["out_w"] + p["out_b"]
+        """The decoder's output ``(B, FRAME + CONTACTS)`` float64 (normalised change, contact logits), computed
+        in the weights' own precision (float32 from ``load``)."""
+        layers = self._layers()
+        dtype = layers[0][0].dtype
+        # Feature-major (columns are motions): OpenBLAS multiplies a wide weight matrix by the few columns of a
+        # rollout's batch about twice as fast as it multiplies those few rows by the matrix (measured with 8).
+        h = np.concatenate(state + [a1, s1], axis=1).astype(dtype).T
+        side = (np.concatenate([z, a1, s1], axis=1) if self.cfg.label_layers else z).astype(dtype).T
+        for w, b in layers[:-1]:
+            h = _elu(w @ np.concatenate([h, side]) + b)
+        w, b = layers[-1]
+        return (w @ np.concatenate([h, side]) + b).T.astype(np.float64)
+
+    def _layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The decoder's layers as ``_decode`` multiplies them: ``(W.T, b[:, None])`` each, made from ``self.p``
+        once (again if ``self.p`` is replaced)."""
+        if self._transposed is None or self._transposed[0] is not self.p:
+            names = [f"dec{i}" for i in range(self.cfg.layers)] + ["out"]
+            self._transposed = (self.p, [(np.ascontiguousarray(self.p[f"{n}_w"].T), self.p[f"{n}_b"][:, None])
+                                         for n in names])
+        return self._transposed[1]
 
     def styles_of(self, action: int) -> tuple[str, ...] | None:
         """The styles the training clips held ``action`` in (the file's ``meta["label_pairs"]``, written by
@@ -594,13 +613,12 @@ class NextFrameModel:
                 to_key = advance(to_key, nxt)
                 prev, cur = cur, nxt
             carry = (rot[a - 1:a + 1], pos[a - 1:a + 1]) if (start_ease > 0 and a > 0 and known[a - 1]) else None
-            fitted = [self._fit_gap(vecs[:, i], float(yaw[a]), pos[a], rot[b], pos[b], carry, start_ease)
-                      for i in range(k)]
-            best = int(np.argmin(self._gap_costs(fitted, rot[a], pos[a]))) if k > 1 else 0
-            r, p, miss_deg = fitted[best]
+            fr, fp, fmiss = self._fit_gap(vecs.swapaxes(0, 1), float(yaw[a]), pos[a], rot[b], pos[b], carry,
+                                          start_ease)  # (k, n, ...)
+            best = int(np.argmin(self._gap_costs(fr, fp, rot[a], pos[a]))) if k > 1 else 0
             c = cs[:, best]
-            arrival.append(miss_deg)
-            rot[a + 1:b], pos[a + 1:b] = r[:-1], p[:-1]
+            arrival.append(float(fmiss[best]))
+            rot[a + 1:b], pos[a + 1:b] = fr[best, :-1], fp[best, :-1]
             con[a + 1:b + 1] = c
         pos = pos + lift
         pos[idx] = np.asarray(root, dtype=np.float64)[idx]  # the keys exactly as given, not lowered and raised
@@ -618,41 +636,42 @@ class NextFrameModel:
         return max(1, int(k))
 
     def _fit_gap(self, vec: np.ndarray, yaw_a: float, pos_a: np.ndarray, key_rot: np.ndarray, key_pos: np.ndarray,
-                 carry: tuple[np.ndarray, np.ndarray] | None, start_ease: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """One rollout ``vec (n, FRAME)`` from the key at ``pos_a`` facing ``yaw_a`` brought onto the next key
-        (``key_rot (22, 4)``, ``key_pos (3,)``): rotations ``(n, 22, 4)`` and root ``(n, 3)`` of the frames after
-        the key up to and including the next (which is then the key), and the mean joint angle it missed the
-        key's pose by before that (degrees). ``carry``: the two given frames before the gap, whose velocity the
-        first ``start_ease`` frames carry on."""
-        n = len(vec)
+                 carry: tuple[np.ndarray, np.ndarray] | None, start_ease: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rollouts ``vec (..., n, FRAME)`` from the key at ``pos_a`` facing ``yaw_a`` brought onto the next key
+        (``key_rot (22, 4)``, ``key_pos (3,)``): rotations ``(..., n, 22, 4)`` and root ``(..., n, 3)`` of the
+        frames after the key up to and including the next (which is then the key), and the mean joint angle each
+        missed the key's pose by before that (degrees, ``(...)``). ``carry``: the two given frames before the
+        gap, whose velocity the first ``start_ease`` frames carry on. All rollouts at once: one at a time cost
+        a tenth of a 30-frame in-between."""
+        n = vec.shape[-2]
         r, p = decode(vec, yaw_a, pos_a[[0, 2]])  # frames a+1 .. b (b: where it arrived)
         if carry is not None:  # given motion before the gap: carry its velocity on
             r, p = _continued(r, p, carry[0], carry[1], start_ease)
         w = _smoothstep(np.arange(1, n + 1) / n)
-        miss = R.inv_mul(r[-1], key_rot)  # (22, 4): what is left to turn at the key
+        miss = R.inv_mul(r[..., -1:, :, :], key_rot)  # (..., 1, 22, 4): what is left to turn at the key
         # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's place over the whole gap: spread
         # over the whole gap, a leg's miss bends every step on the way and the planted feet slide.
         w_pose = ease_weights(n)
-        fix = R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(miss, (n, NUM_JOINTS, 4)),
-                      np.broadcast_to(w_pose[:, None], (n, NUM_JOINTS)))
+        fix = R.slerp(R.identity(r.shape[:-1]), np.broadcast_to(miss, r.shape),
+                      np.broadcast_to(w_pose[:, None], r.shape[:-1]))
         # The pelvis's height belongs to the pose (a key's bent knees lower it), so its miss goes in with
         # the pose's; spread over the whole gap it sank or lifted the body under planted feet, and the
         # clean-up's floor then dragged swing feet along the ground. Measured 2026-12-06 (40 in-domain
         # windows each, as users get it): foot skate / the capture's on two keys 30 / 60 / 90 / 120 apart
         # 1.42 / 1.66 / 1.71 / 1.17 -> 1.38 / 1.70 / 1.55 / 1.05, errors within 0.002; the LAFAN1 protocol
         # on Bandai validation L2P 0.410 / 0.460 -> 0.400 / 0.450 of interpolation's at 30 / 45 frames.
-        shift = w[:, None] * (key_pos - p[-1])
-        shift[:, 1] = w_pose * (key_pos[1] - p[-1, 1])
-        return R.mul(r, fix), p + shift, float(np.degrees(R.angle(miss)).mean())
+        shift = w[:, None] * (key_pos - p[..., -1:, :])
+        shift[..., 1] = w_pose * (key_pos[1] - p[..., -1:, 1])
+        return R.mul(r, fix), p + shift, np.degrees(R.angle(miss[..., 0, :, :])).mean(axis=-1)
 
-    def _gap_costs(self, fitted: list[tuple[np.ndarray, np.ndarray, float]], key_rot: np.ndarray,
-                   key_pos: np.ndarray) -> np.ndarray:
+    def _gap_costs(self, rot: np.ndarray, pos: np.ndarray, key_rot: np.ndarray, key_pos: np.ndarray) -> np.ndarray:
         """``(k,)`` how far the slower toe travels over the ground across each fitted gap (``_fit_gap``'s
-        frames after the key ``key_rot (22, 4)``, ``key_pos (3,)``), metres: blind to height, so that a foot
-        held up does not hide a slide (in walking one toe is always down); what the keys' miss drags the body
-        by counts too."""
-        rot = np.stack([np.concatenate([key_rot[None], r]) for r, _, _ in fitted])  # (k, n + 1, 22, 4)
-        pos = np.stack([np.concatenate([key_pos[None], p]) for _, p, _ in fitted])
+        frames after the key ``key_rot (22, 4)``, ``key_pos (3,)``: rotations ``rot (k, n, 22, 4)``, root
+        ``pos (k, n, 3)``), metres: blind to height, so that a foot held up does not hide a slide (in walking
+        one toe is always down); what the keys' miss drags the body by counts too."""
+        k = len(rot)
+        rot = np.concatenate([np.broadcast_to(key_rot, (k, 1) + key_rot.shape), rot], axis=1)  # (k, n + 1, 22, 4)
+        pos = np.concatenate([np.broadcast_to(key_pos, (k, 1, 3)), pos], axis=1)
         toes = _world(rot, pos, self.body)[..., list(self.body.contacts[2:]), :]  # (k, n + 1, 2, 3)
         speed = np.linalg.norm(np.diff(toes[..., [0, 2]], axis=1), axis=-1)  # (k, n, 2) metres a frame
         return speed.min(axis=-1).sum(axis=-1)
@@ -817,18 +836,19 @@ def _glides(root: np.ndarray, known: np.ndarray, shortest: int = 20) -> float:
 
 def _continued(r: np.ndarray, p: np.ndarray, before_rot: np.ndarray, before_pos: np.ndarray,
                frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """A gap's made frames (local rotations ``r (n, 22, 4)``, root ``p (n, 3)``) with the first one moved onto
-    the motion's own course: where the two frames before the gap (``before_rot (2, 22, 4)``, ``before_pos
-    (2, 3)``) carry on at constant velocity, the move undone again over ``frames`` frames (smoothstep)."""
-    n = len(p)
+    """A gap's made frames (local rotations ``r (..., n, 22, 4)``, root ``p (..., n, 3)``) with the first one
+    moved onto the motion's own course: where the two frames before the gap (``before_rot (2, 22, 4)``,
+    ``before_pos (2, 3)``) carry on at constant velocity, the move undone again over ``frames`` frames
+    (smoothstep)."""
+    n = p.shape[-2]
     ahead_p = 2 * before_pos[1] - before_pos[0]
     ahead_r = R.mul(before_rot[1], R.inv_mul(before_rot[0], before_rot[1]))
-    off_p = ahead_p - p[0]
-    off_r = R.inv_mul(r[0], ahead_r)  # r[0] * off_r = ahead_r: a turn in each joint's own frame
+    off_p = ahead_p - p[..., :1, :]
+    off_r = R.inv_mul(r[..., :1, :, :], ahead_r)  # r[0] * off_r = ahead_r: a turn in each joint's own frame
     fade = 1.0 - _smoothstep(np.clip(np.arange(n) / frames, 0.0, 1.0))  # 1 at the first frame, 0 from ``frames`` on
     p = p + fade[:, None] * off_p
-    r = R.mul(r, R.slerp(R.identity((n, NUM_JOINTS)), np.broadcast_to(off_r, (n, NUM_JOINTS, 4)),
-                         np.broadcast_to(fade[:, None], (n, NUM_JOINTS))))
+    r = R.mul(r, R.slerp(R.identity(r.shape[:-1]), np.broadcast_to(off_r, r.shape),
+                         np.broadcast_to(fade[:, None], r.shape[:-1])))
     return r, p
 
 
@@ -894,7 +914,9 @@ def load(path: str | Path | None = None) -> NextFrameModel:
             and 0 <= q[0] < len(cfg.actions) and 0 <= q[1] < len(cfg.styles) for q in pairs)):
         raise LMMError(f"{path}: its record of the labels it was trained on (label_pairs) is not (action, style) "
                        "pairs of its vocabulary; the file is damaged")
-    p = {k[2:]: v.astype(np.float64) for k, v in arrays.items() if k.startswith("p.")}
+    # The decoder runs in float32, the precision it was trained in (torch): twice as fast as float64 on a CPU
+    # for the same motion to a micrometre. Frames, statistics and kinematics stay float64.
+    p = {k[2:]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("p.")}
     f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
     try:
         model = NextFrameModel(cfg, p, f64("mean"), f64("std"), f64("starts"), arrays["start_action"].astype(np.int64),
