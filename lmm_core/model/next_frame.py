@@ -370,6 +370,11 @@ class NextFrameModel:
         self.glide_speed = GLIDE_SPEED  # metres a frame (``checked_inbetween``)
         self._positions_of: tuple | None = None  # (body, frames, their positions): ``step``
         self._transposed: tuple | None = None  # (p, its layers): ``_layers``
+        # The latent's prior per action: where a draw is centred ``(actions, latent)`` and its spread, a
+        # lower-triangular square root of its covariance ``(actions, latent, latent)`` (``latent``). N(0, I)
+        # unless the file carries one fitted to the encoder's posteriors (``fit_latent_prior`` in the trainer).
+        self.prior_mean = np.zeros((len(cfg.actions), cfg.latent))
+        self.prior_scale = np.broadcast_to(np.eye(cfg.latent), (len(cfg.actions), cfg.latent, cfg.latent))
         self.body = Body.from_dict(cfg.body)  # the skeleton its frames are on (the canonical body but for benchmarks)
         self.meta: dict = {}  # the weights file's record (``load``): steps, training options
 
@@ -469,6 +474,16 @@ class NextFrameModel:
                                          for n in names])
         return self._transposed[1]
 
+    def latent(self, rng: np.random.Generator, action: int, variation: float, count: int = 1) -> np.ndarray:
+        """``count`` latent draws ``(count, latent)`` for a motion of ``action``: the action's prior mean plus
+        its scale times ``variation`` times standard normal numbers from ``rng`` (variation 0: the mean).
+
+        Why per action: the encoder's posteriors over an action's training frames average to N(0, I) for
+        walks, waves and idles, but not for dance (mean 0.5 away, some directions twice as wide: measured on
+        the shipped generator, 2026-12-07), so draws from N(0, I) gave dances a fraction of their energy."""
+        eps = rng.standard_normal((count, self.cfg.latent))
+        return self.prior_mean[action] + (eps @ self.prior_scale[action].T) * variation
+
     def styles_of(self, action: int) -> tuple[str, ...] | None:
         """The styles the training clips held ``action`` in (the file's ``meta["label_pairs"]``, written by
         ``lmm train-next-frame``), in the vocabulary's order; None for a file written before it recorded them."""
@@ -498,7 +513,7 @@ class NextFrameModel:
         out, con = np.empty((frames, FRAME)), np.empty((frames, CONTACTS))
         a, s = np.array([action]), np.array([style])
         for t in range(frames):
-            z = rng.standard_normal((1, self.cfg.latent)) * variation
+            z = self.latent(rng, action, variation)
             nxt, c = self.step(prev, cur, a, s, z, guidance if action or style else 1.0)
             out[t], con[t] = nxt[0], c[0]
             prev, cur = cur, nxt
@@ -604,9 +619,9 @@ class NextFrameModel:
             ak, sk = np.repeat(act, k), np.repeat(sty, k)
             key_at = positions(key, body)
             for t in range(n):
-                z = rng.standard_normal((1, self.cfg.latent)) * variation
+                z = self.latent(rng, action, variation)
                 if k > 1:
-                    z = np.concatenate([z, others.standard_normal((k - 1, self.cfg.latent)) * spread])
+                    z = np.concatenate([z, self.latent(others, action, spread, k - 1)])
                 nxt, cs[t] = self.step(prev, cur, ak, sk, z, self.guidance if action or style else 1.0,
                                        key_inputs(cur, to_key, key, np.full(k, n - 1 - t), body, key_at))
                 vecs[t] = nxt
@@ -727,7 +742,7 @@ class NextFrameModel:
                 k += 1
             left = int(kf[k] - t)  # frames from the one being made to the key
             to_key = to_key_from(root, yaw, key_root[k], key_yaw[k])[None]
-            z = rng.standard_normal((1, self.cfg.latent)) * variation
+            z = self.latent(rng, action, variation)
             keys = None
             if self.cfg.keys:  # the key as a frame vector: only its height is read (its pose is hidden)
                 key = cur.copy()
@@ -916,6 +931,17 @@ def load(path: str | Path | None = None) -> NextFrameModel:
                        "pairs of its vocabulary; the file is damaged")
     # The decoder runs in float32, the precision it was trained in (torch): twice as fast as float64 on a CPU
     # for the same motion to a micrometre. Frames, statistics and kinematics stay float64.
+    prior = None
+    if "prior_mean" in data or "prior_scale" in data:  # optional: files before 2026-12-07 draw from N(0, I)
+        A, L = len(cfg.actions), cfg.latent
+        pm, ps = (np.asarray(data[k]) if k in data else None for k in ("prior_mean", "prior_scale"))
+        if pm is None or ps is None or pm.shape != (A, L) or ps.shape != (A, L, L) \
+                or not (np.issubdtype(pm.dtype, np.floating) and np.issubdtype(ps.dtype, np.floating)) \
+                or not (np.isfinite(pm).all() and np.isfinite(ps).all()) \
+                or np.any(np.triu(ps, 1) != 0) or np.any(np.diagonal(ps, axis1=1, axis2=2) <= 0):
+            raise LMMError(f"{path}: its latent prior is not a finite mean ({A}, {L}) and lower-triangular scale "
+                           f"({A}, {L}, {L}) with a positive diagonal (prior_mean, prior_scale); the file is damaged")
+        prior = (pm.astype(np.float64), ps.astype(np.float64))
     p = {k[2:]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("p.")}
     f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
     try:
@@ -924,4 +950,6 @@ def load(path: str | Path | None = None) -> NextFrameModel:
     except LMMError as exc:  # the body record (``Body.from_dict``)
         raise LMMError(f"{path}: {exc}; the file is damaged or from another version") from None
     model.meta = meta
+    if prior is not None:
+        model.prior_mean, model.prior_scale = prior
     return model

@@ -33,6 +33,7 @@ from ..model.body import NUM_JOINTS, Body, body_from_motions
 from ..progress import progress
 from . import rotations_torch as RT
 from .data import Corpus, push, push_weights, vocabularies
+from .latent_prior import MIN_KL, fit_latent_prior
 from .sources import bvh_vocabularies, bvh_clips
 
 START_PAIRS = 8  # a fresh run's start pairs per action (``NextFrameTrainConfig.start_pairs``)
@@ -510,13 +511,18 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             log.write(json.dumps(row) + "\n")
             log.flush()
             bar.postfix = f"rec {row['rec']:.3f} kl {row['kl']:.2f} own {p_own:.2f}"
-        if (step + 1) % 1000 == 0 or step == tc.steps - 1:
+        if (step + 1) % 1000 == 0 and step < tc.steps - 1:
             _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
                   step + 1, history, pairs)
-    if tc.steps == 0:  # a warm start saved as it is (with new start pairs, ``start_pairs``)
-        _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc, 0,
-              history, pairs)
     log.close()
+    prior = None
+    if not cfg.keys:  # a generator draws its latent from a prior fitted to its encoder (``latent_prior``)
+        encoder = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items() if k.startswith("enc.")}
+        f64 = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
+        prior = fit_latent_prior(encoder, cfg, f64(mean), f64(std), f64(pose_mean), f64(pose_std), body, corpus)
+    # The last save (with ``--steps 0``, a warm start saved as it is: new start pairs, ``start_pairs``, or the prior).
+    _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
+          tc.steps, history, pairs, prior)
     return tc.out / "checkpoint.pt"
 
 
@@ -534,9 +540,11 @@ def training_data(tc: NextFrameTrainConfig) -> tuple[Body, Corpus, tuple[str, ..
 
 
 def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: NextFrameTrainConfig, step: int,
-          history: list | None = None, pairs: np.ndarray | None = None) -> None:
+          history: list | None = None, pairs: np.ndarray | None = None,
+          prior: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
     """``history``: the records (steps, options) of the runs this one went on from, oldest first; ``pairs``
-    the training clips' (action, style) pairs (``label_pairs``)."""
+    the training clips' (action, style) pairs (``label_pairs``); ``prior`` the latent prior per action
+    (``fit_latent_prior``: mean, scale, KL), written at a run's end."""
     # Tensors and plain values only, so that reading it back (``weights_only=True``) can run no code.
     t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
     state = {"net": net.state_dict(), "config": asdict(cfg), "step": step,
@@ -545,7 +553,8 @@ def _save(path: Path, net: Net, cfg: NF.NextFrameConfig, stats, starts, tc: Next
              "starts": t(starts[0]), "start_action": t(starts[1]),
              "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(tc).items()},
              "history": list(history or []),
-             **({"label_pairs": t(pairs)} if pairs is not None else {})}
+             **({"label_pairs": t(pairs)} if pairs is not None else {}),
+             **({"prior_mean": t(prior[0]), "prior_scale": t(prior[1]), "prior_kl": t(prior[2])} if prior else {})}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -637,6 +646,12 @@ def export(checkpoint: Path, out: Path) -> Path:
             "history": state.get("history", [])}
     if state.get("label_pairs") is not None:
         meta["label_pairs"] = np.asarray(state["label_pairs"]).tolist()
+    if state.get("prior_mean") is not None:  # fitted where N(0, I) misses an action's posteriors (``latent_prior``)
+        arrays |= {"prior_mean": np.asarray(state["prior_mean"], np.float32),
+                   "prior_scale": np.tril(np.asarray(state["prior_scale"], np.float32))}
+        kl = np.asarray(state["prior_kl"], np.float64)
+        meta["latent_prior"] = {"min_kl": MIN_KL, "kl": {a: round(float(v), 3) for a, v in zip(cfg.actions, kl)},
+                                "fitted": [a for a, v in zip(cfg.actions[1:], kl[1:]) if v >= MIN_KL]}
     if cfg.positions:
         arrays |= {"pose_mean": np.asarray(state["pose_mean"], np.float32), "pose_std": np.asarray(state["pose_std"], np.float32)}
     if cfg.keys:
