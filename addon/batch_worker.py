@@ -203,7 +203,7 @@ def _made_on_input(item: dict, motion, bone_map):
         # to a shipped network.
         named = model if item.get("model") else None
         return tasks.inbetween(motion, keys, named, source_map=bone_map, action=p.get("action"), style=p.get("style"),
-                               method=p.get("method", "auto"))
+                               method=p.get("method", "auto"), rollouts=p.get("rollouts"))
     if kind == "complete":
         return tasks.complete(motion, p["frames"], model, source_map=bone_map, action=p.get("action"),
                               style=p.get("style"), method=p.get("method", "network"))

@@ -400,6 +400,7 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
 
     method: EnumProperty(name="Method", description="What makes the frames between the keys", items=INBETWEEN_METHODS,
                          default="AUTO")
+    rollouts: IntProperty(name="Rollouts", description="How many ways the next-frame in-betweener rolls each gap of 20 frames or more, keeping the one whose feet stay planted best: more is steadier feet and slower, 1 the fastest; 0: automatic (8 for gaps under 45 frames, 16 from 45)", default=0, min=0, max=64)
 
     def work(self, context, obj):
         from dataclasses import replace
@@ -407,7 +408,7 @@ class LMM_OT_inbetween(_FrameRange, _KeyOptions, _Steps, bpy.types.Operator):
         from . import animate, model
 
         frames = self.chosen_range(context, default_to_scene=True)
-        opts = replace(self.key_options(), method=_METHOD_NAMES[self.method])
+        opts = replace(self.key_options(), method=_METHOD_NAMES[self.method], rollouts=self.rollouts or None)
         # Next Frame brings its own network: a missing or broken Model File in Preferences must not stop it. Auto
         # takes a Model File set there as the user's choice for every gap, as `lmm inbetween --model` does;
         # without one it gives each gap to a shipped network (``tasks.inbetween``).

@@ -95,10 +95,14 @@ class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "draw_seed")
         row.prop(settings, "draw_variation")
-        layout.prop(settings, "inbetween_method")
+        row = layout.row(align=True)
+        row.prop(settings, "inbetween_method")
+        sub = row.row(align=True)
+        sub.active = settings.inbetween_method != "NETWORK"  # the rollouts are the next-frame in-betweener's
+        sub.prop(settings, "inbetween_rollouts")
         keys = _key_settings(settings)
-        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", method=settings.inbetween_method, **frames,
-                **keys)
+        _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", method=settings.inbetween_method,
+                rollouts=settings.inbetween_rollouts, **frames, **keys)
         row = layout.row(align=True)
         row.prop(settings, "extend_frames")
         _button(row, "lmm.extend", settings, (), icon="FF", frames=settings.extend_frames, **keys)

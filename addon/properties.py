@@ -199,6 +199,7 @@ class LMM_PG_settings(bpy.types.PropertyGroup):
                                  "arrival (Seconds is not used)", default=False)
     draw_seed: IntProperty(name="Seed", description="Which draw of a sampling model (Re-roll takes the next)",
                            default=0, min=0)
+    inbetween_rollouts: IntProperty(name="Rollouts", description="How many ways the next-frame in-betweener rolls each gap of 20 frames or more, keeping the one whose feet stay planted best: more is steadier feet and slower, 1 the fastest; 0: automatic (8 for gaps under 45 frames, 16 from 45)", default=0, min=0, max=64)
     draw_variation: FloatProperty(name="Variation", description="With a sampling model, how freely In-between and "
                                   "Extend draw (0: its one deterministic answer)", default=0.0, min=0.0, max=1.0,
                                   subtype="FACTOR")

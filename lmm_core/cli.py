@@ -251,6 +251,10 @@ def _complete_args(p: argparse.ArgumentParser) -> None:
                         "carrying the motion on one frame at a time")
     p.add_argument("--next-frame-model", type=Path, metavar="FILE",
                    help="the next-frame generator's weights for --method next-frame (default: the shipped one)")
+    p.add_argument("--guidance", type=float, metavar="G",
+                   help="with --method next-frame and --action or --style: how much more the labels weigh than the "
+                        "motion so far (classifier-free guidance; default the file's own: 1.5 for the shipped "
+                        "generator; 1: none)")
     _draw_args(p)
     _model_args(p)
 
@@ -260,6 +264,8 @@ def _complete(args: argparse.Namespace) -> int:
         raise LMMError(f"--samples must be from 1 to 100, got {args.samples}")
     if args.samples > 1 and args.variation == 0:
         raise LMMError("--samples above 1 draws several futures: give --variation above 0 (e.g. 1)")
+    if args.guidance is not None and args.method != "next-frame":
+        raise LMMError("--guidance weighs the next-frame generator's labels: give --method next-frame")
     _check_method_files(args)
     motion = read_bvh(args.input)
     if args.method == "next-frame":
@@ -268,7 +274,7 @@ def _complete(args: argparse.Namespace) -> int:
         model, nf = load_model(args.model), None
     for i in range(args.samples):
         made = complete(motion, args.frames, model, action=args.action, style=args.style, seed=args.seed + i,
-                        variation=args.variation, method=args.method, next_frame=nf)
+                        variation=args.variation, method=args.method, next_frame=nf, guidance=args.guidance)
         out = args.output if args.samples == 1 else numbered(args.output, i + 1)
         write_result(made, out, getattr(args, "rig", None))
     return 0
@@ -628,7 +634,7 @@ OPTION_RANGES: dict[str, dict[str, Callable]] = {
     "dataset": {"jobs": _WORKERS},
     "inbetween": {"seed": _SEED, "variation": _SHARE},
     "complete": {"frames": lambda v, n: validate.frames(v, n), "seed": _SEED, "variation": _SHARE,
-                 "samples": _range(1, 100, integer=True)},
+                 "samples": _range(1, 100, integer=True), "guidance": _range(0.0, 10.0)},
     "generate": {"seconds": lambda v, n: validate.seconds(v, n), "seed": _SEED, "variation": _SHARE,
                  "at": lambda v, n: validate.seconds(v, n), "guidance": _range(0.0, 10.0)},
     "intent": {"seconds": lambda v, n: validate.seconds(v, n), "top": _range(1, 10_000, integer=True)},

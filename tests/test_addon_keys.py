@@ -222,6 +222,36 @@ def test_next_frame_in_between_steps_through_the_keys_and_rerolls_with_the_defau
     assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
 
 
+def test_in_between_passes_its_rollouts_to_the_next_frame_in_betweener(addon, test_data, monkeypatch):
+    """Rollouts (the panel's, beside the Method): how many ways each long gap is rolled; 0 leaves the
+    in-betweener its own number (``tasks.inbetween(rollouts=None)``), as `lmm inbetween` without --rollouts."""
+    assert bpy.ops.lmm.import_bvh(filepath=str(test_data / "cmu_131_03_hop_excerpt.bvh.xz")) == {"FINISHED"}
+    animate = importlib.import_module(f"{addon.__name__}.animate")
+    asked, real = [], animate.tasks.inbetween
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("rollouts"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(animate.tasks, "inbetween", spy)
+    scene = bpy.context.scene
+    scene.frame_end = scene.frame_start + 40
+    for fc in rigs.fcurves_of(bpy.context.active_object):  # two keys 40 frames apart, nothing between
+        pts = fc.keyframe_points
+        co = np.empty(2 * len(pts), dtype=np.float32)
+        pts.foreach_get("co", co)
+        keep = co.reshape(-1, 2)[np.isin(np.round(co[0::2]), [scene.frame_start, scene.frame_end])]
+        pts.clear()
+        pts.add(len(keep))
+        pts.foreach_set("co", keep.ravel())
+        fc.update()
+    for rollouts in (2, 0):  # previewed and discarded: the two keys stay the only ones
+        assert bpy.ops.lmm.inbetween(method="NEXT_FRAME", preview=True, rollouts=rollouts) == {"FINISHED"}
+        assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
+    assert asked == [2, None]
+    assert scene.lmm.inbetween_rollouts == 0  # the panel's setting: automatic until the user sets one
+
+
 def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_data):
     path = shared_data / "lafan1" / "obstacles1_subject1.bvh.xz"
     if not path.is_file():

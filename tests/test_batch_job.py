@@ -85,6 +85,11 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     assert [o.files for o in second.outputs] == [("walk_godot.glb",), ("walk_preview.gif", "walk_preview.mp4")]
     assert job.output == (tmp_path / "out").resolve() and first.folder == str(job.output / "retarget_a")
     assert first.fingerprint != second.fingerprint
+    # The next-frame in-betweener's rollouts per long gap, as `lmm inbetween --rollouts`; part of the fingerprint.
+    gap = f'[[task]]\ntype = "inbetween"\ninput = "clips/a.bvh"\ngap = [10, 70]\n'
+    fast = parse(tmp_path, gap + "rollouts = 1").tasks[0]
+    assert fast.params == {"gap": [10, 70], "rollouts": 1}
+    assert fast.fingerprint != parse(tmp_path, gap).tasks[0].fingerprint
 
 
 @pytest.mark.parametrize("tasks, needles", [
@@ -122,6 +127,12 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
                                                                           "next-frame, segments, network"]),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 9]\nmethod = "segments"',
      ["method of an inbetween task is one of auto, network, next-frame"]),
+    (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 40]\nrollouts = 0',
+     ["task 'i'", "rollouts must be between 1 and 64, got 0"]),
+    (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 40]\nrollouts = 2.5',
+     ["rollouts must be a whole number"]),
+    (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 40]\nmethod = "network"\nrollouts = 4',
+     ["rollouts counts the next-frame in-betweener's rollouts", 'method = "network" does not use']),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "segments"\nto = [1, 2]',

@@ -215,3 +215,21 @@ def test_a_generate_task_walks_to_its_goal(batch):
     assert made.num_frames == 60
     metres = UNITS_TO_METRES[made.skeleton.units]
     np.testing.assert_allclose(made.root_positions[45, [0, 2]] * metres, [0.5, 2.0], atol=0.02)
+
+
+def test_an_inbetween_task_rolls_as_many_ways_as_it_asks():
+    """A job's ``rollouts`` reaches the next-frame in-betweener as ``lmm inbetween --rollouts`` does: the task's
+    motion is ``tasks.inbetween``'s with that many rollouts per long gap."""
+    from addon import batch_worker
+    from lmm_core.model import tasks
+
+    motion = read_bvh(IDLE).slice(0, 90)
+    bone_map = bone_map_for(motion.skeleton)
+    keys = [t for t in range(90) if t <= 10 or t >= 60]
+    for rollouts in (1, 3):
+        item = {"type": "inbetween", "params": {"gap": [10, 60], "rollouts": rollouts, "method": "next-frame"}}
+        made = batch_worker._made_on_input(item, motion, bone_map)
+        want = tasks.inbetween(motion, keys, None, source_map=bone_map, method="next-frame", rollouts=rollouts)
+        np.testing.assert_allclose(made.rotations, want.rotations, atol=1e-12)
+    one = tasks.inbetween(motion, keys, None, source_map=bone_map, method="next-frame", rollouts=1)
+    assert not np.allclose(made.rotations, one.rotations)  # three rollouts kept another than the first

@@ -49,7 +49,7 @@ class JobError(LMMError):
 COMMON_KEYS = {"id", "type", "character", "armature", "target_map", "outputs", "fps", "model", "range"}
 TASK_TYPES: dict[str, tuple[set[str], set[str]]] = {
     "generate": ({"action"}, {"style", "seconds", "seed", "variation", "method", "to", "facing", "at"}),
-    "inbetween": ({"input"}, {"keys", "gap", "action", "style", "source_map", "method"}),
+    "inbetween": ({"input"}, {"keys", "gap", "action", "style", "source_map", "method", "rollouts"}),
     "complete": ({"input", "frames"}, {"action", "style", "source_map", "method"}),
     "retarget": ({"input"}, {"source_map", "in_place", "fix_feet"}),
     "mirror": ({"input"}, {"source_map"}),
@@ -421,6 +421,12 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
                 raise w.error(f"gap {raw['gap']!r} leaves no frame to make; the frames strictly between are made",
                               raw, index)
             params["gap"] = [a, b]
+        if "rollouts" in raw:  # the next-frame in-betweener's rollouts per long gap (``tasks.inbetween``)
+            if params.get("method") == "network":
+                raise w.error('rollouts counts the next-frame in-betweener\'s rollouts, which method = "network" does '
+                              'not use; leave rollouts out or the method ("auto", "next-frame")', raw, index)
+            params["rollouts"] = _number(raw["rollouts"], "rollouts", w, raw, index, integer=True, minimum=1,
+                                         maximum=64)
     if kind == "complete":
         params["frames"] = _number(raw["frames"], "frames", w, raw, index, integer=True, positive=True,
                                    maximum=validate.max_frames())

@@ -370,16 +370,22 @@ def network_note(motion: Motion) -> str | None:
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
              action: str | None = None, style: str | None = None, clean: bool = True, seed: int = 0,
              variation: float = 0.0, method: str = "network",
-             next_frame: "NextFrameModel | str | Path | None" = None) -> Motion:
+             next_frame: "NextFrameModel | str | Path | None" = None, guidance: float | None = None) -> Motion:
     """The motion followed by ``frames`` new frames (at the motion's frame rate), same rig; ``seed`` and
     ``variation`` draw one of the futures a sampling model sees (see ``inbetween``). ``method``:
     ``"network"``, the window network (``model``); ``"next-frame"``, the next-frame generator (``next_frame``,
     the shipped ``lmm_next_frame.npz`` by default) carrying on from the motion's last frames one frame at a
-    time, ``variation`` scaling its draws (0: the latent at its mean; every seed the same)."""
+    time, ``variation`` scaling its draws (0: the latent at its mean; every seed the same), ``guidance`` its
+    label guidance where ``action`` or ``style`` is given (default the file's own: 1.5 for the shipped
+    generator; 1: none; ``NextFrameModel.step``)."""
     if frames < 1:
         raise LMMError(f"--frames must be at least 1, got {frames}")
     if method not in COMPLETE_METHODS:
         raise LMMError(f"--method must be one of {', '.join(COMPLETE_METHODS)}, got {method!r}")
+    if guidance is not None and method != "next-frame":
+        raise LMMError("--guidance weighs the next-frame generator's labels: give --method next-frame")
+    if guidance is not None and not 0 <= guidance <= 10:
+        raise LMMError(f"--guidance must be from 0 to 10, got {guidance}")
     if method == "next-frame":
         if not 0 <= variation <= 1:
             raise LMMError(f"--variation must be from 0 to 1, got {variation}")
@@ -387,7 +393,7 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
         canon = to_canonical(motion, nf.cfg.fps, source_map)
         new = int(np.ceil(frames * nf.cfg.fps / motion.fps)) + 1
         r, p, con = nf.generate(new, nf.action_index(action), nf.style_index(style), seed, variation,
-                                (canon.rotations, canon.root_positions))
+                                (canon.rotations, canon.root_positions), guidance)
         rot, pos = np.concatenate([canon.rotations, r]), np.concatenate([canon.root_positions, p])
     else:
         m = _model(model)
