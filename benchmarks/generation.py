@@ -59,6 +59,8 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0,
                     help="the first seed (seeds FIRST to FIRST+SEEDS-1): another draw of the same measure, to see its spread")
     ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--per-action", action="store_true",
+                    help="also print each action's share recognised, real held-out and generated (not written)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -140,6 +142,16 @@ def main() -> None:
             print(f"{method}: nothing generated (the model holds no segments of these actions)", file=sys.stderr)
             continue
         gw = np.array(wins)
+        if args.per_action:
+            got, want = clf.predict(gw), np.array(labs)
+            rl, rp = np.array(real["labels"]), clf.predict(rw)
+            print(f"\n{row_name}: share recognised per action (real held-out / generated; what it is taken for most)")
+            for a in actions:
+                i = classes.index(a)
+                mine = got[want == i]
+                other = np.bincount(mine[mine != i], minlength=len(classes))
+                print(f"  {a:20s} {np.mean(rp[rl == i] == i):.2f} / {np.mean(mine == i):.2f}"
+                      + (f"  ({classes[int(other.argmax())]} {other.max() / len(mine):.2f})" if other.any() else ""))
         rows[row_name] = {
             "recognised": float(np.mean(clf.predict(gw) == np.array(labs))),
             "frechet": G.frechet(clf.standardise(gw), clf.standardise(rw)),

@@ -139,3 +139,25 @@ def test_pace_augmentation_plays_each_window_at_its_own_speed():
     np.testing.assert_array_equal(plain.root, root[offset[:, None] + np.arange(40)])
     with pytest.raises(LMMError, match="260 at up to 1.25 times the pace: --speed-augment"):
         corpus.sample(np.random.default_rng(0), 2, 260, speed=0.25)
+
+
+def test_balance_draws_rarer_actions_windows_more_often():
+    """``--balance P``: each clip's windows weigh (its action's frames) ** -P. A corpus of 900 frames of one
+    action and 100 of another: at 0 a window is the rare action's a tenth of the time; at 1 half the time;
+    at 0.5 a quarter (1 / (1 + sqrt(9)))."""
+    from lmm_core import rotations as R
+    from lmm_core.train.data import Corpus, action_weights
+
+    lengths = np.array([300, 300, 300, 100])
+    frames = int(lengths.sum())
+    rot = np.tile(R.identity(), (frames, 22, 1))
+    root = np.zeros((frames, 3))
+    con = np.zeros((frames, 4), dtype=bool)
+    action = np.array([1, 1, 1, 2])
+    corpus = Corpus(["a", "b", "c", "d"], rot, root, con, lengths, action, action, np.ones(4, int), (rot, root, con))
+    np.testing.assert_allclose(action_weights(corpus, 0.0), 1.0)
+    for balance, rare in ((0.0, 0.1), (0.5, 0.25), (1.0, 0.5)):
+        w = action_weights(corpus, balance)
+        np.testing.assert_allclose((w * lengths).sum(), frames)  # mean 1 over the frames
+        b = corpus.sample(np.random.default_rng(1), 20000, 1, weights=w)
+        assert abs(np.mean(b.action == 2) - rare) < 0.015, (balance, np.mean(b.action == 2))

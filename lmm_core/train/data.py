@@ -101,19 +101,21 @@ class Corpus:
         return int(self.lengths.sum())
 
     def sample(self, rng: np.random.Generator, batch: int, window: int, mirror: bool = True,
-               speed: float = 0.0) -> Batch:
+               speed: float = 0.0, weights: np.ndarray | None = None) -> Batch:
         """``batch`` windows of ``window`` frames. ``speed`` > 0 plays each window at its own pace, drawn
         log-uniformly from ``1 / (1 + speed)`` to ``1 + speed`` times the capture's (rotations slerped and the
         root lerped between the captured frames, contacts from the nearest): the same motion done faster
         or slower, as another performer might (``TrainConfig.speed_augment``). Every window is cut from a
         span long enough for the slowest pace, so clips shorter than that are left out. 0 draws exactly as
-        before."""
+        before. ``weights (clips,)``: each clip's windows weigh this much more (``action_weights``); None: every
+        window alike, each clip drawn by how many it holds."""
         span = window if speed <= 0 else int(np.ceil((window - 1) * (1 + speed))) + 1
         valid = np.maximum(self.lengths - span + 1, 0)
         if valid.sum() == 0:
             raise LMMError(f"no clip is {span} frames long" + (f" (a window of {window} at up to {1 + speed:g} times "
                            "the pace: --speed-augment)" if speed > 0 else ""))
-        clip = rng.choice(len(valid), size=batch, p=valid / valid.sum())
+        share = valid if weights is None else valid * np.asarray(weights, dtype=np.float64)
+        clip = rng.choice(len(valid), size=batch, p=share / share.sum())
         offset = (rng.random(batch) * valid[clip]).astype(int)
         flip = (rng.random(batch) < 0.5) if mirror else np.zeros(batch, dtype=bool)
         f = flip[:, None]
@@ -138,6 +140,14 @@ class Corpus:
                                 pick(self.contacts, self.contacts_m, b))
         action = np.where(flip, self.action_mirrored[clip], self.action[clip])
         return Batch(rot, root.astype(np.float64), contacts, action, self.style[clip].copy())
+
+
+def action_weights(corpus: Corpus, balance: float) -> np.ndarray:
+    """``(clips,)`` per-clip window weights that draw rarer actions more often: (the clip's action's frames in
+    the corpus) ** -``balance`` (0: all 1, every window alike), mean 1 over the corpus's frames."""
+    frames = np.bincount(corpus.action, weights=corpus.lengths, minlength=int(corpus.action.max()) + 1)
+    w = frames[corpus.action] ** -float(balance)
+    return w / (w * corpus.lengths).sum() * corpus.lengths.sum()
 
 
 def _index(vocab: tuple[str, ...]) -> dict[str, int]:

@@ -32,7 +32,7 @@ from ..model import next_frame as NF
 from ..model.body import NUM_JOINTS, Body, body_from_motions
 from ..progress import progress
 from . import rotations_torch as RT
-from .data import Corpus, push, push_weights, vocabularies
+from .data import Corpus, action_weights, push, push_weights, vocabularies
 from .latent_prior import MIN_KL, fit_latent_prior
 from .sources import bvh_vocabularies, bvh_clips
 
@@ -149,6 +149,10 @@ class NextFrameTrainConfig:
     # 0``), so without these the network never trains on the frames it then feeds itself there. The KL term
     # still counts every window (those windows pull the encoder towards the prior alone).
     prior_share: float = 0.0
+    # How much rarer actions' windows are drawn more often: each clip's windows weigh (its action's training
+    # frames) ** -balance against the frame-for-frame draw (0). 0.5 draws a gesture with 2,000 frames of clips
+    # six times as often as before against idle's 80,000 (``data.action_weights``).
+    balance: float = 0.0
     # Start pairs per action, the real frames generation may begin from, drawn from the training clips with the
     # run's seed; 0: a warm start keeps its own, a fresh run draws ``START_PAIRS``. More pairs, more beginnings:
     # seeds differ as much as real takes do (32: 10.6 cm apart against 9.4 with 8, real takes 9.9).
@@ -407,6 +411,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
     tc.out.mkdir(parents=True, exist_ok=True)
     log = open(tc.out / "log.jsonl", "a")
     A, S = len(actions), len(styles)
+    clip_weights = action_weights(corpus, tc.balance) if tc.balance else None
     bar = progress(range(tc.steps), desc="next-frame training", unit="step")
     t0 = time.perf_counter()
     for step in bar:
@@ -422,7 +427,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         if tc.protocol_gaps:  # ``gap`` made frames, then the key: rolled ``gap + 1`` frames, the key the last
             rollout = span = int(rng.integers(1, tc.max_gap + 1)) + 1
             batch = min(4 * tc.batch, max(8, tc.batch * tc.rollout // rollout))
-        b = corpus.sample(rng, batch, span + 3, speed=tc.speed_augment)
+        b = corpus.sample(rng, batch, span + 3, speed=tc.speed_augment, weights=clip_weights)
         if tc.push_share:
             push_windows(b.rotations, rng, tc.push_share)
         x = torch.as_tensor(((NF.encode(b.rotations[:, :rollout + 3], b.root[:, :rollout + 3], body) - mean) / std),
