@@ -4,7 +4,7 @@ The generator is trained with each frame's latent drawn from its encoder's poste
 frame), pulled towards N(0, I) by the KL term; at run time it draws from a prior instead. For most actions the
 posteriors pooled over the action's training frames are N(0, I) to within a few tenths of a nat, but not for
 all: on the shipped generator (2026-12-07) dance's pooled posterior sat 0.5 away from the origin with some
-directions 2-5 times as wide (5.9 nats from N(0, I)), climb's 4.0, dance-short's 2.0. Drawn from N(0, I),
+directions over twice as wide (variance up to 4.7; 5.9 nats from N(0, I)), climb's 4.0, dance-short's 2.0. Drawn from N(0, I),
 dances stood nearly still (joints turning 38 degrees/s against the capture's 107, the pelvis 0.16 m/s against
 0.40); drawn from the fitted Gaussian, 75-91 degrees/s and 0.43 m/s.
 
