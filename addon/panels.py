@@ -98,7 +98,12 @@ class VIEW3D_PT_lmm_animate(_LMMPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "inbetween_method")
         sub = row.row(align=True)
-        sub.active = settings.inbetween_method != "NETWORK"  # the rollouts are the next-frame in-betweener's
+        # The rollouts are the next-frame in-betweener's: Window Network, and Auto with a Model File set in
+        # Preferences (that model then makes every gap), do not use them.
+        from . import preferences  # light: bpy only
+
+        named = bool(preferences.get(context).model_path.strip())
+        sub.active = settings.inbetween_method == "NEXT_FRAME" or (settings.inbetween_method == "AUTO" and not named)
         sub.prop(settings, "inbetween_rollouts")
         keys = _key_settings(settings)
         _button(layout, "lmm.inbetween", settings, (), icon="IPO_BEZIER", method=settings.inbetween_method,

@@ -149,6 +149,8 @@ def main() -> None:
             for a in actions:
                 i = classes.index(a)
                 mine = got[want == i]
+                if not len(mine):  # segments of an action the bank holds none of
+                    continue
                 other = np.bincount(mine[mine != i], minlength=len(classes))
                 print(f"  {a:20s} {np.mean(rp[rl == i] == i):.2f} / {np.mean(mine == i):.2f}"
                       + (f"  ({classes[int(other.argmax())]} {other.max() / len(mine):.2f})" if other.any() else ""))

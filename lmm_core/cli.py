@@ -223,11 +223,15 @@ def _check_method_files(args: argparse.Namespace) -> None:
 def _inbetween(args: argparse.Namespace) -> int:
     _check_method_files(args)
     keys = _parse_keys(args.keys)
+    if args.rollouts is not None:  # before the clip is read
+        if args.method == "network":
+            raise LMMError("--rollouts counts the next-frame in-betweener's rollouts, which --method network does not use")
+        if args.method == "auto" and args.model is not None and args.next_frame_model is None:
+            raise LMMError("--rollouts counts the next-frame in-betweener's rollouts; with --model named alone, --method "
+                           "auto gives every gap to that window network: leave --rollouts out, or add --method "
+                           "next-frame or --next-frame-model")
+        check_rollouts(args.rollouts)
     motion = read_bvh(args.input)
-    if args.rollouts is not None and args.method == "network":
-        raise LMMError("--rollouts counts the next-frame in-betweener's rollouts, which --method network does not use")
-    if args.rollouts is not None:
-        check_rollouts(args.rollouts)  # before the clip is read
     result = inbetween(motion, keys, args.model, action=args.action, style=args.style, seed=args.seed,
                        variation=args.variation, method=args.method, next_frame=args.next_frame_model,
                        rollouts=args.rollouts)
@@ -476,7 +480,7 @@ def _train_next_frame_args(p: argparse.ArgumentParser) -> None:
                         "80,000 frames of idle)")
     p.add_argument("--prior-share", type=float, default=0.0, metavar="SHARE",
                    help="share of windows rolled out with the latent at its mean (z = 0, as --variation 0 rolls at run "
-                        "time) instead of the encoder's draw (default 0)")
+                        "time where the action has no prior of its own) instead of the encoder's draw (default 0)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=Path, help="go on from a checkpoint.pt or an exported weights file")

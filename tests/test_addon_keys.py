@@ -249,7 +249,6 @@ def test_in_between_passes_its_rollouts_to_the_next_frame_in_betweener(addon, te
         assert bpy.ops.lmm.inbetween(method="NEXT_FRAME", preview=True, rollouts=rollouts) == {"FINISHED"}
         assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
     assert asked == [2, None]
-    assert scene.lmm.inbetween_rollouts == 0  # the panel's setting: automatic until the user sets one
 
 
 def test_cancelling_a_long_in_between_leaves_the_action_as_it_was(addon, shared_data):

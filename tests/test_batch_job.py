@@ -133,6 +133,9 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
      ["rollouts must be a whole number"]),
     (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 40]\nmethod = "network"\nrollouts = 4',
      ["rollouts counts the next-frame in-betweener's rollouts", 'method = "network" does not use']),
+    (f'[[task]]\nid = "i"\ntype = "inbetween"\ninput = "{CLIP}"\ngap = [1, 40]\nrollouts = 4\n'
+     f'model = "{ROOT / "presets" / "models" / "lmm_default.npz"}"',
+     ["with a model named, method \"auto\" gives every gap to that window network", 'method = "next-frame"']),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "segments"\nto = [1, 2]',

@@ -559,6 +559,14 @@ def test_rollouts_choose_how_many_a_long_gap_draws(test_data, tmp_path, capsys):
                  "network", "--rollouts", "2", "-o", str(tmp_path / "x.bvh")]) == 2
     assert "--rollouts counts the next-frame in-betweener's rollouts" in capsys.readouterr().err
     assert not (tmp_path / "x.bvh").exists()
+    # Checked before the clip is read (a missing file is not what it reports), and refused where a window model
+    # named alone makes every gap.
+    assert main(["inbetween", str(tmp_path / "missing.bvh"), "--keys", "0,30", "--rollouts", "0", "-o",
+                 str(tmp_path / "x.bvh")]) == 2
+    assert "--rollouts must be a whole number from 1 to 64" in capsys.readouterr().err
+    assert main(["inbetween", str(tmp_path / "missing.bvh"), "--keys", "0,30", "--model", str(runtime.DEFAULT_MODEL),
+                 "--rollouts", "2", "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "with --model named alone, --method auto gives every gap to that window network" in capsys.readouterr().err
 
 
 def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp_path, capsys):
@@ -800,3 +808,32 @@ def test_prior_share_rolls_the_flagged_windows_with_the_latent_at_its_mean(tmp_p
     seen.clear()
     T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "q", **small))
     assert seen and all(v is None for v in seen)  # off by default: the encoder's draw everywhere
+
+
+def test_a_gaps_rollouts_are_fitted_at_once_as_each_alone_and_the_decoder_follows_its_weights(clip):
+    """``_fit_gap`` fits k rollouts in one batch (leading dimensions through ``decode`` and ``_continued``):
+    each comes out as it does alone, with and without given motion carried on. And the float32 decoder's
+    transposed layers are remade when a weight array is replaced."""
+    m = NF.load(NF.DEFAULT_KEYS)
+    rot, root = clip
+    vec = NF.encode(rot[:40], root[:40])
+    rolls = np.stack([vec[5:35], vec[6:36], vec[8:38]])  # (3, 30, FRAME): three "rollouts"
+    yaw = float(NF._heading(rot[4, 0]))
+    for carry in (None, (rot[3:5], root[3:5])):
+        r, p, miss = m._fit_gap(rolls, yaw, root[4], rot[34], root[34], carry, 20)
+        assert r.shape == (3, 30, 22, 4) and p.shape == (3, 30, 3) and miss.shape == (3,)
+        for i in range(3):
+            r1, p1, miss1 = m._fit_gap(rolls[i], yaw, root[4], rot[34], root[34], carry, 20)
+            np.testing.assert_allclose(r[i], r1, atol=1e-12)
+            np.testing.assert_allclose(p[i], p1, atol=1e-12)
+            assert abs(miss[i] - miss1) < 1e-9
+        np.testing.assert_allclose(p[:, -1], np.broadcast_to(root[34], (3, 3)), atol=1e-9)  # each ends on the key
+    costs = m._gap_costs(r, p, rot[4], root[4])
+    for i in range(3):
+        assert abs(costs[i] - m._gap_costs(r[i:i + 1], p[i:i + 1], rot[4], root[4])[0]) < 1e-12
+    state = [np.zeros((2, m.cfg.cond_size - len(m.cfg.actions) - len(m.cfg.styles)))]
+    z, a1, s1 = np.zeros((2, m.cfg.latent)), np.eye(len(m.cfg.actions))[[1, 2]], np.eye(len(m.cfg.styles))[[0, 0]]
+    before = m._decode(state, z, a1, s1)
+    assert m.p["out_w"].dtype == np.float32 and before.dtype == np.float64
+    m.p["out_b"] = m.p["out_b"] + np.float32(1.0)  # a replaced array: the layers are made again
+    np.testing.assert_allclose(m._decode(state, z, a1, s1), before + 1.0, atol=1e-5)

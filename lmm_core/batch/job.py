@@ -425,6 +425,10 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
             if params.get("method") == "network":
                 raise w.error('rollouts counts the next-frame in-betweener\'s rollouts, which method = "network" does '
                               'not use; leave rollouts out or the method ("auto", "next-frame")', raw, index)
+            if params.get("method", "auto") == "auto" and (raw.get("model", job.get("model")) is not None):
+                raise w.error('rollouts counts the next-frame in-betweener\'s rollouts; with a model named, method '
+                              '"auto" gives every gap to that window network: leave rollouts out, or give method = '
+                              '"next-frame"', raw, index)
             params["rollouts"] = _number(raw["rollouts"], "rollouts", w, raw, index, integer=True, minimum=1,
                                          maximum=64)
     if kind == "complete":

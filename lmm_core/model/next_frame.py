@@ -20,7 +20,9 @@ The network is a conditional VAE's decoder (Ling et al. 2020, "Character Control
 VAEs", in kind): ``cond = [x_{t-1}, x_t]`` (normalised), their joints' positions and velocities
 (``pose_inputs``), for an in-betweener the next key (``key_inputs``), and one-hot action and style; ``z``
 fed to every layer, ELU hidden layers, and out comes the change to ``x_{t+1}`` (normalised) and four
-foot-contact logits. ``z ~ N(0, variation^2 I)``: ``variation = 0`` is one deterministic motion, 1 the
+foot-contact logits. ``z ~ N(0, variation^2 I)``, or for a generator's actions whose training posteriors
+N(0, I) misses (dance, climb) ``z = m_a + variation * L_a eps`` from the file's prior per action
+(``NextFrameModel.latent``, ``train/latent_prior.py``): ``variation = 0`` is one deterministic motion, 1 the
 trained spread.
 """
 from __future__ import annotations
@@ -58,7 +60,7 @@ DEFAULT_KEYS = DEFAULT.with_name("lmm_next_frame_keys.npz")  # the in-betweener 
 _Y = np.array([0.0, 1.0, 0.0])
 # Classifier-free guidance of the labels by default for a generator (``NextFrameModel.step``): its draws at 1.5
 # are recognised as their action 0.84 of the time against 0.78 at 1 (12 seeds x 17 actions, 2026-12-07), at
-# twice the cost per labelled frame (10 s in 0.46 s on one thread). An in-betweener follows its keys: none.
+# twice the cost per labelled frame (10 s in 0.24 s on one thread). An in-betweener follows its keys: none.
 GUIDANCE = 1.5
 # Keys with more than this share of their normalised height and rotation entries beyond ``trust.OUTLIER_Z``
 # standard deviations are unusual (``NextFrameModel.unusual_keys``). Measured 2026-12-06 on 40 held-out
@@ -94,8 +96,9 @@ GLIDE_SPEED = 0.02
 # on two keys 30 / 60 / 90 / 120 apart 1.38 / 1.41 / 1.55 / 1.05 and 1.52 / 1.85 / 1.40 / 1.40 of the capture's
 # with one rollout, 1.22 / 1.12 / 1.03 / 1.08 and 1.34 / 1.07 / 1.01 / 1.08 with these (glide rule included),
 # errors within +-0.04 of interpolation's share either way; one rollout below 20 frames, where the keys leave
-# little room (a key every 8 or 15: skate 1.00-1.09 already). Cost: a 30-frame gap 25 ms with one rollout, 48
-# ms with 8, about 61 with 16, 89 with 32 (one thread); 32 on the long gaps was no better than 16.
+# little room (a key every 8 or 15: skate 1.00-1.09 already). Cost (the network alone, one thread, float64
+# then): a 30-frame gap 25 ms with one rollout, 48 ms with 8, about 61 with 16, 89 with 32; 32 on the long gaps
+# was no better than 16. In float32 (``load``): 20 ms with one, 35 with 8.
 CANDIDATES = ((20, 8), (45, 16))
 CANDIDATE_SPREAD = 0.75
 # Frames before a key over which ``NextFrameModel.inbetween`` eases in what the pose missed the key by.
@@ -369,7 +372,7 @@ class NextFrameModel:
         self.candidate_spread = CANDIDATE_SPREAD
         self.glide_speed = GLIDE_SPEED  # metres a frame (``checked_inbetween``)
         self._positions_of: tuple | None = None  # (body, frames, their positions): ``step``
-        self._transposed: tuple | None = None  # (p, its layers): ``_layers``
+        self._transposed: tuple | None = None  # (ids of p's arrays, its layers): ``_layers``
         # The latent's prior per action: where a draw is centred ``(actions, latent)`` and its spread, a
         # lower-triangular square root of its covariance ``(actions, latent, latent)`` (``latent``). N(0, I)
         # unless the file carries one fitted to the encoder's posteriors (``fit_latent_prior`` in the trainer).
@@ -467,11 +470,12 @@ class NextFrameModel:
 
     def _layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The decoder's layers as ``_decode`` multiplies them: ``(W.T, b[:, None])`` each, made from ``self.p``
-        once (again if ``self.p`` is replaced)."""
-        if self._transposed is None or self._transposed[0] is not self.p:
-            names = [f"dec{i}" for i in range(self.cfg.layers)] + ["out"]
-            self._transposed = (self.p, [(np.ascontiguousarray(self.p[f"{n}_w"].T), self.p[f"{n}_b"][:, None])
-                                         for n in names])
+        once (again when ``self.p`` or any of its arrays is replaced; an array changed in place is not seen)."""
+        names = [f"dec{i}" for i in range(self.cfg.layers)] + ["out"]
+        held = tuple(id(self.p[f"{n}_{k}"]) for n in names for k in "wb")
+        if self._transposed is None or self._transposed[0] != held:
+            self._transposed = (held, [(np.ascontiguousarray(self.p[f"{n}_w"].T), self.p[f"{n}_b"][:, None])
+                                       for n in names])
         return self._transposed[1]
 
     def latent(self, rng: np.random.Generator, action: int, variation: float, count: int = 1) -> np.ndarray:
@@ -929,8 +933,6 @@ def load(path: str | Path | None = None) -> NextFrameModel:
             and 0 <= q[0] < len(cfg.actions) and 0 <= q[1] < len(cfg.styles) for q in pairs)):
         raise LMMError(f"{path}: its record of the labels it was trained on (label_pairs) is not (action, style) "
                        "pairs of its vocabulary; the file is damaged")
-    # The decoder runs in float32, the precision it was trained in (torch): twice as fast as float64 on a CPU
-    # for the same motion to a micrometre. Frames, statistics and kinematics stay float64.
     prior = None
     if "prior_mean" in data or "prior_scale" in data:  # optional: files before 2026-12-07 draw from N(0, I)
         A, L = len(cfg.actions), cfg.latent
@@ -942,6 +944,9 @@ def load(path: str | Path | None = None) -> NextFrameModel:
             raise LMMError(f"{path}: its latent prior is not a finite mean ({A}, {L}) and lower-triangular scale "
                            f"({A}, {L}, {L}) with a positive diagonal (prior_mean, prior_scale); the file is damaged")
         prior = (pm.astype(np.float64), ps.astype(np.float64))
+    # The decoder runs in float32, the precision it was trained in (torch): on a CPU about twice as fast as
+    # float64. In-betweens and walks come out within micrometres of float64's; a long dance, whose draws
+    # compound, within 2 mm. Frames, statistics and kinematics stay float64.
     p = {k[2:]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("p.")}
     f64 = lambda name: arrays[name].astype(np.float64) if name in arrays else None  # noqa: E731
     try:

@@ -144,9 +144,13 @@ class Corpus:
 
 def action_weights(corpus: Corpus, balance: float) -> np.ndarray:
     """``(clips,)`` per-clip window weights that draw rarer actions more often: (the clip's action's frames in
-    the corpus) ** -``balance`` (0: all 1, every window alike), mean 1 over the corpus's frames."""
-    frames = np.bincount(corpus.action, weights=corpus.lengths, minlength=int(corpus.action.max()) + 1)
-    w = frames[corpus.action] ** -float(balance)
+    the corpus) ** -``balance`` (0: all 1, every window alike), mean 1 over the corpus's frames. Half the
+    windows are drawn mirrored, under the mirrored action's label (walk-turn-left's are walk-turn-right's), so
+    an action's frames and a clip's weight are each the mean over the two."""
+    n = int(max(corpus.action.max(), corpus.action_mirrored.max())) + 1
+    frames = 0.5 * (np.bincount(corpus.action, weights=corpus.lengths, minlength=n)
+                    + np.bincount(corpus.action_mirrored, weights=corpus.lengths, minlength=n))
+    w = 0.5 * (frames[corpus.action] ** -float(balance) + frames[corpus.action_mirrored] ** -float(balance))
     return w / (w * corpus.lengths).sum() * corpus.lengths.sum()
 
 

@@ -516,7 +516,7 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
             log.write(json.dumps(row) + "\n")
             log.flush()
             bar.postfix = f"rec {row['rec']:.3f} kl {row['kl']:.2f} own {p_own:.2f}"
-        if (step + 1) % 1000 == 0 and step < tc.steps - 1:
+        if (step + 1) % 1000 == 0 or step == tc.steps - 1:
             _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
                   step + 1, history, pairs)
     log.close()
@@ -525,7 +525,8 @@ def train_next_frame(tc: NextFrameTrainConfig) -> Path:
         encoder = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items() if k.startswith("enc.")}
         f64 = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
         prior = fit_latent_prior(encoder, cfg, f64(mean), f64(std), f64(pose_mean), f64(pose_std), body, corpus)
-    # The last save (with ``--steps 0``, a warm start saved as it is: new start pairs, ``start_pairs``, or the prior).
+    # The last save again with the prior (saved first without it: a failed fit loses no training), and with
+    # ``--steps 0`` the only one: a warm start saved as it is (new start pairs, ``start_pairs``, or the prior).
     _save(tc.out / "checkpoint.pt", net, cfg, (mean, std, pose_mean, pose_std, key_mean, key_std), starts, tc,
           tc.steps, history, pairs, prior)
     return tc.out / "checkpoint.pt"
