@@ -246,3 +246,33 @@ def test_missing_or_bad_file_names_the_fix(tmp_path):
     np.savez(bad, x=np.zeros(3))
     with pytest.raises(LMMError, match="not a joint limits file"):
         JointLimits.load(bad)
+
+
+def test_the_torso_clamp_keeps_the_chest_neck_and_head_turned_as_they_were(limits):
+    """A back bent unevenly, as the retargeted Character Creator takes hold it (spine2 72 degrees one way,
+    spine3 43 the other): ``clamp`` hands what it takes off a torso joint to its children, so the neck, head
+    and collars keep their turn in the world and every joint ends inside; clamped joint by joint
+    (``clamp_rotations`` alone, what ``excess`` measures) the whole upper body would tip over by the spine's
+    excess."""
+    from lmm_core import kinematics
+
+    q = inside_rotations(limits, n=8)
+    s2, s3 = cn.JOINT_INDEX["spine2"], cn.JOINT_INDEX["spine3"]
+    x = np.array([1.0, 0.0, 0.0])
+    q[:, s2] = R.mul(q[:, s2], R.from_axis_angle(x, np.radians(-72.0))[None])
+    q[:, s3] = R.mul(R.from_axis_angle(x, np.radians(43.0))[None], q[:, s3])
+    m = motion(q)
+    assert limits.violations(m)[:, s2].all()
+    out = limits.clamp(m)
+    assert not limits.violations(out).any()
+    world = lambda rot: kinematics.fk(rot, np.zeros((cn.NUM_JOINTS, 3)), cn.PARENTS)[0]  # noqa: E731
+    before, after, alone = world(q), world(out.rotations), world(limits.clamp_rotations(q))
+    for name in ("head", "left_collar", "right_collar"):
+        j = cn.JOINT_INDEX[name]
+        kept = np.degrees(R.angle(R.inv_mul(before[:, j], after[:, j])))
+        tipped = np.degrees(R.angle(R.inv_mul(before[:, j], alone[:, j])))
+        # (a collar handed the chest's correction may pass its own limit and be clamped in its turn)
+        assert np.median(kept) < 1e-6 and kept.max() < 10.0 and tipped.min() > 20.0, (name, kept, tipped.min())
+    # Joints below the torso's first clamped one are untouched, bit for bit.
+    legs = [cn.JOINT_INDEX[n] for n in ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "spine1")]
+    assert np.array_equal(out.rotations[:, legs], q[:, legs])

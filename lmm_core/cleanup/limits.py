@@ -15,7 +15,9 @@ the bone (Y) applied first and a *swing* that tilts the bone, ``q_b = swing * tw
 
 ``clamp`` is the projection onto that set in these coordinates: twist clipped to its interval, swing
 moved to the nearest point of the polygon. Rotations inside are returned bit for bit. The pelvis (the
-root: the body's orientation in the world) has no limit.
+root: the body's orientation in the world) has no limit. Down the torso (``TORSO``) what the clamp takes off
+a joint is handed to its children, so the chest, neck and head keep their turn in the world
+(``JointLimits.clamp_rotations(carry_torso=True)``, what ``clamp`` does).
 
 Knees are hinges that stop at straight: their region is also cut at ``HYPEREXTENSION`` past the canonical
 T-pose (whose knees stand 5 degrees bent, so about straight), by the swing half-plane along the bone's
@@ -42,6 +44,9 @@ from .body import bone_frames, require_canonical
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "presets" / "models" / "joint_limits.npz"
 _Y = np.array([0.0, 1.0, 0.0])
 _INSIDE_TOL = 1e-9  # radians of slack when testing membership, so clamped rotations count as inside
+# The torso's chain, each the next one's parent: ``JointLimits.clamp`` hands what it takes off each of the first
+# four to its children, so the chest, neck and head keep their turn in the world.
+TORSO = ("spine1", "spine2", "spine3", "neck")
 # The furthest past straight a hinge joint may bend backwards, radians (see the module docstring).
 HYPEREXTENSION = {"left_knee": np.radians(5.0), "right_knee": np.radians(5.0)}
 
@@ -323,30 +328,57 @@ class JointLimits:
 
     # ---- applying --------------------------------------------------------------------------------
 
-    def clamp_rotations(self, q: np.ndarray) -> np.ndarray:
-        """Local rotations ``(..., 22, 4)`` moved into their limits; rotations already inside are kept exactly."""
+    def clamp_rotations(self, q: np.ndarray, carry_torso: bool = False) -> np.ndarray:
+        """Local rotations ``(..., 22, 4)`` moved into their limits; rotations already inside are kept exactly.
+
+        Each joint on its own by default (what ``excess`` measures). ``carry_torso``: down the torso (spine1,
+        spine2, spine3, neck) what a joint's clamp takes off is handed to its children, so the chest, neck and
+        head keep their turn in the world and only the bend's share among the joints changes (``clamp``).
+        Why: a retargeted rig can split one bend of the back unevenly, a joint far past its limit and the next
+        turned back (the CMU takes on the Character Creator rig: spine2 -72 degrees, spine3 +43); clamped one by
+        one, the first alone was undone and generated dances stooped 44 degrees forward instead of 13."""
         q = np.asarray(q, dtype=np.float64)
         flat = q.reshape(-1, cn.NUM_JOINTS, 4)
-        swing, twist = swing_twist(flat, self.frames)
-        rel = _wrap(twist - self.twist_centre)
         out = flat.copy()
+        carried = set()
+        if carry_torso:
+            for j in (cn.JOINT_NAMES.index(n) for n in TORSO):
+                new = self._clamped(j, out[:, j])
+                moved = np.any(new != out[:, j], axis=-1)  # frames inside are kept bit for bit, children too
+                delta = R.inv_mul(new[moved], out[moved, j])  # new * delta = what the joint held
+                for child in np.flatnonzero(np.asarray(cn.PARENTS) == j):
+                    out[moved, child] = R.mul(delta, out[moved, child])
+                out[:, j] = new
+                carried.add(j)
         for j in np.flatnonzero(self.limited):
-            s = swing[:, j]
-            tw = np.clip(rel[:, j], self.twist_lo[j], self.twist_hi[j])
-            out_sw = np.any(s @ self.normals.T > self.swing_h[j] + _INSIDE_TOL, axis=1)
-            out_tw = np.abs(tw - rel[:, j]) > _INSIDE_TOL
-            bad = out_sw | out_tw
-            if not bad.any():
-                continue
-            s_new = s[bad].copy()
-            if out_sw[bad].any():
-                s_new[out_sw[bad]] = _nearest_on_polygon(s[bad][out_sw[bad]], self._polygon_of(j))
-            frame = self.frames[j:j + 1]
-            new = from_swing_twist(s_new[:, None], (tw[bad] + self.twist_centre[j])[:, None], frame)[:, 0]
-            # Keep the sign of the input quaternion so clamped sequences stay continuous.
-            new = np.where(np.sum(new * flat[bad, j], axis=-1, keepdims=True) < 0, -new, new)
-            out[bad, j] = new
+            if j not in carried:
+                out[:, j] = self._clamped(j, out[:, j])
+        if carried:  # the input's quaternion signs, so that an unrolled sequence stays unrolled
+            out = np.where(np.sum(out * flat, axis=-1, keepdims=True) < 0, -out, out)
         return out.reshape(q.shape)
+
+    def _clamped(self, j: int, q: np.ndarray) -> np.ndarray:
+        """Joint ``j``'s local rotations ``(N, 4)`` moved into its limits (minimal change in swing-twist
+        coordinates); those inside kept exactly, the sign of each kept so clamped sequences stay continuous."""
+        if not self.limited[j]:
+            return q
+        frame = self.frames[j:j + 1]
+        swing, twist = swing_twist(q[:, None], frame)
+        s = swing[:, 0]
+        rel = _wrap(twist[:, 0] - self.twist_centre[j])
+        tw = np.clip(rel, self.twist_lo[j], self.twist_hi[j])
+        out_sw = np.any(s @ self.normals.T > self.swing_h[j] + _INSIDE_TOL, axis=1)
+        out_tw = np.abs(tw - rel) > _INSIDE_TOL
+        bad = out_sw | out_tw
+        if not bad.any():
+            return q
+        s_new = s[bad].copy()
+        if out_sw[bad].any():
+            s_new[out_sw[bad]] = _nearest_on_polygon(s[bad][out_sw[bad]], self._polygon_of(j))
+        new = from_swing_twist(s_new[:, None], (tw[bad] + self.twist_centre[j])[:, None], frame)[:, 0]
+        out = q.copy()
+        out[bad] = np.where(np.sum(new * q[bad], axis=-1, keepdims=True) < 0, -new, new)
+        return out
 
     def widened(self, rotations: np.ndarray) -> "JointLimits":
         """These limits grown just enough to hold every rotation of ``rotations (..., 22, 4)``.
@@ -385,7 +417,8 @@ class JointLimits:
         """The motion with every joint rotation projected back inside its limits (minimal change in
         swing-twist coordinates); root path, fps, labels and translations unchanged."""
         require_canonical(motion, "joint limits")
-        return replace(motion, rotations=self.clamp_rotations(motion.rotations), labels=dict(motion.labels))
+        return replace(motion, rotations=self.clamp_rotations(motion.rotations, carry_torso=True),
+                       labels=dict(motion.labels))
 
     # ---- Blender ---------------------------------------------------------------------------------
 
