@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -666,6 +667,7 @@ NON_EMPTY = {"generate": ("action",)}
 OUTPUT_FILES = {"convert": ("output",), "retarget": ("output",), "mirror": ("output",), "inbetween": ("output",),
                 "complete": ("output",), "generate": ("output",), "capture": ("output",), "train": ("export",), "train-next-frame": ("export",),
                 "bench": ("json", "save_stats")}
+BVH_OUTPUTS = {"convert", "retarget", "mirror", "inbetween", "complete", "generate", "capture"}  # -o is a BVH
 OUTPUT_FOLDERS = {"dataset": ("out",), "train": ("out",), "train-next-frame": ("out",), "batch": ("out", "profile"), "demo": ("out",)}
 
 
@@ -689,6 +691,12 @@ def _preflight(args: argparse.Namespace) -> None:
             raise LMMError(f"{_flag(dest)} must not be empty; give a name, e.g. {_flag(dest)} walk")
     for dest in OUTPUT_FILES.get(args.command, ()):
         path = getattr(args, dest, None)
+        if path is not None and dest == "output" and args.command in BVH_OUTPUTS \
+                and not str(path).lower().endswith((".bvh", ".bvh.gz", ".bvh.xz")):
+            # A BVH written under another name (out.fbx) is a file no engine reads as what it says it is.
+            raise LMMError(f"-o {path}: lmm {args.command} writes BVH; name it .bvh (or .bvh.gz, .bvh.xz). For FBX "
+                           "or glTF for Unity, Unreal or Godot, use `lmm batch` with outputs = [\"unity\"] (docs/"
+                           "batch.md) or Blender's export")
         if path is not None:
             several = getattr(args, "split", False) or getattr(args, "samples", 1) > 1
             check_output(numbered(path, 1) if several else path)
@@ -710,8 +718,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# A list of coordinates that starts with a minus (``--to -2,-1.5``, ``--reach right_wrist -0.3,1.4,0.4 2``): argparse
+# would take it for an option. No option holds a comma, so such a token is given a leading space, which the
+# number parsers ignore.
+_COORDINATES = re.compile(r"^-[0-9.]+(,-?[0-9.]*)+$")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    argv = [" " + a if _COORDINATES.match(a) else a for a in argv]
     named = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(named if named in {c[0] for c in COMMANDS} else None).parse_args(argv)
     try:

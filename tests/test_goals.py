@@ -211,3 +211,18 @@ def test_the_next_frame_networks_walk_to_a_point_and_along_a_path(tmp_path, caps
     assert main(["generate", "--action", "walk", "--method", "next-frame", "--to", "0,2", "--seconds", "3",
                  "-o", str(tmp_path / "to.bvh")]) == 0
     assert read_bvh(tmp_path / "to.bvh").num_frames == 90
+
+
+def test_goal_coordinates_may_start_with_a_minus_and_the_output_must_be_a_bvh(tmp_path, capsys):
+    """``--to -2,-1.5`` and ``--reach right_wrist -0.3,1.3,0.35 2`` (the character's right is -X): argparse
+    took such a list for an option ("expected one argument"). And ``-o out.fbx`` wrote BVH text under an FBX
+    name: refused now, naming the way to FBX, with nothing written."""
+    assert main(["generate", "--action", "walk", "--to", "-2,-1.5", "--at", "3", "-o", str(tmp_path / "to.bvh")]) == 0
+    walked = read_bvh(tmp_path / "to.bvh")
+    at = walked.root_positions[89] / (100.0 if walked.root_positions[:, 1].mean() > 10 else 1.0)
+    np.testing.assert_allclose(at[[0, 2]], [-2.0, -1.5], atol=0.02)  # there at 3 s (frame 89)
+    assert main(["generate", "--action", "walk", "--seconds", "3", "--reach", "right_wrist", "-0.3,1.3,0.35", "2",
+                 "-o", str(tmp_path / "reach.bvh")]) == 0
+    assert main(["generate", "--action", "walk", "-o", str(tmp_path / "walk.fbx")]) == 2
+    err = capsys.readouterr().err
+    assert "writes BVH; name it .bvh" in err and "lmm batch" in err and not (tmp_path / "walk.fbx").exists()
