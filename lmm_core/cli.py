@@ -288,7 +288,8 @@ def _complete(args: argparse.Namespace) -> int:
 def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--action", required=True, help="e.g. walk, run, wave-right-hand, bow, idle (an unknown one lists what the model can generate)")
     p.add_argument("--style", help="e.g. normal, tired, happy, elderly")
-    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--seconds", type=float,
+                   help="length of the new motion (default 4; with --to and no --at, until it arrives)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", choices=GENERATION_METHODS, default=GENERATION_METHODS[0],
                    help="next-frame (default): the next-frame network alone, sampling one frame at a time (no "
@@ -352,10 +353,19 @@ def _generate(args: argparse.Namespace) -> int:
         raise LMMError("--model names a window model, which the next-frame generator (the default method) uses only "
                        "for --reach; give --method segments (its recorded segments) or --method network to generate "
                        "with it, or --next-frame-model for another next-frame file")
-    _write_result(generate(args.action, args.style, args.seconds, args.seed, args.variation, args.model,
-                           method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
-                           reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model,
-                           guidance=args.guidance), args)
+    # Walking to a point with neither --seconds nor --at: the clip ends where it arrives, as Blender's Walk To 3D
+    # Cursor does (it used to walk on past the point until the 4 s default ran out).
+    until_there = args.to is not None and args.seconds is None and args.at is None
+    seconds = args.seconds if args.seconds is not None else (
+        min(120.0, float(np.hypot(*args.to)) / 0.4 + 2.0) if until_there else 4.0)  # long enough for a slow walk
+    made = generate(args.action, args.style, seconds, args.seed, args.variation, args.model,
+                    method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
+                    reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model,
+                    guidance=args.guidance)
+    if until_there:  # the pelvis is exactly at the point on the frame it arrives
+        arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - np.asarray(args.to), axis=1)))
+        made = made.slice(0, arrive + 1)
+    _write_result(made, args)
     return 0
 
 

@@ -226,3 +226,16 @@ def test_goal_coordinates_may_start_with_a_minus_and_the_output_must_be_a_bvh(tm
     assert main(["generate", "--action", "walk", "-o", str(tmp_path / "walk.fbx")]) == 2
     err = capsys.readouterr().err
     assert "writes BVH; name it .bvh" in err and "lmm batch" in err and not (tmp_path / "walk.fbx").exists()
+
+
+def test_walking_to_a_point_without_a_length_ends_where_it_arrives(tmp_path):
+    """``lmm generate --to X,Z`` with neither --seconds nor --at ends on the frame it arrives (as Blender's
+    Walk To 3D Cursor): it used to walk on past the point until the 4 s default ran out (1 m beyond 3,2).
+    Given --seconds, the clip is that long."""
+    assert main(["generate", "--action", "walk", "--to", "3,2", "--facing", "90", "-o", str(tmp_path / "there.bvh")]) == 0
+    there = read_bvh(tmp_path / "there.bvh")
+    scale = 100.0 if there.root_positions[:, 1].mean() > 10 else 1.0
+    np.testing.assert_allclose(there.root_positions[-1, [0, 2]] / scale, [3.0, 2.0], atol=0.01)
+    assert 45 <= there.num_frames <= 150  # 3.6 m at a walk's pace
+    assert main(["generate", "--action", "walk", "--to", "3,2", "--seconds", "4", "-o", str(tmp_path / "on.bvh")]) == 0
+    assert read_bvh(tmp_path / "on.bvh").num_frames == 120
