@@ -240,6 +240,13 @@ def _inbetween(args: argparse.Namespace) -> int:
     note = network_note(result)
     if note:
         print(f"note: {note}", file=sys.stderr)
+    first, last, end = min(keys), max(keys), motion.num_frames - 1
+    if first > 0 or last < end:  # only frames between keys are made: say what the ends became
+        held = " and ".join(f"{a}-{b}" for a, b in ((0, first - 1), (last + 1, end)) if a <= b)
+        ends = ",".join(str(f) for f, outside in ((0, first > 0), (end, last < end)) if outside)
+        print(f"note: frames {held} are outside the keys ({first}-{last}) and hold the nearest key's pose (only frames "
+              f"between keys are made); add {ends} to --keys to have them made too, or list them all to keep them as "
+              "they were", file=sys.stderr)
     return 0
 
 

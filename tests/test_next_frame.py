@@ -567,6 +567,13 @@ def test_rollouts_choose_how_many_a_long_gap_draws(test_data, tmp_path, capsys):
     assert main(["inbetween", str(tmp_path / "missing.bvh"), "--keys", "0,30", "--model", str(runtime.DEFAULT_MODEL),
                  "--rollouts", "2", "-o", str(tmp_path / "x.bvh")]) == 2
     assert "with --model named alone, --method auto gives every gap to that window network" in capsys.readouterr().err
+    # Frames outside the keys hold the nearest key's pose: said, with the keys to add.
+    clip_path = test_data / "reactidle_001_acted_excerpt.bvh.xz"
+    assert main(["inbetween", str(clip_path), "--keys", "30,60", "-o", str(tmp_path / "ends.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert "frames 0-29 and 61-239 are outside the keys (30-60)" in err and "add 0,239 to --keys" in err
+    assert main(["inbetween", str(clip_path), "--keys", "0,239", "-o", str(tmp_path / "all.bvh")]) == 0
+    assert "outside the keys" not in capsys.readouterr().err
 
 
 def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp_path, capsys):
