@@ -365,10 +365,18 @@ def _generate(args: argparse.Namespace) -> int:
     until_there = args.to is not None and args.seconds is None and args.at is None
     seconds = args.seconds if args.seconds is not None else (
         min(120.0, float(np.hypot(*args.to)) / 0.4 + 2.0) if until_there else 4.0)  # long enough for a slow walk
+    reach = [_reach_arg(r) for r in args.reach or []]
     made = generate(args.action, args.style, seconds, args.seed, args.variation, args.model,
                     method=args.method, to=args.to, facing=args.facing, at=args.at, path=args.path,
-                    reach=[_reach_arg(r) for r in args.reach or []], next_frame=args.next_frame_model,
-                    guidance=args.guidance)
+                    reach=reach, next_frame=args.next_frame_model, guidance=args.guidance)
+    for joint, target, at in reach:  # a point out of the limb's range is reached towards, not reached: say so
+        if joint in made.skeleton.names:
+            frame = min(int(round(at * made.fps)), made.num_frames - 1)
+            miss = float(np.linalg.norm(made.global_positions()[frame, made.skeleton.names.index(joint)] - target))
+            if miss > 0.01:
+                print(f"note: {joint} ends {miss * 100:.0f} cm from {','.join(f'{v:g}' for v in target)} at {at:g} s: "
+                      "the point is out of its reach from where the body stands (the character's right is -X)",
+                      file=sys.stderr)
     if until_there:  # the pelvis is exactly at the point on the frame it arrives
         arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - np.asarray(args.to), axis=1)))
         made = made.slice(0, arrive + 1)

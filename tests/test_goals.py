@@ -239,3 +239,15 @@ def test_walking_to_a_point_without_a_length_ends_where_it_arrives(tmp_path):
     assert 45 <= there.num_frames <= 150  # 3.6 m at a walk's pace
     assert main(["generate", "--action", "walk", "--to", "3,2", "--seconds", "4", "-o", str(tmp_path / "on.bvh")]) == 0
     assert read_bvh(tmp_path / "on.bvh").num_frames == 120
+
+
+def test_a_reach_out_of_range_is_said(tmp_path, capsys):
+    """A hand sent to a point it cannot reach from where the body stands is reached towards, and the command
+    says how far it stayed (the README's first example, 0.3,1.4,0.4, lay 14 cm out of the right arm's range:
+    the character's right is -X)."""
+    assert main(["generate", "--action", "idle", "--reach", "right_wrist", "0.3,1.4,0.4", "2", "-o",
+                 str(tmp_path / "far.bvh")]) == 0
+    assert "right_wrist ends 14 cm from 0.3,1.4,0.4 at 2 s" in capsys.readouterr().err
+    assert main(["generate", "--action", "idle", "--reach", "right_wrist", "-0.3,1.3,0.35", "2", "-o",
+                 str(tmp_path / "near.bvh")]) == 0
+    assert "out of its reach" not in capsys.readouterr().err
