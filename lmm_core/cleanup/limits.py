@@ -340,44 +340,43 @@ class JointLimits:
         q = np.asarray(q, dtype=np.float64)
         flat = q.reshape(-1, cn.NUM_JOINTS, 4)
         out = flat.copy()
-        carried = set()
+        carried = []
         if carry_torso:
             for j in (cn.JOINT_NAMES.index(n) for n in TORSO):
-                new = self._clamped(j, out[:, j])
+                new = self._clamped([j], out[:, [j]])[:, 0]
                 moved = np.any(new != out[:, j], axis=-1)  # frames inside are kept bit for bit, children too
                 delta = R.inv_mul(new[moved], out[moved, j])  # new * delta = what the joint held
                 for child in np.flatnonzero(np.asarray(cn.PARENTS) == j):
                     out[moved, child] = R.mul(delta, out[moved, child])
                 out[:, j] = new
-                carried.add(j)
-        for j in np.flatnonzero(self.limited):
-            if j not in carried:
-                out[:, j] = self._clamped(j, out[:, j])
+                carried.append(j)
+        rest = [j for j in np.flatnonzero(self.limited) if j not in carried]
+        out[:, rest] = self._clamped(rest, out[:, rest])
         if carried:  # the input's quaternion signs, so that an unrolled sequence stays unrolled
             out = np.where(np.sum(out * flat, axis=-1, keepdims=True) < 0, -out, out)
         return out.reshape(q.shape)
 
-    def _clamped(self, j: int, q: np.ndarray) -> np.ndarray:
-        """Joint ``j``'s local rotations ``(N, 4)`` moved into its limits (minimal change in swing-twist
-        coordinates); those inside kept exactly, the sign of each kept so clamped sequences stay continuous."""
-        if not self.limited[j]:
-            return q
-        frame = self.frames[j:j + 1]
-        swing, twist = swing_twist(q[:, None], frame)
-        s = swing[:, 0]
-        rel = _wrap(twist[:, 0] - self.twist_centre[j])
-        tw = np.clip(rel, self.twist_lo[j], self.twist_hi[j])
-        out_sw = np.any(s @ self.normals.T > self.swing_h[j] + _INSIDE_TOL, axis=1)
-        out_tw = np.abs(tw - rel) > _INSIDE_TOL
-        bad = out_sw | out_tw
-        if not bad.any():
-            return q
-        s_new = s[bad].copy()
-        if out_sw[bad].any():
-            s_new[out_sw[bad]] = _nearest_on_polygon(s[bad][out_sw[bad]], self._polygon_of(j))
-        new = from_swing_twist(s_new[:, None], (tw[bad] + self.twist_centre[j])[:, None], frame)[:, 0]
+    def _clamped(self, joints: list[int], q: np.ndarray) -> np.ndarray:
+        """Local rotations ``q (N, len(joints), 4)`` of ``joints`` (limited ones) moved into their limits
+        (minimal change in swing-twist coordinates); those inside kept exactly, the sign of each kept so clamped
+        sequences stay continuous. The swing-twist split runs over all of them at once."""
         out = q.copy()
-        out[bad] = np.where(np.sum(new * q[bad], axis=-1, keepdims=True) < 0, -new, new)
+        swing, twist = swing_twist(q, self.frames[joints])
+        for k, j in enumerate(joints):
+            s = swing[:, k]
+            rel = _wrap(twist[:, k] - self.twist_centre[j])
+            tw = np.clip(rel, self.twist_lo[j], self.twist_hi[j])
+            out_sw = np.any(s @ self.normals.T > self.swing_h[j] + _INSIDE_TOL, axis=1)
+            out_tw = np.abs(tw - rel) > _INSIDE_TOL
+            bad = out_sw | out_tw
+            if not bad.any():
+                continue
+            s_new = s[bad].copy()
+            if out_sw[bad].any():
+                s_new[out_sw[bad]] = _nearest_on_polygon(s[bad][out_sw[bad]], self._polygon_of(j))
+            new = from_swing_twist(s_new[:, None], (tw[bad] + self.twist_centre[j])[:, None],
+                                   self.frames[j:j + 1])[:, 0]
+            out[bad, k] = np.where(np.sum(new * q[bad, k], axis=-1, keepdims=True) < 0, -new, new)
         return out
 
     def widened(self, rotations: np.ndarray) -> "JointLimits":
