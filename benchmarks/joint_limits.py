@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.report import update_section  # noqa: E402
-from lmm_core import Motion, dataset, read_bvh  # noqa: E402
+from lmm_core import Motion, dataset  # noqa: E402
 from lmm_core import canonical as cn  # noqa: E402
 from lmm_core import feet as F  # noqa: E402
 from lmm_core import rotations as R  # noqa: E402
@@ -41,8 +41,8 @@ from lmm_core.cleanup import JointLimits  # noqa: E402
 from lmm_core.cleanup.limits import DEFAULT_PATH  # noqa: E402
 from lmm_core.retarget import retarget  # noqa: E402
 
-SOURCES = ["bandai1", "bandai2", "reactidle", "cmu"]
-RIGS = {"bandai1": "bandai", "bandai2": "bandai", "reactidle": "reactidle", "cmu": "cmu"}
+SOURCES = ["bandai1", "bandai2", "reactidle", "cmu", "cmu_iclone"]
+RIGS = {s.name: s.rig for s in dataset.SOURCES}
 FEET = [cn.JOINT_INDEX[n] for n in cn.CONTACT_JOINTS]
 SKELETON = cn.canonical_skeleton()
 
@@ -173,7 +173,7 @@ def main() -> None:
     cmap = {n: n for n in cn.JOINT_NAMES}
     for i in loco:
         c = val_clips[i]
-        src = read_bvh(args.data / c.file)
+        src = dataset.read_take(args.data / c.file, c.source)
         raw.append(retarget(src, bone_map_for(src.skeleton, RIGS[c.source]), SKELETON, cmap, fix_feet=False).resampled(dataset.FPS))
     cases["retargeted without pinning"] = raw
     feet = {name: feet_case(ms) for name, ms in cases.items()}

@@ -753,7 +753,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     argv = [" " + a if _COORDINATES.match(a) else a for a in argv]
     named = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(named if named in {c[0] for c in COMMANDS} else None).parse_args(argv)
+    parser = build_parser(named if named in {c[0] for c in COMMANDS} else None)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # refused by the command's own parser, so the usage printed is the command's, not lmm's
+        sub = next((a.choices.get(args.command) for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        (sub or parser).error("unrecognized arguments: " + " ".join(a.strip() for a in extra))
     try:
         _preflight(args)
         return args.run(args)

@@ -25,11 +25,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import feet as F
+from . import rotations as R
 from .bonemap import bone_map_for
 from .canonical import CONTACT_JOINTS, canonical_skeleton
 from .errors import LMMError
 from .io import read_bvh
 from .io.atomic import atomic_binary_writer, atomic_text_writer
+from .motion import Motion
 from .progress import progress
 from .retarget import bind, retarget
 
@@ -47,6 +49,9 @@ class Source:
     license: str
     labels: Callable[[Path], dict[str, str]]
     skip: int = 0  # leading frames that are not performance (a converter's added T-pose)
+    # A take whose first frame is the rig's T-pose, for a source whose BVH rest pose is no pose at all
+    # (``Motion.with_rest``): every take of that rig is re-posed into it before binding.
+    rest_take: str | None = None
 
 
 @dataclass
@@ -134,7 +139,8 @@ SOURCES = (
     Source("bandai2", "bandai/dataset-2/*.bvh*", "bandai", "CC BY-NC 4.0", _bandai_labels),
     Source("reactidle", "reactidle/*/*.bvh*", "reactidle", "MIT", _reactidle_labels),
     Source("cmu", "cmu/*.bvh*", "cmu", "CMU (free to use, no resale)", _cmu_labels),
-    Source("cmu_iclone", "cmu_iclone/*.bvh*", None, "CMU (free to use, no resale)", _iclone_labels, skip=1),
+    Source("cmu_iclone", "cmu_iclone/*.bvh*", None, "CMU (free to use, no resale)", _iclone_labels, skip=1,
+           rest_take="007_06.bvh.xz"),
     Source("lafan1", "lafan1/*.bvh*", "lafan1", "CC BY-NC-ND 4.0", name_labels),
 )
 
@@ -144,13 +150,24 @@ def split_of(take: str) -> str:
     return "val" if zlib.crc32(take.encode()) % 1000 < VALIDATION_SHARE * 1000 else "train"
 
 
+def read_take(path: str | Path, source: str) -> Motion:
+    """A take of ``source`` as the corpus converts it: read, re-posed into its rig's T-pose where the
+    source names one (``Source.rest_take``), its leading non-performance frames dropped."""
+    src = next((s for s in SOURCES if s.name == source), None)
+    if src is None:
+        raise LMMError(f"unknown source {source!r}; use one of {', '.join(s.name for s in SOURCES)}")
+    motion = read_bvh(path)
+    if src.rest_take:
+        motion = motion.with_rest(_rest_turns(str(Path(path).with_name(src.rest_take)), motion))
+    if src.skip:
+        motion = motion.slice(src.skip, motion.num_frames)
+    return motion
+
+
 def _convert(job: tuple[str, str | None, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Worker: one file onto the canonical body. Returns (rotations, root, contacts, source fps)."""
     path, rig, source = job
-    motion = read_bvh(path)
-    skip = next(s.skip for s in SOURCES if s.name == source)
-    if skip:
-        motion = motion.slice(skip, motion.num_frames)
+    motion = read_take(path, source)
     target = canonical_skeleton()
     src_map = bone_map_for(motion.skeleton, rig)
     canon_map = {n: n for n in target.names}
@@ -162,6 +179,57 @@ def _convert(job: tuple[str, str | None, str]) -> tuple[np.ndarray, np.ndarray, 
     pos = out.global_positions()[:, feet]
     contact = F.detect(pos, out.fps, out.height(), 1, "planted")
     return out.rotations.astype(np.float32), out.root_positions.astype(np.float32), contact, motion.fps
+
+
+@functools.lru_cache(maxsize=2)
+def _t_pose(path: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """A rig's T-pose from the first frame of a take: (joint names, offsets, turns relative to the root)."""
+    m = read_bvh(path)
+    g, _ = m.fk()
+    return m.skeleton.names, m.skeleton.offsets, R.mul(R.conj(g[0, :1]), g[0])
+
+
+def _rest_turns(path: str, motion: Motion) -> np.ndarray:
+    """``(J, 4)`` the T-pose of ``path``'s first frame for ``motion``'s joints, by name (``Motion.with_rest``).
+
+    Raises:
+        LMMError: the motion is not on that take's rig (no such root bone, or a joint of both with
+            another bone length), or the take is missing.
+    """
+    if not Path(path).exists():
+        raise LMMError(f"{path} is missing: it holds the T-pose this source's takes are re-posed into")
+    names, offsets, turns = _t_pose(path)
+    sk = motion.skeleton
+    if names[0] not in sk.names:
+        raise LMMError(f"this rig has no {names[0]} bone: not the rig of {Path(path).name}, whose T-pose does not apply")
+    hips = sk.names.index(names[0])
+    index = {n: i for i, n in enumerate(names)}
+    out = np.tile(R.identity(), (sk.num_joints, 1))
+    if sk.parents[hips] >= 0:
+        # A bone added above the T-pose take's root (Character Creator's RL_BoneRoot) converts axes, Z up to
+        # Y up: its rest is turned back by that conversion, the quarter turns nearest the hips' turn under
+        # it on the first frame (the take's own lean left out), so the re-posed body stands upright.
+        g, _ = motion.fk()
+        out[0] = R.conj(_nearest_quarter_turns(R.inv_mul(g[0, 0], g[0, hips])))
+    for j, name in enumerate(sk.names):
+        i = index.get(name)
+        if i is None:
+            continue  # a bone the T-pose take lacks (the added root) keeps its rest
+        if i and not np.allclose(sk.offsets[j], offsets[i], atol=1e-3):
+            raise LMMError(f"{name} is {sk.offsets[j]} from its parent here and {offsets[i]} in "
+                           f"{Path(path).name}: not the same rig, so its T-pose does not apply")
+        out[j] = turns[i]
+    return out
+
+
+def _nearest_quarter_turns(q: np.ndarray) -> np.ndarray:
+    """The rotation made of quarter turns about the axes (one of 24) nearest ``q`` ``(4,)``."""
+    m = R.to_matrix(q)
+    snapped = np.zeros((3, 3))
+    for col in range(3):  # each axis onto the world axis it lies nearest (distinct for any rotation)
+        row = int(np.argmax(np.abs(m[:, col])))
+        snapped[row, col] = np.sign(m[row, col])
+    return R.from_matrix(snapped)
 
 
 def _jobs(data_root: Path, sources: list[str] | None) -> Iterator[tuple[Source, Path]]:

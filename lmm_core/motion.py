@@ -115,6 +115,44 @@ class Motion:
             labels=dict(self.labels),
         )
 
+    def rest_from(self, frame: int) -> "Motion":
+        """The same movement on a skeleton whose rest pose is frame ``frame``'s body pose (``with_rest``)."""
+        if not -self.num_frames <= frame < self.num_frames:
+            raise LMMError(f"frame {frame} is outside the motion's {self.num_frames} frames")
+        g, _ = self.fk()
+        return self.with_rest(R.mul(R.conj(g[frame, :1]), g[frame]))
+
+    def with_rest(self, turns: np.ndarray) -> "Motion":
+        """The same movement on a skeleton re-posed into another rest pose.
+
+        Args:
+            turns: ``(J, 4)`` each joint's turn in the new rest pose relative to the old rest, in the old
+                rest's world (the root's own entry identity to keep its rest orientation).
+
+        Every joint's world position and turn is unchanged on every frame; the offsets (and the animated
+        translations, end sites) are re-expressed in the new rest frames, and each local rotation becomes
+        relative to them: ``q'_j = G0[parent] q_j G0[j]^-1`` (the root's path unchanged).
+
+        Why: a BVH exported with a zero rest pose (Character Creator's, offsets in each bone's own frame:
+        its legs and arms point up) says nothing about how the body stands, and binding it to the
+        canonical body swings each leg half a turn, which leaves its twist to chance (29 degrees in the
+        CMU takes on Character Creator's rig). Re-posed into the rig's T-pose, the legs point down.
+        """
+        sk = self.skeleton
+        g0 = R.normalize(np.asarray(turns, dtype=np.float64)).copy()
+        if g0.shape != (sk.num_joints, 4):
+            raise LMMError(f"a rest pose needs one turn per joint, ({sk.num_joints}, 4); got {g0.shape}")
+        par = sk.parents
+        has_parent = par >= 0
+        # The parent's turn carries a vector from the old rest frame into the new one.
+        parent_turn = np.where(has_parent[:, None], g0[np.maximum(par, 0)], R.identity()[None])  # root: identity
+        rotations = R.mul(R.mul(parent_turn[None], self.rotations), R.conj(g0)[None])
+        offsets = R.mul_vec(parent_turn, sk.offsets)
+        end_sites = {j: R.mul_vec(g0[j], v) for j, v in sk.end_sites.items()}
+        translations = None if self.translations is None else R.mul_vec(parent_turn[None], self.translations)
+        return replace(self, skeleton=replace(sk, offsets=offsets, end_sites=end_sites), rotations=R.normalize(rotations),
+                       translations=translations, labels=dict(self.labels))
+
     def resampled(self, fps: float) -> "Motion":
         """The motion at another frame rate: rotations by slerp, positions by linear interpolation.
 

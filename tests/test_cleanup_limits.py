@@ -249,18 +249,24 @@ def test_missing_or_bad_file_names_the_fix(tmp_path):
 
 
 def test_the_torso_clamp_keeps_the_chest_neck_and_head_turned_as_they_were(limits):
-    """A back bent unevenly, as the retargeted Character Creator takes hold it (spine2 72 degrees one way,
-    spine3 43 the other): ``clamp`` hands what it takes off a torso joint to its children, so the neck, head
-    and collars keep their turn in the world and every joint ends inside; clamped joint by joint
-    (``clamp_rotations`` alone, what ``excess`` measures) the whole upper body would tip over by the spine's
-    excess."""
+    """A back bent unevenly, as a retargeted rig may hold it (spine2 122 degrees back, spine3 93 forward; the
+    Character Creator takes hold 72 and 43, within the limits since they are fitted on them): ``clamp`` hands
+    what it takes off a torso joint to its children, so the head keeps its turn in the world, the collars
+    most of theirs, and every joint ends inside; clamped joint by joint (``clamp_rotations`` alone, what
+    ``excess`` measures) the whole upper body would tip over by the spine's excess."""
     from lmm_core import kinematics
 
     q = inside_rotations(limits, n=8)
     s2, s3 = cn.JOINT_INDEX["spine2"], cn.JOINT_INDEX["spine3"]
+    q[:, [cn.JOINT_INDEX[n] for n in ("spine1", "spine2", "spine3", "neck", "head")]] = R.identity()  # upright
+    for name in ("left_collar", "right_collar"):  # collars in the middle of their range, room to take a turn
+        j = cn.JOINT_INDEX[name]
+        swing = np.zeros((1, cn.NUM_JOINTS, 2))
+        swing[0, j] = limits._polygon_of(j).mean(axis=0)
+        q[:, j] = from_swing_twist(swing, np.tile(limits.twist_centre, (1, 1)), limits.frames)[0, j]
     x = np.array([1.0, 0.0, 0.0])
-    q[:, s2] = R.mul(q[:, s2], R.from_axis_angle(x, np.radians(-72.0))[None])
-    q[:, s3] = R.mul(R.from_axis_angle(x, np.radians(43.0))[None], q[:, s3])
+    q[:, s2] = R.from_axis_angle(x, np.radians(-122.0))
+    q[:, s3] = R.from_axis_angle(x, np.radians(93.0))
     m = motion(q)
     assert limits.violations(m)[:, s2].all()
     out = limits.clamp(m)
@@ -271,8 +277,13 @@ def test_the_torso_clamp_keeps_the_chest_neck_and_head_turned_as_they_were(limit
         j = cn.JOINT_INDEX[name]
         kept = np.degrees(R.angle(R.inv_mul(before[:, j], after[:, j])))
         tipped = np.degrees(R.angle(R.inv_mul(before[:, j], alone[:, j])))
-        # (a collar handed the chest's correction may pass its own limit and be clamped in its turn)
-        assert np.median(kept) < 1e-6 and kept.max() < 10.0 and tipped.min() > 20.0, (name, kept, tipped.min())
+        assert tipped.min() > 15.0, (name, tipped)
+        if name.endswith("collar"):
+            # A collar handed the chest's correction passes its own limit and is clamped in its turn: it
+            # keeps part of its turn (here 8.5 of the 16 degrees it would tip), not all.
+            assert kept.max() < 0.75 * tipped.min(), (name, kept, tipped)
+        else:
+            assert kept.max() < 1e-6, (name, kept)
     # Joints below the torso's first clamped one are untouched, bit for bit.
     legs = [cn.JOINT_INDEX[n] for n in ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "spine1")]
     assert np.array_equal(out.rotations[:, legs], q[:, legs])

@@ -119,3 +119,13 @@ def test_train_refuses_out_of_range_options_before_any_work(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lmm_core", "train", "--lr", "inf", "--out", str(tmp_path / "run")],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.strip() == "lmm train: error: --lr must be a finite number from 0 to 1, got inf"
+
+
+def test_an_option_the_command_lacks_is_refused_with_that_commands_usage(capsys, tmp_path):
+    """``lmm complete --rollouts 3`` (an in-between option) used to print lmm's own usage, which lists no options."""
+    with pytest.raises(SystemExit) as exc:
+        main(["complete", str(tmp_path / "x.bvh"), "--frames", "3", "-o", str(tmp_path / "y.bvh"), "--rollouts", "3"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: lmm complete" in err and "lmm complete: error: unrecognized arguments: --rollouts 3" in err
+    assert not (tmp_path / "y.bvh").exists()

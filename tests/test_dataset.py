@@ -73,3 +73,50 @@ def test_cmu_iclone_takes_are_labelled_from_the_listing_and_lose_their_added_t_p
     assert clip.frames == int((raw.num_frames - 2) * 30 / 60) + 1  # 60 -> 30 fps after the first frame is dropped
     _, arrays = dataset.load(tmp_path / "corpus")
     assert 0.8 < np.median(arrays["root"][:, 1]) < 1.0  # standing, not a T-pose frame
+
+
+def test_character_creator_takes_are_re_posed_into_the_rigs_t_pose(shared_data):
+    """The Character Creator BVHs rest in a zero pose (legs and arms pointing up): each take is re-posed
+    into the rig's T-pose, also those with a Z-up root bone added above the hips, and their thighs then
+    come onto the canonical body without the 24-35 degree twist the zero pose left."""
+    from lmm_core import rotations as R
+    from lmm_core.bonemap import bone_map_for
+    from lmm_core.cleanup.body import bone_frames
+    from lmm_core.cleanup.limits import swing_twist
+    from lmm_core.model import tasks
+
+    folder = shared_data / "cmu_iclone"
+    if not folder.is_dir():
+        pytest.skip("../shared/data/cmu_iclone is not here")
+    hips = [dataset.canonical_skeleton().names.index(n) for n in ("left_hip", "right_hip")]
+    rests = []
+    for take in ("007_06", "001_01", "002_01"):  # the T-pose take itself; another; one with RL_BoneRoot above the hips
+        path = folder / f"{take}.bvh.xz"
+        raw, reposed = read_bvh(path), dataset.read_take(path, "cmu_iclone")
+        assert reposed.num_frames == raw.num_frames - 1
+        assert np.allclose(reposed.global_positions(), raw.global_positions()[1:], atol=1e-6)
+        sk = reposed.skeleton
+        rest = sk.rest_positions() - sk.rest_positions()[sk.names.index("CC_Base_Hip")]
+        rests.append(rest[[sk.names.index(n) for n in ("CC_Base_L_Foot", "CC_Base_R_Hand", "CC_Base_Head")]])
+        twists = []
+        for m in (raw.slice(1), reposed):
+            canon = tasks.to_canonical(m, 30.0, bone_map_for(m.skeleton))
+            _, tw = swing_twist(canon.rotations, bone_frames())
+            twists.append(np.degrees(np.abs(np.arctan2(np.sin(tw[:, hips]).mean(0), np.cos(tw[:, hips]).mean(0)))))
+        assert twists[0].max() > 20 and twists[1].max() < 10, (take, twists)
+    for foot, hand, head in rests:  # standing, arms out: the same T-pose for every take
+        assert foot[1] < -90 and hand[0] < -60 and abs(hand[1] - 47) < 5 and head[1] > 55
+    assert np.allclose(rests[0], rests[2], atol=1e-6)
+
+
+def test_another_rigs_take_is_not_re_posed_into_a_character_creator_t_pose(shared_data, test_data):
+    folder = shared_data / "cmu_iclone"
+    if not folder.is_dir():
+        pytest.skip("../shared/data/cmu_iclone is not here")
+    cmu = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
+    with pytest.raises(LMMError, match="not the rig of 007_06"):
+        dataset._rest_turns(str(folder / "007_06.bvh.xz"), cmu)
+    with pytest.raises(LMMError, match="is missing"):
+        dataset._rest_turns(str(folder / "no_such_take.bvh.xz"), cmu)
+    with pytest.raises(LMMError, match="unknown source"):
+        dataset.read_take(folder / "007_06.bvh.xz", "nowhere")

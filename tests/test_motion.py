@@ -55,3 +55,27 @@ def test_shape_validation(cmu):
         Motion(cmu.skeleton, cmu.rotations, cmu.root_positions, 0)
     with pytest.raises(LMMError, match="fps"):
         cmu.resampled(-1)
+
+
+def test_rest_from_a_frame_keeps_every_joint_where_it_was(cmu):
+    """Re-posing the rest moves no joint on any frame (end sites too) and makes that frame's pose the rest."""
+    moved = cmu.slice(0, 40)
+    r = moved.rest_from(12)
+    assert np.allclose(r.global_positions(end_sites=True), moved.global_positions(end_sites=True), atol=1e-9)
+    g_old, _ = moved.fk()
+    g_new, _ = r.fk()
+    # World turns differ by the rest's own turn, a constant per joint: the same on every frame.
+    rel = R.inv_mul(g_old, g_new)
+    assert np.allclose(np.abs(np.sum(rel * rel[12:13], axis=-1)), 1.0, atol=1e-9)
+    assert np.allclose(np.abs(r.rotations[12, 1:, 0]), 1.0, atol=1e-9)  # the frame itself: no turn under the root
+    assert np.allclose(r.rotations[:, 0], moved.rotations[:, 0]) and np.allclose(r.root_positions, moved.root_positions)
+    rest = r.skeleton.rest_positions() - r.skeleton.offsets[0]
+    pose = moved.global_positions()[12] - moved.global_positions()[12, 0]
+    assert np.allclose(R.mul_vec(moved.rotations[12, 0], rest), pose, atol=1e-9)
+
+
+def test_rest_pose_of_the_wrong_shape_or_frame_is_refused(cmu):
+    with pytest.raises(LMMError, match="one turn per joint"):
+        cmu.with_rest(np.tile([1.0, 0, 0, 0], (3, 1)))
+    with pytest.raises(LMMError, match="outside the motion"):
+        cmu.rest_from(cmu.num_frames)
