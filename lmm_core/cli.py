@@ -112,12 +112,33 @@ def _retarget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-map", help="bone map preset or .toml for the target (default: automatic mapping)")
     p.add_argument("--in-place", action="store_true", help="remove horizontal root travel (turns and heights stay)")
     p.add_argument("--no-feet", action="store_true", help="do not pin feet during contacts")
+    p.add_argument("--rest-frame", type=int, metavar="N",
+                   help="take the source's rest pose from its frame N, one where it stands in a T-pose (for a BVH "
+                        "exported with a zero rest pose, as Character Creator's: its legs point up at rest)")
+
+
+def _legs_up_at_rest(skeleton, bone_map) -> bool:
+    """Whether a rig's rest pose has both ankles above its hips (a zero pose, not a standing one)."""
+    bones = bone_map.bones
+    rest, up = skeleton.rest_positions(), skeleton.up_index
+    pairs = [(bones.get(f"{s}_hip"), bones.get(f"{s}_ankle")) for s in ("left", "right")]
+    if not all(h in skeleton.names and a in skeleton.names for h, a in pairs):
+        return False
+    return all(rest[skeleton.names.index(a), up] > rest[skeleton.names.index(h), up] for h, a in pairs)
 
 
 def _retarget(args: argparse.Namespace) -> int:
     motion = read_bvh(args.input)
+    if args.rest_frame is not None:
+        if not -motion.num_frames <= args.rest_frame < motion.num_frames:
+            raise LMMError(f"--rest-frame {args.rest_frame}: {args.input} has frames 0-{motion.num_frames - 1}")
+        motion = motion.rest_from(args.rest_frame)
     target = target_rig(args.to)
     src_map = bone_map_for(motion.skeleton, args.source_map)
+    if _legs_up_at_rest(motion.skeleton, src_map):
+        print(f"note: {args.input.name}'s rest pose has its legs pointing up (a zero pose, as Character Creator "
+              "exports): the retargeter aims bones from the rest pose, so legs may come out twisted; give "
+              "--rest-frame N with a frame where the character stands in a T-pose", file=sys.stderr)
     tgt_map = bone_map_for(target, "canonical" if args.to == "canonical" else args.target_map)
     out = retarget(motion, src_map, target, tgt_map, root_motion="in_place" if args.in_place else "keep",
                    fix_feet=not args.no_feet)
