@@ -164,7 +164,7 @@ def main() -> None:
              "window, mean / 5th pct (cm) | foot skate | limit violations |", "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         near = r["nearest"] * 100
-        lines.append(f"| {name} | {r['windows']} | {r['recognised']:.2f} | {r['frechet']:.1f} | {r['diversity'] * 100:.1f} | "
+        lines.append(f"| {name} | {r['windows']} | {r['recognised']:.3f} | {r['frechet']:.1f} | {r['diversity'] * 100:.1f} | "
                      f"{near.mean():.1f} / {np.percentile(near, 5):.1f} | {r['skate']:.3f} | {r['viol']:.4f} |")
     body = ("\n".join(lines) + f"\n\nModel `{args.model}`; {args.seeds} seeds (from {args.first_seed}) x {len(actions)} actions ({', '.join(actions)}: "
             f"those of the validation split the model knows), {args.seconds:g} s each, no style; the network method at "

@@ -459,11 +459,13 @@ def test_clean_up_brings_joints_inside_their_limits(addon, test_data):
     assert original.use_fake_user
     after = _canonical_excess(obj)
     assert before.max() > math.radians(40) and (before > 1e-3).sum() > 100
-    # Within 2 degrees: the clamp now also turns the children of a clamped torso joint (the CMU rig's back is
+    # Within 3 degrees: the clamp now also turns the children of a clamped torso joint (the CMU rig's back is
     # past spine1's limit on most frames), and that change, carried onto the Blender rig through the canonical
     # body and read back, leaves one shoulder 1.8 degrees past on one frame (2026-12-07; on the BVH's own rig in
-    # Python, ``clean_up_rig``, 0).
-    assert after.max() < math.radians(2), (np.unravel_index(after.argmax(), after.shape), np.degrees(after.max(axis=0)))
+    # Python, ``clean_up_rig``, 0); with the limits refitted on the Character Creator takes too, the left
+    # collar 2.7. A second clamping pass on the rig leaves it 2.7: the rig's merged back shares the chest's
+    # turn otherwise than the canonical body, so that collar's share is not the rig's to change.
+    assert after.max() < math.radians(3), (np.unravel_index(after.argmax(), after.shape), np.degrees(after.max(axis=0)))
 
 
 def test_clean_up_locks_sliding_feet(addon, test_data):

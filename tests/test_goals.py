@@ -2,6 +2,8 @@
 the pelvis lands exactly on its keys, the legs walk there, and bad goals say what to fix."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
@@ -219,8 +221,8 @@ def test_goal_coordinates_may_start_with_a_minus_and_the_output_must_be_a_bvh(tm
     name: refused now, naming the way to FBX, with nothing written."""
     assert main(["generate", "--action", "walk", "--to", "-2,-1.5", "--at", "3", "-o", str(tmp_path / "to.bvh")]) == 0
     walked = read_bvh(tmp_path / "to.bvh")
-    at = walked.root_positions[89] / (100.0 if walked.root_positions[:, 1].mean() > 10 else 1.0)
-    np.testing.assert_allclose(at[[0, 2]], [-2.0, -1.5], atol=0.02)  # there at 3 s (frame 89)
+    at = walked.root_positions[90] / (100.0 if walked.root_positions[:, 1].mean() > 10 else 1.0)
+    np.testing.assert_allclose(at[[0, 2]], [-2.0, -1.5], atol=0.005)  # there at 3 s (frame 90), its key
     assert main(["generate", "--action", "walk", "--seconds", "3", "--reach", "right_wrist", "-0.3,1.3,0.35", "2",
                  "-o", str(tmp_path / "reach.bvh")]) == 0
     assert main(["generate", "--action", "walk", "-o", str(tmp_path / "walk.fbx")]) == 2
@@ -243,11 +245,12 @@ def test_walking_to_a_point_without_a_length_ends_where_it_arrives(tmp_path):
 
 def test_a_reach_out_of_range_is_said(tmp_path, capsys):
     """A hand sent to a point it cannot reach from where the body stands is reached towards, and the command
-    says how far it stayed (the README's first example, 0.3,1.4,0.4, lay 14 cm out of the right arm's range:
-    the character's right is -X)."""
+    says how far it stayed (the README's first example, 0.3,1.4,0.4, lay 13-14 cm out of the right arm's range
+    as the idle stands: the character's right is -X)."""
     assert main(["generate", "--action", "idle", "--reach", "right_wrist", "0.3,1.4,0.4", "2", "-o",
                  str(tmp_path / "far.bvh")]) == 0
-    assert "right_wrist ends 14 cm from 0.3,1.4,0.4 at 2 s" in capsys.readouterr().err
+    said = re.search(r"right_wrist ends (\d+) cm from 0.3,1.4,0.4 at 2 s", capsys.readouterr().err)
+    assert said and 10 <= int(said.group(1)) <= 18, said
     assert main(["generate", "--action", "idle", "--reach", "right_wrist", "-0.3,1.3,0.35", "2", "-o",
                  str(tmp_path / "near.bvh")]) == 0
     assert "out of its reach" not in capsys.readouterr().err
