@@ -79,7 +79,6 @@ def test_character_creator_takes_are_re_posed_into_the_rigs_t_pose(shared_data):
     """The Character Creator BVHs rest in a zero pose (legs and arms pointing up): each take is re-posed
     into the rig's T-pose, also those with a Z-up root bone added above the hips, and their thighs then
     come onto the canonical body without the 24-35 degree twist the zero pose left."""
-    from lmm_core import rotations as R
     from lmm_core.bonemap import bone_map_for
     from lmm_core.cleanup.body import bone_frames
     from lmm_core.cleanup.limits import swing_twist
