@@ -1,7 +1,8 @@
 """Joint limits and foot locking on real clips (issue 4's clean-up measures).
 
 - Fits (with ``--fit``) the joint limits on the training split of the canonical corpus, Bandai 1 and 2,
-  ReActIdle and CMU only (LAFAN1's license forbids derivatives), and writes
+  ReActIdle, CMU and the CMU takes on the Character Creator rig (every source but LAFAN1, whose license
+  forbids derivatives), and writes
   ``presets/models/joint_limits.npz``.
 - Violation rates of the shipped limits on the training split and on the held-out validation split:
   share of (frame, joint) pairs past a limit (the 21 limited joints), share of frames with any joint past,
@@ -149,7 +150,8 @@ def main() -> None:
         limits = JointLimits.fit(train["rotations"], clip_starts(train_clips), info={
             "data": "canonical corpus, training split: " + ", ".join(SOURCES),
             "clips": str(len(train_clips)), "date": time.strftime("%Y-%m-%d"),
-            "command": "python benchmarks/joint_limits.py --fit"})
+            "command": "python benchmarks/joint_limits.py --fit" + (f" --corpus {args.corpus}"
+                                                                   if args.corpus != ap.get_default("corpus") else "")})
         limits.save(DEFAULT_PATH)
         print(f"fitted on {len(train['rotations'])} frames of {len(train_clips)} clips in {time.perf_counter() - t0:.1f} s "
               f"-> {DEFAULT_PATH} ({DEFAULT_PATH.stat().st_size} bytes)")

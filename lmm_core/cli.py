@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from . import validate
-from .bonemap import bone_map_for
+from .bonemap import BoneMap, bone_map_for
 from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
@@ -30,7 +30,7 @@ from .model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHOD
 from .results import numbered, target_rig, write_result
 from .retarget import retarget
 from .rotations import EULER_ORDERS
-from .skeleton import UNITS_TO_METRES
+from .skeleton import UNITS_TO_METRES, Skeleton
 
 # The commands that work on motion files (info ... intent) import their modules above. The rest
 # (dataset, capture, train, bench, demo, batch) import theirs when they run, as Blender's importers do:
@@ -113,24 +113,28 @@ def _retarget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in-place", action="store_true", help="remove horizontal root travel (turns and heights stay)")
     p.add_argument("--no-feet", action="store_true", help="do not pin feet during contacts")
     p.add_argument("--rest-frame", type=int, metavar="N",
-                   help="take the source's rest pose from its frame N, one where it stands in a T-pose (for a BVH "
-                        "exported with a zero rest pose, as Character Creator's: its legs point up at rest)")
+                   help="take the source's rest pose from its frame N (numbered from 0), one where it stands with its "
+                        "legs down, a T-pose best (for a BVH exported with a zero rest pose, as Character Creator's: "
+                        "its legs point up at rest)")
 
 
-def _legs_up_at_rest(skeleton, bone_map) -> bool:
-    """Whether a rig's rest pose has both ankles above its hips (a zero pose, not a standing one)."""
+def _legs_up_at_rest(skeleton: Skeleton, bone_map: BoneMap) -> bool:
+    """Whether a rig's rest pose has both ankles above its hips by a fifth of the leg or more (a zero pose, not
+    a standing one; a rest with every bone along one axis puts them level)."""
     bones = bone_map.bones
     rest, up = skeleton.rest_positions(), skeleton.up_index
     pairs = [(bones.get(f"{s}_hip"), bones.get(f"{s}_ankle")) for s in ("left", "right")]
     if not all(h in skeleton.names and a in skeleton.names for h, a in pairs):
         return False
-    return all(rest[skeleton.names.index(a), up] > rest[skeleton.names.index(h), up] for h, a in pairs)
+    hip, ankle = (np.array([rest[skeleton.names.index(p[k])] for p in pairs]) for k in (0, 1))
+    leg = np.linalg.norm(ankle - hip, axis=1)
+    return bool(np.all(ankle[:, up] - hip[:, up] > 0.2 * leg))
 
 
 def _retarget(args: argparse.Namespace) -> int:
     motion = read_bvh(args.input)
     if args.rest_frame is not None:
-        if not -motion.num_frames <= args.rest_frame < motion.num_frames:
+        if args.rest_frame >= motion.num_frames:
             raise LMMError(f"--rest-frame {args.rest_frame}: {args.input} has frames 0-{motion.num_frames - 1}")
         motion = motion.rest_from(args.rest_frame)
     target = target_rig(args.to)
@@ -138,7 +142,8 @@ def _retarget(args: argparse.Namespace) -> int:
     if _legs_up_at_rest(motion.skeleton, src_map):
         print(f"note: {args.input.name}'s rest pose has its legs pointing up (a zero pose, as Character Creator "
               "exports): the retargeter aims bones from the rest pose, so legs may come out twisted; give "
-              "--rest-frame N with a frame where the character stands in a T-pose", file=sys.stderr)
+              "--rest-frame N with a frame where the character stands with its legs down (a T-pose best)",
+              file=sys.stderr)
     tgt_map = bone_map_for(target, "canonical" if args.to == "canonical" else args.target_map)
     out = retarget(motion, src_map, target, tgt_map, root_motion="in_place" if args.in_place else "keep",
                    fix_feet=not args.no_feet)
@@ -286,7 +291,7 @@ def _complete_args(p: argparse.ArgumentParser) -> None:
                    help="the next-frame generator's weights for --method next-frame (default: the shipped one)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="with --method next-frame and --action or --style: how much more the labels weigh than the "
-                        "motion so far (classifier-free guidance; default the file's own: 1.5 for the shipped "
+                        "motion so far (classifier-free guidance; default the file's own: 1.75 for the shipped "
                         "generator; 1: none)")
     _draw_args(p)
     _model_args(p)
@@ -334,7 +339,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
                    help="the next-frame network's weights for --method next-frame (default: the shipped one)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="with --method next-frame: how much more the action and style weigh than the motion so far "
-                        "(classifier-free guidance; default the file's own: 1.5 for a generator; 1: none; more makes "
+                        "(classifier-free guidance; default the file's own: 1.75 for a generator; 1: none; more makes "
                         "the action plainer and the motion less varied)")
     goal = p.add_argument_group("goals (with --method next-frame or network)")
     goal.add_argument("--to", type=_ground_point, metavar="X,Z",
@@ -687,6 +692,7 @@ _WORKERS = _range(1, 256, integer=True)
 OPTION_RANGES: dict[str, dict[str, Callable]] = {
     "convert": {"fps": lambda v, n: validate.fps(v, n), "scale": _range(1e-6, 1e6)},
     "dataset": {"jobs": _WORKERS},
+    "retarget": {"rest_frame": _range(0, 10 ** 9, integer=True)},
     "inbetween": {"seed": _SEED, "variation": _SHARE},
     "complete": {"frames": lambda v, n: validate.frames(v, n), "seed": _SEED, "variation": _SHARE,
                  "samples": _range(1, 100, integer=True), "guidance": _range(0.0, 10.0)},
@@ -760,7 +766,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if only is None or name == only:
             add_arguments(p)
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, command_parser=p)
     return parser
 
 
@@ -776,9 +782,11 @@ def main(argv: list[str] | None = None) -> int:
     named = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(named if named in {c[0] for c in COMMANDS} else None)
     args, extra = parser.parse_known_args(argv)
-    if extra:  # refused by the command's own parser, so the usage printed is the command's, not lmm's
-        sub = next((a.choices.get(args.command) for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-        (sub or parser).error("unrecognized arguments: " + " ".join(a.strip() for a in extra))
+    if extra:  # what follows the command is refused by its own parser, so the usage printed is the command's
+        before = argv[:argv.index(args.command)] if args.command in argv else argv
+        wrong = [a.strip() for a in extra]
+        (parser if any(a in before for a in extra) else args.command_parser).error(
+            "unrecognized arguments: " + " ".join(wrong))
     try:
         _preflight(args)
         return args.run(args)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import json
 import re
 import zlib
@@ -158,7 +159,7 @@ def read_take(path: str | Path, source: str) -> Motion:
         raise LMMError(f"unknown source {source!r}; use one of {', '.join(s.name for s in SOURCES)}")
     motion = read_bvh(path)
     if src.rest_take:
-        motion = motion.with_rest(_rest_turns(str(Path(path).with_name(src.rest_take)), motion))
+        motion = motion.with_rest(_rest_turns(str(Path(path).with_name(src.rest_take)), motion, str(path)))
     if src.skip:
         motion = motion.slice(src.skip, motion.num_frames)
     return motion
@@ -183,53 +184,74 @@ def _convert(job: tuple[str, str | None, str]) -> tuple[np.ndarray, np.ndarray, 
 
 @functools.lru_cache(maxsize=2)
 def _t_pose(path: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """A rig's T-pose from the first frame of a take: (joint names, offsets, turns relative to the root)."""
+    """A rig's T-pose from the first frame of a take: its joint names (``J``), ``(J, 3)`` offsets in the file's
+    units, ``(J, 4)`` turns relative to the root (read-only: the cache hands the same arrays to every caller)."""
     m = read_bvh(path)
-    g, _ = m.fk()
-    return m.skeleton.names, m.skeleton.offsets, R.mul(R.conj(g[0, :1]), g[0])
+    g, _ = m.slice(0, 1).fk()
+    offsets, turns = m.skeleton.offsets.copy(), R.mul(R.conj(g[0, :1]), g[0])
+    offsets.setflags(write=False)
+    turns.setflags(write=False)
+    return m.skeleton.names, offsets, turns
 
 
-def _rest_turns(path: str, motion: Motion) -> np.ndarray:
+def _rest_turns(path: str, motion: Motion, take: str = "this take") -> np.ndarray:
     """``(J, 4)`` the T-pose of ``path``'s first frame for ``motion``'s joints, by name (``Motion.with_rest``).
 
     Raises:
-        LMMError: the motion is not on that take's rig (no such root bone, or a joint of both with
-            another bone length), or the take is missing.
+        LMMError: the motion (``take``, named in the message) is not on that take's rig (no such root bone,
+            more than one bone above it, or a joint of both with another bone length), or the T-pose take
+            is missing.
     """
+    leave_out = "move it out of the source's folder, or build without that source (--sources)"
     if not Path(path).exists():
-        raise LMMError(f"{path} is missing: it holds the T-pose this source's takes are re-posed into")
+        raise LMMError(f"{path} is missing: it holds the T-pose this source's takes are re-posed into; restore it "
+                       "from the dataset's download, or build without that source (--sources)")
     names, offsets, turns = _t_pose(path)
     sk = motion.skeleton
     if names[0] not in sk.names:
-        raise LMMError(f"this rig has no {names[0]} bone: not the rig of {Path(path).name}, whose T-pose does not apply")
+        raise LMMError(f"{take}: this rig has no {names[0]} bone, so it is not the rig of {Path(path).name}, whose "
+                       f"T-pose the source's takes are re-posed into; {leave_out}")
     hips = sk.names.index(names[0])
+    if sk.parents[hips] >= 0 and sk.parents[sk.parents[hips]] >= 0:
+        raise LMMError(f"{take}: {names[0]} hangs under {sk.names[sk.parents[hips]]} and more bones; one bone above "
+                       f"it is the most this source's re-posing knows; {leave_out}")
     index = {n: i for i, n in enumerate(names)}
     out = np.tile(R.identity(), (sk.num_joints, 1))
     if sk.parents[hips] >= 0:
         # A bone added above the T-pose take's root (Character Creator's RL_BoneRoot) converts axes, Z up to
         # Y up: its rest is turned back by that conversion, the quarter turns nearest the hips' turn under
         # it on the first frame (the take's own lean left out), so the re-posed body stands upright.
-        g, _ = motion.fk()
+        g, _ = motion.slice(0, 1).fk()
         out[0] = R.conj(_nearest_quarter_turns(R.inv_mul(g[0, 0], g[0, hips])))
     for j, name in enumerate(sk.names):
         i = index.get(name)
         if i is None:
             continue  # a bone the T-pose take lacks (the added root) keeps its rest
         if i and not np.allclose(sk.offsets[j], offsets[i], atol=1e-3):
-            raise LMMError(f"{name} is {sk.offsets[j]} from its parent here and {offsets[i]} in "
-                           f"{Path(path).name}: not the same rig, so its T-pose does not apply")
+            raise LMMError(f"{take}: {name} is {sk.offsets[j]} from its parent here and {offsets[i]} in "
+                           f"{Path(path).name}: not the same rig, so its T-pose does not apply; {leave_out}")
         out[j] = turns[i]
     return out
 
 
+def _quarter_turn_rotations() -> np.ndarray:
+    """``(24, 3, 3)`` the rotations made of quarter turns about the axes (signed permutations, determinant 1)."""
+    out = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            m = np.zeros((3, 3))
+            m[list(perm), range(3)] = signs
+            if np.linalg.det(m) > 0:
+                out.append(m)
+    return np.array(out)
+
+
 def _nearest_quarter_turns(q: np.ndarray) -> np.ndarray:
-    """The rotation made of quarter turns about the axes (one of 24) nearest ``q`` ``(4,)``."""
-    m = R.to_matrix(q)
-    snapped = np.zeros((3, 3))
-    for col in range(3):  # each axis onto the world axis it lies nearest (distinct for any rotation)
-        row = int(np.argmax(np.abs(m[:, col])))
-        snapped[row, col] = np.sign(m[row, col])
-    return R.from_matrix(snapped)
+    """``(4,)`` the rotation made of quarter turns about the axes (one of 24) nearest ``q`` ``(4,)``: the one
+    whose matrix agrees most with ``q``'s (largest trace of ``S^T M``, the smallest angle between them)."""
+    candidates = _quarter_turn_rotations()
+    best = candidates[int(np.argmax(np.einsum("kij,ij->k", candidates, R.to_matrix(q))))]
+    return R.from_matrix(best)
 
 
 def _jobs(data_root: Path, sources: list[str] | None) -> Iterator[tuple[Source, Path]]:

@@ -116,11 +116,21 @@ class Motion:
         )
 
     def rest_from(self, frame: int) -> "Motion":
-        """The same movement on a skeleton whose rest pose is frame ``frame``'s body pose (``with_rest``)."""
-        if not -self.num_frames <= frame < self.num_frames:
-            raise LMMError(f"frame {frame} is outside the motion's {self.num_frames} frames")
-        g, _ = self.fk()
-        return self.with_rest(R.mul(R.conj(g[frame, :1]), g[frame]))
+        """The same movement on a skeleton whose rest pose is frame ``frame``'s body pose (``with_rest``).
+
+        Args:
+            frame: ``0 <= frame < T``; its joints' turns relative to the root become the rest. The root keeps
+                its own rest orientation, so a rig whose root bone converts axes (Character Creator's
+                ``RL_BoneRoot``: Z up to Y up) rests lying along that root's axes (binding still works: each
+                bone's reference comes from where it points).
+
+        Raises:
+            LMMError: ``frame`` is outside the motion.
+        """
+        if not 0 <= frame < self.num_frames:
+            raise LMMError(f"frame {frame} is outside the motion's frames 0-{self.num_frames - 1}")
+        g, _ = self.slice(frame, frame + 1).fk()
+        return self.with_rest(R.mul(R.conj(g[0, :1]), g[0]))
 
     def with_rest(self, turns: np.ndarray) -> "Motion":
         """The same movement on a skeleton re-posed into another rest pose.
@@ -129,9 +139,13 @@ class Motion:
             turns: ``(J, 4)`` each joint's turn in the new rest pose relative to the old rest, in the old
                 rest's world (the root's own entry identity to keep its rest orientation).
 
-        Every joint's world position and turn is unchanged on every frame; the offsets (and the animated
-        translations, end sites) are re-expressed in the new rest frames, and each local rotation becomes
-        relative to them: ``q'_j = G0[parent] q_j G0[j]^-1`` (the root's path unchanged).
+        Every joint's world position is unchanged on every frame, and its world turn changes by the same
+        constant ``G0[j]^-1`` on every frame (its new rest frame); the offsets (and the animated translations,
+        end sites) are re-expressed in the new rest frames, and each local rotation becomes relative to them:
+        ``q'_j = G0[parent] q_j G0[j]^-1`` (the root's path unchanged).
+
+        Raises:
+            LMMError: ``turns`` is not ``(J, 4)``, or holds a non-finite or zero quaternion (named by joint).
 
         Why: a BVH exported with a zero rest pose (Character Creator's, offsets in each bone's own frame:
         its legs and arms point up) says nothing about how the body stands, and binding it to the
@@ -139,9 +153,14 @@ class Motion:
         CMU takes on Character Creator's rig). Re-posed into the rig's T-pose, the legs point down.
         """
         sk = self.skeleton
-        g0 = R.normalize(np.asarray(turns, dtype=np.float64)).copy()
+        g0 = np.asarray(turns, dtype=np.float64)
         if g0.shape != (sk.num_joints, 4):
             raise LMMError(f"a rest pose needs one turn per joint, ({sk.num_joints}, 4); got {g0.shape}")
+        bad = ~np.isfinite(g0).all(axis=1) | (np.linalg.norm(np.nan_to_num(g0), axis=1) < 1e-6)
+        if bad.any():
+            raise LMMError(f"the rest pose's turn of {', '.join(sk.names[j] for j in np.flatnonzero(bad))} is not a "
+                           "rotation (a zero or non-finite quaternion); give unit quaternions (w, x, y, z)")
+        g0 = R.normalize(g0)
         par = sk.parents
         has_parent = par >= 0
         # The parent's turn carries a vector from the old rest frame into the new one.

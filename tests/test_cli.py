@@ -157,3 +157,12 @@ def test_retarget_says_when_the_rest_pose_is_a_zero_pose_and_takes_one_from_a_fr
     with pytest.raises(SystemExit) as exc:
         raise SystemExit(main(["retarget", str(take), "--to", "canonical", "-o", str(tmp_path / "x.bvh"), "--rest-frame", "9999"]))
     assert exc.value.code == 2 and "has frames 0-208" in capsys.readouterr().err and not (tmp_path / "x.bvh").exists()
+
+
+def test_an_unknown_option_before_the_command_is_lmms_and_a_negative_rest_frame_is_refused(capsys, test_data, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--bogus", "info", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz")])
+    assert "lmm: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+    assert main(["retarget", str(test_data / "cmu_131_03_hop_excerpt.bvh.xz"), "--to", "canonical", "-o",
+                 str(tmp_path / "o.bvh"), "--rest-frame", "-1"]) == 2
+    assert "--rest-frame must be a whole number from 0" in capsys.readouterr().err and not (tmp_path / "o.bvh").exists()

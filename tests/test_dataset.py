@@ -119,3 +119,21 @@ def test_another_rigs_take_is_not_re_posed_into_a_character_creator_t_pose(share
         dataset._rest_turns(str(folder / "no_such_take.bvh.xz"), cmu)
     with pytest.raises(LMMError, match="unknown source"):
         dataset.read_take(folder / "007_06.bvh.xz", "nowhere")
+
+
+def test_the_nearest_quarter_turns_are_a_rotation_within_63_degrees():
+    """An axis-converting root bone's rest is turned back by the quarter turns nearest its turn: always one of
+    the 24 rotations (snapping each axis alone made a non-rotation for 13% of random turns), never farther than
+    62.8 degrees (the farthest any rotation lies from the nearest of them)."""
+    from lmm_core import rotations as R
+
+    assert len(dataset._quarter_turn_rotations()) == 24
+    rng = np.random.default_rng(0)
+    for q in R.normalize(rng.normal(size=(500, 4))):
+        snapped = dataset._nearest_quarter_turns(q)
+        m = R.to_matrix(snapped)
+        assert np.allclose(np.abs(m).sum(axis=0), 1.0) and np.isclose(np.linalg.det(m), 1.0)
+        assert np.degrees(R.angle(R.inv_mul(q, snapped))) < 62.9
+    z_up = R.from_axis_angle(np.array([1.0, 0, 0]), np.radians(-86.0))  # RL_BoneRoot's turn, and a lean
+    assert np.degrees(R.angle(R.inv_mul(dataset._nearest_quarter_turns(z_up),
+                                        R.from_axis_angle(np.array([1.0, 0, 0]), -np.pi / 2)))) < 1e-6

@@ -79,3 +79,30 @@ def test_rest_pose_of_the_wrong_shape_or_frame_is_refused(cmu):
         cmu.with_rest(np.tile([1.0, 0, 0, 0], (3, 1)))
     with pytest.raises(LMMError, match="outside the motion"):
         cmu.rest_from(cmu.num_frames)
+
+
+def test_any_rest_turns_keep_positions_with_a_turned_root_and_animated_translations(cmu):
+    """Random rest turns for every joint, the root's too, on a clip given animated joint translations: no joint
+    moves on any frame, and turning back by the inverse gives the clip again."""
+    rng = np.random.default_rng(3)
+    moved = cmu.slice(0, 20)
+    trans = np.broadcast_to(moved.skeleton.offsets, (20, moved.skeleton.num_joints, 3)).copy()
+    trans += rng.normal(scale=0.5, size=trans.shape)
+    moved = Motion(moved.skeleton, moved.rotations, moved.root_positions, moved.fps, translations=trans)
+    turns = R.normalize(rng.normal(size=(moved.skeleton.num_joints, 4)))
+    r = moved.with_rest(turns)
+    assert np.allclose(r.global_positions(end_sites=True), moved.global_positions(end_sites=True), atol=1e-8)
+    back = r.with_rest(R.conj(turns))
+    assert np.allclose(np.abs(np.sum(back.rotations * moved.rotations, axis=-1)), 1.0, atol=1e-9)
+    assert np.allclose(back.translations, moved.translations, atol=1e-9)
+    assert np.allclose(back.skeleton.offsets, moved.skeleton.offsets, atol=1e-9)
+
+
+def test_a_rest_turn_that_is_no_rotation_is_refused_by_joint(cmu):
+    turns = np.tile([1.0, 0, 0, 0], (cmu.skeleton.num_joints, 1))
+    turns[3] = 0.0
+    turns[5, 1] = np.nan
+    with pytest.raises(LMMError, match=f"{cmu.skeleton.names[3]}, {cmu.skeleton.names[5]} is not a rotation"):
+        cmu.with_rest(turns)
+    with pytest.raises(LMMError, match="outside the motion's frames"):
+        cmu.rest_from(-1)

@@ -335,7 +335,7 @@ def test_each_generation_method_has_its_own_variation_by_default():
 
 
 def test_a_generator_guides_its_labels_by_default_and_an_in_betweener_does_not():
-    assert NF.GUIDANCE == 1.5 and NF.load(NF.DEFAULT).guidance == NF.GUIDANCE
+    assert NF.GUIDANCE == 1.75 and NF.load(NF.DEFAULT).guidance == NF.GUIDANCE
     assert NF.load(NF.DEFAULT_KEYS).guidance == 1.0
 
 
@@ -597,10 +597,10 @@ def test_complete_carries_a_clip_on_with_the_next_frame_generator(test_data, tmp
     assert main(["complete", str(src), "--frames", "24", "--method", "next-frame", "--next-frame-model",
                  str(NF.DEFAULT_KEYS), "-o", str(tmp_path / "no.bvh")]) == 2
     assert "nor carry motion on alone" in capsys.readouterr().err and not (tmp_path / "no.bvh").exists()
-    # --guidance: how much the labels weigh (the file's own 1.5 by default; 1 none), only with the generator.
+    # --guidance: how much the labels weigh (NF.GUIDANCE by default; 1 none), only with the generator.
     waved = lambda g: tasks.complete(given, 24, action="wave-right-hand", seed=1, method="next-frame", guidance=g)  # noqa: E731
     plain, default, strong = waved(1.0), waved(None), waved(3.0)
-    np.testing.assert_allclose(default.rotations, waved(1.5).rotations, atol=1e-12)
+    np.testing.assert_allclose(default.rotations, waved(NF.GUIDANCE).rotations, atol=1e-12)
     assert not np.allclose(plain.rotations[n:], strong.rotations[n:])
     assert main(["complete", str(src), "--frames", "24", "--method", "next-frame", "--action", "wave-right-hand",
                  "--guidance", "2", "-o", str(tmp_path / "g.bvh")]) == 0 and (tmp_path / "g.bvh").exists()

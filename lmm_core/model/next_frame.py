@@ -58,10 +58,13 @@ FORMAT = "lmm-next-frame-1"
 DEFAULT = Path(__file__).resolve().parents[2] / "presets" / "models" / "lmm_next_frame.npz"
 DEFAULT_KEYS = DEFAULT.with_name("lmm_next_frame_keys.npz")  # the in-betweener (``NextFrameConfig.keys``)
 _Y = np.array([0.0, 1.0, 0.0])
-# Classifier-free guidance of the labels by default for a generator (``NextFrameModel.step``): its draws at 1.5
-# are recognised as their action 0.84 of the time against 0.78 at 1 (12 seeds x 17 actions, 2026-12-07), at
-# twice the cost per labelled frame (10 s in 0.24 s on one thread). An in-betweener follows its keys: none.
-GUIDANCE = 1.5
+# Classifier-free guidance of the labels by default for a generator (``NextFrameModel.step``), at twice the cost
+# per labelled frame (10 s in 0.24 s on one thread). G1's draws at 1.5 were recognised as their action 0.84 of the
+# time against 0.78 at 1 (12 seeds x 17 actions, 2026-12-07). R2, shipped since, over 48 seeds: 0.825 at 1.5,
+# 0.841 at 1.75 (seeds 0-23 and 24-47: 0.842 and 0.840; the goal 0.829), 0.837 at 2; the Fréchet distance to
+# real held-out windows 53 / 73 / 105; its 30 s walks, runs and dances the same at 1.5 and 1.75. Hence 1.75.
+# An in-betweener follows its keys: none.
+GUIDANCE = 1.75
 # Keys with more than this share of their normalised height and rotation entries beyond ``trust.OUTLIER_Z``
 # standard deviations are unusual (``NextFrameModel.unusual_keys``). Measured 2026-12-06 on 40 held-out
 # windows per setting (keys every 8 or 30 frames, two keys 30 or 120 apart): in-domain 95% of windows
