@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from . import validate
-from .bonemap import BoneMap, bone_map_for
+from .bonemap import bone_map_for
 from .errors import LMMError
 from .io import read_bvh, write_bvh
 from .io.atomic import check_output, check_output_folder
@@ -28,9 +28,9 @@ from .model.runtime import load as load_model
 from .model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS, check_rollouts, complete, generate, inbetween, intent,
                           network_note)
 from .results import numbered, target_rig, write_result
-from .retarget import retarget
+from .retarget import retarget, zero_pose_frame
 from .rotations import EULER_ORDERS
-from .skeleton import UNITS_TO_METRES, Skeleton
+from .skeleton import UNITS_TO_METRES
 
 # The commands that work on motion files (info ... intent) import their modules above. The rest
 # (dataset, capture, train, bench, demo, batch) import theirs when they run, as Blender's importers do:
@@ -114,21 +114,8 @@ def _retarget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-feet", action="store_true", help="do not pin feet during contacts")
     p.add_argument("--rest-frame", type=int, metavar="N",
                    help="take the source's rest pose from its frame N (numbered from 0), one where it stands with its "
-                        "legs down, a T-pose best (for a BVH exported with a zero rest pose, as Character Creator's: "
-                        "its legs point up at rest)")
-
-
-def _legs_up_at_rest(skeleton: Skeleton, bone_map: BoneMap) -> bool:
-    """Whether a rig's rest pose has both ankles above its hips by a fifth of the leg or more (a zero pose, not
-    a standing one; a rest with every bone along one axis puts them level)."""
-    bones = bone_map.bones
-    rest, up = skeleton.rest_positions(), skeleton.up_index
-    pairs = [(bones.get(f"{s}_hip"), bones.get(f"{s}_ankle")) for s in ("left", "right")]
-    if not all(h in skeleton.names and a in skeleton.names for h, a in pairs):
-        return False
-    hip, ankle = (np.array([rest[skeleton.names.index(p[k])] for p in pairs]) for k in (0, 1))
-    leg = np.linalg.norm(ankle - hip, axis=1)
-    return bool(np.all(ankle[:, up] - hip[:, up] > 0.2 * leg))
+                        "legs down, a T-pose best (a BVH exported with a zero rest pose, as Character Creator's, whose "
+                        "legs point up at rest, is otherwise bound as it stands on its first upright frame)")
 
 
 def _retarget(args: argparse.Namespace) -> int:
@@ -139,11 +126,11 @@ def _retarget(args: argparse.Namespace) -> int:
         motion = motion.rest_from(args.rest_frame)
     target = target_rig(args.to)
     src_map = bone_map_for(motion.skeleton, args.source_map)
-    if _legs_up_at_rest(motion.skeleton, src_map):
+    frame = zero_pose_frame(motion, src_map)
+    if frame is not None:
         print(f"note: {args.input.name}'s rest pose has its legs pointing up (a zero pose, as Character Creator "
-              "exports): the retargeter aims bones from the rest pose, so legs may come out twisted; give "
-              "--rest-frame N with a frame where the character stands with its legs down (a T-pose best)",
-              file=sys.stderr)
+              f"exports), so its bones are aimed as it stands on frame {frame} instead; --rest-frame N picks "
+              "another frame where it stands with its legs down (a T-pose best)", file=sys.stderr)
     tgt_map = bone_map_for(target, "canonical" if args.to == "canonical" else args.target_map)
     out = retarget(motion, src_map, target, tgt_map, root_motion="in_place" if args.in_place else "keep",
                    fix_feet=not args.no_feet)

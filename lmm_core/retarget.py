@@ -368,13 +368,58 @@ def source_foot_slope(motion: Motion, joint_map) -> float | None:
     return float(np.median(np.concatenate(slopes))) if slopes else None
 
 
+def legs_up_at_rest(skeleton: Skeleton, joint_of: np.ndarray) -> bool:
+    """Whether a rig's rest pose has both ankles above their hips by a fifth of the leg or more: a zero pose
+    (Character Creator's BVH, whose offsets are in each bone's own frame, so its legs point up), not one that
+    stands. ``joint_of``: ``(C,)`` the rig joint of each canonical joint, ``-1`` where unmapped."""
+    canon = _canonical()
+    names = canon.skeleton.names
+    rest, up = skeleton.rest_positions(), skeleton.up_index
+    for leg in canon.LEGS:
+        hip, ankle = joint_of[names.index(leg[0])], joint_of[names.index(leg[2])]
+        if hip < 0 or ankle < 0:
+            return False
+        if not rest[ankle, up] - rest[hip, up] > 0.2 * np.linalg.norm(rest[ankle] - rest[hip]):
+            return False
+    return True
+
+
+def zero_pose_frame(motion: Motion, joint_map) -> int | None:
+    """The frame ``bind_motion`` takes a rig's rest from when its rest pose is a zero pose
+    (``legs_up_at_rest``): the first on which the body stands upright; ``None`` when the rest stands, or
+    no frame does."""
+    joint_of = _map_indices(motion.skeleton, joint_map)
+    if not legs_up_at_rest(motion.skeleton, joint_of):
+        return None
+    upright = np.flatnonzero(_motion_upright(motion, joint_of))
+    return int(upright[0]) if len(upright) else None
+
+
 def bind_motion(motion: Motion, joint_map) -> Binding:
     """Bind a rig as its motion shows it: foot slope and standing ankle height measured from the data,
     on its upright frames (``upright_frames``; none: the reference pose's).
 
     Use it for a source, and for a target that is a mocap skeleton with a clip of its own (the rest
     poses of LAFAN1, Bandai or CMU do not tell how their performers stand).
+
+    A rest pose with the legs pointing up (``legs_up_at_rest``: Character Creator's BVH) says nothing about
+    how the body stands, and aiming a leg that points up at the canonical leg is a half turn whose twist is
+    left to chance (the CMU takes on that rig came out with their thighs twisted 24-35 degrees). Such a rig
+    is bound as it stands on its first upright frame (``zero_pose_frame``; ``Motion.rest_from``), its
+    references turned back into its own rest frames.
     """
+    frame = zero_pose_frame(motion, joint_map)
+    if frame is not None:
+        g, _ = motion.slice(frame, frame + 1).fk()
+        turns = R.mul(R.conj(g[0, :1]), g[0])  # the new rest frames, in the old ones: world turns G' = G turns^-1
+        b = _bind_motion(motion.with_rest(turns), joint_map)
+        return Binding(motion.skeleton, b.joint_of, R.mul(b.ref_global, turns), b.ref_positions, b.leg_length,
+                       b.ankle_height, b.pelvis_drop)
+    return _bind_motion(motion, joint_map)
+
+
+def _bind_motion(motion: Motion, joint_map) -> Binding:
+    """``bind_motion`` on the motion's own rest pose."""
     canon = _canonical()
     bones = _joint_dict(joint_map)
     sk = motion.skeleton

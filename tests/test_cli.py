@@ -131,29 +131,37 @@ def test_an_option_the_command_lacks_is_refused_with_that_commands_usage(capsys,
     assert not (tmp_path / "y.bvh").exists()
 
 
-def test_retarget_says_when_the_rest_pose_is_a_zero_pose_and_takes_one_from_a_frame(shared_data, tmp_path, capsys):
-    """A Character Creator BVH rests with its legs pointing up: ``lmm retarget`` says so and names
-    ``--rest-frame``; with the take's T-pose frame the canonical thighs come out untwisted."""
+def test_retarget_binds_a_zero_rest_pose_as_the_clip_stands_and_says_so(shared_data, tmp_path, capsys):
+    """A Character Creator BVH rests with its legs pointing up: bound from that rest, its canonical thighs came out
+    twisted over 20 degrees. ``bind_motion`` binds it as it stands on its first upright frame instead, and
+    ``lmm retarget`` says so, naming the frame and ``--rest-frame`` (a T-pose frame given: no note)."""
     from lmm_core import rotations as R
+    from lmm_core.bonemap import bone_map_for
     from lmm_core.canonical import canonical_skeleton
     from lmm_core.cleanup.body import bone_frames
     from lmm_core.cleanup.limits import swing_twist
+    from lmm_core.retarget import _bind_motion, retarget
 
     take = shared_data / "cmu_iclone" / "007_06.bvh.xz"  # its first frame is the rig's T-pose
     if not take.exists():
         pytest.skip("../shared/data/cmu_iclone is not here")
-    names = canonical_skeleton().names
-    hips = [names.index("left_hip"), names.index("right_hip")]
-    twist = {}
-    for label, extra in (("zero pose", []), ("T-pose", ["--rest-frame", "0"])):
+    canon = canonical_skeleton()
+    hips = [canon.names.index("left_hip"), canon.names.index("right_hip")]
+
+    def thigh_twist(m):  # degrees, each thigh's mean turn about its bone
+        _, tw = swing_twist(R.normalize(m.rotations[:, [m.skeleton.names.index(n) for n in canon.names]]), bone_frames())
+        return np.degrees(np.abs(np.arctan2(np.sin(tw[:, hips]).mean(0), np.cos(tw[:, hips]).mean(0))))
+
+    raw = read_bvh(take).slice(1)  # standing from its first frame on
+    smap = bone_map_for(raw.skeleton)
+    as_rest = retarget(raw, _bind_motion(raw, smap), canon, bone_map_for(canon, "canonical"), fix_feet=False)
+    assert thigh_twist(as_rest).min() > 20
+    for label, extra in (("as it stands", []), ("T-pose", ["--rest-frame", "0"])):
         out = tmp_path / f"{label}.bvh"
         assert main(["retarget", str(take), "--to", "canonical", "-o", str(out), *extra]) == 0
         err = capsys.readouterr().err
-        assert ("legs pointing up" in err and "--rest-frame N" in err) == (label == "zero pose")
-        m = read_bvh(out)
-        _, tw = swing_twist(R.normalize(m.rotations[:, [m.skeleton.names.index(n) for n in names]]), bone_frames())
-        twist[label] = np.degrees(np.abs(np.arctan2(np.sin(tw[:, hips]).mean(0), np.cos(tw[:, hips]).mean(0))))
-    assert twist["zero pose"].min() > 20 and twist["T-pose"].max() < 10, twist
+        assert ("legs pointing up" in err and "on frame 0" in err and "--rest-frame N" in err) == (label == "as it stands")
+        assert thigh_twist(read_bvh(out)).max() < 10, label
     with pytest.raises(SystemExit) as exc:
         raise SystemExit(main(["retarget", str(take), "--to", "canonical", "-o", str(tmp_path / "x.bvh"), "--rest-frame", "9999"]))
     assert exc.value.code == 2 and "has frames 0-208" in capsys.readouterr().err and not (tmp_path / "x.bvh").exists()

@@ -82,7 +82,8 @@ def test_character_creator_takes_are_re_posed_into_the_rigs_t_pose(shared_data):
     from lmm_core.bonemap import bone_map_for
     from lmm_core.cleanup.body import bone_frames
     from lmm_core.cleanup.limits import swing_twist
-    from lmm_core.model import tasks
+    from lmm_core.canonical import canonical_skeleton
+    from lmm_core.retarget import _bind_motion, retarget
 
     folder = shared_data / "cmu_iclone"
     if not folder.is_dir():
@@ -98,8 +99,12 @@ def test_character_creator_takes_are_re_posed_into_the_rigs_t_pose(shared_data):
         rest = sk.rest_positions() - sk.rest_positions()[sk.names.index("CC_Base_Hip")]
         rests.append(rest[[sk.names.index(n) for n in ("CC_Base_L_Foot", "CC_Base_R_Hand", "CC_Base_Head")]])
         twists = []
-        for m in (raw.slice(1), reposed):
-            canon = tasks.to_canonical(m, 30.0, bone_map_for(m.skeleton))
+        # Bound from its zero rest as it is (``_bind_motion``; ``bind_motion`` itself now binds such a rig as it
+        # stands on a frame), then re-posed as the corpus reads it.
+        for m, binding in ((raw.slice(1), _bind_motion), (reposed, None)):
+            smap = bone_map_for(m.skeleton)
+            canon = retarget(m, binding(m, smap) if binding else smap, canonical_skeleton(),
+                             bone_map_for(canonical_skeleton(), "canonical"), fix_feet=False)
             _, tw = swing_twist(canon.rotations, bone_frames())
             twists.append(np.degrees(np.abs(np.arctan2(np.sin(tw[:, hips]).mean(0), np.cos(tw[:, hips]).mean(0)))))
         assert twists[0].max() > 20 and twists[1].max() < 10, (take, twists)
