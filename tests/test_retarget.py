@@ -266,3 +266,50 @@ def test_bad_root_motion_option(test_data):
     m = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz")
     with pytest.raises(LMMError, match="root_motion"):
         retarget(m, bone_map_for(m.skeleton, "cmu"), CANON, CANON_MAP, root_motion="fly")
+
+
+def test_a_rig_resting_with_its_legs_up_is_bound_as_it_stands(test_data):
+    """The CMU clip re-posed so that its rest has the legs pointing up (as Character Creator exports BVH), every
+    joint where it was on every frame: ``bind_motion`` sees the zero pose (``legs_up_at_rest``) and binds it on
+    its first upright frame, so its thighs come onto the canonical body turned as the clip's own rest binds them,
+    within the standing frame's own bend (5 degrees). (How the half turn from a legs-up rest goes wrong depends
+    on the rig's bone frames: on the Character Creator takes by 24-35 degrees, ``tests/test_cli.py``; on this
+    synthetic rest it happens to land right, so this test checks the detection and the re-binding only.)"""
+    from lmm_core.cleanup.body import bone_frames
+    from lmm_core.cleanup.limits import swing_twist
+    from lmm_core.retarget import _bind_motion, legs_up_at_rest, zero_pose_frame
+
+    clip = read_bvh(test_data / "cmu_131_03_hop_excerpt.bvh.xz").slice(0, 60)
+    smap = bone_map_for(clip.skeleton)
+    names = clip.skeleton.names
+    turns = np.tile(R.identity(), (clip.skeleton.num_joints, 1))
+    legs = [names.index(smap.bones[n]) for n in ("left_hip", "right_hip")]
+    # Each thigh turned half over about a tilted axis: the leg points up at rest, rolled as no T-pose is.
+    for j in legs:
+        below = [k for k in range(len(names)) if k == j or j in _ancestors(clip.skeleton.parents, k)]
+        turns[below] = R.from_axis_angle(np.array([1.0, 0.0, 0.6]) / np.hypot(1.0, 0.6), np.pi)
+    up = clip.with_rest(turns)
+    assert np.allclose(up.global_positions(), clip.global_positions(), atol=1e-6)
+    assert legs_up_at_rest(up.skeleton, smap.indices(up.skeleton)) and not legs_up_at_rest(clip.skeleton, smap.indices(clip.skeleton))
+    assert zero_pose_frame(up, smap) == 0 and zero_pose_frame(clip, smap) is None
+    canon = cn.canonical_skeleton()
+    cmap = bone_map_for(canon, "canonical")
+    hips = [cn.JOINT_INDEX["left_hip"], cn.JOINT_INDEX["right_hip"]]
+
+    def twist(m, binding):  # degrees, each thigh's mean turn about its bone on the canonical body
+        _, tw = swing_twist(retarget(m, binding, canon, cmap, fix_feet=False).rotations, bone_frames())
+        return np.degrees(np.arctan2(np.sin(tw[:, hips]).mean(0), np.cos(tw[:, hips]).mean(0)))
+
+    own = twist(clip, bind_motion(clip, smap))
+    assert np.abs(twist(up, bind_motion(up, smap)) - own).max() < 6.0
+    # The binding is of the clip's own skeleton, its references in the rig's own (legs-up) rest frames.
+    b = bind_motion(up, smap)
+    assert b.skeleton is up.skeleton and not np.allclose(b.ref_global, _bind_motion(up, smap).ref_global, atol=1e-3)
+
+
+def _ancestors(parents, k):
+    out = []
+    while parents[k] >= 0:
+        k = int(parents[k])
+        out.append(k)
+    return out
