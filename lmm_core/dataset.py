@@ -187,8 +187,7 @@ def _t_pose(path: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """A rig's T-pose from the first frame of a take: its joint names (``J``), ``(J, 3)`` offsets in the file's
     units, ``(J, 4)`` turns relative to the root (read-only: the cache hands the same arrays to every caller)."""
     m = read_bvh(path)
-    g, _ = m.slice(0, 1).fk()
-    offsets, turns = m.skeleton.offsets.copy(), R.mul(R.conj(g[0, :1]), g[0])
+    offsets, turns = m.skeleton.offsets.copy(), m.pose_turns(0)
     offsets.setflags(write=False)
     turns.setflags(write=False)
     return m.skeleton.names, offsets, turns

@@ -127,10 +127,19 @@ class Motion:
         Raises:
             LMMError: ``frame`` is outside the motion.
         """
+        return self.with_rest(self.pose_turns(frame))
+
+    def pose_turns(self, frame: int) -> np.ndarray:
+        """``(J, 4)`` each joint's world turn on ``frame`` relative to the root's (the root's own: identity): the
+        turns ``with_rest`` takes to make that frame's body pose the rest.
+
+        Raises:
+            LMMError: ``frame`` is outside the motion.
+        """
         if not 0 <= frame < self.num_frames:
             raise LMMError(f"frame {frame} is outside the motion's frames 0-{self.num_frames - 1}")
         g, _ = self.slice(frame, frame + 1).fk()
-        return self.with_rest(R.mul(R.conj(g[0, :1]), g[0]))
+        return R.mul(R.conj(g[0, :1]), g[0])
 
     def with_rest(self, turns: np.ndarray) -> "Motion":
         """The same movement on a skeleton re-posed into another rest pose.

@@ -410,8 +410,7 @@ def bind_motion(motion: Motion, joint_map) -> Binding:
     """
     frame = zero_pose_frame(motion, joint_map)
     if frame is not None:
-        g, _ = motion.slice(frame, frame + 1).fk()
-        turns = R.mul(R.conj(g[0, :1]), g[0])  # the new rest frames, in the old ones: world turns G' = G turns^-1
+        turns = motion.pose_turns(frame)  # the new rest frames, in the old ones: world turns G' = G turns^-1
         b = _bind_motion(motion.with_rest(turns), joint_map)
         return Binding(motion.skeleton, b.joint_of, R.mul(b.ref_global, turns), b.ref_positions, b.leg_length,
                        b.ankle_height, b.pelvis_drop)

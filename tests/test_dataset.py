@@ -142,3 +142,33 @@ def test_the_nearest_quarter_turns_are_a_rotation_within_63_degrees():
     z_up = R.from_axis_angle(np.array([1.0, 0, 0]), np.radians(-86.0))  # RL_BoneRoot's turn, and a lean
     assert np.degrees(R.angle(R.inv_mul(dataset._nearest_quarter_turns(z_up),
                                         R.from_axis_angle(np.array([1.0, 0, 0]), -np.pi / 2)))) < 1e-6
+
+
+def test_a_character_creator_take_of_other_proportions_or_deeper_root_is_refused_by_name(shared_data):
+    """A take whose bones have other lengths than the T-pose take's, or with two bones above the hips, is not
+    re-posed into that T-pose: the error names the take and the way out."""
+    from dataclasses import replace
+
+    from lmm_core import Motion, Skeleton
+
+    folder = shared_data / "cmu_iclone"
+    if not folder.is_dir():
+        pytest.skip("../shared/data/cmu_iclone is not here")
+    tpose = str(folder / "007_06.bvh.xz")
+    m = read_bvh(folder / "001_01.bvh.xz").slice(0, 5)
+    sk = m.skeleton
+    offsets = sk.offsets.copy()
+    knee = sk.names.index("CC_Base_L_Calf")
+    offsets[knee] *= 1.2  # a longer thigh: another character
+    longer = replace(m, skeleton=replace(sk, offsets=offsets))
+    with pytest.raises(LMMError, match=r"001_01: CC_Base_L_Calf is .* not the same rig.*--sources"):
+        dataset._rest_turns(tpose, longer, "001_01")
+    # Two bones added above the hips (each at rest, the motion unchanged beneath them).
+    n = sk.num_joints
+    deeper_sk = Skeleton(("Top", "Mid") + sk.names, np.concatenate([[-1, 0], np.where(sk.parents < 0, 1, sk.parents + 2)]),
+                         np.concatenate([np.zeros((2, 3)), sk.offsets]), sk.units, sk.up_axis)
+    rot = np.concatenate([np.tile([1.0, 0, 0, 0], (m.num_frames, 2, 1)), m.rotations], axis=1)
+    deeper = Motion(deeper_sk, rot, m.root_positions, m.fps)
+    assert deeper.skeleton.num_joints == n + 2
+    with pytest.raises(LMMError, match=r"001_01: CC_Base_Hip hangs under Mid and more bones.*--sources"):
+        dataset._rest_turns(tpose, deeper, "001_01")
