@@ -472,12 +472,17 @@ def test_keys_unlike_the_training_data_are_checked_and_lean_on_interpolation(tmp
     many[::10] = True
     r, p, con, share = m.checked_inbetween(odd, root, many, seed=1)
     np.testing.assert_array_equal(p[many], root[many])
-    # The share blends the network's frames with interpolation's (1: the network's alone).
-    nr, np_, _ = m.inbetween(odd, root, many, seed=1)
+    # Two shares blend the network's frames with interpolation's (1: the network's alone), one for the pelvis's
+    # path and one for the poses (``trust_parts``); the smaller is returned.
+    nr, np_, ncon = m.inbetween(odd, root, many, seed=1)
     gr, gp = NF._interpolated(odd, root, many)
-    np.testing.assert_allclose(p, gp + share * (np_ - gp), atol=1e-9)
-    if share < 1.0:
-        np.testing.assert_allclose(np.abs(np.sum(r * R.slerp(gr, nr, np.full(nr.shape[:-1], share)), axis=-1)), 1.0, atol=1e-9)
+    made = ~many
+    d = (np_ - gp)[made].ravel()
+    path = float(d @ (p - gp)[made].ravel() / (d @ d))
+    np.testing.assert_allclose(p, gp + path * (np_ - gp), atol=1e-9)
+    pose = float(np.max(con) / np.max(ncon)) if ncon.any() else 1.0  # the contacts are scaled by the poses' share
+    np.testing.assert_allclose(np.abs(np.sum(r * R.slerp(gr, nr, np.full(nr.shape[:-1], pose)), axis=-1)), 1.0, atol=1e-9)
+    assert 0.0 <= path <= 1.0 + 1e-9 and 0.0 <= pose <= 1.0 + 1e-9 and share == pytest.approx(min(path, pose), abs=1e-9)
 
 
 def test_unusual_keys_far_apart_keep_the_network_rather_than_glide(tmp_path, clip, monkeypatch):
@@ -815,6 +820,38 @@ def test_prior_share_rolls_the_flagged_windows_with_the_latent_at_its_mean(tmp_p
     seen.clear()
     T.train_next_frame(T.NextFrameTrainConfig(out=tmp_path / "q", **small))
     assert seen and all(v is None for v in seen)  # off by default: the encoder's draw everywhere
+
+
+def test_a_pelvis_miss_goes_in_reaching_the_key_at_its_mean_rate_where_another_gap_follows(clip, monkeypatch):
+    """``_fit_gap``: what a rollout missed the next key's place by goes in from rest at the key before; where
+    another gap follows the key (``continues``) it reaches the key at the gap's mean rate of the miss, carried on
+    by the next gap's rollout (no surge and slowing between keys a few frames apart), where none does at rest.
+    ``inbetween`` says which: every gap but the last continues."""
+    m = NF.load(NF.DEFAULT_KEYS)
+    rot, root = clip
+    vec = NF.encode(rot[:40], root[:40])
+    yaw = float(NF._heading(rot[4, 0]))
+    raw = NF.decode(vec[5:35], yaw, root[4, [0, 2]])[1]
+    n = 30
+    for continues in (False, True):
+        p = m._fit_gap(vec[5:35], yaw, root[4], rot[34], root[34], None, 0, continues=continues)[1]
+        np.testing.assert_allclose(p[-1], root[34], atol=1e-9)
+        shift = (p - raw)[:, [0, 2]]  # the place's correction, frames 5 .. 34
+        miss = shift[-1]
+        assert np.linalg.norm(shift[0]) < 0.02 * np.linalg.norm(miss) + 1e-9  # from rest at the key before
+        last_step = np.linalg.norm(shift[-1] - shift[-2])
+        if continues:  # the cubic 2x^2 - x^3: its last step within a few percent of the mean rate
+            assert abs(last_step - np.linalg.norm(miss) / n) < 0.1 * np.linalg.norm(miss) / n
+        else:  # the smoothstep: at rest at the key
+            assert last_step < 0.01 * np.linalg.norm(miss)
+    seen = []
+    fit = NF.NextFrameModel._fit_gap
+    monkeypatch.setattr(NF.NextFrameModel, "_fit_gap",
+                        lambda self, *a, continues=False, **k: seen.append(continues) or fit(self, *a, continues=continues, **k))
+    known = np.zeros(41, dtype=bool)
+    known[[0, 12, 25, 40]] = True
+    m.inbetween(rot[:41], root[:41], known, variation=0.0)
+    assert seen == [True, True, False]
 
 
 def test_a_gaps_rollouts_are_fitted_at_once_as_each_alone_and_the_decoder_follows_its_weights(clip):

@@ -9,7 +9,7 @@ from lmm_core import rotations as R
 from lmm_core.canonical import JOINT_INDEX
 from lmm_core.cleanup.limits import HYPEREXTENSION, JointLimits
 from lmm_core.model import runtime, tasks
-from lmm_core.model.trust import OUTLIER_Z, check_frames, trust, unusual
+from lmm_core.model.trust import OUTLIER_Z, check_frames, trust, trust_parts, unusual
 
 
 def every(spacing: int, length: int) -> np.ndarray:
@@ -42,6 +42,41 @@ def test_trust_is_the_least_squares_share_of_a_correction_that_hurts():
     wrong = guess + 4.0 * (truth - guess)  # four times too far: worse than the guess, best scaled by 1/4
     assert trust(wrong, guess, truth) == pytest.approx(0.25)
     assert trust(guess + 1e-5, guess, truth) == 1.0  # no correction worth checking
+
+
+def test_trust_parts_weighs_the_pelvis_path_and_the_pose_apart():
+    """``trust_parts``: the shares of the pelvis's move and of the pose's correction (the rest) that bring the
+    guess nearest the truth, each in [0, 1] (least squares on joint positions)."""
+    rng = np.random.default_rng(2)
+    guess = rng.normal(size=(3, 22, 3))
+    shift = rng.normal(size=(3, 3)) * 0.1  # the truth's pelvis move, per hidden key
+    pose = rng.normal(size=guess.shape) * 0.1  # the truth's pose correction
+    pose -= pose.mean(axis=1, keepdims=True)  # a pose's correction moves no joint on average: apart from the path
+    truth = guess + shift[:, None, :] + pose
+    assert trust_parts(truth, guess, truth, shift) == (1.0, 1.0)  # right: both whole
+    path, share = trust_parts(guess + shift[:, None, :] - pose, guess, truth, shift)  # the pose the wrong way
+    assert path == pytest.approx(1.0) and share == 0.0
+    path, share = trust_parts(guess - shift[:, None, :] + pose, guess, truth, -shift)  # the path the wrong way
+    assert path == 0.0 and share == pytest.approx(1.0)
+    path, share = trust_parts(guess + 4 * shift[:, None, :] + pose, guess, truth, 4 * shift)  # four times too far
+    assert path == pytest.approx(0.25) and share == pytest.approx(1.0)
+    # Better than the guess but too far: not kept whole (``trust`` would keep it), each part scaled back.
+    path, share = trust_parts(guess + 1.5 * shift[:, None, :] + 0.5 * pose, guess, truth, 1.5 * shift)
+    assert path == pytest.approx(1 / 1.5) and share == pytest.approx(1.0)
+    assert trust_parts(guess + 1e-5, guess, truth, np.zeros((3, 3))) == (1.0, 1.0)  # nothing worth checking
+    # Any correction: no pair of shares on a fine grid brings the guess nearer the truth.
+    for seed in range(20):
+        r = np.random.default_rng(seed)
+        move = r.normal(size=(3, 3)) * 0.2
+        corrected = guess + move[:, None, :] + r.normal(size=guess.shape) * r.uniform(0.02, 0.3)
+        a, b = trust_parts(corrected, guess, truth, move)
+        assert 0.0 <= a <= 1.0 and 0.0 <= b <= 1.0
+        rest = corrected - guess - move[:, None, :]
+
+        def miss(x, y):
+            return float(np.sum((guess + x * move[:, None, :] + y * rest - truth) ** 2))
+        grid = min(miss(x, y) for x in np.linspace(0, 1, 41) for y in np.linspace(0, 1, 41))
+        assert miss(a, b) <= grid + 1e-12
 
 
 def test_unusual_keys_are_those_far_off_the_training_statistics():

@@ -40,7 +40,7 @@ from ..kinematics import fk
 from .body import NUM_JOINTS, Body, canonical_body
 from .features import fill_baseline
 from .floor import ground
-from .trust import check_frames, trust, unusual
+from .trust import check_frames, trust_parts, unusual
 
 FRAME = 10 + (NUM_JOINTS - 1) * 6  # 136
 POSE = 2 * NUM_JOINTS * 3  # joint positions and velocities, the network's extra inputs (``pose_inputs``)
@@ -119,6 +119,18 @@ EASE = 15
 # at 20 (L2Q a little worse): nothing to gain, so 0. A network trained on less (LAFAN1's, benchmarks/models) gains
 # 0.2 at 5 frames, and its benchmark passes 20.
 START_EASE = 0
+# How a gap's pelvis takes in what its rollout missed the next key's place by (``NextFrameModel._fit_gap``). A
+# smoothstep takes it in at rest at both keys; where keys follow one another (a key every 8-30 frames) the
+# network's pace at each key is then its own, and a pace it misses by the same share in every gap is made up
+# in the gaps' middles: the pelvis surges and slows between keys. Where another gap follows, the miss goes in
+# on a cubic that starts at rest and reaches the key at the gap's mean rate of the miss (2x^2 - x^3, x the
+# share of the gap made), which the next gap's rollout carries on from. Measured 2026-12-07 (40 windows per
+# setting, as users get it, with the key check of one share then): error / interpolation's with a key every 8
+# / 15 / 30 frames in-domain 0.539 / 0.533 / 0.490 -> 0.527 / 0.525 / 0.477, skate and p99 acceleration within
+# 0.02 of the capture's share; on LAFAN1 subject 4 1.159 / 1.033 / 1.077 -> 1.088 / 0.988 / 1.076. The same
+# cubic on a gap that ends the keys (nothing to carry on into): two keys 30 apart 0.523 -> 0.540, skate
+# 1.17 -> 1.23, hence the smoothstep there.
+PLACE_CARRIES = True
 # ``NextFrameModel.steer``: the share of the heading error towards the next pelvis key turned each frame, the
 # most it turns a frame (radians: 4 degrees, 120 degrees a second), and the frames before a key over which it
 # turns to the facing asked there. Measured 2026-12-06 (keys 2.2-2.9 m off ahead, to the side and behind,
@@ -636,7 +648,7 @@ class NextFrameModel:
                 prev, cur = cur, nxt
             carry = (rot[a - 1:a + 1], pos[a - 1:a + 1]) if (start_ease > 0 and a > 0 and known[a - 1]) else None
             fr, fp, fmiss = self._fit_gap(vecs.swapaxes(0, 1), float(yaw[a]), pos[a], rot[b], pos[b], carry,
-                                          start_ease)  # (k, n, ...)
+                                          start_ease, continues=bool(b != idx[-1]))  # (k, n, ...)
             best = int(np.argmin(self._gap_costs(fr, fp, rot[a], pos[a]))) if k > 1 else 0
             c = cs[:, best]
             arrival.append(float(fmiss[best]))
@@ -658,18 +670,23 @@ class NextFrameModel:
         return max(1, int(k))
 
     def _fit_gap(self, vec: np.ndarray, yaw_a: float, pos_a: np.ndarray, key_rot: np.ndarray, key_pos: np.ndarray,
-                 carry: tuple[np.ndarray, np.ndarray] | None, start_ease: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 carry: tuple[np.ndarray, np.ndarray] | None, start_ease: int,
+                 continues: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rollouts ``vec (..., n, FRAME)`` from the key at ``pos_a`` facing ``yaw_a`` brought onto the next key
         (``key_rot (22, 4)``, ``key_pos (3,)``): rotations ``(..., n, 22, 4)`` and root ``(..., n, 3)`` of the
         frames after the key up to and including the next (which is then the key), and the mean joint angle each
         missed the key's pose by before that (degrees, ``(...)``). ``carry``: the two given frames before the
-        gap, whose velocity the first ``start_ease`` frames carry on. All rollouts at once: one at a time cost
-        a tenth of a 30-frame in-between."""
+        gap, whose velocity the first ``start_ease`` frames carry on; ``continues``: another gap follows the
+        key (``PLACE_CARRIES``). All rollouts at once: one at a time cost a tenth of a 30-frame in-between."""
         n = vec.shape[-2]
         r, p = decode(vec, yaw_a, pos_a[[0, 2]])  # frames a+1 .. b (b: where it arrived)
         if carry is not None:  # given motion before the gap: carry its velocity on
             r, p = _continued(r, p, carry[0], carry[1], start_ease)
-        w = _smoothstep(np.arange(1, n + 1) / n)
+        x = np.arange(1, n + 1) / n
+        # The pelvis's place miss: from standing still at the key before (the rollout already carries the
+        # velocity it arrived with), reaching the key at the gap's mean rate of the miss where another gap
+        # follows (``PLACE_CARRIES``), at rest where none does.
+        w = 2 * x * x - x ** 3 if (continues and PLACE_CARRIES) else _smoothstep(x)
         miss = R.inv_mul(r[..., -1:, :, :], key_rot)  # (..., 1, 22, 4): what is left to turn at the key
         # The pose's miss goes in over the last ``EASE`` frames only, the pelvis's place over the whole gap: spread
         # over the whole gap, a leg's miss bends every step on the way and the planted feet slide.
@@ -803,15 +820,15 @@ class NextFrameModel:
                           style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """``inbetween`` trusted as far as the clip's own keys vouch for it (the window network's key check,
         ``model/trust.py``, on this network): where the keys look unlike the training data
-        (``unusual_keys``), every other inner key is hidden, the rest rolled between, and the share of the
-        network's frames over plain interpolation's that best predicts the hidden keys is kept (all of it
-        where it beats interpolation there). With no inner key to hide, the network's own arrival vouches
+        (``unusual_keys``), every other inner key is hidden, the rest rolled between, and the shares of the
+        network's pelvis path and of its poses over plain interpolation's that best predict the hidden keys are
+        kept (``trust_parts``; all of both where it beats interpolation there). With no inner key to hide, the network's own arrival vouches
         instead: all of its frames where it reached the keys' poses within ``ARRIVAL_TRUST`` degrees before
         their miss was eased in (with the latent at its mean: one decision for every draw), or where
         interpolation would glide the body between two keys faster than ``glide_speed`` (``GLIDE_SPEED``), else
-        interpolation's. Returns rotations, root, contact probabilities (scaled
-        by the share) and the share in [0, 1]."""
-        share = 1.0
+        interpolation's. Returns rotations, root, contact probabilities (scaled by the poses' share) and the
+        smaller share in [0, 1]."""
+        path = pose = 1.0
         if self.unusual_keys(rotations, root, known):
             hide = check_frames(np.asarray(known, dtype=bool)[:, None])
             if not len(hide):
@@ -829,16 +846,19 @@ class NextFrameModel:
             r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
             gr, gp = _interpolated(rotations, root, fewer)
             at = lambda q, x: _world(q[hide], x[hide], self.body)  # noqa: E731
-            share = trust(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64),
-                                                   np.asarray(root, dtype=np.float64)))
-        if share == 0.0:
+            path, pose = trust_parts(at(r, p), at(gr, gp), at(np.asarray(rotations, dtype=np.float64),
+                                                              np.asarray(root, dtype=np.float64)), p[hide] - gp[hide])
+        if path == 0.0 and pose == 0.0:
             gr, gp = _interpolated(rotations, root, known)
             return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0
         rot, pos, con = self.inbetween(rotations, root, known, seed, variation, action, style)
-        if share >= 1.0:
+        if path >= 1.0 and pose >= 1.0:
             return rot, pos, con, 1.0
         gr, gp = _interpolated(rotations, root, known)
-        return (R.slerp(gr, rot, np.full(rot.shape[:-1], share)), gp + share * (pos - gp), con * share, share)
+        # The feet's contacts are the poses': scaled with the pose's share, so the clean-up does not pin feet
+        # where poses taken in part put them down.
+        return (R.slerp(gr, rot, np.full(rot.shape[:-1], pose)), gp + path * (pos - gp), con * pose,
+                min(path, pose))
 
 
 def _glides(root: np.ndarray, known: np.ndarray, shortest: int = 20) -> float:
