@@ -26,7 +26,7 @@ from .mirror import mirror
 from .model.next_frame import load as load_next_frame
 from .model.runtime import load as load_model
 from .model.tasks import (COMPLETE_METHODS, GENERATION_METHODS, INBETWEEN_METHODS, check_rollouts, complete, generate, inbetween, intent,
-                          network_note)
+                          goal_note, network_note)
 from .results import numbered, target_rig, write_result
 from .retarget import retarget, zero_pose_frame
 from .rotations import EULER_ORDERS
@@ -390,6 +390,9 @@ def _generate(args: argparse.Namespace) -> int:
                 print(f"note: {joint} ends {miss * 100:.0f} cm from {','.join(f'{v:g}' for v in target)} at {at:g} s: "
                       "the point is out of its reach from where the body stands (the character's right is -X)",
                       file=sys.stderr)
+    said = goal_note(made)  # a goal sooner than the action's own pace: the feet slide; say so
+    if said:
+        print(f"note: {said}", file=sys.stderr)
     if until_there:  # the pelvis is exactly at the point on the frame it arrives
         arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - np.asarray(args.to), axis=1)))
         made = made.slice(0, arrive + 1)

@@ -254,3 +254,21 @@ def test_a_reach_out_of_range_is_said(tmp_path, capsys):
     assert main(["generate", "--action", "idle", "--reach", "right_wrist", "-0.3,1.3,0.35", "2", "-o",
                  str(tmp_path / "near.bvh")]) == 0
     assert "out of its reach" not in capsys.readouterr().err
+
+
+def test_a_goal_sooner_than_the_action_walks_there_is_noted(tmp_path, capsys):
+    """``--to 10,0 --at 2`` asks a walk for about 6 m/s: the pelvis is eased there faster than the steps carry
+    it and the feet slide (``tasks.FAST_GOAL``). The clip is still made, with a note naming the pace asked, the
+    walk's own and a later ``--at``; a goal at the walk's own pace, a run asked for as much, and a goal without
+    ``--at`` (made at the action's own pace) are not noted."""
+    assert main(["generate", "--action", "walk", "--to", "10,0", "--at", "2", "-o", str(tmp_path / "fast.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert "note: the goal asks for" in err and "a walk made here goes about 1." in err and "later --at" in err
+    made = tasks.generate("walk", seconds=3.0, to=(10.0, 0.0), at=2.0)
+    needed, own, distance = (float(v) for v in made.labels[tasks.GOAL_PACE].split(","))
+    assert needed > 5.0 and 0.8 < own < 2.0 and distance == pytest.approx(10.0, abs=0.5)
+    assert tasks.goal_note(made).startswith("the goal asks for")
+    for action, to, at in (("walk", (0.0, 3.0), 3.0), ("run", (0.0, 5.0), 2.0)):
+        assert tasks.goal_note(tasks.generate(action, seconds=at + 0.5, to=to, at=at)) is None
+    assert main(["generate", "--action", "walk", "--to", "0,3", "-o", str(tmp_path / "own.bvh")]) == 0
+    assert "note:" not in capsys.readouterr().err
