@@ -128,9 +128,15 @@ def _bone_map(obj, skeleton, preset: str | None):
 
 
 def _read_input(item: dict):
-    """The input clip (cut to ``range``) and its bone map."""
+    """The input clip (re-posed to rest as its ``rest_frame`` stands, then cut to ``range``) and its bone map."""
     path = item["input"]
     motion = fbx_import.read_motion(bpy.context, path) if path.lower().endswith(".fbx") else read_bvh(path)
+    rest = item["params"].get("rest_frame")
+    if rest is not None:  # a retarget task's ``rest_frame``: the file's frame numbers, before ``range`` cuts it
+        if rest >= motion.num_frames:
+            raise LMMError(f"rest_frame {rest} is past the input's last frame {motion.num_frames - 1}; give a frame "
+                           "where the character stands (a T-pose best)")
+        motion = motion.rest_from(rest)
     bone_map = bonemap.bone_map_for(motion.skeleton, item["params"].get("source_map"),
                                     pose=motion.global_positions()[0])
     if item.get("range"):

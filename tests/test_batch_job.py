@@ -90,6 +90,10 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
     fast = parse(tmp_path, gap + "rollouts = 1").tasks[0]
     assert fast.params == {"gap": [10, 70], "rollouts": 1}
     assert fast.fingerprint != parse(tmp_path, gap).tasks[0].fingerprint
+    # A retarget task's rest_frame, as `lmm retarget --rest-frame N`; part of the fingerprint.
+    plain = '[[task]]\ntype = "retarget"\ninput = "clips/a.bvh"\n'
+    rested = parse(tmp_path, plain + "rest_frame = 12").tasks[0]
+    assert rested.params["rest_frame"] == 12 and rested.fingerprint != parse(tmp_path, plain).tasks[0].fingerprint
 
 
 @pytest.mark.parametrize("tasks, needles", [
@@ -138,6 +142,9 @@ def test_a_good_job_resolves_defaults_paths_and_files(tmp_path):
      ["with a model named, method \"auto\" gives every gap to that window network", 'method = "next-frame"']),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nto = [1, "a"]', ["to is the ground point", "[x, z]"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nfacing = 90', ["give to = [x, z] as well"]),
+    (RETARGET + 'rest_frame = -1\n', ["task 'hop'", "rest_frame must be between 0 and"]),
+    (RETARGET + 'rest_frame = 2.5\n', ["rest_frame must be a whole number"]),
+    ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nrest_frame = 3', ["unknown key 'rest_frame' for a generate task"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "segments"\nto = [1, 2]',
      ["to steers a network", "leave method out (next-frame, the default)"]),
     ('[[task]]\nid = "g"\ntype = "generate"\naction = "walk"\nmethod = "next-frame"\nto = [1, 2]\nat = 9\nseconds = 2',

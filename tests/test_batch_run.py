@@ -69,6 +69,14 @@ def batch(tmp_path_factory):
         outputs = ["unity", "bvh", "preview", "plot"]
 
         [[task]]
+        id = "hop_rest"
+        type = "retarget"
+        input = "{HOP}"
+        range = [0, 59]
+        rest_frame = 10
+        outputs = ["bvh"]
+
+        [[task]]
         id = "idle_hero"
         type = "retarget"
         input = "{IDLE}"
@@ -115,7 +123,7 @@ def test_a_failing_task_does_not_stop_the_others(batch, capsys):
     job, out, status = batch
     assert status == 1  # one task failed
     summary = (out / "batch-summary.json").read_text()
-    assert '"done": 4' in summary and '"failed": 1' in summary
+    assert '"done": 5' in summary and '"failed": 1' in summary
     assert "key frame 500 is past the clip's last frame" in summary
     assert (out / "idle_hero" / "idle_hero.bvh").is_file() and (out / "idle_mirrored_on_cmu" / "idle_mirrored_on_cmu.bvh").is_file()
 
@@ -129,6 +137,21 @@ def test_bvh_output_is_the_retargeted_motion(batch):
     order = [written.skeleton.index(n) for n in cn.JOINT_NAMES]  # BVH files list joints depth first
     err = np.abs(written.global_positions()[:, order] * 0.01 - expected.global_positions()).max()
     assert err < 1e-3, err
+
+
+def test_a_retarget_task_binds_the_input_as_it_stands_on_its_rest_frame(batch):
+    """``rest_frame = 10`` (``lmm retarget --rest-frame 10``): the input's bones are aimed as they stand on its
+    frame 10 (numbered in the file, before ``range`` cuts it), not at its rest pose."""
+    _, out, _ = batch
+    written = read_bvh(out / "hop_rest" / "hop_rest.bvh")
+    src = read_bvh(HOP).rest_from(10).slice(0, 60)
+    canon = cn.canonical_skeleton()
+    expected = retarget(src, bone_map_for(src.skeleton, pose=src.global_positions()[0]), canon,
+                        bone_map_for(canon, "canonical"))
+    order = [written.skeleton.index(n) for n in cn.JOINT_NAMES]
+    assert np.abs(written.global_positions()[:, order] * 0.01 - expected.global_positions()).max() < 1e-3
+    plain = read_bvh(out / "hop_mannequin" / "hop_mannequin.bvh")
+    assert np.abs(written.global_positions() - plain.global_positions()).max() > 1.0  # cm: another binding
 
 
 def test_fbx_output_reimports_with_mesh_and_motion(batch):

@@ -51,7 +51,7 @@ TASK_TYPES: dict[str, tuple[set[str], set[str]]] = {
     "generate": ({"action"}, {"style", "seconds", "seed", "variation", "method", "to", "facing", "at"}),
     "inbetween": ({"input"}, {"keys", "gap", "action", "style", "source_map", "method", "rollouts"}),
     "complete": ({"input", "frames"}, {"action", "style", "source_map", "method"}),
-    "retarget": ({"input"}, {"source_map", "in_place", "fix_feet"}),
+    "retarget": ({"input"}, {"source_map", "in_place", "fix_feet", "rest_frame"}),
     "mirror": ({"input"}, {"source_map"}),
 }
 JOB_KEYS = {"name", "output", "character", "armature", "target_map", "outputs", "fps", "model"}
@@ -440,6 +440,9 @@ def _task(raw, index: int, job: dict, base: Path, preview: dict, w: _Where) -> T
             if not isinstance(value, bool):
                 raise w.error(f"{key} must be true or false, got {value!r}", raw, index)
             params[key] = value
+        if "rest_frame" in raw:  # the input's frame its bones are aimed on, as `lmm retarget --rest-frame N`
+            params["rest_frame"] = _number(raw["rest_frame"], "rest_frame", w, raw, index, integer=True, minimum=0,
+                                           maximum=validate.max_frames())
 
     def setting(key):
         return raw.get(key, job.get(key))
