@@ -1,6 +1,8 @@
 """The key check (``model/trust.py``) and the clean-up's limits widened to the keys, on real capture."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,10 @@ def test_trust_parts_weighs_the_pelvis_path_and_the_pose_apart():
     path, share = trust_parts(guess + 1.5 * shift[:, None, :] + 0.5 * pose, guess, truth, 1.5 * shift)
     assert path == pytest.approx(1 / 1.5) and share == pytest.approx(1.0)
     assert trust_parts(guess + 1e-5, guess, truth, np.zeros((3, 3))) == (1.0, 1.0)  # nothing worth checking
+    # A part that changes nothing is kept whole (a tie would read 0 to the user), the other fitted alone.
+    assert trust_parts(guess + pose, guess, truth, np.zeros((3, 3))) == (1.0, pytest.approx(1.0))
+    assert trust_parts(guess - pose, guess, truth, np.zeros((3, 3))) == (1.0, 0.0)
+    assert trust_parts(guess + 4 * shift[:, None, :], guess, truth, 4 * shift) == (pytest.approx(0.25), 1.0)
     # Any correction: no pair of shares on a fine grid brings the guess nearer the truth.
     for seed in range(20):
         r = np.random.default_rng(seed)
@@ -202,7 +208,11 @@ def test_the_user_is_told_when_the_network_was_held_back(shared_data, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "note: the keys look unlike the model's training data" in run.stderr
     made = tasks.inbetween(clip, list(range(0, 121, 8)) + [120], method="network")
-    assert float(made.labels[tasks.NETWORK_SHARE]) < 0.5 and "%" in tasks.network_note(made)
+    path, pose = (float(v) for v in made.labels[tasks.NETWORK_SHARE].split(","))  # the window network: one for both
+    assert path == pose < 0.5 and f"taken at {path * 100:.0f}%: the rest is" in tasks.network_note(made)
+    # The next-frame in-betweener's check takes the pelvis path and the poses apart: the note says both.
+    parts = replace(made, labels=made.labels | {tasks.NETWORK_SHARE: "0.30,1.00"})
+    assert "taken at 30% for the pelvis's path and 100% for the poses" in tasks.network_note(parts)
     assert tasks.network_note(tasks.inbetween(clip, [0, 120], method="network")) is None  # no inner key: nothing checked
     # A note an input carries (a result in-betweened again) is not passed on: only this run's is said.
     noted = made.slice(0, 121)

@@ -559,10 +559,16 @@ class NextFrameModel:
         if not (np.isfinite(srot[-3:]).all() and np.isfinite(sroot[-3:]).all()):
             raise LMMError("the last 3 frames of the motion to carry on from hold NaN or infinite numbers; "
                            "repair or trim them first")
-        pair = encode(srot[-3:], sroot[-3:], self.body)
+        # Motion standing above the floor (a box, a stage) carries on from its own ground, as ``inbetween`` rolls
+        # between keys on theirs: the network reads the pelvis's height above the one floor it learned.
+        body = self.body
+        level = ground(srot, sroot, np.ones(srot.shape[:2], dtype=bool), body.offsets, body.parents,
+                       list(body.contacts[:2]))
+        lift = np.array([0.0, 0.0 if level is None else float(level[-1]), 0.0])
+        pair = encode(srot[-3:], sroot[-3:] - lift, body)
         vec, con = self.roll(frames, action, style, seed, variation, pair, guidance)
-        rot, root = decode(vec, float(_heading(srot[-1, 0], self.body)), sroot[-1, [0, 2]])
-        return rot, root, con
+        rot, root = decode(vec, float(_heading(srot[-1, 0], body)), sroot[-1, [0, 2]])
+        return rot, root + lift, con
 
     def inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
                   variation: float = 1.0, action: int = 0, style: int = 0,
@@ -573,8 +579,10 @@ class NextFrameModel:
         body but for benchmark models; metres, Y up) of which the frames
         where ``known (T,)`` is True are read. Each gap is rolled out frame by frame from the two frames
         before it (a still start at the first key), the network told where the next key stands and how
-        far off it is; what it misses the key by at arrival is eased in (smoothstep: no jump at either key),
-        the pelvis's place across the gap, its height and the rotations over its last ``EASE`` frames, and
+        far off it is; what it misses the key by at arrival is eased in (no jump at either key: a smoothstep,
+        or where another rolled gap follows the key a cubic that reaches it at the gap's mean rate of the miss,
+        ``PLACE_CARRIES``), the pelvis's place across the gap, its height and the rotations over its last
+        ``EASE`` frames, and
         the key is kept exactly. Frames before the first key and after the last hold those keys. ``seed`` fixes the draw, ``variation`` scales
         it (0: the latent's mean). A gap of 20 frames or more is rolled several times (``candidates_for``: the
         draw asked for and others around it) and the rollout whose slower toe travels least over the ground,
@@ -648,7 +656,7 @@ class NextFrameModel:
                 prev, cur = cur, nxt
             carry = (rot[a - 1:a + 1], pos[a - 1:a + 1]) if (start_ease > 0 and a > 0 and known[a - 1]) else None
             fr, fp, fmiss = self._fit_gap(vecs.swapaxes(0, 1), float(yaw[a]), pos[a], rot[b], pos[b], carry,
-                                          start_ease, continues=bool(b != idx[-1]))  # (k, n, ...)
+                                          start_ease, continues=bool(b != idx[-1] and not known[b + 1]))
             best = int(np.argmin(self._gap_costs(fr, fp, rot[a], pos[a]))) if k > 1 else 0
             c = cs[:, best]
             arrival.append(float(fmiss[best]))
@@ -818,29 +826,36 @@ class NextFrameModel:
     def checked_inbetween(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
                           variation: float = 1.0, action: int = 0,
                           style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """``checked_parts`` with the smaller of its two shares."""
+        rot, pos, con, (path, pose) = self.checked_parts(rotations, root, known, seed, variation, action, style)
+        return rot, pos, con, min(path, pose)
+
+    def checked_parts(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray, seed: int = 0,
+                      variation: float = 1.0, action: int = 0,
+                      style: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
         """``inbetween`` trusted as far as the clip's own keys vouch for it (the window network's key check,
         ``model/trust.py``, on this network): where the keys look unlike the training data
         (``unusual_keys``), every other inner key is hidden, the rest rolled between, and the shares of the
         network's pelvis path and of its poses over plain interpolation's that best predict the hidden keys are
-        kept (``trust_parts``; all of both where it beats interpolation there). With no inner key to hide, the network's own arrival vouches
+        kept (``trust_parts``). With no inner key to hide, the network's own arrival vouches
         instead: all of its frames where it reached the keys' poses within ``ARRIVAL_TRUST`` degrees before
         their miss was eased in (with the latent at its mean: one decision for every draw), or where
         interpolation would glide the body between two keys faster than ``glide_speed`` (``GLIDE_SPEED``), else
         interpolation's. Returns rotations, root, contact probabilities (scaled by the poses' share) and the
-        smaller share in [0, 1]."""
+        shares ``(pelvis path, poses)``, each in [0, 1]."""
         path = pose = 1.0
         if self.unusual_keys(rotations, root, known):
             hide = check_frames(np.asarray(known, dtype=bool)[:, None])
             if not len(hide):
                 rot, pos, con, arrival = self._inbetween(rotations, root, known, seed, variation, action, style)
                 if _glides(root, known) > self.glide_speed:  # interpolation would glide: no arrival to weigh
-                    return rot, pos, con, 1.0
+                    return rot, pos, con, (1.0, 1.0)
                 if variation > 0:  # decided once for the keys, on the latent's mean, so every draw gets the same
                     arrival = self._inbetween(rotations, root, known, 0, 0.0, action, style)[3]
                 if arrival <= ARRIVAL_TRUST:
-                    return rot, pos, con, 1.0
+                    return rot, pos, con, (1.0, 1.0)
                 gr, gp = _interpolated(rotations, root, known)
-                return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0
+                return gr, gp, np.zeros((len(gp), CONTACTS)), (0.0, 0.0)
             fewer = np.array(known, dtype=bool)
             fewer[hide] = False
             r, p, _ = self.inbetween(rotations, root, fewer, seed, variation, action, style)
@@ -850,15 +865,15 @@ class NextFrameModel:
                                                               np.asarray(root, dtype=np.float64)), p[hide] - gp[hide])
         if path == 0.0 and pose == 0.0:
             gr, gp = _interpolated(rotations, root, known)
-            return gr, gp, np.zeros((len(gp), CONTACTS)), 0.0
+            return gr, gp, np.zeros((len(gp), CONTACTS)), (0.0, 0.0)
         rot, pos, con = self.inbetween(rotations, root, known, seed, variation, action, style)
         if path >= 1.0 and pose >= 1.0:
-            return rot, pos, con, 1.0
+            return rot, pos, con, (1.0, 1.0)
         gr, gp = _interpolated(rotations, root, known)
         # The feet's contacts are the poses': scaled with the pose's share, so the clean-up does not pin feet
         # where poses taken in part put them down.
         return (R.slerp(gr, rot, np.full(rot.shape[:-1], pose)), gp + path * (pos - gp), con * pose,
-                min(path, pose))
+                (path, pose))
 
 
 def _glides(root: np.ndarray, known: np.ndarray, shortest: int = 20) -> float:

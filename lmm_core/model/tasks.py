@@ -153,6 +153,27 @@ def clean_made(canon: Motion, contacts: np.ndarray, clean: bool = True, floor_fr
                     widen_limits=widen_limits)
 
 
+def _clean_on_ground(canon: Motion, contacts: np.ndarray, clean: bool, known: np.ndarray, **kw) -> Motion:
+    """``clean_made`` on the ground the frames ``known (T,)`` (keys, given motion) stand on (``floor.ground``;
+    after the last of them, its ground), as the networks roll on it: on y = 0 a foot on a platform or a stair
+    never counted as down (``foot_contacts`` caps the ground at the floor), so its glides were not locked, and
+    the clean-up's floor let it sink below the platform. Measured 2026-12-07, the blocking benchmark's in-domain
+    windows standing 0.3 m up (40 each, as users get it): in-betweens' skate / the capture's with a key every 15
+    1.15 -> 1.02, two keys 30 / 60 apart 1.39 / 1.19 -> 1.29 / 0.98 (on the floor the same bit for bit: no
+    ground is found there); a Bandai walk completed 2 s from 0.3 m up slid 0.315 where on the floor 0.120."""
+    if not clean:
+        return canon
+    level = ground(canon.rotations, canon.root_positions,
+                   np.broadcast_to(np.asarray(known, dtype=bool)[:, None], canon.rotations.shape[:2]),
+                   _BODY.offsets, _BODY.parents, list(_BODY.contacts[:2]))
+    if level is None:
+        return clean_made(canon, contacts, clean, **kw)
+    lift = np.zeros_like(canon.root_positions)
+    lift[:, 1] = level
+    made = clean_made(replace(canon, root_positions=canon.root_positions - lift), contacts, clean, **kw)
+    return replace(made, root_positions=made.root_positions + lift)
+
+
 def _sample(m: Model, seed: int, variation: float) -> Sample | None:
     """The draw asked for: ``None`` (the deterministic answer) at variation 0; a seeded draw otherwise,
     which only a sampling model can make."""
@@ -243,46 +264,35 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
                                "next-frame")
         rot, pos, con, share = fill_checked(m, canon.rotations, canon.root_positions, known,
                                             m.action_index(action), m.style_index(style), sample)
+        shares = (share, share)  # the window network's check takes one share for both parts
         if method == "auto":
             # The next-frame in-betweener's gaps, rolled between the keys and the window network's frames (given
             # to it as known: it rolls, checks and eases only where it makes the frames).
             given = known | window
             rot_g, pos_g = canon.rotations.copy(), canon.root_positions.copy()
             rot_g[window], pos_g[window] = rot[window], pos[window]
-            nrot, npos, ncon, nshare = nf.checked_inbetween(rot_g, pos_g, given, seed, variation,
-                                                            nf.action_index(action), nf.style_index(style))
+            nrot, npos, ncon, nshares = nf.checked_parts(rot_g, pos_g, given, seed, variation,
+                                                         nf.action_index(action), nf.style_index(style))
             rot[~given], pos[~given], con[~given] = nrot[~given], npos[~given], ncon[~given]
-            share = min(share, nshare)
+            shares = (min(share, nshares[0]), min(share, nshares[1]))
     else:
         nf = _with_rollouts(_next_frame(next_frame, in_betweens=True), rollouts)
         if window is None or nf.cfg.fps != AUTO_FPS:
             canon, known = _known(motion, keys, nf.cfg.fps, source_map)
-        rot, pos, con, share = nf.checked_inbetween(canon.rotations, canon.root_positions, known, seed, variation,
-                                                    nf.action_index(action), nf.style_index(style))
+        rot, pos, con, shares = nf.checked_parts(canon.rotations, canon.root_positions, known, seed, variation,
+                                                 nf.action_index(action), nf.style_index(style))
     # Contacts reaching a key are held where the key has the foot: the keys come back exactly below. The
     # floor the made frames' feet are kept above is where the keys stand when that is lower than y = 0
     # (captured soles sink a centimetre or two), as generation holds made frames to its recorded ones.
-    # Keys standing above the floor (a box, a stair) are cleaned on their own ground, as the networks roll on
-    # it (``floor.ground``): on y = 0 a foot on a platform never counted as down (``foot_contacts`` caps the
-    # ground at the floor), so its glides were not locked. Measured 2026-12-07 (the blocking benchmark's
-    # in-domain windows standing 0.3 m up, 40 each, as users get it): skate / the capture's with a key every 15
-    # 1.15 -> 1.02, two keys 30 / 60 apart 1.39 / 1.19 -> 1.29 / 0.98 (on the floor 1.01 / 1.17 / 1.09, the same
-    # bit for bit, as no ground is found there).
-    lift = np.zeros_like(pos)
-    level = ground(canon.rotations, canon.root_positions, np.broadcast_to(known[:, None], rot.shape[:2]),
-                   _BODY.offsets, _BODY.parents, list(_BODY.contacts[:2])) if clean else None
-    if level is not None:
-        lift[:, 1] = level
-    made = clean_made(replace(canon, rotations=rot, root_positions=pos - lift), con, clean, floor_frames=~known,
-                      anchor_frames=known, widen_limits=True)
-    made = replace(made, root_positions=made.root_positions + lift)
+    made = _clean_on_ground(replace(canon, rotations=rot, root_positions=pos), con, clean, known,
+                            floor_frames=~known, anchor_frames=known, widen_limits=True)
     back = _back_onto(made, motion, motion.num_frames, source_map)
     out = match_keys(back, motion, keys)
     labels = {k: v for k, v in out.labels.items() if k != NETWORK_SHARE}  # an input's own note says nothing here
-    if share < 1.0:
+    if min(shares) < 1.0:
         # Said to the user (``network_note``): the frames lean on the baseline because the keys look
         # unlike the training data and the network mispredicted keys it was not shown.
-        labels[NETWORK_SHARE] = f"{share:.2f}"
+        labels[NETWORK_SHARE] = f"{shares[0]:.2f},{shares[1]:.2f}"
     return replace(out, labels=labels)
 
 
@@ -382,28 +392,36 @@ FAST_GOAL = (1.2, 0.2)
 
 def network_note(motion: Motion) -> str | None:
     """A sentence for the user when ``inbetween`` took less than the network's whole correction (the key
-    check, ``model/trust.py``), else ``None``."""
-    share = motion.labels.get(NETWORK_SHARE)
-    if share is None:
+    check, ``model/trust.py``), else ``None``. ``NETWORK_SHARE`` holds the shares of the pelvis path and of the
+    poses (one number: both)."""
+    said = motion.labels.get(NETWORK_SHARE)
+    if said is None:
         return None
+    values = [float(v) for v in said.split(",")]
+    path, pose = (values * 2)[:2]
+    taken = (f"{path * 100:.0f}%" if abs(path - pose) < 0.005 else
+             f"{path * 100:.0f}% for the pelvis's path and {pose * 100:.0f}% for the poses")
     return (f"the keys look unlike the model's training data (a rig laid out unlike its sources, or unusual motion), "
             f"and the network did worse than the plain curve between keys on keys it was not shown (or, given two "
-            f"keys, missed the second key's pose on its own), so its correction was taken at "
-            f"{float(share) * 100:.0f}%: the frames are mostly the smooth curve through the keys (and a draw differs "
-            f"only in the part taken)")
+            f"keys, missed the second key's pose on its own), so its correction was taken at {taken}: the rest is "
+            f"the smooth curve through the keys (and a draw differs only in the part taken)")
 
 
 def goal_note(motion: Motion) -> str | None:
-    """A sentence for the user when ``generate`` was asked to reach a point sooner than the action's own pace
-    gets there (``GOAL_PACE``), else ``None``."""
+    """A sentence for the user when ``generate`` (the next-frame method) was asked to reach a point sooner than
+    the action's own pace gets there (``GOAL_PACE``), else ``None``."""
     said = motion.labels.get(GOAL_PACE)
     if said is None:
         return None
     needed, own, distance = (float(v) for v in said.split(","))
-    action = motion.labels.get("action", "the action")
-    return (f"the goal asks for {needed:.1f} m/s over the ground, and a {action} made here goes about {own:.1f} m/s: "
-            f"the pelvis is pulled there faster than the steps carry it, so the feet slide; give a later --at "
-            f"(about {distance / max(own, 0.1):.1f} s at its own pace), leave --at out, or pick a faster action")
+    action = motion.labels.get("action", "action")
+    if own < 0.3:  # as ``_arrival``'s slowest pace: an action that does not travel
+        return (f"the goal asks for {needed:.1f} m/s over the ground, and this {action} stays about where it is "
+                f"({own:.1f} m/s on its own): the pelvis is pulled there while the feet stand, so they slide; give "
+                f"an action that travels (walk, run) to go there")
+    return (f"the goal asks for {needed:.1f} m/s over the ground, and this {action} goes about {own:.1f} m/s on its "
+            f"own: the pelvis is pulled there faster than the steps carry it, so the feet slide; give a later --at "
+            f"(about {distance / own:.1f} s at its own pace), leave --at out, or pick a faster action")
 
 
 def complete(motion: Motion, frames: int, model: Model | str | None = None, source_map=None,
@@ -442,7 +460,8 @@ def complete(motion: Motion, frames: int, model: Model | str | None = None, sour
         rot, pos, con = m.complete(canon.rotations, canon.root_positions, new, m.action_index(action),
                                    m.style_index(style), sample=sample)
     contacts = np.concatenate([np.zeros((canon.num_frames, 4)), con])  # the given frames are kept anyway
-    made = clean_made(replace(canon, rotations=rot, root_positions=pos), contacts, clean)
+    given = np.arange(len(pos)) < canon.num_frames
+    made = _clean_on_ground(replace(canon, rotations=rot, root_positions=pos), contacts, clean, given)
     total = motion.num_frames + frames
     back = _back_onto(made, motion, total, source_map)
     # The given frames come back exactly; the correction at the last one fades over the new frames.
@@ -671,6 +690,11 @@ def _reach(m: Model, rot: np.ndarray, pos: np.ndarray, con: np.ndarray, reaches:
 _GOAL_START = 10
 
 
+def _ground_speed(root: np.ndarray, fps: float) -> float:
+    """Mean ground speed (m/s) of a root path ``(F, 3)`` in metres at ``fps``."""
+    return float(np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=1).mean() * fps)
+
+
 def _arrival(free_root: np.ndarray, start_root: np.ndarray, to: tuple[float, float], frames: int, fps: float) -> int:
     """Frames after the start's last pose (``start_root (3,)``) at which a walk to ``to`` arrives at the action's
     own pace: the ground speed of the last 20 of ``free_root (F, 3)``, frames the network made freely from the
@@ -688,13 +712,14 @@ def _arrival(free_root: np.ndarray, start_root: np.ndarray, to: tuple[float, flo
 def _goal_keys(start: tuple[np.ndarray, np.ndarray], made_start: bool, frames: int, fps: float, forward: np.ndarray,
                to: tuple[float, float] | None, face: float | None, at: float | None,
                path: np.ndarray | str | Path | None, pace, spacing: int, path_spacing: int,
-               labels: dict | None = None) -> goals.RootKeys:
+               labels: dict | None = None, own_pace=None) -> goals.RootKeys:
     """A goal's pelvis keys from the start's last pose, counted in new frames (``goals.toward``'s keys at most
     ``spacing`` apart, or ``goals.along_path``'s every ``path_spacing``). ``made_start``: the clip's first
     ``_GOAL_START`` frames are the start, made for it, so ``--at`` counts from the clip's first frame;
     ``pace()``: root positions ``(F, 3)`` the network makes freely from the start, asked for when ``at`` is not
-    given (``_arrival``) and, with ``labels``, to check an ``at`` given against the action's own pace: where it
-    asks for more than ``FAST_GOAL`` of it, ``labels[GOAL_PACE]`` says so (``goal_note``)."""
+    given (``_arrival``). ``own_pace()``: the action's own ground speed (m/s) wherever it starts; with it and
+    ``labels``, an ``at`` given that asks for more than ``FAST_GOAL`` of that is noted in ``labels[GOAL_PACE]``
+    (``goal_note``)."""
     rot, pos = start
     before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
     new = frames - (_GOAL_START if made_start else 0)
@@ -706,10 +731,10 @@ def _goal_keys(start: tuple[np.ndarray, np.ndarray], made_start: bool, frames: i
         if not 0 < at_frame - before <= new:
             raise LMMError(f"--at must lie inside the clip and after its start: more than "
                            f"{(before + 1) / fps:.2f} s and under {frames / fps:.2f} s, got {at}")
-        if at is not None and labels is not None:
+        if at is not None and labels is not None and own_pace is not None:
             distance = float(np.hypot(to[0] - pos[-1, 0], to[1] - pos[-1, 2]))
             needed = distance / ((at_frame - before) / fps)
-            own = float(np.linalg.norm(np.diff(pace()[-20:, [0, 2]], axis=0), axis=1).mean() * fps)
+            own = float(own_pace())
             if needed > FAST_GOAL[0] * own and needed > own + FAST_GOAL[1]:
                 labels[GOAL_PACE] = f"{needed:.2f},{own:.2f},{distance:.2f}"
         return goals.toward(rot[-1, 0], pos[-1], forward, to, at_frame - before, face, spacing)
@@ -781,8 +806,11 @@ def _next_frame_to_goal(gen: NextFrameModel, steer: NextFrameModel, frames: int,
     rot, pos = start
     new = frames - (_GOAL_START if made_start else 0)
     pace = lambda: gen.generate(30, ga, gs, seed, variation, start, guidance)[1]  # noqa: E731
+    # The action's own pace, from its own start (a given start may be standing still): the last second of two.
+    free = lambda: _ground_speed(gen.generate(60, ga, gs, seed, variation, None, guidance)[1][-30:],  # noqa: E731
+                                 gen.cfg.fps)
     keys = _goal_keys(start, made_start, frames, gen.cfg.fps, _CANON_FORWARD, to, face, at, path, pace,
-                      NEXT_FRAME_SPACING, NEXT_FRAME_PATH_SPACING, labels)
+                      NEXT_FRAME_SPACING, NEXT_FRAME_PATH_SPACING, labels, free)
     yaw = np.radians(goals.heading(keys.rotations, _CANON_FORWARD))
     r, p, c = (np.empty((0, _CANON.num_joints, 4)), np.empty((0, 3)), np.empty((0, 4))) if not len(keys.frames) else \
         steer.steer(start, keys.frames, keys.positions, yaw, steer.action_index(action), steer.style_index(style),
@@ -821,7 +849,7 @@ def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sa
     new = frames - (_GOAL_START if made_start else 0)
     pace = lambda: m.complete(start[0], start[1], 30, action, style, sample=sample)[1]  # noqa: E731
     keys = _goal_keys(start, made_start, frames, m.cfg.fps, m.body.forward, to, face, at, path, pace,
-                      goals.MAX_SPACING, goals.PATH_SPACING, labels)
+                      goals.MAX_SPACING, goals.PATH_SPACING)
     rot, pos, con = m.generate_network(new, action, style, sample, start, root_keys=keys)
     if made_start:
         rot = np.concatenate([start[0], rot])

@@ -91,7 +91,7 @@ def trust_parts(corrected: np.ndarray, guess: np.ndarray, truth: np.ndarray,
     ``corrected``, ``guess``, ``truth``: joint positions ``(K, J, 3)`` in metres at the hidden keys, as
     ``trust``'s; ``shift (K, 3)``: the corrected pelvis minus the guessed one there (metres), which moves every
     joint alike. The pose's part is the rest of the correction. Both are 1 where the correction changes nothing
-    worth checking. Unlike ``trust``, the whole correction is not kept merely for beating the guess: with two
+    worth checking, and a part that changes nothing so is 1 with the other fitted alone. Unlike ``trust``, the whole correction is not kept merely for beating the guess: with two
     shares the fit itself says how much of each part to keep, and keeping both whole on that rule took LAFAN1
     subject 4's made frames from 1.00 / 0.99 / 1.04 to 1.08 / 1.00 / 1.09 of interpolation's error (keys every
     8 / 15 / 30 frames, 40 windows each, 2026-12-07); in-domain keys are seldom checked at all.
@@ -104,6 +104,12 @@ def trust_parts(corrected: np.ndarray, guess: np.ndarray, truth: np.ndarray,
     c = c.ravel()
     if float(c @ c) < MIN_CORRECTION:
         return 1.0, 1.0
+    # A part that changes nothing worth checking is kept whole (there is nothing of it to take or leave) and
+    # the other fitted alone: else a tie would give it 0 and the share said to the user would read 0.
+    if float(path @ path) < MIN_CORRECTION or float(pose @ pose) < MIN_CORRECTION:
+        alone = pose if float(path @ path) < MIN_CORRECTION else path
+        share = float(np.clip((alone @ e) / (alone @ alone), 0.0, 1.0))
+        return (1.0, share) if alone is pose else (share, 1.0)
     # Least squares over the unit square: the unconstrained answer where it lies inside, else the best on
     # its edges (each a one-dimensional fit with the other share held at 0 or 1).
     a = np.stack([path, pose], axis=1)  # (N, 2)
