@@ -110,6 +110,11 @@ def test_completing_motion_on_a_platform_carries_on_from_its_ground(shared_data,
     floor_skate, _ = made(walk, 0.0 * up)
     raised_skate, lowest = made(replace(walk, root_positions=walk.root_positions + up), up)
     assert raised_skate < floor_skate + 0.04 and lowest > -0.03
+    # Generating on from it (``generate(start=)``) too: the same frames as on the floor, raised.
+    on_floor = tasks.generate("walk", seconds=2.0, seed=1, start=walk)
+    raised = tasks.generate("walk", seconds=2.0, seed=1, start=replace(walk, root_positions=walk.root_positions + up))
+    np.testing.assert_allclose(raised.root_positions[:, [0, 2]], on_floor.root_positions[:, [0, 2]], atol=0.02)
+    assert abs(foot_skate(replace(raised, root_positions=raised.root_positions - up)) - foot_skate(on_floor)) < 0.03
     monkeypatch.setattr(next_frame, "ground", lambda *a, **k: None)  # shown to the network floating, as before
     monkeypatch.setattr(tasks, "ground", lambda *a, **k: None)
     assert made(replace(walk, root_positions=walk.root_positions + up), up)[0] > floor_skate + 0.1

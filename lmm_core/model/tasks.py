@@ -174,6 +174,21 @@ def _clean_on_ground(canon: Motion, contacts: np.ndarray, clean: bool, known: np
     return replace(made, root_positions=made.root_positions + lift)
 
 
+def _clean_from_start(made: Motion, contacts: np.ndarray, clean: bool,
+                      start: tuple[np.ndarray, np.ndarray] | None) -> Motion:
+    """``clean_made`` on new frames that carry ``start`` (canonical rotations and root) on, on the ground the
+    start ends on (``_clean_on_ground`` says why); on the floor without a start."""
+    if start is None or not clean:
+        return clean_made(made, contacts, clean)
+    level = ground(start[0], start[1], np.ones(start[0].shape[:2], dtype=bool), _BODY.offsets, _BODY.parents,
+                   list(_BODY.contacts[:2]))
+    if level is None:
+        return clean_made(made, contacts, clean)
+    lift = np.array([0.0, float(level[-1]), 0.0])
+    cleaned = clean_made(replace(made, root_positions=made.root_positions - lift), contacts, clean)
+    return replace(cleaned, root_positions=cleaned.root_positions + lift)
+
+
 def _sample(m: Model, seed: int, variation: float) -> Sample | None:
     """The draw asked for: ``None`` (the deterministic answer) at variation 0; a seeded draw otherwise,
     which only a sampling model can make."""
@@ -609,7 +624,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         if not goal:
             rot, pos, con = m.generate_network(frames, a, s, sample, start_arrays)
             rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, sample)
-            return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
+            made = _clean_from_start(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, start_arrays)
+            return _keep_reaches(made, rot, reaches)
         return _generate_to_goal(m, frames, a, s, sample, start_arrays, labels, clean, to, facing, at, path, reaches)
     if method == "next-frame":
         if goal:
@@ -618,7 +634,8 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         else:
             rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
-        return _keep_reaches(clean_made(Motion(_CANON, rot, pos, fps, labels), con, clean), rot, reaches)
+        made = _clean_from_start(Motion(_CANON, rot, pos, fps, labels), con, clean, None if goal else start_arrays)
+        return _keep_reaches(made, rot, reaches)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     if reaches:
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
