@@ -217,7 +217,9 @@ def test_next_frame_in_between_steps_through_the_keys_and_rerolls_with_the_defau
     assert err(first) < 1.5 * err(blocked)
     assert bpy.ops.lmm.preview_reroll() == {"FINISHED"}
     second = points()
-    assert np.abs(second - first).max() > 0.01  # another draw
+    # Another draw (the same draw would be 0). The key check keeps 0.7-0.8 of these unusual keys' poses (its two
+    # shares since 2026-12-07, the pelvis path whole), so the draws part by about a centimetre at most.
+    assert np.abs(second - first).max() > 0.005
     np.testing.assert_allclose(second[keys], captured[keys], atol=1e-4)
     assert bpy.ops.lmm.preview_discard() == {"FINISHED"}
 
