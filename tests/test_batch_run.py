@@ -218,7 +218,7 @@ def test_resume_skips_finished_and_redoes_a_cut_short_output(batch):
     job = load_job(job_path)
     again = run_job(job, jobs=1, show_progress=False)
     status = {r.id: r.status for r in again.results}
-    assert status == {"hop_mannequin": "skipped", "idle_hero": "skipped", "broken": "failed",
+    assert status == {"hop_mannequin": "skipped", "hop_rest": "skipped", "idle_hero": "skipped", "broken": "failed",
                       "walk_to": "skipped", "idle_mirrored_on_cmu": "skipped"}
     bvh = out / "hop_mannequin" / "hop_mannequin.bvh"
     good = bvh.read_bytes()
