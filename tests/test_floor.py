@@ -115,6 +115,24 @@ def test_completing_motion_on_a_platform_carries_on_from_its_ground(shared_data,
     raised = tasks.generate("walk", seconds=2.0, seed=1, start=replace(walk, root_positions=walk.root_positions + up))
     np.testing.assert_allclose(raised.root_positions[:, [0, 2]], on_floor.root_positions[:, [0, 2]], atol=0.02)
     assert abs(foot_skate(replace(raised, root_positions=raised.root_positions - up)) - foot_skate(on_floor)) < 0.03
-    monkeypatch.setattr(next_frame, "ground", lambda *a, **k: None)  # shown to the network floating, as before
+    monkeypatch.setattr(next_frame, "start_level", lambda *a, **k: 0.0)  # shown to the network floating, as before
     monkeypatch.setattr(tasks, "ground", lambda *a, **k: None)
     assert made(replace(walk, root_positions=walk.root_positions + up), up)[0] > floor_skate + 0.1
+
+
+def test_a_start_is_read_for_its_ground_over_its_last_second_and_not_from_a_few_frames(shared_data):
+    """``floor.start_level``: a walk raised 0.3 m ends on a 0.3 m ground; its last frames alone (under
+    ``START_LEAST``) say nothing (a body in mid-air looks the same), and a walk that steps up 0.3 m more than a
+    second before its end ends on the higher ground."""
+    from lmm_core.model.floor import START_LEAST, start_level
+
+    walk = tasks.to_canonical(read_bvh(shared_data / "bandai" / "dataset-2" / "dataset-2_walk_normal_001.bvh.xz"), 30.0)
+    rot, root = walk.rotations[:90], walk.root_positions[:90]
+    body = runtime.load().body
+    args = (body.offsets, body.parents, list(body.contacts[:2]))
+    assert start_level(rot, root, *args) == 0.0
+    assert start_level(rot, root + [0.0, 0.3, 0.0], *args) == pytest.approx(0.3, abs=0.06)
+    assert start_level(rot[-(START_LEAST - 1):], root[-(START_LEAST - 1):] + [0.0, 0.3, 0.0], *args) == 0.0
+    stepped = root.copy()
+    stepped[40:, 1] += 0.3
+    assert start_level(rot, stepped, *args) == pytest.approx(0.3, abs=0.06)

@@ -148,7 +148,8 @@ def test_dry_run_finds_what_a_run_would(tmp_path, capsys):
             + INB + 'id = "late"\nkeys = [0, 500]\n'
             + f'[[task]]\nid = "junk"\ntype = "mirror"\ninput = "{garbage}"\n'
             + f'[[task]]\nid = "fbx"\ntype = "retarget"\ninput = "{tmp_path / "fake.fbx"}"\n'
-            + f'[[task]]\nid = "cut"\ntype = "retarget"\ninput = "{HOP}"\nrange = [0, 5000]\n')
+            + f'[[task]]\nid = "cut"\ntype = "retarget"\ninput = "{HOP}"\nrange = [0, 5000]\n'
+            + f'[[task]]\nid = "rest"\ntype = "retarget"\ninput = "{HOP}"\nrest_frame = 5000\n')
     job = _job(tmp_path, body)
     assert main(["batch", str(job), "--dry-run"]) == 2
     out, err = capsys.readouterr()
@@ -158,9 +159,10 @@ def test_dry_run_finds_what_a_run_would(tmp_path, capsys):
     assert "key frame 500 is past the clip's last frame 359" in lines["late"]
     assert "input cannot be used" in lines["junk"] and "is not a FBX file" in lines["fbx"]
     assert "range [0, 5000] runs past" in lines["cut"]
-    assert len(err.strip().splitlines()) == 1 and "5 task(s) would fail" in err
+    assert "rest_frame 5000 is past the input's last frame 359" in lines["rest"]
+    assert len(err.strip().splitlines()) == 1 and "6 task(s) would fail" in err
     problems = check_tasks(load_job(job))
-    assert sorted(problems) == ["arm", "cut", "fbx", "junk", "late"]
+    assert sorted(problems) == ["arm", "cut", "fbx", "junk", "late", "rest"]
     assert all("job.toml, task '" in p for p in problems.values())
 
 

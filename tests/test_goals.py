@@ -274,3 +274,16 @@ def test_a_goal_sooner_than_the_action_walks_there_is_noted(tmp_path, capsys, te
         assert tasks.goal_note(tasks.generate(action, seconds=at + 0.5, to=to, at=at)) is None
     start = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz").slice(0, 30)
     assert tasks.goal_note(tasks.generate("walk", seconds=3.0, start=start, to=(0.0, 2.5), at=2.5)) is None
+
+
+def test_a_walk_from_a_standing_start_arrives_at_the_walks_own_pace(test_data):
+    """``--to`` without ``--at`` keys the arrival at the action's own pace: for the next-frame generator its free
+    walk's, not the first second's from a standing start (a ReActIdle idle: 0.25 m/s, which keyed 2.5 m at
+    8.3 s, the 0.3 m/s floor)."""
+    start = read_bvh(test_data / "reactidle_001_acted_excerpt.bvh.xz").slice(0, 30)
+    made = tasks.generate("walk", seconds=8.0, start=start, to=(0.0, 2.5))
+    there = np.array([0.0, 2.5])  # a ground point in the world
+    assert np.linalg.norm(tasks.to_canonical(start, made.fps).root_positions[-1, [0, 2]] - there) > 2.0
+    arrive = int(np.argmin(np.linalg.norm(made.root_positions[:, [0, 2]] - there, axis=1)))
+    assert np.linalg.norm(made.root_positions[arrive, [0, 2]] - there) < 0.01
+    assert arrive / made.fps < 4.0

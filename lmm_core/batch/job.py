@@ -662,7 +662,11 @@ def check_tasks(job: Job, tasks: list[Task] | None = None) -> dict[str, str]:
 
 
 def _check_frames(task: Task, frames: int) -> None:
-    """``range``, ``keys`` and ``gap`` of ``task`` inside an input clip of ``frames`` frames."""
+    """``rest_frame``, ``range``, ``keys`` and ``gap`` of ``task`` inside an input clip of ``frames`` frames."""
+    rest = task.params.get("rest_frame")
+    if rest is not None and rest >= frames:  # numbered in the whole input, before ``range`` cuts it
+        raise JobError(f"rest_frame {rest} is past the input's last frame {frames - 1}; give a frame where the "
+                       "character stands (a T-pose best)")
     if task.range is not None:
         a, b = task.range
         if b >= frames:

@@ -33,6 +33,8 @@ STANDING_ANKLE = 0.08
 def ground(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, offsets: np.ndarray, parents,
            ankles: list[int]) -> np.ndarray | None:
     """The ground height under each frame ``(T,)`` in metres, or ``None`` where it is the floor throughout.
+    A platform or a box: the lowest support within ``REACH`` frames of each key, so a slope or a step up within
+    that reach reads as the lower ground.
 
     Args:
         rotations, root: ``(T, J, 4)`` local rotations and ``(T, 3)`` root positions (Y up, metres).
@@ -51,3 +53,22 @@ def ground(rotations: np.ndarray, root: np.ndarray, known: np.ndarray, offsets: 
     if not level.any():
         return None
     return np.interp(np.arange(len(root)), keys, level)
+
+
+# A start (motion carried on from) is read for its ground over its last this many frames (a second: a jump's
+# flight is shorter, so its landing or take-off is among them), and only when it holds at least ``START_LEAST``
+# frames: from a few frames a body in mid-air cannot be told from one standing on a box.
+START_FRAMES = 30
+START_LEAST = 20
+
+
+def start_level(rotations: np.ndarray, root: np.ndarray, offsets: np.ndarray, parents, ankles: list[int]) -> float:
+    """The ground height (metres) a start ``rotations (S, J, 4)``, ``root (S, 3)`` ends on: ``ground`` over its
+    last ``START_FRAMES`` frames, at its last; 0 (the floor) where that is the floor or the start is shorter
+    than ``START_LEAST`` frames. Not a slope: the lowest support over that second."""
+    rotations, root = np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
+    if len(root) < START_LEAST:
+        return 0.0
+    rotations, root = rotations[-START_FRAMES:], root[-START_FRAMES:]
+    level = ground(rotations, root, np.ones(rotations.shape[:2], dtype=bool), offsets, parents, ankles)
+    return 0.0 if level is None else float(level[-1])

@@ -39,7 +39,7 @@ from ..io.npz import read_weights
 from ..kinematics import fk
 from .body import NUM_JOINTS, Body, canonical_body
 from .features import fill_baseline
-from .floor import ground
+from .floor import ground, start_level
 from .trust import check_frames, trust_parts, unusual
 
 FRAME = 10 + (NUM_JOINTS - 1) * 6  # 136
@@ -562,9 +562,7 @@ class NextFrameModel:
         # Motion standing above the floor (a box, a stage) carries on from its own ground, as ``inbetween`` rolls
         # between keys on theirs: the network reads the pelvis's height above the one floor it learned.
         body = self.body
-        level = ground(srot, sroot, np.ones(srot.shape[:2], dtype=bool), body.offsets, body.parents,
-                       list(body.contacts[:2]))
-        lift = np.array([0.0, 0.0 if level is None else float(level[-1]), 0.0])
+        lift = np.array([0.0, start_level(srot, sroot, body.offsets, body.parents, list(body.contacts[:2])), 0.0])
         pair = encode(srot[-3:], sroot[-3:] - lift, body)
         vec, con = self.roll(frames, action, style, seed, variation, pair, guidance)
         rot, root = decode(vec, float(_heading(srot[-1, 0], body)), sroot[-1, [0, 2]])
@@ -760,6 +758,9 @@ class NextFrameModel:
         if kf.ndim != 1 or len(kf) == 0 or kf[0] < 0 or np.any(np.diff(kf) <= 0) \
                 or key_root.shape != (len(kf), 3) or key_yaw.shape != (len(kf),):
             raise LMMError("pelvis keys need increasing frames (K,) from 0, positions (K, 3) and facings (K,)")
+        # A start above the floor walks on its own ground, as ``generate`` carries one on (the keys keep its height).
+        lift = np.array([0.0, start_level(srot, sroot, CANON.offsets, CANON.parents, list(CANON.contacts[:2])), 0.0])
+        sroot, key_root = sroot - lift, key_root - lift
         pair = encode(srot[-3:], sroot[-3:])
         prev, cur = pair[:1], pair[1:]
         yaw, root = float(_heading(srot[-1, 0])), sroot[-1].copy()
@@ -806,7 +807,7 @@ class NextFrameModel:
             last, carried, turned = int(f), ground_fix[f], turn[f]
         pos[:, [0, 2]] += ground_fix
         rot[:, 0] = R.mul(R.from_axis_angle(np.broadcast_to(_Y, (n, 3)), turn), rot[:, 0])
-        return rot, pos, con
+        return rot, pos + lift, con
 
     def unusual_keys(self, rotations: np.ndarray, root: np.ndarray, known: np.ndarray) -> bool:
         """Whether the key poses lie off the training data (``trust.unusual`` on their height and rotations in

@@ -28,7 +28,7 @@ from ..retarget import Binding, bind_motion, retarget
 from ..skeleton import Skeleton
 from . import goals
 from .body import canonical_body
-from .floor import ground
+from .floor import ground, start_level
 from .next_frame import DEFAULT as DEFAULT_GENERATOR
 from .next_frame import DEFAULT_KEYS, NextFrameModel
 from .next_frame import load as load_next_frame
@@ -181,11 +181,10 @@ def _clean_from_start(made: Motion, contacts: np.ndarray, clean: bool,
     start ends on (``_clean_on_ground`` says why); on the floor without a start."""
     if start is None or not clean:
         return clean_made(made, contacts, clean)
-    level = ground(start[0], start[1], np.ones(start[0].shape[:2], dtype=bool), _BODY.offsets, _BODY.parents,
-                   list(_BODY.contacts[:2]))
-    if level is None:
+    level = start_level(start[0], start[1], _BODY.offsets, _BODY.parents, list(_BODY.contacts[:2]))
+    if level == 0.0:
         return clean_made(made, contacts, clean)
-    lift = np.array([0.0, float(level[-1]), 0.0])
+    lift = np.array([0.0, level, 0.0])
     cleaned = clean_made(replace(made, root_positions=made.root_positions - lift), contacts, clean)
     return replace(cleaned, root_positions=cleaned.root_positions + lift)
 
@@ -305,7 +304,7 @@ def inbetween(motion: Motion, keys, model: Model | str | None = None, source_map
     back = _back_onto(made, motion, motion.num_frames, source_map)
     out = match_keys(back, motion, keys)
     labels = {k: v for k, v in out.labels.items() if k != NETWORK_SHARE}  # an input's own note says nothing here
-    if min(shares) < 1.0:
+    if min(shares) < 0.995:  # a share that reads 100% is not worth a note
         # Said to the user (``network_note``): the frames lean on the baseline because the keys look
         # unlike the training data and the network mispredicted keys it was not shown.
         labels[NETWORK_SHARE] = f"{shares[0]:.2f},{shares[1]:.2f}"
@@ -635,7 +634,7 @@ def generate(action: str, style: str | None = None, seconds: float = 4.0, seed: 
         else:
             rot, pos, con = nf.generate(frames, na, ns, seed, variation, start_arrays, guidance)
         rot, pos, con = _reach(m, rot, pos, con, reaches, a, s, None)
-        made = _clean_from_start(Motion(_CANON, rot, pos, fps, labels), con, clean, None if goal else start_arrays)
+        made = _clean_from_start(Motion(_CANON, rot, pos, fps, labels), con, clean, start_arrays)
         return _keep_reaches(made, rot, reaches)
     rot, pos, con, made = m.generate(frames, a, s, seed, variation, start_arrays)
     if reaches:
@@ -713,16 +712,14 @@ def _ground_speed(root: np.ndarray, fps: float) -> float:
     return float(np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=1).mean() * fps)
 
 
-def _arrival(free_root: np.ndarray, start_root: np.ndarray, to: tuple[float, float], frames: int, fps: float) -> int:
+def _arrival(speed: float, start_root: np.ndarray, to: tuple[float, float], frames: int, fps: float) -> int:
     """Frames after the start's last pose (``start_root (3,)``) at which a walk to ``to`` arrives at the action's
-    own pace: the ground speed of the last 20 of ``free_root (F, 3)``, frames the network made freely from the
-    start, at least 0.3 m/s; arriving no sooner than 15 frames and no later than the clip's end (``frames``
-    new frames).
+    own pace ``speed`` (m/s; at least 0.3 m/s), arriving no sooner than 15 frames and no later than the clip's
+    end (``frames`` new frames).
 
     Why: a goal keyed slower than the action's capture walks (a walk's 1.3 m/s held to 0.7) does not make
     the window network slow down; it overshoots each root key and is pulled back at the next (measured on a
     straight 4 m path: 19.7 m of pelvis travel at 0.67 m/s, 4.1 m at 1.14 m/s; benchmarks/goals.py)."""
-    speed = np.linalg.norm(np.diff(free_root[-20:, [0, 2]], axis=0), axis=1).mean() * fps
     distance = float(np.hypot(to[0] - start_root[0], to[1] - start_root[2]))
     return int(np.clip(round(distance / max(speed, 0.3) * fps), 15, frames))
 
@@ -735,15 +732,18 @@ def _goal_keys(start: tuple[np.ndarray, np.ndarray], made_start: bool, frames: i
     ``spacing`` apart, or ``goals.along_path``'s every ``path_spacing``). ``made_start``: the clip's first
     ``_GOAL_START`` frames are the start, made for it, so ``--at`` counts from the clip's first frame;
     ``pace()``: root positions ``(F, 3)`` the network makes freely from the start, asked for when ``at`` is not
-    given (``_arrival``). ``own_pace()``: the action's own ground speed (m/s) wherever it starts; with it and
-    ``labels``, an ``at`` given that asks for more than ``FAST_GOAL`` of that is noted in ``labels[GOAL_PACE]``
-    (``goal_note``)."""
+    given and ``own_pace`` is not (``_arrival``). ``own_pace()``: the action's own ground speed (m/s) wherever it
+    starts, the pace an arrival is keyed at; with ``labels``, an ``at`` given that asks for more than
+    ``FAST_GOAL`` of it is noted in ``labels[GOAL_PACE]`` (``goal_note``)."""
     rot, pos = start
     before = _GOAL_START - 1 if made_start else -1  # the output frame of the start's last pose
     new = frames - (_GOAL_START if made_start else 0)
     if to is not None:
         if at is None:
-            at_frame = before + _arrival(pace(), pos[-1], to, new, fps)
+            # The action's own pace where given (the next-frame generator's free roll: a start from a stand
+            # would key a walk at its first steps' pace), else the last 20 frames made freely from the start.
+            speed = own_pace() if own_pace is not None else _ground_speed(pace()[-20:], fps)
+            at_frame = before + _arrival(speed, pos[-1], to, new, fps)
         else:
             at_frame = int(round(at * fps)) if np.isfinite(at) else -1
         if not 0 < at_frame - before <= new:
