@@ -176,10 +176,15 @@ def _clean_on_ground(canon: Motion, contacts: np.ndarray, clean: bool, known: np
         # before: its ramp between keys pinned feet mid-stride (two Rigify poses keyed 60 frames apart, the second
         # lifted 0.6 m: a bone jumped 14 cm in a frame).
         return clean_made(canon, contacts, clean, **kw)
-    lift = np.zeros_like(canon.root_positions)
+    return _clean_lifted(canon, contacts, clean, level, **kw)
+
+
+def _clean_lifted(made: Motion, contacts: np.ndarray, clean: bool, level: float | np.ndarray, **kw) -> Motion:
+    """``clean_made`` with the motion lowered by ``level`` (metres: one, or ``(T,)``) and raised again after."""
+    lift = np.zeros_like(made.root_positions)
     lift[:, 1] = level
-    made = clean_made(replace(canon, root_positions=canon.root_positions - lift), contacts, clean, **kw)
-    return replace(made, root_positions=made.root_positions + lift)
+    cleaned = clean_made(replace(made, root_positions=made.root_positions - lift), contacts, clean, **kw)
+    return replace(cleaned, root_positions=cleaned.root_positions + lift)
 
 
 def _clean_from_start(made: Motion, contacts: np.ndarray, clean: bool,
@@ -189,11 +194,7 @@ def _clean_from_start(made: Motion, contacts: np.ndarray, clean: bool,
     if start is None or not clean:
         return clean_made(made, contacts, clean)
     level = start_level(start[0], start[1], _BODY.offsets, _BODY.parents, list(_BODY.contacts[:2]))
-    if level == 0.0:
-        return clean_made(made, contacts, clean)
-    lift = np.array([0.0, level, 0.0])
-    cleaned = clean_made(replace(made, root_positions=made.root_positions - lift), contacts, clean)
-    return replace(cleaned, root_positions=cleaned.root_positions + lift)
+    return _clean_lifted(made, contacts, clean, level) if level else clean_made(made, contacts, clean)
 
 
 def _sample(m: Model, seed: int, variation: float) -> Sample | None:
