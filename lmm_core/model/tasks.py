@@ -882,7 +882,8 @@ def _generate_to_goal(m: Model, frames: int, action: int, style: int, sample: Sa
         pos = np.concatenate([start[1], pos])
         con = np.concatenate([np.zeros((_GOAL_START, 4)), con])
     rot, pos, con = _reach(m, rot, pos, con, reaches, action, style, sample)
-    return _keep_reaches(clean_made(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean), rot, reaches)
+    made = _clean_from_start(Motion(_CANON, rot, pos, m.cfg.fps, labels), con, clean, None if made_start else start)
+    return _keep_reaches(made, rot, reaches)
 
 
 def intent(motion: Motion, model: Model | str | None = None, seconds: float | None = None, source_map=None) -> dict:
