@@ -160,9 +160,9 @@ ONE_GROUND = 0.05
 
 def _clean_on_ground(canon: Motion, contacts: np.ndarray, clean: bool, known: np.ndarray, **kw) -> Motion:
     """``clean_made`` on the ground the frames ``known (T,)`` (keys, given motion) stand on (``floor.ground``)
-    where that is one ground (``ONE_GROUND``: a platform, a box), as the networks roll on it: on y = 0 a foot on a platform or a stair
-    never counted as down (``foot_contacts`` caps the ground at the floor), so its glides were not locked, and
-    the clean-up's floor let it sink below the platform. Measured 2026-12-07, the blocking benchmark's in-domain
+    where that is one ground (``ONE_GROUND``: a platform, a box), as the networks roll on it: on y = 0 a foot on
+    a platform never counted as down (``foot_contacts`` caps the ground at the floor), so its glides were not
+    locked, and the clean-up's floor let it sink below the platform. Measured 2026-12-07, the blocking benchmark's in-domain
     windows standing 0.3 m up (40 each, as users get it): in-betweens' skate / the capture's with a key every 15
     1.15 -> 1.02, two keys 30 / 60 apart 1.39 / 1.19 -> 1.29 / 1.02 (on the floor the same bit for bit: no
     ground is found there); a Bandai walk completed 2 s from 0.3 m up slid 0.315 where on the floor 0.120."""
